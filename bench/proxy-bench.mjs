@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// npm run bench:proxy — amqplib through three paths to the same broker, interleaved in one
+// run: directly, through socat (the no-decode relay), and through amqp-spy (decoding on,
+// headless output written to a file). Prints msgs/s, MB/s, round-trip p50/p99, amqp-spy's
+// peak RSS, and ratios to socat.
+//
+// Broker: AMQP_SPY_RABBITMQ_URL (e.g. amqp://guest:guest@127.0.0.1:5672).
+// Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (2).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import amqplib from 'amqplib';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const RPC = Number(process.env.BENCH_RPC ?? 5_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const brokerUrl = process.env.AMQP_SPY_RABBITMQ_URL;
+if (!brokerUrl) {
+  console.log('bench:proxy needs a broker: set AMQP_SPY_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672');
+  process.exit(0);
+}
+const broker = new URL(brokerUrl);
+const brokerHost = broker.hostname;
+const brokerPort = Number(broker.port || 5672);
+const user = decodeURIComponent(broker.username || 'guest');
+const pass = decodeURIComponent(broker.password || 'guest');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+async function waitForPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(25);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+function peakRssMb(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return kb / 1024;
+  } catch { return NaN; }
+}
+
+const connect = (port) => amqplib.connect({ hostname: '127.0.0.1', port, username: user, password: pass, frameMax: 131072 });
+
+/** Publish and consume MESSAGES messages of `size` bytes; separate connections; prefetch 1000. */
+async function throughput(port, size) {
+  const queue = `bench.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  const pubConn = await connect(port);
+  const subConn = await connect(port);
+  try {
+    const pub = await pubConn.createChannel();
+    const sub = await subConn.createChannel();
+    await sub.assertQueue(queue, { exclusive: false, autoDelete: true, durable: false });
+    await sub.prefetch(1000);
+    const body = Buffer.alloc(size, 0x61);
+    let received = 0;
+    let done;
+    const finished = new Promise((r) => { done = r; });
+    await sub.consume(queue, (msg) => {
+      received++;
+      if (received % 100 === 0 || received === MESSAGES) sub.ack(msg, true);
+      if (received === MESSAGES) done();
+    });
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < MESSAGES; i++) {
+      if (!pub.sendToQueue(queue, body)) await new Promise((r) => pub.once('drain', r));
+    }
+    await finished;
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    await sub.deleteQueue(queue).catch(() => {});
+    return { msgsPerSec: MESSAGES / seconds, mbPerSec: (MESSAGES * size) / seconds / 1e6 };
+  } finally {
+    await pubConn.close().catch(() => {});
+    await subConn.close().catch(() => {});
+  }
+}
+
+/** RPC round trips: request to a responder on another connection, reply on a reply queue. */
+async function latency(port) {
+  const reqQueue = `bench.rpc.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  const clientConn = await connect(port);
+  const serverConn = await connect(port);
+  try {
+    const server = await serverConn.createChannel();
+    const client = await clientConn.createChannel();
+    await server.assertQueue(reqQueue, { autoDelete: true, durable: false });
+    const { queue: replyQueue } = await client.assertQueue('', { exclusive: true });
+    await server.consume(reqQueue, (msg) => { server.sendToQueue(msg.properties.replyTo, msg.content); }, { noAck: true });
+    let resolveReply;
+    await client.consume(replyQueue, () => resolveReply(), { noAck: true });
+    const samples = [];
+    const body = Buffer.alloc(16, 0x62);
+    for (let i = 0; i < RPC; i++) {
+      const replied = new Promise((r) => { resolveReply = r; });
+      const t0 = process.hrtime.bigint();
+      client.sendToQueue(reqQueue, body, { replyTo: replyQueue });
+      await replied;
+      samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    samples.sort((a, b) => a - b);
+    return { p50: samples[Math.floor(samples.length * 0.5)], p99: samples[Math.floor(samples.length * 0.99)] };
+  } finally {
+    await clientConn.close().catch(() => {});
+    await serverConn.close().catch(() => {});
+  }
+}
+
+async function startTargets() {
+  const targets = [{ name: 'direct', port: brokerPort, stop: async () => {} }];
+  if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0) {
+    const port = await freePort();
+    const child = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:${brokerHost}:${brokerPort}`], { stdio: 'ignore' });
+    await waitForPort(port);
+    targets.push({ name: 'socat', port, child, stop: async () => { child.kill('SIGTERM'); } });
+  } else {
+    console.log('socat not installed (apt-get install socat): ratios to socat are not available');
+  }
+  const port = await freePort();
+  const outFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.log`);
+  const out = fs.openSync(outFile, 'w');
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), '--listen', String(port), '--upstream', `${brokerHost}:${brokerPort}`], { stdio: ['ignore', out, 'ignore'] });
+  await waitForPort(port);
+  targets.push({
+    name: 'amqp-spy', port, child, outFile,
+    stop: async () => {
+      child.kill('SIGINT');
+      await new Promise((r) => child.on('exit', r));
+      fs.closeSync(out);
+    },
+  });
+  return targets;
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+const targets = await startTargets();
+const results = new Map(targets.map((t) => [t.name, { small: [], large: [], p50: [], p99: [] }]));
+let spyPeakRss = 0;
+console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds, broker ${brokerHost}:${brokerPort}`);
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const t of targets) {
+    const r = results.get(t.name);
+    const small = await throughput(t.port, 16);
+    const large = await throughput(t.port, 4096);
+    const lat = await latency(t.port);
+    r.small.push(small); r.large.push(large); r.p50.push(lat.p50); r.p99.push(lat.p99);
+    if (t.name === 'amqp-spy') spyPeakRss = Math.max(spyPeakRss, peakRssMb(t.child.pid));
+    console.log(`round ${round} ${t.name.padEnd(8)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms`);
+  }
+}
+const spyTarget = targets.find((t) => t.name === 'amqp-spy');
+for (const t of targets) await t.stop();
+
+console.log('\nmedians:');
+const summary = {};
+for (const [name, r] of results) {
+  summary[name] = {
+    small: median(r.small.map((x) => x.msgsPerSec)),
+    large: median(r.large.map((x) => x.msgsPerSec)),
+    largeMb: median(r.large.map((x) => x.mbPerSec)),
+    p50: median(r.p50),
+    p99: median(r.p99),
+  };
+  const s = summary[name];
+  console.log(`${name.padEnd(8)} 16 B ${Math.round(s.small)} msg/s | 4 KB ${Math.round(s.large)} msg/s ${s.largeMb.toFixed(1)} MB/s | p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms`);
+}
+const base = summary.socat;
+const spy = summary['amqp-spy'];
+if (base && spy) {
+  console.log('\namqp-spy vs socat (targets: throughput ≥ 0.95x, p50 within +0.05 ms, RSS < 200 MB):');
+  console.log(`throughput 16 B: ${(spy.small / base.small).toFixed(3)}x   4 KB: ${(spy.large / base.large).toFixed(3)}x`);
+  console.log(`latency p50: ${spy.p50.toFixed(3)} ms vs ${base.p50.toFixed(3)} ms (${(spy.p50 - base.p50 >= 0 ? '+' : '')}${(spy.p50 - base.p50).toFixed(3)} ms)   p99: ${spy.p99.toFixed(3)} vs ${base.p99.toFixed(3)} ms`);
+}
+console.log(`amqp-spy peak RSS: ${spyPeakRss.toFixed(1)} MB; its headless output: ${fs.statSync(spyTarget.outFile).size} bytes in ${spyTarget.outFile}`);
+fs.rmSync(spyTarget.outFile, { force: true });

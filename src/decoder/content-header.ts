@@ -1,0 +1,213 @@
+// Content header payloads: class-id, weight, body-size (u64), then property-flag words (bit 15
+// of the first word is the first property; bit 0 set means another word follows) and the
+// present properties in order. The flag words are kept so re-encoding is byte-identical.
+
+import { EncodeError } from './encode-error.js';
+import { DecodeError, PayloadError } from './errors.js';
+import { readFieldTable } from './field-table.js';
+import { checkedValueSize, writeValue } from './method-codec.js';
+import { classById, type BasicPropertiesInput } from './spec.js';
+import type { ArgumentValue, ClassSpec, ContentProperties, DecodedContentHeader, FieldSpec, SpecFieldType } from './types.js';
+import { WireReader, WireWriter } from './wire.js';
+
+/** Flag bits per word: 15..1 carry properties, bit 0 is the continuation bit. */
+const PROPERTIES_PER_WORD = 15;
+
+/** The class a header belongs to, if it is one that has content properties. */
+function contentClass(classId: number): ClassSpec | undefined {
+  const c = classById(classId);
+  return c !== undefined && c.properties.length > 0 ? c : undefined;
+}
+
+// Per-class lists, precomputed so decoding does no string work per header.
+const LABELS = new Map<ClassSpec, readonly string[]>();
+function labelsOf(c: ClassSpec): readonly string[] {
+  let labels = LABELS.get(c);
+  if (labels === undefined) {
+    labels = c.properties.map((p) => `${c.name} property ${p.name} (${p.type})`);
+    LABELS.set(c, labels);
+  }
+  return labels;
+}
+
+/**
+ * Decodes a content header payload. Throws PayloadError ('unknown-class', 'truncated',
+ * 'unknown-field-type' for a flag bit past the class's properties, 'trailing-bytes').
+ */
+export function decodeContentHeader(payload: Uint8Array): DecodedContentHeader {
+  const length = payload.length;
+  const r = new WireReader(payload, 0, length);
+  const classId = r.u16('content header class-id');
+  const c = contentClass(classId);
+  if (c === undefined) {
+    throw new PayloadError('unknown-class', `content header for class ${classId}, which has no content`, 0, { classId });
+  }
+  try {
+    const weight = r.u16('content header weight');
+    const bodySize = r.u64('content header body-size');
+    const propertyFlags: number[] = [];
+    let word: number;
+    do {
+      word = r.u16('content header property flags');
+      propertyFlags.push(word);
+    } while ((word & 1) === 1);
+
+    const props = c.properties;
+    const labels = labelsOf(c);
+    const properties: Record<string, ArgumentValue> = {};
+    for (let w = 0; w < propertyFlags.length; w++) {
+      const flags = propertyFlags[w]!;
+      if ((flags & 0xfffe) === 0) continue;
+      for (let bit = 15; bit >= 1; bit--) {
+        if ((flags & (1 << bit)) === 0) continue;
+        const index = w * PROPERTIES_PER_WORD + (15 - bit);
+        const p = props[index];
+        if (p === undefined) {
+          throw new PayloadError(
+            'unknown-field-type',
+            `property flag bit ${bit} of flag word ${w} is set, but class ${c.name} has only ${props.length} properties`,
+            12 + 2 * w,
+          );
+        }
+        properties[p.name] = readProperty(r, p, labels[index]!);
+      }
+    }
+    if (r.pos !== length) {
+      throw new PayloadError('trailing-bytes', `${length - r.pos} bytes after the content header properties at offset ${r.pos}`, r.pos);
+    }
+    return { classId, weight, bodySize, properties, propertyFlags };
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    const error = new PayloadError(e.code, e.message, e.offset, { ...e.context, classId });
+    error.cause = e;
+    throw error;
+  }
+}
+
+function readProperty(r: WireReader, p: FieldSpec, label: string): ArgumentValue {
+  switch (p.type) {
+    case 'shortstr':
+      return r.shortstr(label);
+    case 'octet':
+      return r.u8(label);
+    case 'table':
+      return readFieldTable(r, 0, label);
+    case 'timestamp':
+    case 'longlong':
+      return r.u64(label);
+    case 'short':
+      return r.u16(label);
+    case 'long':
+      return r.u32(label);
+    case 'longstr':
+      return r.longstr(label);
+    case 'bit':
+      // Bit properties are carried by their flag alone (none exist in 0-9-1's basic).
+      return true;
+  }
+}
+
+export interface ContentHeaderInput {
+  readonly classId: number;
+  /** 0 unless you are reproducing odd traffic */
+  readonly weight?: number;
+  readonly bodySize: bigint | number;
+  /** keyed by the spec's property names, e.g. `content-type`, `delivery-mode` */
+  readonly properties?: BasicPropertiesInput | ContentProperties;
+  /** flag words to write as given (must agree with `properties`); computed when absent */
+  readonly propertyFlags?: readonly number[];
+}
+
+/** Flag words for the properties present (continuation bits set on all words but the last). */
+export function propertyFlagsFor(classId: number, properties: BasicPropertiesInput | ContentProperties): number[] {
+  const c = contentClass(classId);
+  if (c === undefined) throw new EncodeError('unknown-class', `class ${classId} has no content properties`);
+  const given = properties as Readonly<Record<string, unknown>>;
+  const words: number[] = [0];
+  c.properties.forEach((p, index) => {
+    if (given[p.name] === undefined) return;
+    const w = Math.floor(index / PROPERTIES_PER_WORD);
+    while (words.length <= w) words.push(0);
+    words[w] = words[w]! | (1 << (15 - (index % PROPERTIES_PER_WORD)));
+  });
+  for (let w = 0; w < words.length - 1; w++) words[w] = words[w]! | 1;
+  return words;
+}
+
+/** Encodes a content header payload. Throws EncodeError for bad values or disagreeing flags. */
+export function encodeContentHeader(header: ContentHeaderInput): Uint8Array {
+  const prepared = prepareContentHeader(header);
+  const out = new Uint8Array(prepared.size);
+  prepared.write(out, 0);
+  return out;
+}
+
+/** For frame encoders: the header payload's size and a writer for it. */
+export function prepareContentHeader(header: ContentHeaderInput): {
+  readonly size: number;
+  write(target: Uint8Array, offset: number): void;
+} {
+  const { classId } = header;
+  const c = contentClass(classId);
+  if (c === undefined) throw new EncodeError('unknown-class', `class ${classId} has no content properties`);
+  const properties = (header.properties ?? {}) as Readonly<Record<string, unknown>>;
+  const weight = header.weight ?? 0;
+  if (!Number.isInteger(weight) || weight < 0 || weight > 0xffff) {
+    throw new EncodeError('value-out-of-range', `content header weight must be 0..65535, got ${weight}`);
+  }
+  checkedValueSize('longlong', header.bodySize, 'content header body-size', {});
+  const known = new Set(c.properties.map((p) => p.name));
+  for (const key of Object.keys(properties)) {
+    if (!known.has(key) && properties[key] !== undefined) {
+      throw new EncodeError('bad-value', `class ${c.name} has no property ${JSON.stringify(key)}`, { field: key });
+    }
+  }
+  const flags = header.propertyFlags ?? propertyFlagsFor(classId, properties as ContentProperties);
+  checkFlags(c, flags, properties);
+
+  let size = 12 + 2 * flags.length;
+  const present: { readonly type: SpecFieldType; readonly value: unknown }[] = [];
+  for (const p of c.properties) {
+    const value = properties[p.name];
+    if (value === undefined) continue;
+    size += checkedValueSize(p.type, value, `${c.name} property ${p.name} (${p.type})`, { field: p.name });
+    present.push({ type: p.type, value });
+  }
+  return {
+    size,
+    write(target, offset) {
+      const w = new WireWriter(target, offset);
+      w.u16(classId);
+      w.u16(weight);
+      w.u64(BigInt(header.bodySize));
+      for (const word of flags) w.u16(word);
+      for (const p of present) writeValue(w, p.type, p.value);
+    },
+  };
+}
+
+function checkFlags(c: ClassSpec, flags: readonly number[], properties: Readonly<Record<string, unknown>>): void {
+  const mismatch = (what: string): EncodeError => new EncodeError('property-flags-mismatch', `property flags: ${what}`);
+  if (flags.length === 0) throw mismatch('at least one flag word is needed');
+  flags.forEach((word, w) => {
+    if (!Number.isInteger(word) || word < 0 || word > 0xffff) throw mismatch(`word ${w} is not a 16-bit value`);
+    const last = w === flags.length - 1;
+    if (((word & 1) === 1) === last) throw mismatch(`continuation bit of word ${w} must be ${last ? 'clear' : 'set'}`);
+    for (let bit = 15; bit >= 1; bit--) {
+      const set = (word & (1 << bit)) !== 0;
+      const p = c.properties[w * PROPERTIES_PER_WORD + (15 - bit)];
+      if (p === undefined) {
+        if (set) throw mismatch(`bit ${bit} of word ${w} is set, but class ${c.name} has no property there`);
+        continue;
+      }
+      const has = properties[p.name] !== undefined;
+      if (set !== has) throw mismatch(`bit for ${p.name} is ${set ? 'set' : 'clear'} but the property is ${has ? 'present' : 'absent'}`);
+    }
+  });
+  // Properties beyond the last word given would be silently dropped.
+  c.properties.forEach((p, index) => {
+    if (index >= flags.length * PROPERTIES_PER_WORD && properties[p.name] !== undefined) {
+      throw mismatch(`no flag word covers property ${p.name}`);
+    }
+  });
+}

@@ -1,0 +1,189 @@
+// The one event type that flows from every source (proxy, broker, replay, decode) to every
+// sink (TUI, recorder, headless printer, summary). Events are immutable once emitted.
+
+import type { DecodeErrorCode } from './decoder/errors.js';
+import type {
+  ContentProperties,
+  DecodedContentHeader,
+  DecodedFrame,
+  DecodedMethod,
+  ProtocolHeader,
+} from './decoder/types.js';
+
+export type Direction = 'c2s' | 's2c';
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+interface EventBase {
+  /** strictly increasing across the whole session, from 1 */
+  readonly seq: number;
+  /** microseconds since the Unix epoch */
+  readonly ts: number;
+  /** connection id, from 1; 0 for session-wide events */
+  readonly conn: number;
+}
+
+/** What the tap worked out about a frame from the frames around it. */
+export interface FrameInsight {
+  /** a reply: the request it answers and the round trip */
+  readonly request?: { readonly seq: number; readonly name: string; readonly rttMicros: number };
+  /** a channel.close / connection.close with a reply code other than 200 */
+  readonly error?: {
+    readonly replyCode: number;
+    readonly replyName: string;
+    readonly replyText: string;
+    /** the frame that caused it, when it can be told */
+    readonly causeSeq?: number;
+    readonly causeName?: string;
+  };
+  /** basic.ack/nack/reject from the client: the deliveries it settles */
+  readonly settles?: {
+    readonly outcome: 'ack' | 'nack' | 'reject';
+    readonly requeue: boolean;
+    readonly deliverySeqs: readonly number[];
+    /** tags acked that were never delivered on this channel (a broker answers 406) */
+    readonly unknownTag?: boolean;
+  };
+  /** basic.ack/nack from the server in confirm mode: the publishes it confirms */
+  readonly confirms?: { readonly outcome: 'ack' | 'nack'; readonly publishSeqs: readonly number[] };
+  /** basic.return: the publish it returns, when it can be told */
+  readonly returnOf?: number;
+  /** basic.publish in confirm mode: its sequence number on the channel */
+  readonly publishSeqNo?: number;
+  /** a channel's unacked deliveries after this frame (deliver/get-ok/ack/nack/reject) */
+  readonly unacked?: number;
+  /** a request with no-wait set: no reply is expected */
+  readonly noWait?: boolean;
+}
+
+export interface ConnOpenEvent extends EventBase {
+  readonly kind: 'conn.open';
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+}
+
+export interface UnansweredRequest {
+  readonly seq: number;
+  readonly channel: number;
+  readonly name: string;
+}
+
+export interface ConnCloseEvent extends EventBase {
+  readonly kind: 'conn.close';
+  readonly reason: string;
+  /** synchronous requests that never got their reply */
+  readonly unanswered: readonly UnansweredRequest[];
+}
+
+export interface ProtocolHeaderEvent extends EventBase {
+  readonly kind: 'protocol-header';
+  readonly dir: Direction;
+  readonly header: ProtocolHeader;
+  readonly raw: Uint8Array;
+  readonly offset: number;
+}
+
+export interface FrameEvent extends EventBase {
+  readonly kind: 'frame';
+  readonly dir: Direction;
+  readonly channel: number;
+  readonly frame: DecodedFrame;
+  /** the frame's bytes exactly as forwarded (secrets masked unless asked to show them) */
+  readonly raw: Uint8Array;
+  /** offset of the frame in its direction's stream */
+  readonly offset: number;
+  readonly insight?: FrameInsight;
+}
+
+export interface MessageEvent extends EventBase {
+  readonly kind: 'message';
+  readonly dir: Direction;
+  readonly channel: number;
+  readonly method: DecodedMethod;
+  readonly header: DecodedContentHeader;
+  readonly properties: ContentProperties;
+  readonly body: Uint8Array;
+  /** seqs of the method, header and body frame events */
+  readonly frames: readonly number[];
+  readonly insight?: FrameInsight;
+}
+
+export interface DecodeErrorEvent extends EventBase {
+  readonly kind: 'decode.error';
+  readonly dir: Direction;
+  readonly error: {
+    readonly code: DecodeErrorCode;
+    readonly offset: number;
+    readonly text: string;
+    readonly channel?: number;
+    readonly classId?: number;
+    readonly methodId?: number;
+  };
+  /** the offending frame's bytes, when the frame itself could be cut from the stream */
+  readonly raw?: Uint8Array;
+  /** decoding of this direction stopped here (later bytes pass through undecoded) */
+  readonly stopped: boolean;
+}
+
+/** Bytes forwarded after decoding stopped, kept so a recording holds every byte. */
+export interface UndecodedBytesEvent extends EventBase {
+  readonly kind: 'bytes';
+  readonly dir: Direction;
+  readonly data: Uint8Array;
+  readonly offset: number;
+}
+
+export type SpyEvent =
+  | ConnOpenEvent
+  | ConnCloseEvent
+  | ProtocolHeaderEvent
+  | FrameEvent
+  | MessageEvent
+  | DecodeErrorEvent
+  | UndecodedBytesEvent;
+
+export type SpyEventKind = SpyEvent['kind'];
+export type EventSink = (event: SpyEvent) => void;
+
+/** Fan-out to sinks. A sink that throws is reported once and dropped, never breaks the source. */
+export class EventBus {
+  private lastSeq = 0;
+  private readonly sinks: EventSink[] = [];
+  private readonly onSinkError: (error: unknown) => void;
+
+  constructor(onSinkError: (error: unknown) => void = () => {}) {
+    this.onSinkError = onSinkError;
+  }
+
+  nextSeq(): number {
+    return ++this.lastSeq;
+  }
+
+  subscribe(sink: EventSink): () => void {
+    this.sinks.push(sink);
+    return () => {
+      const at = this.sinks.indexOf(sink);
+      if (at >= 0) this.sinks.splice(at, 1);
+    };
+  }
+
+  emit(event: SpyEvent): void {
+    for (let i = 0; i < this.sinks.length; i++) {
+      const sink = this.sinks[i]!;
+      try {
+        sink(event);
+      } catch (error) {
+        this.sinks.splice(i--, 1);
+        this.onSinkError(error);
+      }
+    }
+  }
+}
+
+/** Microseconds since the Unix epoch, with sub-millisecond resolution. */
+export function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}

@@ -1,0 +1,420 @@
+// The proxy's socket layer: accepts AMQP clients, opens one upstream connection for each,
+// and forwards bytes unchanged in both directions while reporting them to an observer.
+// No decoding here: the decoder reads the same chunks through ProxyObserver.onData.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { formatHostPort, type ListenAddress, type UpstreamAddress } from './address.js';
+
+export type Direction = 'c2s' | 's2c';
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface ProxyConnectionInfo {
+  /** 1, 2, 3, ... in accept order, per ProxyServer */
+  readonly id: number;
+  /** the client's address as seen by the proxy */
+  readonly client: Endpoint;
+  /** the upstream the proxy connects this client to */
+  readonly server: Endpoint;
+}
+
+/**
+ * Plain callbacks, all optional. They run on the forwarding path, after the bytes were handed
+ * to the other socket, so they cannot delay or alter forwarding; exceptions they throw are
+ * caught (see ProxyServerOptions.onObserverError).
+ */
+export interface ProxyObserver {
+  /** a client was accepted; the upstream connection is being opened */
+  onOpen?(conn: ProxyConnectionInfo): void;
+  /**
+   * Bytes forwarded, in order per direction. `chunk` is the Buffer that was written to the
+   * other side; it is not reused by the proxy, so it may be kept without copying.
+   */
+  onData?(connId: number, dir: Direction, chunk: Buffer): void;
+  /** both sockets are closed; called exactly once per onOpen, reason e.g. `client closed` */
+  onClose?(connId: number, reason: string): void;
+  /** e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose) */
+  onUpstreamError?(connId: number, message: string): void;
+}
+
+export interface UpstreamTlsOptions {
+  /** PEM CA certificate(s) to trust instead of the system store (file contents) */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** default true; false accepts any certificate (for debugging only) */
+  readonly rejectUnauthorized?: boolean;
+  /** SNI / certificate name; defaults to the upstream host when it is a name, not an IP */
+  readonly servername?: string;
+}
+
+export interface ProxyServerOptions {
+  readonly listen: ListenAddress;
+  readonly upstream: UpstreamAddress;
+  /** used when upstream.tls is true */
+  readonly tls?: UpstreamTlsOptions;
+  readonly observer?: ProxyObserver;
+  /** give up connecting upstream after this long (default 10 s) */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Told about the first exception thrown by each observer callback (later ones are only
+   * counted). Default: one line on stderr.
+   */
+  readonly onObserverError?: (callback: keyof ProxyObserver, error: unknown) => void;
+}
+
+/** The listen port cannot be bound; the message is one line. */
+export class ListenError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    /** errno code, e.g. EADDRINUSE */
+    readonly code: string | undefined,
+    reason: string,
+  ) {
+    super(`cannot listen on ${formatHostPort(host, port)}: ${reason}`);
+    this.name = new.target.name;
+  }
+}
+
+// Per-socket buffer limits: write() returns false above this, and we pause the source.
+// Larger than Node's 16 KiB default so a fast pair of sockets pauses less often, small
+// enough that a connection holds at most ~2 x 1 MiB in the proxy.
+const SOCKET_HIGH_WATER_MARK = 1024 * 1024;
+// After one side failed or the proxy is closing, how long the other side may take to close.
+const LINGER_MS = 2000;
+
+/**
+ * A transparent TCP relay between AMQP clients and one upstream broker.
+ *
+ *   const proxy = new ProxyServer({ listen, upstream, observer });
+ *   const { port } = await proxy.listen();
+ *   ...
+ *   await proxy.close();
+ */
+export class ProxyServer {
+  readonly #options: ProxyServerOptions;
+  readonly #server: net.Server;
+  readonly #relays = new Map<number, Relay>();
+  readonly #reportedObserverErrors = new Set<string>();
+  #nextId = 1;
+  #closing: Promise<void> | undefined;
+  #allClosed: (() => void) | undefined;
+  /** exceptions thrown by observer callbacks so far */
+  observerErrors = 0;
+
+  constructor(options: ProxyServerOptions) {
+    this.#options = options;
+    this.#server = net.createServer({
+      allowHalfOpen: true,
+      // The client is not read until its upstream is connected: its early bytes wait in the
+      // kernel, bounded by the socket buffer, and are forwarded in order afterwards.
+      pauseOnConnect: true,
+      noDelay: true,
+      highWaterMark: SOCKET_HIGH_WATER_MARK,
+    });
+    this.#server.on('connection', (socket) => this.#accept(socket));
+  }
+
+  /** Starts listening; resolves with the bound address (the real port when 0 was asked). */
+  listen(): Promise<Endpoint> {
+    const { host, port } = this.#options.listen;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        this.#server.off('listening', onListening);
+        reject(new ListenError(host, port, err.code, describeErrno(err)));
+      };
+      const onListening = (): void => {
+        this.#server.off('error', onError);
+        this.#server.on('error', () => {}); // accept errors (EMFILE...) are per connection
+        const bound = this.#server.address() as net.AddressInfo;
+        resolve({ address: bound.address, port: bound.port });
+      };
+      this.#server.once('error', onError);
+      this.#server.once('listening', onListening);
+      this.#server.listen({ host, port, exclusive: true });
+    });
+  }
+
+  /** The bound address, once listening. */
+  get address(): Endpoint | undefined {
+    const bound = this.#server.address();
+    return bound !== null && typeof bound === 'object' ? { address: bound.address, port: bound.port } : undefined;
+  }
+
+  /** Connections whose onClose has not been emitted yet. */
+  get connectionCount(): number {
+    return this.#relays.size;
+  }
+
+  /** Bytes held in the proxy's socket buffers (both directions, all connections). */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const relay of this.#relays.values()) total += relay.bufferedBytes();
+    return total;
+  }
+
+  /**
+   * Stops accepting, closes every connection (reason `proxy closed`) and resolves once every
+   * onClose has been emitted.
+   */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      let pending = 2;
+      const done = (): void => {
+        if (--pending === 0) resolve();
+      };
+      this.#server.close(() => done());
+      if (this.#relays.size === 0) done();
+      else {
+        this.#allClosed = done;
+        for (const relay of [...this.#relays.values()]) relay.shutdown('proxy closed');
+      }
+    });
+    return this.#closing;
+  }
+
+  #accept(client: net.Socket): void {
+    if (this.#closing) {
+      client.destroy();
+      return;
+    }
+    const id = this.#nextId++;
+    const relay = new Relay(id, client, this.#options, this);
+    this.#relays.set(id, relay);
+    relay.start();
+  }
+
+  /** @internal called by Relay once both sockets are closed */
+  relayClosed(id: number): void {
+    this.#relays.delete(id);
+    if (this.#relays.size === 0 && this.#allClosed) this.#allClosed();
+  }
+
+  /** @internal */
+  observerFailed(callback: keyof ProxyObserver, error: unknown): void {
+    this.observerErrors++;
+    if (this.#reportedObserverErrors.has(callback)) return;
+    this.#reportedObserverErrors.add(callback);
+    const report = this.#options.onObserverError;
+    if (report) {
+      try {
+        report(callback, error);
+      } catch {
+        // a failing reporter must not break forwarding either
+      }
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`amqp-spy: proxy observer ${callback} threw (forwarding continues): ${message}\n`);
+    }
+  }
+}
+
+/** One client connection and its upstream connection. */
+class Relay {
+  readonly #id: number;
+  readonly #client: net.Socket;
+  readonly #upstream: net.Socket;
+  readonly #owner: ProxyServer;
+  readonly #observer: ProxyObserver | undefined;
+  readonly #upstreamHost: string;
+  readonly #upstreamPort: number;
+  readonly #upstreamName: string;
+  #connected = false;
+  #reason: string | undefined;
+  #openSockets = 2;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(id: number, client: net.Socket, options: ProxyServerOptions, owner: ProxyServer) {
+    this.#id = id;
+    this.#client = client;
+    this.#owner = owner;
+    this.#observer = options.observer;
+    const { host, port } = options.upstream;
+    this.#upstreamHost = host;
+    this.#upstreamPort = port;
+    this.#upstreamName = formatHostPort(host, port);
+
+    const base = { host, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK };
+    if (options.upstream.tls) {
+      const t = options.tls ?? {};
+      const tlsOptions: tls.ConnectionOptions = { ...base, rejectUnauthorized: t.rejectUnauthorized ?? true };
+      if (t.ca !== undefined) tlsOptions.ca = t.ca as tls.ConnectionOptions['ca'];
+      const servername = t.servername ?? (net.isIP(host) === 0 ? host : undefined);
+      if (servername !== undefined) tlsOptions.servername = servername;
+      this.#upstream = tls.connect(tlsOptions);
+    } else {
+      this.#upstream = net.connect(base);
+    }
+    const timeout = options.connectTimeoutMs ?? 10_000;
+    this.#connectTimer = setTimeout(() => this.#connectTimedOut(), timeout);
+    this.#connectTimer.unref();
+  }
+
+  start(): void {
+    const client = this.#client;
+    const upstream = this.#upstream;
+    client.setNoDelay(true);
+    this.#emitOpen();
+
+    client.on('error', (err: NodeJS.ErrnoException) => this.#sideFailed('client', err));
+    upstream.on('error', (err: NodeJS.ErrnoException) => this.#sideFailed('upstream', err));
+    client.on('close', () => this.#socketClosed());
+    upstream.on('close', () => this.#socketClosed());
+    upstream.once(upstream instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => this.#upstreamConnected());
+  }
+
+  bufferedBytes(): number {
+    const c = this.#client;
+    const u = this.#upstream;
+    return c.writableLength + c.readableLength + u.writableLength + u.readableLength;
+  }
+
+  /** Close both sides (proxy shutting down). */
+  shutdown(reason: string): void {
+    this.#reason ??= reason;
+    this.#client.destroy();
+    this.#upstream.destroy();
+  }
+
+  #upstreamConnected(): void {
+    clearTimeout(this.#connectTimer);
+    this.#connected = true;
+    const client = this.#client;
+    const upstream = this.#upstream;
+    upstream.setNoDelay(true);
+    this.#pipe(client, upstream, 'c2s');
+    this.#pipe(upstream, client, 's2c');
+    client.resume(); // paused since accept (pauseOnConnect)
+  }
+
+  /** Forward `from` to `to`: write first, then report; pause `from` while `to` is full. */
+  #pipe(from: net.Socket, to: net.Socket, dir: Direction): void {
+    const id = this.#id;
+    const observer = this.#observer;
+    const onData = observer?.onData;
+    const owner = this.#owner;
+    from.on('data', (chunk: Buffer) => {
+      if (!to.write(chunk)) from.pause();
+      if (onData !== undefined) {
+        try {
+          onData.call(observer, id, dir, chunk);
+        } catch (err) {
+          owner.observerFailed('onData', err);
+        }
+      }
+    });
+    to.on('drain', () => from.resume());
+    from.on('end', () => {
+      this.#reason ??= dir === 'c2s' ? 'client closed' : 'upstream closed';
+      // Half-close: pass the FIN on once everything before it is written.
+      to.end();
+    });
+  }
+
+  #sideFailed(side: 'client' | 'upstream', err: NodeJS.ErrnoException): void {
+    const other = side === 'client' ? this.#upstream : this.#client;
+    const what = describeErrno(err);
+    if (side === 'upstream') {
+      if (!this.#connected) {
+        clearTimeout(this.#connectTimer);
+        this.#reason ??= `upstream unreachable: ${what}`;
+      } else {
+        this.#reason ??= err.code === 'ECONNRESET' ? 'upstream reset (ECONNRESET)' : `upstream error: ${what}`;
+      }
+      this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: ${what}`);
+    } else {
+      this.#reason ??= err.code === 'ECONNRESET' ? 'client reset (ECONNRESET)' : `client error: ${what}`;
+    }
+    this.#closeOther(other);
+  }
+
+  #connectTimedOut(): void {
+    if (this.#connected || this.#reason !== undefined) return;
+    this.#reason = 'upstream unreachable: connection timed out';
+    this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: connection timed out`);
+    this.#upstream.destroy();
+    this.#closeOther(this.#client);
+  }
+
+  /** The other side of a failed socket: end it after what it holds is written, then drop it. */
+  #closeOther(other: net.Socket): void {
+    if (other.destroyed) return;
+    if (other === this.#client && !this.#connected) {
+      // Unread client bytes would turn our FIN into a reset: drain them first.
+      other.on('data', discard);
+    }
+    other.resume();
+    other.end();
+    if (this.#lingerTimer === undefined) {
+      this.#lingerTimer = setTimeout(() => other.destroy(), LINGER_MS);
+      this.#lingerTimer.unref();
+    }
+  }
+
+  #socketClosed(): void {
+    if (--this.#openSockets > 0) {
+      // One socket is gone; if the other is still open only to wait for it, let it go.
+      return;
+    }
+    clearTimeout(this.#lingerTimer);
+    clearTimeout(this.#connectTimer);
+    this.#emit('onClose', this.#reason ?? 'closed');
+    this.#owner.relayClosed(this.#id);
+  }
+
+  #emitOpen(): void {
+    const observer = this.#observer;
+    if (observer?.onOpen === undefined) return;
+    const c = this.#client;
+    const info: ProxyConnectionInfo = {
+      id: this.#id,
+      client: { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 },
+      server: { address: this.#upstreamHost, port: this.#upstreamPort },
+    };
+    try {
+      observer.onOpen(info);
+    } catch (err) {
+      this.#owner.observerFailed('onOpen', err);
+    }
+  }
+
+  #emit(callback: 'onClose' | 'onUpstreamError', text: string): void {
+    const fn = this.#observer?.[callback];
+    if (fn === undefined) return;
+    try {
+      fn.call(this.#observer, this.#id, text);
+    } catch (err) {
+      this.#owner.observerFailed(callback, err);
+    }
+  }
+}
+
+function discard(): void {}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed (temporary)',
+  EPIPE: 'broken pipe',
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available',
+  EACCES: 'permission denied',
+};
+
+/** One short line for a socket error: known errno codes in words, TLS errors as `TLS: ...`. */
+function describeErrno(err: NodeJS.ErrnoException): string {
+  const code = err.code;
+  if (code !== undefined && ERRNO_TEXT[code] !== undefined) return ERRNO_TEXT[code];
+  if (code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code))) {
+    return `TLS: ${err.message}`;
+  }
+  return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}

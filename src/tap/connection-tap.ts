@@ -1,0 +1,156 @@
+// Bytes in, events out, for one connection: two frame parsers (one per direction), the
+// per-channel message assembly, secret masking and the protocol insight. Proxy, broker and
+// replay all feed a tap, so every mode shows the same events.
+
+import { DecodeError } from '../decoder/errors.js';
+import { decodeFrame } from '../decoder/frame-codec.js';
+import { FrameParser } from '../decoder/frame-parser.js';
+import { MessageAssembler } from '../decoder/message-assembler.js';
+import type { DecodedFrame, RawFrame } from '../decoder/types.js';
+import { nowMicros, type Direction, type EventBus, type FrameInsight } from '../events.js';
+import { ProtocolInsight } from './protocol-insight.js';
+import { mayHoldSecret, redactFrame } from './redact.js';
+
+export interface ConnectionTapOptions {
+  /** show credentials as sent; by default they are masked with '*' of the same length */
+  readonly showSecrets?: boolean;
+  /** emit bytes that arrive after decoding stopped (a recording keeps every byte) */
+  readonly keepUndecoded?: boolean;
+}
+
+interface DirectionState {
+  readonly parser: FrameParser;
+  readonly assembler: MessageAssembler;
+  /** the insight of each channel's content method, for its message event */
+  readonly contentInsight: Map<number, FrameInsight | undefined>;
+  stopped: boolean;
+  /** stream offset of the next byte fed */
+  offset: number;
+}
+
+export class ConnectionTap {
+  private readonly directions: Record<Direction, DirectionState>;
+  private readonly insight = new ProtocolInsight();
+  private closed = false;
+
+  constructor(
+    readonly conn: number,
+    private readonly bus: EventBus,
+    private readonly options: ConnectionTapOptions = {},
+  ) {
+    const direction = (): DirectionState => ({
+      parser: new FrameParser({ expectProtocolHeader: 'auto' }),
+      assembler: new MessageAssembler(),
+      contentInsight: new Map(),
+      stopped: false,
+      offset: 0,
+    });
+    this.directions = { c2s: direction(), s2c: direction() };
+  }
+
+  /** Feeds bytes as they were forwarded. `ts` (µs) defaults to now; replay passes the recorded time. */
+  feed(dir: Direction, chunk: Uint8Array, ts: number = nowMicros()): void {
+    const state = this.directions[dir];
+    const chunkOffset = state.offset;
+    state.offset += chunk.length;
+    if (state.stopped) {
+      if (this.options.keepUndecoded) this.emitBytes(dir, chunk, chunkOffset, ts);
+      return;
+    }
+    const items = state.parser.push(chunk);
+    for (const item of items) {
+      if (item.kind === 'frame') this.onFrame(dir, state, item.frame, ts);
+      else if (item.kind === 'protocol-header') {
+        this.bus.emit({
+          kind: 'protocol-header', seq: this.bus.nextSeq(), ts, conn: this.conn, dir,
+          header: item.header, raw: item.header.raw, offset: item.header.offset,
+        });
+      } else {
+        state.stopped = true;
+        this.emitError(dir, item.error, true, ts);
+        // the rest of this chunk, from the point of failure, passes undecoded
+        if (this.options.keepUndecoded) {
+          const from = Math.min(chunk.length, Math.max(0, item.error.offset - chunkOffset));
+          if (from < chunk.length) this.emitBytes(dir, chunk.subarray(from), chunkOffset + from, ts);
+        }
+      }
+    }
+  }
+
+  /** The connection ended; reports the requests that never got a reply. */
+  close(reason: string, ts: number = nowMicros()): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.bus.emit({ kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn, reason, unanswered: this.insight.unanswered() });
+  }
+
+  get channelCounts(): ReturnType<ProtocolInsight['channelCounts']> {
+    return this.insight.channelCounts();
+  }
+
+  private onFrame(dir: Direction, state: DirectionState, frame: RawFrame, ts: number): void {
+    let raw = frame.raw;
+    let source = frame;
+    if (!this.options.showSecrets && mayHoldSecret(raw)) {
+      raw = redactFrame(raw);
+      if (raw !== frame.raw) source = { ...frame, raw, payload: raw.subarray(7, raw.length - 1) };
+    }
+    let decoded: DecodedFrame;
+    try {
+      decoded = decodeFrame(source);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      // the frame's bounds are sound, so the stream goes on decoding after it
+      this.emitError(dir, error, false, ts, raw);
+      return;
+    }
+    const seq = this.bus.nextSeq();
+    let insight: FrameInsight | undefined;
+    if (decoded.type === 'method') {
+      insight = this.insight.observe(dir, frame.channel, decoded.method, seq, ts);
+      if (decoded.method.spec.content) state.contentInsight.set(frame.channel, insight);
+      const negotiated = decoded.method.name === 'connection.tune-ok' ? Number(decoded.method.args['frame-max']) : 0;
+      if (negotiated > 0) {
+        this.directions.c2s.parser.setFrameMax(negotiated);
+        this.directions.s2c.parser.setFrameMax(negotiated);
+      }
+    }
+    this.bus.emit({
+      kind: 'frame', seq, ts, conn: this.conn, dir, channel: frame.channel, frame: decoded, raw,
+      offset: frame.offset, ...(insight ? { insight } : {}),
+    });
+    const assembled = state.assembler.push(decoded, seq, frame.offset);
+    if (assembled === undefined) return;
+    if (assembled.kind === 'error') {
+      this.emitError(dir, assembled.error, false, ts);
+      return;
+    }
+    const message = assembled.message;
+    const methodInsight = state.contentInsight.get(message.channel);
+    state.contentInsight.delete(message.channel);
+    this.bus.emit({
+      kind: 'message', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, channel: message.channel,
+      method: message.method, header: message.header, properties: message.header.properties, body: message.body,
+      frames: message.frames, ...(methodInsight ? { insight: methodInsight } : {}),
+    });
+  }
+
+  private emitError(dir: Direction, error: DecodeError, stopped: boolean, ts: number, raw?: Uint8Array): void {
+    const { channel, classId, methodId } = error.context;
+    this.bus.emit({
+      kind: 'decode.error', seq: this.bus.nextSeq(), ts, conn: this.conn, dir,
+      error: {
+        code: error.code, offset: error.offset, text: error.message,
+        ...(channel !== undefined ? { channel } : {}),
+        ...(classId !== undefined ? { classId } : {}),
+        ...(methodId !== undefined ? { methodId } : {}),
+      },
+      stopped,
+      ...(raw ? { raw } : {}),
+    });
+  }
+
+  private emitBytes(dir: Direction, data: Uint8Array, offset: number, ts: number): void {
+    this.bus.emit({ kind: 'bytes', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, data, offset });
+  }
+}

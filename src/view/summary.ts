@@ -1,0 +1,62 @@
+// Counts for the end-of-session summary: connections, frames and messages per direction,
+// errors. A plain function of events.
+
+import type { Direction, EventSink } from '../events.js';
+import { isErrorEvent } from './format.js';
+
+export interface SessionCounts {
+  connections: number;
+  frames: Record<Direction, number>;
+  messages: Record<Direction, number>;
+  bytes: Record<Direction, number>;
+  errors: number;
+  decodeErrors: number;
+  unanswered: number;
+}
+
+export function createSummary(): { sink: EventSink; counts: SessionCounts; text: () => string } {
+  const counts: SessionCounts = {
+    connections: 0,
+    frames: { c2s: 0, s2c: 0 },
+    messages: { c2s: 0, s2c: 0 },
+    bytes: { c2s: 0, s2c: 0 },
+    errors: 0,
+    decodeErrors: 0,
+    unanswered: 0,
+  };
+  const sink: EventSink = (event) => {
+    if (isErrorEvent(event)) counts.errors++;
+    switch (event.kind) {
+      case 'conn.open':
+        counts.connections++;
+        break;
+      case 'conn.close':
+        counts.unanswered += event.unanswered.length;
+        break;
+      case 'frame':
+        counts.frames[event.dir]++;
+        counts.bytes[event.dir] += event.raw.length;
+        break;
+      case 'message':
+        counts.messages[event.dir]++;
+        break;
+      case 'decode.error':
+        counts.decodeErrors++;
+        break;
+      case 'bytes':
+        counts.bytes[event.dir] += event.data.length;
+        break;
+      case 'protocol-header':
+        counts.bytes[event.dir] += event.raw.length;
+        break;
+    }
+  };
+  const text = () =>
+    `summary: ${counts.connections} connection${counts.connections === 1 ? '' : 's'}; ` +
+    `C→S ${counts.frames.c2s} frames, ${counts.messages.c2s} messages; ` +
+    `S→C ${counts.frames.s2c} frames, ${counts.messages.s2c} messages; ` +
+    `${counts.errors} error${counts.errors === 1 ? '' : 's'}` +
+    (counts.decodeErrors ? ` (${counts.decodeErrors} decode)` : '') +
+    (counts.unanswered ? `; ${counts.unanswered} request${counts.unanswered === 1 ? '' : 's'} never answered` : '');
+  return { sink, counts, text };
+}

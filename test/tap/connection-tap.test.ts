@@ -1,0 +1,179 @@
+// The tap reads like a session: bytes in, events out, with the protocol insight.
+import { describe, expect, it } from 'vitest';
+import { encodeContentFrames, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
+import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent } from '../../src/events.js';
+import { ConnectionTap } from '../../src/tap/connection-tap.js';
+
+type Step = [Direction, Uint8Array | Uint8Array[]];
+
+function run(steps: Step[], options: { showSecrets?: boolean; chunk?: number } = {}): SpyEvent[] {
+  const bus = new EventBus();
+  const events: SpyEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true });
+  let ts = 1_000_000;
+  for (const [dir, bytes] of steps) {
+    const all = Buffer.concat(Array.isArray(bytes) ? bytes : [bytes]);
+    const size = options.chunk ?? all.length;
+    for (let at = 0; at < all.length; at += size) tap.feed(dir, all.subarray(at, at + size), (ts += 500));
+  }
+  tap.close('test over', ts + 1);
+  return events;
+}
+
+const m = encodeMethodFrame;
+const frames = (events: SpyEvent[]) => events.filter((e): e is FrameEvent => e.kind === 'frame');
+const method = (events: SpyEvent[], name: string, dir?: Direction) =>
+  frames(events).filter((e) => e.frame.type === 'method' && e.frame.method.name === name && (dir === undefined || e.dir === dir));
+
+const handshake: Step[] = [
+  ['c2s', encodeProtocolHeader()],
+  ['s2c', m(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN AMQPLAIN', locales: 'en_US' })],
+  ['c2s', m(0, 'connection.start-ok', { mechanism: 'PLAIN', response: '\0alice\0s3cret!', locale: 'en_US' })],
+  ['s2c', m(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 })],
+  ['c2s', m(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 4096, heartbeat: 60 })],
+  ['c2s', m(0, 'connection.open', { 'virtual-host': '/' })],
+  ['s2c', m(0, 'connection.open-ok', {})],
+  ['c2s', m(1, 'channel.open', {})],
+  ['s2c', m(1, 'channel.open-ok', {})],
+];
+
+describe('ConnectionTap', () => {
+  it('pairs each synchronous request with its reply and its round trip', () => {
+    const events = run(handshake);
+    expect(events[0]).toMatchObject({ kind: 'protocol-header', dir: 'c2s' });
+    const startOk = method(events, 'connection.start-ok')[0]!;
+    expect(startOk.insight?.request).toMatchObject({ name: 'connection.start', rttMicros: 500 });
+    expect(method(events, 'channel.open-ok')[0]!.insight?.request?.name).toBe('channel.open');
+    expect(method(events, 'connection.open-ok')[0]!.insight?.request?.seq).toBe(method(events, 'connection.open')[0]!.seq);
+    expect(events.at(-1)).toMatchObject({ kind: 'conn.close', reason: 'test over', unanswered: [] });
+  });
+
+  it('masks the SASL password with the same length, keeps the user, and shows it when asked', () => {
+    const masked = method(run(handshake), 'connection.start-ok')[0]!;
+    const raw = Buffer.from(masked.raw);
+    expect(raw.includes(Buffer.from('\0alice\0*******'))).toBe(true);
+    expect(raw.includes(Buffer.from('s3cret!'))).toBe(false);
+    expect(masked.frame.type === 'method' && masked.frame.method.args['response']).toBe('\0alice\0*******');
+    const shown = method(run(handshake, { showSecrets: true }), 'connection.start-ok')[0]!;
+    expect(Buffer.from(shown.raw).includes(Buffer.from('s3cret!'))).toBe(true);
+  });
+
+  it('masks update-secret and AMQPLAIN passwords', () => {
+    const events = run([
+      ['c2s', encodeProtocolHeader()],
+      ['c2s', m(0, 'connection.start-ok', { mechanism: 'AMQPLAIN', response: Buffer.from('\x05LOGINS\x00\x00\x00\x03bob\x08PASSWORDS\x00\x00\x00\x06hunter', 'latin1') })],
+      ['c2s', m(0, 'connection.update-secret', { 'new-secret': 'token-123', reason: 'refresh' })],
+    ]);
+    const text = events.filter((e): e is FrameEvent => e.kind === 'frame').map((e) => Buffer.from(e.raw).toString('latin1')).join('|');
+    expect(text).not.toContain('hunter');
+    expect(text).not.toContain('token-123');
+    expect(text).toContain('bob');
+    expect(text).toContain('******');
+  });
+
+  it('assembles messages per channel with interleaved channels, and links confirms to publishes', () => {
+    const body = Buffer.alloc(10_000, 1);
+    // channel 1's header and body frames interleave with channel 2's
+    const one = encodeContentFrames(1, 60, { 'content-type': 'application/octet-stream' }, body, 4096);
+    const two = encodeContentFrames(2, 60, {}, Buffer.from('two'), 4096);
+    const events = run([
+      ...handshake,
+      ['c2s', m(2, 'channel.open', {})],
+      ['s2c', m(2, 'channel.open-ok', {})],
+      ['c2s', m(1, 'confirm.select', {})],
+      ['s2c', m(1, 'confirm.select-ok', {})],
+      ['c2s', m(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'a' })],
+      ['c2s', m(2, 'basic.publish', { exchange: 'other', 'routing-key': 'b' })],
+      ['c2s', one[0]!], ['c2s', two[0]!], ['c2s', one[1]!], ['c2s', two[1]!], ...one.slice(2).map((f): Step => ['c2s', f]),
+      ['c2s', m(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'c' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.alloc(0), 4096).map((f): Step => ['c2s', f]),
+      ['s2c', m(1, 'basic.ack', { 'delivery-tag': 2n, multiple: true })],
+    ]);
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
+    expect(messages.map((e) => [e.channel, e.body.length])).toEqual([[2, 3], [1, 10_000], [1, 0]]);
+    const [second, first, third] = messages as [MessageEvent, MessageEvent, MessageEvent];
+    expect(Buffer.from(first.body).equals(body)).toBe(true);
+    expect(first.frames).toHaveLength(2 + Math.ceil(10_000 / 4088));
+    expect(first.insight?.publishSeqNo).toBe(1);
+    expect(second.insight?.publishSeqNo).toBeUndefined(); // channel 2 is not in confirm mode
+    expect(third.insight?.publishSeqNo).toBe(2);
+    const ack = method(events, 'basic.ack', 's2c')[0]!;
+    expect(ack.insight?.confirms).toEqual({ outcome: 'ack', publishSeqs: [first.frames[0], third.frames[0]] });
+  });
+
+  it('tracks delivery tags: acks (multiple), nacks with requeue, rejects, unknown tags', () => {
+    const deliver = (tag: bigint): Step[] => [
+      ['s2c', m(1, 'basic.deliver', { 'consumer-tag': 'ctag', 'delivery-tag': tag, exchange: '', 'routing-key': 'q' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from(`m${tag}`), 4096).map((f): Step => ['s2c', f]),
+    ];
+    const events = run([
+      ...handshake,
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'ctag' })],
+      ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'ctag' })],
+      ...deliver(1n), ...deliver(2n), ...deliver(3n), ...deliver(4n),
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 2n, multiple: true })],
+      ['c2s', m(1, 'basic.nack', { 'delivery-tag': 3n, multiple: false, requeue: true })],
+      ['c2s', m(1, 'basic.reject', { 'delivery-tag': 4n, requeue: false })],
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 9n })],
+    ]);
+    const deliveries = method(events, 'basic.deliver');
+    expect(deliveries.map((d) => d.insight?.unacked)).toEqual([1, 2, 3, 4]);
+    const [ack, nack, reject, unknown] = [method(events, 'basic.ack')[0]!, method(events, 'basic.nack')[0]!, method(events, 'basic.reject')[0]!, method(events, 'basic.ack')[1]!];
+    expect(ack.insight?.settles).toEqual({ outcome: 'ack', requeue: false, deliverySeqs: [deliveries[0]!.seq, deliveries[1]!.seq] });
+    expect(nack.insight?.settles).toEqual({ outcome: 'nack', requeue: true, deliverySeqs: [deliveries[2]!.seq] });
+    expect(reject.insight?.settles).toMatchObject({ outcome: 'reject', requeue: false });
+    expect(reject.insight?.unacked).toBe(0);
+    expect(unknown.insight?.settles).toMatchObject({ unknownTag: true, deliverySeqs: [] });
+  });
+
+  it('names the request that caused a channel error, and reports requests never answered', () => {
+    const events = run([
+      ...handshake,
+      ['c2s', m(1, 'queue.declare', { queue: 'orders', durable: true })],
+      ['s2c', m(1, 'channel.close', { 'reply-code': 406, 'reply-text': "PRECONDITION_FAILED - inequivalent arg 'durable'", 'class-id': 50, 'method-id': 10 })],
+      ['c2s', m(1, 'channel.close-ok', {})],
+      ['c2s', m(2, 'channel.open', {})],
+      ['s2c', m(2, 'channel.open-ok', {})],
+      ['c2s', m(2, 'exchange.declare', { exchange: 'x', type: 'direct' })],
+    ]);
+    const close = method(events, 'channel.close')[0]!;
+    expect(close.insight?.error).toEqual({
+      replyCode: 406, replyName: 'PRECONDITION_FAILED', replyText: "PRECONDITION_FAILED - inequivalent arg 'durable'",
+      causeSeq: method(events, 'queue.declare')[0]!.seq, causeName: 'queue.declare',
+    });
+    expect(method(events, 'channel.close-ok')[0]!.insight?.request?.name).toBe('channel.close');
+    expect(events.at(-1)).toMatchObject({ kind: 'conn.close', unanswered: [{ channel: 2, name: 'exchange.declare' }] });
+  });
+
+  it('a no-wait request expects no reply', () => {
+    const events = run([...handshake, ['c2s', m(1, 'queue.declare', { queue: 'q', nowait: true })]]);
+    expect(method(events, 'queue.declare')[0]!.insight?.noWait).toBe(true);
+    expect(events.at(-1)).toMatchObject({ kind: 'conn.close', unanswered: [] });
+  });
+
+  it('gives the same events for every chunk size', () => {
+    const steps: Step[] = [...handshake, ['c2s', m(1, 'basic.publish', { exchange: 'e' })], ...encodeContentFrames(1, 60, { priority: 1 }, Buffer.alloc(300, 2), 128).map((f): Step => ['c2s', f]), ['s2c', encodeHeartbeatFrame()]];
+    const shape = (events: SpyEvent[]) => events.map((e) => [e.kind, 'raw' in e && e.raw ? Buffer.from(e.raw).toString('hex') : '', e.kind === 'message' ? Buffer.from(e.body).toString('hex') : '']);
+    const whole = shape(run(steps));
+    for (const chunk of [1, 2, 3, 7, 13, 64]) expect(shape(run(steps, { chunk }))).toEqual(whole);
+  });
+
+  it('reports garbage once, stops decoding, and keeps the undecoded bytes', () => {
+    const garbage = Buffer.from('\x16\x03\x01\x02\x00 TLS hello, not AMQP', 'latin1');
+    const events = run([['c2s', garbage], ['c2s', Buffer.from('more')]]);
+    const errors = events.filter((e) => e.kind === 'decode.error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ stopped: true, error: { code: 'not-amqp', offset: 0 } });
+    const kept = Buffer.concat(events.filter((e) => e.kind === 'bytes').map((e) => (e.kind === 'bytes' ? e.data : new Uint8Array())));
+    expect(kept.equals(Buffer.concat([garbage, Buffer.from('more')]))).toBe(true);
+  });
+
+  it('a header without its method is an unexpected-frame error, and decoding goes on', () => {
+    const events = run([...handshake, ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['c2s', f]), ['c2s', m(1, 'basic.qos', { 'prefetch-count': 5 })]]);
+    const errors = events.filter((e) => e.kind === 'decode.error');
+    expect(errors[0]).toMatchObject({ error: { code: 'unexpected-frame', channel: 1 }, stopped: false });
+    expect(method(events, 'basic.qos')).toHaveLength(1);
+  });
+});
