@@ -361,7 +361,8 @@ for (const workload of workloads.filter((w) => ONLY_BODY === 0 || w.bodySize ===
     const mbps = megabytes / r.seconds;
     console.log(
       `${workload.name.padEnd(15)} ${name.padEnd(9)} ${fmt(frames).padStart(9)} ${fmt(megabytes, 1).padStart(7)} ` +
-        `${fmt(frames / r.seconds).padStart(12)} ${fmt(mbps).padStart(8)} ${(baseline.seconds / r.seconds).toFixed(2).padStart(11)}x`,
+        `${(name === 'baseline' ? '-' : fmt(frames / r.seconds)).padStart(12)} ${fmt(mbps).padStart(8)} ` +
+        `${(baseline.seconds / r.seconds).toFixed(2).padStart(11)}x`,
     );
   }
 }

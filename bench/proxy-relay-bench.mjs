@@ -18,10 +18,6 @@ const arg = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 
-const role = arg('role', 'driver');
-if (role === 'server') runServer();
-else if (role === 'proxy') await runProxy(Number(arg('upstream-port')), arg('observer', 'none'));
-else await runDriver();
 
 // ---------------------------------------------------------------------------------------------
 // Server: 'U' + u64 n  → read n bytes, reply 'K'.   'D' + u64 n + u32 size → send n bytes in
@@ -108,7 +104,7 @@ async function runProxy(upstreamPort, observerKind) {
 // ---------------------------------------------------------------------------------------------
 
 function startChild(cmd, argv) {
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -234,8 +230,12 @@ async function pingPong(port, size, count) {
   return { rtts, perSec: count / t };
 }
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function pct(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+function median(xs) {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
 
 async function runDriver() {
   const mb = Number(arg('mb', '1024'));
@@ -246,7 +246,7 @@ async function runDriver() {
   const total = mb * 1024 * 1024;
 
   const server = await startChild(process.execPath, [self, '--role', 'server']);
-  const children = [server.child];
+  children.push(server.child);
   const targets = [{ name: 'direct', port: server.port }];
   let socatPath;
   try {
@@ -330,4 +330,27 @@ async function runDriver() {
     );
   }
   for (const c of children) c.kill('SIGTERM');
+}
+
+const children = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+// Children exit when the driver goes away (their stdin closes), even if it is killed.
+function exitWithParent() {
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+
+const role = arg('role', 'driver');
+if (role === 'server') {
+  exitWithParent();
+  runServer();
+} else if (role === 'proxy') {
+  exitWithParent();
+  await runProxy(Number(arg('upstream-port')), arg('observer', 'none'));
+} else {
+  await runDriver();
 }

@@ -93,6 +93,11 @@ export interface FrameEvent extends EventBase {
   readonly frame: DecodedFrame;
   /** the frame's bytes exactly as forwarded (secrets masked unless asked to show them) */
   readonly raw: Uint8Array;
+  /**
+   * The unmasked bytes of a frame that carries a credential, present only when the session
+   * keeps secrets for some sink (`--record-secrets`); `raw` is masked unless `--show-secrets`.
+   */
+  readonly secretRaw?: Uint8Array;
   /** offset of the frame in its direction's stream */
   readonly offset: number;
   readonly insight?: FrameInsight;

@@ -288,7 +288,7 @@ export class Queue {
 
   /** queue.purge: drops ready messages (unacked ones stay); returns how many. */
   purge(): number {
-    return this.ready.clear().length;
+    return this.ready.clear();
   }
 
   /**

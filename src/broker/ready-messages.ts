@@ -70,12 +70,10 @@ class Bucket {
     return e;
   }
 
-  clear(): QueueEntry[] {
-    const all = [...this.requeued.reverse(), ...this.fifo.slice(this.head)];
+  clear(): void {
     this.fifo = [];
     this.head = 0;
     this.requeued = [];
-    return all;
   }
 
   *[Symbol.iterator](): IterableIterator<QueueEntry> {
@@ -156,12 +154,13 @@ export class ReadyMessages {
     return next;
   }
 
-  clear(): QueueEntry[] {
-    const all: QueueEntry[] = [];
-    for (let p = this.buckets.length - 1; p >= 0; p--) all.push(...this.buckets[p]!.clear());
+  /** Drops every ready message; returns how many there were. */
+  clear(): number {
+    const n = this.count;
+    for (const b of this.buckets) b.clear();
     this.count = 0;
     this.byteCount = 0;
-    return all;
+    return n;
   }
 
   /** In delivery order (for inspection and tests). */

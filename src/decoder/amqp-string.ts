@@ -20,11 +20,11 @@ function utf8Slice(bytes: Uint8Array, start: number, end: number): string {
   return nativeUtf8 !== undefined ? nativeUtf8.call(bytes, start, end) : utf8Decoder.decode(bytes.subarray(start, end));
 }
 
-// Direct-mapped cache of short ASCII strings, keyed by a hash of their bytes.
+// Direct-mapped cache of short ASCII strings, keyed by a hash of their bytes. An entry is
+// just the string: for ASCII its char codes are its bytes, so a hit is checked against it.
 const CACHE_SIZE = 1024;
 const CACHE_MAX_LENGTH = 48;
-const cacheBytes: (Uint8Array | null)[] = new Array<Uint8Array | null>(CACHE_SIZE).fill(null);
-const cacheStrings: string[] = new Array<string>(CACHE_SIZE).fill('');
+const cache: string[] = new Array<string>(CACHE_SIZE).fill('');
 
 /** Decodes `bytes[start, end)`: a string when valid UTF-8, else a copy of the bytes. */
 export function decodeAmqpString(bytes: Uint8Array, start: number, end: number): AmqpString {
@@ -40,15 +40,14 @@ export function decodeAmqpString(bytes: Uint8Array, start: number, end: number):
   if (i === end) {
     if (length > CACHE_MAX_LENGTH) return latin1Slice(bytes, start, end);
     const slot = (hash ^ (hash >>> 10)) & (CACHE_SIZE - 1);
-    const cached = cacheBytes[slot];
-    if (cached !== null && cached !== undefined && cached.length === length) {
+    const cached = cache[slot]!;
+    if (cached.length === length) {
       let j = 0;
-      while (j < length && cached[j] === bytes[start + j]) j++;
-      if (j === length) return cacheStrings[slot]!;
+      while (j < length && cached.charCodeAt(j) === bytes[start + j]) j++;
+      if (j === length) return cached;
     }
     const text = latin1Slice(bytes, start, end);
-    cacheBytes[slot] = bytes.slice(start, end);
-    cacheStrings[slot] = text;
+    cache[slot] = text;
     return text;
   }
   const view = bytes.subarray(start, end);

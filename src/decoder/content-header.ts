@@ -6,29 +6,39 @@ import { EncodeError } from './encode-error.js';
 import { DecodeError, PayloadError } from './errors.js';
 import { readFieldTable } from './field-table.js';
 import { checkedValueSize, writeValue } from './method-codec.js';
-import { classById, type BasicPropertiesInput } from './spec.js';
+import { CLASSES, type BasicPropertiesInput } from './spec.js';
 import type { ArgumentValue, ClassSpec, ContentProperties, DecodedContentHeader, FieldSpec, SpecFieldType } from './types.js';
 import { WireReader, WireWriter } from './wire.js';
 
 /** Flag bits per word: 15..1 carry properties, bit 0 is the continuation bit. */
 const PROPERTIES_PER_WORD = 15;
 
-/** The class a header belongs to, if it is one that has content properties. */
-function contentClass(classId: number): ClassSpec | undefined {
-  const c = classById(classId);
-  return c !== undefined && c.properties.length > 0 ? c : undefined;
+/** A class with content properties, with what the codec needs of it precomputed. */
+interface ContentClass {
+  readonly spec: ClassSpec;
+  readonly properties: readonly FieldSpec[];
+  /** `basic property priority (octet)`, for error messages */
+  readonly labels: readonly string[];
+  readonly names: ReadonlySet<string>;
 }
 
-// Per-class lists, precomputed so decoding does no string work per header.
-const LABELS = new Map<ClassSpec, readonly string[]>();
-function labelsOf(c: ClassSpec): readonly string[] {
-  let labels = LABELS.get(c);
-  if (labels === undefined) {
-    labels = c.properties.map((p) => `${c.name} property ${p.name} (${p.type})`);
-    LABELS.set(c, labels);
-  }
-  return labels;
+const CONTENT_CLASSES: (ContentClass | undefined)[] = [];
+for (const c of CLASSES) {
+  if (c.properties.length === 0) continue;
+  CONTENT_CLASSES[c.id] = {
+    spec: c,
+    properties: c.properties,
+    labels: c.properties.map((p) => `${c.name} property ${p.name} (${p.type})`),
+    names: new Set(c.properties.map((p) => p.name)),
+  };
 }
+
+/** The class a header belongs to, if it is one that has content properties. */
+function contentClass(classId: number): ContentClass | undefined {
+  return CONTENT_CLASSES[classId];
+}
+
+const reader = new WireReader(new Uint8Array(0), 0, 0);
 
 /**
  * Decodes a content header payload. Throws PayloadError ('unknown-class', 'truncated',
@@ -36,12 +46,13 @@ function labelsOf(c: ClassSpec): readonly string[] {
  */
 export function decodeContentHeader(payload: Uint8Array): DecodedContentHeader {
   const length = payload.length;
-  const r = new WireReader(payload, 0, length);
+  const r = reader.reset(payload, 0, length);
   const classId = r.u16('content header class-id');
   const c = contentClass(classId);
   if (c === undefined) {
     throw new PayloadError('unknown-class', `content header for class ${classId}, which has no content`, 0, { classId });
   }
+  const { properties: props, labels } = c;
   try {
     const weight = r.u16('content header weight');
     const bodySize = r.u64('content header body-size');
@@ -52,8 +63,6 @@ export function decodeContentHeader(payload: Uint8Array): DecodedContentHeader {
       propertyFlags.push(word);
     } while ((word & 1) === 1);
 
-    const props = c.properties;
-    const labels = labelsOf(c);
     const properties: Record<string, ArgumentValue> = {};
     for (let w = 0; w < propertyFlags.length; w++) {
       const flags = propertyFlags[w]!;
@@ -65,7 +74,7 @@ export function decodeContentHeader(payload: Uint8Array): DecodedContentHeader {
         if (p === undefined) {
           throw new PayloadError(
             'unknown-field-type',
-            `property flag bit ${bit} of flag word ${w} is set, but class ${c.name} has only ${props.length} properties`,
+            `property flag bit ${bit} of flag word ${w} is set, but class ${c.spec.name} has only ${props.length} properties`,
             12 + 2 * w,
           );
         }
@@ -156,10 +165,9 @@ export function prepareContentHeader(header: ContentHeaderInput): {
     throw new EncodeError('value-out-of-range', `content header weight must be 0..65535, got ${weight}`);
   }
   checkedValueSize('longlong', header.bodySize, 'content header body-size', {});
-  const known = new Set(c.properties.map((p) => p.name));
   for (const key of Object.keys(properties)) {
-    if (!known.has(key) && properties[key] !== undefined) {
-      throw new EncodeError('bad-value', `class ${c.name} has no property ${JSON.stringify(key)}`, { field: key });
+    if (!c.names.has(key) && properties[key] !== undefined) {
+      throw new EncodeError('bad-value', `class ${c.spec.name} has no property ${JSON.stringify(key)}`, { field: key });
     }
   }
   const flags = header.propertyFlags ?? propertyFlagsFor(classId, properties as ContentProperties);
@@ -167,12 +175,12 @@ export function prepareContentHeader(header: ContentHeaderInput): {
 
   let size = 12 + 2 * flags.length;
   const present: { readonly type: SpecFieldType; readonly value: unknown }[] = [];
-  for (const p of c.properties) {
+  c.properties.forEach((p, i) => {
     const value = properties[p.name];
-    if (value === undefined) continue;
-    size += checkedValueSize(p.type, value, `${c.name} property ${p.name} (${p.type})`, { field: p.name });
+    if (value === undefined) return;
+    size += checkedValueSize(p.type, value, c.labels[i]!, { field: p.name });
     present.push({ type: p.type, value });
-  }
+  });
   return {
     size,
     write(target, offset) {
@@ -186,7 +194,7 @@ export function prepareContentHeader(header: ContentHeaderInput): {
   };
 }
 
-function checkFlags(c: ClassSpec, flags: readonly number[], properties: Readonly<Record<string, unknown>>): void {
+function checkFlags(c: ContentClass, flags: readonly number[], properties: Readonly<Record<string, unknown>>): void {
   const mismatch = (what: string): EncodeError => new EncodeError('property-flags-mismatch', `property flags: ${what}`);
   if (flags.length === 0) throw mismatch('at least one flag word is needed');
   flags.forEach((word, w) => {
@@ -197,7 +205,7 @@ function checkFlags(c: ClassSpec, flags: readonly number[], properties: Readonly
       const set = (word & (1 << bit)) !== 0;
       const p = c.properties[w * PROPERTIES_PER_WORD + (15 - bit)];
       if (p === undefined) {
-        if (set) throw mismatch(`bit ${bit} of word ${w} is set, but class ${c.name} has no property there`);
+        if (set) throw mismatch(`bit ${bit} of word ${w} is set, but class ${c.spec.name} has no property there`);
         continue;
       }
       const has = properties[p.name] !== undefined;

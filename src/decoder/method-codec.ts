@@ -49,7 +49,6 @@ interface CompiledMethod {
   readonly defaults: readonly ArgumentValue[];
   /** `basic.publish routing-key (shortstr)`, for error messages */
   readonly labels: readonly string[];
-
 }
 
 function compile(spec: MethodSpec): CompiledMethod {
@@ -88,6 +87,8 @@ for (const spec of METHODS) {
 
 // --- decoding ------------------------------------------------------------------------------
 
+const reader = new WireReader(new Uint8Array(0), 0, 0);
+
 /**
  * Decodes a method frame payload. Throws PayloadError ('unknown-method', 'truncated',
  * 'trailing-bytes', or a field-table code) with the offset inside the payload and the
@@ -104,7 +105,7 @@ export function decodeMethod(payload: Uint8Array): DecodedMethod {
   if (c === undefined) {
     throw new PayloadError('unknown-method', `unknown method ${classId}.${methodId}`, 0, { classId, methodId });
   }
-  const r = new WireReader(payload, 4, length);
+  const r = reader.reset(payload, 4, length);
   const args: Record<string, ArgumentValue> = {};
   try {
     const { ops, names, labels, bitPositions } = c;
@@ -136,7 +137,7 @@ export function decodeMethod(payload: Uint8Array): DecodedMethod {
         case OP_LONGSTR:
           args[names[i]!] = r.longstr(labels[i]!);
           break;
-        default:
+        default: // OP_TABLE
           args[names[i]!] = readFieldTable(r, 0, labels[i]!);
       }
     }

@@ -22,12 +22,20 @@ function fromScratch(b: Uint8Array, p: number, size: number): void {
 
 export class WireReader {
   constructor(
-    readonly bytes: Uint8Array,
+    public bytes: Uint8Array,
     /** next byte to read */
     public pos: number,
     /** end of the region being read (a table's end, or the payload's) */
     public end: number,
   ) {}
+
+  /** Points the reader at another buffer (decoders reuse one reader; none of them re-enters). */
+  reset(bytes: Uint8Array, pos: number, end: number): this {
+    this.bytes = bytes;
+    this.pos = pos;
+    this.end = end;
+    return this;
+  }
 
   truncated(what: string, at: number, size: number): PayloadError {
     return new PayloadError(

@@ -16,6 +16,8 @@ export interface ConnectionTapOptions {
   readonly showSecrets?: boolean;
   /** emit bytes that arrive after decoding stopped (a recording keeps every byte) */
   readonly keepUndecoded?: boolean;
+  /** attach the unmasked bytes of credential frames as `secretRaw` (for `--record-secrets`) */
+  readonly keepSecrets?: boolean;
 }
 
 interface DirectionState {
@@ -91,9 +93,13 @@ export class ConnectionTap {
   private onFrame(dir: Direction, state: DirectionState, frame: RawFrame, ts: number): void {
     let raw = frame.raw;
     let source = frame;
+    let secretRaw: Uint8Array | undefined;
     if (!this.options.showSecrets && mayHoldSecret(raw)) {
       raw = redactFrame(raw);
-      if (raw !== frame.raw) source = { ...frame, raw, payload: raw.subarray(7, raw.length - 1) };
+      if (raw !== frame.raw) {
+        source = { ...frame, raw, payload: raw.subarray(7, raw.length - 1) };
+        if (this.options.keepSecrets) secretRaw = frame.raw.slice();
+      }
     }
     let decoded: DecodedFrame;
     try {
@@ -117,7 +123,7 @@ export class ConnectionTap {
     }
     this.bus.emit({
       kind: 'frame', seq, ts, conn: this.conn, dir, channel: frame.channel, frame: decoded, raw,
-      offset: frame.offset, ...(insight ? { insight } : {}),
+      offset: frame.offset, ...(insight ? { insight } : {}), ...(secretRaw ? { secretRaw } : {}),
     });
     const assembled = state.assembler.push(decoded, seq, frame.offset);
     if (assembled === undefined) return;

@@ -1,0 +1,109 @@
+// Many messages and many connections through the proxy to RabbitMQ: every byte forwarded
+// exactly (SHA-256 on both sides of the proxy), every event on the right connection.
+import amqplib from 'amqplib';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { MessageEvent, SpyEvent } from '../../src/events.js';
+import { startProxySession, type RunningSession } from '../../src/session.js';
+import { startByteTee, type ByteTee } from '../support/byte-tee.js';
+import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describeWithRabbitMQ('proxy under load', () => {
+  let session: RunningSession;
+  let clientTee: ByteTee;
+  let upstreamTee: ByteTee;
+  const events: SpyEvent[] = [];
+
+  beforeAll(async () => {
+    const rabbit = rabbitAddress();
+    upstreamTee = await startByteTee(rabbit.host, rabbit.port);
+    session = await startProxySession({
+      listen: { host: '127.0.0.1', port: 0 },
+      upstream: { host: '127.0.0.1', port: upstreamTee.port, tls: false },
+      sinks: [(e) => events.push(e)],
+      notice: () => {},
+    });
+    clientTee = await startByteTee('127.0.0.1', session.address.port);
+  });
+  afterAll(async () => {
+    await clientTee?.close();
+    await session?.stop();
+    await upstreamTee?.close();
+  });
+
+  it('a 10,000-message session: what each side sent is, byte for byte, what the other received', async () => {
+    const { username, password } = rabbitAddress();
+    const conn = await amqplib.connect({ hostname: '127.0.0.1', port: clientTee.port, username, password });
+    const ch = await conn.createConfirmChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.prefetch(500);
+    let received = 0;
+    await ch.consume(queue, (msg) => { if (msg) { received++; ch.ack(msg); } });
+    for (let i = 0; i < 10_000; i++) {
+      const body = Buffer.alloc(16 + (i % 7) * 300, i % 251);
+      if (!ch.sendToQueue(queue, body, { messageId: `m${i}`, headers: { i } })) await new Promise((r) => ch.once('drain', r));
+    }
+    await ch.waitForConfirms();
+    await until(() => received === 10_000, '10,000 deliveries');
+    await conn.close();
+    const index = clientTee.connections.length - 1;
+    await until(() => events.some((e) => e.kind === 'conn.close' && e.conn === events.filter((x) => x.kind === 'conn.open').at(-1)!.conn), 'the proxy to see the close');
+    const client = clientTee.connections[index]!;
+    const upstream = upstreamTee.connections.at(-1)!;
+    expect(client.c2s.bytes).toBeGreaterThan(10_000 * 16);
+    expect(upstream.c2s.bytes).toBe(client.c2s.bytes);
+    expect(upstream.s2c.bytes).toBe(client.s2c.bytes);
+    expect(upstream.c2s.hash.copy().digest('hex')).toBe(client.c2s.hash.copy().digest('hex'));
+    expect(upstream.s2c.hash.copy().digest('hex')).toBe(client.s2c.hash.copy().digest('hex'));
+    const conn1 = events.filter((e) => e.kind === 'conn.open').at(-1)!.conn;
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message' && e.conn === conn1);
+    expect(messages.filter((m) => m.method.name === 'basic.publish')).toHaveLength(10_000);
+    expect(messages.filter((m) => m.method.name === 'basic.deliver')).toHaveLength(10_000);
+    expect(events.filter((e) => e.kind === 'decode.error' && e.conn === conn1)).toEqual([]);
+  });
+
+  it('200 simultaneous connections, each its own short session, all events on the right connection', async () => {
+    const { username, password } = rabbitAddress();
+    const before = events.length;
+    const results = await Promise.all(Array.from({ length: 200 }, async (_, n) => {
+      const conn = await amqplib.connect({ hostname: '127.0.0.1', port: session.address.port, username, password });
+      try {
+        const ch = await conn.createChannel();
+        const { queue } = await ch.assertQueue('', { exclusive: true });
+        ch.sendToQueue(queue, Buffer.from(`client-${n}`));
+        let got: string | undefined;
+        for (let i = 0; i < 200 && got === undefined; i++) {
+          const m = await ch.get(queue, { noAck: true });
+          if (m) got = m.content.toString(); else await sleep(5);
+        }
+        return { queue, got };
+      } finally {
+        await conn.close();
+      }
+    }));
+    expect(results.map((r) => r.got)).toEqual(Array.from({ length: 200 }, (_, n) => `client-${n}`));
+    const mine = () => events.slice(before);
+    await until(() => mine().filter((e) => e.kind === 'conn.close').length === 200, '200 closes');
+    const opened = mine().filter((e) => e.kind === 'conn.open').map((e) => e.conn);
+    expect(new Set(opened).size).toBe(200);
+    // each connection's publish carries its own client's body, its get-ok the same body
+    for (const conn of opened) {
+      const messages = mine().filter((e): e is MessageEvent => e.kind === 'message' && e.conn === conn);
+      const published = messages.filter((m) => m.method.name === 'basic.publish').map((m) => Buffer.from(m.body).toString());
+      const got = messages.filter((m) => m.method.name === 'basic.get-ok').map((m) => Buffer.from(m.body).toString());
+      expect(published).toHaveLength(1);
+      expect(got).toEqual(published);
+      const queue = results.find((r) => r.got === published[0])!.queue;
+      expect(messages[0]!.method.args['routing-key']).toBe(queue);
+    }
+    expect(mine().filter((e) => e.kind === 'decode.error')).toEqual([]);
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
+import { EventBus, type SpyEvent } from '../../src/events.js';
+import { ConnectionTap } from '../../src/tap/connection-tap.js';
+import { FILTER_KEYS, FilterSyntaxError, parseFilter } from '../../src/view/filter.js';
+import { formatEventLine } from '../../src/view/format.js';
+import { compileTopicPattern } from '../../src/view/topic-pattern.js';
+
+/** A small two-connection session as events. */
+function sessionEvents(): SpyEvent[] {
+  const bus = new EventBus();
+  const events: SpyEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const ts = Date.UTC(2026, 0, 1, 12, 0, 1, 234) * 1000;
+  for (const conn of [1, 3]) {
+    const tap = new ConnectionTap(conn, bus);
+    bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts, conn, client: { address: '127.0.0.1', port: 50000 + conn }, server: { address: '127.0.0.1', port: 5672 } });
+    tap.feed('c2s', encodeProtocolHeader(), ts);
+    tap.feed('c2s', encodeMethodFrame(1, 'queue.declare', { queue: `jobs-${conn}`, durable: true }), ts);
+    tap.feed('s2c', encodeMethodFrame(1, 'queue.declare-ok', { queue: `jobs-${conn}` }), ts + 1800);
+    tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': conn === 3 ? 'order.created' : 'invoice.paid' }), ts);
+    for (const f of encodeContentFrames(1, 60, { 'content-type': 'application/json' }, Buffer.alloc(1229, 0x20), 131072)) tap.feed('c2s', f, ts);
+    tap.feed('s2c', encodeMethodFrame(2, 'channel.close', { 'reply-code': 404, 'reply-text': "NOT_FOUND - no exchange 'nope' in vhost '/'", 'class-id': 60, 'method-id': 40 }), ts + 10);
+  }
+  return events;
+}
+
+describe('headless line format', () => {
+  const previousTz = process.env['TZ'];
+  it('reads like the issue: time, connection, direction, channel, method, key arguments, size, content type', () => {
+    process.env['TZ'] = 'UTC';
+    try {
+      const events = sessionEvents();
+      const message = events.find((e) => e.kind === 'message' && e.conn === 3)!;
+      expect(formatEventLine(message)).toBe('12:00:01.234 #3 C→S ch1 basic.publish exchange=orders routing-key=order.created 1.2 KB application/json');
+      const reply = events.find((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === 'queue.declare-ok')!;
+      expect(formatEventLine(reply)).toMatch(/S→C ch1 queue\.declare-ok queue=jobs-1 .*\[← queue\.declare 1\.8 ms\]/);
+      const close = events.find((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === 'channel.close')!;
+      expect(formatEventLine(close)).toContain("[404 NOT_FOUND - no exchange 'nope' in vhost '/']");
+    } finally {
+      if (previousTz === undefined) delete process.env['TZ']; else process.env['TZ'] = previousTz;
+    }
+  });
+
+  it('colours only when asked', () => {
+    const line = formatEventLine(sessionEvents()[1]!, { color: true });
+    expect(line).toContain('\u001b[');
+    expect(formatEventLine(sessionEvents()[1]!)).not.toContain('\u001b[');
+  });
+});
+
+describe('filter language', () => {
+  const events = sessionEvents();
+  const matching = (text: string) => events.filter((e) => parseFilter(text).matches(e));
+  const names = (list: SpyEvent[]) => list.map((e) => (e.kind === 'frame' ? (e.frame.type === 'method' ? e.frame.method.name : e.frame.type) : e.kind));
+
+  it('method:, with globs', () => {
+    expect(names(matching('method:queue.declare'))).toEqual(['queue.declare', 'queue.declare']);
+    expect(new Set(names(matching('method:queue.*')))).toEqual(new Set(['queue.declare', 'queue.declare-ok']));
+    expect(matching('method:basic.publish').map((e) => e.kind)).toEqual(['frame', 'message', 'frame', 'message']);
+  });
+
+  it('conn:, ch:, dir:, combined as AND, and negated', () => {
+    expect(matching('conn:3').every((e) => e.conn === 3)).toBe(true);
+    expect(matching('conn:3').length).toBeGreaterThan(3);
+    expect(names(matching('ch:2 conn:1'))).toEqual(['channel.close']);
+    expect(matching('dir:s2c').every((e) => 'dir' in e && e.dir === 's2c')).toBe(true);
+    expect(matching('conn:1 -ch:1').some((e) => (e.kind === 'frame' || e.kind === 'message') && e.channel === 1)).toBe(false);
+  });
+
+  it('exchange:, queue:, rk: with topic patterns', () => {
+    expect(matching('exchange:orders').length).toBe(4);
+    expect(matching('queue:jobs-3').map((e) => e.conn)).toEqual([3, 3]);
+    expect(matching('rk:order.*').every((e) => e.conn === 3)).toBe(true);
+    expect(matching('rk:#.paid').every((e) => e.conn === 1)).toBe(true);
+    expect(matching('rk:order.*').length).toBe(2);
+  });
+
+  it('error and free text', () => {
+    expect(names(matching('error'))).toEqual(['channel.close', 'channel.close']);
+    expect(names(matching('NOT_FOUND conn:1'))).toEqual(['channel.close']);
+    expect(matching('"no exchange"')).toHaveLength(2);
+  });
+
+  it('bad filters give one-line errors', () => {
+    expect(() => parseFilter('colour:red')).toThrow(FilterSyntaxError);
+    expect(() => parseFilter('colour:red')).toThrow(/unknown key "colour:"/);
+    expect(() => parseFilter('conn:abc')).toThrow(/takes a number/);
+    expect(() => parseFilter('dir:up')).toThrow(/c2s or s2c/);
+    expect(() => parseFilter('"open')).toThrow(/unclosed quote/);
+    expect(parseFilter('  ').empty).toBe(true);
+  });
+
+  it('documents every key it accepts', () => {
+    for (const { key, example } of FILTER_KEYS) expect(() => parseFilter(example), key).not.toThrow();
+  });
+
+  it('topic patterns: *, #, empty words', () => {
+    const cases: [string, string, boolean][] = [
+      ['*.orange.*', 'quick.orange.rabbit', true], ['*.orange.*', 'quick.orange', false],
+      ['lazy.#', 'lazy', true], ['lazy.#', 'lazy.brown.fox', true], ['lazy.#', 'lazyx', false],
+      ['#', '', true], ['#', 'a.b.c', true], ['*', '', true], ['*', 'a.b', false],
+      ['a.#.b', 'a.b', true], ['a.#.b', 'a.x.y.b', true], ['a.#.b', 'a.x.y', false],
+      ['a..b', 'a..b', true], ['a.*.b', 'a..b', true], ['#.#', 'x', true],
+    ];
+    for (const [pattern, key, expected] of cases) expect(compileTopicPattern(pattern)(key), `${pattern} ~ ${key}`).toBe(expected);
+  });
+});
