@@ -50,6 +50,7 @@ const empty = { entries: [] };
 {
   const vhost = new VirtualHost();
   vhost.declareExchange({ name: 't', type: 'topic' });
+  const patterns = [];
   for (let i = 0; i < 10_000; i++) {
     const q = `q${i}`;
     vhost.declareQueue({ name: q, connection: conn });
@@ -59,12 +60,33 @@ const empty = { entries: [] };
       return r < 0.1 ? '*' : r < 0.13 ? '#' : pick(vocab);
     });
     vhost.bindQueue(q, 't', words.join('.'));
+    patterns.push(words.join('.'));
   }
   const keys = Array.from({ length: 1000 }, () => Array.from({ length: 2 + Math.floor(rand() * 3) }, () => pick(vocab)).join('.'));
   time('topic: 10k random patterns, route', 500_000, (n) => {
     let hits = 0;
     for (let i = 0; i < n; i++) hits += vhost.route('t', keys[i % keys.length]).length;
     return `${(hits / n).toFixed(1)} queues/route`;
+  });
+  // baseline for comparison: one precompiled regex per binding, all tested per key
+  const esc = (w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const regexes = patterns.map((p) => {
+    const words = p.split('.');
+    let src = '';
+    words.forEach((w, i) => {
+      const sep = i === 0 ? '' : '\\.';
+      if (w === '#') src += i === 0 ? '(?:[^.]*(?:\\.[^.]*)*?)?' : '(?:\\.[^.]*)*';
+      else src += sep + (w === '*' ? '[^.]*' : esc(w));
+    });
+    return new RegExp(`^${src}$`);
+  });
+  time('topic baseline: 10k regexes tested per key', 20_000, (n) => {
+    let hits = 0;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i % keys.length];
+      for (const r of regexes) if (r.test(k)) hits++;
+    }
+    return `${(hits / n).toFixed(1)} matches/route (approximate # handling)`;
   });
 }
 

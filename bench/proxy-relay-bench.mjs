@@ -8,6 +8,7 @@
 // the client. Upstream is a local server only (127.0.0.1); nothing leaves the machine.
 
 import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -230,6 +231,18 @@ async function pingPong(port, size, count) {
   return { rtts, perSec: count / t };
 }
 
+/** CPU seconds used by a process and its reaped children (socat forks one per connection). */
+function cpuSeconds(pid) {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
@@ -247,7 +260,7 @@ async function runDriver() {
 
   const server = await startChild(process.execPath, [self, '--role', 'server']);
   children.push(server.child);
-  const targets = [{ name: 'direct', port: server.port }];
+  const targets = [{ name: 'direct', port: server.port, pid: undefined }];
   let socatPath;
   try {
     socatPath = execFileSync('which', ['socat']).toString().trim();
@@ -261,20 +274,23 @@ async function runDriver() {
     });
     children.push(child);
     await waitForPort(port);
-    targets.push({ name: 'socat', port });
+    targets.push({ name: 'socat', port, pid: child.pid });
   }
   const proxy = await startChild(process.execPath, [self, '--role', 'proxy', '--upstream-port', String(server.port), '--observer', observer]);
   children.push(proxy.child);
-  targets.push({ name: 'amqp-spy', port: proxy.port });
+  targets.push({ name: 'amqp-spy', port: proxy.port, pid: proxy.child.pid });
 
   console.log(`relay bench: ${mb} MiB per bulk run, ${pings} ping-pongs, ${rounds} rounds, proxy observer: ${observer}`);
-  const results = new Map(targets.map((t) => [t.name, { up: [], down: [], p4k: [], p16: [], r4k: [], r16: [] }]));
+  const results = new Map(targets.map((t) => [t.name, { up: [], down: [], cpu: [], p4k: [], p16: [], r4k: [], r16: [] }]));
   for (let round = 1; round <= rounds; round++) {
     for (const t of targets) {
       const r = results.get(t.name);
       if (only === 'all' || only === 'bulk') {
+        const cpu0 = cpuSeconds(t.pid);
         r.up.push(await upload(t.port, total, 4096));
         r.down.push(await download(t.port, total, 4096));
+        await new Promise((resolve) => setTimeout(resolve, 300)); // let socat reap its children
+        r.cpu.push(((cpuSeconds(t.pid) - cpu0) * 1e6) / ((2 * total) / 1e6));
       }
       if (only === 'all' || only === 'ping') {
         const p4 = await pingPong(t.port, 4096, pings);
@@ -286,7 +302,7 @@ async function runDriver() {
       }
       const last = (xs) => (xs.length ? xs[xs.length - 1].toFixed(0) : '-');
       console.log(
-        `round ${round} ${t.name.padEnd(8)} up ${last(r.up)} MB/s  down ${last(r.down)} MB/s  ` +
+        `round ${round} ${t.name.padEnd(8)} up ${last(r.up)} MB/s  down ${last(r.down)} MB/s  relay CPU ${last(r.cpu)} µs/MB  ` +
           `4K ${last(r.r4k)} rt/s  16B ${last(r.r16)} rt/s`,
       );
     }
@@ -299,7 +315,7 @@ async function runDriver() {
     return all.sort();
   };
   console.log('\nmedian of rounds (latency: all round trips pooled)');
-  console.log('target     up MB/s  down MB/s  4K p50/p99 µs   16B p50/p99 µs');
+  console.log('target     up MB/s  down MB/s  CPU µs/MB  4K p50/p99 µs   16B p50/p99 µs');
   const summary = {};
   for (const t of targets) {
     const r = results.get(t.name);
@@ -308,6 +324,7 @@ async function runDriver() {
     const s = {
       up: r.up.length ? median(r.up) : NaN,
       down: r.down.length ? median(r.down) : NaN,
+      cpu: r.cpu.length ? median(r.cpu) : NaN,
       p4k50: p4 ? pct(p4, 50) : NaN,
       p4k99: p4 ? pct(p4, 99) : NaN,
       p16_50: p16 ? pct(p16, 50) : NaN,
@@ -315,7 +332,7 @@ async function runDriver() {
     };
     summary[t.name] = s;
     console.log(
-      `${t.name.padEnd(10)} ${s.up.toFixed(0).padStart(7)}  ${s.down.toFixed(0).padStart(9)}  ` +
+      `${t.name.padEnd(10)} ${s.up.toFixed(0).padStart(7)}  ${s.down.toFixed(0).padStart(9)}  ${s.cpu.toFixed(0).padStart(9)}  ` +
         `${s.p4k50.toFixed(1).padStart(6)}/${s.p4k99.toFixed(1).padEnd(7)}  ${s.p16_50.toFixed(1).padStart(6)}/${s.p16_99.toFixed(1)}`,
     );
   }

@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { decodeFile, InputFileError } from './decode-file.js';
 import { AddressError, formatHostPort, parseListenAddress, parseUpstreamAddress } from './proxy/address.js';
 import { ListenError } from './proxy/proxy-server.js';
-import { startProxySession } from './session.js';
+import { CaFileError, startProxySession } from './session.js';
 import { createHeadlessPrinter } from './view/headless-printer.js';
 import { createSummary } from './view/summary.js';
 import { VERSION } from './version.js';
@@ -121,7 +121,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  if (error instanceof UsageError || error instanceof AddressError) {
+  if (error instanceof UsageError || error instanceof AddressError || error instanceof CaFileError) {
     process.stderr.write(`amqp-spy: ${error.message}\n`);
     process.exit(2);
   }

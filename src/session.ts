@@ -1,10 +1,10 @@
 // Wires one source to its sinks and owns the session's life: start, signals, stop.
 
 import fs from 'node:fs';
-import { EventBus, nowMicros, type EventSink } from './events.js';
+import { EventBus, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
-import { ConnectionTap } from './tap/connection-tap.js';
+import { createTapObserver } from './tap/tap-observer.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -27,26 +27,17 @@ export interface RunningSession {
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
   const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
   for (const sink of options.sinks) bus.subscribe(sink);
-  const taps = new Map<number, ConnectionTap>();
-  const ca = options.upstreamCaFile !== undefined ? fs.readFileSync(options.upstreamCaFile) : undefined;
+  const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true });
+  const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
   const proxy = new ProxyServer({
     listen: options.listen,
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
     observer: {
-      onOpen(conn) {
-        const tap = new ConnectionTap(conn.id, bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true });
-        taps.set(conn.id, tap);
-        bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: nowMicros(), conn: conn.id, client: conn.client, server: conn.server });
-      },
-      onData(connId, dir, chunk) {
-        taps.get(connId)?.feed(dir, chunk);
-      },
-      onClose(connId, reason) {
-        taps.get(connId)?.close(reason);
-        taps.delete(connId);
-      },
+      onOpen: (conn) => taps.onOpen(conn),
+      onData: (connId, dir, chunk) => taps.onData(connId, dir, chunk),
+      onClose: (connId, reason) => taps.onClose(connId, reason),
       onUpstreamError(_connId, message) {
         options.notice(message);
       },
@@ -58,4 +49,21 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     bus,
     stop: () => proxy.close(),
   };
+}
+
+/** A CA file the user named; unreadable → one clear line. */
+export class CaFileError extends Error {
+  constructor(readonly path: string, reason: string) {
+    super(`--upstream-ca ${path}: ${reason}`);
+    this.name = 'CaFileError';
+  }
+}
+
+function readCaFile(path: string): Buffer {
+  try {
+    return fs.readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CaFileError(path, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
+  }
 }

@@ -39,6 +39,7 @@ function contentClass(classId: number): ContentClass | undefined {
 }
 
 const reader = new WireReader(new Uint8Array(0), 0, 0);
+const SINGLE_FLAG_WORDS: (readonly number[] | undefined)[] = [];
 
 /**
  * Decodes a content header payload. Throws PayloadError ('unknown-class', 'truncated',
@@ -56,12 +57,20 @@ export function decodeContentHeader(payload: Uint8Array): DecodedContentHeader {
   try {
     const weight = r.u16('content header weight');
     const bodySize = r.u64('content header body-size');
-    const propertyFlags: number[] = [];
-    let word: number;
-    do {
-      word = r.u16('content header property flags');
-      propertyFlags.push(word);
-    } while ((word & 1) === 1);
+    let propertyFlags: readonly number[];
+    const first = r.u16('content header property flags');
+    if ((first & 1) === 0) {
+      // The usual case: one flag word. Its array is shared (frozen) between headers.
+      propertyFlags = SINGLE_FLAG_WORDS[first] ??= Object.freeze([first]);
+    } else {
+      const words = [first];
+      let word: number;
+      do {
+        word = r.u16('content header property flags');
+        words.push(word);
+      } while ((word & 1) === 1);
+      propertyFlags = words;
+    }
 
     const properties: Record<string, ArgumentValue> = {};
     for (let w = 0; w < propertyFlags.length; w++) {

@@ -343,10 +343,10 @@ class Relay {
   /** The other side of a failed socket: end it after what it holds is written, then drop it. */
   #closeOther(other: net.Socket): void {
     if (other.destroyed) return;
-    if (other === this.#client && !this.#connected) {
-      // Unread client bytes would turn our FIN into a reset: drain them first.
-      other.on('data', discard);
-    }
+    // Its peer is gone: read and drop what it still sends, so that it sees our FIN and
+    // closes (unread bytes would also turn our FIN into a reset).
+    other.removeAllListeners('data');
+    other.on('data', discard);
     other.resume();
     other.end();
     if (this.#lingerTimer === undefined) {

@@ -1,0 +1,209 @@
+// The recording sink: events become lines, lines are batched into large buffers and written
+// with one positional write at a time. Memory stays bounded because the recorder says when it
+// is behind (`overloaded`) and the source pauses its sockets until `onDrain`; it never drops
+// an event it was given.
+
+import fs from 'node:fs';
+import type { EventSink, SpyEvent } from '../events.js';
+import { recordingLine, type RecordingHeader } from './recording-format.js';
+
+export class RecordingWriteError extends Error {
+  constructor(readonly path: string, readonly code: string | undefined, reason: string) {
+    super(`cannot write the recording ${path}: ${reason}`);
+    this.name = 'RecordingWriteError';
+  }
+}
+
+export interface RecorderOptions {
+  readonly path: string;
+  readonly header: RecordingHeader;
+  /** write credential frames unmasked (`--record-secrets`); the taps must keep secrets */
+  readonly keepSecrets?: boolean;
+  /** buffered bytes above which `overloaded` turns true (default 8 MiB) */
+  readonly highWaterBytes?: number;
+  /** a batch is written as soon as it holds this much (default 1 MiB) */
+  readonly batchBytes?: number;
+  /** the first write error; the recorder stops recording after it */
+  readonly onError?: (error: RecordingWriteError) => void;
+}
+
+export interface Recorder {
+  readonly path: string;
+  /** the event sink to subscribe to the session's bus */
+  readonly sink: EventSink;
+  /** more than the high-water mark is waiting for the disk: the source should pause reading */
+  readonly overloaded: boolean;
+  /** calls `callback` once the backlog is below half the high-water mark (at once if it is) */
+  onDrain(callback: () => void): void;
+  /** resolves when every event given so far is in the file */
+  flush(): Promise<void>;
+  /** flushes, then closes the file; later events are ignored */
+  close(): Promise<void>;
+  /** for `process.on('exit')`: writes what is left synchronously and closes */
+  closeSync(): void;
+  /** bytes in the file so far (header included) */
+  readonly bytesWritten: number;
+  readonly error: RecordingWriteError | undefined;
+}
+
+function describeWriteError(path: string, error: unknown): RecordingWriteError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'ENOENT' ? 'no such directory'
+      : code === 'EACCES' ? 'permission denied'
+        : code === 'EISDIR' ? 'it is a directory'
+          : code === 'ENOSPC' ? 'no space left on the device'
+            : (error as Error).message;
+  return new RecordingWriteError(path, code, reason);
+}
+
+/** Creates (or truncates) the file and writes the header line before returning. */
+export function createRecorder(options: RecorderOptions): Recorder {
+  const { path } = options;
+  const keepSecrets = options.keepSecrets ?? false;
+  const highWater = options.highWaterBytes ?? 8 * 1024 * 1024;
+  const lowWater = Math.floor(highWater / 2);
+  const batchBytes = options.batchBytes ?? 1024 * 1024;
+
+  let fd: number;
+  let position = 0;
+  try {
+    fd = fs.openSync(path, 'w');
+    const headerLine = Buffer.from(`${JSON.stringify(options.header)}\n`);
+    position = fs.writeSync(fd, headerLine, 0, headerLine.length, 0);
+  } catch (error) {
+    throw describeWriteError(path, error);
+  }
+
+  let pending: string[] = [];
+  /** approximate: string length, not UTF-8 length (the decoded form is mostly ASCII) */
+  let pendingChars = 0;
+  let inFlight: { buffer: Buffer; position: number } | undefined;
+  let scheduled = false;
+  let closed = false;
+  let failed: RecordingWriteError | undefined;
+  let overloaded = false;
+  let drainCallbacks: (() => void)[] = [];
+  let flushWaiters: (() => void)[] = [];
+
+  const backlog = () => pendingChars + (inFlight?.buffer.length ?? 0);
+
+  const settle = () => {
+    if (overloaded && (backlog() <= lowWater || failed)) {
+      overloaded = false;
+      const callbacks = drainCallbacks;
+      drainCallbacks = [];
+      for (const cb of callbacks) cb();
+    }
+    if (inFlight === undefined && (pending.length === 0 || failed)) {
+      const waiters = flushWaiters;
+      flushWaiters = [];
+      for (const w of waiters) w();
+    }
+  };
+
+  const fail = (error: unknown) => {
+    if (failed) return;
+    failed = describeWriteError(path, error);
+    pending = [];
+    pendingChars = 0;
+    inFlight = undefined;
+    options.onError?.(failed);
+    settle();
+  };
+
+  const writeNext = () => {
+    scheduled = false;
+    if (inFlight !== undefined || pending.length === 0 || failed || fd < 0) return;
+    const buffer = Buffer.from(pending.join(''), 'utf8');
+    pending = [];
+    pendingChars = 0;
+    const job = { buffer, position };
+    position += buffer.length;
+    inFlight = job;
+    const writeFrom = (at: number) => {
+      fs.write(fd, buffer, at, buffer.length - at, job.position + at, (error, written) => {
+        if (inFlight !== job) return; // closed synchronously meanwhile, or failed
+        if (error) return fail(error);
+        if (at + written < buffer.length) return writeFrom(at + written);
+        inFlight = undefined;
+        writeNext();
+        settle();
+      });
+    };
+    writeFrom(0);
+  };
+
+  const sink: EventSink = (event: SpyEvent) => {
+    if (closed) return;
+    if (failed) throw failed; // the bus reports it once and drops this sink
+    const line = recordingLine(event, keepSecrets);
+    if (line === undefined) return;
+    pending.push(line, '\n');
+    pendingChars += line.length + 1;
+    if (!overloaded && backlog() > highWater) overloaded = true;
+    if (inFlight === undefined) {
+      if (pendingChars >= batchBytes) writeNext();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(writeNext);
+      }
+    }
+  };
+
+  const flush = () =>
+    new Promise<void>((resolve) => {
+      flushWaiters.push(resolve);
+      if (inFlight === undefined) writeNext();
+      settle();
+    });
+
+  return {
+    path,
+    sink,
+    get overloaded() {
+      return overloaded;
+    },
+    onDrain(callback) {
+      if (!overloaded) callback();
+      else drainCallbacks.push(callback);
+    },
+    flush,
+    async close() {
+      if (closed) return;
+      await flush();
+      closed = true;
+      if (fd >= 0) {
+        const toClose = fd;
+        fd = -1;
+        await new Promise<void>((resolve) => fs.close(toClose, () => resolve()));
+      }
+    },
+    closeSync() {
+      closed = true;
+      if (fd < 0) return;
+      try {
+        // positional writes make rewriting the in-flight batch harmless if it did land
+        if (inFlight) fs.writeSync(fd, inFlight.buffer, 0, inFlight.buffer.length, inFlight.position);
+        inFlight = undefined;
+        if (pending.length > 0 && !failed) {
+          const buffer = Buffer.from(pending.join(''), 'utf8');
+          pending = [];
+          pendingChars = 0;
+          fs.writeSync(fd, buffer, 0, buffer.length, position);
+          position += buffer.length;
+        }
+      } catch (error) {
+        fail(error);
+      }
+      fs.closeSync(fd);
+      fd = -1;
+    },
+    get bytesWritten() {
+      return position - (inFlight?.buffer.length ?? 0);
+    },
+    get error() {
+      return failed;
+    },
+  };
+}

@@ -1,0 +1,261 @@
+// Reads a recording line by line (bounded memory), checking the header and each line. Bad
+// input becomes one RecordingError naming the file and, for a bad line, its number.
+
+import fs from 'node:fs';
+import type { Direction, Endpoint } from '../events.js';
+import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
+
+export class RecordingError extends Error {
+  constructor(
+    readonly path: string,
+    /** 1-based line number, when one line is at fault */
+    readonly line: number | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RecordingError';
+  }
+}
+
+/** Bytes a tap was fed: a frame, a protocol header, undecoded bytes or an undecodable frame. */
+export interface RecordedBytes {
+  readonly kind: 'bytes';
+  readonly source: 'frame' | 'protocol-header' | 'bytes' | 'decode.error';
+  readonly line: number;
+  readonly ts: number;
+  readonly conn: number;
+  readonly dir: Direction;
+  readonly channel?: number;
+  readonly raw: Buffer;
+}
+
+export interface RecordedOpen {
+  readonly kind: 'conn.open';
+  readonly line: number;
+  readonly ts: number;
+  readonly conn: number;
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+}
+
+export interface RecordedClose {
+  readonly kind: 'conn.close';
+  readonly line: number;
+  readonly ts: number;
+  readonly conn: number;
+  readonly reason: string;
+}
+
+/** What replay acts on; derived lines (a stopped-decoding error) come back from the bytes. */
+export type RecordedEntry = RecordedBytes | RecordedOpen | RecordedClose;
+
+export interface OpenRecordingOptions {
+  /** skip corrupt lines with a warning instead of failing */
+  readonly lenient?: boolean;
+  readonly onWarning?: (line: string) => void;
+}
+
+export interface OpenRecording {
+  readonly path: string;
+  readonly header: RecordingHeader;
+  /** the entries after the header, in recorded order; throws RecordingError on a bad line */
+  entries(): AsyncGenerator<RecordedEntry>;
+}
+
+const PCAP_MAGICS = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a];
+const READ_CHUNK = 1024 * 1024;
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return (error as Error).message;
+}
+
+/** Why the start of a file says it is not a recording, or undefined when it may be one. */
+function sniffNonRecording(path: string, head: Buffer): string | undefined {
+  const decodeHint = `; to decode raw AMQP bytes use: amqp-spy decode ${path}`;
+  if (head.length >= 4 && PCAP_MAGICS.includes(head.readUInt32BE(0))) {
+    return `${path} is a pcap capture, not an amqp-spy recording (export one direction as raw bytes with Wireshark's "Follow TCP Stream"${decodeHint})`;
+  }
+  if (head.length >= 4 && head.subarray(0, 4).toString('latin1') === 'AMQP') {
+    return `${path} holds raw AMQP bytes, not an amqp-spy recording${decodeHint}`;
+  }
+  const first = head[0];
+  if (first === 1 || first === 2 || first === 3 || first === 8 || head.subarray(0, Math.min(head.length, 512)).includes(0)) {
+    return `${path} holds binary data, not an amqp-spy recording${decodeHint}`;
+  }
+  return undefined;
+}
+
+function checkHeader(path: string, text: string): RecordingHeader {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new RecordingError(path, 1, `${path} is not an amqp-spy recording: line 1 is not JSON`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new RecordingError(path, 1, `${path} is not an amqp-spy recording: line 1 is not a JSON object`);
+  }
+  const header = json as Record<string, unknown>;
+  if (header['format'] !== RECORDING_FORMAT) {
+    const hint = 'kind' in header && 'seq' in header ? ' (it looks like --json output; record with --record FILE)' : '';
+    throw new RecordingError(path, 1, `${path} is not an amqp-spy recording: line 1 has no "format":"${RECORDING_FORMAT}"${hint}`);
+  }
+  const version = header['version'];
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    throw new RecordingError(path, 1, `${path}: the header's "version" is ${JSON.stringify(version)}, expected ${RECORDING_VERSION}`);
+  }
+  if (version > RECORDING_VERSION) {
+    throw new RecordingError(path, 1, `${path} was written by a newer amqp-spy (recording format version ${version}; this one reads version ${RECORDING_VERSION}): upgrade amqp-spy`);
+  }
+  return header as unknown as RecordingHeader;
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const isDir = (v: unknown): v is Direction => v === 'c2s' || v === 's2c';
+const isEndpoint = (v: unknown): v is Endpoint =>
+  typeof v === 'object' && v !== null && typeof (v as Endpoint).address === 'string' && isInt((v as Endpoint).port);
+
+/** One event line as an entry, undefined for a derived line, or a reason it is corrupt. */
+function toEntry(json: unknown, line: number): RecordedEntry | undefined | string {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'not a JSON object';
+  const e = json as Record<string, unknown>;
+  const { kind, ts, conn } = e;
+  if (!isInt(ts)) return 'no "ts" (microseconds)';
+  if (!isInt(conn)) return 'no "conn" (connection id)';
+  switch (kind) {
+    case 'conn.open':
+      if (!isEndpoint(e['client']) || !isEndpoint(e['server'])) return 'conn.open without client and server addresses';
+      return { kind, line, ts, conn, client: { address: e['client'].address, port: e['client'].port }, server: { address: e['server'].address, port: e['server'].port } };
+    case 'conn.close':
+      return { kind, line, ts, conn, reason: typeof e['reason'] === 'string' ? e['reason'] : 'closed' };
+    case 'frame':
+    case 'protocol-header':
+    case 'bytes':
+    case 'decode.error': {
+      const dir = e['dir'];
+      if (!isDir(dir)) return `${kind} without "dir" (c2s or s2c)`;
+      const field = kind === 'bytes' ? 'data' : 'raw';
+      const b64 = e[field];
+      if (b64 === undefined && kind === 'decode.error') return undefined; // derived: comes back from the bytes
+      if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return `${kind} without base64 "${field}"`;
+      const raw = Buffer.from(b64, 'base64');
+      const channel = e['channel'];
+      return { kind: 'bytes', source: kind, line, ts, conn, dir, raw, ...(isInt(channel) ? { channel } : {}) };
+    }
+    case 'message':
+      return undefined; // derived; replay assembles messages again
+    default:
+      return `unknown "kind" ${JSON.stringify(kind)}`;
+  }
+}
+
+export async function openRecording(path: string, options: OpenRecordingOptions = {}): Promise<OpenRecording> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(path, 'r');
+  } catch (error) {
+    throw new RecordingError(path, undefined, `cannot read ${path}: ${describeFsError(error)}`);
+  }
+  let stat: fs.Stats;
+  try {
+    stat = await handle.stat();
+    if (stat.isDirectory()) throw new RecordingError(path, undefined, `cannot read ${path}: it is a directory`);
+    if (stat.size === 0) throw new RecordingError(path, undefined, `${path} is empty: not a recording (was the session recorded with --record ${path}?)`);
+  } catch (error) {
+    await handle.close();
+    if (error instanceof RecordingError) throw error;
+    throw new RecordingError(path, undefined, `cannot read ${path}: ${describeFsError(error)}`);
+  }
+
+  // the header line, read on its own (it is short)
+  let headerText: string;
+  let bodyStart: number;
+  try {
+    const head = Buffer.alloc(Math.min(stat.size, 64 * 1024));
+    await handle.read(head, 0, head.length, 0);
+    const reason = sniffNonRecording(path, head);
+    if (reason) throw new RecordingError(path, undefined, reason);
+    const newline = head.indexOf(0x0a);
+    if (newline < 0 && head.length < stat.size) throw new RecordingError(path, 1, `${path} is not an amqp-spy recording: line 1 is not a header`);
+    headerText = head.toString('utf8', 0, newline < 0 ? head.length : newline);
+    bodyStart = newline < 0 ? head.length : newline + 1;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  let header: RecordingHeader;
+  try {
+    header = checkHeader(path, headerText);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+
+  const warn = options.onWarning ?? (() => {});
+  const lenient = options.lenient ?? false;
+
+  async function* entries(): AsyncGenerator<RecordedEntry> {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    let carry: Buffer | undefined;
+    let position = bodyStart;
+    let lineNo = 1;
+    const corrupt = (line: number, reason: string) => {
+      const text = `${path}: line ${line} is corrupt: ${reason}`;
+      if (!lenient) throw new RecordingError(path, line, `${text} (--lenient skips corrupt lines)`);
+      warn(`${text}; skipped`);
+    };
+    const parseLine = (bytes: Buffer, start: number, end: number, line: number, last: boolean): RecordedEntry | undefined => {
+      if (end > start && bytes[end - 1] === 0x0d) end--; // CRLF
+      if (end === start) return undefined;
+      let json: unknown;
+      try {
+        json = JSON.parse(bytes.toString('utf8', start, end));
+      } catch {
+        if (last) {
+          warn(`${path}: the last line (${line}) is cut short, as when recording was killed; ignored`);
+          return undefined;
+        }
+        corrupt(line, 'not valid JSON');
+        return undefined;
+      }
+      const entry = toEntry(json, line);
+      if (typeof entry === 'string') {
+        corrupt(line, entry);
+        return undefined;
+      }
+      return entry;
+    };
+    try {
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        const chunk = carry ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+        carry = undefined;
+        let start = 0;
+        for (;;) {
+          const newline = chunk.indexOf(0x0a, start);
+          if (newline < 0) break;
+          lineNo++;
+          const entry = parseLine(chunk, start, newline, lineNo, false);
+          start = newline + 1;
+          if (entry) yield entry;
+        }
+        // the unfinished line must outlive `buffer`, which the next read overwrites
+        if (start < chunk.length) carry = Buffer.from(chunk.subarray(start));
+      }
+      if (carry && carry.length > 0) {
+        const entry = parseLine(carry, 0, carry.length, lineNo + 1, true);
+        if (entry) yield entry;
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  return { path, header, entries };
+}

@@ -1,0 +1,359 @@
+// The detail of one event as lines for people: every decoded field as an indented tree with
+// type tags, the content properties, the body (pretty JSON, text or a hex dump), the raw
+// frame as a hex dump, and the links to related events. Text only; the TUI colours by tone.
+
+import { describeProtocolHeader } from '../decoder/protocol-header.js';
+import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue } from '../decoder/types.js';
+import type { FrameInsight, SpyEvent } from '../events.js';
+import { ARROWS, formatClock, formatDuration, formatSize, formatValue } from './format.js';
+
+export type DetailTone = 'heading' | 'normal' | 'dim' | 'error' | 'link';
+
+export interface DetailLine {
+  readonly indent: number;
+  /** field name, shown in the key colour */
+  readonly label?: string;
+  readonly value: string;
+  /** the type, shown dim after the value */
+  readonly tag?: string;
+  readonly tone?: DetailTone;
+}
+
+export interface EventLink {
+  readonly label: string;
+  readonly seq: number;
+}
+
+export type BodyMode = 'json' | 'text' | 'hex';
+
+export interface DetailOptions {
+  /** preferred body rendering; falls back to the best available one */
+  readonly bodyMode?: BodyMode;
+  readonly showRaw?: boolean;
+  /** width available for hex dumps and wrapped text */
+  readonly width?: number;
+  /** finds another event by seq (the frames of a message, for its raw bytes) */
+  readonly lookup?: (seq: number) => SpyEvent | undefined;
+}
+
+export interface EventDetail {
+  readonly lines: readonly DetailLine[];
+  readonly links: readonly EventLink[];
+  /** the body rendering shown, when the event has a body */
+  readonly bodyMode?: BodyMode;
+  readonly bodyModes: readonly BodyMode[];
+}
+
+const TYPE_NAMES: Readonly<Record<FieldTypeTag, string>> = {
+  t: 'bool', b: 'int8', B: 'uint8', s: 'int16', u: 'uint16', U: 'int16', I: 'int32', i: 'uint32',
+  l: 'int64', L: 'int64', f: 'float', d: 'double', D: 'decimal', S: 'longstr', A: 'array',
+  T: 'timestamp', F: 'table', V: 'void', x: 'bytes',
+};
+
+/** Lines kept for a body or dump: the pane shows a screenful, more only costs time. */
+const MAX_BODY_LINES = 2000;
+const MAX_BODY_BYTES = 256 * 1024;
+
+export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}): EventDetail {
+  const lines: DetailLine[] = [];
+  const links: EventLink[] = [];
+  const width = options.width ?? 80;
+  const heading = (value: string) => lines.push({ indent: 0, value, tone: 'heading' });
+  const field = (label: string, value: string, tag?: string, indent = 1, tone?: DetailTone) =>
+    lines.push({ indent, label, value, ...(tag !== undefined ? { tag } : {}), ...(tone ? { tone } : {}) });
+  const where = (dir?: keyof typeof ARROWS, channel?: number) =>
+    [`#${event.seq}`, formatClock(event.ts), `conn #${event.conn}`, dir ? ARROWS[dir] : '', channel !== undefined ? `channel ${channel}` : ''].filter(Boolean).join('  ');
+  let bodyMode: BodyMode | undefined;
+  let bodyModes: readonly BodyMode[] = [];
+  const body = (bytes: Uint8Array, contentType?: ArgumentValue) => {
+    const rendering = renderBody(bytes, options.bodyMode, width, typeof contentType === 'string' ? contentType : undefined);
+    bodyMode = rendering.mode;
+    bodyModes = rendering.modes;
+    heading(`Body  ${formatSize(bytes.length)}  as ${rendering.mode}${rendering.modes.length > 1 ? `  (b: ${rendering.modes.join('/')})` : ''}`);
+    lines.push(...rendering.lines);
+  };
+
+  switch (event.kind) {
+    case 'conn.open':
+      heading(`Connection opened  ${where()}`);
+      field('client', `${event.client.address}:${event.client.port}`);
+      field('server', `${event.server.address}:${event.server.port}`);
+      break;
+    case 'conn.close':
+      heading(`Connection closed  ${where()}`);
+      field('reason', event.reason);
+      if (event.unanswered.length) {
+        heading('Never answered');
+        for (const u of event.unanswered) {
+          field(`#${u.seq}`, `ch${u.channel} ${u.name}`, undefined, 1, 'error');
+          links.push({ label: `unanswered ${u.name}`, seq: u.seq });
+        }
+      }
+      break;
+    case 'protocol-header':
+      heading(`Protocol header  ${where(event.dir)}`);
+      field('protocol', describeProtocolHeader(event.header));
+      field('offset', String(event.offset));
+      if (options.showRaw) rawSection(lines, event.raw, width);
+      break;
+    case 'frame': {
+      const frame = event.frame;
+      if (frame.type === 'method') {
+        heading(`${frame.method.name}  ${where(event.dir, event.channel)}`);
+        field('frame', `method  class ${frame.method.classId} method ${frame.method.methodId}  offset ${event.offset}  ${formatSize(event.raw.length)}`, undefined, 1, 'dim');
+        insightLines(event.insight, lines, links);
+        methodLines(frame.method, lines);
+      } else if (frame.type === 'header') {
+        heading(`content-header  ${where(event.dir, event.channel)}`);
+        field('frame', `header  offset ${event.offset}  ${formatSize(event.raw.length)}`, undefined, 1, 'dim');
+        field('class-id', String(frame.header.classId), 'short');
+        field('weight', String(frame.header.weight), 'short');
+        field('body-size', String(frame.header.bodySize), 'longlong');
+        heading('Properties');
+        propertyLines(frame.header.properties, lines);
+      } else if (frame.type === 'body') {
+        heading(`content-body  ${where(event.dir, event.channel)}`);
+        field('frame', `body  offset ${event.offset}  ${formatSize(event.raw.length)}`, undefined, 1, 'dim');
+        body(frame.body);
+      } else {
+        heading(`heartbeat  ${where(event.dir, event.channel)}`);
+        field('frame', `heartbeat  offset ${event.offset}`, undefined, 1, 'dim');
+      }
+      if (options.showRaw) rawSection(lines, event.raw, width);
+      break;
+    }
+    case 'message': {
+      heading(`${event.method.name} message  ${where(event.dir, event.channel)}`);
+      field('frames', event.frames.map((s) => `#${s}`).join(' '), undefined, 1, 'dim');
+      insightLines(event.insight, lines, links);
+      methodLines(event.method, lines);
+      heading('Properties');
+      propertyLines(event.properties, lines);
+      body(event.body, event.properties['content-type']);
+      if (options.showRaw) {
+        const parts = event.frames.map((seq) => options.lookup?.(seq)).filter((e): e is SpyEvent & { kind: 'frame' } => e?.kind === 'frame');
+        if (parts.length) for (const part of parts) rawSection(lines, part.raw, width, `Raw frame #${part.seq}`);
+        else lines.push({ indent: 1, value: 'the frames of this message are no longer in the buffer', tone: 'dim' });
+      }
+      break;
+    }
+    case 'decode.error':
+      heading(`Decode error  ${where(event.dir, event.error.channel)}`);
+      field('code', event.error.code, undefined, 1, 'error');
+      field('offset', String(event.error.offset));
+      field('text', event.error.text, undefined, 1, 'error');
+      if (event.error.classId !== undefined) field('method', `class ${event.error.classId} method ${event.error.methodId ?? '?'}`);
+      field('stopped', event.stopped ? 'yes: later bytes in this direction pass undecoded' : 'no: decoding went on after this frame');
+      if (event.raw) rawSection(lines, event.raw, width);
+      break;
+    case 'bytes':
+      heading(`Undecoded bytes  ${where(event.dir)}`);
+      field('offset', String(event.offset));
+      field('size', formatSize(event.data.length));
+      rawSection(lines, event.data, width, 'Bytes');
+      break;
+  }
+  if (links.length) {
+    heading('Links  (Enter jumps to the first)');
+    for (const link of links) lines.push({ indent: 1, label: `#${link.seq}`, value: link.label, tone: 'link' });
+  }
+  return { lines, links, ...(bodyMode ? { bodyMode } : {}), bodyModes };
+}
+
+function insightLines(insight: FrameInsight | undefined, lines: DetailLine[], links: EventLink[]): void {
+  if (!insight) return;
+  const add = (label: string, value: string, tone?: DetailTone) => lines.push({ indent: 1, label, value, ...(tone ? { tone } : {}) });
+  if (insight.request) {
+    add('reply to', `#${insight.request.seq} ${insight.request.name} after ${formatDuration(insight.request.rttMicros)}`);
+    links.push({ label: `request ${insight.request.name}`, seq: insight.request.seq });
+  }
+  if (insight.error) {
+    const e = insight.error;
+    add('error', `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`, 'error');
+    if (e.causeSeq !== undefined) {
+      add('caused by', `#${e.causeSeq} ${e.causeName ?? ''}`, 'error');
+      links.push({ label: `cause ${e.causeName ?? ''}`.trim(), seq: e.causeSeq });
+    }
+  }
+  if (insight.settles) {
+    const s = insight.settles;
+    add(s.outcome, s.unknownTag ? 'an unknown delivery tag (a broker closes the channel with 406)' : `${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome === 'ack' ? '' : s.requeue ? ', requeued' : ', discarded'}`, s.unknownTag ? 'error' : undefined);
+    for (const seq of s.deliverySeqs) links.push({ label: `delivery ${s.outcome === 'ack' ? 'acked' : s.outcome === 'nack' ? 'nacked' : 'rejected'}`, seq });
+  }
+  if (insight.confirms) {
+    const c = insight.confirms;
+    add('confirms', `${c.publishSeqs.length} publish${c.publishSeqs.length === 1 ? '' : 'es'}${c.outcome === 'nack' ? ' NEGATIVELY (nack)' : ''}`, c.outcome === 'nack' ? 'error' : undefined);
+    for (const seq of c.publishSeqs) links.push({ label: `publish ${c.outcome === 'ack' ? 'confirmed' : 'nacked'}`, seq });
+  }
+  if (insight.returnOf !== undefined) {
+    add('returns', `publish #${insight.returnOf}`, 'error');
+    links.push({ label: 'publish returned', seq: insight.returnOf });
+  }
+  if (insight.publishSeqNo !== undefined) add('publish-seq', `${insight.publishSeqNo} (confirm mode)`);
+  if (insight.unacked !== undefined) add('unacked', `${insight.unacked} on the channel after this`);
+  if (insight.noWait) add('no-wait', 'no reply expected');
+}
+
+function methodLines(method: DecodedMethod, lines: DetailLine[]): void {
+  lines.push({ indent: 0, value: `Arguments  ${method.name}`, tone: 'heading' });
+  for (const spec of method.spec.fields) {
+    const value = method.args[spec.name];
+    if (value === undefined) continue;
+    argumentLines(spec.name, value, spec.type, 1, lines);
+  }
+  if (method.spec.fields.length === 0) lines.push({ indent: 1, value: '(none)', tone: 'dim' });
+}
+
+function propertyLines(properties: Readonly<Record<string, ArgumentValue>>, lines: DetailLine[]): void {
+  const keys = Object.keys(properties);
+  if (keys.length === 0) lines.push({ indent: 1, value: '(none)', tone: 'dim' });
+  for (const key of keys) argumentLines(key, properties[key]!, undefined, 1, lines);
+}
+
+function isFieldTable(value: unknown): value is FieldTable {
+  return typeof value === 'object' && value !== null && 'entries' in value;
+}
+
+function argumentLines(label: string, value: ArgumentValue, type: string | undefined, indent: number, lines: DetailLine[]): void {
+  if (isFieldTable(value)) {
+    lines.push({ indent, label, value: value.entries.length ? '' : '{}', tag: `${type ?? 'table'} (${value.entries.length})` });
+    tableLines(value, indent + 1, lines);
+    return;
+  }
+  lines.push({ indent, label, value: formatScalar(value), ...(type ? { tag: type } : {}) });
+}
+
+function tableLines(table: FieldTable, indent: number, lines: DetailLine[]): void {
+  for (const [key, field] of table.entries) fieldValueLines(key, field, indent, lines);
+}
+
+function fieldValueLines(label: string, field: FieldValue, indent: number, lines: DetailLine[]): void {
+  const tag = `${field.type} ${TYPE_NAMES[field.type]}`;
+  if (field.type === 'F') {
+    lines.push({ indent, label, value: field.value.entries.length ? '' : '{}', tag: `${tag} (${field.value.entries.length})` });
+    tableLines(field.value, indent + 1, lines);
+  } else if (field.type === 'A') {
+    lines.push({ indent, label, value: field.value.length ? '' : '[]', tag: `${tag} (${field.value.length})` });
+    field.value.forEach((item, i) => fieldValueLines(`[${i}]`, item, indent + 1, lines));
+  } else if (field.type === 'T') {
+    const seconds = Number(field.value);
+    const iso = Number.isFinite(seconds) && Math.abs(seconds) < 8.64e12 ? new Date(seconds * 1000).toISOString() : '';
+    lines.push({ indent, label, value: `${field.value}${iso ? `  (${iso})` : ''}`, tag });
+  } else {
+    lines.push({ indent, label, value: formatScalar(field.value), tag });
+  }
+}
+
+function formatScalar(value: ArgumentValue | FieldValue['value']): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  return formatValue(value);
+}
+
+function rawSection(lines: DetailLine[], bytes: Uint8Array, width: number, title = 'Raw frame'): void {
+  lines.push({ indent: 0, value: `${title}  ${formatSize(bytes.length)}`, tone: 'heading' });
+  for (const line of hexDump(bytes, width)) lines.push({ indent: 1, value: line, tone: 'dim' });
+}
+
+/** `0000  01 00 01 …  |....|` with as many bytes per line as fit (16 or 8). */
+export function hexDump(bytes: Uint8Array, width = 80, maxLines = MAX_BODY_LINES): string[] {
+  const perLine = width >= 78 ? 16 : 8;
+  const out: string[] = [];
+  const shown = Math.min(bytes.length, perLine * maxLines);
+  for (let at = 0; at < shown; at += perLine) {
+    let hex = '';
+    let ascii = '';
+    for (let i = 0; i < perLine; i++) {
+      const b = bytes[at + i];
+      if (b === undefined) hex += '   ';
+      else {
+        hex += `${b.toString(16).padStart(2, '0')} `;
+        ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+      }
+      if (i === 7 && perLine === 16) hex += ' ';
+    }
+    out.push(`${at.toString(16).padStart(4, '0')}  ${hex} |${ascii}|`);
+  }
+  if (shown < bytes.length) out.push(`… ${bytes.length - shown} more bytes`);
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Text when the bytes are UTF-8 without stray control characters, else undefined. */
+export function bodyAsText(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = utf8.decode(bytes.subarray(0, MAX_BODY_BYTES));
+  } catch {
+    // a multi-byte character cut at the limit is still text
+    if (bytes.length <= MAX_BODY_BYTES) return undefined;
+    try {
+      text = utf8.decode(bytes.subarray(0, lastCharBoundary(bytes, MAX_BODY_BYTES)));
+    } catch {
+      return undefined;
+    }
+  }
+  const controls = text.match(/[\x00-\x08\x0e-\x1f\x7f]/g);
+  if (controls && controls.length > Math.max(1, text.length / 50)) return undefined;
+  return text;
+}
+
+function lastCharBoundary(bytes: Uint8Array, limit: number): number {
+  let at = Math.min(limit, bytes.length);
+  while (at > 0 && (bytes[at]! & 0xc0) === 0x80) at--;
+  return at;
+}
+
+/** The renderings a body supports, best first: json (when it parses), text (UTF-8), hex. */
+export function bodyModes(bytes: Uint8Array): BodyMode[] {
+  const text = bodyAsText(bytes);
+  const modes: BodyMode[] = [];
+  if (text !== undefined && bytes.length <= MAX_BODY_BYTES && parseJson(text) !== undefined) modes.push('json');
+  if (text !== undefined) modes.push('text');
+  modes.push('hex');
+  return modes;
+}
+
+function parseJson(text: string): { value: unknown } | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  try {
+    return { value: JSON.parse(trimmed) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The next body rendering after `current` among the ones this body supports. */
+export function nextBodyMode(modes: readonly BodyMode[], current: BodyMode | undefined): BodyMode {
+  const at = current === undefined ? -1 : modes.indexOf(current);
+  return modes[(at + 1) % modes.length] ?? 'hex';
+}
+
+export function renderBody(bytes: Uint8Array, preferred: BodyMode | undefined, width: number, _contentType?: string): { mode: BodyMode; modes: BodyMode[]; lines: DetailLine[] } {
+  const modes = bodyModes(bytes);
+  const mode = preferred !== undefined && modes.includes(preferred) ? preferred : modes[0]!;
+  const lines: DetailLine[] = [];
+  if (bytes.length === 0) {
+    lines.push({ indent: 1, value: '(empty)', tone: 'dim' });
+    return { mode, modes, lines };
+  }
+  if (mode === 'hex') {
+    for (const line of hexDump(bytes, width)) lines.push({ indent: 1, value: line });
+    return { mode, modes, lines };
+  }
+  const text = bodyAsText(bytes) ?? '';
+  const shownText = mode === 'json' ? JSON.stringify(parseJson(text)!.value, null, 2) : text;
+  const all = shownText.split('\n');
+  for (const line of all.slice(0, MAX_BODY_LINES)) lines.push({ indent: 1, value: line.replace(/\t/g, '  ').replace(/\r$/, '') });
+  if (all.length > MAX_BODY_LINES) lines.push({ indent: 1, value: `… ${all.length - MAX_BODY_LINES} more lines`, tone: 'dim' });
+  if (bytes.length > MAX_BODY_BYTES) lines.push({ indent: 1, value: `… body cut at ${formatSize(MAX_BODY_BYTES)} of ${formatSize(bytes.length)}`, tone: 'dim' });
+  return { mode, modes, lines };
+}
+
+/** A detail line as plain text (for tests and copy). */
+export function detailLineText(line: DetailLine): string {
+  const pad = '  '.repeat(line.indent);
+  const label = line.label !== undefined ? `${line.label}: ` : '';
+  return `${pad}${label}${line.value}${line.tag ? `  ${line.tag}` : ''}`;
+}

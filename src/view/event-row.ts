@@ -1,0 +1,121 @@
+// The cells of one list row for the terminal UI, and the width arithmetic that keeps rows on
+// one line. Text only: colours are named by tone, the TUI picks the escapes.
+
+import type { Direction, SpyEvent } from '../events.js';
+import { describeProtocolHeader } from '../decoder/protocol-header.js';
+import { ARROWS, describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent } from './format.js';
+
+export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
+
+export interface RowCells {
+  readonly time: string;
+  readonly conn: string;
+  readonly dir: Direction | undefined;
+  readonly channel: string;
+  /** method or frame name, shown bold */
+  readonly name: string;
+  /** key arguments and insight after the name */
+  readonly detail: string;
+  readonly size: string;
+  /** round trip of a reply to its request */
+  readonly rtt: string;
+  readonly tone: RowTone;
+}
+
+/** Splits an event into the list's columns. */
+export function eventRowCells(event: SpyEvent): RowCells {
+  const base = { time: formatClock(event.ts), conn: `#${event.conn}`, size: '', rtt: '', tone: (isErrorEvent(event) ? 'error' : 'normal') as RowTone };
+  switch (event.kind) {
+    case 'conn.open':
+      return { ...base, dir: undefined, channel: '', name: 'connection opened', detail: `${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`, tone: 'connection' };
+    case 'conn.close': {
+      const unanswered = event.unanswered.length ? `; never answered: ${event.unanswered.map((u) => `#${u.seq} ch${u.channel} ${u.name}`).join(', ')}` : '';
+      return { ...base, dir: undefined, channel: '', name: 'connection closed', detail: `(${event.reason})${unanswered}`, tone: 'connection' };
+    }
+    case 'protocol-header':
+      return { ...base, dir: event.dir, channel: '', name: 'protocol-header', detail: describeProtocolHeader(event.header), size: formatSize(event.raw.length) };
+    case 'frame': {
+      const insight = insightText(event);
+      const rtt = event.insight?.request ? formatDuration(event.insight.request.rttMicros) : '';
+      const size = formatSize(event.raw.length);
+      if (event.frame.type === 'method') {
+        const method = event.frame.method;
+        return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: method.name, detail: joinText(formatArguments(method), insight), size, rtt };
+      }
+      if (event.frame.type === 'heartbeat') return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: 'heartbeat', detail: '', size, tone: 'dim' };
+      const text = describeFrame(event.frame);
+      const space = text.indexOf(' ');
+      return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: space < 0 ? text : text.slice(0, space), detail: space < 0 ? '' : text.slice(space + 1), size };
+    }
+    case 'message': {
+      const contentType = event.properties['content-type'];
+      const args = formatArguments(event.method);
+      const detail = joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event));
+      return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: event.method.name, detail, size: formatSize(event.body.length) };
+    }
+    case 'decode.error':
+      return { ...base, dir: event.dir, channel: event.error.channel !== undefined ? `ch${event.error.channel}` : '', name: `decode error (${event.error.code})`, detail: `at offset ${event.error.offset}: ${event.error.text}`, size: event.raw ? formatSize(event.raw.length) : '' };
+    case 'bytes':
+      return { ...base, dir: event.dir, channel: '', name: 'not decoded', detail: `bytes at offset ${event.offset}`, size: formatSize(event.data.length), tone: 'dim' };
+  }
+}
+
+function insightText(event: { readonly insight?: Parameters<typeof describeInsight>[0] }): string {
+  // the rtt has its own column; the rest of the insight follows the arguments
+  const insight = event.insight;
+  if (!insight) return '';
+  const { request, ...rest } = insight;
+  const text = describeInsight(rest).trim();
+  return request ? joinText(`← ${request.name}`, text) : text;
+}
+
+function joinText(a: string, b: string): string {
+  return a && b ? `${a} ${b}` : a || b;
+}
+
+export const DIRECTION_ARROWS = ARROWS;
+
+/** Column widths of the list for a terminal width; `detail` takes what is left. */
+export interface RowColumns {
+  readonly time: number;
+  readonly conn: number;
+  readonly dir: number;
+  readonly channel: number;
+  readonly size: number;
+  readonly rtt: number;
+  readonly summary: number;
+}
+
+/** One space between columns; narrow terminals drop the size column first. */
+export function rowColumns(width: number): RowColumns {
+  const time = 12;
+  const conn = 4;
+  const dir = 3;
+  const channel = 5;
+  const rtt = 8;
+  const size = width >= 90 ? 8 : 0;
+  const gaps = size ? 6 : 5;
+  const summary = Math.max(10, width - time - conn - dir - channel - size - rtt - gaps);
+  return { time, conn, dir, channel, size, rtt, summary };
+}
+
+/** Cuts to `width` display cells with an ellipsis, or pads with spaces. */
+export function fitText(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+  if (width <= 0) return '';
+  const clean = text.replace(/[\r\n\t]/g, ' ');
+  if (clean.length > width) return width === 1 ? '…' : `${clean.slice(0, width - 1)}…`;
+  return align === 'left' ? clean.padEnd(width) : clean.padStart(width);
+}
+
+/** `12,345` */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** `1.2k/s`, `35/s` */
+export function formatRate(perSecond: number): string {
+  if (perSecond >= 1_000_000) return `${(perSecond / 1_000_000).toFixed(1)}M/s`;
+  if (perSecond >= 10_000) return `${Math.round(perSecond / 1000)}k/s`;
+  if (perSecond >= 1000) return `${(perSecond / 1000).toFixed(1)}k/s`;
+  return `${Math.round(perSecond)}/s`;
+}
