@@ -145,6 +145,21 @@ async function startTargets() {
       fs.closeSync(out);
     },
   });
+  // the same with --record to a file on disk (targets: ≥ 0.7x amqp-spy's throughput, ≥ 100 MB/s written)
+  const recordPort = await freePort();
+  const recordFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.jsonl`);
+  const recordOutFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.record.log`);
+  const recordOut = fs.openSync(recordOutFile, 'w');
+  const recordChild = spawn(process.execPath, [path.join(root, 'dist/cli.js'), '--listen', String(recordPort), '--upstream', `${brokerHost}:${brokerPort}`, '--record', recordFile], { stdio: ['ignore', recordOut, 'ignore'] });
+  await waitForPort(recordPort);
+  targets.push({
+    name: 'amqp-spy --record', port: recordPort, child: recordChild, outFile: recordOutFile, recordFile,
+    stop: async () => {
+      recordChild.kill('SIGINT');
+      await new Promise((r) => recordChild.on('exit', r));
+      fs.closeSync(recordOut);
+    },
+  });
   return targets;
 }
 
@@ -153,19 +168,27 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const targets = await startTargets();
 const results = new Map(targets.map((t) => [t.name, { small: [], large: [], p50: [], p99: [] }]));
 let spyPeakRss = 0;
+const recordWriteMbPerSec = [];
 console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds, broker ${brokerHost}:${brokerPort}`);
 for (let round = 1; round <= ROUNDS; round++) {
   for (const t of targets) {
     const r = results.get(t.name);
+    const sizeBefore = t.recordFile ? fs.statSync(t.recordFile).size : 0;
     const small = await throughput(t.port, 16);
     const large = await throughput(t.port, 4096);
+    if (t.recordFile) {
+      // bytes the recorder wrote while the two throughput runs lasted
+      const seconds = MESSAGES / small.msgsPerSec + MESSAGES / large.msgsPerSec;
+      recordWriteMbPerSec.push((fs.statSync(t.recordFile).size - sizeBefore) / seconds / 1e6);
+    }
     const lat = await latency(t.port);
     r.small.push(small); r.large.push(large); r.p50.push(lat.p50); r.p99.push(lat.p99);
     if (t.name === 'amqp-spy') spyPeakRss = Math.max(spyPeakRss, peakRssMb(t.child.pid));
-    console.log(`round ${round} ${t.name.padEnd(8)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms`);
+    console.log(`round ${round} ${t.name.padEnd(17)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms`);
   }
 }
 const spyTarget = targets.find((t) => t.name === 'amqp-spy');
+const recordTarget = targets.find((t) => t.name === 'amqp-spy --record');
 for (const t of targets) await t.stop();
 
 console.log('\nmedians:');
@@ -179,7 +202,7 @@ for (const [name, r] of results) {
     p99: median(r.p99),
   };
   const s = summary[name];
-  console.log(`${name.padEnd(8)} 16 B ${Math.round(s.small)} msg/s | 4 KB ${Math.round(s.large)} msg/s ${s.largeMb.toFixed(1)} MB/s | p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms`);
+  console.log(`${name.padEnd(17)} 16 B ${Math.round(s.small)} msg/s | 4 KB ${Math.round(s.large)} msg/s ${s.largeMb.toFixed(1)} MB/s | p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms`);
 }
 const base = summary.socat;
 const spy = summary['amqp-spy'];
@@ -190,3 +213,10 @@ if (base && spy) {
 }
 console.log(`amqp-spy peak RSS: ${spyPeakRss.toFixed(1)} MB; its headless output: ${fs.statSync(spyTarget.outFile).size} bytes in ${spyTarget.outFile}`);
 fs.rmSync(spyTarget.outFile, { force: true });
+const recorded = summary['amqp-spy --record'];
+if (spy && recorded) {
+  console.log('\namqp-spy --record vs amqp-spy (targets: throughput ≥ 0.7x, recording written ≥ 100 MB/s):');
+  console.log(`throughput 16 B: ${(recorded.small / spy.small).toFixed(3)}x   4 KB: ${(recorded.large / spy.large).toFixed(3)}x   file written at ${median(recordWriteMbPerSec).toFixed(1)} MB/s (median), ${fs.statSync(recordTarget.recordFile).size} bytes in all`);
+}
+fs.rmSync(recordTarget.recordFile, { force: true });
+fs.rmSync(recordTarget.outFile, { force: true });

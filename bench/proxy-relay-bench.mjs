@@ -3,6 +3,8 @@
 // (a) a direct connection, (b) socat, (c) our ProxyServer, in interleaved rounds.
 //
 //   npm run build && node bench/proxy-relay-bench.mjs [--mb 1024] [--rounds 3] [--pings 20000]
+//     [--only bulk|ping] [--observer count|none] [--proxy-node-args "--cpu-prof ..."]
+//     [--with-pipe yes]   (adds a naive socket.pipe() relay as a reference point)
 //
 // The sink/echo server, the proxy and socat each run in their own process; this process is
 // the client. Upstream is a local server only (127.0.0.1); nothing leaves the machine.
@@ -100,6 +102,17 @@ async function runProxy(upstreamPort, observerKind) {
     void bytes;
     process.exit(0);
   });
+}
+
+/** Reference point: the naive relay (`socket.pipe()` both ways), as the brief measured it. */
+function runPipeRelay(upstreamPort) {
+  const server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect({ port: upstreamPort, host: '127.0.0.1', noDelay: true });
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,21 +289,33 @@ async function runDriver() {
     await waitForPort(port);
     targets.push({ name: 'socat', port, pid: child.pid });
   }
-  const proxy = await startChild(process.execPath, [self, '--role', 'proxy', '--upstream-port', String(server.port), '--observer', observer]);
+  // e.g. --proxy-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the proxy
+  const proxyNodeArgs = arg('proxy-node-args', '').split(' ').filter(Boolean);
+  const proxy = await startChild(process.execPath, [...proxyNodeArgs, self, '--role', 'proxy', '--upstream-port', String(server.port), '--observer', observer]);
   children.push(proxy.child);
   targets.push({ name: 'amqp-spy', port: proxy.port, pid: proxy.child.pid });
+  if (arg('with-pipe', 'no') === 'yes') {
+    const pipe = await startChild(process.execPath, [self, '--role', 'pipe', '--upstream-port', String(server.port)]);
+    children.push(pipe.child);
+    targets.push({ name: 'node-pipe', port: pipe.port, pid: pipe.child.pid });
+  }
 
   console.log(`relay bench: ${mb} MiB per bulk run, ${pings} ping-pongs, ${rounds} rounds, proxy observer: ${observer}`);
-  const results = new Map(targets.map((t) => [t.name, { up: [], down: [], cpu: [], p4k: [], p16: [], r4k: [], r16: [] }]));
+  const results = new Map(targets.map((t) => [t.name, { up: [], down: [], cpuUp: [], cpuDown: [], p4k: [], p16: [], r4k: [], r16: [] }]));
   for (let round = 1; round <= rounds; round++) {
     for (const t of targets) {
       const r = results.get(t.name);
       if (only === 'all' || only === 'bulk') {
-        const cpu0 = cpuSeconds(t.pid);
+        // CPU per MB relayed, for each direction; the pause lets socat reap its child.
+        const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+        let cpu0 = cpuSeconds(t.pid);
         r.up.push(await upload(t.port, total, 4096));
+        await settle();
+        r.cpuUp.push(((cpuSeconds(t.pid) - cpu0) * 1e6) / (total / 1e6));
+        cpu0 = cpuSeconds(t.pid);
         r.down.push(await download(t.port, total, 4096));
-        await new Promise((resolve) => setTimeout(resolve, 300)); // let socat reap its children
-        r.cpu.push(((cpuSeconds(t.pid) - cpu0) * 1e6) / ((2 * total) / 1e6));
+        await settle();
+        r.cpuDown.push(((cpuSeconds(t.pid) - cpu0) * 1e6) / (total / 1e6));
       }
       if (only === 'all' || only === 'ping') {
         const p4 = await pingPong(t.port, 4096, pings);
@@ -302,7 +327,7 @@ async function runDriver() {
       }
       const last = (xs) => (xs.length ? xs[xs.length - 1].toFixed(0) : '-');
       console.log(
-        `round ${round} ${t.name.padEnd(8)} up ${last(r.up)} MB/s  down ${last(r.down)} MB/s  relay CPU ${last(r.cpu)} µs/MB  ` +
+        `round ${round} ${t.name.padEnd(8)} up ${last(r.up)} MB/s  down ${last(r.down)} MB/s  relay CPU ${last(r.cpuUp)}/${last(r.cpuDown)} µs/MB  ` +
           `4K ${last(r.r4k)} rt/s  16B ${last(r.r16)} rt/s`,
       );
     }
@@ -315,7 +340,7 @@ async function runDriver() {
     return all.sort();
   };
   console.log('\nmedian of rounds (latency: all round trips pooled)');
-  console.log('target     up MB/s  down MB/s  CPU µs/MB  4K p50/p99 µs   16B p50/p99 µs');
+  console.log('target     up MB/s  down MB/s  relay CPU µs/MB up/down  4K p50/p99 µs   16B p50/p99 µs');
   const summary = {};
   for (const t of targets) {
     const r = results.get(t.name);
@@ -324,7 +349,8 @@ async function runDriver() {
     const s = {
       up: r.up.length ? median(r.up) : NaN,
       down: r.down.length ? median(r.down) : NaN,
-      cpu: r.cpu.length ? median(r.cpu) : NaN,
+      cpuUp: r.cpuUp.length ? median(r.cpuUp) : NaN,
+      cpuDown: r.cpuDown.length ? median(r.cpuDown) : NaN,
       p4k50: p4 ? pct(p4, 50) : NaN,
       p4k99: p4 ? pct(p4, 99) : NaN,
       p16_50: p16 ? pct(p16, 50) : NaN,
@@ -332,12 +358,16 @@ async function runDriver() {
     };
     summary[t.name] = s;
     console.log(
-      `${t.name.padEnd(10)} ${s.up.toFixed(0).padStart(7)}  ${s.down.toFixed(0).padStart(9)}  ${s.cpu.toFixed(0).padStart(9)}  ` +
+      `${t.name.padEnd(10)} ${s.up.toFixed(0).padStart(7)}  ${s.down.toFixed(0).padStart(9)}  ${s.cpuUp.toFixed(0).padStart(10)}/${s.cpuDown.toFixed(0).padEnd(13)}  ` +
         `${s.p4k50.toFixed(1).padStart(6)}/${s.p4k99.toFixed(1).padEnd(7)}  ${s.p16_50.toFixed(1).padStart(6)}/${s.p16_99.toFixed(1)}`,
     );
   }
   const ours = summary['amqp-spy'];
   const socat = summary.socat;
+  const pipe = summary['node-pipe'];
+  if (socat && pipe) {
+    console.log(`node-pipe / socat: throughput up ${(pipe.up / socat.up).toFixed(2)}x, down ${(pipe.down / socat.down).toFixed(2)}x`);
+  }
   if (socat) {
     const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
     console.log(
@@ -365,6 +395,9 @@ const role = arg('role', 'driver');
 if (role === 'server') {
   exitWithParent();
   runServer();
+} else if (role === 'pipe') {
+  exitWithParent();
+  runPipeRelay(Number(arg('upstream-port')));
 } else if (role === 'proxy') {
   exitWithParent();
   await runProxy(Number(arg('upstream-port')), arg('observer', 'none'));

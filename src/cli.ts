@@ -6,7 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { decodeFile, InputFileError } from './decode-file.js';
 import { AddressError, formatHostPort, parseListenAddress, parseUpstreamAddress } from './proxy/address.js';
 import { ListenError } from './proxy/proxy-server.js';
+import { RecordingWriteError, createSessionRecorder, type Recorder } from './record/recorder.js';
+import { RecordingError } from './record/recording-reader.js';
+import { runReplayCommand } from './record/replay-command.js';
+import { ReplayTargetError } from './record/replay-to.js';
 import { CaFileError, startProxySession } from './session.js';
+import { FilterSyntaxError } from './view/filter.js';
 import { createHeadlessPrinter } from './view/headless-printer.js';
 import { createSummary } from './view/summary.js';
 import { VERSION } from './version.js';
@@ -23,6 +28,8 @@ interface RootOptions {
   json?: boolean;
   frames?: boolean;
   showSecrets?: boolean;
+  record?: string;
+  recordSecrets?: boolean;
 }
 
 const program = new Command()
@@ -39,7 +46,43 @@ const program = new Command()
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
   .option('--frames', 'print every frame, instead of one line per message for content frames')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
+  .option('--record <file>', 'record the session to a file (JSON lines; replay it with amqp-spy replay <file>)')
+  .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .action(async (opts: RootOptions) => runProxy(opts));
+
+program
+  .command('replay')
+  .description('replay a recording made with --record: print it as live, or re-send its clients to a broker (--to)')
+  .argument('<file>', 'a recording (amqp-spy --record <file>)')
+  .option('--json', 'print events as NDJSON (the recording schema)')
+  .option('--frames', 'print every frame, instead of one line per message for content frames')
+  .option('--no-tui', 'print to stdout instead of opening the terminal UI')
+  .option('--speed <factor>', 'replay in real time scaled by this factor (default: all at once)')
+  .option('--filter <expr>', 'show only matching events, e.g. "method:basic.publish conn:3 rk:order.*"')
+  .option('--lenient', 'skip corrupt lines with a warning instead of stopping')
+  .option('--show-secrets', 'show credentials (present only in recordings made with --record-secrets)')
+  .option('--to <address>', 're-send the client side to this broker (host:port or amqp://user:pass@host:port) and report where its answers differ')
+  .option('--timeout <ms>', 'with --to: how long to wait for each awaited server frame', '5000')
+  .option('--insecure', 'with an amqps:// --to: accept any certificate')
+  .action(async (file: string, opts: { json?: boolean; frames?: boolean; tui?: boolean; speed?: string; filter?: string; lenient?: boolean; showSecrets?: boolean; to?: string; timeout: string; insecure?: boolean }) => {
+    const speed = opts.speed === undefined ? undefined : Number(opts.speed);
+    if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
+    const timeoutMs = Number(opts.timeout);
+    if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
+    const code = await runReplayCommand(file, {
+      json: opts.json ?? false,
+      frames: opts.frames ?? false,
+      tui: opts.tui ?? true,
+      ...(speed !== undefined ? { speed } : {}),
+      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+      lenient: opts.lenient ?? false,
+      showSecrets: opts.showSecrets ?? false,
+      ...(opts.to !== undefined ? { to: opts.to } : {}),
+      timeoutMs,
+      insecure: opts.insecure ?? false,
+    }, { write: writeStdout, notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor() });
+    process.stdout.write('', () => process.exit(code));
+  });
 
 program
   .command('decode')
@@ -73,18 +116,28 @@ async function runProxy(opts: RootOptions): Promise<void> {
     mode: opts.frames ? 'frames' : 'messages',
   });
   const notice = (line: string) => process.stderr.write(`amqp-spy: ${line}\n`);
+  if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  const recorder: Recorder | undefined = opts.record !== undefined
+    ? createSessionRecorder({
+      path: opts.record, keepSecrets: opts.recordSecrets ?? false, mode: 'proxy', tool: `amqp-spy ${VERSION}`, notice,
+      listen: formatHostPort(listen.host, listen.port), upstream: `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}`,
+    })
+    : undefined;
   const session = await startProxySession({
     listen,
     upstream,
     ...(opts.upstreamCa !== undefined ? { upstreamCaFile: opts.upstreamCa } : {}),
     insecure: opts.insecure ?? false,
     showSecrets: opts.showSecrets ?? false,
-    sinks: [summary.sink, printer],
+    keepSecrets: opts.recordSecrets ?? false,
+    sinks: recorder ? [summary.sink, printer, recorder.sink] : [summary.sink, printer],
     notice,
   });
   notice(`proxying ${formatHostPort(session.address.address, session.address.port)} → ${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)} (Ctrl-C to stop)`);
   await untilSignal();
   await session.stop();
+  // every close event is emitted; the recording holds every forwarded frame once this resolves
+  await recorder?.close();
   notice(summary.text());
   // every sink has written; exit once stdout has taken the last line
   process.stdout.write('', () => process.exit(0));
@@ -126,6 +179,14 @@ try {
     process.exit(2);
   }
   if (error instanceof ListenError) {
+    process.stderr.write(`amqp-spy: ${error.message}\n`);
+    process.exit(1);
+  }
+  if (error instanceof RecordingError || error instanceof FilterSyntaxError) {
+    process.stderr.write(`amqp-spy: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof ReplayTargetError || error instanceof RecordingWriteError) {
     process.stderr.write(`amqp-spy: ${error.message}\n`);
     process.exit(1);
   }

@@ -12,6 +12,8 @@ export interface ProxySessionOptions {
   readonly upstreamCaFile?: string;
   readonly insecure?: boolean;
   readonly showSecrets?: boolean;
+  /** give frame events the unmasked bytes of credential frames as `secretRaw` (`--record-secrets`) */
+  readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
   /** one-line notices for people (upstream unreachable, sink failures) */
   readonly notice: (line: string) => void;
@@ -27,7 +29,7 @@ export interface RunningSession {
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
   const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
   for (const sink of options.sinks) bus.subscribe(sink);
-  const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true });
+  const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true, keepSecrets: options.keepSecrets ?? false });
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
   const proxy = new ProxyServer({
     listen: options.listen,

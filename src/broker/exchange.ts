@@ -57,14 +57,15 @@ export abstract class Exchange {
     return this.byId.values();
   }
 
-  /**
-   * Validates binding arguments for this type (throws AmqpError). Called before `bind`, so
-   * that a bad binding is refused before anything changes.
-   */
+  /** Validates binding arguments for this type (throws AmqpError, e.g. a bad `x-match`). */
   validateBinding(_routingKey: string, _args: FieldTable): void {}
 
-  /** Adds a binding; false when an identical one exists (binding twice is not an error). */
+  /**
+   * Adds a binding; false when an identical one exists (binding twice is not an error).
+   * Throws (before changing anything) when the type refuses the arguments.
+   */
   bind(destinationKind: DestinationKind, destination: string, routingKey: string, args: FieldTable = EMPTY_TABLE): boolean {
+    this.validateBinding(routingKey, args);
     const id = bindingId(destinationKind, destination, routingKey, args);
     if (this.byId.has(id)) return false;
     const binding: Binding = { source: this.name, destinationKind, destination, routingKey, arguments: args };

@@ -25,7 +25,7 @@ export interface QueueEnvironment {
   requestDelete(queue: Queue, reason: 'auto-delete' | 'expired'): void;
 }
 
-export interface QueueDeclaration {
+export interface QueueDefinition {
   readonly name: string;
   readonly vhost: string;
   readonly durable: boolean;
@@ -119,7 +119,7 @@ export class Queue {
   private deletedFlag = false;
 
   constructor(
-    declaration: QueueDeclaration,
+    declaration: QueueDefinition,
     private readonly env: QueueEnvironment,
   ) {
     this.name = declaration.name;

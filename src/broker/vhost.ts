@@ -85,6 +85,10 @@ export class VirtualHost implements QueueEnvironment {
   private readonly queueMap = new Map<string, Queue>();
   /** destination → exchanges holding bindings to it (for deletes without scanning) */
   private readonly sourcesOf = new Map<string, Set<Exchange>>();
+  private readonly scratchQueues = new Set<Queue>();
+  private readonly scratchSeen = new Set<Exchange>();
+  private readonly scratchWork: Exchange[] = [];
+  private readonly scratchMatched = new Set<Binding>();
 
   constructor(options: VirtualHostOptions = {}) {
     this.name = options.name ?? '/';
@@ -329,10 +333,21 @@ export class VirtualHost implements QueueEnvironment {
   // ---- internals ----
 
   private routeFrom(start: Exchange, keys: readonly string[], headers: FieldTable | undefined): Queue[] {
-    const queues = new Set<Queue>();
-    const seen = new Set<Exchange>([start]);
-    const work: Exchange[] = [start];
-    const matched = new Set<Binding>();
+    if (start.name === '' && keys.length === 1) {
+      // the common case: default exchange, no CC/BCC
+      const q = this.queueMap.get(keys[0]!);
+      return q === undefined ? [] : [q];
+    }
+    // scratch collections reused across publishes (routing never re-enters itself)
+    const queues = this.scratchQueues;
+    const seen = this.scratchSeen;
+    const work = this.scratchWork;
+    const matched = this.scratchMatched;
+    queues.clear();
+    seen.clear();
+    work.length = 0;
+    seen.add(start);
+    work.push(start);
     for (let i = 0; i < work.length; i++) {
       const x = work[i]!;
       if (x.name === '') {
@@ -368,7 +383,12 @@ export class VirtualHost implements QueueEnvironment {
         }
       }
     }
-    return [...queues];
+    const result = [...queues];
+    queues.clear();
+    seen.clear();
+    matched.clear();
+    work.length = 0;
+    return result;
   }
 
   private requireExchange(name: string): Exchange {
@@ -393,7 +413,6 @@ export class VirtualHost implements QueueEnvironment {
   }
 
   private addBinding(x: Exchange, kind: DestinationKind, destination: string, routingKey: string, args: FieldTable): void {
-    x.validateBinding(routingKey, args);
     if (!x.bind(kind, destination, routingKey, args)) return;
     const key = destinationKey(kind, destination);
     let sources = this.sourcesOf.get(key);

@@ -1,8 +1,8 @@
 // Field tables and arrays (AMQP 0-9-1 §4.2.5.5 as RabbitMQ implements it), lossless: every
 // value keeps the type octet it was read with, duplicate keys are kept, and re-encoding a
-// decoded table gives the same bytes (except non-canonical booleans and NaN payloads; see
-// the README notes in the report). Plus helpers to build tables from plain JS values and to
-// show them.
+// decoded table gives the same bytes. Two exceptions, as values cannot carry them: a boolean
+// octet other than 0/1 (read as true, written as 1) and a float32 signalling NaN (quieted by
+// the float64 conversion). Plus helpers to build tables from plain JS values and to show them.
 
 import { amqpStringByteLength, keyByteLength, writeAmqpString, writeKey } from './amqp-string.js';
 import { EncodeError } from './encode-error.js';
@@ -416,6 +416,11 @@ export type FieldInput =
   | readonly FieldInput[]
   | { readonly [key: string]: FieldInput };
 
+function isPlainObject(v: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -455,6 +460,9 @@ export function fieldValue(input: FieldInput): FieldValue {
       if (input instanceof Date) return { type: 'T', value: BigInt(Math.floor(input.getTime() / 1000)) };
       if (Array.isArray(input)) return { type: 'A', value: (input as readonly FieldInput[]).map(fieldValue) };
       if (looksLikeFieldTable(input)) return { type: 'F', value: input };
+      if (!isPlainObject(input)) {
+        throw new EncodeError('bad-value', `cannot put a ${input.constructor?.name ?? 'non-plain object'} in a field table`);
+      }
       return { type: 'F', value: fieldTable(input as { readonly [key: string]: FieldInput }) };
     default:
       throw new EncodeError('bad-value', `cannot put a ${typeof input} in a field table`);

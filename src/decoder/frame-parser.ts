@@ -139,6 +139,19 @@ export class FrameParser {
     return this.partial !== null ? this.partialFill : this.frameHeadFill;
   }
 
+  /** A copy of the bytes held for an incomplete protocol header or frame (at `offset` in the stream). */
+  heldBytes(): Uint8Array {
+    if (this.phase === PHASE_PROTOCOL_HEADER) return this.headerBytes.slice(0, this.headerFill);
+    if (this.partial !== null) return this.partial.slice(0, this.partialFill);
+    return this.frameHead.slice(0, this.frameHeadFill);
+  }
+
+  /** Stream offset of the first held byte. */
+  get heldOffset(): number {
+    if (this.phase === PHASE_PROTOCOL_HEADER) return 0;
+    return this.partial !== null ? this.partialStart : this.frameHeadStart;
+  }
+
   /** Applies a negotiated frame-max (0 = no limit) to frames whose header is read from now on. */
   setFrameMax(frameMax: number): void {
     this.frameMaxValue = checkFrameMax(frameMax, 'frameMax');

@@ -113,6 +113,8 @@ export function decodeMethod(payload: Uint8Array): DecodedMethod {
     for (let i = 0; i < ops.length; i++) {
       switch (ops[i]) {
         case OP_BIT: {
+          // Bits of the octet that no argument uses are ignored, so a frame that sets them
+          // re-encodes with them clear (the only non-lossless case of method decoding).
           const bit = bitPositions[i]!;
           if (bit === 0) bits = r.u8(labels[i]!);
           args[names[i]!] = ((bits >> bit) & 1) === 1;

@@ -2,6 +2,7 @@
 // base64 and are the source of truth; the decoded form is for people and jq. 64-bit integers
 // beyond 2^53 are strings, never rounded.
 
+import { isFieldTable } from '../decoder/field-table.js';
 import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldTable, FieldValue } from '../decoder/types.js';
 import type { SpyEvent } from '../events.js';
 
@@ -18,9 +19,6 @@ export function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-function isFieldTable(value: unknown): value is FieldTable {
-  return typeof value === 'object' && value !== null && 'entries' in value;
-}
 
 /** A decoded value for people: tables as objects, bytes as `{ "base64": ... }`. */
 export function valueToJson(value: ArgumentValue | FieldValue['value']): Json {

@@ -4,8 +4,8 @@
 // an event it was given.
 
 import fs from 'node:fs';
-import type { EventSink, SpyEvent } from '../events.js';
-import { recordingLine, type RecordingHeader } from './recording-format.js';
+import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
+import { frameLineParts, makeRecordingHeader, recordingLine, type RecordingHeader } from './recording-format.js';
 
 export class RecordingWriteError extends Error {
   constructor(readonly path: string, readonly code: string | undefined, reason: string) {
@@ -75,10 +75,14 @@ export function createRecorder(options: RecorderOptions): Recorder {
     throw describeWriteError(path, error);
   }
 
-  let pending: string[] = [];
-  /** approximate: string length, not UTF-8 length (the decoded form is mostly ASCII) */
-  let pendingChars = 0;
-  let inFlight: { buffer: Buffer; position: number } | undefined;
+  // Lines are encoded straight into large buffers: [start, fill) of `current` is not yet
+  // handed to a write; `sealed` holds regions that are, waiting for the write in flight.
+  let current: Buffer | undefined;
+  let start = 0;
+  let fill = 0;
+  let sealed: Buffer[] = [];
+  let sealedBytes = 0;
+  let inFlight: { buffers: Buffer[]; bytes: number; position: number } | undefined;
   let scheduled = false;
   let closed = false;
   let failed: RecordingWriteError | undefined;
@@ -86,7 +90,45 @@ export function createRecorder(options: RecorderOptions): Recorder {
   let drainCallbacks: (() => void)[] = [];
   let flushWaiters: (() => void)[] = [];
 
-  const backlog = () => pendingChars + (inFlight?.buffer.length ?? 0);
+  const unsealed = () => fill - start;
+  const backlog = () => sealedBytes + unsealed() + (inFlight?.bytes ?? 0);
+
+  const seal = () => {
+    if (current === undefined || fill === start) return;
+    sealed.push(current.subarray(start, fill));
+    sealedBytes += fill - start;
+    start = fill;
+  };
+
+  /** A buffer with room for `need` more bytes at `fill`: `current`, or a fresh one (measuring exactly first). */
+  const reserve = (need: number, exact: () => number): Buffer => {
+    if (current !== undefined && fill + need <= current.length) return current;
+    if (current !== undefined) {
+      need = exact();
+      if (fill + need <= current.length) return current;
+    }
+    seal();
+    current = Buffer.allocUnsafe(Math.max(batchBytes, need));
+    start = 0;
+    fill = 0;
+    return current;
+  };
+
+  // UTF-8 takes at most 3 bytes per UTF-16 unit; measure exactly only when that bound does not fit
+  const append = (line: string) => {
+    const buffer = reserve(line.length * 3 + 1, () => Buffer.byteLength(line) + 1);
+    fill += buffer.write(line, fill, 'utf8');
+    buffer[fill++] = 0x0a;
+  };
+
+  /** A frame line from its pieces: the ASCII ones are copied as latin1, never joined. */
+  const appendParts = (head: string, raw: string, tail: string) => {
+    const buffer = reserve(head.length + raw.length + tail.length * 3 + 1, () => head.length + raw.length + Buffer.byteLength(tail) + 1);
+    fill += buffer.write(head, fill, 'latin1');
+    fill += buffer.write(raw, fill, 'latin1');
+    fill += buffer.write(tail, fill, 'utf8');
+    buffer[fill++] = 0x0a;
+  };
 
   const settle = () => {
     if (overloaded && (backlog() <= lowWater || failed)) {
@@ -95,7 +137,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       drainCallbacks = [];
       for (const cb of callbacks) cb();
     }
-    if (inFlight === undefined && (pending.length === 0 || failed)) {
+    if (inFlight === undefined && ((sealedBytes === 0 && unsealed() === 0) || failed)) {
       const waiters = flushWaiters;
       flushWaiters = [];
       for (const w of waiters) w();
@@ -105,27 +147,43 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const fail = (error: unknown) => {
     if (failed) return;
     failed = describeWriteError(path, error);
-    pending = [];
-    pendingChars = 0;
+    sealed = [];
+    sealedBytes = 0;
+    current = undefined;
+    start = fill = 0;
     inFlight = undefined;
     options.onError?.(failed);
     settle();
   };
 
+  /** The buffers after the first `skip` bytes (a partial write's rest). */
+  const after = (buffers: Buffer[], skip: number): Buffer[] => {
+    const rest: Buffer[] = [];
+    for (const b of buffers) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    return rest;
+  };
+
   const writeNext = () => {
     scheduled = false;
-    if (inFlight !== undefined || pending.length === 0 || failed || fd < 0) return;
-    const buffer = Buffer.from(pending.join(''), 'utf8');
-    pending = [];
-    pendingChars = 0;
-    const job = { buffer, position };
-    position += buffer.length;
+    if (inFlight !== undefined || failed || fd < 0) return;
+    seal();
+    if (sealedBytes === 0) return;
+    const job = { buffers: sealed, bytes: sealedBytes, position };
+    sealed = [];
+    sealedBytes = 0;
+    position += job.bytes;
     inFlight = job;
-    const writeFrom = (at: number) => {
-      fs.write(fd, buffer, at, buffer.length - at, job.position + at, (error, written) => {
+    const writeFrom = (done: number) => {
+      fs.writev(fd, after(job.buffers, done), job.position + done, (error, written) => {
         if (inFlight !== job) return; // closed synchronously meanwhile, or failed
         if (error) return fail(error);
-        if (at + written < buffer.length) return writeFrom(at + written);
+        if (done + written < job.bytes) return writeFrom(done + written);
         inFlight = undefined;
         writeNext();
         settle();
@@ -137,13 +195,17 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const sink: EventSink = (event: SpyEvent) => {
     if (closed) return;
     if (failed) throw failed; // the bus reports it once and drops this sink
-    const line = recordingLine(event, keepSecrets);
-    if (line === undefined) return;
-    pending.push(line, '\n');
-    pendingChars += line.length + 1;
+    if (event.kind === 'frame') {
+      const [head, raw, tail] = frameLineParts(event, keepSecrets);
+      appendParts(head, raw, tail);
+    } else {
+      const line = recordingLine(event, keepSecrets);
+      if (line === undefined) return;
+      append(line);
+    }
     if (!overloaded && backlog() > highWater) overloaded = true;
     if (inFlight === undefined) {
-      if (pendingChars >= batchBytes) writeNext();
+      if (sealedBytes > 0 || unsealed() >= batchBytes) writeNext();
       else if (!scheduled) {
         scheduled = true;
         setImmediate(writeNext);
@@ -184,14 +246,14 @@ export function createRecorder(options: RecorderOptions): Recorder {
       if (fd < 0) return;
       try {
         // positional writes make rewriting the in-flight batch harmless if it did land
-        if (inFlight) fs.writeSync(fd, inFlight.buffer, 0, inFlight.buffer.length, inFlight.position);
+        if (inFlight) writeAllSync(fd, inFlight.buffers, inFlight.position);
         inFlight = undefined;
-        if (pending.length > 0 && !failed) {
-          const buffer = Buffer.from(pending.join(''), 'utf8');
-          pending = [];
-          pendingChars = 0;
-          fs.writeSync(fd, buffer, 0, buffer.length, position);
-          position += buffer.length;
+        seal();
+        if (sealedBytes > 0 && !failed) {
+          writeAllSync(fd, sealed, position);
+          position += sealedBytes;
+          sealed = [];
+          sealedBytes = 0;
         }
       } catch (error) {
         fail(error);
@@ -200,10 +262,51 @@ export function createRecorder(options: RecorderOptions): Recorder {
       fd = -1;
     },
     get bytesWritten() {
-      return position - (inFlight?.buffer.length ?? 0);
+      return position - (inFlight?.bytes ?? 0);
     },
     get error() {
       return failed;
     },
   };
+}
+
+function writeAllSync(fd: number, buffers: Buffer[], position: number): void {
+  for (const b of buffers) {
+    for (let at = 0; at < b.length; ) at += fs.writeSync(fd, b, at, b.length - at, position + at);
+    position += b.length;
+  }
+}
+
+export interface SessionRecordingOptions {
+  readonly path: string;
+  readonly keepSecrets: boolean;
+  readonly mode: 'proxy' | 'standalone';
+  /** host:port clients connect to */
+  readonly listen: string;
+  readonly upstream?: string;
+  readonly tool: string;
+  readonly notice: (line: string) => void;
+}
+
+/**
+ * The recorder for `--record FILE`: header from the session, write errors as one notice, and
+ * a last synchronous flush on any process exit, so every event given to it reaches the file.
+ * The caller still awaits `close()` after stopping the session on SIGINT/SIGTERM.
+ */
+export function createSessionRecorder(options: SessionRecordingOptions): Recorder {
+  const recorder = createRecorder({
+    path: options.path,
+    keepSecrets: options.keepSecrets,
+    header: makeRecordingHeader({
+      tool: options.tool,
+      startedMicros: nowMicros(),
+      mode: options.mode,
+      listen: options.listen,
+      ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),
+      secrets: options.keepSecrets ? 'kept' : 'masked',
+    }),
+    onError: (error) => options.notice(`${error.message}; recording stopped`),
+  });
+  process.once('exit', () => recorder.closeSync());
+  return recorder;
 }

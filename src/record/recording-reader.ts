@@ -187,18 +187,19 @@ export async function openRecording(path: string, options: OpenRecordingOptions 
     await handle.close();
     throw error;
   }
-  let header: RecordingHeader;
-  try {
-    header = checkHeader(path, headerText);
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
+  await handle.close();
+  const header = checkHeader(path, headerText);
 
   const warn = options.onWarning ?? (() => {});
   const lenient = options.lenient ?? false;
 
   async function* entries(): AsyncGenerator<RecordedEntry> {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(path, 'r');
+    } catch (error) {
+      throw new RecordingError(path, undefined, `cannot read ${path}: ${describeFsError(error)}`);
+    }
     const buffer = Buffer.allocUnsafe(READ_CHUNK);
     let carry: Buffer | undefined;
     let position = bodyStart;

@@ -83,6 +83,14 @@ export class ConnectionTap {
   close(reason: string, ts: number = nowMicros()): void {
     if (this.closed) return;
     this.closed = true;
+    // a frame cut short by the close: its bytes were forwarded, so they are reported too
+    for (const dir of ['c2s', 's2c'] as const) {
+      const { parser, stopped } = this.directions[dir];
+      if (stopped || parser.buffered === 0) continue;
+      const held = parser.heldBytes();
+      this.emitError(dir, new DecodeError('truncated', `connection closed inside a frame: ${held.length} bytes of it were forwarded`, parser.heldOffset), true, ts);
+      if (this.options.keepUndecoded) this.emitBytes(dir, held, parser.heldOffset, ts);
+    }
     this.bus.emit({ kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn, reason, unanswered: this.insight.unanswered() });
   }
 

@@ -169,7 +169,7 @@ function insightLines(insight: FrameInsight | undefined, lines: DetailLine[], li
   }
   if (insight.error) {
     const e = insight.error;
-    add('error', `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`, 'error');
+    add('error', e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`, 'error');
     if (e.causeSeq !== undefined) {
       add('caused by', `#${e.causeSeq} ${e.causeName ?? ''}`, 'error');
       links.push({ label: `cause ${e.causeName ?? ''}`.trim(), seq: e.causeSeq });
@@ -211,7 +211,7 @@ function propertyLines(properties: Readonly<Record<string, ArgumentValue>>, line
 }
 
 function isFieldTable(value: unknown): value is FieldTable {
-  return typeof value === 'object' && value !== null && 'entries' in value;
+  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && 'entries' in value;
 }
 
 function argumentLines(label: string, value: ArgumentValue, type: string | undefined, indent: number, lines: DetailLine[]): void {
@@ -355,5 +355,5 @@ export function renderBody(bytes: Uint8Array, preferred: BodyMode | undefined, w
 export function detailLineText(line: DetailLine): string {
   const pad = '  '.repeat(line.indent);
   const label = line.label !== undefined ? `${line.label}: ` : '';
-  return `${pad}${label}${line.value}${line.tag ? `  ${line.tag}` : ''}`;
+  return `${pad}${label}${line.value}${line.tag ? `${line.value ? '  ' : ''}${line.tag}` : ''}`;
 }

@@ -86,16 +86,16 @@ export interface RowColumns {
   readonly summary: number;
 }
 
-/** One space between columns; narrow terminals drop the size column first. */
+/** One space between columns; narrow terminals get narrower id columns, the summary the rest. */
 export function rowColumns(width: number): RowColumns {
+  const narrow = width < 100;
   const time = 12;
-  const conn = 4;
+  const conn = narrow ? 3 : 4;
   const dir = 3;
-  const channel = 5;
+  const channel = narrow ? 4 : 5;
+  const size = 8;
   const rtt = 8;
-  const size = width >= 90 ? 8 : 0;
-  const gaps = size ? 6 : 5;
-  const summary = Math.max(10, width - time - conn - dir - channel - size - rtt - gaps);
+  const summary = Math.max(10, width - time - conn - dir - channel - size - rtt - 6);
   return { time, conn, dir, channel, size, rtt, summary };
 }
 
@@ -112,10 +112,10 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** `1.2k/s`, `35/s` */
-export function formatRate(perSecond: number): string {
-  if (perSecond >= 1_000_000) return `${(perSecond / 1_000_000).toFixed(1)}M/s`;
-  if (perSecond >= 10_000) return `${Math.round(perSecond / 1000)}k/s`;
-  if (perSecond >= 1000) return `${(perSecond / 1000).toFixed(1)}k/s`;
-  return `${Math.round(perSecond)}/s`;
+/** `1.2k`, `35`, `2.1M`: a per-second rate without its unit */
+export function formatPerSecond(perSecond: number): string {
+  if (perSecond >= 1_000_000) return `${(perSecond / 1_000_000).toFixed(1)}M`;
+  if (perSecond >= 10_000) return `${Math.round(perSecond / 1000)}k`;
+  if (perSecond >= 1000) return `${(perSecond / 1000).toFixed(1)}k`;
+  return `${Math.round(perSecond)}`;
 }

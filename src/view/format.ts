@@ -3,6 +3,7 @@
 
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
+import { isFieldTable } from '../decoder/field-table.js';
 import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldTable, FieldValue } from '../decoder/types.js';
 import type { Direction, FrameInsight, SpyEvent } from '../events.js';
 
@@ -59,9 +60,6 @@ export function formatValue(value: ArgumentValue | FieldValue['value']): string 
   return String(decimal.value / 10 ** decimal.scale);
 }
 
-function isFieldTable(value: unknown): value is FieldTable {
-  return typeof value === 'object' && value !== null && 'entries' in value;
-}
 
 function isDefault(field: FieldSpec, value: ArgumentValue): boolean {
   if (field.name === 'ticket' || field.name.startsWith('reserved')) return true;

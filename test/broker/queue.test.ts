@@ -430,3 +430,38 @@ describe('DeliveryTracker', () => {
     expect(tracker.unackedCount).toBe(0);
   });
 });
+
+describe('channel-wide prefetch through canDeliver', () => {
+  it('shares one channel limit across queues; freed capacity is handed out by draining', () => {
+    const env = new RecordingEnvironment();
+    const q1 = new Queue({ name: 'q1', vhost: '/', durable: false, autoDelete: false, arguments: table() }, env);
+    const q2 = new Queue({ name: 'q2', vhost: '/', durable: false, autoDelete: false, arguments: table() }, env);
+    const tracker = new DeliveryTracker();
+    const channelLimit = 2; // basic.qos prefetch-count 2, global = true
+    const tags: bigint[] = [];
+    const consumerFor = (tag: string) => ({
+      tag,
+      channel: 'ch',
+      noAck: false,
+      canDeliver: () => tracker.unackedCount < channelLimit,
+      deliver: (d: import('../../src/broker/queue.js').Delivery) => {
+        tags.push(tracker.add(d));
+      },
+    });
+    q1.consume(consumerFor('c1'));
+    q2.consume(consumerFor('c2'));
+    q1.publish(message('a'));
+    q2.publish(message('b'));
+    q1.publish(message('c'));
+    q2.publish(message('d'));
+    expect(tracker.unackedCount).toBe(2);
+    expect([q1.messageCount, q2.messageCount]).toEqual([1, 1]);
+    tracker.ack(tags[1]!, false); // 'b' from q2: q2 drains itself on settle
+    expect([q1.messageCount, q2.messageCount]).toEqual([1, 0]);
+    tracker.ack(tags[0]!, false); // 'a' from q1
+    expect([q1.messageCount, q2.messageCount]).toEqual([0, 0]);
+    expect(tracker.unackedCount).toBe(2);
+    tracker.ack(0n, true);
+    expect(tracker.unackedCount).toBe(0);
+  });
+});

@@ -256,6 +256,9 @@ describe('field tables: building and showing', () => {
     expect(tableGet(t, 'missing')).toBeUndefined();
     expect(fieldValue(-(2 ** 31) - 1)).toEqual({ type: 'l', value: -(2n ** 31n) - 1n });
     expect(decodeFieldTable(encodeFieldTable(t))).toEqual(t);
+    expect(() => fieldTable({ m: new Map() as never })).toThrow(EncodeError);
+    expect(() => fieldTable({ u: new Uint16Array(2) as never })).toThrow(EncodeError);
+    expect(() => fieldTable({ f: (() => 1) as never })).toThrow(EncodeError);
   });
 
   it('shows tables as JSON-safe plain objects', () => {

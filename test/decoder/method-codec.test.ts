@@ -77,6 +77,12 @@ describe('method codec: golden vectors (laid out by hand from the spec)', () => 
     expect(decodeMethod(bytes).args['response']).toBe('\0g\0p');
   });
 
+  it('ignores bits of the octet that no argument uses', () => {
+    const m = decodeMethod(fromHex('003c 0028 0000 00 00 fd'));
+    expect(m.args).toMatchObject({ mandatory: true, immediate: false });
+    expect(hex(encodeMethod('basic.publish', m.args))).toBe('003c0028' + '0000' + '00' + '00' + '01');
+  });
+
   it('basic.ack takes a delivery tag as bigint or number', () => {
     expect(encodeMethod('basic.ack', { 'delivery-tag': 7 })).toEqual(encodeMethod('basic.ack', { 'delivery-tag': 7n }));
     expect(hex(encodeMethod('basic.nack', { 'delivery-tag': 1n, multiple: true }))).toBe('003c0078' + '0000000000000001' + '03');

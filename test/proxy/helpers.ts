@@ -108,20 +108,23 @@ export async function unusedPort(): Promise<number> {
   return s.port;
 }
 
-/** All bytes a socket receives until its end (or close); never rejects on reset. */
+/**
+ * All bytes a socket receives until its peer's FIN (then the socket is ended too, finishing
+ * an allowHalfOpen socket) or until it closes on an error; never rejects.
+ */
 export function collect(socket: net.Socket): Promise<{ data: Buffer; ended: boolean; error: string | undefined }> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
-    let ended = false;
     let error: string | undefined;
     socket.on('data', (chunk: Buffer) => parts.push(chunk));
     socket.on('end', () => {
-      ended = true;
+      socket.end();
+      resolve({ data: Buffer.concat(parts), ended: true, error });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       error = err.code ?? err.message;
     });
-    socket.on('close', () => resolve({ data: Buffer.concat(parts), ended, error }));
+    socket.on('close', () => resolve({ data: Buffer.concat(parts), ended: false, error }));
   });
 }
 

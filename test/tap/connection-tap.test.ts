@@ -177,3 +177,19 @@ describe('ConnectionTap', () => {
     expect(method(events, 'basic.qos')).toHaveLength(1);
   });
 });
+
+describe('ConnectionTap at close', () => {
+  it('reports a frame cut short by the close, and keeps its bytes', () => {
+    const bus = new EventBus();
+    const events: SpyEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
+    const frame = encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 10 });
+    tap.feed('s2c', frame.subarray(0, 5));
+    tap.feed('s2c', frame.subarray(5, 9));
+    tap.close('upstream closed');
+    expect(events.map((e) => e.kind)).toEqual(['decode.error', 'bytes', 'conn.close']);
+    expect(events[0]).toMatchObject({ dir: 's2c', stopped: true, error: { code: 'truncated', offset: 0 } });
+    expect(Buffer.from((events[1] as { data: Uint8Array }).data).equals(Buffer.from(frame.subarray(0, 9)))).toBe(true);
+  });
+});

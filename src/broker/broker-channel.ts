@@ -1,0 +1,711 @@
+// One channel of a broker connection: content assembly for basic.publish, the class methods
+// (exchange, queue, basic, confirm, tx), consumers with prefetch, delivery tags, publisher
+// confirms and transactions, and the close handshake. Errors are thrown as AmqpError; the
+// connection turns soft ones into channel.close (see closeWithError) and hard ones into
+// connection.close.
+
+import { randomBytes } from 'node:crypto';
+import { decodeContentHeader } from '../decoder/content-header.js';
+import type { MethodArgs, MethodArgsInput, MethodName } from '../decoder/spec.js';
+import type { AmqpString, ContentProperties, DecodedContentHeader, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
+import { AmqpError } from './amqp-error.js';
+import type { BrokerConnection } from './broker-connection.js';
+import { amqpStringLength, isEmptyHeader, NO_PROPERTIES, readShortString, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
+import { DeliveryTracker } from './delivery-tracker.js';
+import { lookup } from './field-values.js';
+import type { BrokerMessage } from './message.js';
+import type { Delivery, Queue, QueueConsumer } from './queue.js';
+
+const EXPECT_METHOD = 0;
+const EXPECT_HEADER = 1;
+const EXPECT_BODY = 2;
+
+interface PendingPublish {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly mandatory: boolean;
+  properties: ContentProperties;
+  bodySize: number;
+  received: number;
+  /** body frames so far, when the body spans several */
+  parts: Uint8Array[] | null;
+}
+
+interface TxPublish {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly mandatory: boolean;
+  readonly properties: ContentProperties;
+  readonly body: Uint8Array;
+}
+
+type TxSettlement = { readonly kind: 'ack'; readonly tag: bigint; readonly multiple: boolean } | { readonly kind: 'nack'; readonly tag: bigint; readonly multiple: boolean; readonly requeue: boolean };
+
+const EMPTY = new Uint8Array(0);
+/** Bodies up to this size are copied into the connection's arena (see BrokerConnection.copySmall). */
+const SMALL_BODY = 512;
+
+function text(s: AmqpString): string {
+  return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
+}
+
+function integerArg(table: FieldTable, key: string): number | undefined {
+  const v = lookup(table, key);
+  if (v === undefined) return undefined;
+  switch (v.type) {
+    case 'b': case 'B': case 's': case 'u': case 'U': case 'I': case 'i':
+      return v.value;
+    case 'l': case 'L':
+      return Number(v.value);
+    default:
+      return undefined;
+  }
+}
+
+/** A consumer as the queue sees it; deliveries go straight to the channel. */
+class ChannelConsumer implements QueueConsumer {
+  /** false until consume-ok is sent, so no delivery overtakes it */
+  active = false;
+  readonly tagLength: number;
+  constructor(
+    readonly channel: BrokerChannel,
+    readonly tag: string,
+    readonly queue: Queue,
+    readonly noAck: boolean,
+    readonly exclusive: boolean,
+    readonly priority: number,
+    readonly prefetchCount: number,
+  ) {
+    this.tagLength = amqpStringLength(tag);
+  }
+
+  canDeliver(): boolean {
+    return this.active && this.channel.canDeliver();
+  }
+
+  deliver(delivery: Delivery): void {
+    this.channel.deliver(this, delivery);
+  }
+
+  cancelled(): void {
+    this.channel.cancelledByServer(this);
+  }
+}
+
+export class BrokerChannel {
+  /** 'closing': we sent channel.close and ignore everything until close-ok */
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private expect = EXPECT_METHOD;
+  private pending: PendingPublish | undefined;
+  private readonly tracker = new DeliveryTracker();
+  private readonly consumers = new Map<string, ChannelConsumer>();
+  private prefetchGlobal = 0;
+  private prefetchConsumer = 0;
+  private mostRecentQueue = '';
+  // the previous publish's exchange and routing key, as bytes and strings
+  private lastExchange = '';
+  private lastExchangeBytes = EMPTY;
+  private lastKey = '';
+  private lastKeyBytes = EMPTY;
+
+  // publisher confirms
+  private confirm = false;
+  private publishSeq = 0;
+  private ackFrom = 0;
+  private ackTo = 0;
+  private confirmFlushWanted = false;
+
+  // transactions
+  private tx = false;
+  private txPublishes: TxPublish[] = [];
+  private txSettlements: TxSettlement[] = [];
+
+  constructor(
+    readonly conn: BrokerConnection,
+    readonly id: number,
+  ) {}
+
+  // ---- frames ----
+
+  onFrame(frame: RawFrame): void {
+    if (this.state !== 'open') {
+      this.onFrameWhileClosing(frame);
+      return;
+    }
+    switch (frame.type) {
+      case 1:
+        if (this.expect !== EXPECT_METHOD) throw this.unexpected();
+        this.onMethodFrame(frame.payload, frame);
+        return;
+      case 2:
+        if (this.expect !== EXPECT_HEADER) throw this.unexpected(2);
+        this.onHeader(frame.payload);
+        return;
+      case 3:
+        if (this.expect !== EXPECT_BODY) throw this.unexpected(3);
+        this.onBody(frame.payload);
+        return;
+      default:
+        throw new AmqpError(505, `UNEXPECTED_FRAME - type ${frame.type}`);
+    }
+  }
+
+  /** RabbitMQ's command assembler texts. */
+  private unexpected(got?: number): AmqpError {
+    if (this.expect === EXPECT_HEADER) {
+      return new AmqpError(505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead').at(60, 40);
+    }
+    if (this.expect === EXPECT_BODY) {
+      return new AmqpError(505, 'UNEXPECTED_FRAME - expected content body, got non content body frame instead').at(60, 40);
+    }
+    void got;
+    return new AmqpError(505, 'UNEXPECTED_FRAME - expected method frame, got non method frame instead');
+  }
+
+  private onFrameWhileClosing(frame: RawFrame): void {
+    if (frame.type !== 1) return;
+    let method: DecodedMethod;
+    try {
+      method = this.conn.decode(frame);
+    } catch {
+      return;
+    }
+    if (method.name === 'channel.close-ok') {
+      this.state = 'closed';
+      this.conn.freeChannel(this.id);
+    } else if (method.name === 'channel.close') {
+      // both sides closed at once: answer and finish
+      this.send('channel.close-ok', {});
+      this.state = 'closed';
+      this.conn.freeChannel(this.id);
+    }
+  }
+
+  private onMethodFrame(p: Uint8Array, frame: RawFrame): void {
+    // basic.publish and basic.ack without the generic decoder: they are most of the traffic
+    if (p.length >= 9 && p[0] === 0 && p[1] === 60 && p[2] === 0 && (p[3] === 40 || p[3] === 80)) {
+      try {
+        if (p[3] === 40 && this.fastPublish(p)) return;
+        if (p[3] === 80 && p.length === 13) {
+          this.ack(readTag(p, 4), (p[12]! & 1) === 1);
+          return;
+        }
+      } catch (e) {
+        if (e instanceof AmqpError && e.classId === undefined) e.at(60, p[3]!);
+        throw e;
+      }
+    }
+    const method = this.conn.decode(frame);
+    try {
+      this.onMethod(method);
+    } catch (e) {
+      if (e instanceof AmqpError && e.classId === undefined) e.at(method.classId, method.methodId);
+      throw e;
+    }
+  }
+
+  /** Parses basic.publish in place; false when the payload needs the generic decoder. */
+  private fastPublish(p: Uint8Array): boolean {
+    const n = p.length;
+    let at = 6; // class, method, ticket
+    const exLen = p[at]!;
+    if (at + 1 + exLen + 1 > n) return false;
+    const exchange = sameBytes(p, at + 1, exLen, this.lastExchangeBytes) ? this.lastExchange : this.rememberExchange(p, at + 1, exLen);
+    at += 1 + exLen;
+    const rkLen = p[at]!;
+    if (at + 1 + rkLen + 1 !== n) return false;
+    // publishers mostly repeat their routing key: reuse the string (less garbage, less memory per queued message)
+    const routingKey = sameBytes(p, at + 1, rkLen, this.lastKeyBytes) ? this.lastKey : this.rememberKey(p, at + 1, rkLen);
+    at += 1 + rkLen;
+    const bits = p[at]!;
+    this.beginPublish(exchange, routingKey, (bits & 1) === 1, (bits & 2) === 2);
+    return true;
+  }
+
+  private rememberExchange(p: Uint8Array, at: number, len: number): string {
+    this.lastExchangeBytes = p.slice(at, at + len);
+    return (this.lastExchange = readShortString(p, at, len));
+  }
+
+  private rememberKey(p: Uint8Array, at: number, len: number): string {
+    this.lastKeyBytes = p.slice(at, at + len);
+    return (this.lastKey = readShortString(p, at, len));
+  }
+
+  private beginPublish(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean): void {
+    if (immediate) throw new AmqpError(540, 'NOT_IMPLEMENTED - immediate=true').at(60, 40);
+    this.pending = { exchange, routingKey, mandatory, properties: NO_PROPERTIES, bodySize: 0, received: 0, parts: null };
+    this.expect = EXPECT_HEADER;
+  }
+
+  private onHeader(payload: Uint8Array): void {
+    const pending = this.pending!;
+    let size: number;
+    if (isEmptyHeader(payload) && payload[0] === 0 && payload[1] === 60) {
+      // no properties: nothing to decode or keep
+      size = (((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0) * 0x100000000 +
+        (((payload[8]! << 24) | (payload[9]! << 16) | (payload[10]! << 8) | payload[11]!) >>> 0);
+      pending.properties = NO_PROPERTIES;
+    } else {
+      let header: DecodedContentHeader;
+      try {
+        header = decodeContentHeader(payload);
+      } catch (e) {
+        throw new AmqpError(502, `SYNTAX_ERROR - ${(e as Error).message}`).at(60, 40);
+      }
+      if (header.classId !== 60) {
+        throw new AmqpError(505, `UNEXPECTED_FRAME - expected content header for class 60, got one for class ${header.classId} instead`).at(60, 40);
+      }
+      size = Number(header.bodySize);
+      pending.properties = withRawHeader(header.properties, payload);
+    }
+    const max = this.conn.broker.maxMessageSize;
+    if (size > max) {
+      this.expect = EXPECT_METHOD;
+      this.pending = undefined;
+      throw AmqpError.of('PRECONDITION_FAILED', `message size ${size} is larger than configured max size ${max}`).at(60, 40);
+    }
+    pending.bodySize = size;
+    if (size === 0) {
+      this.expect = EXPECT_METHOD;
+      this.pending = undefined;
+      this.completePublish(pending, EMPTY);
+      return;
+    }
+    this.expect = EXPECT_BODY;
+  }
+
+  private onBody(payload: Uint8Array): void {
+    const pending = this.pending!;
+    pending.received += payload.length;
+    if (pending.received > pending.bodySize) {
+      throw new AmqpError(505, `UNEXPECTED_FRAME - content body of ${pending.received} bytes exceeds the header's body-size ${pending.bodySize}`).at(60, 40);
+    }
+    if (pending.received < pending.bodySize) {
+      (pending.parts ??= []).push(payload);
+      return;
+    }
+    this.expect = EXPECT_METHOD;
+    this.pending = undefined;
+    // a small body is copied out of the socket chunk so a queued message doesn't keep the chunk alive
+    let body = payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload;
+    if (pending.parts !== null) {
+      pending.parts.push(payload);
+      body = new Uint8Array(pending.bodySize);
+      let at = 0;
+      for (const part of pending.parts) {
+        body.set(part, at);
+        at += part.length;
+      }
+    }
+    this.completePublish(pending, body);
+  }
+
+  private completePublish(pending: PendingPublish, body: Uint8Array): void {
+    const properties = pending.properties;
+    const userId = properties['user-id'] as AmqpString | undefined;
+    if (userId !== undefined && text(userId) !== this.conn.user) {
+      throw AmqpError.of('PRECONDITION_FAILED', `user_id property set to '${text(userId)}' but authenticated user was '${this.conn.user}'`).at(60, 40);
+    }
+    this.conn.notePublish();
+    if (this.tx) {
+      // RabbitMQ checks the exchange at publish time, even in a transaction
+      this.vhost().route(pending.exchange, pending.routingKey);
+      this.txPublishes.push({ exchange: pending.exchange, routingKey: pending.routingKey, mandatory: pending.mandatory, properties, body });
+      return;
+    }
+    this.publish(pending.exchange, pending.routingKey, pending.mandatory, properties, body);
+  }
+
+  private publish(exchange: string, routingKey: string, mandatory: boolean, properties: ContentProperties, body: Uint8Array): void {
+    let result;
+    try {
+      result = this.vhost().publish(exchange, routingKey, properties, body);
+    } catch (e) {
+      if (e instanceof AmqpError && e.classId === undefined) e.at(60, 40);
+      throw e;
+    }
+    if (result.queues.length === 0 && mandatory) {
+      writeReturn(this.conn, this.id, 312, 'NO_ROUTE', { exchange, routingKey, properties, body });
+    }
+    if (this.confirm) {
+      const seq = ++this.publishSeq;
+      if (result.rejected) this.nackPublish(seq);
+      else this.ackPublish(seq);
+    }
+  }
+
+  // ---- publisher confirms ----
+
+  private ackPublish(seq: number): void {
+    if (this.ackTo !== 0 && this.ackTo === seq - 1) {
+      this.ackTo = seq;
+    } else {
+      this.flushConfirms();
+      this.ackFrom = seq;
+      this.ackTo = seq;
+    }
+    if (!this.confirmFlushWanted) {
+      this.confirmFlushWanted = true;
+      this.conn.wantConfirmFlush(this);
+    }
+  }
+
+  private nackPublish(seq: number): void {
+    this.flushConfirms();
+    writeConfirm(this.conn, this.id, false, seq, false);
+  }
+
+  /** Sends the acks collected this turn: one basic.ack with multiple for a run. */
+  flushConfirms(): void {
+    this.confirmFlushWanted = false;
+    if (this.ackTo === 0) return;
+    if (this.state === 'open') writeConfirm(this.conn, this.id, true, this.ackTo, this.ackTo > this.ackFrom);
+    this.ackFrom = 0;
+    this.ackTo = 0;
+  }
+
+  // ---- methods ----
+
+  private send<N extends MethodName>(name: N, args: MethodArgsInput<N>): void {
+    this.conn.sendMethod(this.id, name, args);
+  }
+
+  private vhost() {
+    return this.conn.vhost!;
+  }
+
+  private queueName(name: AmqpString): string {
+    const q = text(name);
+    if (q !== '') return q;
+    if (this.mostRecentQueue === '') throw AmqpError.of('NOT_FOUND', 'no previously declared queue');
+    return this.mostRecentQueue;
+  }
+
+  private onMethod(m: DecodedMethod): void {
+    const a = m.args;
+    switch (m.name) {
+      case 'channel.open':
+        throw new AmqpError(504, "CHANNEL_ERROR - second 'channel.open' seen");
+      case 'channel.close':
+        this.release();
+        this.state = 'closed';
+        this.send('channel.close-ok', {});
+        this.conn.freeChannel(this.id);
+        return;
+      case 'channel.close-ok':
+        return;
+      case 'channel.flow': {
+        const active = (a as MethodArgs<'channel.flow'>).active;
+        if (!active) throw AmqpError.of('NOT_IMPLEMENTED', 'active=false');
+        this.send('channel.flow-ok', { active: true });
+        return;
+      }
+      case 'channel.flow-ok':
+        return;
+      case 'access.request':
+        this.send('access.request-ok', { ticket: 1 });
+        return;
+
+      case 'exchange.declare': {
+        const d = a as MethodArgs<'exchange.declare'>;
+        this.vhost().declareExchange({
+          name: text(d.exchange),
+          type: text(d.type),
+          passive: d.passive,
+          durable: d.durable,
+          autoDelete: d['auto-delete'],
+          internal: d.internal,
+          arguments: d.arguments,
+        });
+        if (!d.nowait) this.send('exchange.declare-ok', {});
+        return;
+      }
+      case 'exchange.delete': {
+        const d = a as MethodArgs<'exchange.delete'>;
+        this.vhost().deleteExchange(text(d.exchange), d['if-unused']);
+        if (!d.nowait) this.send('exchange.delete-ok', {});
+        return;
+      }
+      case 'exchange.bind': {
+        const d = a as MethodArgs<'exchange.bind'>;
+        this.vhost().bindExchange(text(d.destination), text(d.source), text(d['routing-key']), d.arguments);
+        if (!d.nowait) this.send('exchange.bind-ok', {});
+        return;
+      }
+      case 'exchange.unbind': {
+        const d = a as MethodArgs<'exchange.unbind'>;
+        this.vhost().unbindExchange(text(d.destination), text(d.source), text(d['routing-key']), d.arguments);
+        if (!d.nowait) this.send('exchange.unbind-ok', {});
+        return;
+      }
+
+      case 'queue.declare': {
+        const d = a as MethodArgs<'queue.declare'>;
+        const ok = this.vhost().declareQueue({
+          name: text(d.queue),
+          connection: this.conn,
+          passive: d.passive,
+          durable: d.durable,
+          exclusive: d.exclusive,
+          autoDelete: d['auto-delete'],
+          arguments: d.arguments,
+        });
+        this.mostRecentQueue = ok.queue;
+        if (!d.nowait) this.send('queue.declare-ok', { queue: ok.queue, 'message-count': ok.messageCount, 'consumer-count': ok.consumerCount });
+        this.conn.broker.scheduleExpiry();
+        return;
+      }
+      case 'queue.bind': {
+        const d = a as MethodArgs<'queue.bind'>;
+        const queue = this.queueName(d.queue);
+        let key = text(d['routing-key']);
+        if (key === '' && text(d.queue) === '') key = queue;
+        this.vhost().bindQueue(queue, text(d.exchange), key, d.arguments, this.conn);
+        if (!d.nowait) this.send('queue.bind-ok', {});
+        return;
+      }
+      case 'queue.unbind': {
+        const d = a as MethodArgs<'queue.unbind'>;
+        const queue = this.queueName(d.queue);
+        let key = text(d['routing-key']);
+        if (key === '' && text(d.queue) === '') key = queue;
+        this.vhost().unbindQueue(queue, text(d.exchange), key, d.arguments, this.conn);
+        this.send('queue.unbind-ok', {});
+        return;
+      }
+      case 'queue.purge': {
+        const d = a as MethodArgs<'queue.purge'>;
+        const count = this.vhost().purgeQueue(this.queueName(d.queue), this.conn);
+        if (!d.nowait) this.send('queue.purge-ok', { 'message-count': count });
+        return;
+      }
+      case 'queue.delete': {
+        const d = a as MethodArgs<'queue.delete'>;
+        const count = this.vhost().deleteQueue(this.queueName(d.queue), this.conn, { ifUnused: d['if-unused'], ifEmpty: d['if-empty'] });
+        if (!d.nowait) this.send('queue.delete-ok', { 'message-count': count });
+        return;
+      }
+
+      case 'basic.qos': {
+        const d = a as MethodArgs<'basic.qos'>;
+        if (d['prefetch-size'] !== 0) throw AmqpError.of('NOT_IMPLEMENTED', `prefetch_size!=0 (${d['prefetch-size']})`);
+        if (d.global) this.prefetchGlobal = d['prefetch-count'];
+        else this.prefetchConsumer = d['prefetch-count'];
+        this.send('basic.qos-ok', {});
+        this.resumeDeliveries();
+        return;
+      }
+      case 'basic.consume':
+        this.consume(a as MethodArgs<'basic.consume'>);
+        return;
+      case 'basic.cancel': {
+        const d = a as MethodArgs<'basic.cancel'>;
+        const tag = text(d['consumer-tag']);
+        const c = this.consumers.get(tag);
+        if (c !== undefined) {
+          this.consumers.delete(tag);
+          c.queue.cancel(c);
+        }
+        if (!d.nowait) this.send('basic.cancel-ok', { 'consumer-tag': tag });
+        return;
+      }
+      case 'basic.publish': {
+        const d = a as MethodArgs<'basic.publish'>;
+        this.beginPublish(text(d.exchange), text(d['routing-key']), d.mandatory, d.immediate);
+        return;
+      }
+      case 'basic.get':
+        this.get(a as MethodArgs<'basic.get'>);
+        return;
+      case 'basic.ack': {
+        const d = a as MethodArgs<'basic.ack'>;
+        this.ack(d['delivery-tag'], d.multiple);
+        return;
+      }
+      case 'basic.nack': {
+        const d = a as MethodArgs<'basic.nack'>;
+        this.nack(d['delivery-tag'], d.multiple, d.requeue);
+        return;
+      }
+      case 'basic.reject': {
+        const d = a as MethodArgs<'basic.reject'>;
+        this.nack(d['delivery-tag'], false, d.requeue);
+        return;
+      }
+      case 'basic.recover-async':
+      case 'basic.recover': {
+        const requeue = (a as MethodArgs<'basic.recover'>).requeue;
+        if (!requeue) throw AmqpError.of('NOT_IMPLEMENTED', 'requeue=false');
+        this.tracker.releaseAll();
+        if (m.name === 'basic.recover') this.send('basic.recover-ok', {});
+        return;
+      }
+
+      case 'confirm.select': {
+        if (this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'cannot switch from tx to confirm mode');
+        this.confirm = true;
+        if (!(a as MethodArgs<'confirm.select'>).nowait) this.send('confirm.select-ok', {});
+        return;
+      }
+      case 'tx.select':
+        if (this.confirm) throw AmqpError.of('PRECONDITION_FAILED', 'cannot switch from confirm to tx mode');
+        this.tx = true;
+        this.send('tx.select-ok', {});
+        return;
+      case 'tx.commit':
+        if (!this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'channel is not transactional');
+        this.commit();
+        this.send('tx.commit-ok', {});
+        return;
+      case 'tx.rollback':
+        if (!this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'channel is not transactional');
+        this.txPublishes = [];
+        this.txSettlements = [];
+        this.send('tx.rollback-ok', {});
+        return;
+
+      default:
+        throw AmqpError.of('COMMAND_INVALID', 'unimplemented method');
+    }
+  }
+
+  // ---- basic ----
+
+  private consume(d: MethodArgs<'basic.consume'>): void {
+    const queue = this.vhost().queueFor(this.queueName(d.queue), this.conn);
+    let tag = text(d['consumer-tag']);
+    if (tag === '') tag = `amq.ctag-${randomBytes(16).toString('base64url')}`;
+    if (this.consumers.has(tag)) throw AmqpError.of('NOT_ALLOWED', `attempt to reuse consumer tag '${tag}'`);
+    const priority = integerArg(d.arguments, 'x-priority') ?? 0;
+    const c = new ChannelConsumer(this, tag, queue, d['no-ack'], d.exclusive, priority, this.prefetchConsumer);
+    queue.consume(c); // may throw 403 (exclusive); delivers nothing while inactive
+    this.consumers.set(tag, c);
+    if (!d.nowait) this.send('basic.consume-ok', { 'consumer-tag': tag });
+    c.active = true;
+    queue.drain();
+  }
+
+  private get(d: MethodArgs<'basic.get'>): void {
+    const queue = this.vhost().queueFor(this.queueName(d.queue), this.conn);
+    const r = queue.get(d['no-ack'], this);
+    if (r === undefined) {
+      this.send('basic.get-empty', {});
+      return;
+    }
+    const tag = this.tracker.add(r.delivery);
+    const m = r.delivery.message;
+    writeGetOk(this.conn, this.id, tag, r.delivery.redelivered, r.messageCount, m);
+  }
+
+  private ack(tag: bigint, multiple: boolean): void {
+    if (this.tx) {
+      this.checkTag(tag, multiple);
+      this.txSettlements.push({ kind: 'ack', tag, multiple });
+      return;
+    }
+    this.tracker.ack(tag, multiple);
+    if (this.prefetchGlobal !== 0) this.resumeDeliveries();
+  }
+
+  private nack(tag: bigint, multiple: boolean, requeue: boolean): void {
+    if (this.tx) {
+      this.checkTag(tag, multiple);
+      this.txSettlements.push({ kind: 'nack', tag, multiple, requeue });
+      return;
+    }
+    this.tracker.nack(tag, multiple, requeue);
+    if (this.prefetchGlobal !== 0) this.resumeDeliveries();
+  }
+
+  private checkTag(tag: bigint, multiple: boolean): void {
+    if (multiple && tag === 0n) return;
+    if (!this.tracker.has(tag)) throw AmqpError.of('PRECONDITION_FAILED', `unknown delivery tag ${tag}`);
+  }
+
+  private commit(): void {
+    const settlements = this.txSettlements;
+    const publishes = this.txPublishes;
+    this.txSettlements = [];
+    this.txPublishes = [];
+    for (const s of settlements) {
+      if (s.kind === 'ack') this.tracker.ack(s.tag, s.multiple);
+      else this.tracker.nack(s.tag, s.multiple, s.requeue);
+    }
+    for (const p of publishes) this.publish(p.exchange, p.routingKey, p.mandatory, p.properties, p.body);
+    this.resumeDeliveries();
+  }
+
+  /** Channel-wide capacity: global prefetch and socket backpressure. */
+  canDeliver(): boolean {
+    if (this.state !== 'open') return false;
+    if (this.prefetchGlobal !== 0 && this.tracker.unackedCount >= this.prefetchGlobal) return false;
+    return this.conn.writable;
+  }
+
+  deliver(c: ChannelConsumer, d: Delivery): void {
+    const tag = this.tracker.add(d);
+    writeDeliver(this.conn, this.id, c.tag, c.tagLength, tag, d.redelivered, d.message as BrokerMessage);
+  }
+
+  /** The queue was deleted: tell the client (consumer_cancel_notify) and forget the consumer. */
+  cancelledByServer(c: ChannelConsumer): void {
+    if (this.consumers.get(c.tag) !== c) return;
+    this.consumers.delete(c.tag);
+    if (this.state === 'open' && this.conn.state === 'running' && this.conn.capabilities.consumerCancelNotify) {
+      this.send('basic.cancel', { 'consumer-tag': c.tag, nowait: true });
+    }
+  }
+
+  /** Capacity came back (acks, qos, socket drained): queues of this channel's consumers deliver again. */
+  resumeDeliveries(): void {
+    if (this.state !== 'open') return;
+    const seen = new Set<Queue>();
+    for (const c of this.consumers.values()) {
+      if (seen.has(c.queue)) continue;
+      seen.add(c.queue);
+      c.queue.drain();
+    }
+  }
+
+  // ---- closing ----
+
+  /** A soft error: channel.close to the client, then ignore frames until close-ok. */
+  closeWithError(e: AmqpError): void {
+    if (this.state !== 'open') return;
+    this.release();
+    this.state = 'closing';
+    this.send('channel.close', {
+      'reply-code': e.replyCode,
+      'reply-text': e.replyText.length > 255 ? e.replyText.slice(0, 255) : e.replyText,
+      'class-id': e.classId ?? 0,
+      'method-id': e.methodId ?? 0,
+    });
+  }
+
+  /** Cancels consumers and requeues unacked deliveries (channel or connection closing). */
+  release(): void {
+    this.pending = undefined;
+    this.expect = EXPECT_METHOD;
+    this.txPublishes = [];
+    this.txSettlements = [];
+    this.ackFrom = 0;
+    this.ackTo = 0;
+    const consumers = [...this.consumers.values()];
+    this.consumers.clear();
+    for (const c of consumers) c.queue.cancel(c);
+    this.tracker.releaseAll();
+  }
+}
+
+function sameBytes(p: Uint8Array, at: number, len: number, previous: Uint8Array): boolean {
+  if (previous.length !== len) return false;
+  for (let i = 0; i < len; i++) if (p[at + i] !== previous[i]) return false;
+  return true;
+}
+
+function readTag(p: Uint8Array, at: number): bigint {
+  const hi = ((p[at]! << 24) | (p[at + 1]! << 16) | (p[at + 2]! << 8) | p[at + 3]!) >>> 0;
+  const lo = ((p[at + 4]! << 24) | (p[at + 5]! << 16) | (p[at + 6]! << 8) | p[at + 7]!) >>> 0;
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}

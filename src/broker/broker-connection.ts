@@ -1,0 +1,749 @@
+// One client connection of the built-in broker: the AMQP 0-9-1 connection state machine
+// (protocol header, start/start-ok, tune/tune-ok, open, close both ways, heartbeats,
+// blocked/unblocked), channel 0, and the routing of channel frames to BrokerChannel.
+// Output is batched: everything sent during one turn goes out in one socket write.
+
+import type net from 'node:net';
+import { decodeFieldTableEntries, fieldTable, tableGet } from '../decoder/field-table.js';
+import { FrameParser, type FrameParserOutput } from '../decoder/frame-parser.js';
+import { encodeHeartbeatFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
+import { decodeMethod } from '../decoder/method-codec.js';
+import { encodeProtocolHeader } from '../decoder/protocol-header.js';
+import { type MethodArgs, type MethodArgsInput, type MethodName } from '../decoder/spec.js';
+import type { DecodeError } from '../decoder/errors.js';
+import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
+import type { ProxyObserver } from '../proxy/proxy-server.js';
+import { VERSION } from '../version.js';
+import { AmqpError } from './amqp-error.js';
+import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
+import { BrokerChannel } from './broker-channel.js';
+import type { VirtualHost } from './vhost.js';
+
+type ConnectionState = 'header' | 'starting' | 'securing' | 'tuning' | 'opening' | 'running' | 'closing' | 'closed';
+
+/** RabbitMQ allows frames a little over frame-max (clients get it wrong by 8). */
+const FRAME_SIZE_FUDGE = 8;
+/** Pending output above which consumers stop receiving until the socket drains. */
+const WRITE_HIGH_WATER = 4 * 1024 * 1024;
+const ARENA_SIZE = 64 * 1024;
+/** Output slab size: one turn's small frames usually fit in one. */
+const SLAB_SIZE = 128 * 1024;
+/** Give up on a close handshake after this long. */
+const CLOSE_TIMEOUT_MS = 3_000;
+
+export interface ClientCapabilities {
+  readonly consumerCancelNotify: boolean;
+  readonly connectionBlocked: boolean;
+  readonly authenticationFailureClose: boolean;
+}
+
+const NO_CAPABILITIES: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
+
+/** The server-properties of connection.start (what clients look for). */
+export function serverProperties(): FieldTable {
+  return fieldTable({
+    product: 'amqp-spy',
+    version: VERSION,
+    platform: `Node.js ${process.version}`,
+    information: 'amqp-spy built-in broker (in memory, for debugging)',
+    copyright: 'amqp-spy contributors',
+    cluster_name: 'amqp-spy',
+    capabilities: {
+      publisher_confirms: true,
+      exchange_exchange_bindings: true,
+      'basic.nack': true,
+      consumer_cancel_notify: true,
+      'connection.blocked': true,
+      consumer_priorities: true,
+      authentication_failure_close: true,
+      per_consumer_qos: true,
+    },
+  });
+}
+
+/** Erlang's rendering of a binary, as RabbitMQ's frame error texts show payloads. */
+export function erlangBinary(bytes: Uint8Array): string {
+  return `<<${Array.from(bytes).join(',')}>>`;
+}
+
+export function payloadSnippet(payload: Uint8Array): string {
+  return payload.length <= 16 ? `all octets = ${erlangBinary(payload)}` : `first 16 octets = ${erlangBinary(payload.subarray(0, 16))}`;
+}
+
+function isTrue(table: FieldTable | undefined, key: string): boolean {
+  if (table === undefined) return false;
+  const v = tableGet(table, key);
+  return v !== undefined && v.type === 't' && v.value;
+}
+
+function text(s: AmqpString): string {
+  return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
+}
+
+export class BrokerConnection implements AlarmListener {
+  state: ConnectionState = 'header';
+  /** negotiated in tune-ok; RabbitMQ's minimum until then */
+  frameMax = FRAME_MIN_SIZE;
+  channelMax = 0;
+  heartbeat = 0;
+  vhost: VirtualHost | undefined = undefined;
+  user = '';
+  capabilities: ClientCapabilities = NO_CAPABILITIES;
+
+  private readonly parser = new FrameParser({ expectProtocolHeader: true, frameMax: FRAME_MIN_SIZE + FRAME_SIZE_FUDGE });
+  private readonly channels = new Map<number, BrokerChannel>();
+  private mechanism = '';
+  /** stream offsets: bytes received before and including the current chunk */
+  private received = 0;
+  private chunkStart = 0;
+
+  // output batching
+  private out: Uint8Array[] = [];
+  private outBytes = 0;
+  private slabBuffer: Buffer = Buffer.allocUnsafeSlow(0);
+  private slabStart = 0;
+  private slabUsed = 0;
+  private arena = new Uint8Array(0);
+  private arenaUsed = 0;
+  private flushScheduled = false;
+  private resumeWanted = false;
+  private resumeScheduled = false;
+  private readonly confirmChannels: BrokerChannel[] = [];
+
+  // heartbeats
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastReceived = Date.now();
+  private lastSent = Date.now();
+  private closeTimer: NodeJS.Timeout | undefined;
+
+  // flow control (memory alarm)
+  private published = false;
+  private blocked = false;
+  private blockedSent = false;
+  private closeReason: string | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly socket: net.Socket,
+    readonly broker: Broker,
+    private readonly observer: ProxyObserver | undefined,
+    private readonly onGone: (conn: BrokerConnection, reason: string) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.maybeResume());
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      this.closeReason ??= `socket error: ${e.code ?? e.message}`;
+    });
+    socket.on('close', () => this.onSocketClosed());
+  }
+
+  // ---- input ----
+
+  private onData(chunk: Buffer): void {
+    this.lastReceived = Date.now();
+    if (this.observer?.onData !== undefined) {
+      try {
+        this.observer.onData(this.id, 'c2s', chunk);
+      } catch {
+        // an observer's fault must not break the broker
+      }
+    }
+    if (this.state === 'closed') return;
+    let items: FrameParserOutput[];
+    this.chunkStart = this.received;
+    this.received += chunk.length;
+    try {
+      items = this.parser.push(chunk);
+    } catch (e) {
+      this.internalError(e);
+      return;
+    }
+    for (let i = 0; i < items.length; i++) {
+      if ((this.state as ConnectionState) === 'closed') break;
+      const item = items[i]!;
+      try {
+        if (item.kind === 'frame') this.onFrame(item.frame);
+        else if (item.kind === 'protocol-header') this.onProtocolHeader(item.header.decoded);
+        else this.onParseError(item.error, chunk);
+      } catch (e) {
+        this.onException(e, 0);
+      }
+    }
+    if (this.published) {
+      this.published = false;
+      if (this.broker.checkMemory()) this.block();
+      this.broker.scheduleExpiry();
+    }
+  }
+
+  private onProtocolHeader(supported: boolean): void {
+    if (!supported) {
+      this.refuse();
+      return;
+    }
+    this.state = 'starting';
+    this.sendMethod(0, 'connection.start', {
+      'version-major': 0,
+      'version-minor': 9,
+      'server-properties': serverProperties(),
+      mechanisms: 'PLAIN AMQPLAIN',
+      locales: 'en_US',
+    });
+  }
+
+  /** Answers a wrong protocol header (or garbage) with ours, then closes. */
+  private refuse(): void {
+    this.state = 'closed';
+    this.closeReason = 'unsupported protocol header';
+    this.send(encodeProtocolHeader());
+    this.flush();
+    this.socket.end();
+  }
+
+  private onParseError(error: DecodeError, chunk?: Uint8Array): void {
+    if (this.state === 'header') {
+      this.refuse();
+      return;
+    }
+    let detail = error.message;
+    const m = /type (\d+), channel (\d+), payload (\d+)/.exec(error.message);
+    if (error.code === 'frame-too-large' && m !== null) {
+      detail = `type ${m[1]}, all octets = <<>>: {frame_too_large,${m[3]},${this.frameMax - 8}}`;
+    } else if (error.code === 'frame-end') {
+      const end = /end byte is 0x([0-9a-f]+)/.exec(error.message);
+      const f = /frame at offset (\d+): type (\d+), channel \d+, payload (\d+) bytes/.exec(error.message);
+      let octets = '';
+      if (f !== null && chunk !== undefined) {
+        const from = Number(f[1]) + 7 - this.chunkStart;
+        const size = Number(f[3]);
+        if (from >= 0 && from + size <= chunk.length) octets = `, ${payloadSnippet(chunk.subarray(from, from + size))}`;
+      }
+      detail = `type ${f?.[2] ?? '?'}${octets}: {invalid_frame_end_marker,${end === null ? '?' : parseInt(end[1]!, 16)}}`;
+    } else if (error.code === 'unknown-frame-type') {
+      detail = `${error.message}: unknown_frame`;
+    }
+    this.closeWithError(new AmqpError(501, `FRAME_ERROR - ${detail}`), error.context.channel ?? 0, true);
+  }
+
+  private onFrame(frame: RawFrame): void {
+    const channel = frame.channel;
+    if (this.state === 'closing') {
+      if (channel === 0 && frame.type === 1) this.closingMethod(frame);
+      return;
+    }
+    if (frame.type === 8) {
+      if (channel !== 0) throw new AmqpError(505, `UNEXPECTED_FRAME - type 8, ${payloadSnippet(frame.payload)}`);
+      return;
+    }
+    if (channel === 0) {
+      if (frame.type !== 1) throw new AmqpError(505, `UNEXPECTED_FRAME - type ${frame.type}, ${payloadSnippet(frame.payload)}`);
+      this.onConnectionMethod(this.decode(frame));
+      return;
+    }
+    if (this.state !== 'running') {
+      throw new AmqpError(505, `UNEXPECTED_FRAME - type ${frame.type}, ${payloadSnippet(frame.payload)}`);
+    }
+    let ch = this.channels.get(channel);
+    if (ch === undefined) {
+      if (frame.type !== 1) throw new AmqpError(505, 'UNEXPECTED_FRAME - expected method frame, got non method frame instead');
+      const method = this.decode(frame);
+      if (method.name !== 'channel.open') {
+        throw new AmqpError(504, "CHANNEL_ERROR - expected 'channel.open'").at(method.classId, method.methodId);
+      }
+      // RabbitMQ counts open channels; it does not refuse a number above channel-max
+      if (this.channelMax !== 0 && this.channels.size >= this.channelMax) {
+        throw new AmqpError(
+          530,
+          `NOT_ALLOWED - number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
+        ).at(20, 10);
+      }
+      ch = new BrokerChannel(this, channel);
+      this.channels.set(channel, ch);
+      this.sendMethod(channel, 'channel.open-ok', {});
+      return;
+    }
+    try {
+      ch.onFrame(frame);
+    } catch (e) {
+      this.onException(e, channel);
+    }
+  }
+
+  /** Decodes a method frame; malformed → 502, unknown ids → 540. */
+  decode(frame: RawFrame): DecodedMethod {
+    try {
+      return decodeMethod(frame.payload);
+    } catch (e) {
+      const err = e as DecodeError;
+      if (err.code === 'unknown-method') {
+        const classId = frame.payload.length >= 2 ? (frame.payload[0]! << 8) | frame.payload[1]! : 0;
+        const methodId = frame.payload.length >= 4 ? (frame.payload[2]! << 8) | frame.payload[3]! : 0;
+        throw new AmqpError(540, `NOT_IMPLEMENTED - unknown method ${classId}.${methodId} (class ${classId}, method ${methodId})`);
+      }
+      throw new AmqpError(502, `SYNTAX_ERROR - ${err.message}`);
+    }
+  }
+
+  private unexpectedMethod(method: DecodedMethod): AmqpError {
+    return new AmqpError(504, `CHANNEL_ERROR - unexpected method in connection state ${this.state}`).at(method.classId, method.methodId);
+  }
+
+  private onConnectionMethod(method: DecodedMethod): void {
+    switch (method.name) {
+      case 'connection.start-ok':
+        if (this.state !== 'starting') throw this.unexpectedMethod(method);
+        this.startOk(method.args as MethodArgs<'connection.start-ok'>);
+        return;
+      case 'connection.secure-ok':
+        throw this.unexpectedMethod(method);
+      case 'connection.tune-ok':
+        if (this.state !== 'tuning') throw this.unexpectedMethod(method);
+        this.tuneOk(method.args as MethodArgs<'connection.tune-ok'>);
+        return;
+      case 'connection.open':
+        if (this.state !== 'opening') throw this.unexpectedMethod(method);
+        this.open(text((method.args as MethodArgs<'connection.open'>)['virtual-host']));
+        return;
+      case 'connection.close':
+        if (this.state !== 'running') throw this.unexpectedMethod(method);
+        this.clientClose();
+        return;
+      case 'connection.update-secret':
+        if (this.state !== 'running') throw this.unexpectedMethod(method);
+        this.sendMethod(0, 'connection.update-secret-ok', {});
+        return;
+      default:
+        throw this.unexpectedMethod(method);
+    }
+  }
+
+  private startOk(args: MethodArgs<'connection.start-ok'>): void {
+    const clientProps = args['client-properties'];
+    const caps = tableGet(clientProps, 'capabilities');
+    const capTable = caps !== undefined && caps.type === 'F' ? caps.value : undefined;
+    this.capabilities = {
+      consumerCancelNotify: isTrue(capTable, 'consumer_cancel_notify'),
+      connectionBlocked: isTrue(capTable, 'connection.blocked'),
+      authenticationFailureClose: isTrue(capTable, 'authentication_failure_close'),
+    };
+    const mechanism = text(args.mechanism);
+    this.mechanism = mechanism;
+    this.state = 'securing';
+    let credentials: { user: string; password: string } | undefined;
+    const response = args.response;
+    const bytes = typeof response === 'string' ? Buffer.from(response, 'utf8') : response;
+    if (mechanism === 'PLAIN') {
+      credentials = parsePlain(bytes);
+    } else if (mechanism === 'AMQPLAIN') {
+      credentials = parseAmqplain(bytes);
+    } else {
+      throw new AmqpError(503, `COMMAND_INVALID - unknown authentication mechanism '${mechanism}'`).at(10, 11);
+    }
+    if (credentials === undefined || !this.broker.authenticate(credentials.user, credentials.password)) {
+      this.authFailed();
+      return;
+    }
+    this.user = credentials.user;
+    this.state = 'tuning';
+    this.sendMethod(0, 'connection.tune', {
+      'channel-max': this.broker.channelMax,
+      'frame-max': this.broker.frameMax,
+      heartbeat: this.broker.heartbeat,
+    });
+  }
+
+  private authFailed(): void {
+    this.closeReason = 'authentication failed';
+    if (this.capabilities.authenticationFailureClose) {
+      const error = new AmqpError(
+        403,
+        `ACCESS_REFUSED - Login was refused using authentication mechanism ${this.mechanism}. For details see the broker logfile.`,
+      );
+      this.closeWithError(error, 0, true);
+      return;
+    }
+    this.state = 'closed';
+    this.flush();
+    this.socket.end();
+  }
+
+  private tuneOk(args: MethodArgs<'connection.tune-ok'>): void {
+    const frameMax = args['frame-max'];
+    const channelMax = args['channel-max'];
+    checkNegotiated('frame_max', FRAME_MIN_SIZE, this.broker.frameMax, frameMax);
+    checkNegotiated('channel_max', 1, this.broker.channelMax, channelMax);
+    this.frameMax = frameMax;
+    this.channelMax = channelMax;
+    this.heartbeat = args.heartbeat;
+    this.parser.setFrameMax(frameMax + FRAME_SIZE_FUDGE);
+    this.state = 'opening';
+    if (this.heartbeat > 0) {
+      const interval = Math.max(250, (this.heartbeat * 1000) / 2);
+      this.heartbeatTimer = setInterval(() => this.heartbeatTick(), interval);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  private open(vhostName: string): void {
+    const vhost = this.broker.vhost(vhostName);
+    if (vhost === undefined) throw new AmqpError(530, `NOT_ALLOWED - vhost ${vhostName} not found`).at(10, 40);
+    this.vhost = vhost;
+    this.state = 'running';
+    this.broker.addAlarmListener(this);
+    this.sendMethod(0, 'connection.open-ok', {});
+  }
+
+  private clientClose(): void {
+    this.releaseAll();
+    this.state = 'closed';
+    this.closeReason ??= 'client closed the connection';
+    this.sendMethod(0, 'connection.close-ok', {});
+    this.flush();
+    this.socket.end();
+  }
+
+  /** Frames while we wait for connection.close-ok: only close / close-ok count. */
+  private closingMethod(frame: RawFrame): void {
+    let method: DecodedMethod;
+    try {
+      method = decodeMethod(frame.payload);
+    } catch {
+      return;
+    }
+    if (method.name === 'connection.close-ok') {
+      this.state = 'closed';
+      this.socket.end();
+    } else if (method.name === 'connection.close') {
+      this.sendMethod(0, 'connection.close-ok', {});
+      this.state = 'closed';
+      this.flush();
+      this.socket.end();
+    }
+  }
+
+  // ---- errors ----
+
+  /** An exception from handling a frame: soft ones close the channel, hard ones the connection. */
+  onException(e: unknown, channel: number): void {
+    if (!(e instanceof AmqpError)) {
+      this.internalError(e);
+      return;
+    }
+    if (!e.hard && channel !== 0) {
+      const ch = this.channels.get(channel);
+      if (ch !== undefined) {
+        ch.closeWithError(e);
+        return;
+      }
+    }
+    this.closeWithError(e, channel, false);
+  }
+
+  private internalError(e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.closeWithError(new AmqpError(541, `INTERNAL_ERROR - ${message}`.slice(0, 255)), 0, false);
+  }
+
+  /** Sends connection.close for a hard error and waits (briefly) for close-ok. */
+  closeWithError(e: AmqpError, _channel: number, endNow: boolean): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.releaseAll();
+    this.closeReason = `connection closed by the broker: ${e.replyText}`;
+    this.sendMethod(0, 'connection.close', {
+      'reply-code': e.replyCode,
+      'reply-text': e.replyText.length > 255 ? e.replyText.slice(0, 255) : e.replyText,
+      'class-id': e.classId ?? 0,
+      'method-id': e.methodId ?? 0,
+    });
+    this.flush();
+    // before the connection is open a client rarely answers close-ok: end at once
+    if (endNow || this.state !== 'running') {
+      this.state = 'closed';
+      this.socket.end();
+      return;
+    }
+    this.state = 'closing';
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
+    this.closeTimer.unref();
+  }
+
+  // ---- channels ----
+
+  /** A channel finished closing (close-ok either way): its number may be reused. */
+  freeChannel(id: number): void {
+    this.channels.delete(id);
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  /**
+   * Copies small message bodies into shared 64 KiB arenas: one queued message then holds its
+   * few bytes instead of the whole socket chunk it arrived in.
+   */
+  copySmall(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length;
+    if (this.arenaUsed + n > this.arena.length) {
+      this.arena = new Uint8Array(ARENA_SIZE);
+      this.arenaUsed = 0;
+    }
+    const view = new Uint8Array(this.arena.buffer, this.arenaUsed, n);
+    view.set(bytes);
+    this.arenaUsed += n;
+    return view;
+  }
+
+  /** Marks that a publish happened this turn (memory check, TTL timers). */
+  notePublish(): void {
+    this.published = true;
+  }
+
+  // ---- output ----
+
+  // Output goes into a slab: encoders reserve space and write in place; a flush hands the
+  // slab's new region to the socket and later output continues after it (never overwriting
+  // what was written, so the socket and observers may keep those bytes).
+
+  /** The buffer `reserve` offsets point into (FrameSink). */
+  get slab(): Buffer {
+    return this.slabBuffer;
+  }
+
+  /** Room for `n` bytes of this turn's output; returns their offset in `slab`. */
+  reserve(n: number): number {
+    if (this.slabUsed + n > this.slabBuffer.length) {
+      this.retireSlab();
+      this.slabBuffer = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, n));
+      this.slabStart = 0;
+      this.slabUsed = 0;
+    }
+    const at = this.slabUsed;
+    this.slabUsed = at + n;
+    this.outBytes += n;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushTick);
+    }
+    return at;
+  }
+
+  /** Moves the slab's unflushed region to the output list. */
+  private retireSlab(): void {
+    if (this.slabUsed > this.slabStart) {
+      this.out.push(this.slabBuffer.subarray(this.slabStart, this.slabUsed));
+      this.slabStart = this.slabUsed;
+    }
+  }
+
+  /** Queues bytes for this turn's write (copied into the slab unless large). */
+  send(bytes: Uint8Array): void {
+    if (this.state === 'closed' && this.socket.writableEnded) return;
+    if (bytes.length <= 16384) {
+      const at = this.reserve(bytes.length);
+      this.slabBuffer.set(bytes, at);
+      return;
+    }
+    this.retireSlab();
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  sendMethod<N extends MethodName>(channel: number, name: N, args: MethodArgsInput<N>): void {
+    this.send(encodeMethodFrame(channel, name, args));
+  }
+
+  /** A channel has publisher confirms to send at the end of this turn. */
+  wantConfirmFlush(ch: BrokerChannel): void {
+    this.confirmChannels.push(ch);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  /** Whether consumers may be handed more deliveries now (socket backpressure). */
+  get writable(): boolean {
+    if (this.outBytes + this.socket.writableLength < WRITE_HIGH_WATER) return true;
+    this.resumeWanted = true;
+    return false;
+  }
+
+  private readonly flushTick = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  flush(): void {
+    if (this.confirmChannels.length > 0) {
+      const chs = this.confirmChannels.splice(0);
+      for (const ch of chs) ch.flushConfirms();
+    }
+    this.retireSlab();
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    this.outBytes = 0;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.lastSent = Date.now();
+    if (out.length === 1) {
+      const data = toBuffer(out[0]!);
+      this.report(data);
+      this.socket.write(data);
+    } else {
+      this.socket.cork();
+      for (const part of out) {
+        const data = toBuffer(part);
+        this.report(data);
+        this.socket.write(data);
+      }
+      this.socket.uncork();
+    }
+    if (this.resumeWanted) this.maybeResume();
+  }
+
+  private report(data: Buffer): void {
+    if (this.observer?.onData === undefined) return;
+    try {
+      this.observer.onData(this.id, 's2c', data);
+    } catch {
+      // ignore observer faults
+    }
+  }
+
+  /** The socket has room again: consumers held back by backpressure get their messages. */
+  private maybeResume(): void {
+    if (!this.resumeWanted || this.resumeScheduled) return;
+    if (this.outBytes + this.socket.writableLength >= WRITE_HIGH_WATER) return;
+    this.resumeScheduled = true;
+    setImmediate(() => {
+      this.resumeScheduled = false;
+      if (this.state !== 'running') return;
+      if (this.outBytes + this.socket.writableLength >= WRITE_HIGH_WATER) return;
+      this.resumeWanted = false;
+      for (const ch of this.channels.values()) ch.resumeDeliveries();
+    });
+  }
+
+  // ---- heartbeats ----
+
+  private heartbeatTick(): void {
+    const now = Date.now();
+    const period = this.heartbeat * 1000;
+    if (this.state === 'closed' || this.state === 'closing') return;
+    if (!this.blocked && now - this.lastReceived > period * 2) {
+      this.closeReason = `missed heartbeats from client, timeout: ${this.heartbeat}s`;
+      this.releaseAll();
+      this.state = 'closed';
+      this.socket.destroy();
+      return;
+    }
+    if (now - this.lastSent >= period / 2) this.send(encodeHeartbeatFrame());
+  }
+
+  // ---- memory alarm ----
+
+  memoryAlarm(on: boolean): void {
+    if (!on) this.unblock();
+  }
+
+  private block(): void {
+    if (this.blocked || this.state !== 'running') return;
+    this.blocked = true;
+    if (this.capabilities.connectionBlocked) {
+      this.blockedSent = true;
+      this.sendMethod(0, 'connection.blocked', { reason: 'low on memory' });
+    }
+    this.socket.pause();
+  }
+
+  private unblock(): void {
+    if (!this.blocked) return;
+    this.blocked = false;
+    this.lastReceived = Date.now();
+    if (this.blockedSent && this.state === 'running') {
+      this.blockedSent = false;
+      this.sendMethod(0, 'connection.unblocked', {});
+    }
+    this.socket.resume();
+  }
+
+  // ---- teardown ----
+
+  /** Closes every channel (requeueing unacked deliveries) and deletes exclusive queues. */
+  private releaseAll(): void {
+    for (const ch of this.channels.values()) ch.release();
+    this.channels.clear();
+    if (this.vhost !== undefined) {
+      this.vhost.connectionClosed(this);
+      this.broker.scheduleExpiry();
+    }
+    this.broker.removeAlarmListener(this);
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  /** Server shutdown: CONNECTION_FORCED, as RabbitMQ says it. */
+  shutdown(): void {
+    if (this.state === 'running') {
+      this.closeWithError(new AmqpError(320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"), 0, true);
+    } else {
+      this.releaseAll();
+      this.state = 'closed';
+      this.socket.destroy();
+    }
+  }
+
+  private onSocketClosed(): void {
+    if (this.state !== 'closed') {
+      this.closeReason ??= this.state === 'closing' ? 'client closed before close-ok' : 'client closed the socket';
+      this.state = 'closed';
+    }
+    this.releaseAll();
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.onGone(this, this.closeReason ?? 'closed');
+  }
+}
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length);
+}
+
+/** RabbitMQ's tune-ok checks (`validate_negotiated_integer_value`). */
+function checkNegotiated(field: string, min: number, server: number, client: number): void {
+  if (client !== 0 && client < min) {
+    throw new AmqpError(530, `NOT_ALLOWED - negotiated ${field} = ${client} is lower than the minimum allowed value (${min})`).at(10, 30);
+  }
+  if (server !== 0 && (client === 0 || client > server)) {
+    const detail = field === 'channel_max' && client === 0 ? ' (no limit)' : '';
+    throw new AmqpError(530, `NOT_ALLOWED - negotiated ${field} = ${client}${detail} is higher than the maximum allowed value (${server})`).at(10, 30);
+  }
+}
+
+/** SASL PLAIN: [authzid] NUL authcid NUL passwd. */
+function parsePlain(bytes: Uint8Array): { user: string; password: string } | undefined {
+  const first = bytes.indexOf(0);
+  if (first < 0) return undefined;
+  const second = bytes.indexOf(0, first + 1);
+  if (second < 0) return undefined;
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return { user: b.toString('utf8', first + 1, second), password: b.toString('utf8', second + 1) };
+}
+
+/** AMQPLAIN: a field table without its length prefix holding LOGIN and PASSWORD. */
+function parseAmqplain(bytes: Uint8Array): { user: string; password: string } | undefined {
+  try {
+    const t = decodeFieldTableEntries(bytes);
+    const login = tableGet(t, 'LOGIN');
+    const password = tableGet(t, 'PASSWORD');
+    if (login === undefined || password === undefined || login.type !== 'S' || password.type !== 'S') return undefined;
+    return { user: text(login.value), password: text(password.value) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,100 @@
+// The built-in broker's TCP listener (`amqp-spy --standalone`): accepts AMQP 0-9-1 clients
+// and gives each a BrokerConnection. The observer sees every byte in and out, exactly as the
+// proxy reports its traffic, so the spy shows the broker's sessions like proxied ones.
+
+import net from 'node:net';
+import { ListenError } from '../proxy/proxy-server.js';
+import { Broker, type BrokerOptions } from './broker.js';
+import { BrokerConnection } from './broker-connection.js';
+
+export interface RunningBroker {
+  /** where it listens (the real port when 0 was asked for) */
+  readonly address: { readonly host: string; readonly port: number };
+  readonly broker: Broker;
+  /** open client connections */
+  readonly connectionCount: number;
+  /** Stops listening, closes every connection (CONNECTION_FORCED) and resolves when done. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Starts the broker; rejects with ListenError when the address cannot be bound. */
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const broker = new Broker(options);
+  const observer = options.observer;
+  const connections = new Set<BrokerConnection>();
+  let nextId = 1;
+  const server = net.createServer({ noDelay: true });
+  const warn = options.onWarning ?? ((m: string) => process.stderr.write(`amqp-spy: warning: ${m}\n`));
+
+  server.on('connection', (socket) => {
+    const id = nextId++;
+    const conn = new BrokerConnection(id, socket, broker, observer, (c, reason) => {
+      if (!connections.delete(c)) return;
+      try {
+        observer?.onClose?.(id, reason);
+      } catch {
+        // observer faults never reach the broker
+      }
+    });
+    connections.add(conn);
+    try {
+      observer?.onOpen?.({
+        id,
+        client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+        server: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+      });
+    } catch {
+      // ignore
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      reject(new ListenError(options.listen.host, options.listen.port, e.code, e.message));
+    };
+    server.once('error', onError);
+    server.listen(options.listen.port, options.listen.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (e) => warn(`listener error: ${e.message}`));
+
+  if (!LOOPBACK.has(options.listen.host) && broker.authenticate('guest', 'guest')) {
+    warn(
+      `listening on ${options.listen.host}, reachable from other machines, with the default guest/guest account enabled; ` +
+        'add --user name:password to replace it',
+    );
+  }
+
+  // Publishers blocked by the memory alarm publish nothing, so the alarm's end is noticed here.
+  const memoryTimer = setInterval(() => {
+    if (broker.memoryAlarm) broker.checkMemory(true);
+  }, 500);
+  memoryTimer.unref();
+
+  const bound = server.address() as net.AddressInfo;
+  let closing: Promise<void> | undefined;
+  return {
+    address: { host: bound.address, port: bound.port },
+    broker,
+    get connectionCount() {
+      return connections.size;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        clearInterval(memoryTimer);
+        server.close(() => resolve());
+        for (const c of [...connections]) {
+          c.shutdown();
+          // don't wait for clients that never answer close
+          setTimeout(() => c.socket.destroy(), 1000).unref();
+        }
+        broker.dispose();
+      });
+      return closing;
+    },
+  };
+}

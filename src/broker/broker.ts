@@ -1,0 +1,196 @@
+// The built-in broker's shared state: users, virtual hosts, limits and the resource alarm.
+// Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
+
+import os from 'node:os';
+import type { ProxyObserver } from '../proxy/proxy-server.js';
+import { VirtualHost } from './vhost.js';
+
+export interface BrokerUser {
+  readonly name: string;
+  readonly password: string;
+}
+
+export interface BrokerOptions {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** default guest/guest */
+  readonly users?: readonly BrokerUser[];
+  /** default ['/'] */
+  readonly vhosts?: readonly string[];
+  /** largest message body accepted (bytes); default 128 MiB, RabbitMQ's default */
+  readonly maxMessageSize?: number;
+  /** heartbeat proposed in connection.tune (seconds); default 60 */
+  readonly heartbeat?: number;
+  /** frame-max proposed in connection.tune (bytes); default 131072 */
+  readonly frameMax?: number;
+  /** channel-max proposed in connection.tune; default 2047 */
+  readonly channelMax?: number;
+  /** resident memory (bytes) above which publishers are blocked; default 40% of RAM, like RabbitMQ */
+  readonly memoryHighWatermark?: number;
+  /** sees every byte received and sent, like the proxy's observer */
+  readonly observer?: ProxyObserver;
+  /** ms clock for TTLs (tests may pass a fake one); default Date.now */
+  readonly now?: () => number;
+  /** one-line warnings (default guest account on a public interface); default stderr */
+  readonly onWarning?: (message: string) => void;
+}
+
+export const DEFAULT_USER: BrokerUser = { name: 'guest', password: 'guest' };
+export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024;
+export const DEFAULT_HEARTBEAT = 60;
+export const DEFAULT_FRAME_MAX = 131072;
+export const DEFAULT_CHANNEL_MAX = 2047;
+/** RabbitMQ's minimum frame size; tune-ok below it is refused. */
+export const FRAME_MIN_SIZE = 4096;
+/** RabbitMQ's largest accepted max message size (512 MiB). */
+export const MAX_MESSAGE_SIZE_LIMIT = 512 * 1024 * 1024;
+
+/** Whatever a connection must do when the memory alarm changes. */
+export interface AlarmListener {
+  memoryAlarm(on: boolean): void;
+}
+
+/** Invalid broker options (one line, names the option). */
+export class BrokerOptionError extends Error {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`${option}: ${message}`);
+    this.name = new.target.name;
+  }
+}
+
+function checkInteger(option: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BrokerOptionError(option, `expected an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+export class Broker {
+  readonly users: ReadonlyMap<string, string>;
+  readonly maxMessageSize: number;
+  readonly heartbeat: number;
+  readonly frameMax: number;
+  readonly channelMax: number;
+  readonly now: () => number;
+  private highWatermark: number;
+  private readonly vhostMap = new Map<string, VirtualHost>();
+  private readonly listeners = new Set<AlarmListener>();
+  private alarm = false;
+  private lastMemoryCheck = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAt = Infinity;
+  private expiryCheckScheduled = false;
+
+  constructor(options: Omit<BrokerOptions, 'listen' | 'observer'> = {}) {
+    const users = options.users ?? [DEFAULT_USER];
+    const map = new Map<string, string>();
+    for (const u of users) {
+      if (u.name === '') throw new BrokerOptionError('--user', 'the user name is empty');
+      map.set(u.name, u.password);
+    }
+    this.users = map;
+    this.maxMessageSize = checkInteger('--max-message-size', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_SIZE_LIMIT);
+    this.heartbeat = checkInteger('heartbeat', options.heartbeat ?? DEFAULT_HEARTBEAT, 0, 0xffff);
+    this.frameMax = checkInteger('frameMax', options.frameMax ?? DEFAULT_FRAME_MAX, FRAME_MIN_SIZE, 0xffffffff);
+    this.channelMax = checkInteger('channelMax', options.channelMax ?? DEFAULT_CHANNEL_MAX, 1, 0xffff);
+    this.highWatermark = options.memoryHighWatermark ?? Math.floor(os.totalmem() * 0.4);
+    this.now = options.now ?? Date.now;
+    for (const name of options.vhosts ?? ['/']) {
+      this.vhostMap.set(name, new VirtualHost({ name, now: this.now }));
+    }
+  }
+
+  vhost(name: string): VirtualHost | undefined {
+    return this.vhostMap.get(name);
+  }
+
+  vhosts(): IterableIterator<VirtualHost> {
+    return this.vhostMap.values();
+  }
+
+  /** PLAIN / AMQPLAIN credential check. */
+  authenticate(user: string, password: string): boolean {
+    const expected = this.users.get(user);
+    return expected !== undefined && expected === password;
+  }
+
+  // ---- memory alarm ----
+
+  get memoryAlarm(): boolean {
+    return this.alarm;
+  }
+
+  get memoryHighWatermark(): number {
+    return this.highWatermark;
+  }
+
+  /** Changes the watermark and re-checks at once (blocks or unblocks publishers). */
+  setMemoryHighWatermark(bytes: number): void {
+    this.highWatermark = bytes;
+    this.checkMemory(true);
+  }
+
+  addAlarmListener(l: AlarmListener): void {
+    this.listeners.add(l);
+  }
+
+  removeAlarmListener(l: AlarmListener): void {
+    this.listeners.delete(l);
+  }
+
+  /** Compares RSS with the watermark (at most every 250 ms unless forced); returns the alarm state. */
+  checkMemory(force = false): boolean {
+    const t = Date.now();
+    if (!force && t - this.lastMemoryCheck < 250) return this.alarm;
+    this.lastMemoryCheck = t;
+    const on = process.memoryUsage.rss() > this.highWatermark;
+    if (on !== this.alarm) {
+      this.alarm = on;
+      for (const l of [...this.listeners]) l.memoryAlarm(on);
+    }
+    return this.alarm;
+  }
+
+  // ---- TTL timers ----
+
+  /** Asks for the expiry timer to be re-planned after the current turn (cheap to call often). */
+  scheduleExpiry(): void {
+    if (this.expiryCheckScheduled) return;
+    this.expiryCheckScheduled = true;
+    setImmediate(() => {
+      this.expiryCheckScheduled = false;
+      this.planExpiry();
+    });
+  }
+
+  private planExpiry(): void {
+    let next = Infinity;
+    for (const v of this.vhostMap.values()) {
+      const t = v.nextExpiry();
+      if (t < next) next = t;
+    }
+    if (next === this.expiryAt && this.expiryTimer !== undefined) return;
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryAt = next;
+    if (next === Infinity) return;
+    const delay = Math.max(0, Math.min(next - this.now(), 2_147_000_000));
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expiryAt = Infinity;
+      const now = this.now();
+      for (const v of this.vhostMap.values()) v.expire(now);
+      this.planExpiry();
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
+  /** Stops timers (the server calls it on close). */
+  dispose(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,589 @@
+// `amqp-spy replay FILE --to host:port`: plays the client side of every recorded connection
+// to a broker, as a real client over a plain socket. In recorded order, a client frame is
+// sent only once every server frame that preceded it in the recording has come from the new
+// server (so each synchronous reply is awaited), and server-chosen names (server-named
+// queues, consumer tags, delivery tags) are mapped from the new replies into later frames.
+// Each new server frame is compared with the recorded one in its place; the differences are
+// the result.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { decodeFrame, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
+import { FrameParser } from '../decoder/frame-parser.js';
+import type { ArgumentValue, DecodedContentHeader, DecodedFrame, DecodedMethod } from '../decoder/types.js';
+import { formatHostPort } from '../proxy/address.js';
+import { formatArguments, formatValue } from '../view/format.js';
+import { openRecording, type RecordedBytes } from './recording-reader.js';
+
+export interface ReplayTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** replace the recorded credentials (always needed when the recording masked them) */
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export interface ReplayToOptions {
+  readonly path: string;
+  readonly target: ReplayTarget;
+  /** how long to wait for a server frame the recording says comes next (default 5000 ms) */
+  readonly timeoutMs?: number;
+  readonly lenient?: boolean;
+  /** accept any certificate from an amqps:// target */
+  readonly insecure?: boolean;
+  readonly onWarning?: (line: string) => void;
+  /** each difference as it is found */
+  readonly onDifference?: (difference: ReplayDifference) => void;
+}
+
+export interface ReplayDifference {
+  readonly conn: number;
+  readonly channel: number;
+  /** the recording's line of the server frame that differs, when there is one */
+  readonly line?: number;
+  /** one line for people: `queue.declare-ok: recorded message-count=0, now message-count=3` */
+  readonly text: string;
+}
+
+export interface ReplayToResult {
+  readonly connections: number;
+  readonly framesSent: number;
+  /** recorded server methods compared with the new server's */
+  readonly compared: number;
+  /** recorded client frames not sent because their channel or connection had diverged */
+  readonly skipped: number;
+  readonly differences: readonly ReplayDifference[];
+}
+
+/** The target cannot be reached; one line. */
+export class ReplayTargetError extends Error {
+  constructor(readonly host: string, readonly port: number, reason: string) {
+    super(`--to ${formatHostPort(host, port)}: ${reason}`);
+    this.name = 'ReplayTargetError';
+  }
+}
+
+export function formatDifference(d: ReplayDifference): string {
+  return `#${d.conn} ch${d.channel}${d.line !== undefined ? ` (line ${d.line})` : ''}: ${d.text}`;
+}
+
+/** A server method with its content, when it has some. */
+interface ServerItem {
+  readonly method: DecodedMethod;
+  readonly line?: number;
+  header?: DecodedContentHeader;
+  readonly body: Uint8Array[];
+  received: number;
+  complete: boolean;
+}
+
+/** Server methods that come unasked (deliveries, returns) are matched apart from replies. */
+const ASYNC_METHODS = new Set(['basic.deliver', 'basic.return']);
+/** Confirms are batched as the broker pleases (multiple=true), so they are not compared. */
+const UNCOMPARED_METHODS = new Set(['basic.ack', 'basic.nack']);
+
+interface Stream {
+  readonly recorded: ServerItem[];
+  readonly fresh: ServerItem[];
+}
+
+class ChannelState {
+  readonly sync: Stream = { recorded: [], fresh: [] };
+  readonly async: Stream = { recorded: [], fresh: [] };
+  /** recorded delivery tag → the new server's */
+  readonly deliveryTags = new Map<bigint, bigint>();
+  /** the item receiving content frames, per side */
+  recordedContent: ServerItem | undefined;
+  freshContent: ServerItem | undefined;
+  /** the last request the client sent, to tell which names the server chose */
+  lastRequest: DecodedMethod | undefined;
+  /** diverged: its recorded frames are dropped until the client opens it again */
+  dead = false;
+  /** we closed it ourselves and await the new server's close-ok */
+  awaitingCloseOk = false;
+
+  settled(): boolean {
+    if (this.awaitingCloseOk) return false;
+    if (this.dead) return true;
+    return this.sync.recorded.length === 0 && this.async.recorded.length === 0;
+  }
+}
+
+function methodText(method: DecodedMethod): string {
+  const args = formatArguments(method);
+  return args ? `${method.name} ${args}` : method.name;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+function sameValue(a: ArgumentValue, b: ArgumentValue): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return sameBytes(a, b);
+  if (typeof a === 'object' && typeof b === 'object') return JSON.stringify(a, bigintSafe) === JSON.stringify(b, bigintSafe);
+  return a === b;
+}
+
+function bigintSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  return value;
+}
+
+class ReplayConnection {
+  readonly channels = new Map<number, ChannelState>();
+  readonly parser = new FrameParser({ expectProtocolHeader: false });
+  socket: net.Socket | undefined;
+  /** the new server closed the connection (or the socket ended): nothing more is sent */
+  dead = false;
+  /** connection.close was sent by either side: the socket closing is expected */
+  closing = false;
+  closedBy: string | undefined;
+  private wake: (() => void) | undefined;
+  heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(readonly id: number) {}
+
+  channel(n: number): ChannelState {
+    let state = this.channels.get(n);
+    if (!state) {
+      state = new ChannelState();
+      this.channels.set(n, state);
+    }
+    return state;
+  }
+
+  settled(): boolean {
+    if (this.dead) return true;
+    for (const ch of this.channels.values()) if (!ch.settled()) return false;
+    return true;
+  }
+
+  /** Wakes a pending `until` to check again. */
+  poke(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves true when settled, false on timeout. */
+  async until(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.settled()) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return true;
+  }
+
+  send(bytes: Uint8Array): void {
+    if (!this.dead && this.socket && !this.socket.destroyed) this.socket.write(bytes);
+  }
+}
+
+export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const warn = options.onWarning ?? (() => {});
+  const recording = await openRecording(options.path, { lenient: options.lenient ?? false, onWarning: warn });
+  const masked = recording.header.secrets !== 'kept';
+  const target = options.target;
+  const differences: ReplayDifference[] = [];
+  /** recorded server-chosen name → the new server's */
+  const names = new Map<string, string>();
+  const connections = new Map<number, ReplayConnection>();
+  let framesSent = 0;
+  let compared = 0;
+  let skipped = 0;
+  let connectionCount = 0;
+
+  const differ = (conn: number, channel: number, line: number | undefined, text: string) => {
+    const d: ReplayDifference = { conn, channel, ...(line !== undefined ? { line } : {}), text };
+    differences.push(d);
+    options.onDifference?.(d);
+  };
+
+  const mapName = (value: ArgumentValue): ArgumentValue => (typeof value === 'string' ? (names.get(value) ?? value) : value);
+
+  /** Records a name the new server chose in place of the recorded one. */
+  const learnName = (recorded: ArgumentValue | undefined, fresh: ArgumentValue | undefined): boolean => {
+    if (typeof recorded !== 'string' || typeof fresh !== 'string') return false;
+    if (recorded !== fresh) names.set(recorded, fresh);
+    return true;
+  };
+
+  /** Compares one recorded server method (with content) to the new server's, learning names. */
+  const compare = (conn: ReplayConnection, channelNo: number, ch: ChannelState, recorded: ServerItem, fresh: ServerItem) => {
+    compared++;
+    const r = recorded.method;
+    const f = fresh.method;
+    if (r.name !== f.name) {
+      differ(conn.id, channelNo, recorded.line, `recorded ${methodText(r)}, now ${methodText(f)}`);
+      diverge(conn, channelNo, ch, fresh);
+      return;
+    }
+    const serverChose = (arg: string) => {
+      const request = ch.lastRequest;
+      if (r.name === 'queue.declare-ok' && arg === 'queue') return request?.name === 'queue.declare' && request.args['queue'] === '';
+      if (r.name === 'basic.consume-ok' && arg === 'consumer-tag') return request?.name === 'basic.consume' && request.args['consumer-tag'] === '';
+      return false;
+    };
+    const diffs: string[] = [];
+    if (r.name !== 'connection.start' && r.name !== 'connection.open-ok') {
+      for (const field of r.spec.fields) {
+        const rv = r.args[field.name];
+        const fv = f.args[field.name];
+        if (rv === undefined || fv === undefined) continue;
+        if (field.name === 'delivery-tag' && (r.name === 'basic.deliver' || r.name === 'basic.get-ok')) {
+          ch.deliveryTags.set(rv as bigint, fv as bigint);
+          continue;
+        }
+        if (serverChose(field.name) && learnName(rv, fv)) continue;
+        if (sameValue(mapName(rv), fv)) continue;
+        diffs.push(`${field.name}: recorded ${formatValue(rv)}, now ${formatValue(fv)}`);
+      }
+    }
+    if (recorded.header && fresh.header) {
+      const rp = recorded.header.properties;
+      const fp = fresh.header.properties;
+      const keys = new Set([...Object.keys(rp), ...Object.keys(fp)]);
+      for (const key of keys) {
+        const rv = rp[key];
+        const fv = fp[key];
+        if (rv !== undefined && fv !== undefined && sameValue(mapName(rv), fv)) continue;
+        diffs.push(`property ${key}: recorded ${rv === undefined ? 'absent' : formatValue(rv)}, now ${fv === undefined ? 'absent' : formatValue(fv)}`);
+      }
+      const rb = concat(recorded.body);
+      const fb = concat(fresh.body);
+      if (!sameBytes(rb, fb)) diffs.push(`body: recorded ${rb.length} bytes, now ${fb.length} bytes${rb.length === fb.length ? ' (different bytes)' : ''}`);
+    }
+    if (diffs.length > 0) differ(conn.id, channelNo, recorded.line, `${r.name}: ${diffs.join('; ')}`);
+  };
+
+  /**
+   * The new server answered otherwise than recorded on this channel: its recorded frames no
+   * longer apply. Close what the new server left open so later frames cannot hit it.
+   */
+  const diverge = (conn: ReplayConnection, channelNo: number, ch: ChannelState, fresh: ServerItem | undefined) => {
+    ch.sync.recorded.length = 0;
+    ch.async.recorded.length = 0;
+    ch.recordedContent = undefined;
+    if (fresh?.method.name === 'connection.close') {
+      conn.send(encodeMethodFrame(0, 'connection.close-ok'));
+      killConnection(conn, `the new server closed it: ${methodText(fresh.method)}`);
+      return;
+    }
+    if (channelNo === 0) {
+      // a connection-level divergence: stop this connection cleanly
+      killConnection(conn, 'its handshake diverged');
+      return;
+    }
+    if (ch.dead) return;
+    ch.dead = true;
+    if (fresh?.method.name === 'channel.close') conn.send(encodeMethodFrame(channelNo, 'channel.close-ok'));
+    else {
+      conn.send(encodeMethodFrame(channelNo, 'channel.close', { 'reply-code': 200, 'reply-text': 'amqp-spy replay: closed where the recording diverged', 'class-id': 0, 'method-id': 0 }));
+      ch.awaitingCloseOk = true;
+    }
+  };
+
+  const killConnection = (conn: ReplayConnection, why: string) => {
+    if (conn.dead) return;
+    conn.dead = true;
+    conn.closedBy = why;
+    if (conn.heartbeat) clearInterval(conn.heartbeat);
+    conn.socket?.end();
+    setTimeout(() => conn.socket?.destroy(), 1000).unref();
+    conn.poke();
+  };
+
+  /** Pairs recorded and new items in order as both become complete. */
+  const match = (conn: ReplayConnection, channelNo: number, ch: ChannelState) => {
+    for (const stream of [ch.sync, ch.async]) {
+      while (stream.recorded.length > 0 && stream.fresh.length > 0 && stream.recorded[0]!.complete && stream.fresh[0]!.complete) {
+        compare(conn, channelNo, ch, stream.recorded.shift()!, stream.fresh.shift()!);
+        if (ch.dead || conn.dead) break;
+      }
+    }
+    conn.poke();
+  };
+
+  const streamOf = (ch: ChannelState, method: DecodedMethod): Stream => (ASYNC_METHODS.has(method.name) ? ch.async : ch.sync);
+
+  /** A server frame, recorded or new, into its channel's stream. */
+  const addServerFrame = (conn: ReplayConnection, frame: DecodedFrame, side: 'recorded' | 'fresh', line: number | undefined) => {
+    if (frame.type === 'heartbeat') return;
+    const channelNo = frame.channel;
+    const ch = conn.channel(channelNo);
+    if (side === 'fresh' && frame.type === 'method' && frame.method.name.startsWith('connection.close')) conn.closing = true;
+    if (side === 'fresh' && ch.awaitingCloseOk) {
+      if (frame.type === 'method' && (frame.method.name === 'channel.close-ok' || frame.method.name === 'channel.close')) {
+        if (frame.method.name === 'channel.close') conn.send(encodeMethodFrame(channelNo, 'channel.close-ok'));
+        ch.awaitingCloseOk = false;
+        ch.sync.fresh.length = 0;
+        ch.async.fresh.length = 0;
+        ch.freshContent = undefined;
+        conn.poke();
+      }
+      return;
+    }
+    if (ch.dead) {
+      // an unexpected close on a channel we gave up on still needs its answer
+      if (side === 'fresh' && frame.type === 'method' && frame.method.name === 'channel.close') conn.send(encodeMethodFrame(channelNo, 'channel.close-ok'));
+      return;
+    }
+    const contentKey = side === 'recorded' ? 'recordedContent' : 'freshContent';
+    if (frame.type === 'method') {
+      if (UNCOMPARED_METHODS.has(frame.method.name)) return;
+      const item: ServerItem = { method: frame.method, ...(line !== undefined ? { line } : {}), body: [], received: 0, complete: !frame.method.spec.content };
+      streamOf(ch, frame.method)[side].push(item);
+      // An unasked-for close waits for the recorded frame at its place: the server discards
+      // what the client sends meanwhile (0-9-1 §4.2.6 / channel.close), so no harm is done.
+      ch[contentKey] = frame.method.spec.content ? item : undefined;
+    } else {
+      const item = ch[contentKey];
+      if (!item) return;
+      if (frame.type === 'header') {
+        item.header = frame.header;
+        if (frame.header.bodySize === 0n) item.complete = true;
+      } else {
+        item.body.push(side === 'fresh' ? frame.body.slice() : frame.body);
+        item.received += frame.body.length;
+        if (item.header && BigInt(item.received) >= item.header.bodySize) item.complete = true;
+      }
+      if (item.complete) ch[contentKey] = undefined;
+    }
+    match(conn, channelNo, ch);
+  };
+
+  const connect = (conn: ReplayConnection): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        const reason = error.code === 'ECONNREFUSED' ? 'connection refused' : error.code === 'ENOTFOUND' ? 'unknown host' : error.message;
+        reject(new ReplayTargetError(target.host, target.port, reason));
+      };
+      const socket = target.tls
+        ? tls.connect({ host: target.host, port: target.port, rejectUnauthorized: !options.insecure, ...(net.isIP(target.host) ? {} : { servername: target.host }) }, () => done())
+        : net.connect({ host: target.host, port: target.port }, () => done());
+      socket.setNoDelay(true);
+      const done = () => {
+        socket.off('error', onError);
+        socket.on('error', () => {});
+        resolve();
+      };
+      socket.once('error', onError);
+      conn.socket = socket;
+      socket.on('data', (chunk: Buffer) => {
+        for (const item of conn.parser.push(chunk)) {
+          if (item.kind === 'error') {
+            differ(conn.id, 0, undefined, `the new server's bytes do not decode: ${item.error.message}`);
+            killConnection(conn, 'undecodable server bytes');
+            return;
+          }
+          if (item.kind !== 'frame') continue;
+          let frame: DecodedFrame;
+          try {
+            frame = decodeFrame(item.frame);
+          } catch (error) {
+            differ(conn.id, item.frame.channel, undefined, `a frame from the new server does not decode: ${(error as Error).message}`);
+            continue;
+          }
+          addServerFrame(conn, frame, 'fresh', undefined);
+        }
+      });
+      socket.on('close', () => {
+        if (!conn.dead) {
+          conn.dead = true;
+          conn.closedBy = 'the new server closed the socket';
+          if (!conn.closing) differ(conn.id, 0, undefined, 'the new server closed the connection where the recording goes on');
+        }
+        if (conn.heartbeat) clearInterval(conn.heartbeat);
+        conn.poke();
+      });
+    });
+
+  /** A recorded client frame as it must be sent now: names mapped, credentials replaced. */
+  const prepareClientFrame = (frame: DecodedFrame, raw: Uint8Array, ch: ChannelState): Uint8Array => {
+    if (frame.type === 'method') {
+      const method = frame.method;
+      let changed = false;
+      const args: Record<string, ArgumentValue> = { ...method.args };
+      for (const key of Object.keys(args)) {
+        const value = args[key]!;
+        if (typeof value === 'string' && names.has(value)) {
+          args[key] = names.get(value)!;
+          changed = true;
+        }
+      }
+      if ((method.name === 'basic.ack' || method.name === 'basic.nack' || method.name === 'basic.reject') && typeof args['delivery-tag'] === 'bigint') {
+        const mapped = ch.deliveryTags.get(args['delivery-tag']);
+        if (mapped !== undefined && mapped !== args['delivery-tag']) {
+          args['delivery-tag'] = mapped;
+          changed = true;
+        }
+      }
+      if (method.name === 'connection.start-ok' && (masked || target.username !== undefined || target.password !== undefined)) {
+        const recordedUser = plainUser(args['response']);
+        const user = target.username ?? recordedUser ?? 'guest';
+        const password = target.password ?? 'guest';
+        args['mechanism'] = 'PLAIN';
+        args['response'] = Buffer.from(`\0${user}\0${password}`, 'utf8');
+        changed = true;
+      }
+      if (method.name.startsWith('connection.close')) currentConn!.closing = true;
+      if (method.name === 'connection.tune-ok') startHeartbeats(Number(args['heartbeat'] ?? 0));
+      const sent: DecodedMethod = changed ? { ...method, args } : method;
+      if (method.spec.synchronous) ch.lastRequest = sent;
+      return changed ? encodeMethodFrame(frame.channel, method.spec, args) : raw;
+    }
+    if (frame.type === 'header') {
+      const props: Record<string, ArgumentValue> = { ...frame.header.properties };
+      let changed = false;
+      for (const key of Object.keys(props)) {
+        const value = props[key]!;
+        if (typeof value === 'string' && names.has(value)) {
+          props[key] = names.get(value)!;
+          changed = true;
+        }
+      }
+      return changed ? encodeContentHeaderFrame(frame.channel, { classId: frame.header.classId, bodySize: frame.header.bodySize, properties: props }) : raw;
+    }
+    return raw;
+  };
+
+  let currentConn: ReplayConnection | undefined;
+  const startHeartbeats = (seconds: number) => {
+    const conn = currentConn;
+    if (!conn || seconds <= 0 || conn.heartbeat) return;
+    // the recorded client's heartbeats were timed by its clock; send our own at half the interval
+    conn.heartbeat = setInterval(() => conn.send(encodeHeartbeatFrame()), (seconds * 1000) / 2);
+    conn.heartbeat.unref();
+  };
+
+  /** Waits for the server frames the recording had before this point; gives up after the timeout. */
+  const awaitRecorded = async (conn: ReplayConnection) => {
+    if (await conn.until(timeoutMs)) return;
+    for (const [channelNo, ch] of conn.channels) {
+      if (ch.settled()) continue;
+      const missing = [...ch.sync.recorded, ...ch.async.recorded];
+      if (missing.length > 0) {
+        const first = missing[0]!;
+        differ(conn.id, channelNo, first.line, `recorded ${methodText(first.method)}${missing.length > 1 ? ` (and ${missing.length - 1} more server frames)` : ''}, none from the new server within ${timeoutMs} ms`);
+      }
+      ch.awaitingCloseOk = false;
+      diverge(conn, channelNo, ch, undefined);
+    }
+  };
+
+  const sendClientBytes = async (conn: ReplayConnection, entry: RecordedBytes) => {
+    await awaitRecorded(conn);
+    if (conn.dead) {
+      skipped++;
+      return;
+    }
+    if (entry.source !== 'frame') {
+      conn.send(entry.raw);
+      framesSent++;
+      return;
+    }
+    const parsed = new FrameParser({ expectProtocolHeader: false }).push(entry.raw)[0];
+    if (parsed?.kind !== 'frame') {
+      conn.send(entry.raw);
+      framesSent++;
+      return;
+    }
+    const frame = decodeFrame(parsed.frame);
+    if (frame.type === 'heartbeat') return; // our own timer sends them
+    const ch = conn.channel(frame.channel);
+    if (frame.type === 'method' && frame.method.name === 'channel.open' && ch.dead) {
+      // the client opens the channel again: it is compared afresh from here
+      conn.channels.set(frame.channel, new ChannelState());
+    } else if (ch.dead) {
+      skipped++;
+      return;
+    }
+    conn.send(prepareClientFrame(frame, entry.raw, conn.channel(frame.channel)));
+    framesSent++;
+  };
+
+  const recordedParsers = new Map<number, FrameParser>();
+  try {
+    for await (const entry of recording.entries()) {
+      if (entry.kind === 'conn.open') {
+        const conn = new ReplayConnection(entry.conn);
+        connections.set(entry.conn, conn);
+        recordedParsers.set(entry.conn, new FrameParser({ expectProtocolHeader: false }));
+        connectionCount++;
+        await connect(conn);
+        continue;
+      }
+      const conn = connections.get(entry.conn);
+      if (!conn) {
+        warn(`${options.path}: line ${entry.line}: connection #${entry.conn} was not opened in the recording; its frames are not replayed`);
+        continue;
+      }
+      currentConn = conn;
+      if (entry.kind === 'conn.close') {
+        await awaitRecorded(conn);
+        killConnection(conn, 'recording ended');
+        continue;
+      }
+      if (entry.dir === 'c2s') {
+        await sendClientBytes(conn, entry);
+        continue;
+      }
+      // compared even after the connection ended: its last replies may have come already
+      if (entry.source !== 'frame') continue;
+      for (const item of recordedParsers.get(entry.conn)!.push(entry.raw)) {
+        if (item.kind !== 'frame') continue;
+        let frame: DecodedFrame;
+        try {
+          frame = decodeFrame(item.frame);
+        } catch {
+          continue;
+        }
+        addServerFrame(conn, frame, 'recorded', entry.line);
+      }
+    }
+    // connections the recording left open (killed recorder): finish what was awaited
+    for (const conn of connections.values()) {
+      if (!conn.dead) {
+        await awaitRecorded(conn);
+        killConnection(conn, 'recording ended');
+      }
+    }
+    for (const conn of connections.values()) {
+      for (const [channelNo, ch] of conn.channels) {
+        for (const extra of [...ch.sync.fresh, ...ch.async.fresh]) {
+          differ(conn.id, channelNo, undefined, `the new server also sent ${methodText(extra.method)}, not in the recording`);
+        }
+      }
+    }
+  } finally {
+    for (const conn of connections.values()) {
+      if (conn.heartbeat) clearInterval(conn.heartbeat);
+      conn.socket?.destroy();
+    }
+  }
+  return { connections: connectionCount, framesSent, compared, skipped, differences };
+}
+
+/** The user name in a PLAIN response `\0user\0password`. */
+function plainUser(response: ArgumentValue | undefined): string | undefined {
+  const bytes = typeof response === 'string' ? Buffer.from(response, 'utf8') : response instanceof Uint8Array ? Buffer.from(response) : undefined;
+  if (!bytes) return undefined;
+  const first = bytes.indexOf(0);
+  const second = first >= 0 ? bytes.indexOf(0, first + 1) : -1;
+  return second > first ? bytes.toString('utf8', first + 1, second) : undefined;
+}

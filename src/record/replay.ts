@@ -1,0 +1,98 @@
+// `amqp-spy replay FILE`: the recorded bytes go through a fresh tap per connection, in
+// recorded order with their recorded times, so replay shows the same events as the live
+// session (messages, request/reply latencies, acks, errors), decoded by today's decoder.
+
+import { EventBus, type EventSink } from '../events.js';
+import { ConnectionTap } from '../tap/connection-tap.js';
+import type { Filter } from '../view/filter.js';
+import { openRecording, type RecordedEntry } from './recording-reader.js';
+import type { RecordingHeader } from './recording-format.js';
+
+export interface ReplayOptions {
+  readonly path: string;
+  readonly sinks: readonly EventSink[];
+  /** real time scaled by this factor; undefined or 0: all at once */
+  readonly speed?: number;
+  /** only events it matches reach the sinks */
+  readonly filter?: Filter;
+  readonly lenient?: boolean;
+  /** show credentials (only present in recordings made with --record-secrets) */
+  readonly showSecrets?: boolean;
+  readonly onWarning?: (line: string) => void;
+  /** called with the header before the first event */
+  readonly onHeader?: (header: RecordingHeader) => void;
+  /** stops replay early (e.g. the TUI quit) */
+  readonly signal?: AbortSignal;
+}
+
+export interface ReplayResult {
+  readonly header: RecordingHeader;
+  readonly connections: number;
+  /** entries read from the file (not counting derived lines) */
+  readonly entries: number;
+  /** events emitted (before filtering) */
+  readonly events: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function replayRecording(options: ReplayOptions): Promise<ReplayResult> {
+  const warn = options.onWarning ?? (() => {});
+  const recording = await openRecording(options.path, { lenient: options.lenient ?? false, onWarning: warn });
+  options.onHeader?.(recording.header);
+  let events = 0;
+  const bus = new EventBus((error) => warn(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
+  const filter = options.filter;
+  for (const sink of options.sinks) bus.subscribe(filter && !filter.empty ? (e) => { if (filter.matches(e)) sink(e); } : sink);
+  bus.subscribe(() => { events++; });
+
+  const taps = new Map<number, ConnectionTap>();
+  const tapOptions = { showSecrets: options.showSecrets ?? false, keepUndecoded: true };
+  const tapFor = (entry: RecordedEntry): ConnectionTap => {
+    let tap = taps.get(entry.conn);
+    if (!tap) {
+      // bytes of a connection whose open line is missing (a lenient skip): decode them anyway
+      warn(`${options.path}: line ${entry.line}: connection #${entry.conn} was not opened in the recording`);
+      tap = new ConnectionTap(entry.conn, bus, tapOptions);
+      taps.set(entry.conn, tap);
+    }
+    return tap;
+  };
+
+  const speed = options.speed ?? 0;
+  let firstTs: number | undefined;
+  const wallStart = performance.now();
+  let connections = 0;
+  let entries = 0;
+  for await (const entry of recording.entries()) {
+    if (options.signal?.aborted) break;
+    entries++;
+    if (speed > 0) {
+      firstTs ??= entry.ts;
+      const due = (entry.ts - firstTs) / 1000 / speed - (performance.now() - wallStart);
+      if (due > 1) await sleep(due);
+      if (options.signal?.aborted) break;
+    }
+    switch (entry.kind) {
+      case 'conn.open': {
+        if (taps.has(entry.conn)) taps.get(entry.conn)!.close('reopened in the recording', entry.ts);
+        taps.set(entry.conn, new ConnectionTap(entry.conn, bus, tapOptions));
+        connections++;
+        bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: entry.ts, conn: entry.conn, client: entry.client, server: entry.server });
+        break;
+      }
+      case 'conn.close':
+        tapFor(entry).close(entry.reason, entry.ts);
+        taps.delete(entry.conn);
+        break;
+      case 'bytes':
+        tapFor(entry).feed(entry.dir, entry.raw, entry.ts);
+        break;
+    }
+  }
+  if (taps.size > 0 && !options.signal?.aborted) {
+    const ids = [...taps.keys()].map((id) => `#${id}`).join(', ');
+    warn(`${options.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`);
+  }
+  return { header: recording.header, connections, entries, events };
+}

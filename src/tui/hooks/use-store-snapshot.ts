@@ -1,0 +1,48 @@
+// Re-renders when the store changes, at most every `intervalMs` (default 50 ms: ~20 renders/s)
+// however fast events arrive, and once a second anyway so rates fall to zero when idle.
+
+import { useEffect, useRef, useState } from 'react';
+import type { EventStore } from '../event-store.js';
+
+export interface StoreSnapshot {
+  /** the store's version when taken */
+  readonly version: number;
+  /** the store's end (absolute index) when taken: what the list may show */
+  readonly end: number;
+  /** renders triggered so far (for the benchmark) */
+  readonly renders: number;
+}
+
+export const RENDER_INTERVAL_MS = 50;
+const IDLE_TICK_MS = 1000;
+
+export function useStoreSnapshot(store: EventStore, intervalMs: number = RENDER_INTERVAL_MS): StoreSnapshot {
+  const take = (renders: number): StoreSnapshot => ({ version: store.version, end: store.endIndex, renders });
+  const [snapshot, setSnapshot] = useState<StoreSnapshot>(() => take(0));
+  const renders = useRef(0);
+  useEffect(() => {
+    let timer: NodeJS.Timeout | undefined;
+    let last = 0;
+    const flush = () => {
+      timer = undefined;
+      last = performance.now();
+      setSnapshot(take(++renders.current));
+    };
+    const onChange = () => {
+      if (timer) return;
+      timer = setTimeout(flush, Math.max(0, last + intervalMs - performance.now()));
+    };
+    const unsubscribe = store.subscribe(onChange);
+    const idle = setInterval(() => {
+      if (!timer && performance.now() - last >= IDLE_TICK_MS) flush();
+    }, IDLE_TICK_MS);
+    idle.unref?.();
+    return () => {
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      clearInterval(idle);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [store, intervalMs]);
+  return snapshot;
+}

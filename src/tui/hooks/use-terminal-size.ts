@@ -1,0 +1,24 @@
+// The terminal's size, following resizes. Fixed sizes (tests, benchmarks) win.
+
+import { useStdout } from 'ink';
+import { useEffect, useState } from 'react';
+
+export interface TerminalSize {
+  readonly columns: number;
+  readonly rows: number;
+}
+
+export function useTerminalSize(fixed?: Partial<TerminalSize>): TerminalSize {
+  const { stdout } = useStdout();
+  const read = (): TerminalSize => ({ columns: fixed?.columns ?? stdout.columns ?? 80, rows: fixed?.rows ?? stdout.rows ?? 24 });
+  const [size, setSize] = useState<TerminalSize>(read);
+  useEffect(() => {
+    const onResize = () => setSize(read());
+    stdout.on('resize', onResize);
+    return () => {
+      stdout.off('resize', onResize);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [stdout, fixed?.columns, fixed?.rows]);
+  return fixed?.columns !== undefined && fixed.rows !== undefined ? { columns: fixed.columns, rows: fixed.rows } : size;
+}

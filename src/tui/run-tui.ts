@@ -1,0 +1,75 @@
+// Entry point of the terminal UI, imported lazily by the CLI (ink costs ~330 ms to load).
+// Subscribes an event store to the session, draws until `q` (or Ctrl+C), then runs the
+// session's stop and resolves once ink has unmounted and the terminal is restored.
+
+import type { SpyEvent } from '../events.js';
+import { EventStore } from './event-store.js';
+
+export interface RunTuiOptions {
+  subscribe(sink: (event: SpyEvent) => void): () => void;
+  /** e.g. `proxy 127.0.0.1:5673 → 127.0.0.1:5672`, `standalone 127.0.0.1:5672`, `replay session.jsonl` */
+  mode: string;
+  recording?: () => { path: string; bytes: number } | undefined;
+  /** events kept for the list (default 100,000); older ones leave the view, never the recording */
+  bufferSize?: number;
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+  /** the session's stop: closes connections, flushes the recording (called once) */
+  onQuit(): Promise<void>;
+  /**
+   * One-line notices for people (upstream unreachable, a sink dropped): shown on the status
+   * line instead of being written through the screen.
+   */
+  notices?(sink: (line: string) => void): () => void;
+  /** closes the TUI from outside (e.g. SIGTERM); `onQuit` still runs, once */
+  signal?: AbortSignal;
+}
+
+const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
+const LEAVE_ALT_SCREEN = '\x1b[?1049l';
+
+export async function runTui(options: RunTuiOptions): Promise<void> {
+  // React picks its build when first loaded: the development one is several times slower and
+  // checks things a user cannot act on
+  process.env['NODE_ENV'] ??= 'production';
+  // subscribe first: events that arrive while ink loads are kept
+  const store = new EventStore(options.bufferSize ?? 100_000);
+  const unsubscribe = options.subscribe((event) => store.push(event));
+  const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('./app.js')]);
+  const stdout = options.stdout ?? process.stdout;
+  const stdin = options.stdin ?? process.stdin;
+  // a full-screen tool: draw on the alternate screen and give the shell its screen back
+  const altScreen = stdout.isTTY === true;
+  if (altScreen) stdout.write(ENTER_ALT_SCREEN);
+  let quitRan = false;
+  let quitError: unknown;
+  const onQuit = async () => {
+    if (quitRan) return;
+    quitRan = true;
+    try {
+      await options.onQuit();
+    } catch (error) {
+      quitError ??= error;
+    }
+  };
+  const instance = render(
+    createElement(App, { store, mode: options.mode, recording: options.recording, onQuit, ...(options.notices ? { notices: options.notices } : {}) }),
+    // console output from elsewhere goes above the UI instead of through it (when console can be
+    // patched: test runners replace it with one that cannot)
+    { stdout, stdin, exitOnCtrlC: false, patchConsole: typeof console.Console === 'function', incrementalRendering: true },
+  );
+  const onAbort = () => instance.unmount();
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    unsubscribe();
+    instance.cleanup();
+    if (altScreen) stdout.write(LEAVE_ALT_SCREEN);
+  }
+  // ink unmounted for another reason (stdin closed, the signal): the session still stops
+  await onQuit();
+  if (quitError !== undefined) throw quitError;
+}

@@ -1,0 +1,260 @@
+// What the user has chosen (selection, following, pause, filter, panes) and what each key
+// action does to it. Plain TS over the event store, so the behaviour is testable without a
+// terminal; the app only maps key presses to actions and draws.
+
+import type { SpyEvent } from '../events.js';
+import { describeEventDetail, nextBodyMode, type BodyMode } from '../view/event-detail.js';
+import { FilterSyntaxError, parseFilter, type Filter } from '../view/filter.js';
+import { isErrorEvent } from '../view/format.js';
+import type { EventStore, ListMode } from './event-store.js';
+import type { ActionId } from './keymap.js';
+
+export type Screen = 'list' | 'connections' | 'help';
+
+export interface StatusLine {
+  readonly text: string;
+  readonly tone: 'info' | 'error';
+}
+
+export interface UiState {
+  readonly screen: Screen;
+  /** the selection sticks to the newest row */
+  readonly following: boolean;
+  /** display frozen at `frozenEnd` (an absolute store index); capture goes on */
+  readonly paused: boolean;
+  readonly frozenEnd: number;
+  /** absolute store index of the selected event (when not following) */
+  readonly selected: number | undefined;
+  readonly mode: ListMode;
+  readonly hideHeartbeats: boolean;
+  readonly filterText: string;
+  readonly searchText: string;
+  readonly search: Filter | undefined;
+  /** the prompt being typed in, if any */
+  readonly editing: 'filter' | 'search' | undefined;
+  readonly draft: string;
+  readonly draftError: string | undefined;
+  readonly bodyMode: BodyMode | undefined;
+  readonly showRaw: boolean;
+  readonly showDetail: boolean;
+  readonly detailScroll: number;
+  /** where Enter jumped from, newest last (absolute indexes) */
+  readonly history: readonly number[];
+  readonly status: StatusLine | undefined;
+  readonly connectionsScroll: number;
+  readonly helpScroll: number;
+  readonly quitting: boolean;
+}
+
+export function initialUiState(): UiState {
+  return {
+    screen: 'list', following: true, paused: false, frozenEnd: 0, selected: undefined, mode: 'messages', hideHeartbeats: false,
+    filterText: '', searchText: '', search: undefined, editing: undefined, draft: '', draftError: undefined,
+    bodyMode: undefined, showRaw: false, showDetail: true, detailScroll: 0, history: [], status: undefined,
+    connectionsScroll: 0, helpScroll: 0, quitting: false,
+  };
+}
+
+/** What the list shows right now: rows among the events before `end`. */
+export interface ListView {
+  readonly end: number;
+  readonly length: number;
+  /** view position of the selected row, -1 when the list is empty */
+  readonly selectedPosition: number;
+  readonly selectedIndex: number | undefined;
+  readonly selectedEvent: SpyEvent | undefined;
+}
+
+/** `liveEnd` is the store's end at the last snapshot; a paused display keeps its own. */
+export function listView(state: UiState, store: EventStore, liveEnd: number): ListView {
+  const end = state.paused ? Math.min(state.frozenEnd, liveEnd) : liveEnd;
+  const length = store.viewLength(end);
+  let position = -1;
+  if (length > 0) position = state.following || state.selected === undefined ? length - 1 : Math.min(store.positionOf(state.selected), length - 1);
+  const selectedIndex = position >= 0 ? store.viewAt(position) : undefined;
+  return { end, length, selectedPosition: position, selectedIndex, selectedEvent: selectedIndex === undefined ? undefined : store.at(selectedIndex) };
+}
+
+export interface ActionContext {
+  readonly store: EventStore;
+  /** the store's end at the last snapshot */
+  readonly liveEnd: number;
+  /** rows the list shows (for paging) */
+  readonly listRows: number;
+  /** lines the detail pane shows (for its scrolling) */
+  readonly detailRows: number;
+}
+
+function selectPosition(state: UiState, ctx: ActionContext, view: ListView, position: number, follow = false): UiState {
+  if (view.length === 0) return state;
+  const clamped = Math.max(0, Math.min(position, view.length - 1));
+  // reaching the last row does not resume following: only `f` and End do
+  return { ...state, selected: ctx.store.viewAt(clamped), following: follow, detailScroll: clamped === view.selectedPosition ? state.detailScroll : 0 };
+}
+
+/** Applies a key action. Changes to the list's view options are applied to the store here. */
+export function applyAction(state: UiState, action: ActionId, ctx: ActionContext): UiState {
+  const { store } = ctx;
+  const view = listView(state, store, ctx.liveEnd);
+  const cleared = { ...state, status: undefined };
+  if (action === 'filter' || action === 'search') {
+    return { ...cleared, screen: 'list', editing: action, draft: action === 'filter' ? state.filterText : state.searchText, draftError: undefined };
+  }
+  if (state.screen === 'help' && action !== 'quit') {
+    switch (action) {
+      case 'select-prev': return { ...cleared, helpScroll: Math.max(0, state.helpScroll - 1) };
+      case 'select-next': return { ...cleared, helpScroll: state.helpScroll + 1 };
+      case 'page-up': return { ...cleared, helpScroll: Math.max(0, state.helpScroll - ctx.listRows) };
+      case 'page-down': return { ...cleared, helpScroll: state.helpScroll + ctx.listRows };
+      case 'help':
+      case 'escape': return { ...cleared, screen: 'list', helpScroll: 0 };
+      default: return cleared;
+    }
+  }
+  if (state.screen === 'connections') {
+    switch (action) {
+      case 'select-prev': return { ...cleared, connectionsScroll: Math.max(0, state.connectionsScroll - 1) };
+      case 'select-next': return { ...cleared, connectionsScroll: state.connectionsScroll + 1 };
+      case 'page-up': return { ...cleared, connectionsScroll: Math.max(0, state.connectionsScroll - ctx.listRows) };
+      case 'page-down': return { ...cleared, connectionsScroll: state.connectionsScroll + ctx.listRows };
+      case 'connections':
+      case 'escape': return { ...cleared, screen: 'list' };
+      case 'help': return { ...cleared, screen: 'help' };
+      case 'quit': return { ...cleared, quitting: true };
+      case 'pause': return togglePause(cleared, ctx);
+      default: return cleared;
+    }
+  }
+  switch (action) {
+    case 'select-prev': return selectPosition(cleared, ctx, view, view.selectedPosition - 1);
+    case 'select-next': return selectPosition(cleared, ctx, view, view.selectedPosition + 1);
+    case 'page-up': return selectPosition(cleared, ctx, view, view.selectedPosition - ctx.listRows);
+    case 'page-down': return selectPosition(cleared, ctx, view, view.selectedPosition + ctx.listRows);
+    case 'select-first': return selectPosition(cleared, ctx, view, 0);
+    case 'select-last':
+    case 'follow': return { ...cleared, following: true, selected: undefined, detailScroll: 0 };
+    case 'toggle-messages': {
+      const mode: ListMode = state.mode === 'messages' ? 'frames' : 'messages';
+      store.setView({ ...store.options, mode });
+      return { ...cleared, mode, status: { text: mode === 'messages' ? 'rows: assembled messages' : 'rows: every frame', tone: 'info' } };
+    }
+    case 'toggle-heartbeats': {
+      const hideHeartbeats = !state.hideHeartbeats;
+      store.setView({ ...store.options, hideHeartbeats });
+      return { ...cleared, hideHeartbeats, status: { text: hideHeartbeats ? 'heartbeats hidden' : 'heartbeats shown', tone: 'info' } };
+    }
+    case 'connections': return { ...cleared, screen: 'connections' };
+    case 'help': return { ...cleared, screen: 'help' };
+    case 'jump-link': return jumpToLink(cleared, ctx, view);
+    case 'jump-back': {
+      const target = state.history[state.history.length - 1];
+      if (target === undefined) return { ...cleared, status: { text: 'nothing to go back to', tone: 'info' } };
+      return { ...cleared, selected: target, following: false, history: state.history.slice(0, -1), detailScroll: 0 };
+    }
+    case 'cycle-body': {
+      const event = view.selectedEvent;
+      if (!event || (event.kind !== 'message' && !(event.kind === 'frame' && event.frame.type === 'body'))) return { ...cleared, status: { text: 'the selected row has no body', tone: 'info' } };
+      const detail = describeEventDetail(event, state.bodyMode ? { bodyMode: state.bodyMode } : {});
+      return { ...cleared, bodyMode: nextBodyMode(detail.bodyModes, detail.bodyMode) };
+    }
+    case 'toggle-raw': return { ...cleared, showRaw: !state.showRaw };
+    case 'toggle-detail': return { ...cleared, showDetail: !state.showDetail };
+    case 'detail-down': return { ...cleared, detailScroll: state.detailScroll + Math.max(1, ctx.detailRows - 2) };
+    case 'detail-up': return { ...cleared, detailScroll: Math.max(0, state.detailScroll - Math.max(1, ctx.detailRows - 2)) };
+    case 'search-next':
+    case 'search-prev': {
+      if (!state.search) return { ...cleared, status: { text: 'no search: press s to search', tone: 'info' } };
+      return findAndSelect(cleared, ctx, view, state.search, action === 'search-next' ? 1 : -1, `no other match for "${state.searchText}"`);
+    }
+    case 'next-error': return findAndSelect(cleared, ctx, view, ERROR_FILTER, 1, 'no other error');
+    case 'escape': {
+      if (state.filterText) store.setView({ ...store.options, filter: undefined });
+      return { ...cleared, filterText: '', searchText: '', search: undefined, status: state.filterText || state.searchText ? { text: 'filter and search cleared', tone: 'info' } : undefined };
+    }
+    case 'pause': return togglePause(cleared, ctx);
+    case 'clear':
+      store.clear();
+      return { ...cleared, selected: undefined, following: true, history: [], frozenEnd: store.endIndex, detailScroll: 0 };
+    case 'quit': return { ...cleared, quitting: true };
+  }
+}
+
+const ERROR_FILTER: Filter = { source: 'error', empty: false, matches: isErrorEvent };
+
+function togglePause(state: UiState, ctx: ActionContext): UiState {
+  return state.paused ? { ...state, paused: false } : { ...state, paused: true, frozenEnd: ctx.liveEnd };
+}
+
+function findAndSelect(state: UiState, ctx: ActionContext, view: ListView, filter: Filter, step: 1 | -1, notFound: string): UiState {
+  const found = ctx.store.findInView(filter, view.selectedPosition, step, view.length);
+  if (found !== undefined) return selectPosition(state, ctx, view, found);
+  // wrap around, like a pager's search
+  const wrapped = ctx.store.findInView(filter, step === 1 ? -1 : view.length, step, view.length);
+  if (wrapped === undefined || wrapped === view.selectedPosition) return { ...state, status: { text: notFound, tone: 'info' } };
+  return { ...selectPosition(state, ctx, view, wrapped), status: { text: step === 1 ? 'search wrapped to the top' : 'search wrapped to the bottom', tone: 'info' } };
+}
+
+function jumpToLink(state: UiState, ctx: ActionContext, view: ListView): UiState {
+  const event = view.selectedEvent;
+  if (!event || view.selectedIndex === undefined) return state;
+  const links = describeEventDetail(event).links;
+  const link = links[0];
+  if (!link) return { ...state, status: { text: 'this row links to nothing', tone: 'info' } };
+  const target = ctx.store.rowForSeq(link.seq);
+  if (target === undefined) {
+    const why = ctx.store.indexOfSeq(link.seq) === undefined ? 'has left the buffer' : 'is hidden by the filter or row mode';
+    return { ...state, status: { text: `#${link.seq} (${link.label}) ${why}`, tone: 'error' } };
+  }
+  if (state.paused && target >= view.end) return { ...state, status: { text: `#${link.seq} arrived after the pause`, tone: 'info' } };
+  return { ...state, selected: target, following: false, history: [...state.history, view.selectedIndex].slice(-100), detailScroll: 0, status: { text: `jumped to ${link.label} #${link.seq} (Backspace goes back)`, tone: 'info' } };
+}
+
+// --- the prompt ---------------------------------------------------------------------------
+
+/** Parses a draft; the error text is one line for the prompt. */
+export function checkFilter(text: string): { filter: Filter; error?: undefined } | { filter?: undefined; error: string } {
+  try {
+    return { filter: parseFilter(text) };
+  } catch (error) {
+    if (error instanceof FilterSyntaxError) return { error: error.message.replace(/^filter "[^"]*": /, '') };
+    throw error;
+  }
+}
+
+/** A draft changed: a filter applies live (when it parses); a search waits for Enter. */
+export function editDraft(state: UiState, draft: string, store: EventStore): UiState {
+  const checked = checkFilter(draft);
+  if (checked.error !== undefined) return { ...state, draft, draftError: checked.error };
+  if (state.editing === 'filter') {
+    store.setView({ ...store.options, filter: checked.filter.empty ? undefined : checked.filter });
+    return { ...state, draft, draftError: undefined, filterText: draft.trim() };
+  }
+  return { ...state, draft, draftError: undefined };
+}
+
+/** Enter in the prompt. */
+export function submitDraft(state: UiState, store: EventStore, liveEnd: number, listRows: number): UiState {
+  const checked = checkFilter(state.draft);
+  if (checked.error !== undefined) return { ...state, draftError: checked.error };
+  if (state.editing === 'filter') {
+    store.setView({ ...store.options, filter: checked.filter.empty ? undefined : checked.filter });
+    return { ...state, editing: undefined, filterText: state.draft.trim(), draftError: undefined };
+  }
+  const searchText = state.draft.trim();
+  const done: UiState = { ...state, editing: undefined, searchText, search: checked.filter.empty ? undefined : checked.filter, draftError: undefined };
+  if (!done.search) return done;
+  // jump to the first match at or after the selection
+  const view = listView(done, store, liveEnd);
+  const ctx = { store, liveEnd, listRows, detailRows: 0 };
+  const here = view.selectedEvent && done.search.matches(view.selectedEvent);
+  return here ? done : findAndSelect(done, ctx, view, done.search, 1, `no match for "${searchText}"`);
+}
+
+/** Esc in the prompt: a filter prompt clears the filter, a search prompt the search. */
+export function cancelDraft(state: UiState, store: EventStore): UiState {
+  if (state.editing === 'filter') {
+    store.setView({ ...store.options, filter: undefined });
+    return { ...state, editing: undefined, draft: '', draftError: undefined, filterText: '' };
+  }
+  return { ...state, editing: undefined, draft: '', draftError: undefined, searchText: '', search: undefined };
+}

@@ -1,0 +1,105 @@
+// `amqp-spy replay` as a user runs it: the built CLI on recordings made by the recorder.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/events.js';
+import { createRecorder } from '../../src/record/recorder.js';
+import { makeRecordingHeader } from '../../src/record/recording-format.js';
+import { ConnectionTap } from '../../src/tap/connection-tap.js';
+import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
+import { runCli } from '../support/cli.js';
+import { capturedSession } from '../support/fixtures.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-replay-cli-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const file = path.join(dir, 'session.jsonl');
+let liveText = '';
+let liveJson = '';
+
+beforeAll(async () => {
+  // a recording of the captured amqplib ⇄ RabbitMQ session, and what live output showed
+  const bus = new EventBus();
+  bus.subscribe(createHeadlessPrinter({ write: (t) => { liveText += t; }, mode: 'messages' }));
+  bus.subscribe(createHeadlessPrinter({ write: (t) => { liveJson += t; }, json: true }));
+  const recorder = createRecorder({ path: file, header: makeRecordingHeader({ tool: 'test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
+  bus.subscribe(recorder.sink);
+  const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
+  bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_001, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
+  const { c2s, s2c } = capturedSession();
+  let ts = 1_700_000_000_000_100;
+  for (let at = 0; at < Math.max(c2s.length, s2c.length); at += 2048) {
+    if (at < c2s.length) tap.feed('c2s', c2s.subarray(at, at + 2048), (ts += 150));
+    if (at < s2c.length) tap.feed('s2c', s2c.subarray(at, at + 2048), (ts += 150));
+  }
+  tap.close('client closed', ts + 1);
+  await recorder.close();
+});
+
+describe('amqp-spy replay', () => {
+  it('prints the recording as the live headless output did, text and --json', () => {
+    const text = runCli(['replay', file]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toBe(liveText);
+    expect(text.stderr).toMatch(/replayed .*session\.jsonl: recorded 2023-11-14T22:13:20\.000Z by test, 127\.0\.0\.1:5673 → 127\.0\.0\.1:5672/);
+    expect(text.stderr).toMatch(/summary: 1 connection/);
+    const json = runCli(['replay', file, '--json', '--no-tui']);
+    expect(json.stdout).toBe(liveJson);
+  });
+
+  it('--speed replays the same events; --filter narrows them', () => {
+    const fast = runCli(['replay', file, '--speed', '1000000']);
+    expect(fast.status).toBe(0);
+    expect(fast.stdout).toBe(liveText);
+    const filtered = runCli(['replay', file, '--filter', 'dir:c2s method:basic.*']);
+    const lines = filtered.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/C→S ch\d+ basic\./);
+    const bad = runCli(['replay', file, '--filter', 'colour:red']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^amqp-spy: filter "colour:red": unknown key "colour:"/);
+    expect(runCli(['replay', file, '--speed', 'fast']).stderr).toMatch(/--speed takes a positive number/);
+  });
+
+  it('bad input: one clear line and a non-zero exit', () => {
+    const cases: [string | Buffer, RegExp][] = [
+      ['', /is empty/],
+      ['not json\n', /line 1 is not JSON/],
+      ['{"format":"amqp-spy","version":9}\n', /newer amqp-spy/],
+      [capturedSession().c2s, /raw AMQP bytes.*amqp-spy decode/],
+    ];
+    for (const [content, message] of cases) {
+      const bad = path.join(dir, `bad-${Math.random().toString(36).slice(2)}`);
+      fs.writeFileSync(bad, content);
+      const result = runCli(['replay', bad]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split('\n').length).toBe(1);
+    }
+    const missing = runCli(['replay', path.join(dir, 'missing.jsonl')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^amqp-spy: cannot read .*missing\.jsonl: no such file\n$/);
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines[3] = '{"kind":';
+    const corrupt = path.join(dir, 'corrupt.jsonl');
+    fs.writeFileSync(corrupt, lines.join('\n'));
+    const strict = runCli(['replay', corrupt]);
+    expect(strict.status).toBe(2);
+    expect(strict.stderr).toMatch(/line 4 is corrupt: not valid JSON \(--lenient skips corrupt lines\)/);
+    const lenient = runCli(['replay', corrupt, '--lenient']);
+    expect(lenient.status).toBe(0);
+    expect(lenient.stderr).toMatch(/warning: .*line 4 is corrupt.*skipped/);
+  });
+
+  it('--record to a directory that does not exist: one line, exit 1', () => {
+    const result = runCli(['--upstream', '127.0.0.1:5672', '--listen', '0', '--record', path.join(dir, 'no/such/s.jsonl')]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^amqp-spy: cannot write the recording .*s\.jsonl: no such directory\n$/);
+  });
+
+  it('--to an unreachable broker: one line, exit 1', () => {
+    const result = runCli(['replay', file, '--to', '127.0.0.1:1']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^amqp-spy: --to 127\.0\.0\.1:1: connection refused\n$/);
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { bodyAsText, bodyModes, describeEventDetail, detailLineText, hexDump, nextBodyMode, renderBody } from '../../src/view/event-detail.js';
+import { eventRowCells, fitText, formatPerSecond, rowColumns } from '../../src/view/event-row.js';
+import { EventStore } from '../../src/tui/event-store.js';
+import { applyAction, initialUiState, listView } from '../../src/tui/ui-state.js';
+import { findEvent, methodNameOf, sampleConversation } from './conversation.js';
+
+describe('row text', () => {
+  it('fits text to a width with an ellipsis, or pads it', () => {
+    expect(fitText('basic.publish', 5)).toBe('basi…');
+    expect(fitText('ch1', 5)).toBe('ch1  ');
+    expect(fitText('25 B', 8, 'right')).toBe('    25 B');
+    expect(fitText('a\nb', 3)).toBe('a b');
+    expect(fitText('abc', 0)).toBe('');
+  });
+
+  it('gives every width the same column sum, the summary taking the rest', () => {
+    for (const width of [80, 99, 100, 120, 200]) {
+      const c = rowColumns(width);
+      expect(c.time + c.conn + c.dir + c.channel + c.summary + c.size + c.rtt + 6).toBe(width);
+    }
+  });
+
+  it('splits a reply into name, arguments and its round trip', () => {
+    const { events } = sampleConversation();
+    const cells = eventRowCells(findEvent(events, (e) => methodNameOf(e) === 'basic.qos-ok'));
+    expect(cells).toMatchObject({ conn: '#1', dir: 's2c', channel: 'ch1', name: 'basic.qos-ok', detail: '← basic.qos', rtt: '1.5 ms', size: '12 B', tone: 'normal' });
+    expect(eventRowCells(findEvent(events, (e) => methodNameOf(e) === 'channel.close')).tone).toBe('error');
+    expect(eventRowCells(findEvent(events, (e) => e.kind === 'frame' && e.frame.type === 'heartbeat')).tone).toBe('dim');
+  });
+
+  it('formats rates compactly', () => {
+    expect(formatPerSecond(0)).toBe('0');
+    expect(formatPerSecond(1234)).toBe('1.2k');
+    expect(formatPerSecond(52_000)).toBe('52k');
+    expect(formatPerSecond(2_500_000)).toBe('2.5M');
+  });
+});
+
+describe('body and dump text', () => {
+  const utf8 = (s: string) => new TextEncoder().encode(s);
+
+  it('offers json only when the body parses, text when it is UTF-8, hex always', () => {
+    expect(bodyModes(utf8('{"a":1}'))).toEqual(['json', 'text', 'hex']);
+    expect(bodyModes(utf8('plain words'))).toEqual(['text', 'hex']);
+    expect(bodyModes(new Uint8Array([0xc3, 0x28]))).toEqual(['hex']);
+    expect(bodyModes(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toEqual(['hex']);
+    expect(nextBodyMode(['json', 'text', 'hex'], 'hex')).toBe('json');
+    expect(nextBodyMode(['text', 'hex'], undefined)).toBe('text');
+    expect(bodyAsText(utf8('ünïcødé ✓'))).toBe('ünïcødé ✓');
+  });
+
+  it('renders an empty body as such and falls back when the preferred mode does not apply', () => {
+    expect(renderBody(new Uint8Array(), 'json', 80).lines.map(detailLineText)).toEqual(['  (empty)']);
+    expect(renderBody(utf8('not json'), 'json', 80).mode).toBe('text');
+  });
+
+  it('dumps 16 bytes a line on wide panes and 8 on narrow ones', () => {
+    const bytes = Uint8Array.from({ length: 20 }, (_, i) => 0x41 + i);
+    expect(hexDump(bytes, 80)).toEqual([
+      '0000  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  |ABCDEFGHIJKLMNOP|',
+      '0010  51 52 53 54                                       |QRST|',
+    ]);
+    expect(hexDump(bytes, 60)[0]).toBe('0000  41 42 43 44 45 46 47 48  |ABCDEFGH|');
+    expect(hexDump(bytes, 60)).toHaveLength(3);
+    expect(hexDump(new Uint8Array(100), 80, 2).at(-1)).toBe('… 68 more bytes');
+  });
+
+  it('describes a decode error with its code, offset and bytes', () => {
+    const detail = describeEventDetail({
+      kind: 'decode.error', seq: 9, ts: 1, conn: 2, dir: 'c2s', stopped: true, raw: new Uint8Array([1, 0, 0]),
+      error: { code: 'bad-frame-end', offset: 42, text: 'frame end octet 0x00, expected 0xce' },
+    } as never);
+    const text = detail.lines.map(detailLineText).join('\n');
+    expect(text).toContain('code: bad-frame-end');
+    expect(text).toContain('offset: 42');
+    expect(text).toContain('0000  01 00 00');
+  });
+});
+
+describe('paused display', () => {
+  it('keeps its rows while capture goes on and the ring drops old events', () => {
+    const { events } = sampleConversation();
+    const store = new EventStore(30);
+    for (const e of events.slice(0, 20)) store.push(e);
+    const ctx = () => ({ store, liveEnd: store.endIndex, listRows: 10, detailRows: 10 });
+    let state = applyAction(initialUiState(), 'pause', ctx());
+    const before = listView(state, store, store.endIndex);
+    for (const e of events.slice(20)) store.push(e);
+    const after = listView(state, store, store.endIndex);
+    expect(after.end).toBe(before.end);
+    expect(after.selectedEvent?.seq).toBe(before.selectedEvent?.seq);
+    expect(after.length).toBeLessThanOrEqual(before.length);
+    state = applyAction(state, 'pause', ctx());
+    expect(listView(state, store, store.endIndex).selectedEvent?.seq).toBe(events[events.length - 1]!.seq);
+  });
+});
