@@ -19,6 +19,8 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const QUEUED = Number(process.env.BENCH_QUEUED ?? 1_000_000);
 const RABBIT_URL = process.env.AMQP_SPY_RABBITMQ_URL;
 const PREFETCH = 1000;
+/** BENCH_ONLY=10p/10c runs only the workloads whose label contains it (and skips the queued test) */
+const ONLY = process.env.BENCH_ONLY;
 
 // ---- processes and memory ----
 
@@ -176,22 +178,39 @@ async function queued(url, pid, count) {
 const mb = (b) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
+/** CPU seconds (user + system) a process has used so far; undefined without /proc. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return undefined;
+  }
+}
+
 async function runAll(target) {
   const results = {};
-  const sampler = target.pid ? rssSampler(target.pid) : undefined;
-  for (const [label, pairs, size] of [['1p/1c 16 B', 1, 16], ['1p/1c 4 KB', 1, 4096], ['10p/10c 16 B', 10, 16], ['10p/10c 4 KB', 10, 4096]]) {
-    await pipeline(target.url, pairs, Math.min(MESSAGES, 10_000), size); // warm-up
-    results[label] = await pipeline(target.url, pairs, MESSAGES, size);
-    const r = results[label];
-    console.log(`${target.name.padEnd(9)} ${label.padEnd(14)} ${fmt(r.rate).padStart(9)} msg/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms`);
-  }
-  results.peakRss = sampler ? sampler.stop() : 0;
-  console.log(`${target.name.padEnd(9)} peak RSS during the runs: ${mb(results.peakRss)}`);
-  if (target.pid && QUEUED > 0) {
+  // the memory test first, so a fresh broker process shows what queued messages cost
+  if (target.pid && QUEUED > 0 && ONLY === undefined) {
     const q = await queued(target.url, target.pid, QUEUED);
     results.queued = q;
     console.log(`${target.name.padEnd(9)} ${fmt(QUEUED)} queued 16 B: ${fmt(q.rate)} msg/s publish (confirmed), RSS ${mb(q.before)} → peak ${mb(q.peak)}, queue holds ${fmt(q.messageCount)}`);
   }
+  const sampler = target.pid ? rssSampler(target.pid) : undefined;
+  for (const [label, pairs, size] of [['1p/1c 16 B', 1, 16], ['1p/1c 4 KB', 1, 4096], ['10p/10c 16 B', 10, 16], ['10p/10c 4 KB', 10, 4096]]) {
+    if (ONLY !== undefined && !label.includes(ONLY)) continue;
+    await pipeline(target.url, pairs, Math.min(MESSAGES, 10_000), size); // warm-up
+    const cpu0 = target.pid ? cpuSeconds(target.pid) : undefined;
+    results[label] = await pipeline(target.url, pairs, MESSAGES, size);
+    const cpu1 = target.pid ? cpuSeconds(target.pid) : undefined;
+    const r = results[label];
+    r.cpuPerMsg = cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) * 1e6) / MESSAGES : NaN;
+    console.log(
+      `${target.name.padEnd(9)} ${label.padEnd(14)} ${fmt(r.rate).padStart(9)} msg/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   broker CPU ${r.cpuPerMsg.toFixed(1)} µs/msg`,
+    );
+  }
+  results.peakRss = sampler ? sampler.stop() : 0;
+  console.log(`${target.name.padEnd(9)} peak RSS during the throughput runs: ${mb(results.peakRss)}`);
   return results;
 }
 
@@ -210,9 +229,12 @@ if (!RABBIT_URL) {
   const rabbit = await runAll({ name: 'RabbitMQ', url: RABBIT_URL, pid: rabbitPid() });
   console.log('\nratio amqp-spy / RabbitMQ (throughput: higher is better; memory: lower is better)');
   for (const label of Object.keys(ours)) {
-    if (typeof ours[label] !== 'object' || ours[label] === null || !('rate' in ours[label]) || label === 'queued') continue;
-    console.log(`  ${label.padEnd(14)} throughput ×${(ours[label].rate / rabbit[label].rate).toFixed(2)}   p99 ${ours[label].p99.toFixed(2)} vs ${rabbit[label].p99.toFixed(2)} ms`);
+    if (typeof ours[label] !== 'object' || ours[label] === null || !('p99' in ours[label]) || rabbit[label] === undefined) continue;
+    console.log(
+      `  ${label.padEnd(14)} throughput ×${(ours[label].rate / rabbit[label].rate).toFixed(2)}   broker CPU per message ×${(ours[label].cpuPerMsg / rabbit[label].cpuPerMsg).toFixed(2)}   p99 ${ours[label].p99.toFixed(2)} vs ${rabbit[label].p99.toFixed(2)} ms`,
+    );
   }
+  console.log(`  peak RSS during the throughput runs: ${mb(ours.peakRss)} vs ${mb(rabbit.peakRss)} (×${(ours.peakRss / rabbit.peakRss).toFixed(2)})`);
   if (ours.queued && rabbit.queued) {
     console.log(`  ${fmt(QUEUED)} queued: peak RSS ${mb(ours.queued.peak)} vs ${mb(rabbit.queued.peak)} (×${(ours.queued.peak / rabbit.queued.peak).toFixed(2)})`);
   }

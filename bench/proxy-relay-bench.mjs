@@ -8,6 +8,9 @@
 //
 // The sink/echo server, the proxy and socat each run in their own process; this process is
 // the client. Upstream is a local server only (127.0.0.1); nothing leaves the machine.
+// Bulk runs move `--mb` MiB as 4 KiB writes each way; "relay CPU" is the relay process's
+// CPU time per MB (for socat, its reaped per-connection children), which is steadier than
+// MB/s when the machine is shared. Latency: 4 KiB and 16 B request/reply round trips.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,7 +23,6 @@ const arg = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : def;
 };
-
 
 // ---------------------------------------------------------------------------------------------
 // Server: 'U' + u64 n  → read n bytes, reply 'K'.   'D' + u64 n + u32 size → send n bytes in
@@ -66,7 +68,7 @@ function runServer() {
     });
     socket.on('error', () => {});
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${server.address().port}\n`));
 }
 
 function sendDownload(socket, total, size) {
@@ -97,7 +99,7 @@ async function runProxy(upstreamPort, observerKind) {
     observer,
   });
   const { port } = await proxy.listen();
-  process.stdout.write(`${port}\n`);
+  process.stdout.write(`PORT ${port}\n`);
   process.on('SIGTERM', () => {
     void bytes;
     process.exit(0);
@@ -112,7 +114,7 @@ function runPipeRelay(upstreamPort) {
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${server.address().port}\n`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,10 +123,16 @@ function startChild(cmd, argv) {
   const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
+    // The child announces its port as a "PORT n" line (other output, e.g. --trace-gc, passes).
     child.stdout.on('data', (d) => {
+      if (out === undefined) return void process.stderr.write(d);
       out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve({ child, port: Number(out.slice(0, nl)) });
+      const m = /^PORT (\d+)$/m.exec(out);
+      if (m) {
+        process.stderr.write(out.replace(m[0] + '\n', ''));
+        out = undefined;
+        resolve({ child, port: Number(m[1]) });
+      }
     });
     child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}`)));
   });

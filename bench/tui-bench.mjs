@@ -27,6 +27,7 @@ const { fieldTable } = await import('../dist/decoder/field-table.js');
 const { encodeProtocolHeader } = await import('../dist/decoder/protocol-header.js');
 const { EventStore } = await import('../dist/tui/event-store.js');
 const { App } = await import('../dist/tui/app.js');
+const { RenderCost } = await import('../dist/tui/hooks/use-store-snapshot.js');
 const { parseFilter } = await import('../dist/view/filter.js');
 
 const args = process.argv.slice(2);
@@ -99,10 +100,11 @@ const { setup, template } = sessionEvents();
 const frameShare = template.filter((e) => e.kind === 'frame').length / template.length;
 const store = new EventStore(BUFFER);
 if (FILTER) store.setView({ mode: 'messages', hideHeartbeats: false, filter: parseFilter(FILTER) });
+const renderCost = new RenderCost();
 let inkFrames = 0;
 let inkRenderMs = 0;
-const instance = render(createElement(App, { store, mode: 'bench (null terminal 120x40)', onQuit: async () => {}, columns: 120, rows: 40 }), {
-  stdout, stdin, exitOnCtrlC: false, patchConsole: false, onRender: ({ renderTime }) => { inkFrames++; inkRenderMs += renderTime; },
+const instance = render(createElement(App, { store, mode: 'bench (null terminal 120x40)', onQuit: async () => {}, columns: 120, rows: 40, renderCost }), {
+  stdout, stdin, exitOnCtrlC: false, patchConsole: false, onRender: ({ renderTime }) => { inkFrames++; inkRenderMs += renderTime; renderCost.record(renderTime); },
 });
 
 let peakRss = process.memoryUsage().rss;
@@ -158,7 +160,7 @@ const mb = (b) => `${(b / (1024 * 1024)).toFixed(1)} MB`;
 console.log(`tui-bench: ${TOTAL.toLocaleString('en-US')} events (${Math.round(frameShare * 100)}% frames, the rest assembled messages), buffer ${BUFFER.toLocaleString('en-US')}, batches of ${BATCH}${FILTER ? `, filter "${FILTER}"` : ''}`);
 console.log(`  ingested        ${Math.round(TOTAL / elapsed).toLocaleString('en-US')} events/s over ${elapsed.toFixed(2)} s (wall, renders included)`);
 console.log(`  push only       ${Math.round(TOTAL / (pushTime / 1000)).toLocaleString('en-US')} events/s (time inside store.push)`);
-console.log(`  renders         ${renders} ink renders in ${elapsed.toFixed(2)} s = ${(renders / elapsed).toFixed(1)} renders/s (throttle: at most ~20/s)`);
+console.log(`  renders         ${renders} ink renders in ${elapsed.toFixed(2)} s = ${(renders / elapsed).toFixed(1)} renders/s (throttle: at most ~20/s, fewer when a render is costly)`);
 console.log(`  ink output      ${(inkRenderMs / Math.max(1, inkFrames)).toFixed(1)} ms per render on average (layout and text of the whole screen)`);
 console.log(`  output          ${writes} writes, ${mb(bytesWritten)} to the null terminal`);
 console.log(`  store           ${store.size.toLocaleString('en-US')} events kept, ${store.dropped.toLocaleString('en-US')} dropped, ${store.viewLength().toLocaleString('en-US')} rows in view`);

@@ -14,6 +14,8 @@ import { CaFileError, startProxySession } from './session.js';
 import { FilterSyntaxError } from './view/filter.js';
 import { createHeadlessPrinter } from './view/headless-printer.js';
 import { createSummary } from './view/summary.js';
+import { launchTui, NoticeRouter, wantsTui } from './tui-launch.js';
+import type { EventSink } from './events.js';
 import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
@@ -30,6 +32,8 @@ interface RootOptions {
   showSecrets?: boolean;
   record?: string;
   recordSecrets?: boolean;
+  tui?: boolean;
+  buffer?: string;
 }
 
 const program = new Command()
@@ -48,6 +52,8 @@ const program = new Command()
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .option('--record <file>', 'record the session to a file (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
+  .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
+  .option('--buffer <events>', 'events the terminal UI keeps (older ones leave the view, never the recording)', '100000')
   .action(async (opts: RootOptions) => runProxy(opts));
 
 program
@@ -57,6 +63,7 @@ program
   .option('--json', 'print events as NDJSON (the recording schema)')
   .option('--frames', 'print every frame, instead of one line per message for content frames')
   .option('--no-tui', 'print to stdout instead of opening the terminal UI')
+  .option('--buffer <events>', 'events the terminal UI keeps', '100000')
   .option('--speed <factor>', 'replay in real time scaled by this factor (default: all at once)')
   .option('--filter <expr>', 'show only matching events, e.g. "method:basic.publish conn:3 rk:order.*"')
   .option('--lenient', 'skip corrupt lines with a warning instead of stopping')
@@ -64,7 +71,7 @@ program
   .option('--to <address>', 're-send the client side to this broker (host:port or amqp://user:pass@host:port) and report where its answers differ')
   .option('--timeout <ms>', 'with --to: how long to wait for each awaited server frame', '5000')
   .option('--insecure', 'with an amqps:// --to: accept any certificate')
-  .action(async (file: string, opts: { json?: boolean; frames?: boolean; tui?: boolean; speed?: string; filter?: string; lenient?: boolean; showSecrets?: boolean; to?: string; timeout: string; insecure?: boolean }) => {
+  .action(async (file: string, opts: { json?: boolean; frames?: boolean; tui?: boolean; buffer: string; speed?: string; filter?: string; lenient?: boolean; showSecrets?: boolean; to?: string; timeout: string; insecure?: boolean }) => {
     const speed = opts.speed === undefined ? undefined : Number(opts.speed);
     if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
     const timeoutMs = Number(opts.timeout);
@@ -73,6 +80,7 @@ program
       json: opts.json ?? false,
       frames: opts.frames ?? false,
       tui: opts.tui ?? true,
+      bufferSize: parseBufferSize(opts.buffer),
       ...(speed !== undefined ? { speed } : {}),
       ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
       lenient: opts.lenient ?? false,
@@ -80,7 +88,7 @@ program
       ...(opts.to !== undefined ? { to: opts.to } : {}),
       timeoutMs,
       insecure: opts.insecure ?? false,
-    }, { write: writeStdout, notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor() });
+    }, { write: writeStdout, notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
     process.stdout.write('', () => process.exit(code));
   });
 
@@ -108,14 +116,15 @@ async function runProxy(opts: RootOptions): Promise<void> {
   const upstream = parseUpstreamAddress(opts.upstream);
   const listen = parseListenAddress(opts.listen ?? String(PROXY_LISTEN_PORT), PROXY_LISTEN_PORT);
   if (opts.upstreamCa !== undefined && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
+  const bufferSize = parseBufferSize(opts.buffer ?? '100000');
+  const tui = wantsTui(opts);
   const summary = createSummary();
-  const printer = createHeadlessPrinter({
-    write: writeStdout,
-    json: opts.json ?? false,
-    color: useColor(),
-    mode: opts.frames ? 'frames' : 'messages',
-  });
-  const notice = (line: string) => process.stderr.write(`amqp-spy: ${line}\n`);
+  const notices = new NoticeRouter((line) => process.stderr.write(`amqp-spy: ${line}\n`));
+  const notice = notices.notice;
+  const sinks: EventSink[] = [summary.sink];
+  if (!tui) {
+    sinks.push(createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' }));
+  }
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   const recorder: Recorder | undefined = opts.record !== undefined
     ? createSessionRecorder({
@@ -123,6 +132,7 @@ async function runProxy(opts: RootOptions): Promise<void> {
       listen: formatHostPort(listen.host, listen.port), upstream: `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}`,
     })
     : undefined;
+  if (recorder) sinks.push(recorder.sink);
   const session = await startProxySession({
     listen,
     upstream,
@@ -130,17 +140,45 @@ async function runProxy(opts: RootOptions): Promise<void> {
     insecure: opts.insecure ?? false,
     showSecrets: opts.showSecrets ?? false,
     keepSecrets: opts.recordSecrets ?? false,
-    sinks: recorder ? [summary.sink, printer, recorder.sink] : [summary.sink, printer],
+    sinks,
     notice,
+    ...(recorder ? { recorder } : {}),
   });
-  notice(`proxying ${formatHostPort(session.address.address, session.address.port)} → ${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)} (Ctrl-C to stop)`);
-  await untilSignal();
-  await session.stop();
-  // every close event is emitted; the recording holds every forwarded frame once this resolves
-  await recorder?.close();
+  const target = `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}`;
+  const listening = formatHostPort(session.address.address, session.address.port);
+  let stopping: Promise<void> | undefined;
+  // stop accepting, close connections, then flush the recording: every forwarded frame is in it
+  const stop = () => (stopping ??= (async () => {
+    await session.stop();
+    await recorder?.close();
+  })());
+  if (tui) {
+    const abort = new AbortController();
+    process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
+    await launchTui({
+      subscribe: (sink) => session.bus.subscribe(sink),
+      mode: `proxy ${listening} → ${target}`,
+      ...(recorder ? { recording: () => ({ path: recorder.path, bytes: recorder.bytesWritten }) } : {}),
+      bufferSize,
+      notices,
+      onQuit: stop,
+      signal: abort.signal,
+    });
+    await stop();
+  } else {
+    notice(`proxying ${listening} → ${target} (Ctrl-C to stop)`);
+    await untilSignal();
+    await stop();
+  }
   notice(summary.text());
   // every sink has written; exit once stdout has taken the last line
   process.stdout.write('', () => process.exit(0));
+}
+
+function parseBufferSize(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 100) throw new UsageError(`--buffer takes a number of events (at least 100), got "${text}"`);
+  return n;
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

@@ -15,6 +15,8 @@ export interface ProxySessionOptions {
   /** give frame events the unmasked bytes of credential frames as `secretRaw` (`--record-secrets`) */
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
+  /** a sink that may fall behind (the recorder): while it is overloaded, the sockets are not read */
+  readonly recorder?: { readonly overloaded: boolean; onDrain(callback: () => void): void };
   /** one-line notices for people (upstream unreachable, sink failures) */
   readonly notice: (line: string) => void;
 }

@@ -42,6 +42,11 @@ interface TxPublish {
 type TxSettlement = { readonly kind: 'ack'; readonly tag: bigint; readonly multiple: boolean } | { readonly kind: 'nack'; readonly tag: bigint; readonly multiple: boolean; readonly requeue: boolean };
 
 const EMPTY = new Uint8Array(0);
+/** RabbitMQ's direct reply-to pseudo-queue. */
+const REPLY_TO = 'amq.rabbitmq.reply-to';
+const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+/** A delivery that awaits no ack (direct reply-to): takes a delivery tag, nothing more. */
+const NO_ACK_DELIVERY = { deliveryId: 0 } as unknown as Delivery;
 /** Bodies up to this size are copied into the connection's arena (see BrokerConnection.copySmall). */
 const SMALL_BODY = 512;
 
@@ -102,6 +107,10 @@ export class BrokerChannel {
   private prefetchGlobal = 0;
   private prefetchConsumer = 0;
   private mostRecentQueue = '';
+  // direct reply-to consumer of this channel
+  private replyTag: string | undefined;
+  private replyTagLength = 0;
+  private replyKey: string | undefined;
   // the previous publish's exchange and routing key, as bytes and strings
   private lastExchange = '';
   private lastExchangeBytes = EMPTY;
@@ -138,11 +147,11 @@ export class BrokerChannel {
         this.onMethodFrame(frame.payload, frame);
         return;
       case 2:
-        if (this.expect !== EXPECT_HEADER) throw this.unexpected(2);
+        if (this.expect !== EXPECT_HEADER) throw this.unexpected();
         this.onHeader(frame.payload);
         return;
       case 3:
-        if (this.expect !== EXPECT_BODY) throw this.unexpected(3);
+        if (this.expect !== EXPECT_BODY) throw this.unexpected();
         this.onBody(frame.payload);
         return;
       default:
@@ -151,14 +160,13 @@ export class BrokerChannel {
   }
 
   /** RabbitMQ's command assembler texts. */
-  private unexpected(got?: number): AmqpError {
+  private unexpected(): AmqpError {
     if (this.expect === EXPECT_HEADER) {
       return new AmqpError(505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead').at(60, 40);
     }
     if (this.expect === EXPECT_BODY) {
       return new AmqpError(505, 'UNEXPECTED_FRAME - expected content body, got non content body frame instead').at(60, 40);
     }
-    void got;
     return new AmqpError(505, 'UNEXPECTED_FRAME - expected method frame, got non method frame instead');
   }
 
@@ -302,7 +310,13 @@ export class BrokerChannel {
   }
 
   private completePublish(pending: PendingPublish, body: Uint8Array): void {
-    const properties = pending.properties;
+    let properties = pending.properties;
+    const replyTo = properties['reply-to'];
+    if (replyTo !== undefined && text(replyTo as AmqpString) === REPLY_TO) {
+      // an RPC request: the reply-to names this channel's reply consumer
+      if (this.replyKey === undefined) throw AmqpError.of('PRECONDITION_FAILED', 'fast reply consumer does not exist').at(60, 40);
+      properties = { ...properties, 'reply-to': this.replyKey };
+    }
     const userId = properties['user-id'] as AmqpString | undefined;
     if (userId !== undefined && text(userId) !== this.conn.user) {
       throw AmqpError.of('PRECONDITION_FAILED', `user_id property set to '${text(userId)}' but authenticated user was '${this.conn.user}'`).at(60, 40);
@@ -318,6 +332,10 @@ export class BrokerChannel {
   }
 
   private publish(exchange: string, routingKey: string, mandatory: boolean, properties: ContentProperties, body: Uint8Array): void {
+    if (exchange === '' && routingKey.startsWith(REPLY_TO_PREFIX)) {
+      this.publishReply(routingKey, mandatory, properties, body);
+      return;
+    }
     let result;
     try {
       result = this.vhost().publish(exchange, routingKey, properties, body);
@@ -333,6 +351,14 @@ export class BrokerChannel {
       if (result.rejected) this.nackPublish(seq);
       else this.ackPublish(seq);
     }
+  }
+
+  /** A reply to a direct reply-to key goes straight to the requester's channel. */
+  private publishReply(routingKey: string, mandatory: boolean, properties: ContentProperties, body: Uint8Array): void {
+    const target = this.conn.broker.replyTargets.get(routingKey);
+    if (target !== undefined) target.deliverReply(routingKey, properties, body);
+    else if (mandatory) writeReturn(this.conn, this.id, 312, 'NO_ROUTE', { exchange: '', routingKey, properties, body });
+    if (this.confirm) this.ackPublish(++this.publishSeq);
   }
 
   // ---- publisher confirms ----
@@ -442,6 +468,10 @@ export class BrokerChannel {
 
       case 'queue.declare': {
         const d = a as MethodArgs<'queue.declare'>;
+        if (text(d.queue) === REPLY_TO && d.passive) {
+          if (!d.nowait) this.send('queue.declare-ok', { queue: REPLY_TO, 'message-count': 0, 'consumer-count': 0 });
+          return;
+        }
         const ok = this.vhost().declareQueue({
           name: text(d.queue),
           connection: this.conn,
@@ -506,6 +536,8 @@ export class BrokerChannel {
         if (c !== undefined) {
           this.consumers.delete(tag);
           c.queue.cancel(c);
+        } else if (tag === this.replyTag) {
+          this.stopReplies();
         }
         if (!d.nowait) this.send('basic.cancel-ok', { 'consumer-tag': tag });
         return;
@@ -573,6 +605,10 @@ export class BrokerChannel {
   // ---- basic ----
 
   private consume(d: MethodArgs<'basic.consume'>): void {
+    if (text(d.queue) === REPLY_TO) {
+      this.consumeReplies(d);
+      return;
+    }
     const queue = this.vhost().queueFor(this.queueName(d.queue), this.conn);
     let tag = text(d['consumer-tag']);
     if (tag === '') tag = `amq.ctag-${randomBytes(16).toString('base64url')}`;
@@ -584,6 +620,35 @@ export class BrokerChannel {
     if (!d.nowait) this.send('basic.consume-ok', { 'consumer-tag': tag });
     c.active = true;
     queue.drain();
+  }
+
+  // ---- direct reply-to (amq.rabbitmq.reply-to) ----
+
+  /** The pseudo-queue consumer of RPC replies: no-ack, one per channel. */
+  private consumeReplies(d: MethodArgs<'basic.consume'>): void {
+    if (!d['no-ack']) throw AmqpError.of('PRECONDITION_FAILED', 'reply consumer cannot acknowledge');
+    if (this.replyTag !== undefined) throw AmqpError.of('PRECONDITION_FAILED', 'reply consumer already set');
+    let tag = text(d['consumer-tag']);
+    if (tag === '') tag = `amq.ctag-${randomBytes(16).toString('base64url')}`;
+    if (this.consumers.has(tag)) throw AmqpError.of('NOT_ALLOWED', `attempt to reuse consumer tag '${tag}'`);
+    this.replyTag = tag;
+    this.replyTagLength = amqpStringLength(tag);
+    this.replyKey = `${REPLY_TO}.${randomBytes(18).toString('base64url')}`;
+    this.conn.broker.replyTargets.set(this.replyKey, this);
+    if (!d.nowait) this.send('basic.consume-ok', { 'consumer-tag': tag });
+  }
+
+  private stopReplies(): void {
+    if (this.replyKey !== undefined) this.conn.broker.replyTargets.delete(this.replyKey);
+    this.replyKey = undefined;
+    this.replyTag = undefined;
+  }
+
+  /** A reply published to `amq.rabbitmq.reply-to.<key>` of this channel. */
+  deliverReply(routingKey: string, properties: ContentProperties, body: Uint8Array): void {
+    if (this.replyTag === undefined || this.state !== 'open') return;
+    const tag = this.tracker.add(NO_ACK_DELIVERY);
+    writeDeliver(this.conn, this.id, this.replyTag, this.replyTagLength, tag, false, { exchange: '', routingKey, properties, body });
   }
 
   private get(d: MethodArgs<'basic.get'>): void {
@@ -694,6 +759,7 @@ export class BrokerChannel {
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
     for (const c of consumers) c.queue.cancel(c);
+    this.stopReplies();
     this.tracker.releaseAll();
   }
 }

@@ -57,6 +57,7 @@ export function serverProperties(): FieldTable {
       consumer_priorities: true,
       authentication_failure_close: true,
       per_consumer_qos: true,
+      direct_reply_to: true,
     },
   });
 }
@@ -172,7 +173,11 @@ export class BrokerConnection implements AlarmListener {
     }
     if (this.published) {
       this.published = false;
-      if (this.broker.checkMemory()) this.block();
+      try {
+        if (this.broker.checkMemory()) this.block();
+      } catch (e) {
+        this.internalError(e);
+      }
       this.broker.scheduleExpiry();
     }
   }
@@ -220,8 +225,16 @@ export class BrokerConnection implements AlarmListener {
         if (from >= 0 && from + size <= chunk.length) octets = `, ${payloadSnippet(chunk.subarray(from, from + size))}`;
       }
       detail = `type ${f?.[2] ?? '?'}${octets}: {invalid_frame_end_marker,${end === null ? '?' : parseInt(end[1]!, 16)}}`;
-    } else if (error.code === 'unknown-frame-type') {
-      detail = `${error.message}: unknown_frame`;
+    } else if (error.code === 'unknown-frame-type' && chunk !== undefined) {
+      // RabbitMQ reads the whole frame first, then names its type and payload
+      const at = error.offset - this.chunkStart;
+      const type = chunk[at] ?? 0;
+      let octets = '';
+      if (at >= 0 && at + 7 <= chunk.length) {
+        const size = (((chunk[at + 3]! << 24) | (chunk[at + 4]! << 16) | (chunk[at + 5]! << 8) | chunk[at + 6]!) >>> 0);
+        if (at + 7 + size <= chunk.length) octets = `, ${payloadSnippet(chunk.subarray(at + 7, at + 7 + size))}`;
+      }
+      detail = `type ${type}${octets}: unknown_frame`;
     }
     this.closeWithError(new AmqpError(501, `FRAME_ERROR - ${detail}`), error.context.channel ?? 0, true);
   }
@@ -626,7 +639,11 @@ export class BrokerConnection implements AlarmListener {
       if (this.state !== 'running') return;
       if (this.outBytes + this.socket.writableLength >= WRITE_HIGH_WATER) return;
       this.resumeWanted = false;
-      for (const ch of this.channels.values()) ch.resumeDeliveries();
+      try {
+        for (const ch of this.channels.values()) ch.resumeDeliveries();
+      } catch (e) {
+        this.internalError(e);
+      }
     });
   }
 

@@ -27,6 +27,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let nextId = 1;
   const server = net.createServer({ noDelay: true });
   const warn = options.onWarning ?? ((m: string) => process.stderr.write(`amqp-spy: warning: ${m}\n`));
+  broker.onInternalError = (e) => warn(`broker internal error: ${e instanceof Error ? e.message : String(e)}`);
 
   server.on('connection', (socket) => {
     const id = nextId++;

@@ -2,6 +2,7 @@
 // Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
 
 import os from 'node:os';
+import type { ContentProperties } from '../decoder/types.js';
 import type { ProxyObserver } from '../proxy/proxy-server.js';
 import { VirtualHost } from './vhost.js';
 
@@ -24,7 +25,10 @@ export interface BrokerOptions {
   readonly frameMax?: number;
   /** channel-max proposed in connection.tune; default 2047 */
   readonly channelMax?: number;
-  /** resident memory (bytes) above which publishers are blocked; default 40% of RAM, like RabbitMQ */
+  /**
+   * resident memory above which publishers are blocked: bytes, or a fraction of RAM when below
+   * 1 (RabbitMQ's vm_memory_high_watermark style); default 0.4
+   */
   readonly memoryHighWatermark?: number;
   /** sees every byte received and sent, like the proxy's observer */
   readonly observer?: ProxyObserver;
@@ -44,6 +48,11 @@ export const FRAME_MIN_SIZE = 4096;
 /** RabbitMQ's largest accepted max message size (512 MiB). */
 export const MAX_MESSAGE_SIZE_LIMIT = 512 * 1024 * 1024;
 
+/** A channel consuming direct reply-to replies. */
+export interface ReplyTarget {
+  deliverReply(routingKey: string, properties: ContentProperties, body: Uint8Array): void;
+}
+
 /** Whatever a connection must do when the memory alarm changes. */
 export interface AlarmListener {
   memoryAlarm(on: boolean): void;
@@ -60,6 +69,18 @@ export class BrokerOptionError extends Error {
   }
 }
 
+/** `--user name:password` (the password may contain ':'; the name may not be empty). */
+export function parseUserOption(text: string): BrokerUser {
+  const at = text.indexOf(':');
+  if (at <= 0) throw new BrokerOptionError('--user', `expected name:password, got ${JSON.stringify(text)}`);
+  return { name: text.slice(0, at), password: text.slice(at + 1) };
+}
+
+function watermarkBytes(value: number): number {
+  if (!(value > 0)) throw new BrokerOptionError('memoryHighWatermark', `expected bytes or a fraction of RAM above 0, got ${value}`);
+  return value < 1 ? Math.floor(os.totalmem() * value) : value;
+}
+
 function checkInteger(option: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new BrokerOptionError(option, `expected an integer from ${min} to ${max}, got ${value}`);
@@ -74,6 +95,10 @@ export class Broker {
   readonly frameMax: number;
   readonly channelMax: number;
   readonly now: () => number;
+  /** told about faults caught outside any connection (timers) */
+  onInternalError: ((e: unknown) => void) | undefined = undefined;
+  /** direct reply-to: `amq.rabbitmq.reply-to.<key>` → the channel consuming its replies */
+  readonly replyTargets = new Map<string, ReplyTarget>();
   private highWatermark: number;
   private readonly vhostMap = new Map<string, VirtualHost>();
   private readonly listeners = new Set<AlarmListener>();
@@ -95,7 +120,7 @@ export class Broker {
     this.heartbeat = checkInteger('heartbeat', options.heartbeat ?? DEFAULT_HEARTBEAT, 0, 0xffff);
     this.frameMax = checkInteger('frameMax', options.frameMax ?? DEFAULT_FRAME_MAX, FRAME_MIN_SIZE, 0xffffffff);
     this.channelMax = checkInteger('channelMax', options.channelMax ?? DEFAULT_CHANNEL_MAX, 1, 0xffff);
-    this.highWatermark = options.memoryHighWatermark ?? Math.floor(os.totalmem() * 0.4);
+    this.highWatermark = watermarkBytes(options.memoryHighWatermark ?? 0.4);
     this.now = options.now ?? Date.now;
     for (const name of options.vhosts ?? ['/']) {
       this.vhostMap.set(name, new VirtualHost({ name, now: this.now }));
@@ -126,9 +151,9 @@ export class Broker {
     return this.highWatermark;
   }
 
-  /** Changes the watermark and re-checks at once (blocks or unblocks publishers). */
-  setMemoryHighWatermark(bytes: number): void {
-    this.highWatermark = bytes;
+  /** Changes the watermark (bytes, or a fraction of RAM below 1) and re-checks at once. */
+  setMemoryHighWatermark(value: number): void {
+    this.highWatermark = watermarkBytes(value);
     this.checkMemory(true);
   }
 
@@ -181,7 +206,12 @@ export class Broker {
       this.expiryTimer = undefined;
       this.expiryAt = Infinity;
       const now = this.now();
-      for (const v of this.vhostMap.values()) v.expire(now);
+      try {
+        for (const v of this.vhostMap.values()) v.expire(now);
+      } catch (e) {
+        // a fault in one expiry must not stop the broker (or its timers)
+        this.onInternalError?.(e);
+      }
       this.planExpiry();
     }, delay);
     this.expiryTimer.unref();

@@ -34,7 +34,7 @@ export interface ProxyObserver {
    * Bytes forwarded, in order per direction. `chunk` is the Buffer that was written to the
    * other side: read it, never modify it (it may still be queued for writing). The proxy
    * never reuses its memory, so it may be kept without copying; but it can be a slice of a
-   * 512 KiB read buffer, so copy small pieces that are kept for long.
+   * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
    */
   onData?(connId: number, dir: Direction, chunk: Buffer): void;
   /** both sockets are closed; called exactly once per onOpen, reason e.g. `client closed` */
@@ -78,6 +78,11 @@ export class ListenError extends Error {
   ) {
     super(`cannot listen on ${formatHostPort(host, port)}: ${reason}`);
     this.name = new.target.name;
+  }
+
+  /** From a listen 'error' event: `cannot listen on 127.0.0.1:5673: address already in use`. */
+  static fromErrno(host: string, port: number, err: NodeJS.ErrnoException): ListenError {
+    return new ListenError(host, port, err.code, describeErrno(err));
   }
 }
 
@@ -132,7 +137,7 @@ export class ProxyServer {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         this.#server.off('listening', onListening);
-        reject(new ListenError(host, port, err.code, describeErrno(err)));
+        reject(ListenError.fromErrno(host, port, err));
       };
       const onListening = (): void => {
         this.#server.off('error', onError);
@@ -394,8 +399,10 @@ class Relay {
 
   #socketClosed(other: net.Socket): void {
     if (--this.#openSockets > 0) {
-      // Normally the other side is already ending too; make sure it goes away.
-      this.#closeOther(other);
+      // After a clean close both FINs were passed on and the other socket is flushing what
+      // it still holds: let it finish, however long its peer takes to read. Otherwise (a
+      // socket destroyed without an error) make sure the other one goes away too.
+      if (!other.writableEnded) this.#closeOther(other);
       return;
     }
     clearTimeout(this.#lingerTimer);
@@ -434,20 +441,26 @@ class Relay {
 function discard(): void {}
 
 // Reads go into a slab; each chunk is its own slice of it and is never overwritten, so a
-// chunk may sit in a socket's write queue or be kept by the observer. A read may fill up to
-// what is left of the slab (at least READ_MIN), fewer syscalls when data is queued up.
-const SLAB_SIZE = 512 * 1024;
-const READ_MIN = 64 * 1024;
+// chunk may sit in a socket's write queue or be kept by the observer. A read may fill what
+// is left of the slab (at least READ_MIN): when data is queued up, one syscall takes it all.
+// Slabs start small so that idle connections hold little, and grow while reads fill them.
+const SLAB_MIN = 64 * 1024;
+const SLAB_MAX = 1024 * 1024;
+const READ_MIN = 16 * 1024;
 
 class ReadSlab {
-  #slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  #slab = Buffer.allocUnsafeSlow(SLAB_MIN);
   #offset = 0;
+  /** largest read into the current slab */
+  #largest = 0;
 
   /** The buffer for the next read: the free rest of the slab. */
   next(): Buffer {
     if (this.#slab.length - this.#offset < READ_MIN) {
-      this.#slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      const size = Math.min(SLAB_MAX, Math.max(SLAB_MIN, 4 * this.#largest));
+      this.#slab = Buffer.allocUnsafeSlow(size);
       this.#offset = 0;
+      this.#largest = 0;
     }
     return this.#slab.subarray(this.#offset);
   }
@@ -456,6 +469,7 @@ class ReadSlab {
   take(nread: number): Buffer {
     const start = this.#offset;
     this.#offset = start + nread;
+    if (nread > this.#largest) this.#largest = nread;
     return this.#slab.subarray(start, start + nread);
   }
 }

@@ -1,7 +1,8 @@
 // `amqp-spy replay FILE [--to host:port]`: the command around replayRecording / replayTo,
 // kept out of cli.ts so the CLI only parses arguments.
 
-import type { EventSink } from '../events.js';
+import { EventBus, type EventSink } from '../events.js';
+import { launchTui, NoticeRouter } from '../tui-launch.js';
 import { parseUpstreamAddress } from '../proxy/address.js';
 import { parseFilter } from '../view/filter.js';
 import { createHeadlessPrinter } from '../view/headless-printer.js';
@@ -14,6 +15,8 @@ export interface ReplayCommandOptions {
   readonly frames?: boolean;
   /** false with --no-tui */
   readonly tui?: boolean;
+  /** events the TUI keeps (--buffer) */
+  readonly bufferSize?: number;
   readonly speed?: number;
   readonly filter?: string;
   readonly lenient?: boolean;
@@ -27,6 +30,8 @@ export interface ReplayCommandIo {
   readonly write: (text: string) => void;
   readonly notice: (line: string) => void;
   readonly color: boolean;
+  /** stdout and stdin are a terminal (the TUI can open) */
+  readonly terminal?: boolean;
 }
 
 /** Resolves with the exit code: 0, or 1 when `--to` found differences. */
@@ -34,26 +39,43 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
   if (options.to !== undefined) return runReplayTo(file, options, io);
   const filter = options.filter !== undefined ? parseFilter(options.filter) : undefined;
   const summary = createSummary();
-  // TUI: when options.tui !== false && !options.json && stdout is a terminal, this is where
-  // runTui (src/tui/run-tui.ts, imported lazily) opens: runTui({ subscribe, mode: `replay ${file}`,
-  // onQuit: () => abort the replay }) subscribed before replayRecording({ sinks: [its sink],
-  // signal }) starts. Until the lead wires it, and always with --no-tui or --json, replay prints
-  // like the live headless output.
+  const replayOptions = {
+    path: file,
+    ...(options.speed !== undefined ? { speed: options.speed } : {}),
+    ...(filter ? { filter } : {}),
+    lenient: options.lenient ?? false,
+    showSecrets: options.showSecrets ?? false,
+    onWarning: (line: string) => io.notice(`warning: ${line}`),
+  };
+  if (options.tui !== false && !options.json && io.terminal) {
+    // the TUI subscribes first, then the replay feeds it; quitting stops a slow (--speed) replay
+    const abort = new AbortController();
+    const bus = new EventBus();
+    bus.subscribe(summary.sink);
+    const notices = new NoticeRouter(io.notice);
+    let replayError: unknown;
+    const ui = launchTui({
+      subscribe: (sink) => bus.subscribe(sink),
+      mode: `replay ${file}`,
+      ...(options.bufferSize !== undefined ? { bufferSize: options.bufferSize } : {}),
+      notices,
+      onQuit: async () => abort.abort(),
+    });
+    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [(e) => bus.emit(e)], signal: abort.signal })
+      .catch((error: unknown) => { replayError = error; abort.abort(); });
+    if (replayError === undefined) notices.notice(`replay of ${file} complete: q to quit`);
+    await ui;
+    if (replayError !== undefined) throw replayError;
+    io.notice(summary.text());
+    return 0;
+  }
   const printer: EventSink = createHeadlessPrinter({
     write: io.write,
     json: options.json ?? false,
     color: io.color,
     mode: options.frames ? 'frames' : 'messages',
   });
-  const result = await replayRecording({
-    path: file,
-    sinks: [summary.sink, printer],
-    ...(options.speed !== undefined ? { speed: options.speed } : {}),
-    ...(filter ? { filter } : {}),
-    lenient: options.lenient ?? false,
-    showSecrets: options.showSecrets ?? false,
-    onWarning: (line) => io.notice(`warning: ${line}`),
-  });
+  const result = await replayRecording({ ...replayOptions, sinks: [summary.sink, printer] });
   const h = result.header;
   io.notice(`replayed ${file}: recorded ${h.started} by ${h.tool}, ${h.listen}${h.upstream !== undefined ? ` → ${h.upstream}` : ''}`);
   io.notice(summary.text());

@@ -8,7 +8,7 @@ import type { EventStore } from './event-store.js';
 import { KEYMAP, actionForKey, type KeyFlags } from './keymap.js';
 import { computeLayout } from './layout.js';
 import { applyAction, cancelDraft, editDraft, initialUiState, listView, submitDraft, type UiState } from './ui-state.js';
-import { useStoreSnapshot } from './hooks/use-store-snapshot.js';
+import { useStoreSnapshot, type RenderCost } from './hooks/use-store-snapshot.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { ConnectionsView } from './components/ConnectionsView.js';
 import { DetailPane } from './components/DetailPane.js';
@@ -30,6 +30,8 @@ export interface AppProps {
   readonly renderIntervalMs?: number;
   readonly onRowMount?: (seq: number) => void;
   readonly initialState?: Partial<UiState>;
+  /** the cost of drawing, measured by ink, to space renders out when drawing is slow */
+  readonly renderCost?: RenderCost;
   /** notices for the status line (see RunTuiOptions.notices) */
   readonly notices?: (sink: (line: string) => void) => () => void;
 }
@@ -44,12 +46,12 @@ function splitPresses(input: string): { input: string; key: KeyFlags }[] {
 /** How long typing in the filter prompt waits before re-filtering the whole buffer. */
 const FILTER_DEBOUNCE_MS = 80;
 
-export function App({ store, mode, recording, onQuit, columns, rows, renderIntervalMs, onRowMount, initialState, notices }: AppProps) {
+export function App({ store, mode, recording, onQuit, columns, rows, renderIntervalMs, onRowMount, initialState, notices, renderCost }: AppProps) {
   const { exit } = useApp();
   // without a terminal on stdin (piped input) there are no keys to read; the session runs until stopped
   const { isRawModeSupported } = useStdin();
   const size = useTerminalSize({ ...(columns !== undefined ? { columns } : {}), ...(rows !== undefined ? { rows } : {}) });
-  const snapshot = useStoreSnapshot(store, renderIntervalMs);
+  const snapshot = useStoreSnapshot(store, renderIntervalMs, renderCost);
   const [state, setState] = useState<UiState>(() => ({ ...initialUiState(), ...initialState }));
   const layout = computeLayout(size.columns, size.rows, { showDetail: state.showDetail });
   const view = listView(state, store, snapshot.end);
@@ -78,6 +80,9 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
       // keys typed (or sent) faster than they are read arrive as one string: take them one by one
       const presses = input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e\t\r\x7f]+$/.test(input) && /[\t\r\x7f]/.test(input) ? splitPresses(input) : [{ input, key }];
       for (const press of presses) {
+        // Ctrl+C quits from anywhere, the prompt included
+        const interrupt = press.key.ctrl === true && press.input === 'c';
+        if (interrupt) prompting.current = false;
         if (prompting.current) {
           const result = promptKey(press.input, press.key);
           if (result.kind === 'edit') onDraftEdit(result.edit);

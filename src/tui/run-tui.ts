@@ -35,7 +35,10 @@ export async function runTui(options: RunTuiOptions): Promise<void> {
   // subscribe first: events that arrive while ink loads are kept
   const store = new EventStore(options.bufferSize ?? 100_000);
   const unsubscribe = options.subscribe((event) => store.push(event));
-  const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('./app.js')]);
+  const [{ render }, { createElement }, { App }, { RenderCost }] = await Promise.all([
+    import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'),
+  ]);
+  const renderCost = new RenderCost();
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
   // a full-screen tool: draw on the alternate screen and give the shell its screen back
@@ -53,10 +56,10 @@ export async function runTui(options: RunTuiOptions): Promise<void> {
     }
   };
   const instance = render(
-    createElement(App, { store, mode: options.mode, recording: options.recording, onQuit, ...(options.notices ? { notices: options.notices } : {}) }),
+    createElement(App, { store, mode: options.mode, recording: options.recording, onQuit, renderCost, ...(options.notices ? { notices: options.notices } : {}) }),
     // console output from elsewhere goes above the UI instead of through it (when console can be
     // patched: test runners replace it with one that cannot)
-    { stdout, stdin, exitOnCtrlC: false, patchConsole: typeof console.Console === 'function', incrementalRendering: true },
+    { stdout, stdin, exitOnCtrlC: false, patchConsole: typeof console.Console === 'function', onRender: ({ renderTime }) => renderCost.record(renderTime) },
   );
   const onAbort = () => instance.unmount();
   if (options.signal?.aborted) onAbort();

@@ -97,10 +97,11 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
   const { store } = ctx;
   const view = listView(state, store, ctx.liveEnd);
   const cleared = { ...state, status: undefined };
+  if (action === 'quit') return { ...cleared, quitting: true, editing: undefined };
   if (action === 'filter' || action === 'search') {
     return { ...cleared, screen: 'list', editing: action, draft: action === 'filter' ? state.filterText : state.searchText, draftError: undefined };
   }
-  if (state.screen === 'help' && action !== 'quit') {
+  if (state.screen === 'help') {
     switch (action) {
       case 'select-prev': return { ...cleared, helpScroll: Math.max(0, state.helpScroll - 1) };
       case 'select-next': return { ...cleared, helpScroll: state.helpScroll + 1 };
@@ -120,7 +121,6 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
       case 'connections':
       case 'escape': return { ...cleared, screen: 'list' };
       case 'help': return { ...cleared, screen: 'help' };
-      case 'quit': return { ...cleared, quitting: true };
       case 'pause': return togglePause(cleared, ctx);
       default: return cleared;
     }
@@ -175,7 +175,6 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
     case 'clear':
       store.clear();
       return { ...cleared, selected: undefined, following: true, history: [], frozenEnd: store.endIndex, detailScroll: 0 };
-    case 'quit': return { ...cleared, quitting: true };
   }
 }
 

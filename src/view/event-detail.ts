@@ -65,8 +65,8 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     [`#${event.seq}`, formatClock(event.ts), `conn #${event.conn}`, dir ? ARROWS[dir] : '', channel !== undefined ? `channel ${channel}` : ''].filter(Boolean).join('  ');
   let bodyMode: BodyMode | undefined;
   let bodyModes: readonly BodyMode[] = [];
-  const body = (bytes: Uint8Array, contentType?: ArgumentValue) => {
-    const rendering = renderBody(bytes, options.bodyMode, width, typeof contentType === 'string' ? contentType : undefined);
+  const body = (bytes: Uint8Array) => {
+    const rendering = renderBody(bytes, options.bodyMode, width);
     bodyMode = rendering.mode;
     bodyModes = rendering.modes;
     heading(`Body  ${formatSize(bytes.length)}  as ${rendering.mode}${rendering.modes.length > 1 ? `  (b: ${rendering.modes.join('/')})` : ''}`);
@@ -129,7 +129,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
       methodLines(event.method, lines);
       heading('Properties');
       propertyLines(event.properties, lines);
-      body(event.body, event.properties['content-type']);
+      body(event.body);
       if (options.showRaw) {
         const parts = event.frames.map((seq) => options.lookup?.(seq)).filter((e): e is SpyEvent & { kind: 'frame' } => e?.kind === 'frame');
         if (parts.length) for (const part of parts) rawSection(lines, part.raw, width, `Raw frame #${part.seq}`);
@@ -330,7 +330,7 @@ export function nextBodyMode(modes: readonly BodyMode[], current: BodyMode | und
   return modes[(at + 1) % modes.length] ?? 'hex';
 }
 
-export function renderBody(bytes: Uint8Array, preferred: BodyMode | undefined, width: number, _contentType?: string): { mode: BodyMode; modes: BodyMode[]; lines: DetailLine[] } {
+export function renderBody(bytes: Uint8Array, preferred: BodyMode | undefined, width: number): { mode: BodyMode; modes: BodyMode[]; lines: DetailLine[] } {
   const modes = bodyModes(bytes);
   const mode = preferred !== undefined && modes.includes(preferred) ? preferred : modes[0]!;
   const lines: DetailLine[] = [];

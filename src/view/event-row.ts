@@ -3,7 +3,7 @@
 
 import type { Direction, SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
-import { ARROWS, describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent } from './format.js';
+import { describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -73,8 +73,6 @@ function joinText(a: string, b: string): string {
   return a && b ? `${a} ${b}` : a || b;
 }
 
-export const DIRECTION_ARROWS = ARROWS;
-
 /** Column widths of the list for a terminal width; `detail` takes what is left. */
 export interface RowColumns {
   readonly time: number;
@@ -99,10 +97,12 @@ export function rowColumns(width: number): RowColumns {
   return { time, conn, dir, channel, size, rtt, summary };
 }
 
-/** Cuts to `width` display cells with an ellipsis, or pads with spaces. */
+/** Cuts to `width` display cells with an ellipsis, or pads with spaces; control characters are replaced. */
 export function fitText(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (width <= 0) return '';
-  const clean = text.replace(/[\r\n\t]/g, ' ');
+  // whitespace becomes a space; other control characters (an ESC in a routing key or a body)
+  // must never reach the terminal as escapes
+  const clean = text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => (c === '\r' || c === '\n' || c === '\t' ? ' ' : '\ufffd'));
   if (clean.length > width) return width === 1 ? '…' : `${clean.slice(0, width - 1)}…`;
   return align === 'left' ? clean.padEnd(width) : clean.padStart(width);
 }

@@ -80,6 +80,14 @@ function sharedCases(port: () => number): void {
     c.destroy();
   });
 
+  it('an unknown frame type: 501 unknown_frame', async () => {
+    const c = await connect();
+    await c.open();
+    c.write(encodeFrame(9, 1, Buffer.from([1, 2, 3])));
+    expect(await c.expectConnectionClose()).toEqual([501, 'FRAME_ERROR - type 9, all octets = <<1,2,3>>: unknown_frame']);
+    c.destroy();
+  });
+
   it('a heartbeat on a channel other than 0: 505', async () => {
     const c = await connect();
     await c.open();

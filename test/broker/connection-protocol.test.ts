@@ -2,14 +2,15 @@
 // AMQPLAIN, users and vhosts, tune negotiation and limits, heartbeats, close both ways,
 // update-secret, the memory alarm, the observer and the listener's safety warning.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFieldTableEntries, fieldTable, tableGet } from '../../src/decoder/field-table.js';
 import { encodeFrame } from '../../src/decoder/frame-codec.js';
 import { FrameParser } from '../../src/decoder/frame-parser.js';
 import type { FieldTable } from '../../src/decoder/types.js';
 import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
-import type { BrokerOptions } from '../../src/broker/broker.js';
+import { BrokerOptionError, parseUserOption, type BrokerOptions } from '../../src/broker/broker.js';
 import type { ProxyConnectionInfo } from '../../src/proxy/proxy-server.js';
+import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
 import { RawClient } from './raw-client.js';
 
 const AMQP_0_9_1 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
@@ -52,10 +53,9 @@ describe('handshake', () => {
     const props = start.args['server-properties'] as FieldTable;
     expect(tableGet(props, 'product')?.value).toBe('amqp-spy');
     expect(typeof tableGet(props, 'version')?.value).toBe('string');
-    for (const cap of ['publisher_confirms', 'exchange_exchange_bindings', 'basic.nack', 'consumer_cancel_notify', 'connection.blocked', 'authentication_failure_close', 'per_consumer_qos']) {
+    for (const cap of ['publisher_confirms', 'exchange_exchange_bindings', 'basic.nack', 'consumer_cancel_notify', 'connection.blocked', 'authentication_failure_close', 'per_consumer_qos', 'direct_reply_to']) {
       expect(capability(props, cap)).toBe(true);
     }
-    expect(capability(props, 'direct_reply_to')).toBeUndefined();
     c.send(0, 'connection.start-ok', { 'client-properties': fieldTable({}), mechanism: 'PLAIN', response: '\u0000guest\u0000guest' });
     const tune = await c.expectMethod('connection.tune');
     expect(tune.args).toEqual({ 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 });
@@ -96,7 +96,8 @@ describe('handshake', () => {
     expect(await d.expectChannelClose()).toEqual([404, "NOT_FOUND - no queue 'q-dev' in vhost 'dev'", 50, 10]);
   });
 
-  it('checks tune-ok as RabbitMQ does', async () => {
+  // RabbitMQ 4.x answers these with connection.close (rabbit_reader.erl); 3.10 drops the socket silently
+  it('checks tune-ok as newer RabbitMQ does', async () => {
     const b = await broker();
     const cases: Array<[{ frameMax?: number; channelMax?: number }, string]> = [
       [{ frameMax: 100 }, 'NOT_ALLOWED - negotiated frame_max = 100 is lower than the minimum allowed value (4096)'],
@@ -108,33 +109,6 @@ describe('handshake', () => {
       const c = await client(b);
       await expect(c.open(tune)).rejects.toThrow(`got connection.close 530 ${text}`);
     }
-  });
-
-  it('splits deliveries at the client frame-max (8192) and enforces channel-max (256)', async () => {
-    const b = await broker();
-    const c = await client(b);
-    await c.open({ frameMax: 8192, channelMax: 256 });
-    await c.openChannel(1);
-    c.send(1, 'queue.declare', { queue: '', exclusive: true });
-    const q = String((await c.expectMethod('queue.declare-ok')).args['queue']);
-    const body = Buffer.alloc(20_000, 7);
-    c.publish(1, '', q, body);
-    c.send(1, 'basic.get', { queue: q, 'no-ack': true });
-    await c.expectMethod('basic.get-ok');
-    expect((await c.next()).type).toBe('header');
-    const parts: Uint8Array[] = [];
-    while (parts.reduce((n, p) => n + p.length, 0) < body.length) {
-      const f = await c.next();
-      if (f.type !== 'body') throw new Error(`expected a body frame, got ${f.type}`);
-      expect(f.body.length).toBeLessThanOrEqual(8192 - 8);
-      parts.push(f.body);
-    }
-    expect(parts).toHaveLength(3);
-    expect(Buffer.concat(parts)).toEqual(body);
-    for (let ch = 2; ch <= 256; ch++) c.send(ch, 'channel.open');
-    for (let ch = 2; ch <= 256; ch++) await c.expectMethod('channel.open-ok');
-    c.send(257, 'channel.open');
-    expect(await c.expectConnectionClose()).toEqual([530, 'NOT_ALLOWED - number of channels opened (256) has reached the negotiated channel_max (256)']);
   });
 });
 
@@ -281,4 +255,77 @@ describe('observer and listener', () => {
     await broker({ onWarning: (m) => warnings.push(m) });
     expect(warnings).toHaveLength(1);
   });
+});
+
+describe('options', () => {
+  it('parses --user name:password and refuses bad values', async () => {
+    expect(parseUserOption('ann:pa:ss')).toEqual({ name: 'ann', password: 'pa:ss' });
+    expect(parseUserOption('bob:')).toEqual({ name: 'bob', password: '' });
+    expect(() => parseUserOption('nocolon')).toThrow(BrokerOptionError);
+    expect(() => parseUserOption(':pw')).toThrow('--user: expected name:password, got ":pw"');
+    await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, maxMessageSize: 0 })).rejects.toThrow('--max-message-size: expected an integer from 1 to 536870912, got 0');
+  });
+});
+
+/** Handshake details answered the same way by RabbitMQ (checked against it when available). */
+function sharedCases(port: () => number): void {
+  const connect = async (): Promise<RawClient> => {
+    const c = await RawClient.connect(port());
+    clients.push(c);
+    return c;
+  };
+
+  it('logs in with AMQPLAIN and refuses a wrong PLAIN password with 403', async () => {
+    const c = await connect();
+    c.write(AMQP_0_9_1);
+    await c.expectMethod('connection.start');
+    const response = encodeFieldTableEntries(fieldTable({ LOGIN: 'guest', PASSWORD: 'guest' }));
+    c.send(0, 'connection.start-ok', { 'client-properties': fieldTable({}), mechanism: 'AMQPLAIN', response });
+    expect((await c.expectMethod('connection.tune')).args).toMatchObject({ 'channel-max': 2047, 'frame-max': 131072 });
+    const d = await connect();
+    await expect(d.open({ password: 'not-the-password' })).rejects.toThrow(
+      'got connection.close 403 ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.',
+    );
+  });
+
+    it('splits deliveries at the client frame-max (8192) and enforces channel-max (256)', async () => {
+      const c = await connect();
+      await c.open({ frameMax: 8192, channelMax: 256 });
+      await c.openChannel(1);
+      c.send(1, 'queue.declare', { queue: '', exclusive: true });
+      const q = String((await c.expectMethod('queue.declare-ok')).args['queue']);
+      const body = Buffer.alloc(20_000, 7);
+      c.publish(1, '', q, body);
+      c.send(1, 'basic.get', { queue: q, 'no-ack': true });
+      await c.expectMethod('basic.get-ok');
+      expect((await c.next()).type).toBe('header');
+      const parts: Uint8Array[] = [];
+      while (parts.reduce((n, p) => n + p.length, 0) < body.length) {
+        const f = await c.next();
+        if (f.type !== 'body') throw new Error(`expected a body frame, got ${f.type}`);
+        expect(f.body.length).toBeLessThanOrEqual(8192 - 8);
+        parts.push(f.body);
+      }
+      expect(parts).toHaveLength(3);
+      expect(Buffer.concat(parts)).toEqual(body);
+      for (let ch = 2; ch <= 256; ch++) c.send(ch, 'channel.open');
+      for (let ch = 2; ch <= 256; ch++) await c.expectMethod('channel.open-ok');
+      c.send(257, 'channel.open');
+      expect(await c.expectConnectionClose()).toEqual([530, 'NOT_ALLOWED - number of channels opened (256) has reached the negotiated channel_max (256)']);
+    });
+}
+
+describe('handshake details shared with RabbitMQ, on the built-in broker', () => {
+  let b: RunningBroker;
+  beforeAll(async () => {
+    b = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+  });
+  afterAll(async () => {
+    await b.close();
+  });
+  sharedCases(() => b.address.port);
+});
+
+describeWithRabbitMQ('handshake details', () => {
+  sharedCases(() => rabbitAddress().port);
 });

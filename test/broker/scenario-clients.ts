@@ -31,6 +31,7 @@ export interface ReceivedMessage {
   readonly headers: Record<string, unknown>;
   readonly messageCount?: number;
   readonly consumerTag?: string;
+  readonly replyTo?: string;
 }
 
 export interface Returned {
@@ -52,6 +53,7 @@ export interface PublishOptions {
   readonly expiration?: string;
   readonly mandatory?: boolean;
   readonly contentType?: string;
+  readonly replyTo?: string;
 }
 
 export interface DeclareQueueOptions {
@@ -151,6 +153,7 @@ export const amqplibClient: ClientFactory = async (target) => {
         exchange: m.fields.exchange,
         routingKey: m.fields.routingKey,
         headers: (m.properties.headers ?? {}) as Record<string, unknown>,
+        ...(m.properties.replyTo !== undefined ? { replyTo: String(m.properties.replyTo) } : {}),
         ...('messageCount' in m.fields ? { messageCount: m.fields.messageCount } : {}),
         ...('consumerTag' in m.fields ? { consumerTag: m.fields.consumerTag as string } : {}),
       });
@@ -167,6 +170,7 @@ export const amqplibClient: ClientFactory = async (target) => {
         ...(o.expiration !== undefined ? { expiration: o.expiration } : {}),
         ...(o.mandatory !== undefined ? { mandatory: o.mandatory } : {}),
         ...(o.contentType !== undefined ? { contentType: o.contentType } : {}),
+        ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
       });
       return {
         returned,
@@ -303,6 +307,7 @@ export const cloudamqpClient: ClientFactory = async (target) => {
         exchange: m.exchange,
         routingKey: m.routingKey,
         headers: (m.properties.headers ?? {}) as Record<string, unknown>,
+        ...(m.properties.replyTo !== undefined ? { replyTo: m.properties.replyTo } : {}),
         ...(m.messageCount !== undefined ? { messageCount: m.messageCount } : {}),
         ...(m.consumerTag ? { consumerTag: m.consumerTag } : {}),
       });
@@ -310,6 +315,7 @@ export const cloudamqpClient: ClientFactory = async (target) => {
         ...(o.headers !== undefined ? { headers: o.headers as Record<string, string> } : {}),
         ...(o.expiration !== undefined ? { expiration: o.expiration } : {}),
         ...(o.contentType !== undefined ? { contentType: o.contentType } : {}),
+        ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
       });
       const consumers = new Map<string, { wait(): Promise<void> }>();
       return {

@@ -289,6 +289,37 @@ function defineScenarios(target: () => Target, connect: ClientFactory): void {
     await ch.close();
   });
 
+  it('answers RPC requests through direct reply-to (amq.rabbitmq.reply-to)', async () => {
+    const requester = await open();
+    const responder = await open();
+    const rch = await responder.channel();
+    const rpc = unique('rpc');
+    await rch.declareQueue(rpc, { exclusive: true });
+    const requests: ReceivedMessage[] = [];
+    await rch.consume(
+      rpc,
+      (m) => {
+        requests.push(m);
+        rch.publish('', m.replyTo!, `reply to ${m.body}`);
+      },
+      { noAck: true },
+    );
+    const ch = await requester.channel();
+    const replies: ReceivedMessage[] = [];
+    await ch.consume('amq.rabbitmq.reply-to', (m) => replies.push(m), { noAck: true });
+    ch.publish('', rpc, 'ping', { replyTo: 'amq.rabbitmq.reply-to' });
+    await until(() => replies.length === 1, 'the reply');
+    expect(replies[0]).toMatchObject({ body: 'reply to ping', exchange: '' });
+    expect(requests[0]!.replyTo).toMatch(/^amq\.rabbitmq\.reply-to\./);
+    expect(replies[0]!.routingKey).toBe(requests[0]!.replyTo);
+    // without a reply consumer the request is refused
+    const lone = await requester.channel();
+    lone.publish('', rpc, 'ping', { replyTo: 'amq.rabbitmq.reply-to' });
+    expect(await lone.closedByServer).toEqual({ code: 406, text: 'PRECONDITION_FAILED - fast reply consumer does not exist' });
+    await ch.close();
+    await rch.close();
+  });
+
   describe('errors close the channel with RabbitMQ codes and texts; the connection goes on', () => {
     it('404 for a missing queue and for publishing to a missing exchange', async () => {
       const client = await open();

@@ -109,16 +109,17 @@ export async function unusedPort(): Promise<number> {
 }
 
 /**
- * All bytes a socket receives until its peer's FIN (then the socket is ended too, finishing
- * an allowHalfOpen socket) or until it closes on an error; never rejects.
+ * All bytes a socket receives until its peer's FIN or until it closes on an error; never
+ * rejects. On the FIN the socket is ended too (finishing an allowHalfOpen socket) unless
+ * `endOnFin` is false: pass false while something is still writing to the socket.
  */
-export function collect(socket: net.Socket): Promise<{ data: Buffer; ended: boolean; error: string | undefined }> {
+export function collect(socket: net.Socket, endOnFin = true): Promise<{ data: Buffer; ended: boolean; error: string | undefined }> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
     let error: string | undefined;
     socket.on('data', (chunk: Buffer) => parts.push(chunk));
     socket.on('end', () => {
-      socket.end();
+      if (endOnFin) socket.end();
       resolve({ data: Buffer.concat(parts), ended: true, error });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {

@@ -191,6 +191,13 @@ describe('App', () => {
     expect(t.quits()).toBe(1);
   });
 
+  it('quits with Ctrl+C even while typing a filter', async () => {
+    const t = start();
+    await until(() => t.screen().includes('rows: messages'), 'first draw');
+    await t.press('/', 'm', '\x03');
+    await until(() => t.quits() === 1, 'onQuit called');
+  });
+
   it('draws within 80x24 without wrapping', async () => {
     const t = start({ columns: 80, rows: 24 });
     await until(() => t.screen().includes('rows: messages'), 'first draw');

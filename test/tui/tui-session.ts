@@ -12,11 +12,12 @@ const [upstreamHost = '127.0.0.1', upstreamPort = '5672'] = upstreamArg.split(':
 const readyFile = process.env['AMQP_SPY_TUI_READY_FILE'];
 
 const sinks: ((event: import('../../src/events.js').SpyEvent) => void)[] = [];
+const noticeSinks: ((line: string) => void)[] = [];
 const session = await startProxySession({
   listen: { host: '127.0.0.1', port: Number(listenArg) },
   upstream: { host: upstreamHost, port: Number(upstreamPort), tls: false },
   sinks: [(event) => { for (const sink of sinks) sink(event); }],
-  notice: () => {},
+  notice: (line) => { for (const sink of noticeSinks) sink(line); },
 });
 if (readyFile) fs.writeFileSync(readyFile, `listening ${session.address.port}\n`);
 await runTui({
@@ -24,6 +25,10 @@ await runTui({
   subscribe(sink) {
     sinks.push(sink);
     return () => sinks.splice(sinks.indexOf(sink), 1);
+  },
+  notices(sink) {
+    noticeSinks.push(sink);
+    return () => noticeSinks.splice(noticeSinks.indexOf(sink), 1);
   },
   onQuit: async () => {
     await session.stop();

@@ -12,6 +12,7 @@ describe('row text', () => {
     expect(fitText('25 B', 8, 'right')).toBe('    25 B');
     expect(fitText('a\nb', 3)).toBe('a b');
     expect(fitText('abc', 0)).toBe('');
+    expect(fitText('a\x1b[31mb\x9b', 8)).toBe('a\ufffd[31mb\ufffd');
   });
 
   it('gives every width the same column sum, the summary taking the rest', () => {

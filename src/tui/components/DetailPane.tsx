@@ -42,7 +42,8 @@ export const DetailPane = memo(function DetailPane({ event, width, height, bodyM
 function DetailRow({ line, width }: { readonly line: DetailLine; readonly width: number }) {
   const indent = '  '.repeat(line.indent);
   if (line.tone === 'heading') return <Text bold color="blue" wrap="truncate-end">{fitText(line.value, width)}</Text>;
-  const label = line.label !== undefined ? `${line.label}: ` : '';
+  // labels are field-table keys from the wire: cleaned like every other text
+  const label = line.label !== undefined ? fitText(`${line.label}: `, line.label.length + 2) : '';
   const room = width - indent.length - label.length;
   const value = fitText(line.value, Math.max(0, Math.min(line.value.length, room)));
   const tag = line.tag && room - value.length > 3 ? fitText(`${value ? '  ' : ''}${line.tag}`, room - value.length) : '';

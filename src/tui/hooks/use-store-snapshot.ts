@@ -1,5 +1,7 @@
 // Re-renders when the store changes, at most every `intervalMs` (default 50 ms: ~20 renders/s)
-// however fast events arrive, and once a second anyway so rates fall to zero when idle.
+// however fast events arrive, and once a second anyway so rates fall to zero when idle. When
+// drawing gets expensive (a big terminal), renders space out so that drawing takes at most
+// about a third of the time and ingestion keeps the rest.
 
 import { useEffect, useRef, useState } from 'react';
 import type { EventStore } from '../event-store.js';
@@ -14,9 +16,26 @@ export interface StoreSnapshot {
 }
 
 export const RENDER_INTERVAL_MS = 50;
+/** The share of time drawing may take: the next render waits this many times the last one's cost. */
+const COST_FACTOR = 3;
+
+/** What the last renders cost (ink's output phase), fed from ink's onRender. */
+export class RenderCost {
+  private average = 0;
+
+  record(milliseconds: number): void {
+    // a moving average, so one slow frame does not stall the screen
+    this.average = this.average === 0 ? milliseconds : this.average * 0.7 + milliseconds * 0.3;
+  }
+
+  /** The interval to wait between renders, never below `minimum`. */
+  interval(minimum: number): number {
+    return Math.max(minimum, Math.min(1000, this.average * COST_FACTOR));
+  }
+}
 const IDLE_TICK_MS = 1000;
 
-export function useStoreSnapshot(store: EventStore, intervalMs: number = RENDER_INTERVAL_MS): StoreSnapshot {
+export function useStoreSnapshot(store: EventStore, intervalMs: number = RENDER_INTERVAL_MS, cost?: RenderCost): StoreSnapshot {
   const take = (renders: number): StoreSnapshot => ({ version: store.version, end: store.endIndex, renders });
   const [snapshot, setSnapshot] = useState<StoreSnapshot>(() => take(0));
   const renders = useRef(0);
@@ -30,7 +49,7 @@ export function useStoreSnapshot(store: EventStore, intervalMs: number = RENDER_
     };
     const onChange = () => {
       if (timer) return;
-      timer = setTimeout(flush, Math.max(0, last + intervalMs - performance.now()));
+      timer = setTimeout(flush, Math.max(0, last + (cost ? cost.interval(intervalMs) : intervalMs) - performance.now()));
     };
     const unsubscribe = store.subscribe(onChange);
     const idle = setInterval(() => {
@@ -43,6 +62,6 @@ export function useStoreSnapshot(store: EventStore, intervalMs: number = RENDER_
       clearInterval(idle);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [store, intervalMs]);
+  }, [store, intervalMs, cost]);
   return snapshot;
 }
