@@ -1,4 +1,4 @@
-// The TUI in a real terminal: tmux runs a proxy session drawn by runTui (test/tui/tui-session.ts),
+// The TUI in a real terminal: tmux runs the real CLI (dist/cli.js, a proxy session),
 // keys go in with send-keys, and the assertions read the screen with capture-pane.
 // The part that drives traffic with amqplib needs RabbitMQ (AMQP_SPY_RABBITMQ_URL).
 
@@ -13,15 +13,23 @@ import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
 import { until } from './helpers.js';
 
 const HAVE_TMUX = spawnSync('tmux', ['-V']).status === 0;
-const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
-const SCRIPT = path.join(REPO_ROOT, 'test/tui/tui-session.ts');
+const CLI = path.join(REPO_ROOT, 'dist/cli.js');
+
+function freePortSync(): number {
+  const script = "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})";
+  return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
+}
 
 class TmuxScreen {
   readonly name = `amqp-spy-tui-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   readonly readyFile = path.join(os.tmpdir(), `${this.name}.ready`);
 
+  private listenPort = 0;
+
   start(upstream: string, width = 120, height = 30): void {
-    const command = `AMQP_SPY_TUI_READY_FILE=${this.readyFile} ${TSX} ${SCRIPT} 0 ${upstream}`;
+    this.listenPort = freePortSync();
+    // the exit status lands in readyFile once the CLI has quit
+    const command = `${process.execPath} ${CLI} --listen ${this.listenPort} --upstream ${upstream}; echo "quit done, exit $?" > ${this.readyFile}; sleep 5`;
     execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(width), '-y', String(height), command], { cwd: REPO_ROOT });
   }
 
@@ -43,7 +51,7 @@ class TmuxScreen {
   }
 
   port(): number {
-    return Number(/listening (\d+)/.exec(this.ready())![1]);
+    return this.listenPort;
   }
 
   async waitFor(text: string | RegExp, what = String(text)): Promise<string> {
@@ -88,7 +96,7 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
     screen.keys('Escape');
     await screen.waitFor('waiting for traffic', 'back to the list');
     screen.keys('q');
-    await until(() => screen.ready().includes('quit done'), 'the session to stop after q', 15_000);
+    await until(() => screen.ready().includes("quit done, exit 0"), "the session to stop after q, exit 0", 15_000);
   });
 });
 
@@ -101,7 +109,7 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
   beforeAll(async () => {
     const { host, port } = rabbitAddress();
     screen.start(`${host}:${port}`, 120, 30);
-    await until(() => screen.ready().includes('listening'), 'the proxy to listen', 15_000);
+    await screen.waitFor(`amqp-spy  proxy 127.0.0.1:${screen.port()}`, 'the proxy to listen');
     await screen.waitFor('amqp-spy  proxy', 'the header');
     const { username, password } = rabbitAddress();
     connection = await amqp.connect(`amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${screen.port()}`);
@@ -188,7 +196,7 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
 
   it('quits with q: closes the client connection and stops the session', async () => {
     screen.keys('q');
-    await until(() => screen.ready().includes('quit done'), 'the session to stop', 15_000);
+    await until(() => screen.ready().includes("quit done, exit 0"), "the session to stop with exit 0", 15_000);
     await until(() => connectionClosed, 'the client connection to be closed by the proxy', 15_000);
   });
 });
