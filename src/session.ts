@@ -32,6 +32,8 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
   const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
   for (const sink of options.sinks) bus.subscribe(sink);
   const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true, keepSecrets: options.keepSecrets ?? false });
+  const recorder = options.recorder;
+  let holding = false;
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
   const proxy = new ProxyServer({
     listen: options.listen,
@@ -40,7 +42,17 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
     observer: {
       onOpen: (conn) => taps.onOpen(conn),
-      onData: (connId, dir, chunk) => taps.onData(connId, dir, chunk),
+      onData: (connId, dir, chunk) => {
+        taps.onData(connId, dir, chunk);
+        if (recorder?.overloaded && !holding) {
+          holding = true;
+          proxy.holdReading(true);
+          recorder.onDrain(() => {
+            holding = false;
+            proxy.holdReading(false);
+          });
+        }
+      },
       onClose: (connId, reason) => taps.onClose(connId, reason),
       onUpstreamError(_connId, message) {
         options.notice(message);

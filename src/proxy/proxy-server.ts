@@ -110,6 +110,7 @@ export class ProxyServer {
   #closing: Promise<void> | undefined;
   #allClosed: (() => void) | undefined;
   #observerErrors = 0;
+  #held = false;
   readonly #hooks: RelayHooks = {
     closed: (id) => {
       this.#relays.delete(id);
@@ -175,6 +176,17 @@ export class ProxyServer {
   }
 
   /**
+   * Holds (or releases) reading on every connection, new ones included: for a sink that fell
+   * behind (the recorder on a slow disk), so the proxy slows down instead of growing memory.
+   * Releasing never resumes a socket whose destination is still full.
+   */
+  holdReading(held: boolean): void {
+    if (this.#held === held) return;
+    this.#held = held;
+    for (const relay of this.#relays.values()) relay.hold(held);
+  }
+
+  /**
    * Stops accepting, closes every connection (reason `proxy closed`) and resolves once every
    * onClose has been emitted.
    */
@@ -203,6 +215,7 @@ export class ProxyServer {
     const relay = new Relay(id, client, this.#options, this.#hooks);
     this.#relays.set(id, relay);
     relay.start();
+    if (this.#held) relay.hold(true);
   }
 
   #observerFailed(callback: keyof ProxyObserver, error: unknown): void {
@@ -245,6 +258,8 @@ class Relay {
   /** where upstream bytes go while both sides are up (onread path) */
   #s2cForward: ((chunk: Buffer) => void) | undefined;
   #connected = false;
+  /** reading held by ProxyServer.holdReading */
+  #held = false;
   #reason: string | undefined;
   #openSockets = 2;
   #lingerTimer: NodeJS.Timeout | undefined;
@@ -310,6 +325,19 @@ class Relay {
     return c.writableLength + c.readableLength + u.writableLength + u.readableLength;
   }
 
+  /** Holds or releases reading on both sockets (see ProxyServer.holdReading). */
+  hold(held: boolean): void {
+    this.#held = held;
+    if (!this.#connected) return; // the client is resumed on connect, if not held then
+    if (held) {
+      this.#client.pause();
+      this.#upstream.pause();
+    } else {
+      if (!this.#upstream.writableNeedDrain) this.#client.resume();
+      if (!this.#client.writableNeedDrain) this.#upstream.resume();
+    }
+  }
+
   /** Close both sides (proxy shutting down). */
   shutdown(reason: string): void {
     this.#reason ??= reason;
@@ -327,7 +355,8 @@ class Relay {
     const s2c = this.#pipe(upstream, client, 's2c');
     if (this.#upstreamReader !== undefined) this.#s2cForward = s2c;
     else upstream.on('data', s2c);
-    client.resume(); // paused since accept (pauseOnConnect)
+    if (this.#held) upstream.pause();
+    else client.resume(); // paused since accept (pauseOnConnect)
   }
 
   /** Forward `from` to `to`: write first, then report; pause `from` while `to` is full. */
@@ -346,7 +375,9 @@ class Relay {
         }
       }
     };
-    to.on('drain', () => from.resume());
+    to.on('drain', () => {
+      if (!this.#held) from.resume();
+    });
     from.on('end', () => {
       this.#reason ??= dir === 'c2s' ? 'client closed' : 'upstream closed';
       // Half-close: pass the FIN on once everything before it is written.

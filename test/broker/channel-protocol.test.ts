@@ -106,7 +106,8 @@ function channelCases(port: () => number): void {
       await c.expectMethod('basic.consume-ok');
       c.send(1, 'basic.consume', { queue: q2 });
       await c.expectMethod('basic.consume-ok');
-      // a round trip: anything deliverable has been sent before declare-ok
+      // two arrive; a round trip later there is still no third
+      await waitForMethods(c, 'basic.deliver', 2);
       c.send(1, 'queue.declare', { queue: q2, passive: true });
       await c.expectMethod('queue.declare-ok');
       expect(methods(c.frames).filter((m) => m.name === 'basic.deliver')).toHaveLength(2);
@@ -129,6 +130,10 @@ function channelCases(port: () => number): void {
         await c.expectMethod('basic.consume-ok');
         c.send(1, 'queue.delete', { queue: q });
         await c.expectMethod('queue.delete-ok');
+        // RabbitMQ may send the cancel just after delete-ok: wait for it, or make a round trip
+        if (notify) await waitForMethods(c, 'basic.cancel', 1);
+        c.send(1, 'basic.qos', { 'prefetch-count': 1 });
+        await c.expectMethod('basic.qos-ok');
         const cancels = methods(c.frames).filter((m) => m.name === 'basic.cancel');
         expect(cancels.map((m) => m.args['consumer-tag'])).toEqual(notify ? ['watcher'] : []);
         c.destroy();
