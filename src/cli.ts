@@ -1,26 +1,34 @@
 #!/usr/bin/env node
-// Arguments → a session. No protocol logic here; the TUI is imported lazily so `--help` and
-// headless modes start fast.
+// Arguments → a session. No protocol logic here. Every command's code is imported when the
+// command runs (the TUI only when it is shown), so `--help` starts fast.
 
 import { Command, CommanderError } from 'commander';
-import { decodeFile, InputFileError } from './decode-file.js';
-import { AddressError, formatHostPort, parseListenAddress, parseUpstreamAddress } from './proxy/address.js';
-import { ListenError } from './proxy/proxy-server.js';
-import { RecordingWriteError, createSessionRecorder, type Recorder } from './record/recorder.js';
-import { RecordingError } from './record/recording-reader.js';
-import { runReplayCommand } from './record/replay-command.js';
-import { ReplayTargetError } from './record/replay-to.js';
-import { CaFileError, startProxySession } from './session.js';
-import { FilterSyntaxError } from './view/filter.js';
-import { createHeadlessPrinter } from './view/headless-printer.js';
-import { createSummary } from './view/summary.js';
-import { launchTui, NoticeRouter, wantsTui } from './tui-launch.js';
 import type { EventSink } from './events.js';
+import type { Recorder } from './record/recorder.js';
 import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Errors that are the user's to fix, by class name → exit code; their message is one line. */
+const USER_ERRORS: Readonly<Record<string, number>> = {
+  UsageError: 2,
+  AddressError: 2,
+  CaFileError: 2,
+  InputFileError: 2,
+  RecordingError: 2,
+  FilterSyntaxError: 2,
+  BrokerOptionError: 2,
+  ListenError: 1,
+  ReplayTargetError: 1,
+  RecordingWriteError: 1,
+};
 
 interface RootOptions {
   listen?: string;
@@ -76,6 +84,7 @@ program
     if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
     const timeoutMs = Number(opts.timeout);
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
+    const { runReplayCommand } = await import('./record/replay-command.js');
     const code = await runReplayCommand(file, {
       json: opts.json ?? false,
       frames: opts.frames ?? false,
@@ -99,6 +108,8 @@ program
   .option('--json', 'one JSON object per frame (the recording schema)')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .action(async (file: string, opts: { json?: boolean; showSecrets?: boolean }) => {
+    const { createHeadlessPrinter } = await import('./view/headless-printer.js');
+    const { decodeFile } = await import('./decode-file.js');
     const printer = createHeadlessPrinter({
       write: writeStdout,
       json: opts.json ?? false,
@@ -113,6 +124,12 @@ async function runProxy(opts: RootOptions): Promise<void> {
   if (opts.upstream === undefined) {
     throw new UsageError('nothing to do: give --upstream host:port to put the proxy in front of a broker (or a subcommand: amqp-spy decode <file>)');
   }
+  const { formatHostPort, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
+  const { createSummary } = await import('./view/summary.js');
+  const { createHeadlessPrinter } = await import('./view/headless-printer.js');
+  const { createSessionRecorder } = await import('./record/recorder.js');
+  const { startProxySession } = await import('./session.js');
+  const { launchTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
   const upstream = parseUpstreamAddress(opts.upstream);
   const listen = parseListenAddress(opts.listen ?? String(PROXY_LISTEN_PORT), PROXY_LISTEN_PORT);
   if (opts.upstreamCa !== undefined && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
@@ -212,26 +229,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  if (error instanceof UsageError || error instanceof AddressError || error instanceof CaFileError) {
-    process.stderr.write(`amqp-spy: ${error.message}\n`);
-    process.exit(2);
-  }
-  if (error instanceof ListenError) {
-    process.stderr.write(`amqp-spy: ${error.message}\n`);
-    process.exit(1);
-  }
-  if (error instanceof RecordingError || error instanceof FilterSyntaxError) {
-    process.stderr.write(`amqp-spy: ${error.message}\n`);
-    process.exit(2);
-  }
-  if (error instanceof ReplayTargetError || error instanceof RecordingWriteError) {
-    process.stderr.write(`amqp-spy: ${error.message}\n`);
-    process.exit(1);
-  }
-  if (error instanceof InputFileError) {
-    process.stderr.write(`amqp-spy: ${error.message}\n`);
-    process.exit(2);
-  }
+  const name = error instanceof Error ? error.name : '';
+  const exitCode = USER_ERRORS[name];
   process.stderr.write(`amqp-spy: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  if (exitCode === undefined && error instanceof Error && process.env['AMQP_SPY_DEBUG']) process.stderr.write(`${error.stack}\n`);
+  process.exit(exitCode ?? 1);
 }
