@@ -8,6 +8,7 @@ import type { Recorder } from './record/recorder.js';
 import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
+const STANDALONE_LISTEN_PORT = 5672;
 
 class UsageError extends Error {
   constructor(message: string) {
@@ -42,7 +43,13 @@ interface RootOptions {
   recordSecrets?: boolean;
   tui?: boolean;
   buffer?: string;
+  standalone?: boolean;
+  user: string[];
+  vhost: string[];
+  maxMessageSize?: string;
 }
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 const program = new Command()
   .name('amqp-spy')
@@ -52,7 +59,11 @@ const program = new Command()
   // options after a subcommand belong to it (`decode --json` is decode's --json)
   .enablePositionalOptions()
   .option('--upstream <address>', 'the broker to proxy: host:port, amqp://host:port or amqps://host:port (TLS)')
-  .option('--listen <address>', `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT})`)
+  .option('--standalone', 'run the built-in in-memory broker instead of proxying one (listens on 127.0.0.1:5672)')
+  .option('--listen <address>', `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`)
+  .option('--user <name:password>', 'with --standalone: a user (repeatable; replaces the default guest:guest)', collect, [])
+  .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
+  .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
@@ -62,7 +73,7 @@ const program = new Command()
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option('--buffer <events>', 'events the terminal UI keeps (older ones leave the view, never the recording)', '100000')
-  .action(async (opts: RootOptions) => runProxy(opts));
+  .action(async (opts: RootOptions) => runLive(opts));
 
 program
   .command('replay')
@@ -120,19 +131,41 @@ program
     await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false });
   });
 
-async function runProxy(opts: RootOptions): Promise<void> {
-  if (opts.upstream === undefined) {
-    throw new UsageError('nothing to do: give --upstream host:port to put the proxy in front of a broker (or a subcommand: amqp-spy decode <file>)');
+/** The live modes: proxy (--upstream) or the built-in broker (--standalone). */
+async function runLive(opts: RootOptions): Promise<void> {
+  if (opts.upstream === undefined && !opts.standalone) {
+    throw new UsageError('nothing to do: give --upstream host:port to put the proxy in front of a broker, or --standalone to run the built-in broker (or a subcommand: amqp-spy decode <file>)');
+  }
+  if (opts.upstream !== undefined && opts.standalone) throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
+  if (!opts.standalone) {
+    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size']] as const) {
+      if (given) throw new UsageError(`${name} applies with --standalone only`);
+    }
+  } else {
+    for (const [given, name] of [[opts.upstreamCa !== undefined, '--upstream-ca'], [opts.insecure === true, '--insecure']] as const) {
+      if (given) throw new UsageError(`${name} applies with --upstream only`);
+    }
   }
   const { formatHostPort, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
   const { createSummary } = await import('./view/summary.js');
   const { createHeadlessPrinter } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
-  const { startProxySession } = await import('./session.js');
+  const { startProxySession, startStandaloneSession } = await import('./session.js');
   const { launchTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
-  const upstream = parseUpstreamAddress(opts.upstream);
-  const listen = parseListenAddress(opts.listen ?? String(PROXY_LISTEN_PORT), PROXY_LISTEN_PORT);
-  if (opts.upstreamCa !== undefined && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
+  const upstream = opts.upstream !== undefined ? parseUpstreamAddress(opts.upstream) : undefined;
+  const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
+  const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
+  if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
+  let users: { name: string; password: string }[] = [];
+  let maxMessageSize: number | undefined;
+  if (opts.standalone) {
+    const { parseUserOption } = await import('./broker/broker.js');
+    users = opts.user.map(parseUserOption);
+    if (opts.maxMessageSize !== undefined) {
+      maxMessageSize = Number(opts.maxMessageSize);
+      if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) throw new UsageError(`--max-message-size takes a number of bytes, got "${opts.maxMessageSize}"`);
+    }
+  }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   const tui = wantsTui(opts);
   const summary = createSummary();
@@ -143,26 +176,37 @@ async function runProxy(opts: RootOptions): Promise<void> {
     sinks.push(createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' }));
   }
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
   const recorder: Recorder | undefined = opts.record !== undefined
     ? createSessionRecorder({
-      path: opts.record, keepSecrets: opts.recordSecrets ?? false, mode: 'proxy', tool: `amqp-spy ${VERSION}`, notice,
-      listen: formatHostPort(listen.host, listen.port), upstream: `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}`,
+      path: opts.record, keepSecrets: opts.recordSecrets ?? false, mode: upstream ? 'proxy' : 'standalone', tool: `amqp-spy ${VERSION}`, notice,
+      listen: formatHostPort(listen.host, listen.port), ...(target !== undefined ? { upstream: target } : {}),
     })
     : undefined;
   if (recorder) sinks.push(recorder.sink);
-  const session = await startProxySession({
-    listen,
-    upstream,
-    ...(opts.upstreamCa !== undefined ? { upstreamCaFile: opts.upstreamCa } : {}),
-    insecure: opts.insecure ?? false,
-    showSecrets: opts.showSecrets ?? false,
-    keepSecrets: opts.recordSecrets ?? false,
-    sinks,
-    notice,
-    ...(recorder ? { recorder } : {}),
-  });
-  const target = `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}`;
+  const secrets = { showSecrets: opts.showSecrets ?? false, keepSecrets: opts.recordSecrets ?? false };
+  const session = upstream
+    ? await startProxySession({
+      listen,
+      upstream,
+      ...(opts.upstreamCa !== undefined ? { upstreamCaFile: opts.upstreamCa } : {}),
+      insecure: opts.insecure ?? false,
+      ...secrets,
+      sinks,
+      notice,
+      ...(recorder ? { recorder } : {}),
+    })
+    : await startStandaloneSession({
+      listen,
+      users,
+      vhosts: opts.vhost,
+      ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+      ...secrets,
+      sinks,
+      notice,
+    });
   const listening = formatHostPort(session.address.address, session.address.port);
+  const mode = target !== undefined ? `proxy ${listening} → ${target}` : `standalone broker ${listening}`;
   let stopping: Promise<void> | undefined;
   // stop accepting, close connections, then flush the recording: every forwarded frame is in it
   const stop = () => (stopping ??= (async () => {
@@ -174,7 +218,7 @@ async function runProxy(opts: RootOptions): Promise<void> {
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
     await launchTui({
       subscribe: (sink) => session.bus.subscribe(sink),
-      mode: `proxy ${listening} → ${target}`,
+      mode,
       ...(recorder ? { recording: () => ({ path: recorder.path, bytes: recorder.bytesWritten }) } : {}),
       bufferSize,
       notices,
@@ -183,7 +227,7 @@ async function runProxy(opts: RootOptions): Promise<void> {
     });
     await stop();
   } else {
-    notice(`proxying ${listening} → ${target} (Ctrl-C to stop)`);
+    notice(target !== undefined ? `proxying ${listening} → ${target} (Ctrl-C to stop)` : `built-in broker listening on ${listening} (Ctrl-C to stop)`);
     await untilSignal();
     await stop();
   }

@@ -83,3 +83,35 @@ function readCaFile(path: string): Buffer {
     throw new CaFileError(path, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
   }
 }
+
+export interface StandaloneSessionOptions {
+  readonly listen: ListenAddress;
+  readonly users?: readonly { readonly name: string; readonly password: string }[];
+  readonly vhosts?: readonly string[];
+  readonly maxMessageSize?: number;
+  readonly showSecrets?: boolean;
+  readonly keepSecrets?: boolean;
+  readonly sinks: readonly EventSink[];
+  readonly notice: (line: string) => void;
+}
+
+/** The built-in broker, its traffic fed to the same taps as proxied traffic. */
+export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<RunningSession> {
+  const { startBroker } = await import('./broker/broker-server.js');
+  const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
+  for (const sink of options.sinks) bus.subscribe(sink);
+  const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true });
+  const broker = await startBroker({
+    listen: options.listen,
+    ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
+    ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
+    ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+    observer: taps,
+    onWarning: (message) => options.notice(`warning: ${message}`),
+  });
+  return {
+    address: { address: broker.address.host, port: broker.address.port },
+    bus,
+    stop: () => broker.close(),
+  };
+}

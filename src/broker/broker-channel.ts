@@ -47,7 +47,7 @@ const REPLY_TO = 'amq.rabbitmq.reply-to';
 const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
 /** A delivery that awaits no ack (direct reply-to): takes a delivery tag, nothing more. */
 const NO_ACK_DELIVERY = { deliveryId: 0 } as unknown as Delivery;
-/** Bodies up to this size are copied into the connection's arena (see BrokerConnection.copySmall). */
+/** Bodies and headers up to this size are copied into the connection's arena (see BrokerConnection.copySmall). */
 const SMALL_BODY = 512;
 
 function text(s: AmqpString): string {
@@ -265,7 +265,7 @@ export class BrokerChannel {
         throw new AmqpError(505, `UNEXPECTED_FRAME - expected content header for class 60, got one for class ${header.classId} instead`).at(60, 40);
       }
       size = Number(header.bodySize);
-      pending.properties = withRawHeader(header.properties, payload);
+      pending.properties = withRawHeader(header.properties, payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload);
     }
     const max = this.conn.broker.maxMessageSize;
     if (size > max) {
@@ -295,8 +295,7 @@ export class BrokerChannel {
     }
     this.expect = EXPECT_METHOD;
     this.pending = undefined;
-    // a small body is copied out of the socket chunk so a queued message doesn't keep the chunk alive
-    let body = payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload;
+    let body: Uint8Array;
     if (pending.parts !== null) {
       pending.parts.push(payload);
       body = new Uint8Array(pending.bodySize);
@@ -305,6 +304,9 @@ export class BrokerChannel {
         body.set(part, at);
         at += part.length;
       }
+    } else {
+      // a small body is copied out of the socket chunk so a queued message doesn't keep the chunk alive
+      body = payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload;
     }
     this.completePublish(pending, body);
   }

@@ -236,7 +236,7 @@ export class BrokerConnection implements AlarmListener {
       }
       detail = `type ${type}${octets}: unknown_frame`;
     }
-    this.closeWithError(new AmqpError(501, `FRAME_ERROR - ${detail}`), error.context.channel ?? 0, true);
+    this.closeWithError(new AmqpError(501, `FRAME_ERROR - ${detail}`), true);
   }
 
   private onFrame(frame: RawFrame): void {
@@ -373,7 +373,7 @@ export class BrokerConnection implements AlarmListener {
         403,
         `ACCESS_REFUSED - Login was refused using authentication mechanism ${this.mechanism}. For details see the broker logfile.`,
       );
-      this.closeWithError(error, 0, true);
+      this.closeWithError(error, true);
       return;
     }
     this.state = 'closed';
@@ -450,16 +450,16 @@ export class BrokerConnection implements AlarmListener {
         return;
       }
     }
-    this.closeWithError(e, channel, false);
+    this.closeWithError(e, false);
   }
 
   private internalError(e: unknown): void {
     const message = e instanceof Error ? e.message : String(e);
-    this.closeWithError(new AmqpError(541, `INTERNAL_ERROR - ${message}`.slice(0, 255)), 0, false);
+    this.closeWithError(new AmqpError(541, `INTERNAL_ERROR - ${message}`.slice(0, 255)), false);
   }
 
   /** Sends connection.close for a hard error and waits (briefly) for close-ok. */
-  closeWithError(e: AmqpError, _channel: number, endNow: boolean): void {
+  closeWithError(e: AmqpError, endNow: boolean): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.releaseAll();
     this.closeReason = `connection closed by the broker: ${e.replyText}`;
@@ -708,7 +708,7 @@ export class BrokerConnection implements AlarmListener {
   /** Server shutdown: CONNECTION_FORCED, as RabbitMQ says it. */
   shutdown(): void {
     if (this.state === 'running') {
-      this.closeWithError(new AmqpError(320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"), 0, true);
+      this.closeWithError(new AmqpError(320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"), true);
     } else {
       this.releaseAll();
       this.state = 'closed';
