@@ -1,11 +1,14 @@
 // Many messages and many connections through the proxy to RabbitMQ: every byte forwarded
 // exactly (SHA-256 on both sides of the proxy), every event on the right connection.
 import amqplib from 'amqplib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageEvent, SpyEvent } from '../../src/events.js';
 import { startProxySession, type RunningSession } from '../../src/session.js';
 import { startByteTee, type ByteTee } from '../support/byte-tee.js';
+import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
 import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+
+interface Target { host: string; port: number; username: string; password: string }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
@@ -16,14 +19,14 @@ async function until(check: () => boolean, what: string, ms = 30_000): Promise<v
   }
 }
 
-describeWithRabbitMQ('proxy under load', () => {
+function suite(target: () => Target): void {
   let session: RunningSession;
   let clientTee: ByteTee;
   let upstreamTee: ByteTee;
   const events: SpyEvent[] = [];
 
   beforeAll(async () => {
-    const rabbit = rabbitAddress();
+    const rabbit = target();
     upstreamTee = await startByteTee(rabbit.host, rabbit.port);
     session = await startProxySession({
       listen: { host: '127.0.0.1', port: 0 },
@@ -40,7 +43,7 @@ describeWithRabbitMQ('proxy under load', () => {
   });
 
   it('a 10,000-message session: what each side sent is, byte for byte, what the other received', async () => {
-    const { username, password } = rabbitAddress();
+    const { username, password } = target();
     const conn = await amqplib.connect({ hostname: '127.0.0.1', port: clientTee.port, username, password });
     const ch = await conn.createConfirmChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
@@ -71,7 +74,7 @@ describeWithRabbitMQ('proxy under load', () => {
   });
 
   it('200 simultaneous connections, each its own short session, all events on the right connection', async () => {
-    const { username, password } = rabbitAddress();
+    const { username, password } = target();
     const before = events.length;
     const results = await Promise.all(Array.from({ length: 200 }, async (_, n) => {
       const conn = await amqplib.connect({ hostname: '127.0.0.1', port: session.address.port, username, password });
@@ -106,4 +109,20 @@ describeWithRabbitMQ('proxy under load', () => {
     }
     expect(mine().filter((e) => e.kind === 'decode.error')).toEqual([]);
   });
+}
+
+// The built-in broker always; RabbitMQ too when AMQP_SPY_RABBITMQ_URL is set.
+describe('proxy under load the built-in broker', () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+  suite(() => ({ host: '127.0.0.1', port: broker.address.port, username: 'guest', password: 'guest' }));
+});
+
+describeWithRabbitMQ('proxy under load RabbitMQ', () => {
+  suite(rabbitAddress);
 });

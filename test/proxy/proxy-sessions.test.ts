@@ -2,11 +2,14 @@
 // the events the proxy emits tell the session as it happened.
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpyEvent, FrameEvent, MessageEvent } from '../../src/events.js';
 import { startProxySession, type RunningSession } from '../../src/session.js';
 import { startByteTee, type ByteTee } from '../support/byte-tee.js';
+import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
 import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+
+interface Target { host: string; port: number; username: string; password: string }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const unique = (name: string) => `spy-test.${name}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
@@ -33,8 +36,7 @@ interface SessionOutcome {
 }
 
 /** One amqplib session; returns what the client observed. */
-async function amqplibSession(port: number, queue: string, exchange: string): Promise<SessionOutcome> {
-  const { username, password } = rabbitAddress();
+async function amqplibSession({ username, password }: Target, port: number, queue: string, exchange: string): Promise<SessionOutcome> {
   const conn = await amqplib.connect({ hostname: '127.0.0.1', port, username, password });
   try {
     const ch = await conn.createConfirmChannel();
@@ -72,13 +74,58 @@ async function amqplibSession(port: number, queue: string, exchange: string): Pr
   }
 }
 
-describeWithRabbitMQ('proxy in front of RabbitMQ', () => {
+interface CloudamqpOutcome {
+  received: string[];
+  headers: unknown[];
+  got: string | undefined;
+  channelError: string;
+}
+
+/** One @cloudamqp/amqp-client session: exchange, bind, confirms, publishes with headers, 1 MB, consume/ack, get, a 404. */
+async function cloudamqpSession({ username, password }: Target, port: number): Promise<CloudamqpOutcome> {
+  const client = new AMQPClient(`amqp://${username}:${password}@127.0.0.1:${port}`);
+  const conn = await client.connect();
+  try {
+    const ch = await conn.channel();
+    const exchange = unique('cx');
+    await ch.exchangeDeclare(exchange, 'topic', { autoDelete: true });
+    const { name: queue } = await ch.queueDeclare(unique('cloudamqp'), { exclusive: true });
+    await ch.queueBind(queue, exchange, 'work.#');
+    await ch.confirmSelect();
+    const bodies = Array.from({ length: 50 }, (_, i) => `message ${i}`);
+    for (const [i, b] of bodies.entries()) await ch.basicPublish(exchange, `work.${i}`, b, { contentType: 'text/plain', headers: { i, tag: 'x', nested: { ok: true } } });
+    await ch.basicPublish(exchange, 'work.large', new Uint8Array(1024 * 1024).fill(9));
+    const received: string[] = [];
+    const headers: unknown[] = [];
+    const consumer = await ch.basicConsume(queue, { noAck: false }, async (msg) => {
+      const body = msg.body ?? new Uint8Array();
+      received.push(body.length > 100 ? `len:${body.length}` : (msg.bodyToString() ?? ''));
+      headers.push(msg.properties.headers ?? null);
+      await msg.ack();
+    });
+    await until(() => received.length === 51, 'all deliveries');
+    await consumer.cancel();
+    await ch.basicPublish('', queue, 'to get');
+    let got: string | undefined;
+    for (let i = 0; i < 100 && got === undefined; i++) {
+      const m = await ch.basicGet(queue, { noAck: true });
+      if (m) got = m.bodyToString() ?? undefined; else await sleep(10);
+    }
+    const failing = await conn.channel();
+    const channelError = await failing.queueDeclare(`${queue}.missing`, { passive: true }).then(() => '', (e: Error) => e.message.replaceAll(queue, '<queue>'));
+    return { received, headers, got, channelError };
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+function suite(target: () => Target): void {
   let session: RunningSession;
   let upstreamTee: ByteTee;
   const events: SpyEvent[] = [];
 
   beforeAll(async () => {
-    const rabbit = rabbitAddress();
+    const rabbit = target();
     upstreamTee = await startByteTee(rabbit.host, rabbit.port);
     session = await startProxySession({
       listen: { host: '127.0.0.1', port: 0 },
@@ -93,10 +140,10 @@ describeWithRabbitMQ('proxy in front of RabbitMQ', () => {
   });
 
   it('amqplib gets the same results through the proxy as directly, and the events tell the session', async () => {
-    const direct = await amqplibSession(rabbitAddress().port, unique('direct'), unique('x'));
+    const direct = await amqplibSession(target(), target().port, unique('direct'), unique('x'));
     const before = events.length;
     const queue = unique('proxied');
-    const proxied = await amqplibSession(session.address.port, queue, unique('x'));
+    const proxied = await amqplibSession(target(), session.address.port, queue, unique('x'));
     expect(proxied).toEqual(direct);
     expect(proxied.delivered).toHaveLength(2);
     expect(proxied.got).toBe('to get');
@@ -142,32 +189,30 @@ describeWithRabbitMQ('proxy in front of RabbitMQ', () => {
 
     // the password is masked in every event, the user name kept
     const startOk = methodFrames(mine, conn).find((e) => nameOf(e) === 'connection.start-ok')!;
-    expect(Buffer.from(startOk.raw).includes(Buffer.from(`\0${rabbitAddress().username}\0${'*'.repeat(rabbitAddress().password.length)}`))).toBe(true);
-    expect(Buffer.from(startOk.raw).includes(Buffer.from(`${rabbitAddress().username}\0${rabbitAddress().password}`))).toBe(false);
+    expect(Buffer.from(startOk.raw).includes(Buffer.from(`\0${target().username}\0${'*'.repeat(target().password.length)}`))).toBe(true);
+    expect(Buffer.from(startOk.raw).includes(Buffer.from(`${target().username}\0${target().password}`))).toBe(false);
   });
 
-  it('@cloudamqp/amqp-client works through the proxy, every byte forwarded exactly', async () => {
+  it('@cloudamqp/amqp-client gets the same results through the proxy as directly, every byte forwarded exactly', async () => {
+    const direct = await cloudamqpSession(target(), target().port);
     const before = events.length;
     const teeBefore = upstreamTee.connections.length;
-    const { username, password } = rabbitAddress();
-    const client = new AMQPClient(`amqp://${username}:${password}@127.0.0.1:${session.address.port}`);
-    const conn = await client.connect();
-    const ch = await conn.channel();
-    const { name: queue } = await ch.queueDeclare(unique('cloudamqp'), { exclusive: true });
-    await ch.confirmSelect();
-    const bodies = Array.from({ length: 50 }, (_, i) => `message ${i}`);
-    for (const [i, b] of bodies.entries()) await ch.basicPublish('', queue, b, { contentType: 'text/plain', headers: { i } });
-    const received: string[] = [];
-    const consumer = await ch.basicConsume(queue, { noAck: false }, async (msg) => { received.push(msg.bodyToString() ?? ''); await msg.ack(); });
-    await until(() => received.length === bodies.length, 'all deliveries');
-    await consumer.cancel();
-    await conn.close();
-    expect(received).toEqual(bodies);
+    const proxied = await cloudamqpSession(target(), session.address.port);
+    expect(proxied).toEqual(direct);
+    expect(proxied.received).toHaveLength(51);
+    expect(proxied.got).toBe('to get');
+    expect(proxied.channelError).toMatch(/404/);
 
     await until(() => events.slice(before).some((e) => e.kind === 'conn.close'), 'the connection to close');
     const mine = events.slice(before);
     const publishes = mine.filter((e): e is MessageEvent => e.kind === 'message' && e.method.name === 'basic.publish');
-    expect(publishes.map((m) => Buffer.from(m.body).toString())).toEqual(bodies);
+    expect(publishes.map((m) => m.body.length)).toContain(1024 * 1024);
+    const small = publishes.filter((m) => m.body.length < 100).map((m) => Buffer.from(m.body).toString());
+    expect(small.slice(0, 50)).toEqual(Array.from({ length: 50 }, (_, i) => `message ${i}`));
+    expect(publishes[0]!.properties['headers']).toBeDefined();
+    expect(mine.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    const close404 = methodFrames(mine).find((e) => nameOf(e) === 'channel.close' && e.dir === 's2c');
+    expect(close404?.insight?.error?.replyCode).toBe(404);
     // bytes the proxy forwarded upstream equal the bytes of the frames it decoded
     const counts = upstreamTee.connections[teeBefore]!;
     const decodedBytes = { c2s: 0, s2c: 0 };
@@ -176,4 +221,20 @@ describeWithRabbitMQ('proxy in front of RabbitMQ', () => {
     }
     expect(decodedBytes).toEqual({ c2s: counts.c2s.bytes, s2c: counts.s2c.bytes });
   });
+}
+
+// The built-in broker always; RabbitMQ too when AMQP_SPY_RABBITMQ_URL is set.
+describe('proxy in front of the built-in broker', () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+  suite(() => ({ host: '127.0.0.1', port: broker.address.port, username: 'guest', password: 'guest' }));
+});
+
+describeWithRabbitMQ('proxy in front of RabbitMQ', () => {
+  suite(rabbitAddress);
 });
