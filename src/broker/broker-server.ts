@@ -53,7 +53,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
-      reject(new ListenError(options.listen.host, options.listen.port, e.code, e.message));
+      reject(ListenError.fromErrno(options.listen.host, options.listen.port, e));
     };
     server.once('error', onError);
     server.listen(options.listen.port, options.listen.host, () => {

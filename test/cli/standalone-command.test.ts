@@ -1,0 +1,98 @@
+// `amqp-spy --standalone`: the built-in broker behind the same views, recorded, and a
+// recording of it re-sent to another built-in broker with no differences.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import amqplib from 'amqplib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startBroker } from '../../src/broker/broker-server.js';
+import { runCli, startCli, waitFor } from '../support/cli.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-standalone-'));
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function clientSession(port: number, user = 'guest', password = 'guest'): Promise<string[]> {
+  const conn = await amqplib.connect({ hostname: '127.0.0.1', port, username: user, password });
+  try {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange('orders', 'topic', { durable: false });
+    await ch.assertQueue('order-jobs', { durable: false });
+    await ch.bindQueue('order-jobs', 'orders', 'order.*');
+    ch.publish('orders', 'order.created', Buffer.from('{"id":7}'), { contentType: 'application/json', headers: { n: 1 } });
+    ch.publish('orders', 'invoice.paid', Buffer.from('unrouted'));
+    await ch.waitForConfirms();
+    const got: string[] = [];
+    for (let i = 0; i < 100 && got.length === 0; i++) {
+      const m = await ch.get('order-jobs');
+      if (m) { got.push(m.content.toString()); ch.ack(m); } else await new Promise((r) => setTimeout(r, 10));
+    }
+    await ch.deleteQueue('order-jobs');
+    await ch.deleteExchange('orders');
+    return got;
+  } finally {
+    await conn.close();
+  }
+}
+
+describe('amqp-spy --standalone', () => {
+  it('serves real clients, prints their traffic, records it, and exits 0 with a summary', async () => {
+    const port = await freePort();
+    const recording = path.join(tmp, 'standalone.jsonl');
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', recording, '--user', 'alice:wonder']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    expect(await clientSession(port, 'alice', 'wonder')).toEqual(['{"id":7}']);
+    await waitFor(() => cli.stdout().includes('connection closed'), 'the close to be printed');
+    const out = cli.stdout();
+    expect(out).toMatch(/C→S ch1 basic\.publish exchange=orders routing-key=order\.created 8 B application\/json {2}\[confirm #1\]/);
+    expect(out).toMatch(/S→C ch1 basic\.get-ok .*routing-key=order\.created/);
+    expect(out).toMatch(/S→C ch1 queue\.bind-ok 12 B {2}\[← queue\.bind /);
+    expect(out).not.toContain('wonder');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toMatch(/summary: 1 connection; C→S \d+ frames, 2 messages; S→C \d+ frames, 1 messages; 0 errors/);
+
+    // the recording replays, and re-sent to another built-in broker it gets the same answers
+    const replayed = runCli(['replay', recording, '--no-tui']);
+    expect(replayed.status).toBe(0);
+    expect(replayed.stdout).toContain('basic.publish exchange=orders routing-key=order.created');
+    const other = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, users: [{ name: 'alice', password: 'wonder' }] });
+    cleanups.push(() => other.close());
+    // started asynchronously: the broker runs in this process and must answer meanwhile
+    const resent = startCli(['replay', recording, '--to', `amqp://alice:wonder@127.0.0.1:${other.address.port}`]);
+    expect(await resent.exited).toBe(0);
+    expect(resent.stderr()).toMatch(/\d+ frames sent, \d+ server frames compared: no differences/);
+  });
+
+  it('refuses unknown users with 403, and the port in use with one line', async () => {
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    await expect(amqplib.connect({ hostname: '127.0.0.1', port, username: 'guest', password: 'wrong' })).rejects.toThrow(/403|ACCESS_REFUSED|auth/i);
+    await waitFor(() => cli.stdout().includes('403'), 'the refusal to be printed');
+    const second = runCli(['--standalone', '--listen', String(port), '--no-tui']);
+    expect(second.status).toBe(1);
+    expect(second.stderr.trim()).toBe(`amqp-spy: cannot listen on 127.0.0.1:${port}: address already in use`);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('--upstream and --standalone exclude each other; broker options need --standalone', () => {
+    expect(runCli(['--standalone', '--upstream', '127.0.0.1:5672']).stderr).toMatch(/exclude each other/);
+    const r = runCli(['--upstream', '127.0.0.1:5672', '--user', 'a:b']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--user applies with --standalone only/);
+    expect(runCli(['--standalone', '--user', 'nocolon']).stderr).toMatch(/--user: expected name:password/);
+  });
+});
