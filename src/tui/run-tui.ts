@@ -35,9 +35,9 @@ export async function runTui(options: RunTuiOptions): Promise<void> {
   // subscribe first: events that arrive while ink loads are kept
   const store = new EventStore(options.bufferSize ?? 100_000);
   const unsubscribe = options.subscribe((event) => store.push(event));
-  const [{ render }, { createElement }, { App }, { RenderCost }] = await Promise.all([
+  const [{ render }, { createElement }, { App }, { RenderCost }] = await withoutCiDetection(() => Promise.all([
     import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'),
-  ]);
+  ]));
   const renderCost = new RenderCost();
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
@@ -75,4 +75,23 @@ export async function runTui(options: RunTuiOptions): Promise<void> {
   // ink unmounted for another reason (stdin closed, the signal): the session still stops
   await onQuit();
   if (quitError !== undefined) throw quitError;
+}
+
+/**
+ * Ink draws only the last frame when it thinks it runs in CI (CI or CONTINUOUS_INTEGRATION
+ * set), which leaves an interactive terminal blank. The TUI only opens on a terminal, so the
+ * variables are hidden while ink loads (it reads them once, at load) and then restored.
+ */
+async function withoutCiDetection<T>(load: () => Promise<T>): Promise<T> {
+  const saved = { CI: process.env['CI'], CONTINUOUS_INTEGRATION: process.env['CONTINUOUS_INTEGRATION'] };
+  process.env['CI'] = 'false';
+  process.env['CONTINUOUS_INTEGRATION'] = 'false';
+  try {
+    return await load();
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
 }
