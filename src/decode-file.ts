@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { EventBus, type EventSink } from './events.js';
 import { ConnectionTap } from './tap/connection-tap.js';
+import { describeFsError, isPcap } from './file-errors.js';
 
 export class InputFileError extends Error {
   constructor(readonly path: string, message: string) {
@@ -11,8 +12,6 @@ export class InputFileError extends Error {
     this.name = 'InputFileError';
   }
 }
-
-const PCAP_MAGICS = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a];
 
 /** Decodes a file, emitting events to the sink. Resolves when the whole file is read. */
 export async function decodeFile(path: string, sink: EventSink, options: { showSecrets?: boolean } = {}): Promise<void> {
@@ -28,7 +27,7 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
     if (stat.size === 0) throw new InputFileError(path, `${path} is empty: nothing to decode`);
     const head = Buffer.alloc(4);
     await handle.read(head, 0, 4, 0);
-    if (stat.size >= 4 && PCAP_MAGICS.includes(head.readUInt32BE(0))) {
+    if (isPcap(head)) {
       throw new InputFileError(path, `${path} is a pcap capture; decode reads raw bytes of one direction (export them with Wireshark's "Follow TCP Stream" as raw)`);
     }
     const bus = new EventBus();
@@ -44,10 +43,3 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
   }
 }
 
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return (error as Error).message;
-}

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import type { Direction, Endpoint } from '../events.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
+import { describeFsError, isPcap } from '../file-errors.js';
 
 export class RecordingError extends Error {
   constructor(
@@ -62,21 +63,12 @@ export interface OpenRecording {
   entries(): AsyncGenerator<RecordedEntry>;
 }
 
-const PCAP_MAGICS = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a];
 const READ_CHUNK = 1024 * 1024;
-
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return (error as Error).message;
-}
 
 /** Why the start of a file says it is not a recording, or undefined when it may be one. */
 function sniffNonRecording(path: string, head: Buffer): string | undefined {
   const decodeHint = `; to decode raw AMQP bytes use: amqp-spy decode ${path}`;
-  if (head.length >= 4 && PCAP_MAGICS.includes(head.readUInt32BE(0))) {
+  if (isPcap(head)) {
     return `${path} is a pcap capture, not an amqp-spy recording (export one direction as raw bytes with Wireshark's "Follow TCP Stream"${decodeHint})`;
   }
   if (head.length >= 4 && head.subarray(0, 4).toString('latin1') === 'AMQP') {

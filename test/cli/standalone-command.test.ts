@@ -1,25 +1,18 @@
 // `amqp-spy --standalone`: the built-in broker behind the same views, recorded, and a
 // recording of it re-sent to another built-in broker with no differences.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import amqplib from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker } from '../../src/broker/broker-server.js';
 import { runCli, startCli, waitFor } from '../support/cli.js';
+import { freePort } from '../support/net.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-standalone-'));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function clientSession(port: number, user = 'guest', password = 'guest'): Promise<string[]> {
   const conn = await amqplib.connect({ hostname: '127.0.0.1', port, username: user, password });

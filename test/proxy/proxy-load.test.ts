@@ -1,23 +1,15 @@
 // Many messages and many connections through the proxy to RabbitMQ: every byte forwarded
 // exactly (SHA-256 on both sides of the proxy), every event on the right connection.
 import amqplib from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { MessageEvent, SpyEvent } from '../../src/events.js';
 import { startProxySession, type RunningSession } from '../../src/session.js';
 import { startByteTee, type ByteTee } from '../support/byte-tee.js';
-import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
-import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
+import { waitFor } from '../support/cli.js';
 
-interface Target { host: string; port: number; username: string; password: string }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 function suite(target: () => Target): void {
   let session: RunningSession;
@@ -55,10 +47,10 @@ function suite(target: () => Target): void {
       if (!ch.sendToQueue(queue, body, { messageId: `m${i}`, headers: { i } })) await new Promise((r) => ch.once('drain', r));
     }
     await ch.waitForConfirms();
-    await until(() => received === 10_000, '10,000 deliveries');
+    await waitFor(() => received === 10_000, '10,000 deliveries', 60_000);
     await conn.close();
     const index = clientTee.connections.length - 1;
-    await until(() => events.some((e) => e.kind === 'conn.close' && e.conn === events.filter((x) => x.kind === 'conn.open').at(-1)!.conn), 'the proxy to see the close');
+    await waitFor(() => events.some((e) => e.kind === 'conn.close' && e.conn === events.filter((x) => x.kind === 'conn.open').at(-1)!.conn), 'the proxy to see the close');
     const client = clientTee.connections[index]!;
     const upstream = upstreamTee.connections.at(-1)!;
     expect(client.c2s.bytes).toBeGreaterThan(10_000 * 16);
@@ -94,7 +86,7 @@ function suite(target: () => Target): void {
     }));
     expect(results.map((r) => r.got)).toEqual(Array.from({ length: 200 }, (_, n) => `client-${n}`));
     const mine = () => events.slice(before);
-    await until(() => mine().filter((e) => e.kind === 'conn.close').length === 200, '200 closes');
+    await waitFor(() => mine().filter((e) => e.kind === 'conn.close').length === 200, '200 closes', 60_000);
     const opened = mine().filter((e) => e.kind === 'conn.open').map((e) => e.conn);
     expect(new Set(opened).size).toBe(200);
     // each connection's publish carries its own client's body, its get-ok the same body
@@ -111,18 +103,4 @@ function suite(target: () => Target): void {
   });
 }
 
-// The built-in broker always; RabbitMQ too when AMQP_SPY_RABBITMQ_URL is set.
-describe('proxy under load the built-in broker', () => {
-  let broker: RunningBroker;
-  beforeAll(async () => {
-    broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
-  });
-  afterAll(async () => {
-    await broker?.close();
-  });
-  suite(() => ({ host: '127.0.0.1', port: broker.address.port, username: 'guest', password: 'guest' }));
-});
-
-describeWithRabbitMQ('proxy under load RabbitMQ', () => {
-  suite(rabbitAddress);
-});
+describeAgainstBrokers('proxy under load', suite);

@@ -2,14 +2,13 @@
 // the events the proxy emits tell the session as it happened.
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SpyEvent, FrameEvent, MessageEvent } from '../../src/events.js';
 import { startProxySession, type RunningSession } from '../../src/session.js';
 import { startByteTee, type ByteTee } from '../support/byte-tee.js';
-import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
-import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
+import { waitFor } from '../support/cli.js';
 
-interface Target { host: string; port: number; username: string; password: string }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const unique = (name: string) => `spy-test.${name}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
@@ -19,13 +18,6 @@ function methodFrames(events: SpyEvent[], conn?: number): FrameEvent[] {
 }
 const nameOf = (e: FrameEvent) => (e.frame.type === 'method' ? e.frame.method.name : e.frame.type);
 
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 interface SessionOutcome {
   delivered: { body: string; headers: unknown; contentType: unknown }[];
@@ -53,7 +45,7 @@ async function amqplibSession({ username, password }: Target, port: number, queu
     ch.publish(exchange, 'rk', Buffer.alloc(1024 * 1024, 7));
     let confirmsOk = true;
     await ch.waitForConfirms().catch(() => { confirmsOk = false; });
-    await until(() => delivered.length === 2, 'two deliveries');
+    await waitFor(() => delivered.length === 2, 'two deliveries');
     const getQueue = `${queue}.get`;
     await ch.assertQueue(getQueue, { exclusive: true });
     ch.sendToQueue(getQueue, Buffer.from('to get'));
@@ -103,7 +95,7 @@ async function cloudamqpSession({ username, password }: Target, port: number): P
       headers.push(msg.properties.headers ?? null);
       await msg.ack();
     });
-    await until(() => received.length === 51, 'all deliveries');
+    await waitFor(() => received.length === 51, 'all deliveries');
     await consumer.cancel();
     await ch.basicPublish('', queue, 'to get');
     let got: string | undefined;
@@ -149,7 +141,7 @@ function suite(target: () => Target): void {
     expect(proxied.got).toBe('to get');
     expect(proxied.channelError).toContain('404');
 
-    await until(() => events.slice(before).some((e) => e.kind === 'conn.close'), 'the connection to close');
+    await waitFor(() => events.slice(before).some((e) => e.kind === 'conn.close'), 'the connection to close');
     const mine = events.slice(before);
     const conn = mine.find((e) => e.kind === 'conn.open')!.conn;
     const names = methodFrames(mine, conn).map(nameOf);
@@ -203,7 +195,7 @@ function suite(target: () => Target): void {
     expect(proxied.got).toBe('to get');
     expect(proxied.channelError).toMatch(/404/);
 
-    await until(() => events.slice(before).some((e) => e.kind === 'conn.close'), 'the connection to close');
+    await waitFor(() => events.slice(before).some((e) => e.kind === 'conn.close'), 'the connection to close');
     const mine = events.slice(before);
     const publishes = mine.filter((e): e is MessageEvent => e.kind === 'message' && e.method.name === 'basic.publish');
     expect(publishes.map((m) => m.body.length)).toContain(1024 * 1024);
@@ -223,18 +215,4 @@ function suite(target: () => Target): void {
   });
 }
 
-// The built-in broker always; RabbitMQ too when AMQP_SPY_RABBITMQ_URL is set.
-describe('proxy in front of the built-in broker', () => {
-  let broker: RunningBroker;
-  beforeAll(async () => {
-    broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
-  });
-  afterAll(async () => {
-    await broker?.close();
-  });
-  suite(() => ({ host: '127.0.0.1', port: broker.address.port, username: 'guest', password: 'guest' }));
-});
-
-describeWithRabbitMQ('proxy in front of RabbitMQ', () => {
-  suite(rabbitAddress);
-});
+describeAgainstBrokers('proxy in front of', suite);

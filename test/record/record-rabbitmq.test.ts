@@ -1,6 +1,5 @@
 // `--record` and `replay` end to end: the built CLI in front of RabbitMQ, amqplib as the client.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import amqplib from 'amqplib';
@@ -9,6 +8,7 @@ import type { SpyEvent } from '../../src/events.js';
 import { replayRecording } from '../../src/record/replay.js';
 import { runCli, startCli, waitFor } from '../support/cli.js';
 import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+import { freePort } from '../support/net.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-record-cli-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -17,13 +17,6 @@ afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
 const unique = (name: string) => `spy-test.${name}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The CLI proxying to RabbitMQ with `extra` options; resolves once it listens. */
 async function startRecordingProxy(extra: string[]): Promise<{ port: number; cli: ReturnType<typeof startCli> }> {
