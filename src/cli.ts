@@ -129,6 +129,7 @@ program
       position: 'offset',
     });
     await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false });
+    printer.flush();
   });
 
 /** The live modes: proxy (--upstream) or the built-in broker (--standalone). */
@@ -172,9 +173,8 @@ async function runLive(opts: RootOptions): Promise<void> {
   const notices = new NoticeRouter((line) => process.stderr.write(`amqp-spy: ${line}\n`));
   const notice = notices.notice;
   const sinks: EventSink[] = [summary.sink];
-  if (!tui) {
-    sinks.push(createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' }));
-  }
+  const printer = tui ? undefined : createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' });
+  if (printer) sinks.push(printer);
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
   const recorder: Recorder | undefined = opts.record !== undefined
@@ -231,6 +231,7 @@ async function runLive(opts: RootOptions): Promise<void> {
     await untilSignal();
     await stop();
   }
+  printer?.flush();
   notice(summary.text());
   // every sink has written; exit once stdout has taken the last line
   process.stdout.write('', () => process.exit(0));

@@ -1,7 +1,7 @@
 // `amqp-spy replay FILE [--to host:port]`: the command around replayRecording / replayTo,
 // kept out of cli.ts so the CLI only parses arguments.
 
-import { EventBus, type EventSink } from '../events.js';
+import { EventBus } from '../events.js';
 import { launchTui, NoticeRouter } from '../tui-launch.js';
 import { parseUpstreamAddress } from '../proxy/address.js';
 import { parseFilter } from '../view/filter.js';
@@ -69,13 +69,13 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     io.notice(summary.text());
     return 0;
   }
-  const printer: EventSink = createHeadlessPrinter({
+  const printer = createHeadlessPrinter({
     write: io.write,
     json: options.json ?? false,
     color: io.color,
     mode: options.frames ? 'frames' : 'messages',
   });
-  const result = await replayRecording({ ...replayOptions, sinks: [summary.sink, printer] });
+  const result = await replayRecording({ ...replayOptions, sinks: [summary.sink, printer] }).finally(() => printer.flush());
   const h = result.header;
   io.notice(`replayed ${file}: recorded ${h.started} by ${h.tool}, ${h.listen}${h.upstream !== undefined ? ` → ${h.upstream}` : ''}`);
   io.notice(summary.text());

@@ -1,6 +1,8 @@
 // The headless sink: one line per event as text (greppable, coloured only on a terminal) or
 // as NDJSON in the recording schema. In 'messages' mode a message's content frames are
 // folded into its one message line; in 'frames' mode every frame gets its line.
+// Lines are batched: one write per event-loop turn (or per 256 KB), not one per event —
+// stdout to a file is a synchronous syscall per write.
 
 import type { EventSink, SpyEvent } from '../events.js';
 import { stringifyEvent } from '../record/event-json.js';
@@ -15,13 +17,34 @@ export interface HeadlessPrinterOptions {
   readonly hideHeartbeats?: boolean;
 }
 
-export function createHeadlessPrinter(options: HeadlessPrinterOptions): EventSink {
+/** A sink that also writes out what it holds on `flush()` (call it before exiting). */
+export type HeadlessPrinter = EventSink & { flush(): void };
+
+const BATCH_BYTES = 256 * 1024;
+
+export function createHeadlessPrinter(options: HeadlessPrinterOptions): HeadlessPrinter {
   const mode = options.mode ?? 'messages';
   const lineOptions = { color: options.color ?? false, position: options.position ?? 'clock' };
-  return (event: SpyEvent) => {
-    if (!shouldPrint(event, mode, options.hideHeartbeats ?? false)) return;
-    options.write(`${options.json ? stringifyEvent(event) : formatEventLine(event, lineOptions)}\n`);
+  const hideHeartbeats = options.hideHeartbeats ?? false;
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    options.write(text);
   };
+  const sink = (event: SpyEvent) => {
+    if (!shouldPrint(event, mode, hideHeartbeats)) return;
+    pending += `${options.json ? stringifyEvent(event) : formatEventLine(event, lineOptions)}\n`;
+    if (pending.length >= BATCH_BYTES) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  return Object.assign(sink, { flush });
 }
 
 function shouldPrint(event: SpyEvent, mode: 'frames' | 'messages', hideHeartbeats: boolean): boolean {
