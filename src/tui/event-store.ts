@@ -6,6 +6,7 @@
 import type { ArgumentValue, FieldTable } from '../decoder/types.js';
 import type { Direction, Endpoint, SpyEvent } from '../events.js';
 import type { Filter } from '../view/filter.js';
+import { isFieldTable } from '../decoder/field-table.js';
 
 export type ListMode = 'messages' | 'frames';
 
@@ -384,7 +385,7 @@ export class EventStore {
     switch (name) {
       case 'connection.start-ok': {
         const props = args['client-properties'];
-        if (isTable(props)) {
+        if (isFieldTable(props)) {
           conn.product = tableString(props, 'product');
           conn.version = tableString(props, 'version');
           conn.platform = tableString(props, 'platform');
@@ -482,9 +483,6 @@ function bytesOf(event: SpyEvent): number {
   }
 }
 
-function isTable(value: ArgumentValue | undefined): value is FieldTable {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && 'entries' in value;
-}
 
 function tableString(table: FieldTable, key: string): string | undefined {
   const entry = table.entries.find(([k]) => k === key);
@@ -493,7 +491,7 @@ function tableString(table: FieldTable, key: string): string | undefined {
 
 /** The user name of a PLAIN (`\0user\0password`) or AMQPLAIN (LOGIN field) response. */
 export function saslUser(mechanism: ArgumentValue | undefined, response: ArgumentValue | undefined): string | undefined {
-  if (response === undefined || typeof response === 'number' || typeof response === 'bigint' || typeof response === 'boolean' || isTable(response)) return undefined;
+  if (response === undefined || typeof response === 'number' || typeof response === 'bigint' || typeof response === 'boolean' || isFieldTable(response)) return undefined;
   const bytes = typeof response === 'string' ? new TextEncoder().encode(response) : response;
   if (mechanism === 'PLAIN') {
     const first = bytes.indexOf(0);

@@ -6,6 +6,7 @@ import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue } from '../decoder/types.js';
 import type { FrameInsight, SpyEvent } from '../events.js';
 import { ARROWS, formatClock, formatDuration, formatSize, formatValue } from './format.js';
+import { isFieldTable } from '../decoder/field-table.js';
 
 export type DetailTone = 'heading' | 'normal' | 'dim' | 'error' | 'link';
 
@@ -208,10 +209,6 @@ function propertyLines(properties: Readonly<Record<string, ArgumentValue>>, line
   const keys = Object.keys(properties);
   if (keys.length === 0) lines.push({ indent: 1, value: '(none)', tone: 'dim' });
   for (const key of keys) argumentLines(key, properties[key]!, undefined, 1, lines);
-}
-
-function isFieldTable(value: unknown): value is FieldTable {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && 'entries' in value;
 }
 
 function argumentLines(label: string, value: ArgumentValue, type: string | undefined, indent: number, lines: DetailLine[]): void {
