@@ -204,6 +204,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...secrets,
       sinks,
       notice,
+      ...(recorder ? { recorder } : {}),
     });
   const listening = formatHostPort(session.address.address, session.address.port);
   const mode = target !== undefined ? `proxy ${listening} → ${target}` : `standalone broker ${listening}`;

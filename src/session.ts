@@ -93,6 +93,8 @@ export interface StandaloneSessionOptions {
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
   readonly notice: (line: string) => void;
+  /** a sink that may fall behind (the recorder): while it is overloaded, clients are not read */
+  readonly recorder?: { readonly overloaded: boolean; onDrain(callback: () => void): void };
 }
 
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
@@ -101,12 +103,29 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
   const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
   for (const sink of options.sinks) bus.subscribe(sink);
   const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true });
+  const recorder = options.recorder;
+  let holding = false;
+  const observer = {
+    onOpen: taps.onOpen,
+    onClose: taps.onClose,
+    onData(connId: number, dir: 'c2s' | 's2c', chunk: Uint8Array) {
+      taps.onData(connId, dir, chunk);
+      if (recorder?.overloaded && !holding) {
+        holding = true;
+        broker.holdReading(true);
+        recorder.onDrain(() => {
+          holding = false;
+          broker.holdReading(false);
+        });
+      }
+    },
+  };
   const broker = await startBroker({
     listen: options.listen,
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
-    observer: taps,
+    observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
   });
   return {

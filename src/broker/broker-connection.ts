@@ -121,6 +121,8 @@ export class BrokerConnection implements AlarmListener {
   private published = false;
   private blocked = false;
   private blockedSent = false;
+  /** reading held for a sink that fell behind (the recorder): see RunningBroker.holdReading */
+  private held = false;
   private closeReason: string | undefined;
 
   constructor(
@@ -653,7 +655,7 @@ export class BrokerConnection implements AlarmListener {
     const now = Date.now();
     const period = this.heartbeat * 1000;
     if (this.state === 'closed' || this.state === 'closing') return;
-    if (!this.blocked && now - this.lastReceived > period * 2) {
+    if (!this.blocked && !this.held && now - this.lastReceived > period * 2) {
       this.closeReason = `missed heartbeats from client, timeout: ${this.heartbeat}s`;
       this.releaseAll();
       this.state = 'closed';
@@ -687,7 +689,19 @@ export class BrokerConnection implements AlarmListener {
       this.blockedSent = false;
       this.sendMethod(0, 'connection.unblocked', {});
     }
-    this.socket.resume();
+    if (!this.held) this.socket.resume();
+  }
+
+  /** Holds or releases reading from the client; a blocked connection stays paused. */
+  holdReading(held: boolean): void {
+    if (this.held === held) return;
+    this.held = held;
+    if (held) this.socket.pause();
+    else {
+      // the client could not be read meanwhile: its heartbeats count from now
+      this.lastReceived = Date.now();
+      if (!this.blocked) this.socket.resume();
+    }
   }
 
   // ---- teardown ----

@@ -15,6 +15,11 @@ export interface RunningBroker {
   readonly connectionCount: number;
   /** Stops listening, closes every connection (CONNECTION_FORCED) and resolves when done. */
   close(): Promise<void>;
+  /**
+   * Holds (or releases) reading from every client, new ones included: for a sink that fell
+   * behind (the recorder on a slow disk), so clients slow down instead of memory growing.
+   */
+  holdReading(held: boolean): void;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -25,6 +30,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const observer = options.observer;
   const connections = new Set<BrokerConnection>();
   let nextId = 1;
+  let held = false;
   const server = net.createServer({ noDelay: true });
   const warn = options.onWarning ?? ((m: string) => process.stderr.write(`amqp-spy: warning: ${m}\n`));
   broker.onInternalError = (e) => warn(`broker internal error: ${e instanceof Error ? e.message : String(e)}`);
@@ -40,6 +46,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       }
     });
     connections.add(conn);
+    if (held) conn.holdReading(true);
     try {
       observer?.onOpen?.({
         id,
@@ -79,6 +86,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const bound = server.address() as net.AddressInfo;
   let closing: Promise<void> | undefined;
   return {
+    holdReading(hold: boolean) {
+      if (held === hold) return;
+      held = hold;
+      for (const c of connections) c.holdReading(hold);
+    },
     address: { host: bound.address, port: bound.port },
     broker,
     get connectionCount() {
