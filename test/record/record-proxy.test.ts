@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import amqplib from 'amqplib';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { SpyEvent } from '../../src/events.js';
 import { replayRecording } from '../../src/record/replay.js';
 import { runCli, startCli, waitFor } from '../support/cli.js';
-import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+import { describeAgainstBrokers, type BrokerTarget } from '../support/brokers.js';
 import { freePort } from '../support/net.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-record-cli-'));
@@ -18,9 +18,12 @@ const unique = (name: string) => `spy-test.${name}.${process.pid}.${Math.random(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
-/** The CLI proxying to RabbitMQ with `extra` options; resolves once it listens. */
+// The broker the suite now runs against (set by each suite's beforeAll: suites run in turn).
+let currentTarget: () => BrokerTarget = () => { throw new Error('no broker yet'); };
+
+/** The CLI proxying to the broker with `extra` options; resolves once it listens. */
 async function startRecordingProxy(extra: string[]): Promise<{ port: number; cli: ReturnType<typeof startCli> }> {
-  const { host, port: brokerPort } = rabbitAddress();
+  const { host, port: brokerPort } = currentTarget();
   const port = await freePort();
   const cli = startCli(['--listen', String(port), '--upstream', `${host}:${brokerPort}`, ...extra]);
   cleanups.push(() => { cli.child.kill('SIGKILL'); });
@@ -29,7 +32,7 @@ async function startRecordingProxy(extra: string[]): Promise<{ port: number; cli
 }
 
 const connect = (port: number, password?: string) => {
-  const { username, password: real } = rabbitAddress();
+  const { username, password: real } = currentTarget();
   return amqplib.connect({ hostname: '127.0.0.1', port, username, password: password ?? real });
 };
 
@@ -80,7 +83,8 @@ async function steadyTraffic(port: number): Promise<{ received: string[]; stop: 
   };
 }
 
-describeWithRabbitMQ('amqp-spy --record and replay', () => {
+describeAgainstBrokers('amqp-spy --record and replay, proxying', (target) => {
+  beforeAll(() => { currentTarget = target; });
   it('replays a recorded amqplib session headless as exactly the live --json output', async () => {
     const file = path.join(dir, 'live.jsonl');
     const { port, cli } = await startRecordingProxy(['--json', '--frames', '--record', file]);
@@ -199,7 +203,7 @@ describeWithRabbitMQ('amqp-spy --record and replay', () => {
     await waitFor(() => cli.stdout().includes('connection closed'), 'the connection to close');
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
-    const { host, port: brokerPort, username, password } = rabbitAddress();
+    const { host, port: brokerPort, username, password } = currentTarget();
     const direct = await amqplib.connect({ hostname: host, port: brokerPort, username, password });
     cleanups.push(async () => {
       const c = await direct.createChannel();
@@ -223,4 +227,4 @@ describeWithRabbitMQ('amqp-spy --record and replay', () => {
     expect(changed.stderr).toMatch(/\d+ differences?/);
     expect(changed.status).toBe(1);
   });
-});
+}, { childProcess: true });
