@@ -9,7 +9,7 @@ import path from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/fixtures.js';
-import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
+import { describeAgainstBrokers, type BrokerTarget } from '../support/brokers.js';
 import { until } from './helpers.js';
 
 const HAVE_TMUX = spawnSync('tmux', ['-V']).status === 0;
@@ -100,18 +100,18 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
   });
 });
 
-(HAVE_TMUX ? describeWithRabbitMQ : describe.skip)('TUI in a real terminal, amqplib through the proxy', () => {
+function suiteWithTraffic(target: () => BrokerTarget): void {
   const screen = new TmuxScreen();
   let connection: amqp.ChannelModel | undefined;
   let connectionClosed = false;
   const queue = `tui-e2e-${process.pid}`;
 
   beforeAll(async () => {
-    const { host, port } = rabbitAddress();
+    const { host, port } = target();
     screen.start(`${host}:${port}`, 120, 30);
     await screen.waitFor(`amqp-spy  proxy 127.0.0.1:${screen.port()}`, 'the proxy to listen');
     await screen.waitFor('amqp-spy  proxy', 'the header');
-    const { username, password } = rabbitAddress();
+    const { username, password } = target();
     connection = await amqp.connect(`amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${screen.port()}`);
     connection.on('error', () => {});
     connection.on('close', () => {
@@ -188,7 +188,7 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
     screen.keys('Tab');
     const view = await screen.waitFor('Connections  1 open', 'the connections view');
     expect(view).toMatch(/amqplib \d+\.\d+\.\d+/);
-    expect(view).toContain(`user ${rabbitAddress().username}`);
+    expect(view).toContain(`user ${target().username}`);
     expect(view).toMatch(/CH\s+STATE\s+CONSUMERS/);
     screen.keys('Tab');
     await screen.waitFor('─ Detail', 'back to the list');
@@ -199,5 +199,7 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
     await until(() => screen.ready().includes("quit done, exit 0"), "the session to stop with exit 0", 15_000);
     await until(() => connectionClosed, 'the client connection to be closed by the proxy', 15_000);
   });
-});
+}
 
+if (HAVE_TMUX) describeAgainstBrokers('TUI in a real terminal, amqplib through the proxy to', suiteWithTraffic);
+else describe.skip('TUI in a real terminal, amqplib through the proxy (skipped: tmux is not installed)', () => {});
