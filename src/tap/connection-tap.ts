@@ -7,7 +7,9 @@ import { decodeFrame } from '../decoder/frame-codec.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { MessageAssembler } from '../decoder/message-assembler.js';
 import type { DecodedFrame, RawFrame } from '../decoder/types.js';
-import { nowMicros, type Direction, type EventBus, type FrameInsight } from '../events.js';
+import { nowMicros, type Direction, type EventBus, type FrameEvent, type FrameInsight } from '../events.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 import { ProtocolInsight } from './protocol-insight.js';
 import { mayHoldSecret, redactFrame } from './redact.js';
 
@@ -129,10 +131,11 @@ export class ConnectionTap {
         this.directions.s2c.parser.setFrameMax(negotiated);
       }
     }
-    this.bus.emit({
-      kind: 'frame', seq, ts, conn: this.conn, dir, channel: frame.channel, frame: decoded, raw,
-      offset: frame.offset, ...(insight ? { insight } : {}), ...(secretRaw ? { secretRaw } : {}),
-    });
+    // one object per frame (this is the hot path): optional fields set before it is emitted
+    const event: Mutable<FrameEvent> = { kind: 'frame', seq, ts, conn: this.conn, dir, channel: frame.channel, frame: decoded, raw, offset: frame.offset };
+    if (insight) event.insight = insight;
+    if (secretRaw) event.secretRaw = secretRaw;
+    this.bus.emit(event);
     const assembled = state.assembler.push(decoded, seq, frame.offset);
     if (assembled === undefined) return;
     if (assembled.kind === 'error') {

@@ -2,7 +2,7 @@
 // tracks delivery tags and publisher confirms per channel, and names the cause of errors.
 // Sans-IO: it sees decoded methods in order and answers with annotations.
 
-import { methodByName, replyCodeName } from '../decoder/spec.js';
+import { methodById, methodByName, replyCodeName } from '../decoder/spec.js';
 import type { DecodedMethod } from '../decoder/types.js';
 import type { Direction, FrameInsight, UnansweredRequest } from '../events.js';
 
@@ -29,8 +29,8 @@ interface ChannelState {
   nextPublishSeqNo: number;
   /** publish seq number → seq of the publish, unconfirmed */
   readonly unconfirmed: Map<number, number>;
-  /** the last methods the client sent, by class/method id, to name an error's cause */
-  readonly lastSent: Map<number, { seq: number; name: string }>;
+  /** seq of the last method the client sent, by class/method id, to name an error's cause */
+  readonly lastSent: Map<number, number>;
 }
 
 function newChannel(): ChannelState {
@@ -79,14 +79,21 @@ export class ProtocolInsight {
     const note = (): Mutable<FrameInsight> => (insight ??= {});
 
     // A reply to a pending request of the other side?
-    const pendingIndex = ch.pending.findIndex((p) => p.dir !== dir && p.replies.has(method.name));
+    let pendingIndex = -1;
+    for (let i = 0; i < ch.pending.length; i++) {
+      const p = ch.pending[i]!;
+      if (p.dir !== dir && p.replies.has(method.name)) {
+        pendingIndex = i;
+        break;
+      }
+    }
     if (pendingIndex >= 0) {
       const request = ch.pending[pendingIndex]!;
       ch.pending.splice(pendingIndex, 1);
       note().request = { seq: request.seq, name: request.name, rttMicros: ts - request.ts };
     }
 
-    if (dir === 'c2s') ch.lastSent.set(method.classId * 65536 + method.methodId, { seq, name: method.name });
+    if (dir === 'c2s') ch.lastSent.set(method.classId * 65536 + method.methodId, seq);
 
     // A new request?
     if (method.spec.synchronous && method.spec.responses.length > 0) {
@@ -200,18 +207,18 @@ export class ProtocolInsight {
   private causeOf(ch: ChannelState, channelId: number, close: DecodedMethod): { seq: number; name: string } | undefined {
     const classId = Number(close.args['class-id']);
     const methodId = Number(close.args['method-id']);
-    const byId = ch.lastSent.get(classId * 65536 + methodId);
-    if (byId) return byId;
-    // connection.close for a fault on another channel: look there too
-    if (channelId === 0 && classId !== 0) {
-      let best: { seq: number; name: string } | undefined;
+    const key = classId * 65536 + methodId;
+    const name = methodById(classId, methodId)?.name;
+    if (name === undefined) return undefined;
+    let seq = ch.lastSent.get(key);
+    // connection.close for a fault on another channel: the latest such method on any channel
+    if (seq === undefined && channelId === 0 && classId !== 0) {
       for (const state of this.channels.values()) {
-        const candidate = state.lastSent.get(classId * 65536 + methodId);
-        if (candidate && (!best || candidate.seq > best.seq)) best = candidate;
+        const candidate = state.lastSent.get(key);
+        if (candidate !== undefined && (seq === undefined || candidate > seq)) seq = candidate;
       }
-      return best;
     }
-    return undefined;
+    return seq === undefined ? undefined : { seq, name };
   }
 }
 

@@ -26,15 +26,28 @@ export function formatDuration(micros: number): string {
   return `${(micros / 1_000_000).toFixed(2)} s`;
 }
 
+// `HH:MM:SS.` of the last second formatted: lines come many per second (hot path)
+let clockSecond = -1;
+let clockPrefix = '';
+
 /** `12:00:01.234` in local time */
 export function formatClock(tsMicros: number): string {
-  const d = new Date(Math.floor(tsMicros / 1000));
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  const ms = Math.floor(tsMicros / 1000);
+  const second = Math.floor(ms / 1000);
+  if (second !== clockSecond) {
+    const d = new Date(second * 1000);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    clockSecond = second;
+    clockPrefix = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.`;
+  }
+  return clockPrefix + String(ms - second * 1000).padStart(3, '0');
 }
 
+// empty, or with characters that would make `key=value` ambiguous or unprintable
+const NEEDS_QUOTES = /^$|[\s"=,{}[\]]|[^\x20-\x7e\u00a0-\uffff]/;
+
 function quoteIfNeeded(text: string): string {
-  return text === '' || /[\s"=,{}[\]]/.test(text) || /[^\x20-\x7e\u00a0-\uffff]/.test(text) ? JSON.stringify(text) : text;
+  return NEEDS_QUOTES.test(text) ? JSON.stringify(text) : text;
 }
 
 function truncate(text: string): string {
@@ -150,14 +163,16 @@ export interface LineOptions {
 
 const plain = new Chalk({ level: 0 });
 const colored = new Chalk({ level: 1 });
+const COLORED_ARROWS: Record<Direction, string> = { c2s: colored.cyan(ARROWS.c2s), s2c: colored.magenta(ARROWS.s2c) };
 
 /** One line for an event, e.g. `12:00:01.234 #3 C→S ch1 basic.publish exchange=orders ...`. */
 export function formatEventLine(event: SpyEvent, options: LineOptions = {}): string {
   const c: ChalkInstance = options.color ? colored : plain;
+  const arrows = options.color ? COLORED_ARROWS : ARROWS;
   const when = options.position === 'offset' ? `@${'offset' in event && event.offset !== undefined ? event.offset : ''}` : formatClock(event.ts);
   const head = (dir: Direction | undefined, channel?: number) => {
-    const arrow = dir ? (dir === 'c2s' ? c.cyan(ARROWS.c2s) : c.magenta(ARROWS.s2c)) : '   ';
-    return `${c.dim(when)} #${event.conn} ${arrow}${channel !== undefined ? ` ch${channel}` : ''}`;
+    const arrow = dir ? arrows[dir] : '   ';
+    return `${options.color ? c.dim(when) : when} #${event.conn} ${arrow}${channel !== undefined ? ` ch${channel}` : ''}`;
   };
   const error = isErrorEvent(event);
   const paint = (text: string) => (error ? c.red(text) : text);
