@@ -17,6 +17,13 @@ export interface Endpoint {
   readonly port: number;
 }
 
+/** A connection as its source reports it: the id events carry, and both ends. */
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+}
+
 interface EventBase {
   /** strictly increasing across the whole session, from 1 */
   readonly seq: number;
@@ -55,6 +62,8 @@ export interface FrameInsight {
   readonly publishSeqNo?: number;
   /** a channel's unacked deliveries after this frame (deliver/get-ok/ack/nack/reject) */
   readonly unacked?: number;
+  /** a channel's unconfirmed publishes after this frame (publish in confirm mode, confirms) */
+  readonly unconfirmed?: number;
   /** a request with no-wait set: no reply is expected */
   readonly noWait?: boolean;
 }

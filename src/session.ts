@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { EventBus, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
-import { createTapObserver } from './tap/tap-observer.js';
+import { createTapObserver, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -16,9 +16,21 @@ export interface ProxySessionOptions {
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
   /** a sink that may fall behind (the recorder): while it is overloaded, the sockets are not read */
-  readonly recorder?: { readonly overloaded: boolean; onDrain(callback: () => void): void };
+  readonly recorder?: OverloadableSink;
   /** one-line notices for people (upstream unreachable, sink failures) */
   readonly notice: (line: string) => void;
+}
+
+/** What every live source shares: the bus with its sinks, and taps fed by the source. */
+function tapSource(
+  options: { readonly sinks: readonly EventSink[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink },
+  hold: (held: boolean) => void,
+): { bus: EventBus; observer: ByteObserver } {
+  const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
+  for (const sink of options.sinks) bus.subscribe(sink);
+  const tapOptions = { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true };
+  const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined);
+  return { bus, observer };
 }
 
 export interface RunningSession {
@@ -29,35 +41,15 @@ export interface RunningSession {
 }
 
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
-  const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
-  for (const sink of options.sinks) bus.subscribe(sink);
-  const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true, keepSecrets: options.keepSecrets ?? false });
-  const recorder = options.recorder;
-  let holding = false;
+  // the proxy exists by the time a connection reports data
+  const { bus, observer } = tapSource(options, (held) => proxy.holdReading(held));
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
   const proxy = new ProxyServer({
     listen: options.listen,
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
-    observer: {
-      onOpen: (conn) => taps.onOpen(conn),
-      onData: (connId, dir, chunk) => {
-        taps.onData(connId, dir, chunk);
-        if (recorder?.overloaded && !holding) {
-          holding = true;
-          proxy.holdReading(true);
-          recorder.onDrain(() => {
-            holding = false;
-            proxy.holdReading(false);
-          });
-        }
-      },
-      onClose: (connId, reason) => taps.onClose(connId, reason),
-      onUpstreamError(_connId, message) {
-        options.notice(message);
-      },
-    },
+    observer: { ...observer, onUpstreamError: (_connId, message) => options.notice(message) },
   });
   const address = await proxy.listen();
   return {
@@ -94,32 +86,14 @@ export interface StandaloneSessionOptions {
   readonly sinks: readonly EventSink[];
   readonly notice: (line: string) => void;
   /** a sink that may fall behind (the recorder): while it is overloaded, clients are not read */
-  readonly recorder?: { readonly overloaded: boolean; onDrain(callback: () => void): void };
+  readonly recorder?: OverloadableSink;
 }
 
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
 export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<RunningSession> {
   const { startBroker } = await import('./broker/broker-server.js');
-  const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
-  for (const sink of options.sinks) bus.subscribe(sink);
-  const taps = createTapObserver(bus, { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true });
-  const recorder = options.recorder;
-  let holding = false;
-  const observer = {
-    onOpen: taps.onOpen,
-    onClose: taps.onClose,
-    onData(connId: number, dir: 'c2s' | 's2c', chunk: Uint8Array) {
-      taps.onData(connId, dir, chunk);
-      if (recorder?.overloaded && !holding) {
-        holding = true;
-        broker.holdReading(true);
-        recorder.onDrain(() => {
-          holding = false;
-          broker.holdReading(false);
-        });
-      }
-    },
-  };
+  // the broker exists by the time a connection reports data
+  const { bus, observer } = tapSource(options, (held) => broker.holdReading(held));
   const broker = await startBroker({
     listen: options.listen,
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),

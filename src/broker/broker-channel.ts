@@ -491,18 +491,14 @@ export class BrokerChannel {
       case 'queue.bind': {
         const d = a as MethodArgs<'queue.bind'>;
         const queue = this.queueName(d.queue);
-        let key = text(d['routing-key']);
-        if (key === '' && text(d.queue) === '') key = queue;
-        this.vhost().bindQueue(queue, text(d.exchange), key, d.arguments, this.conn);
+        this.vhost().bindQueue(queue, text(d.exchange), bindingKey(d, queue), d.arguments, this.conn);
         if (!d.nowait) this.send('queue.bind-ok', {});
         return;
       }
       case 'queue.unbind': {
         const d = a as MethodArgs<'queue.unbind'>;
         const queue = this.queueName(d.queue);
-        let key = text(d['routing-key']);
-        if (key === '' && text(d.queue) === '') key = queue;
-        this.vhost().unbindQueue(queue, text(d.exchange), key, d.arguments, this.conn);
+        this.vhost().unbindQueue(queue, text(d.exchange), bindingKey(d, queue), d.arguments, this.conn);
         this.send('queue.unbind-ok', {});
         return;
       }
@@ -776,4 +772,10 @@ function readTag(p: Uint8Array, at: number): bigint {
   const hi = ((p[at]! << 24) | (p[at + 1]! << 16) | (p[at + 2]! << 8) | p[at + 3]!) >>> 0;
   const lo = ((p[at + 4]! << 24) | (p[at + 5]! << 16) | (p[at + 6]! << 8) | p[at + 7]!) >>> 0;
   return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** queue.bind/unbind with neither queue nor routing key: the channel's last queue, keyed by its name. */
+function bindingKey(args: { readonly queue: AmqpString; readonly 'routing-key': AmqpString }, queue: string): string {
+  const key = text(args['routing-key']);
+  return key === '' && text(args.queue) === '' ? queue : key;
 }

@@ -99,11 +99,6 @@ export class MessageAssembler {
     }
   }
 
-  /** Channels with a message still being assembled (method and header seen, body short). */
-  get incompleteChannels(): number[] {
-    return [...this.pending.keys()];
-  }
-
   /** Forget a channel's partial message (channel closed). */
   resetChannel(channel: number): void {
     this.pending.delete(channel);

@@ -6,21 +6,11 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatHostPort, type ListenAddress, type UpstreamAddress } from './address.js';
 
-export type Direction = 'c2s' | 's2c';
+import type { ConnectionInfo, Direction, Endpoint } from '../events.js';
 
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-}
-
-export interface ProxyConnectionInfo {
-  /** 1, 2, 3, ... in accept order, per ProxyServer */
-  readonly id: number;
-  /** the client's address as seen by the proxy */
-  readonly client: Endpoint;
-  /** the upstream the proxy connects this client to */
-  readonly server: Endpoint;
-}
+export type { Direction, Endpoint };
+/** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
+export type ProxyConnectionInfo = ConnectionInfo;
 
 /**
  * Plain callbacks, all optional. They run on the forwarding path, after the bytes were handed

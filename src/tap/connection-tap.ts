@@ -96,10 +96,6 @@ export class ConnectionTap {
     this.bus.emit({ kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn, reason, unanswered: this.insight.unanswered() });
   }
 
-  get channelCounts(): ReturnType<ProtocolInsight['channelCounts']> {
-    return this.insight.channelCounts();
-  }
-
   private onFrame(dir: Direction, state: DirectionState, frame: RawFrame, ts: number): void {
     let raw = frame.raw;
     let source = frame;
@@ -125,6 +121,13 @@ export class ConnectionTap {
     if (decoded.type === 'method') {
       insight = this.insight.observe(dir, frame.channel, decoded.method, seq, ts);
       if (decoded.method.spec.content) state.contentInsight.set(frame.channel, insight);
+      else if (decoded.method.name === 'channel.close-ok' || decoded.method.name === 'channel.open') {
+        // a closed or reopened channel starts afresh: a message cut short by the close is gone
+        for (const d of [this.directions.c2s, this.directions.s2c]) {
+          d.assembler.resetChannel(frame.channel);
+          d.contentInsight.delete(frame.channel);
+        }
+      }
       const negotiated = decoded.method.name === 'connection.tune-ok' ? Number(decoded.method.args['frame-max']) : 0;
       if (negotiated > 0) {
         this.directions.c2s.parser.setFrameMax(negotiated);

@@ -152,6 +152,7 @@ export class ProtocolInsight {
           const n = ch.nextPublishSeqNo++;
           ch.unconfirmed.set(n, seq);
           note().publishSeqNo = n;
+          note().unconfirmed = ch.unconfirmed.size;
         }
         break;
       case 'basic.return':
@@ -175,6 +176,7 @@ export class ProtocolInsight {
           note().unacked = ch.unacked.size;
         } else if (outcome !== 'reject') {
           note().confirms = { outcome, publishSeqs: settle(ch.unconfirmed, Number(tag), multiple) };
+          note().unconfirmed = ch.unconfirmed.size;
         }
         break;
       }
@@ -193,15 +195,6 @@ export class ProtocolInsight {
       for (const p of state.pending) result.push({ seq: p.seq, channel, name: p.name });
     }
     return result.sort((a, b) => a.seq - b.seq);
-  }
-
-  /** Per channel, for views: unacked deliveries and unconfirmed publishes. */
-  channelCounts(): Map<number, { unacked: number; unconfirmed: number; pending: number }> {
-    const counts = new Map<number, { unacked: number; unconfirmed: number; pending: number }>();
-    for (const [channel, s] of this.channels) {
-      counts.set(channel, { unacked: s.unacked.size, unconfirmed: s.unconfirmed.size, pending: s.pending.length });
-    }
-    return counts;
   }
 
   private causeOf(ch: ChannelState, channelId: number, close: DecodedMethod): { seq: number; name: string } | undefined {

@@ -443,14 +443,9 @@ export class EventStore {
       default:
         break;
     }
-    if (insight) {
-      if (insight.unacked !== undefined) this.channel(conn, channelId).unacked = insight.unacked;
-      if (insight.publishSeqNo !== undefined) this.channel(conn, channelId).unconfirmed++;
-      if (insight.confirms) {
-        const ch = this.channel(conn, channelId);
-        ch.unconfirmed = Math.max(0, ch.unconfirmed - insight.confirms.publishSeqs.length);
-      }
-    }
+    // the counts are the tap's (protocol insight), not worked out again here
+    if (insight?.unacked !== undefined) this.channel(conn, channelId).unacked = insight.unacked;
+    if (insight?.unconfirmed !== undefined) this.channel(conn, channelId).unconfirmed = insight.unconfirmed;
   }
 
   private forgetOldClosed(): void {

@@ -2,9 +2,8 @@
 // exactly (SHA-256 on both sides of the proxy), every event on the right connection.
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { MessageEvent, SpyEvent } from '../../src/events.js';
-import { startProxySession, type RunningSession } from '../../src/session.js';
-import { startByteTee, type ByteTee } from '../support/byte-tee.js';
+import type { MessageEvent } from '../../src/events.js';
+import { startByteTee, useTeedProxy, type ByteTee } from '../support/byte-tee.js';
 import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
 import { waitFor } from '../support/cli.js';
 
@@ -12,26 +11,14 @@ import { waitFor } from '../support/cli.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function suite(target: () => Target): void {
-  let session: RunningSession;
+  const proxy = useTeedProxy(target);
+  const events = proxy.events;
   let clientTee: ByteTee;
-  let upstreamTee: ByteTee;
-  const events: SpyEvent[] = [];
-
   beforeAll(async () => {
-    const rabbit = target();
-    upstreamTee = await startByteTee(rabbit.host, rabbit.port);
-    session = await startProxySession({
-      listen: { host: '127.0.0.1', port: 0 },
-      upstream: { host: '127.0.0.1', port: upstreamTee.port, tls: false },
-      sinks: [(e) => events.push(e)],
-      notice: () => {},
-    });
-    clientTee = await startByteTee('127.0.0.1', session.address.port);
+    clientTee = await startByteTee('127.0.0.1', proxy.session().address.port);
   });
   afterAll(async () => {
     await clientTee?.close();
-    await session?.stop();
-    await upstreamTee?.close();
   });
 
   it('a 10,000-message session: what each side sent is, byte for byte, what the other received', async () => {
@@ -52,7 +39,7 @@ function suite(target: () => Target): void {
     const index = clientTee.connections.length - 1;
     await waitFor(() => events.some((e) => e.kind === 'conn.close' && e.conn === events.filter((x) => x.kind === 'conn.open').at(-1)!.conn), 'the proxy to see the close');
     const client = clientTee.connections[index]!;
-    const upstream = upstreamTee.connections.at(-1)!;
+    const upstream = proxy.upstreamTee().connections.at(-1)!;
     expect(client.c2s.bytes).toBeGreaterThan(10_000 * 16);
     expect(upstream.c2s.bytes).toBe(client.c2s.bytes);
     expect(upstream.s2c.bytes).toBe(client.s2c.bytes);
@@ -69,7 +56,7 @@ function suite(target: () => Target): void {
     const { username, password } = target();
     const before = events.length;
     const results = await Promise.all(Array.from({ length: 200 }, async (_, n) => {
-      const conn = await amqplib.connect({ hostname: '127.0.0.1', port: session.address.port, username, password });
+      const conn = await amqplib.connect({ hostname: '127.0.0.1', port: proxy.session().address.port, username, password });
       try {
         const ch = await conn.createChannel();
         const { queue } = await ch.assertQueue('', { exclusive: true });

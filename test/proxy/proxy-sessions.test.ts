@@ -2,10 +2,9 @@
 // the events the proxy emits tell the session as it happened.
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { SpyEvent, FrameEvent, MessageEvent } from '../../src/events.js';
-import { startProxySession, type RunningSession } from '../../src/session.js';
-import { startByteTee, type ByteTee } from '../support/byte-tee.js';
+import { useTeedProxy } from '../support/byte-tee.js';
 import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
 import { waitFor } from '../support/cli.js';
 
@@ -112,30 +111,14 @@ async function cloudamqpSession({ username, password }: Target, port: number): P
 }
 
 function suite(target: () => Target): void {
-  let session: RunningSession;
-  let upstreamTee: ByteTee;
-  const events: SpyEvent[] = [];
-
-  beforeAll(async () => {
-    const rabbit = target();
-    upstreamTee = await startByteTee(rabbit.host, rabbit.port);
-    session = await startProxySession({
-      listen: { host: '127.0.0.1', port: 0 },
-      upstream: { host: '127.0.0.1', port: upstreamTee.port, tls: false },
-      sinks: [(e) => events.push(e)],
-      notice: () => {},
-    });
-  });
-  afterAll(async () => {
-    await session?.stop();
-    await upstreamTee?.close();
-  });
+  const proxy = useTeedProxy(target);
+  const events = proxy.events;
 
   it('amqplib gets the same results through the proxy as directly, and the events tell the session', async () => {
     const direct = await amqplibSession(target(), target().port, unique('direct'), unique('x'));
     const before = events.length;
     const queue = unique('proxied');
-    const proxied = await amqplibSession(target(), session.address.port, queue, unique('x'));
+    const proxied = await amqplibSession(target(), proxy.session().address.port, queue, unique('x'));
     expect(proxied).toEqual(direct);
     expect(proxied.delivered).toHaveLength(2);
     expect(proxied.got).toBe('to get');
@@ -188,8 +171,8 @@ function suite(target: () => Target): void {
   it('@cloudamqp/amqp-client gets the same results through the proxy as directly, every byte forwarded exactly', async () => {
     const direct = await cloudamqpSession(target(), target().port);
     const before = events.length;
-    const teeBefore = upstreamTee.connections.length;
-    const proxied = await cloudamqpSession(target(), session.address.port);
+    const teeBefore = proxy.upstreamTee().connections.length;
+    const proxied = await cloudamqpSession(target(), proxy.session().address.port);
     expect(proxied).toEqual(direct);
     expect(proxied.received).toHaveLength(51);
     expect(proxied.got).toBe('to get');
@@ -206,7 +189,7 @@ function suite(target: () => Target): void {
     const close404 = methodFrames(mine).find((e) => nameOf(e) === 'channel.close' && e.dir === 's2c');
     expect(close404?.insight?.error?.replyCode).toBe(404);
     // bytes the proxy forwarded upstream equal the bytes of the frames it decoded
-    const counts = upstreamTee.connections[teeBefore]!;
+    const counts = proxy.upstreamTee().connections[teeBefore]!;
     const decodedBytes = { c2s: 0, s2c: 0 };
     for (const e of mine) {
       if (e.kind === 'frame' || e.kind === 'protocol-header') decodedBytes[e.dir] += e.raw.length;

@@ -2,6 +2,9 @@
 // sent is what the other received.
 import { createHash, type Hash } from 'node:crypto';
 import net from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
+import type { SpyEvent } from '../../src/events.js';
+import { startProxySession, type RunningSession } from '../../src/session.js';
 
 export interface TeeCounts {
   c2s: { bytes: number; hash: Hash };
@@ -38,4 +41,34 @@ export async function startByteTee(upstreamHost: string, upstreamPort: number): 
     connections,
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
+}
+
+/**
+ * A proxy session in front of a broker, with a byte tee between the proxy and the broker
+ * (what the proxy forwarded), collecting every event. Set up before and torn down after the
+ * enclosing describe's tests.
+ */
+export function useTeedProxy(target: () => { host: string; port: number }): {
+  readonly events: SpyEvent[];
+  session(): RunningSession;
+  upstreamTee(): ByteTee;
+} {
+  const events: SpyEvent[] = [];
+  let session: RunningSession | undefined;
+  let upstreamTee: ByteTee | undefined;
+  beforeAll(async () => {
+    const broker = target();
+    upstreamTee = await startByteTee(broker.host, broker.port);
+    session = await startProxySession({
+      listen: { host: '127.0.0.1', port: 0 },
+      upstream: { host: '127.0.0.1', port: upstreamTee.port, tls: false },
+      sinks: [(e) => events.push(e)],
+      notice: () => {},
+    });
+  });
+  afterAll(async () => {
+    await session?.stop();
+    await upstreamTee?.close();
+  });
+  return { events, session: () => session!, upstreamTee: () => upstreamTee! };
 }

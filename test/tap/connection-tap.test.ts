@@ -147,6 +147,37 @@ describe('ConnectionTap', () => {
     expect(events.at(-1)).toMatchObject({ kind: 'conn.close', unanswered: [{ channel: 2, name: 'exchange.declare' }] });
   });
 
+  it('a message cut short by a channel close is dropped: the reopened channel assembles afresh', () => {
+    const [header] = encodeContentFrames(1, 60, {}, Buffer.from('lost body'), 4096);
+    const events = run([
+      ...handshake,
+      ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
+      ['c2s', header!], // the body never comes: the broker closes the channel
+      ['s2c', m(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED', 'class-id': 60, 'method-id': 40 })],
+      ['c2s', m(1, 'channel.close-ok', {})],
+      ['c2s', m(1, 'channel.open', {})],
+      ['s2c', m(1, 'channel.open-ok', {})],
+      ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from('kept'), 4096).map((f): Step => ['c2s', f]),
+    ]);
+    expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
+    expect(messages.map((e) => Buffer.from(e.body).toString())).toEqual(['kept']);
+  });
+
+  it('counts unconfirmed publishes per channel in confirm mode', () => {
+    const publish = (): Step[] => [['c2s', m(1, 'basic.publish', { exchange: 'e' })], ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['c2s', f])];
+    const events = run([
+      ...handshake,
+      ['c2s', m(1, 'confirm.select', {})],
+      ['s2c', m(1, 'confirm.select-ok', {})],
+      ...publish(), ...publish(), ...publish(),
+      ['s2c', m(1, 'basic.ack', { 'delivery-tag': 2n, multiple: true })],
+    ]);
+    expect(method(events, 'basic.publish').map((e) => e.insight?.unconfirmed)).toEqual([1, 2, 3]);
+    expect(method(events, 'basic.ack', 's2c')[0]!.insight?.unconfirmed).toBe(1);
+  });
+
   it('a no-wait request expects no reply', () => {
     const events = run([...handshake, ['c2s', m(1, 'queue.declare', { queue: 'q', nowait: true })]]);
     expect(method(events, 'queue.declare')[0]!.insight?.noWait).toBe(true);
