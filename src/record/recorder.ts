@@ -5,7 +5,8 @@
 
 import fs from 'node:fs';
 import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
-import { frameLineParts, makeRecordingHeader, recordingLine, type RecordingHeader } from './recording-format.js';
+import { LineBuffers } from './line-buffers.js';
+import { makeRecordingHeader, recordingLine, writeFrameLine, type RecordingHeader } from './recording-format.js';
 
 export class RecordingWriteError extends Error {
   constructor(readonly path: string, readonly code: string | undefined, reason: string) {
@@ -75,13 +76,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
     throw describeWriteError(path, error);
   }
 
-  // Lines are encoded straight into large buffers: [start, fill) of `current` is not yet
-  // handed to a write; `sealed` holds regions that are, waiting for the write in flight.
-  let current: Buffer | undefined;
-  let start = 0;
-  let fill = 0;
-  let sealed: Buffer[] = [];
-  let sealedBytes = 0;
+  // Lines are encoded straight into large buffers; sealed regions wait for the write in flight.
+  const out = new LineBuffers(batchBytes);
   let inFlight: { buffers: Buffer[]; bytes: number; position: number } | undefined;
   let scheduled = false;
   let closed = false;
@@ -90,45 +86,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
   let drainCallbacks: (() => void)[] = [];
   let flushWaiters: (() => void)[] = [];
 
-  const unsealed = () => fill - start;
-  const backlog = () => sealedBytes + unsealed() + (inFlight?.bytes ?? 0);
-
-  const seal = () => {
-    if (current === undefined || fill === start) return;
-    sealed.push(current.subarray(start, fill));
-    sealedBytes += fill - start;
-    start = fill;
-  };
-
-  /** A buffer with room for `need` more bytes at `fill`: `current`, or a fresh one (measuring exactly first). */
-  const reserve = (need: number, exact: () => number): Buffer => {
-    if (current !== undefined && fill + need <= current.length) return current;
-    if (current !== undefined) {
-      need = exact();
-      if (fill + need <= current.length) return current;
-    }
-    seal();
-    current = Buffer.allocUnsafe(Math.max(batchBytes, need));
-    start = 0;
-    fill = 0;
-    return current;
-  };
-
-  // UTF-8 takes at most 3 bytes per UTF-16 unit; measure exactly only when that bound does not fit
-  const append = (line: string) => {
-    const buffer = reserve(line.length * 3 + 1, () => Buffer.byteLength(line) + 1);
-    fill += buffer.write(line, fill, 'utf8');
-    buffer[fill++] = 0x0a;
-  };
-
-  /** A frame line from its pieces: the ASCII ones are copied as latin1, never joined. */
-  const appendParts = (head: string, raw: string, tail: string) => {
-    const buffer = reserve(head.length + raw.length + tail.length * 3 + 1, () => head.length + raw.length + Buffer.byteLength(tail) + 1);
-    fill += buffer.write(head, fill, 'latin1');
-    fill += buffer.write(raw, fill, 'latin1');
-    fill += buffer.write(tail, fill, 'utf8');
-    buffer[fill++] = 0x0a;
-  };
+  const backlog = () => out.sealedBytes + out.unsealedBytes + (inFlight?.bytes ?? 0);
 
   const settle = () => {
     if (overloaded && (backlog() <= lowWater || failed)) {
@@ -137,7 +95,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       drainCallbacks = [];
       for (const cb of callbacks) cb();
     }
-    if (inFlight === undefined && ((sealedBytes === 0 && unsealed() === 0) || failed)) {
+    if (inFlight === undefined && ((out.sealedBytes === 0 && out.unsealedBytes === 0) || failed)) {
       const waiters = flushWaiters;
       flushWaiters = [];
       for (const w of waiters) w();
@@ -147,10 +105,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const fail = (error: unknown) => {
     if (failed) return;
     failed = describeWriteError(path, error);
-    sealed = [];
-    sealedBytes = 0;
-    current = undefined;
-    start = fill = 0;
+    out.discard();
     inFlight = undefined;
     options.onError?.(failed);
     settle();
@@ -172,11 +127,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const writeNext = () => {
     scheduled = false;
     if (inFlight !== undefined || failed || fd < 0) return;
-    seal();
-    if (sealedBytes === 0) return;
-    const job = { buffers: sealed, bytes: sealedBytes, position };
-    sealed = [];
-    sealedBytes = 0;
+    out.seal();
+    if (out.sealedBytes === 0) return;
+    const job = { ...out.takeSealed(), position };
     position += job.bytes;
     inFlight = job;
     const writeFrom = (done: number) => {
@@ -195,17 +148,17 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const sink: EventSink = (event: SpyEvent) => {
     if (closed) return;
     if (failed) throw failed; // the bus reports it once and drops this sink
-    if (event.kind === 'frame') {
-      const [head, raw, tail] = frameLineParts(event, keepSecrets);
-      appendParts(head, raw, tail);
-    } else {
+    if (event.kind === 'frame') writeFrameLine(out, event, keepSecrets);
+    else {
       const line = recordingLine(event, keepSecrets);
       if (line === undefined) return;
-      append(line);
+      out.beginLine();
+      out.utf8(line);
+      out.endLine();
     }
     if (!overloaded && backlog() > highWater) overloaded = true;
     if (inFlight === undefined) {
-      if (sealedBytes > 0 || unsealed() >= batchBytes) writeNext();
+      if (out.sealedBytes > 0 || out.unsealedBytes >= batchBytes) writeNext();
       else if (!scheduled) {
         scheduled = true;
         setImmediate(writeNext);
@@ -248,12 +201,11 @@ export function createRecorder(options: RecorderOptions): Recorder {
         // positional writes make rewriting the in-flight batch harmless if it did land
         if (inFlight) writeAllSync(fd, inFlight.buffers, inFlight.position);
         inFlight = undefined;
-        seal();
-        if (sealedBytes > 0 && !failed) {
-          writeAllSync(fd, sealed, position);
-          position += sealedBytes;
-          sealed = [];
-          sealedBytes = 0;
+        out.seal();
+        if (out.sealedBytes > 0 && !failed) {
+          const rest = out.takeSealed();
+          writeAllSync(fd, rest.buffers, position);
+          position += rest.bytes;
         }
       } catch (error) {
         fail(error);

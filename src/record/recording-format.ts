@@ -3,8 +3,9 @@
 // derived events (messages, assembly errors) are not written and come back on replay.
 
 import type { FrameEvent, SpyEvent } from '../events.js';
-import type { ArgumentValue } from '../decoder/types.js';
+import type { ArgumentValue, DecodedMethod, MethodSpec } from '../decoder/types.js';
 import { base64, bigintToJson, eventToJson, valueToJson, type Json } from './event-json.js';
+import type { LineBuffers } from './line-buffers.js';
 
 export const RECORDING_FORMAT = 'amqp-spy';
 export const RECORDING_VERSION = 1;
@@ -48,77 +49,199 @@ export function isRecorded(event: SpyEvent): boolean {
   return true;
 }
 
-/**
- * One event as a recording line (no newline), or undefined for derived events. With
- * `keepSecrets`, a credential frame's unmasked bytes replace the masked ones in `raw`.
- */
+/** One event as a recording line (no newline), or undefined for derived events. */
 export function recordingLine(event: SpyEvent, keepSecrets: boolean): string | undefined {
   if (!isRecorded(event)) return undefined;
-  if (event.kind === 'frame') return frameLine(event, keepSecrets);
-  return stringify(eventToJson(event));
+  const json = eventToJson(event);
+  if (event.kind === 'frame' && keepSecrets && event.secretRaw !== undefined) json['raw'] = base64(event.secretRaw);
+  return stringify(json);
 }
 
 /**
- * The hot path: a frame line in three pieces, in the key order eventToJson gives, without
- * building the intermediate object or one joined string. The first two pieces are ASCII
- * (the writer copies them as latin1); the third holds the decoded form (any UTF-8).
+ * The hot path: a frame line written into the recorder's buffers field by field, byte for
+ * byte what `recordingLine` gives (same keys, same order), without building the JSON object
+ * or its string. With `keepSecrets`, a credential frame's unmasked bytes replace the masked.
  */
-export function frameLineParts(event: FrameEvent, keepSecrets: boolean): [head: string, rawBase64: string, tail: string] {
-  const raw = keepSecrets && event.secretRaw !== undefined ? event.secretRaw : event.raw;
+export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets: boolean): void {
+  out.beginLine();
+  out.bytes(P.seq);
+  out.integer(event.seq);
+  out.bytes(P.ts);
+  out.integer(event.ts);
+  out.bytes(P.conn);
+  out.integer(event.conn);
+  out.bytes(event.dir === 'c2s' ? P.kindC2s : P.kindS2c);
+  out.integer(event.channel);
+  out.bytes(P.offset);
+  out.integer(event.offset);
+  out.bytes(P.raw);
+  out.base64(keepSecrets && event.secretRaw !== undefined ? event.secretRaw : event.raw);
+  out.bytes(P.frame);
   const frame = event.frame;
-  let decoded: string;
-  if (frame.type === 'body') decoded = `{"type":"body","size":${frame.body.length}}`;
-  else if (frame.type === 'heartbeat') decoded = '{"type":"heartbeat"}';
-  else if (frame.type === 'method') {
-    const m = frame.method;
-    decoded = `{"type":"method","method":{"name":${JSON.stringify(m.name)},"classId":${m.classId},"methodId":${m.methodId},"args":${valuesJson(m.args)}}}`;
-  } else {
-    const h = frame.header;
-    decoded = `{"type":"header","classId":${h.classId},"weight":${h.weight},"bodySize":${bigintJson(h.bodySize)},"properties":${valuesJson(h.properties)}}`;
+  switch (frame.type) {
+    case 'body':
+      out.bytes(P.body);
+      out.integer(frame.body.length);
+      out.byte(CLOSE_BRACE);
+      break;
+    case 'heartbeat':
+      out.bytes(P.heartbeat);
+      break;
+    case 'method':
+      out.bytes(methodPrefix(frame.method));
+      writeValues(out, frame.method.args);
+      out.bytes(P.closeTwo);
+      break;
+    case 'header': {
+      const h = frame.header;
+      out.bytes(P.header);
+      out.integer(h.classId);
+      out.bytes(P.weight);
+      out.integer(h.weight);
+      out.bytes(P.bodySize);
+      writeBigint(out, h.bodySize);
+      out.bytes(P.properties);
+      writeValues(out, h.properties);
+      out.byte(CLOSE_BRACE);
+      break;
+    }
   }
-  const insight = event.insight ? `,"insight":${stringify(event.insight as unknown as Json)}` : '';
-  return [
-    `{"seq":${event.seq},"ts":${event.ts},"conn":${event.conn},"kind":"frame","dir":"${event.dir}","channel":${event.channel},"offset":${event.offset},"raw":"`,
-    base64(raw),
-    `","frame":${decoded}${insight}}`,
-  ];
+  if (event.insight) {
+    out.bytes(P.insight);
+    writeJson(out, event.insight as unknown as Json);
+  }
+  out.byte(CLOSE_BRACE);
+  out.endLine();
 }
 
-function frameLine(event: FrameEvent, keepSecrets: boolean): string {
-  const [head, raw, tail] = frameLineParts(event, keepSecrets);
-  return head + raw + tail;
+const asciiBytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACE = 0x7b;
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+// the fixed pieces of a frame line, encoded once
+const P = {
+  seq: asciiBytes('{"seq":'),
+  ts: asciiBytes(',"ts":'),
+  conn: asciiBytes(',"conn":'),
+  kindC2s: asciiBytes(',"kind":"frame","dir":"c2s","channel":'),
+  kindS2c: asciiBytes(',"kind":"frame","dir":"s2c","channel":'),
+  offset: asciiBytes(',"offset":'),
+  raw: asciiBytes(',"raw":"'),
+  frame: asciiBytes('","frame":'),
+  body: asciiBytes('{"type":"body","size":'),
+  heartbeat: asciiBytes('{"type":"heartbeat"}'),
+  closeTwo: asciiBytes('}}'),
+  header: asciiBytes('{"type":"header","classId":'),
+  weight: asciiBytes(',"weight":'),
+  bodySize: asciiBytes(',"bodySize":'),
+  properties: asciiBytes(',"properties":'),
+  insight: asciiBytes(',"insight":'),
+  emptyObject: asciiBytes('{}'),
+  true: asciiBytes('true'),
+  false: asciiBytes('false'),
+  null: asciiBytes('null'),
+};
+
+// `{"type":"method","method":{"name":…,"classId":…,"methodId":…,"args":` once per method
+const METHOD_PREFIXES = new Map<MethodSpec, Uint8Array>();
+function methodPrefix(method: DecodedMethod): Uint8Array {
+  let prefix = METHOD_PREFIXES.get(method.spec);
+  if (prefix === undefined) {
+    prefix = Buffer.from(`{"type":"method","method":{"name":${JSON.stringify(method.name)},"classId":${method.classId},"methodId":${method.methodId},"args":`);
+    METHOD_PREFIXES.set(method.spec, prefix);
+  }
+  return prefix;
 }
 
-function bigintJson(value: bigint): string {
+// `"key":` once per argument, property or insight name (a fixed, small set)
+const KEY_PREFIXES = new Map<string, Uint8Array>();
+function keyPrefix(key: string): Uint8Array {
+  let prefix = KEY_PREFIXES.get(key);
+  if (prefix === undefined) {
+    prefix = Buffer.from(`${JSON.stringify(key)}:`);
+    KEY_PREFIXES.set(key, prefix);
+  }
+  return prefix;
+}
+
+/** A plain JSON value (no bigint) as JSON.stringify writes it, straight into the buffers. */
+function writeJson(out: LineBuffers, value: Json | undefined): void {
+  switch (typeof value) {
+    case 'number':
+      if (Number.isFinite(value)) out.integer(value);
+      else out.bytes(P.null);
+      return;
+    case 'string':
+      out.jsonString(value);
+      return;
+    case 'boolean':
+      out.bytes(value ? P.true : P.false);
+      return;
+    case 'object':
+      break;
+    default:
+      out.bytes(P.null); // undefined in an array
+      return;
+  }
+  if (value === null) out.bytes(P.null);
+  else if (Array.isArray(value)) {
+    out.byte(OPEN_BRACKET);
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.byte(COMMA);
+      writeJson(out, value[i]);
+    }
+    out.byte(CLOSE_BRACKET);
+  } else {
+    let first = true;
+    for (const key in value) {
+      const v = value[key];
+      if (v === undefined) continue;
+      out.byte(first ? OPEN_BRACE : COMMA);
+      first = false;
+      out.bytes(keyPrefix(key));
+      writeJson(out, v);
+    }
+    if (first) out.bytes(P.emptyObject);
+    else out.byte(CLOSE_BRACE);
+  }
+}
+
+function writeBigint(out: LineBuffers, value: bigint): void {
   const json = bigintToJson(value);
-  return typeof json === 'number' ? String(json) : `"${json}"`;
+  if (typeof json === 'number') out.integer(json);
+  else out.ascii(`"${json}"`);
 }
 
-/** Method arguments or properties as valueToJson + JSON.stringify would write them, faster. */
-function valuesJson(values: Readonly<Record<string, ArgumentValue>>): string {
-  let out = '{';
-  for (const key of Object.keys(values)) {
+/** Method arguments or properties as valueToJson + JSON.stringify would write them. */
+function writeValues(out: LineBuffers, values: Readonly<Record<string, ArgumentValue>>): void {
+  let first = true;
+  for (const key in values) {
     const v = values[key]!;
-    let json: string;
+    out.byte(first ? OPEN_BRACE : COMMA);
+    first = false;
+    out.bytes(keyPrefix(key));
     switch (typeof v) {
       case 'string':
-        json = JSON.stringify(v);
+        out.jsonString(v);
         break;
       case 'number':
-        json = Number.isFinite(v) ? String(v) : `"${String(v)}"`;
+        if (Number.isFinite(v)) out.integer(v);
+        else out.ascii(`"${String(v)}"`);
         break;
       case 'boolean':
-        json = v ? 'true' : 'false';
+        out.bytes(v ? P.true : P.false);
         break;
       case 'bigint':
-        json = bigintJson(v);
+        writeBigint(out, v);
         break;
       default:
-        json = stringify(valueToJson(v));
+        out.utf8(stringify(valueToJson(v)));
     }
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${json}`;
   }
-  return `${out}}`;
+  if (first) out.bytes(P.emptyObject);
+  else out.byte(CLOSE_BRACE);
 }
 
 function stringify(json: Json): string {

@@ -1,0 +1,168 @@
+// Lines encoded straight into large buffers, for the recorder's hot path: a frame line is
+// written field by field (ASCII copied in a loop, integers as digits, base64 in place), so
+// no intermediate strings are built and no native call is made per piece. Only values
+// outside the fast paths (non-ASCII or escaped strings, field tables) go through a string.
+
+import { writeBase64, base64Length } from './base64-write.js';
+
+export class LineBuffers {
+  private buffer: Buffer;
+  /** [start, fill) is encoded and not yet sealed; a line in progress begins at lineStart */
+  private start = 0;
+  private lineStart = 0;
+  private fill = 0;
+  private sealed: Buffer[] = [];
+  private sealedTotal = 0;
+
+  constructor(private readonly batchBytes: number) {
+    this.buffer = Buffer.allocUnsafe(batchBytes);
+  }
+
+  /** Bytes encoded and not yet sealed. */
+  get unsealedBytes(): number {
+    return this.fill - this.start;
+  }
+
+  get sealedBytes(): number {
+    return this.sealedTotal;
+  }
+
+  /** Moves the complete lines encoded so far to the sealed list. Call between lines only. */
+  seal(): void {
+    if (this.fill === this.start) return;
+    this.sealed.push(this.buffer.subarray(this.start, this.fill));
+    this.sealedTotal += this.fill - this.start;
+    this.start = this.lineStart = this.fill;
+  }
+
+  /** The sealed regions, handed over (they are not reused: a write may still read them). */
+  takeSealed(): { buffers: Buffer[]; bytes: number } {
+    const taken = { buffers: this.sealed, bytes: this.sealedTotal };
+    this.sealed = [];
+    this.sealedTotal = 0;
+    return taken;
+  }
+
+  /** Forgets everything not yet taken. */
+  discard(): void {
+    this.sealed = [];
+    this.sealedTotal = 0;
+    this.start = this.lineStart = this.fill;
+  }
+
+  beginLine(): void {
+    this.lineStart = this.fill;
+  }
+
+  endLine(): void {
+    this.ensure(1);
+    this.buffer[this.fill++] = 0x0a;
+    this.lineStart = this.fill;
+  }
+
+  /** Bytes encoded beforehand (fixed JSON pieces, cached keys): one copy, no per-character loop. */
+  bytes(piece: Uint8Array): void {
+    this.ensure(piece.length);
+    this.buffer.set(piece, this.fill);
+    this.fill += piece.length;
+  }
+
+  /** One ASCII character by its code. */
+  byte(code: number): void {
+    this.ensure(1);
+    this.buffer[this.fill++] = code;
+  }
+
+  /** Text known to be ASCII, made at run time (rare: numbers outside the integer path). */
+  ascii(text: string): void {
+    this.ensure(text.length);
+    this.fill += this.buffer.write(text, this.fill, 'latin1');
+  }
+
+  /** Any text, as UTF-8. */
+  utf8(text: string): void {
+    this.ensure(text.length * 3);
+    this.fill += this.buffer.write(text, this.fill, 'utf8');
+  }
+
+  /** A non-negative safe integer as decimal digits; anything else as String(n) would give. */
+  integer(n: number): void {
+    if (n >= 0 && n < 100_000_000 && (n | 0) === n) {
+      this.smallInteger(n);
+      return;
+    }
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER) || n % 1 !== 0) {
+      this.ascii(String(n));
+      return;
+    }
+    // e.g. a timestamp in µs: the high part, then the low eight digits zero-padded
+    const high = Math.floor(n / 100_000_000);
+    const low = n - high * 100_000_000;
+    this.smallInteger(high);
+    this.ensure(8);
+    const b = this.buffer;
+    let at = this.fill + 8;
+    this.fill = at;
+    let rest = low;
+    for (let i = 0; i < 8; i++) {
+      const q = (rest / 10) | 0;
+      b[--at] = 0x30 + rest - q * 10;
+      rest = q;
+    }
+  }
+
+  /** 0 ≤ n < 10^8, an int. */
+  private smallInteger(n: number): void {
+    let digits = 1;
+    for (let p = 10; p <= n; p *= 10) digits++;
+    this.ensure(digits);
+    const b = this.buffer;
+    let at = this.fill + digits;
+    this.fill = at;
+    do {
+      const q = (n / 10) | 0;
+      b[--at] = 0x30 + n - q * 10;
+      n = q;
+    } while (n > 0);
+  }
+
+  /** A string as a JSON string literal, exactly as JSON.stringify writes it. */
+  jsonString(text: string): void {
+    const n = text.length;
+    this.ensure(n + 2);
+    const b = this.buffer;
+    let at = this.fill;
+    b[at++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      // escapes and non-ASCII take the general path (from the string's start: nothing is kept)
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) {
+        this.utf8(JSON.stringify(text));
+        return;
+      }
+      b[at++] = c;
+    }
+    b[at++] = 0x22;
+    this.fill = at;
+  }
+
+  base64(bytes: Uint8Array): void {
+    this.ensure(base64Length(bytes.length));
+    this.fill = writeBase64(bytes, this.buffer, this.fill);
+  }
+
+  /** Room for `n` more bytes; a full buffer's line in progress moves to a fresh one. */
+  private ensure(n: number): void {
+    if (this.fill + n <= this.buffer.length) return;
+    const lineBytes = this.fill - this.lineStart;
+    const next = Buffer.allocUnsafe(Math.max(this.batchBytes, (lineBytes + n) * 2));
+    this.buffer.copy(next, 0, this.lineStart, this.fill);
+    if (this.lineStart > this.start) {
+      this.sealed.push(this.buffer.subarray(this.start, this.lineStart));
+      this.sealedTotal += this.lineStart - this.start;
+    }
+    this.buffer = next;
+    this.start = this.lineStart = 0;
+    this.fill = lineBytes;
+  }
+}

@@ -1,0 +1,88 @@
+// The recorder's byte-level frame line writer must give exactly the line the general path
+// (event → JSON object → JSON.stringify) gives, whatever the values and wherever a buffer
+// fills up in the middle of a line.
+import { describe, expect, it } from 'vitest';
+import { fieldTable, typed } from '../../src/decoder/field-table.js';
+import { encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { EventBus, type FrameEvent, type SpyEvent } from '../../src/events.js';
+import { base64Length, writeBase64 } from '../../src/record/base64-write.js';
+import { stringifyEvent } from '../../src/record/event-json.js';
+import { LineBuffers } from '../../src/record/line-buffers.js';
+import { recordingLine, writeFrameLine } from '../../src/record/recording-format.js';
+import { ConnectionTap } from '../../src/tap/connection-tap.js';
+
+/** Frame events as a tap makes them from the given frames (c2s unless marked s2c). */
+function frameEvents(frames: readonly (Uint8Array | { s2c: Uint8Array })[], ts: number): FrameEvent[] {
+  const bus = new EventBus((e) => { throw e; });
+  const events: SpyEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const tap = new ConnectionTap(7, bus, { keepUndecoded: true });
+  let t = ts;
+  for (const f of frames) {
+    if (f instanceof Uint8Array) tap.feed('c2s', f, (t += 1234));
+    else tap.feed('s2c', f.s2c, (t += 987));
+  }
+  return events.filter((e): e is FrameEvent => e.kind === 'frame');
+}
+
+function written(events: readonly FrameEvent[], batchBytes: number): string {
+  const out = new LineBuffers(batchBytes);
+  for (const e of events) writeFrameLine(out, e, false);
+  out.seal();
+  return Buffer.concat(out.takeSealed().buffers).toString('utf8');
+}
+
+const tricky = [
+  encodeMethodFrame(1, 'queue.declare', {
+    queue: 'naïve "quoted" \\ back\u0001slash ✓ 😀', durable: true,
+    arguments: fieldTable({
+      'x-message-ttl': typed('l', 2n ** 60n), 'x-neg': typed('I', -5), 'x-float': typed('d', 1.5), 'x-inf': typed('d', Infinity),
+      'x-bytes': typed('x', new Uint8Array([0, 255, 7])), 'x-nested': fieldTable({ a: [1, 'two', null] }), 'ключ': 'значение',
+    }),
+  }),
+  { s2c: encodeMethodFrame(1, 'queue.declare-ok', { queue: 'naïve "quoted" \\ back\u0001slash ✓ 😀', 'message-count': 4_000_000_000, 'consumer-count': 0 }) },
+  encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }),
+  encodeContentHeaderFrame(1, { classId: 60, bodySize: 5, properties: { 'content-type': 'application/json', headers: fieldTable({ trace: 'ü', n: typed('l', -(2n ** 62n)) }), timestamp: 2n ** 63n + 5n, 'delivery-mode': 2 } }),
+  encodeFrame(3, 1, new TextEncoder().encode('{"a":')),
+  { s2c: encodeMethodFrame(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’ "x"', 'class-id': 50, 'method-id': 10 }) },
+  encodeHeartbeatFrame(),
+  encodeFrame(3, 2, new Uint8Array(2000).fill(0xab)),
+];
+
+describe('frame lines written byte by byte', () => {
+  const events = frameEvents(tricky, 9_007_199_254_000_000);
+
+  it('equal the general JSON path for unusual values (escapes, non-ASCII, bigints, tables, insight)', () => {
+    expect(events.length).toBe(tricky.length);
+    expect(events.some((e) => e.insight?.error !== undefined)).toBe(true);
+    const expected = events.map((e) => `${stringifyEvent(e)}\n`).join('');
+    expect(written(events, 1 << 20)).toBe(expected);
+    expect(events.map((e) => recordingLine(e, false))).toEqual(events.map(stringifyEvent));
+  });
+
+  it('are the same when buffers fill up inside any line', () => {
+    const expected = written(events, 1 << 20);
+    for (const batch of [1, 7, 64, 100, 333]) expect(written(events, batch)).toBe(expected);
+  });
+
+  it('hold large timestamps, sequence numbers and offsets as their exact digits', () => {
+    const line = JSON.parse(written(events.slice(0, 1), 64)) as { ts: number; seq: number };
+    expect(line.ts).toBe(events[0]!.ts);
+    expect(String(line.ts)).toBe('9007199254001234');
+  });
+});
+
+describe('base64 written in place', () => {
+  it('matches Node for every length around the native cut-over, and each remainder', () => {
+    const bytes = Uint8Array.from({ length: 1200 }, (_, i) => (i * 37 + 11) & 0xff);
+    for (const n of [0, 1, 2, 3, 4, 5, 30, 31, 32, 509, 510, 511, 512, 513, 1100]) {
+      const src = bytes.subarray(3, 3 + n);
+      const dst = Buffer.alloc(base64Length(n) + 2, 0x21);
+      const end = writeBase64(src, dst, 1);
+      expect(end).toBe(1 + base64Length(n));
+      expect(dst.subarray(1, end).toString('latin1')).toBe(Buffer.from(src).toString('base64'));
+      expect(dst[0]).toBe(0x21);
+      expect(dst[end]).toBe(0x21);
+    }
+  });
+});
