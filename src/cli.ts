@@ -260,8 +260,8 @@ function useColor(): boolean {
   return process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
 }
 
-function writeStdout(text: string): void {
-  process.stdout.write(text);
+function writeStdout(output: string | Uint8Array): void {
+  process.stdout.write(output);
 }
 
 // A closed pipe (`amqp-spy ... | head`) ends the program quietly.

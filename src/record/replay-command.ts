@@ -27,7 +27,8 @@ export interface ReplayCommandOptions {
 }
 
 export interface ReplayCommandIo {
-  readonly write: (text: string) => void;
+  /** stdout: text, or batches of UTF-8 lines from the printer */
+  readonly write: (output: string | Uint8Array) => void;
   readonly notice: (line: string) => void;
   readonly color: boolean;
   /** stdout and stdin are a terminal (the TUI can open) */

@@ -7,7 +7,7 @@ import { decodeFrame } from '../decoder/frame-codec.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { MessageAssembler } from '../decoder/message-assembler.js';
 import type { DecodedFrame, RawFrame } from '../decoder/types.js';
-import { nowMicros, type Direction, type EventBus, type FrameEvent, type FrameInsight } from '../events.js';
+import { nowMicros, type Direction, type EventBus, type FrameEvent, type FrameInsight, type MessageEvent } from '../events.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 import { ProtocolInsight } from './protocol-insight.js';
@@ -148,11 +148,13 @@ export class ConnectionTap {
     const message = assembled.message;
     const methodInsight = state.contentInsight.get(message.channel);
     state.contentInsight.delete(message.channel);
-    this.bus.emit({
+    const messageEvent: Mutable<MessageEvent> = {
       kind: 'message', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, channel: message.channel,
       method: message.method, header: message.header, properties: message.header.properties, body: message.body,
-      frames: message.frames, ...(methodInsight ? { insight: methodInsight } : {}),
-    });
+      frames: message.frames,
+    };
+    if (methodInsight) messageEvent.insight = methodInsight;
+    this.bus.emit(messageEvent);
   }
 
   private emitError(dir: Direction, error: DecodeError, stopped: boolean, ts: number, raw?: Uint8Array): void {

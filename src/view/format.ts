@@ -4,7 +4,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import { isFieldTable } from '../decoder/field-table.js';
-import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldTable, FieldValue } from '../decoder/types.js';
+import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldTable, FieldValue, MethodSpec } from '../decoder/types.js';
 import type { Direction, FrameInsight, SpyEvent } from '../events.js';
 
 export const ARROWS: Record<Direction, string> = { c2s: 'C→S', s2c: 'S→C' };
@@ -26,13 +26,17 @@ export function formatDuration(micros: number): string {
   return `${(micros / 1_000_000).toFixed(2)} s`;
 }
 
-// `HH:MM:SS.` of the last second formatted: lines come many per second (hot path)
+// `HH:MM:SS.` of the last second, and the whole text of the last millisecond, formatted:
+// lines come many per millisecond (hot path)
 let clockSecond = -1;
 let clockPrefix = '';
+let clockMs = -1;
+let clockText = '';
 
 /** `12:00:01.234` in local time */
 export function formatClock(tsMicros: number): string {
   const ms = Math.floor(tsMicros / 1000);
+  if (ms === clockMs) return clockText;
   const second = Math.floor(ms / 1000);
   if (second !== clockSecond) {
     const d = new Date(second * 1000);
@@ -40,14 +44,26 @@ export function formatClock(tsMicros: number): string {
     clockSecond = second;
     clockPrefix = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.`;
   }
-  return clockPrefix + String(ms - second * 1000).padStart(3, '0');
+  const milli = ms - second * 1000;
+  clockMs = ms;
+  clockText = clockPrefix + (milli < 10 ? '00' : milli < 100 ? '0' : '') + milli;
+  return clockText;
 }
 
 // empty, or with characters that would make `key=value` ambiguous or unprintable
 const NEEDS_QUOTES = /^$|[\s"=,{}[\]]|[^\x20-\x7e\u00a0-\uffff]/;
 
 function quoteIfNeeded(text: string): string {
-  return NEEDS_QUOTES.test(text) ? JSON.stringify(text) : text;
+  // most values are short plain ASCII: a character loop settles them without the regex
+  const n = text.length;
+  if (n === 0) return '""';
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x3d || c === 0x2c || c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d) {
+      return NEEDS_QUOTES.test(text) ? JSON.stringify(text) : text;
+    }
+  }
+  return text;
 }
 
 function truncate(text: string): string {
@@ -74,24 +90,54 @@ export function formatValue(value: ArgumentValue | FieldValue['value']): string 
 }
 
 
-function isDefault(field: FieldSpec, value: ArgumentValue): boolean {
-  if (field.name === 'ticket' || field.name.startsWith('reserved')) return true;
-  if (value === false || value === '' ) return true;
-  if (isFieldTable(value)) return value.entries.length === 0;
-  if (value instanceof Uint8Array) return value.length === 0;
-  return field.defaultValue !== undefined && field.defaultValue === value;
+/** How a method's arguments are shown, worked out once per method. */
+interface ArgumentColumn {
+  readonly name: string;
+  /** `name=` */
+  readonly label: string;
+  /** reserved fields and the deprecated ticket: shown only with `all` */
+  readonly reserved: boolean;
+  readonly defaultValue: ArgumentValue | undefined;
+}
+
+const COLUMNS = new Map<MethodSpec, readonly ArgumentColumn[]>();
+function columnsOf(spec: MethodSpec): readonly ArgumentColumn[] {
+  let columns = COLUMNS.get(spec);
+  if (columns === undefined) {
+    columns = spec.fields.map((field: FieldSpec) => ({
+      name: field.name,
+      label: `${field.name}=`,
+      reserved: field.name === 'ticket' || field.name.startsWith('reserved'),
+      defaultValue: field.defaultValue,
+    }));
+    COLUMNS.set(spec, columns);
+  }
+  return columns;
+}
+
+function isDefault(column: ArgumentColumn, value: ArgumentValue): boolean {
+  if (column.reserved || value === false || value === '') return true;
+  if (typeof value === 'object' && value !== null) {
+    if (value instanceof Uint8Array) return value.length === 0;
+    if (isFieldTable(value)) return value.entries.length === 0;
+  }
+  return column.defaultValue !== undefined && column.defaultValue === value;
 }
 
 /** `exchange=orders routing-key=order.created` — arguments that say something (not empty, false or default). */
 export function formatArguments(method: DecodedMethod, options: { all?: boolean } = {}): string {
-  const parts: string[] = [];
-  for (const field of method.spec.fields) {
-    const value = method.args[field.name];
+  const columns = columnsOf(method.spec);
+  const all = options.all === true;
+  let out = '';
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i]!;
+    const value = method.args[column.name];
     if (value === undefined) continue;
-    if (!options.all && isDefault(field, value)) continue;
-    parts.push(value === true ? field.name : `${field.name}=${truncate(formatValue(value))}`);
+    if (!all && isDefault(column, value)) continue;
+    const text = value === true ? column.name : column.label + (typeof value === 'string' ? truncate(quoteIfNeeded(value)) : truncate(formatValue(value)));
+    out = out === '' ? text : `${out} ${text}`;
   }
-  return parts.join(' ');
+  return out;
 }
 
 /** `content-type=application/json delivery-mode=2` */
@@ -119,39 +165,50 @@ export function describeFrame(frame: DecodedFrame): string {
 
 export function describeInsight(insight: FrameInsight | undefined): string {
   if (!insight) return '';
-  const parts: string[] = [];
-  if (insight.request) parts.push(`← ${insight.request.name} ${formatDuration(insight.request.rttMicros)}`);
+  let text = '';
+  if (insight.request) text = joinPart(text, `← ${insight.request.name} ${formatDuration(insight.request.rttMicros)}`);
   if (insight.error) {
     const e = insight.error;
     // RabbitMQ's texts already start with the name: `PRECONDITION_FAILED - inequivalent arg ...`
-    parts.push(e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`);
-    if (e.causeName) parts.push(`caused by #${e.causeSeq} ${e.causeName}`);
+    text = joinPart(text, e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`);
+    if (e.causeName) text = joinPart(text, `caused by #${e.causeSeq} ${e.causeName}`);
   }
   if (insight.settles) {
     const s = insight.settles;
-    parts.push(s.unknownTag ? `${s.outcome} of an unknown delivery tag` : `${s.outcome}s ${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome !== 'ack' ? (s.requeue ? ' (requeue)' : ' (discard)') : ''}`);
+    text = joinPart(text, s.unknownTag ? `${s.outcome} of an unknown delivery tag` : `${s.outcome}s ${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome !== 'ack' ? (s.requeue ? ' (requeue)' : ' (discard)') : ''}`);
   }
-  if (insight.confirms) parts.push(`confirms ${insight.confirms.publishSeqs.length} publish${insight.confirms.publishSeqs.length === 1 ? '' : 'es'}${insight.confirms.outcome === 'nack' ? ' NEGATIVELY' : ''}`);
-  if (insight.publishSeqNo !== undefined) parts.push(`confirm #${insight.publishSeqNo}`);
-  if (insight.returnOf !== undefined) parts.push(`returns #${insight.returnOf}`);
-  if (insight.unacked !== undefined) parts.push(`unacked=${insight.unacked}`);
-  if (insight.noWait) parts.push('no reply expected');
-  return parts.length ? `  [${parts.join('; ')}]` : '';
+  if (insight.confirms) text = joinPart(text, `confirms ${insight.confirms.publishSeqs.length} publish${insight.confirms.publishSeqs.length === 1 ? '' : 'es'}${insight.confirms.outcome === 'nack' ? ' NEGATIVELY' : ''}`);
+  if (insight.publishSeqNo !== undefined) text = joinPart(text, `confirm #${insight.publishSeqNo}`);
+  if (insight.returnOf !== undefined) text = joinPart(text, `returns #${insight.returnOf}`);
+  if (insight.unacked !== undefined) text = joinPart(text, `unacked=${insight.unacked}`);
+  if (insight.noWait) text = joinPart(text, 'no reply expected');
+  return text === '' ? '' : `  [${text}]`;
+}
+
+function joinPart(text: string, part: string): string {
+  return text === '' ? part : `${text}; ${part}`;
 }
 
 /** True for events a user should notice: error closes, returns, nacks, decode errors. */
 export function isErrorEvent(event: SpyEvent): boolean {
+  let method: DecodedMethod;
   switch (event.kind) {
     case 'decode.error':
       return true;
     case 'frame':
-    case 'message': {
-      const name = event.kind === 'frame' ? (event.frame.type === 'method' ? event.frame.method.name : '') : event.method.name;
-      return Boolean(event.insight?.error) || name === 'basic.return' || (name === 'basic.nack' && event.dir === 's2c') || event.insight?.settles?.unknownTag === true;
-    }
+      if (event.frame.type !== 'method') return false;
+      method = event.frame.method;
+      break;
+    case 'message':
+      method = event.method;
+      break;
     default:
       return false;
   }
+  const insight = event.insight;
+  if (insight !== undefined && (insight.error !== undefined || insight.settles?.unknownTag === true)) return true;
+  const name = method.name;
+  return name === 'basic.return' || (name === 'basic.nack' && event.dir === 's2c');
 }
 
 export interface LineOptions {
@@ -167,40 +224,40 @@ const COLORED_ARROWS: Record<Direction, string> = { c2s: colored.cyan(ARROWS.c2s
 
 /** One line for an event, e.g. `12:00:01.234 #3 C→S ch1 basic.publish exchange=orders ...`. */
 export function formatEventLine(event: SpyEvent, options: LineOptions = {}): string {
-  const c: ChalkInstance = options.color ? colored : plain;
-  const arrows = options.color ? COLORED_ARROWS : ARROWS;
+  const color = options.color === true;
+  const c: ChalkInstance = color ? colored : plain;
+  const arrows = color ? COLORED_ARROWS : ARROWS;
   const when = options.position === 'offset' ? `@${'offset' in event && event.offset !== undefined ? event.offset : ''}` : formatClock(event.ts);
-  const head = (dir: Direction | undefined, channel?: number) => {
-    const arrow = dir ? arrows[dir] : '   ';
-    return `${options.color ? c.dim(when) : when} #${event.conn} ${arrow}${channel !== undefined ? ` ch${channel}` : ''}`;
-  };
-  const error = isErrorEvent(event);
-  const paint = (text: string) => (error ? c.red(text) : text);
+  const start = `${color ? c.dim(when) : when} #${event.conn} `;
   switch (event.kind) {
     case 'conn.open':
-      return `${head(undefined)} ${c.green('connection opened')} ${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`;
+      return `${start}    ${c.green('connection opened')} ${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`;
     case 'conn.close': {
       const unanswered = event.unanswered.length
         ? c.yellow(`; never answered: ${event.unanswered.map((u) => `#${u.seq} ch${u.channel} ${u.name}`).join(', ')}`)
         : '';
-      return `${head(undefined)} ${c.green('connection closed')} (${event.reason})${unanswered}`;
+      return `${start}    ${c.green('connection closed')} (${event.reason})${unanswered}`;
     }
     case 'protocol-header':
-      return `${head(event.dir)} protocol-header ${describeProtocolHeader(event.header)}`;
+      return `${start}${arrows[event.dir]} protocol-header ${describeProtocolHeader(event.header)}`;
     case 'frame': {
-      const text = `${describeFrame(event.frame)} ${c.dim(formatSize(event.raw.length))}${describeInsight(event.insight)}`;
-      const line = `${head(event.dir, event.channel)} ${paint(text)}`;
-      return event.frame.type === 'heartbeat' ? c.dim(line) : line;
+      const size = formatSize(event.raw.length);
+      const text = `${describeFrame(event.frame)} ${color ? c.dim(size) : size}${describeInsight(event.insight)}`;
+      const line = `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : text}`;
+      return event.frame.type === 'heartbeat' && color ? c.dim(line) : line;
     }
     case 'message': {
       const contentType = event.properties['content-type'];
       const args = formatArguments(event.method);
-      const text = `${event.method.name}${args ? ` ${args}` : ''} ${formatSize(event.body.length)}${contentType !== undefined ? ` ${formatValue(contentType)}` : ''}${describeInsight(event.insight)}`;
-      return `${head(event.dir, event.channel)} ${paint(text)}`;
+      let text = args === '' ? event.method.name : `${event.method.name} ${args}`;
+      text += ` ${formatSize(event.body.length)}`;
+      if (contentType !== undefined) text += ` ${formatValue(contentType)}`;
+      if (event.insight) text += describeInsight(event.insight);
+      return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : text}`;
     }
     case 'decode.error':
-      return `${head(event.dir, event.error.channel)} ${c.red(`decode error (${event.error.code}) at offset ${event.error.offset}: ${event.error.text}`)}`;
+      return `${start}${arrows[event.dir]}${event.error.channel !== undefined ? ` ch${event.error.channel}` : ''} ${c.red(`decode error (${event.error.code}) at offset ${event.error.offset}: ${event.error.text}`)}`;
     case 'bytes':
-      return `${head(event.dir)} ${c.dim(`${formatSize(event.data.length)} not decoded`)}`;
+      return `${start}${arrows[event.dir]} ${c.dim(`${formatSize(event.data.length)} not decoded`)}`;
   }
 }

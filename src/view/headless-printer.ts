@@ -9,7 +9,8 @@ import { stringifyEvent } from '../record/event-json.js';
 import { formatEventLine } from './format.js';
 
 export interface HeadlessPrinterOptions {
-  readonly write: (text: string) => void;
+  /** takes a batch of whole lines, UTF-8; the printer never touches the bytes again */
+  readonly write: (chunk: Uint8Array) => void;
   readonly json?: boolean;
   readonly color?: boolean;
   readonly mode?: 'frames' | 'messages';
@@ -26,19 +27,31 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
   const mode = options.mode ?? 'messages';
   const lineOptions = { color: options.color ?? false, position: options.position ?? 'clock' };
   const hideHeartbeats = options.hideHeartbeats ?? false;
-  let pending = '';
+  // lines are encoded into a batch buffer as they come (cheaper than joining strings)
+  let batch = Buffer.allocUnsafe(BATCH_BYTES);
+  let fill = 0;
   let scheduled = false;
   const flush = () => {
     scheduled = false;
-    if (pending === '') return;
-    const text = pending;
-    pending = '';
-    options.write(text);
+    if (fill === 0) return;
+    const chunk = batch.subarray(0, fill);
+    // a fresh buffer: the writer may hold on to the chunk
+    batch = Buffer.allocUnsafe(BATCH_BYTES);
+    fill = 0;
+    options.write(chunk);
   };
   const sink = (event: SpyEvent) => {
     if (!shouldPrint(event, mode, hideHeartbeats)) return;
-    pending += `${options.json ? stringifyEvent(event) : formatEventLine(event, lineOptions)}\n`;
-    if (pending.length >= BATCH_BYTES) flush();
+    const line = options.json ? stringifyEvent(event) : formatEventLine(event, lineOptions);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit
+    const most = line.length * 3 + 1;
+    if (fill + most > batch.length) {
+      flush();
+      if (most > batch.length) batch = Buffer.allocUnsafe(most);
+    }
+    fill += batch.write(line, fill, 'utf8');
+    batch[fill++] = 0x0a;
+    if (fill >= BATCH_BYTES) flush();
     else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);

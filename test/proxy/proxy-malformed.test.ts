@@ -59,7 +59,7 @@ describe('proxy with malformed streams', () => {
       const summary = createSummary();
       let printed = 0;
       const text = createHeadlessPrinter({ write: (t) => { printed += t.length; }, mode: 'frames' });
-      const json = createHeadlessPrinter({ write: (t) => { for (const line of t.trim().split('\n')) JSON.parse(line); }, json: true });
+      const json = createHeadlessPrinter({ write: (t) => { for (const line of Buffer.from(t).toString('utf8').trim().split('\n')) JSON.parse(line); }, json: true });
       const session = await startProxySession({
         listen: { host: '127.0.0.1', port: 0 },
         upstream: { host: '127.0.0.1', port: (upstream.address() as net.AddressInfo).port, tls: false },
