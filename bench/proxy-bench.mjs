@@ -4,7 +4,11 @@
 // headless output written to a file). Prints msgs/s, MB/s, round-trip p50/p99, amqp-spy's
 // peak RSS, and ratios to socat.
 //
-// Broker: AMQP_SPY_RABBITMQ_URL (e.g. amqp://guest:guest@127.0.0.1:5672).
+// Broker: AMQP_SPY_RABBITMQ_URL (e.g. amqp://guest:guest@127.0.0.1:5672) when set, else the
+// built-in broker in a child process (the spy's own decoding off, so only the proxy is measured).
+// Besides throughput, each relay's CPU time per message is read from /proc: it is what the
+// throughput ratio comes from on a machine whose cores the broker and client share, and it
+// is steadier than throughput when the machine is noisy.
 // Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (2).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,16 +22,62 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const RPC = Number(process.env.BENCH_RPC ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const brokerUrl = process.env.AMQP_SPY_RABBITMQ_URL;
-if (!brokerUrl) {
-  console.log('bench:proxy needs a broker: set AMQP_SPY_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672');
-  process.exit(0);
-}
-const broker = new URL(brokerUrl);
+const builtIn = process.env.AMQP_SPY_RABBITMQ_URL ? undefined : await startBuiltInBroker();
+const broker = new URL(process.env.AMQP_SPY_RABBITMQ_URL ?? builtIn.url);
+const brokerName = builtIn ? 'the built-in broker' : 'RabbitMQ';
 const brokerHost = broker.hostname;
 const brokerPort = Number(broker.port || 5672);
 const user = decodeURIComponent(broker.username || 'guest');
 const pass = decodeURIComponent(broker.password || 'guest');
+
+/** The built-in broker alone (no tap, no output), in its own process like RabbitMQ would be. */
+async function startBuiltInBroker() {
+  const url = new URL('../dist/broker/broker-server.js', import.meta.url).href;
+  const code = `
+    const { startBroker } = await import(${JSON.stringify(url)});
+    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+    process.stdout.write('PORT ' + b.address.port + '\\n');
+    process.stdin.on('end', () => b.close().then(() => process.exit(0)));
+    process.stdin.resume();
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /PORT (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (c) => reject(new Error(`built-in broker exited with ${c}`)));
+  });
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    stop: () => new Promise((r) => {
+      child.once('exit', r);
+      child.stdin.end();
+    }),
+  };
+}
+
+/**
+ * CPU seconds a process used, with its live children and the children it reaped (socat forks
+ * one per connection): taken before a run and again before its connections close.
+ */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields from index 0 = state; utime, stime, cutime, cstime are stat fields 14-17
+    let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) {
+      const s = fs.readFileSync(`/proc/${child}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    }
+    return ticks / 100;
+  } catch { return NaN; }
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function freePort() {
@@ -59,8 +109,11 @@ function peakRssMb(pid) {
 
 const connect = (port) => amqplib.connect({ hostname: '127.0.0.1', port, username: user, password: pass, frameMax: 131072 });
 
-/** Publish and consume MESSAGES messages of `size` bytes; separate connections; prefetch 1000. */
-async function throughput(port, size) {
+/**
+ * Publish and consume MESSAGES messages of `size` bytes; separate connections; prefetch 1000.
+ * `atEnd` runs once every message arrived, before the connections close.
+ */
+async function throughput(port, size, atEnd = () => {}) {
   const queue = `bench.${process.pid}.${Math.random().toString(36).slice(2)}`;
   const pubConn = await connect(port);
   const subConn = await connect(port);
@@ -84,6 +137,7 @@ async function throughput(port, size) {
     }
     await finished;
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    atEnd();
     await sub.deleteQueue(queue).catch(() => {});
     return { msgsPerSec: MESSAGES / seconds, mbPerSec: (MESSAGES * size) / seconds / 1e6 };
   } finally {
@@ -169,13 +223,20 @@ const targets = await startTargets();
 const results = new Map(targets.map((t) => [t.name, { small: [], large: [], p50: [], p99: [] }]));
 let spyPeakRss = 0;
 const recordWriteMbPerSec = [];
-console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds, broker ${brokerHost}:${brokerPort}`);
+console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds, ${brokerName} at ${brokerHost}:${brokerPort}, ${os.cpus().length} cores shared by broker, client and relay`);
 for (let round = 1; round <= ROUNDS; round++) {
   for (const t of targets) {
     const r = results.get(t.name);
     const sizeBefore = t.recordFile ? fs.statSync(t.recordFile).size : 0;
-    const small = await throughput(t.port, 16);
-    const large = await throughput(t.port, 4096);
+    const measured = async (size) => {
+      const before = t.child ? cpuSeconds(t.child.pid) : NaN;
+      let after = NaN;
+      const result = await throughput(t.port, size, () => { if (t.child) after = cpuSeconds(t.child.pid); });
+      await sleep(100); // socat's per-connection children exit and are reaped
+      return { ...result, cpuMicrosPerMsg: ((after - before) * 1e6) / MESSAGES };
+    };
+    const small = await measured(16);
+    const large = await measured(4096);
     if (t.recordFile) {
       // bytes the recorder wrote while the two throughput runs lasted
       const seconds = MESSAGES / small.msgsPerSec + MESSAGES / large.msgsPerSec;
@@ -184,7 +245,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     const lat = await latency(t.port);
     r.small.push(small); r.large.push(large); r.p50.push(lat.p50); r.p99.push(lat.p99);
     if (t.name === 'amqp-spy') spyPeakRss = Math.max(spyPeakRss, peakRssMb(t.child.pid));
-    console.log(`round ${round} ${t.name.padEnd(17)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms`);
+    const cpu = t.child ? `  cpu ${small.cpuMicrosPerMsg.toFixed(1)} / ${large.cpuMicrosPerMsg.toFixed(1)} µs/msg` : '';
+    console.log(`round ${round} ${t.name.padEnd(17)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms${cpu}`);
   }
 }
 const spyTarget = targets.find((t) => t.name === 'amqp-spy');
@@ -200,9 +262,12 @@ for (const [name, r] of results) {
     largeMb: median(r.large.map((x) => x.mbPerSec)),
     p50: median(r.p50),
     p99: median(r.p99),
+    cpuSmall: median(r.small.map((x) => x.cpuMicrosPerMsg)),
+    cpuLarge: median(r.large.map((x) => x.cpuMicrosPerMsg)),
   };
   const s = summary[name];
-  console.log(`${name.padEnd(17)} 16 B ${Math.round(s.small)} msg/s | 4 KB ${Math.round(s.large)} msg/s ${s.largeMb.toFixed(1)} MB/s | p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms`);
+  const cpu = Number.isNaN(s.cpuSmall) ? '' : ` | relay cpu ${s.cpuSmall.toFixed(1)} / ${s.cpuLarge.toFixed(1)} µs/msg`;
+  console.log(`${name.padEnd(17)} 16 B ${Math.round(s.small)} msg/s | 4 KB ${Math.round(s.large)} msg/s ${s.largeMb.toFixed(1)} MB/s | p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms${cpu}`);
 }
 const base = summary.socat;
 const spy = summary['amqp-spy'];
@@ -210,13 +275,15 @@ if (base && spy) {
   console.log('\namqp-spy vs socat (targets: throughput ≥ 0.95x, p50 within +0.05 ms, RSS < 200 MB):');
   console.log(`throughput 16 B: ${(spy.small / base.small).toFixed(3)}x   4 KB: ${(spy.large / base.large).toFixed(3)}x`);
   console.log(`latency p50: ${spy.p50.toFixed(3)} ms vs ${base.p50.toFixed(3)} ms (${(spy.p50 - base.p50 >= 0 ? '+' : '')}${(spy.p50 - base.p50).toFixed(3)} ms)   p99: ${spy.p99.toFixed(3)} vs ${base.p99.toFixed(3)} ms`);
+  console.log(`relay CPU per message (what limits throughput when the cores are shared): 16 B ${spy.cpuSmall.toFixed(1)} µs vs socat ${base.cpuSmall.toFixed(1)} µs, 4 KB ${spy.cpuLarge.toFixed(1)} µs vs ${base.cpuLarge.toFixed(1)} µs`);
 }
 console.log(`amqp-spy peak RSS: ${spyPeakRss.toFixed(1)} MB; its headless output: ${fs.statSync(spyTarget.outFile).size} bytes in ${spyTarget.outFile}`);
 fs.rmSync(spyTarget.outFile, { force: true });
 const recorded = summary['amqp-spy --record'];
 if (spy && recorded) {
   console.log('\namqp-spy --record vs amqp-spy (targets: throughput ≥ 0.7x, recording written ≥ 100 MB/s):');
-  console.log(`throughput 16 B: ${(recorded.small / spy.small).toFixed(3)}x   4 KB: ${(recorded.large / spy.large).toFixed(3)}x   file written at ${median(recordWriteMbPerSec).toFixed(1)} MB/s (median), ${fs.statSync(recordTarget.recordFile).size} bytes in all`);
+  console.log(`throughput 16 B: ${(recorded.small / spy.small).toFixed(3)}x   4 KB: ${(recorded.large / spy.large).toFixed(3)}x   (relay CPU ${recorded.cpuSmall.toFixed(1)} / ${recorded.cpuLarge.toFixed(1)} µs/msg)   file written at ${median(recordWriteMbPerSec).toFixed(1)} MB/s (median), ${fs.statSync(recordTarget.recordFile).size} bytes in all`);
 }
 fs.rmSync(recordTarget.recordFile, { force: true });
 fs.rmSync(recordTarget.outFile, { force: true });
+await builtIn?.stop();

@@ -147,7 +147,8 @@ export class ConnectionTap {
     }
     const message = assembled.message;
     const methodInsight = state.contentInsight.get(message.channel);
-    state.contentInsight.delete(message.channel);
+    // cleared in place, not deleted: a set and delete per message makes the map rehash often
+    if (methodInsight !== undefined) state.contentInsight.set(message.channel, undefined);
     const messageEvent: Mutable<MessageEvent> = {
       kind: 'message', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, channel: message.channel,
       method: message.method, header: message.header, properties: message.header.properties, body: message.body,

@@ -17,8 +17,8 @@ interface PendingRequest {
 interface ChannelState {
   /** synchronous requests waiting for their reply, oldest first */
   pending: PendingRequest[];
-  /** delivery-tag → seq of the delivery, for deliveries that need settling */
-  readonly unacked: Map<bigint, number>;
+  /** delivery-tag (see tagKey) → seq of the delivery, for deliveries that need settling */
+  readonly unacked: Map<number | bigint, number>;
   /** consumer tags whose deliveries need no ack */
   readonly noAckConsumers: Set<string>;
   /** a basic.consume with no-ack whose tag the consume-ok will name */
@@ -143,7 +143,7 @@ export class ProtocolInsight {
       case 'basic.deliver':
       case 'basic.get-ok': {
         const noAck = method.name === 'basic.get-ok' ? ch.pendingNoAckGet : ch.noAckConsumers.has(String(args['consumer-tag']));
-        if (!noAck) ch.unacked.set(args['delivery-tag'] as bigint, seq);
+        if (!noAck) ch.unacked.set(tagKey(args['delivery-tag'] as bigint), seq);
         note().unacked = ch.unacked.size;
         break;
       }
@@ -162,7 +162,7 @@ export class ProtocolInsight {
       case 'basic.ack':
       case 'basic.nack':
       case 'basic.reject': {
-        const tag = args['delivery-tag'] as bigint;
+        const tag = tagKey(args['delivery-tag'] as bigint);
         const multiple = args['multiple'] === true;
         const outcome = method.name === 'basic.ack' ? 'ack' : method.name === 'basic.nack' ? 'nack' : 'reject';
         if (dir === 'c2s') {
@@ -217,8 +217,16 @@ export class ProtocolInsight {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+const MAX_SAFE_TAG = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A delivery tag as a map key: a number when exact (cheaper to hash than a bigint), else the bigint. */
+function tagKey(tag: bigint): number | bigint {
+  return tag <= MAX_SAFE_TAG ? Number(tag) : tag;
+}
+
 /** Removes the settled keys (all up to `tag` when multiple; tag 0 + multiple = all) and returns their seqs. */
 function settle<K extends bigint | number>(open: Map<K, number>, tag: K, multiple: boolean): number[] {
+  // keys are numbers or (beyond 2^53) bigints; < and === compare across the two exactly
   const seqs: number[] = [];
   if (!multiple) {
     const seq = open.get(tag);

@@ -21,23 +21,25 @@ export interface HeadlessPrinterOptions {
 /** A sink that also writes out what it holds on `flush()` (call it before exiting). */
 export type HeadlessPrinter = EventSink & { flush(): void };
 
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = 1024 * 1024;
+/** written at once when this much is waiting, else at the end of the event-loop turn */
+const FLUSH_BYTES = 256 * 1024;
 
 export function createHeadlessPrinter(options: HeadlessPrinterOptions): HeadlessPrinter {
   const mode = options.mode ?? 'messages';
   const lineOptions = { color: options.color ?? false, position: options.position ?? 'clock' };
   const hideHeartbeats = options.hideHeartbeats ?? false;
-  // lines are encoded into a batch buffer as they come (cheaper than joining strings)
+  // Lines are encoded into a large buffer as they come (cheaper than joining strings); each
+  // write takes [start, fill) and later lines go after it, so a writer may keep its chunk.
   let batch = Buffer.allocUnsafe(BATCH_BYTES);
+  let start = 0;
   let fill = 0;
   let scheduled = false;
   const flush = () => {
     scheduled = false;
-    if (fill === 0) return;
-    const chunk = batch.subarray(0, fill);
-    // a fresh buffer: the writer may hold on to the chunk
-    batch = Buffer.allocUnsafe(BATCH_BYTES);
-    fill = 0;
+    if (fill === start) return;
+    const chunk = batch.subarray(start, fill);
+    start = fill;
     options.write(chunk);
   };
   const sink = (event: SpyEvent) => {
@@ -47,11 +49,12 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
     const most = line.length * 3 + 1;
     if (fill + most > batch.length) {
       flush();
-      if (most > batch.length) batch = Buffer.allocUnsafe(most);
+      batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, most));
+      start = fill = 0;
     }
     fill += batch.write(line, fill, 'utf8');
     batch[fill++] = 0x0a;
-    if (fill >= BATCH_BYTES) flush();
+    if (fill - start >= FLUSH_BYTES) flush();
     else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);

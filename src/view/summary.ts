@@ -24,6 +24,7 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
     decodeErrors: 0,
     unanswered: 0,
   };
+  const { frames, messages, bytes } = counts;
   const sink: EventSink = (event) => {
     if (isErrorEvent(event)) counts.errors++;
     switch (event.kind) {
@@ -33,12 +34,19 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
       case 'conn.close':
         counts.unanswered += event.unanswered.length;
         break;
+      // named fields, not [event.dir]: this runs for every frame
       case 'frame':
-        counts.frames[event.dir]++;
-        counts.bytes[event.dir] += event.raw.length;
+        if (event.dir === 'c2s') {
+          frames.c2s++;
+          bytes.c2s += event.raw.length;
+        } else {
+          frames.s2c++;
+          bytes.s2c += event.raw.length;
+        }
         break;
       case 'message':
-        counts.messages[event.dir]++;
+        if (event.dir === 'c2s') messages.c2s++;
+        else messages.s2c++;
         break;
       case 'decode.error':
         counts.decodeErrors++;
