@@ -5,6 +5,9 @@
 
 import { writeBase64, base64Length } from './base64-write.js';
 
+/** '00' '01' … '99' as ASCII codes, two per number */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 0x30 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
+
 export class LineBuffers {
   private buffer: Buffer;
   /** [start, fill) is encoded and not yet sealed; a line in progress begins at lineStart */
@@ -111,19 +114,24 @@ export class LineBuffers {
     }
   }
 
-  /** 0 ≤ n < 10^8, an int. */
+  /** 0 ≤ n < 10^8, an int: two digits per step from a table. */
   private smallInteger(n: number): void {
-    let digits = 1;
-    for (let p = 10; p <= n; p *= 10) digits++;
+    const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : n < 100_000 ? 5 : n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : 8;
     this.ensure(digits);
     const b = this.buffer;
     let at = this.fill + digits;
     this.fill = at;
-    do {
-      const q = (n / 10) | 0;
-      b[--at] = 0x30 + n - q * 10;
+    while (n >= 100) {
+      const q = (n / 100) | 0;
+      const pair = (n - q * 100) * 2;
+      b[--at] = DIGIT_PAIRS[pair + 1]!;
+      b[--at] = DIGIT_PAIRS[pair]!;
       n = q;
-    } while (n > 0);
+    }
+    if (n >= 10) {
+      b[--at] = DIGIT_PAIRS[n * 2 + 1]!;
+      b[--at] = DIGIT_PAIRS[n * 2]!;
+    } else b[--at] = 0x30 + n;
   }
 
   /** A string as a JSON string literal, exactly as JSON.stringify writes it. */

@@ -22,7 +22,7 @@ export interface RecorderOptions {
   readonly keepSecrets?: boolean;
   /** buffered bytes above which `overloaded` turns true (default 8 MiB) */
   readonly highWaterBytes?: number;
-  /** a batch is written as soon as it holds this much (default 1 MiB) */
+  /** size of the buffers lines are encoded into (default 1 MiB) */
   readonly batchBytes?: number;
   /** the first write error; the recorder stops recording after it */
   readonly onError?: (error: RecordingWriteError) => void;
@@ -58,6 +58,10 @@ function describeWriteError(path: string, error: unknown): RecordingWriteError {
   return new RecordingWriteError(path, code, reason);
 }
 
+/** A write starts at once when this much is waiting; less waits up to WRITE_DELAY_MS. */
+const MIN_WRITE_BYTES = 256 * 1024;
+const WRITE_DELAY_MS = 10;
+
 /** Creates (or truncates) the file and writes the header line before returning. */
 export function createRecorder(options: RecorderOptions): Recorder {
   const { path } = options;
@@ -79,7 +83,6 @@ export function createRecorder(options: RecorderOptions): Recorder {
   // Lines are encoded straight into large buffers; sealed regions wait for the write in flight.
   const out = new LineBuffers(batchBytes);
   let inFlight: { buffers: Buffer[]; bytes: number; position: number } | undefined;
-  let scheduled = false;
   let closed = false;
   let failed: RecordingWriteError | undefined;
   let overloaded = false;
@@ -124,8 +127,24 @@ export function createRecorder(options: RecorderOptions): Recorder {
     return rest;
   };
 
+  // Small writes are gathered for a moment: one write per event-loop turn cost the main
+  // thread more than encoding did. SIGINT/SIGTERM and exit flush at once.
+  let writeTimer: NodeJS.Timeout | undefined;
+  const scheduleWrite = () => {
+    if (writeTimer !== undefined || inFlight !== undefined) return;
+    writeTimer = setTimeout(writeNext, WRITE_DELAY_MS);
+    writeTimer.unref();
+  };
+  const writeSoon = () => {
+    if (out.sealedBytes + out.unsealedBytes >= MIN_WRITE_BYTES || flushWaiters.length > 0) writeNext();
+    else if (out.sealedBytes + out.unsealedBytes > 0) scheduleWrite();
+  };
+
   const writeNext = () => {
-    scheduled = false;
+    if (writeTimer !== undefined) {
+      clearTimeout(writeTimer);
+      writeTimer = undefined;
+    }
     if (inFlight !== undefined || failed || fd < 0) return;
     out.seal();
     if (out.sealedBytes === 0) return;
@@ -138,7 +157,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
         if (error) return fail(error);
         if (done + written < job.bytes) return writeFrom(done + written);
         inFlight = undefined;
-        writeNext();
+        writeSoon();
         settle();
       });
     };
@@ -157,13 +176,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       out.endLine();
     }
     if (!overloaded && backlog() > highWater) overloaded = true;
-    if (inFlight === undefined) {
-      if (out.sealedBytes > 0 || out.unsealedBytes >= batchBytes) writeNext();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(writeNext);
-      }
-    }
+    if (inFlight === undefined) writeSoon();
   };
 
   const flush = () =>

@@ -67,7 +67,7 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
   out.bytes(P.seq);
   out.integer(event.seq);
   out.bytes(P.ts);
-  out.integer(event.ts);
+  out.bytes(timestampDigits(event.ts));
   out.bytes(P.conn);
   out.integer(event.conn);
   out.bytes(event.dir === 'c2s' ? P.kindC2s : P.kindS2c);
@@ -115,8 +115,18 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
 }
 
 const asciiBytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+
+// The frames of one chunk share their timestamp: its digits are worked out once.
+let lastTimestamp = -1;
+let lastTimestampDigits = asciiBytes('-1');
+function timestampDigits(ts: number): Uint8Array {
+  if (ts !== lastTimestamp) {
+    lastTimestamp = ts;
+    lastTimestampDigits = asciiBytes(String(ts));
+  }
+  return lastTimestampDigits;
+}
 const CLOSE_BRACE = 0x7d;
-const OPEN_BRACE = 0x7b;
 const COMMA = 0x2c;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
@@ -155,13 +165,16 @@ function methodPrefix(method: DecodedMethod): Uint8Array {
   return prefix;
 }
 
-// `"key":` once per argument, property or insight name (a fixed, small set)
-const KEY_PREFIXES = new Map<string, Uint8Array>();
-function keyPrefix(key: string): Uint8Array {
-  let prefix = KEY_PREFIXES.get(key);
+// `{"key":` and `,"key":` once per argument, property or insight name (a fixed, small set:
+// the names come from the spec and the insight type)
+const FIRST_KEY_PREFIXES = new Map<string, Uint8Array>();
+const NEXT_KEY_PREFIXES = new Map<string, Uint8Array>();
+function keyPrefix(key: string, first: boolean): Uint8Array {
+  const cache = first ? FIRST_KEY_PREFIXES : NEXT_KEY_PREFIXES;
+  let prefix = cache.get(key);
   if (prefix === undefined) {
-    prefix = Buffer.from(`${JSON.stringify(key)}:`);
-    KEY_PREFIXES.set(key, prefix);
+    prefix = Buffer.from(`${first ? '{' : ','}${JSON.stringify(key)}:`);
+    cache.set(key, prefix);
   }
   return prefix;
 }
@@ -198,9 +211,8 @@ function writeJson(out: LineBuffers, value: Json | undefined): void {
     for (const key in value) {
       const v = value[key];
       if (v === undefined) continue;
-      out.byte(first ? OPEN_BRACE : COMMA);
+      out.bytes(keyPrefix(key, first));
       first = false;
-      out.bytes(keyPrefix(key));
       writeJson(out, v);
     }
     if (first) out.bytes(P.emptyObject);
@@ -219,9 +231,8 @@ function writeValues(out: LineBuffers, values: Readonly<Record<string, ArgumentV
   let first = true;
   for (const key in values) {
     const v = values[key]!;
-    out.byte(first ? OPEN_BRACE : COMMA);
+    out.bytes(keyPrefix(key, first));
     first = false;
-    out.bytes(keyPrefix(key));
     switch (typeof v) {
       case 'string':
         out.jsonString(v);

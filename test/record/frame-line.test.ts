@@ -86,3 +86,19 @@ describe('base64 written in place', () => {
     }
   });
 });
+
+describe('integers written as digits', () => {
+  it('match String(n) across digit counts, the 10^8 split, and values off the fast path', () => {
+    const values = [0, 1, 9, 10, 11, 99, 100, 101, 12_345, 99_999_999, 100_000_000, 100_000_001, 2 ** 31, 2 ** 32 + 7, 1_795_778_781_892_619, Number.MAX_SAFE_INTEGER, -1, -0, 1.5, 2 ** 60, 1e21];
+    for (let n = 1; n < 1e8; n = n * 7 + 3) values.push(n, n - 1, n + 1);
+    const out = new LineBuffers(16);
+    for (const n of values) {
+      out.beginLine();
+      out.integer(n);
+      out.endLine();
+    }
+    out.seal();
+    const text = Buffer.concat(out.takeSealed().buffers).toString('latin1');
+    expect(text).toBe(values.map((n) => `${String(n)}\n`).join(''));
+  });
+});
