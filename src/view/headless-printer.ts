@@ -1,8 +1,8 @@
 // The headless sink: one line per event as text (greppable, coloured only on a terminal) or
 // as NDJSON in the recording schema. In 'messages' mode a message's content frames are
 // folded into its one message line; in 'frames' mode every frame gets its line.
-// Lines are batched: one write per event-loop turn (or per 256 KB), not one per event —
-// stdout to a file is a synchronous syscall per write.
+// Lines are batched: one write per 10 ms (or per 256 KB), not one per event — stdout to a
+// file is a synchronous syscall per write.
 
 import type { EventSink, SpyEvent } from '../events.js';
 import { stringifyEvent } from '../record/event-json.js';
@@ -22,8 +22,9 @@ export interface HeadlessPrinterOptions {
 export type HeadlessPrinter = EventSink & { flush(): void };
 
 const BATCH_BYTES = 1024 * 1024;
-/** written at once when this much is waiting, else at the end of the event-loop turn */
+/** written at once when this much is waiting, else within FLUSH_DELAY_MS (too short to see) */
 const FLUSH_BYTES = 256 * 1024;
+const FLUSH_DELAY_MS = 10;
 
 export function createHeadlessPrinter(options: HeadlessPrinterOptions): HeadlessPrinter {
   const mode = options.mode ?? 'messages';
@@ -34,9 +35,12 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
   let batch = Buffer.allocUnsafe(BATCH_BYTES);
   let start = 0;
   let fill = 0;
-  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
-    scheduled = false;
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     if (fill === start) return;
     const chunk = batch.subarray(start, fill);
     start = fill;
@@ -55,9 +59,9 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
     fill += batch.write(line, fill, 'utf8');
     batch[fill++] = 0x0a;
     if (fill - start >= FLUSH_BYTES) flush();
-    else if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
+    else if (timer === undefined) {
+      timer = setTimeout(flush, FLUSH_DELAY_MS);
+      timer.unref(); // the owner flushes before exiting
     }
   };
   return Object.assign(sink, { flush });

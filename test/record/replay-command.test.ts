@@ -20,8 +20,11 @@ let liveJson = '';
 beforeAll(async () => {
   // a recording of the captured amqplib ⇄ RabbitMQ session, and what live output showed
   const bus = new EventBus();
-  bus.subscribe(createHeadlessPrinter({ write: (t) => { liveText += Buffer.from(t).toString('utf8'); }, mode: 'messages' }));
-  bus.subscribe(createHeadlessPrinter({ write: (t) => { liveJson += Buffer.from(t).toString('utf8'); }, json: true }));
+  const printers = [
+    createHeadlessPrinter({ write: (t) => { liveText += Buffer.from(t).toString('utf8'); }, mode: 'messages' }),
+    createHeadlessPrinter({ write: (t) => { liveJson += Buffer.from(t).toString('utf8'); }, json: true }),
+  ];
+  for (const printer of printers) bus.subscribe(printer);
   const recorder = createRecorder({ path: file, header: makeRecordingHeader({ tool: 'test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
   bus.subscribe(recorder.sink);
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
@@ -34,6 +37,7 @@ beforeAll(async () => {
   }
   tap.close('client closed', ts + 1);
   await recorder.close();
+  for (const printer of printers) printer.flush();
 });
 
 describe('amqp-spy replay', () => {
