@@ -11,9 +11,10 @@
 // The built-in broker runs in its own process (like RabbitMQ), so RSS is the broker's alone.
 // BENCH_MESSAGES (default 100000) and BENCH_QUEUED (default 1000000) scale the runs.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import amqp from 'amqplib';
+import { cpuSeconds, startBuiltInBroker } from './processes.mjs';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const QUEUED = Number(process.env.BENCH_QUEUED ?? 1_000_000);
@@ -47,36 +48,6 @@ function rssSampler(pid) {
       const r = rssOf(pid);
       return r > peak ? r : peak;
     },
-  };
-}
-
-async function startBuiltIn() {
-  const url = new URL('../dist/broker/broker-server.js', import.meta.url).href;
-  const code = `
-    const { startBroker } = await import(${JSON.stringify(url)});
-    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
-    process.stdout.write('PORT ' + b.address.port + '\\n');
-    process.stdin.on('end', () => b.close().then(() => process.exit(0)));
-    process.stdin.resume();
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (c) => reject(new Error(`built-in broker exited with ${c}`)));
-  });
-  return {
-    name: 'amqp-spy',
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
-    pid: child.pid,
-    stop: () => new Promise((r) => {
-      child.once('exit', r);
-      child.stdin.end();
-    }),
   };
 }
 
@@ -179,15 +150,6 @@ const mb = (b) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
 /** CPU seconds (user + system) a process has used so far; undefined without /proc. */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
-  } catch {
-    return undefined;
-  }
-}
-
 async function runAll(target) {
   const results = {};
   // the memory test first, so a fresh broker process shows what queued messages cost
@@ -215,7 +177,7 @@ async function runAll(target) {
 }
 
 console.log(`broker end-to-end with amqplib: ${fmt(MESSAGES)} messages per run, prefetch ${PREFETCH}, node ${process.version}`);
-const builtIn = await startBuiltIn();
+const builtIn = { name: 'amqp-spy', ...(await startBuiltInBroker()) };
 let ours;
 try {
   ours = await runAll(builtIn);

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
+import { cpuSeconds, startBuiltInBroker } from './processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -29,55 +30,6 @@ const brokerHost = broker.hostname;
 const brokerPort = Number(broker.port || 5672);
 const user = decodeURIComponent(broker.username || 'guest');
 const pass = decodeURIComponent(broker.password || 'guest');
-
-/** The built-in broker alone (no tap, no output), in its own process like RabbitMQ would be. */
-async function startBuiltInBroker() {
-  const url = new URL('../dist/broker/broker-server.js', import.meta.url).href;
-  const code = `
-    const { startBroker } = await import(${JSON.stringify(url)});
-    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
-    process.stdout.write('PORT ' + b.address.port + '\\n');
-    process.stdin.on('end', () => b.close().then(() => process.exit(0)));
-    process.stdin.resume();
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (c) => reject(new Error(`built-in broker exited with ${c}`)));
-  });
-  return {
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
-    stop: () => new Promise((r) => {
-      child.once('exit', r);
-      child.stdin.end();
-    }),
-  };
-}
-
-/**
- * CPU seconds a process used, with its live children and the children it reaped (socat forks
- * one per connection): taken before a run and again before its connections close.
- */
-function cpuSeconds(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields from index 0 = state; utime, stime, cutime, cstime are stat fields 14-17
-    let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    for (const child of children ? children.split(' ') : []) {
-      const s = fs.readFileSync(`/proc/${child}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    }
-    return ticks / 100;
-  } catch { return NaN; }
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function freePort() {
@@ -229,9 +181,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     const r = results.get(t.name);
     const sizeBefore = t.recordFile ? fs.statSync(t.recordFile).size : 0;
     const measured = async (size) => {
-      const before = t.child ? cpuSeconds(t.child.pid) : NaN;
+      const before = t.child ? cpuSeconds(t.child.pid, { children: true }) : NaN;
       let after = NaN;
-      const result = await throughput(t.port, size, () => { if (t.child) after = cpuSeconds(t.child.pid); });
+      const result = await throughput(t.port, size, () => { if (t.child) after = cpuSeconds(t.child.pid, { children: true }); });
       await sleep(100); // socat's per-connection children exit and are reaped
       return { ...result, cpuMicrosPerMsg: ((after - before) * 1e6) / MESSAGES };
     };

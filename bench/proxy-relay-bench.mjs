@@ -13,9 +13,9 @@
 // MB/s when the machine is shared. Latency: 4 KiB and 16 B request/reply round trips.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from './processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
@@ -252,18 +252,6 @@ async function pingPong(port, size, count) {
   return { rtts, perSec: count / t };
 }
 
-/** CPU seconds used by a process and its reaped children (socat forks one per connection). */
-function cpuSeconds(pid) {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
@@ -316,14 +304,14 @@ async function runDriver() {
       if (only === 'all' || only === 'bulk') {
         // CPU per MB relayed, for each direction; the pause lets socat reap its child.
         const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
-        let cpu0 = cpuSeconds(t.pid);
+        let cpu0 = cpuSeconds(t.pid, { children: true });
         r.up.push(await upload(t.port, total, 4096));
         await settle();
-        r.cpuUp.push(((cpuSeconds(t.pid) - cpu0) * 1e6) / (total / 1e6));
-        cpu0 = cpuSeconds(t.pid);
+        r.cpuUp.push(((cpuSeconds(t.pid, { children: true }) - cpu0) * 1e6) / (total / 1e6));
+        cpu0 = cpuSeconds(t.pid, { children: true });
         r.down.push(await download(t.port, total, 4096));
         await settle();
-        r.cpuDown.push(((cpuSeconds(t.pid) - cpu0) * 1e6) / (total / 1e6));
+        r.cpuDown.push(((cpuSeconds(t.pid, { children: true }) - cpu0) * 1e6) / (total / 1e6));
       }
       if (only === 'all' || only === 'ping') {
         const p4 = await pingPong(t.port, 4096, pings);
