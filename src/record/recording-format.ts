@@ -64,50 +64,50 @@ export function recordingLine(event: SpyEvent, keepSecrets: boolean): string | u
  */
 export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets: boolean): void {
   out.beginLine();
-  out.bytes(P.seq);
+  out.bytes(PIECE.seq);
   out.integer(event.seq);
-  out.bytes(P.ts);
+  out.bytes(PIECE.ts);
   out.bytes(timestampDigits(event.ts));
-  out.bytes(P.conn);
+  out.bytes(PIECE.conn);
   out.integer(event.conn);
-  out.bytes(event.dir === 'c2s' ? P.kindC2s : P.kindS2c);
+  out.bytes(event.dir === 'c2s' ? PIECE.kindC2s : PIECE.kindS2c);
   out.integer(event.channel);
-  out.bytes(P.offset);
+  out.bytes(PIECE.offset);
   out.integer(event.offset);
-  out.bytes(P.raw);
+  out.bytes(PIECE.raw);
   out.base64(keepSecrets && event.secretRaw !== undefined ? event.secretRaw : event.raw);
-  out.bytes(P.frame);
+  out.bytes(PIECE.frame);
   const frame = event.frame;
   switch (frame.type) {
     case 'body':
-      out.bytes(P.body);
+      out.bytes(PIECE.body);
       out.integer(frame.body.length);
       out.byte(CLOSE_BRACE);
       break;
     case 'heartbeat':
-      out.bytes(P.heartbeat);
+      out.bytes(PIECE.heartbeat);
       break;
     case 'method':
       out.bytes(methodPrefix(frame.method));
       writeValues(out, frame.method.args);
-      out.bytes(P.closeTwo);
+      out.bytes(PIECE.closeTwo);
       break;
     case 'header': {
       const h = frame.header;
-      out.bytes(P.header);
+      out.bytes(PIECE.header);
       out.integer(h.classId);
-      out.bytes(P.weight);
+      out.bytes(PIECE.weight);
       out.integer(h.weight);
-      out.bytes(P.bodySize);
+      out.bytes(PIECE.bodySize);
       writeBigint(out, h.bodySize);
-      out.bytes(P.properties);
+      out.bytes(PIECE.properties);
       writeValues(out, h.properties);
       out.byte(CLOSE_BRACE);
       break;
     }
   }
   if (event.insight) {
-    out.bytes(P.insight);
+    out.bytes(PIECE.insight);
     writeJson(out, event.insight as unknown as Json);
   }
   out.byte(CLOSE_BRACE);
@@ -126,12 +126,13 @@ function timestampDigits(ts: number): Uint8Array {
   }
   return lastTimestampDigits;
 }
+
 const CLOSE_BRACE = 0x7d;
 const COMMA = 0x2c;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 // the fixed pieces of a frame line, encoded once
-const P = {
+const PIECE = {
   seq: asciiBytes('{"seq":'),
   ts: asciiBytes(',"ts":'),
   conn: asciiBytes(',"conn":'),
@@ -184,21 +185,21 @@ function writeJson(out: LineBuffers, value: Json | undefined): void {
   switch (typeof value) {
     case 'number':
       if (Number.isFinite(value)) out.integer(value);
-      else out.bytes(P.null);
+      else out.bytes(PIECE.null);
       return;
     case 'string':
       out.jsonString(value);
       return;
     case 'boolean':
-      out.bytes(value ? P.true : P.false);
+      out.bytes(value ? PIECE.true : PIECE.false);
       return;
     case 'object':
       break;
     default:
-      out.bytes(P.null); // undefined in an array
+      out.bytes(PIECE.null); // undefined in an array
       return;
   }
-  if (value === null) out.bytes(P.null);
+  if (value === null) out.bytes(PIECE.null);
   else if (Array.isArray(value)) {
     out.byte(OPEN_BRACKET);
     for (let i = 0; i < value.length; i++) {
@@ -215,7 +216,7 @@ function writeJson(out: LineBuffers, value: Json | undefined): void {
       first = false;
       writeJson(out, v);
     }
-    if (first) out.bytes(P.emptyObject);
+    if (first) out.bytes(PIECE.emptyObject);
     else out.byte(CLOSE_BRACE);
   }
 }
@@ -242,7 +243,7 @@ function writeValues(out: LineBuffers, values: Readonly<Record<string, ArgumentV
         else out.ascii(`"${String(v)}"`);
         break;
       case 'boolean':
-        out.bytes(v ? P.true : P.false);
+        out.bytes(v ? PIECE.true : PIECE.false);
         break;
       case 'bigint':
         writeBigint(out, v);
@@ -251,7 +252,7 @@ function writeValues(out: LineBuffers, values: Readonly<Record<string, ArgumentV
         out.utf8(stringify(valueToJson(v)));
     }
   }
-  if (first) out.bytes(P.emptyObject);
+  if (first) out.bytes(PIECE.emptyObject);
   else out.byte(CLOSE_BRACE);
 }
 
