@@ -2,7 +2,8 @@
 // (event-json.ts). Raw bytes are the source of truth; replay feeds them to a fresh tap, so
 // derived events (messages, assembly errors) are not written and come back on replay.
 
-import type { FrameEvent, SpyEvent } from '../events.js';
+import { isFieldTable } from '../decoder/field-table.js';
+import type { Direction, FrameEvent, SpyEvent } from '../events.js';
 import type { ArgumentValue, DecodedMethod, MethodSpec } from '../decoder/types.js';
 import { base64, bigintToJson, eventToJson, valueToJson, type Json } from './event-json.js';
 import type { LineBuffers } from './line-buffers.js';
@@ -66,13 +67,8 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
   out.beginLine();
   out.bytes(PIECE.seq);
   out.integer(event.seq);
-  out.bytes(PIECE.ts);
-  out.bytes(timestampDigits(event.ts));
-  out.bytes(PIECE.conn);
-  out.integer(event.conn);
-  out.bytes(event.dir === 'c2s' ? PIECE.kindC2s : PIECE.kindS2c);
-  out.integer(event.channel);
-  out.bytes(PIECE.offset);
+  out.bytes(timeAndConnection(event.ts, event.conn));
+  out.bytes(directionAndChannel(event.dir, event.channel));
   out.integer(event.offset);
   out.bytes(PIECE.raw);
   out.base64(keepSecrets && event.secretRaw !== undefined ? event.secretRaw : event.raw);
@@ -116,15 +112,27 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
 
 const asciiBytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 
-// The frames of one chunk share their timestamp: its digits are worked out once.
-let lastTimestamp = -1;
-let lastTimestampDigits = asciiBytes('-1');
-function timestampDigits(ts: number): Uint8Array {
-  if (ts !== lastTimestamp) {
-    lastTimestamp = ts;
-    lastTimestampDigits = asciiBytes(String(ts));
+// The frames of one chunk share their time and connection: `,"ts":…,"conn":…` once per chunk.
+let lastTs = -1;
+let lastConn = -1;
+let lastTimeAndConnection: Uint8Array = new Uint8Array(0);
+function timeAndConnection(ts: number, conn: number): Uint8Array {
+  if (ts !== lastTs || conn !== lastConn) {
+    lastTs = ts;
+    lastConn = conn;
+    lastTimeAndConnection = asciiBytes(`,"ts":${ts},"conn":${conn}`);
   }
-  return lastTimestampDigits;
+  return lastTimeAndConnection;
+}
+
+// `,"kind":"frame","dir":…,"channel":…,"offset":` for the channels in use (most are low numbers)
+const DIRECTION_AND_CHANNEL: Record<Direction, (Uint8Array | undefined)[]> = { c2s: [], s2c: [] };
+const CACHED_CHANNELS = 2048;
+function directionAndChannel(dir: Direction, channel: number): Uint8Array {
+  const text = () => asciiBytes(`,"kind":"frame","dir":"${dir}","channel":${channel},"offset":`);
+  if (channel >= CACHED_CHANNELS) return text();
+  const cache = DIRECTION_AND_CHANNEL[dir];
+  return (cache[channel] ??= text());
 }
 
 const CLOSE_BRACE = 0x7d;
@@ -134,11 +142,6 @@ const CLOSE_BRACKET = 0x5d;
 // the fixed pieces of a frame line, encoded once
 const PIECE = {
   seq: asciiBytes('{"seq":'),
-  ts: asciiBytes(',"ts":'),
-  conn: asciiBytes(',"conn":'),
-  kindC2s: asciiBytes(',"kind":"frame","dir":"c2s","channel":'),
-  kindS2c: asciiBytes(',"kind":"frame","dir":"s2c","channel":'),
-  offset: asciiBytes(',"offset":'),
   raw: asciiBytes(',"raw":"'),
   frame: asciiBytes('","frame":'),
   body: asciiBytes('{"type":"body","size":'),
@@ -249,7 +252,9 @@ function writeValues(out: LineBuffers, values: Readonly<Record<string, ArgumentV
         writeBigint(out, v);
         break;
       default:
-        out.utf8(stringify(valueToJson(v)));
+        // a field table: empty ones (amqplib sends `headers: {}`) need no JSON round trip
+        if (isFieldTable(v) && v.entries.length === 0) out.bytes(PIECE.emptyObject);
+        else out.utf8(stringify(valueToJson(v)));
     }
   }
   if (first) out.bytes(PIECE.emptyObject);

@@ -46,6 +46,10 @@ const tricky = [
   encodeFrame(3, 1, new TextEncoder().encode('{"a":')),
   { s2c: encodeMethodFrame(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’ "x"', 'class-id': 50, 'method-id': 10 }) },
   encodeHeartbeatFrame(),
+  encodeMethodFrame(3000, 'channel.open', {}),
+  { s2c: encodeMethodFrame(3000, 'channel.open-ok', {}) },
+  encodeMethodFrame(3000, 'basic.publish', { exchange: 'x' }),
+  encodeContentHeaderFrame(3000, { classId: 60, bodySize: 0, properties: { headers: fieldTable({}) } }),
   encodeFrame(3, 2, new Uint8Array(2000).fill(0xab)),
 ];
 
