@@ -9,7 +9,9 @@
 // Besides throughput, each relay's CPU time per message is read from /proc: it is what the
 // throughput ratio comes from on a machine whose cores the broker and client share, and it
 // is steadier than throughput when the machine is noisy.
-// Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (2).
+// Before the measured rounds every target gets a short unmeasured warm-up (BENCH_WARMUP
+// messages of each size), so that amqp-spy's JIT compilation is not counted against it.
+// Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (2), BENCH_WARMUP (20000).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -23,6 +25,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const RPC = Number(process.env.BENCH_RPC ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20_000);
 const builtIn = process.env.AMQP_SPY_RABBITMQ_URL ? undefined : await startBuiltInBroker();
 const broker = new URL(process.env.AMQP_SPY_RABBITMQ_URL ?? builtIn.url);
 const brokerName = builtIn ? 'the built-in broker' : 'RabbitMQ';
@@ -65,7 +68,7 @@ const connect = (port) => amqplib.connect({ hostname: '127.0.0.1', port, usernam
  * Publish and consume MESSAGES messages of `size` bytes; separate connections; prefetch 1000.
  * `atEnd` runs once every message arrived, before the connections close.
  */
-async function throughput(port, size, atEnd = () => {}) {
+async function throughput(port, size, atEnd = () => {}, messages = MESSAGES) {
   const queue = `bench.${process.pid}.${Math.random().toString(36).slice(2)}`;
   const pubConn = await connect(port);
   const subConn = await connect(port);
@@ -80,18 +83,18 @@ async function throughput(port, size, atEnd = () => {}) {
     const finished = new Promise((r) => { done = r; });
     await sub.consume(queue, (msg) => {
       received++;
-      if (received % 100 === 0 || received === MESSAGES) sub.ack(msg, true);
-      if (received === MESSAGES) done();
+      if (received % 100 === 0 || received === messages) sub.ack(msg, true);
+      if (received === messages) done();
     });
     const start = process.hrtime.bigint();
-    for (let i = 0; i < MESSAGES; i++) {
+    for (let i = 0; i < messages; i++) {
       if (!pub.sendToQueue(queue, body)) await new Promise((r) => pub.once('drain', r));
     }
     await finished;
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     atEnd();
     await sub.deleteQueue(queue).catch(() => {});
-    return { msgsPerSec: MESSAGES / seconds, mbPerSec: (MESSAGES * size) / seconds / 1e6 };
+    return { msgsPerSec: messages / seconds, mbPerSec: (messages * size) / seconds / 1e6 };
   } finally {
     await pubConn.close().catch(() => {});
     await subConn.close().catch(() => {});
@@ -175,7 +178,10 @@ const targets = await startTargets();
 const results = new Map(targets.map((t) => [t.name, { small: [], large: [], p50: [], p99: [] }]));
 let spyPeakRss = 0;
 const recordWriteMbPerSec = [];
-console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds, ${brokerName} at ${brokerHost}:${brokerPort}, ${os.cpus().length} cores shared by broker, client and relay`);
+console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds after a ${WARMUP}-message warm-up, ${brokerName} at ${brokerHost}:${brokerPort}, ${os.cpus().length} cores shared by broker, client and relay`);
+if (WARMUP > 0) {
+  for (const t of targets) for (const size of [16, 4096]) await throughput(t.port, size, () => {}, WARMUP);
+}
 for (let round = 1; round <= ROUNDS; round++) {
   for (const t of targets) {
     const r = results.get(t.name);
