@@ -120,7 +120,7 @@ function timeAndConnection(ts: number, conn: number): Uint8Array {
   if (ts !== lastTs || conn !== lastConn) {
     lastTs = ts;
     lastConn = conn;
-    lastTimeAndConnection = asciiBytes(`,"ts":${ts},"conn":${conn}`);
+    lastTimeAndConnection = Buffer.from(`,"ts":${ts},"conn":${conn}`, 'latin1');
   }
   return lastTimeAndConnection;
 }
