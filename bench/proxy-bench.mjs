@@ -11,7 +11,7 @@
 // is steadier than throughput when the machine is noisy.
 // Before the measured rounds every target gets a short unmeasured warm-up (BENCH_WARMUP
 // messages of each size), so that amqp-spy's JIT compilation is not counted against it.
-// Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (2), BENCH_WARMUP (20000).
+// Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (3), BENCH_WARMUP (20000).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -24,7 +24,7 @@ import { cpuSeconds, startBuiltInBroker } from './processes.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const RPC = Number(process.env.BENCH_RPC ?? 5_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3); // an odd count: the median is a measured round
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20_000);
 const builtIn = process.env.AMQP_SPY_RABBITMQ_URL ? undefined : await startBuiltInBroker();
 const broker = new URL(process.env.AMQP_SPY_RABBITMQ_URL ?? builtIn.url);
