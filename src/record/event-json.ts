@@ -3,7 +3,7 @@
 // beyond 2^53 are strings, never rounded.
 
 import { isFieldTable } from '../decoder/field-table.js';
-import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldTable, FieldValue } from '../decoder/types.js';
+import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldValue } from '../decoder/types.js';
 import type { SpyEvent } from '../events.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -1,7 +1,7 @@
-// Lines encoded straight into large buffers, for the recorder's hot path: a frame line is
-// written field by field (ASCII copied in a loop, integers as digits, base64 in place), so
-// no intermediate strings are built and no native call is made per piece. Only values
-// outside the fast paths (non-ASCII or escaped strings, field tables) go through a string.
+// Lines encoded straight into large buffers, for the recorder and the headless printer: a
+// recording's frame line is written field by field (fixed pieces copied whole, integers as
+// digits, base64 in place), so no intermediate strings are built. Sealed regions are handed
+// out and never written again; values outside the fast paths go through a string.
 
 import { writeBase64, base64Length } from './base64-write.js';
 

@@ -4,7 +4,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import { isFieldTable } from '../decoder/field-table.js';
-import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldTable, FieldValue, MethodSpec } from '../decoder/types.js';
+import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldValue, MethodSpec } from '../decoder/types.js';
 import type { Direction, FrameInsight, SpyEvent } from '../events.js';
 
 export const ARROWS: Record<Direction, string> = { c2s: 'C→S', s2c: 'S→C' };

@@ -6,6 +6,7 @@
 
 import type { EventSink, SpyEvent } from '../events.js';
 import { stringifyEvent } from '../record/event-json.js';
+import { LineBuffers } from '../record/line-buffers.js';
 import { formatEventLine } from './format.js';
 
 export interface HeadlessPrinterOptions {
@@ -30,35 +31,24 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
   const mode = options.mode ?? 'messages';
   const lineOptions = { color: options.color ?? false, position: options.position ?? 'clock' };
   const hideHeartbeats = options.hideHeartbeats ?? false;
-  // Lines are encoded into a large buffer as they come (cheaper than joining strings); each
-  // write takes [start, fill) and later lines go after it, so a writer may keep its chunk.
-  let batch = Buffer.allocUnsafe(BATCH_BYTES);
-  let start = 0;
-  let fill = 0;
+  // lines are encoded into large buffers as they come (cheaper than joining strings); the
+  // regions handed to `write` are never written again, so a writer may keep its chunk
+  const out = new LineBuffers(BATCH_BYTES);
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     if (timer !== undefined) {
       clearTimeout(timer);
       timer = undefined;
     }
-    if (fill === start) return;
-    const chunk = batch.subarray(start, fill);
-    start = fill;
-    options.write(chunk);
+    out.seal();
+    for (const chunk of out.takeSealed().buffers) options.write(chunk);
   };
   const sink = (event: SpyEvent) => {
     if (!shouldPrint(event, mode, hideHeartbeats)) return;
-    const line = options.json ? stringifyEvent(event) : formatEventLine(event, lineOptions);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit
-    const most = line.length * 3 + 1;
-    if (fill + most > batch.length) {
-      flush();
-      batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, most));
-      start = fill = 0;
-    }
-    fill += batch.write(line, fill, 'utf8');
-    batch[fill++] = 0x0a;
-    if (fill - start >= FLUSH_BYTES) flush();
+    out.beginLine();
+    out.utf8(options.json ? stringifyEvent(event) : formatEventLine(event, lineOptions));
+    out.endLine();
+    if (out.sealedBytes + out.unsealedBytes >= FLUSH_BYTES) flush();
     else if (timer === undefined) {
       timer = setTimeout(flush, FLUSH_DELAY_MS);
       timer.unref(); // the owner flushes before exiting
