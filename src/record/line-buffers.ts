@@ -8,8 +8,18 @@ import { writeBase64, base64Length } from './base64-write.js';
 /** '00' '01' … '99' as ASCII codes, two per number */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 0x30 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
 
+/** Full-size buffers kept for reuse; more than this are left to the garbage collector. */
+const POOL_LIMIT = 4;
+
 export class LineBuffers {
   private buffer: Buffer;
+  /**
+   * Regions handed out and not yet given back, per backing buffer. A buffer whose regions
+   * all came back and that is no longer being filled is reused: allocating a fresh 1 MiB
+   * buffer per MiB recorded made V8 run a full collection for every ~64 MB of them.
+   */
+  private readonly outstanding = new Map<ArrayBuffer, { buffer: Buffer; regions: number; retired: boolean }>();
+  private readonly pool: Buffer[] = [];
   /** [start, fill) is encoded and not yet sealed; a line in progress begins at lineStart */
   private start = 0;
   private lineStart = 0;
@@ -17,8 +27,17 @@ export class LineBuffers {
   private sealed: Buffer[] = [];
   private sealedTotal = 0;
 
-  constructor(private readonly batchBytes: number) {
-    this.buffer = Buffer.allocUnsafe(batchBytes);
+  /**
+   * `reuse`: the owner gives every region back with `release` once written (the recorder);
+   * without it nothing is tracked and written regions are left to the garbage collector.
+   */
+  constructor(
+    private readonly batchBytes: number,
+    private reuse = false,
+  ) {
+    // allocUnsafeSlow: a buffer of its own (small ones would share Node's pool, and the
+    // bookkeeping below goes by backing ArrayBuffer)
+    this.buffer = Buffer.allocUnsafeSlow(batchBytes);
   }
 
   /** Bytes encoded and not yet sealed. */
@@ -33,12 +52,47 @@ export class LineBuffers {
   /** Moves the complete lines encoded so far to the sealed list. Call between lines only. */
   seal(): void {
     if (this.fill === this.start) return;
-    this.sealed.push(this.buffer.subarray(this.start, this.fill));
-    this.sealedTotal += this.fill - this.start;
+    this.handOut(this.start, this.fill);
     this.start = this.lineStart = this.fill;
   }
 
-  /** The sealed regions, handed over (they are not reused: a write may still read them). */
+  /**
+   * Gives back regions from `takeSealed` once nothing reads them any more (their write
+   * completed), so their memory can be reused. Optional: regions never given back are simply
+   * garbage collected.
+   */
+  release(regions: readonly Buffer[]): void {
+    for (const region of regions) {
+      const entry = this.outstanding.get(region.buffer as ArrayBuffer);
+      if (entry === undefined || --entry.regions > 0) continue;
+      if (entry.retired) this.recycle(region.buffer as ArrayBuffer, entry.buffer);
+    }
+  }
+
+  private handOut(from: number, to: number): void {
+    this.sealed.push(this.buffer.subarray(from, to));
+    this.sealedTotal += to - from;
+    if (!this.reuse) return;
+    const key = this.buffer.buffer as ArrayBuffer;
+    const entry = this.outstanding.get(key);
+    if (entry !== undefined) entry.regions++;
+    else this.outstanding.set(key, { buffer: this.buffer, regions: 1, retired: false });
+  }
+
+  /** `buffer` is no longer filled: reusable once its last region comes back (now, if none is out). */
+  private retire(buffer: Buffer): void {
+    const key = buffer.buffer as ArrayBuffer;
+    const entry = this.outstanding.get(key);
+    if (entry !== undefined && entry.regions > 0) entry.retired = true;
+    else this.recycle(key, buffer);
+  }
+
+  private recycle(key: ArrayBuffer, buffer: Buffer): void {
+    this.outstanding.delete(key);
+    if (buffer.length === this.batchBytes && this.pool.length < POOL_LIMIT) this.pool.push(buffer);
+  }
+
+  /** The sealed regions, handed over: not written again until given back with `release`. */
   takeSealed(): { buffers: Buffer[]; bytes: number } {
     const taken = { buffers: this.sealed, bytes: this.sealedTotal };
     this.sealed = [];
@@ -48,6 +102,10 @@ export class LineBuffers {
 
   /** Forgets everything not yet taken. */
   discard(): void {
+    // regions forgotten here are never given back, so the counts are off: stop reusing
+    this.reuse = false;
+    this.outstanding.clear();
+    this.pool.length = 0;
     this.sealed = [];
     this.sealedTotal = 0;
     this.start = this.lineStart = this.fill;
@@ -163,12 +221,11 @@ export class LineBuffers {
   private ensure(n: number): void {
     if (this.fill + n <= this.buffer.length) return;
     const lineBytes = this.fill - this.lineStart;
-    const next = Buffer.allocUnsafe(Math.max(this.batchBytes, (lineBytes + n) * 2));
+    const size = Math.max(this.batchBytes, (lineBytes + n) * 2);
+    const next = size === this.batchBytes && this.pool.length > 0 ? this.pool.pop()! : Buffer.allocUnsafeSlow(size);
     this.buffer.copy(next, 0, this.lineStart, this.fill);
-    if (this.lineStart > this.start) {
-      this.sealed.push(this.buffer.subarray(this.start, this.lineStart));
-      this.sealedTotal += this.lineStart - this.start;
-    }
+    if (this.lineStart > this.start) this.handOut(this.start, this.lineStart);
+    if (this.reuse) this.retire(this.buffer);
     this.buffer = next;
     this.start = this.lineStart = 0;
     this.fill = lineBytes;

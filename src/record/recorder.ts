@@ -81,7 +81,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
   }
 
   // Lines are encoded straight into large buffers; sealed regions wait for the write in flight.
-  const out = new LineBuffers(batchBytes);
+  const out = new LineBuffers(batchBytes, true);
   let inFlight: { buffers: Buffer[]; bytes: number; position: number } | undefined;
   let closed = false;
   let failed: RecordingWriteError | undefined;
@@ -157,6 +157,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
         if (error) return fail(error);
         if (done + written < job.bytes) return writeFrom(done + written);
         inFlight = undefined;
+        out.release(job.buffers);
         writeSoon();
         settle();
       });

@@ -106,3 +106,58 @@ describe('integers written as digits', () => {
     expect(text).toBe(values.map((n) => `${String(n)}\n`).join(''));
   });
 });
+
+describe('line buffers given back after their write', () => {
+  const line = (out: LineBuffers, text: string) => {
+    out.beginLine();
+    out.ascii(text);
+    out.endLine();
+  };
+
+  it('are reused, and a region still out is never written over', () => {
+    const out = new LineBuffers(64, true);
+    const texts = Array.from({ length: 40 }, (_, i) => `line ${i} ${'x'.repeat(i % 13)}`);
+    const held: { buffers: Buffer[]; copy: string }[] = [];
+    const backing = new Set<ArrayBufferLike>();
+    for (const [i, text] of texts.entries()) {
+      line(out, text);
+      if (i % 3 !== 2) continue;
+      out.seal();
+      const taken = out.takeSealed();
+      for (const b of taken.buffers) backing.add(b.buffer);
+      held.push({ buffers: taken.buffers, copy: Buffer.concat(taken.buffers).toString('latin1') });
+      // every other batch is given back at once (its write finished); the rest stay out
+      if (held.length % 2 === 0) out.release(held[held.length - 2]!.buffers);
+    }
+    out.seal();
+    const rest = out.takeSealed();
+    held.push({ buffers: rest.buffers, copy: Buffer.concat(rest.buffers).toString('latin1') });
+    // batches never given back still hold exactly what was written into them
+    for (let i = 1; i < held.length; i += 2) expect(Buffer.concat(held[i]!.buffers).toString('latin1')).toBe(held[i]!.copy);
+    expect(held.map((h) => h.copy).join('')).toBe(texts.map((t) => `${t}\n`).join(''));
+    // ~1.2 KB went through 64-byte buffers: without reuse that is ~20 of them
+    const fresh = new LineBuffers(64, true);
+    const freshBacking = new Set<ArrayBufferLike>();
+    for (const text of texts) {
+      line(fresh, text);
+      fresh.seal();
+      const taken = fresh.takeSealed();
+      for (const b of taken.buffers) freshBacking.add(b.buffer);
+      fresh.release(taken.buffers);
+    }
+    expect(freshBacking.size).toBeLessThanOrEqual(3);
+    expect(backing.size).toBeGreaterThan(freshBacking.size);
+  });
+
+  it('are not reused while the regions of a discarded batch may still be read', () => {
+    const out = new LineBuffers(32, true);
+    line(out, 'a'.repeat(20));
+    out.seal();
+    const first = out.takeSealed().buffers;
+    line(out, 'b'.repeat(20)); // moves to a new buffer; the first stays out
+    out.discard();
+    out.release([]); // nothing given back
+    for (let i = 0; i < 10; i++) line(out, 'c'.repeat(20));
+    expect(Buffer.concat(first).toString('latin1')).toBe(`${'a'.repeat(20)}\n`);
+  });
+});
