@@ -107,8 +107,10 @@ async function runReplayTo(file: string, options: ReplayCommandOptions, io: Repl
     onDifference: (d) => io.write(`${options.json ? JSON.stringify(d) : `difference ${formatDifference(d)}`}\n`),
   });
   const n = result.differences.length;
+  if (result.servers) io.notice(`note: recorded against ${result.servers.recorded}, replayed to ${result.servers.now}`);
   io.notice(
     `replayed ${result.connections} connection${result.connections === 1 ? '' : 's'} to ${options.to}: ${result.framesSent} frames sent, ${result.compared} server frames compared` +
+      `${result.confirmsCompared > 0 ? `, ${result.confirmsCompared} publisher confirms compared` : ''}` +
       `${result.skipped > 0 ? `, ${result.skipped} frames skipped after divergence` : ''}: ${n === 0 ? 'no differences' : `${n} difference${n === 1 ? '' : 's'}`}`,
   );
   return n === 0 ? 0 : 1;

@@ -51,8 +51,15 @@ export interface ReplayToResult {
   readonly framesSent: number;
   /** recorded server methods compared with the new server's */
   readonly compared: number;
+  /** publishes whose confirms were compared (recorded ack/nack against the new server's) */
+  readonly confirmsCompared: number;
   /** recorded client frames not sent because their channel or connection had diverged */
   readonly skipped: number;
+  /**
+   * The servers of the first connection, from connection.start (`RabbitMQ 3.10.8`), when the
+   * new one is another product or version: not a difference, but worth knowing when reading them.
+   */
+  readonly servers?: { readonly recorded: string; readonly now: string };
   readonly differences: readonly ReplayDifference[];
 }
 
@@ -80,8 +87,50 @@ interface ServerItem {
 
 /** Server methods that come unasked (deliveries, returns) are matched apart from replies. */
 const ASYNC_METHODS = new Set(['basic.deliver', 'basic.return']);
-/** Confirms are batched as the broker pleases (multiple=true), so they are not compared. */
-const UNCOMPARED_METHODS = new Set(['basic.ack', 'basic.nack']);
+/**
+ * Publisher confirms are batched as each broker pleases (multiple=true), so they are not
+ * matched frame by frame: each publish's outcome is compared instead (see ConfirmLog).
+ */
+const CONFIRM_METHODS = new Set(['basic.ack', 'basic.nack']);
+
+const CONFIRM_NONE = 0;
+const CONFIRM_ACK = 1;
+const CONFIRM_NACK = 2;
+/** at most this many ranges of differing confirms are reported per channel */
+const MAX_CONFIRM_RANGES = 20;
+
+/** One side's publisher confirms on a channel: the outcome of each publish by sequence number. */
+class ConfirmLog {
+  /** index = publish sequence number (from 1): CONFIRM_NONE, CONFIRM_ACK or CONFIRM_NACK */
+  private outcomes = new Uint8Array(64);
+  /** every publish below this has an outcome */
+  private floor = 1;
+  /** publishes with an outcome */
+  resolved = 0;
+
+  /** A basic.ack / basic.nack: `tag` 0 with `multiple` means every publish so far. */
+  settle(tag: number, multiple: boolean, outcome: number, published: number): void {
+    const upTo = multiple && tag === 0 ? published : tag;
+    if (upTo >= this.outcomes.length) {
+      const grown = new Uint8Array(Math.max(upTo + 1, this.outcomes.length * 2));
+      grown.set(this.outcomes);
+      this.outcomes = grown;
+    }
+    const o = this.outcomes;
+    for (let seq = multiple ? this.floor : upTo; seq <= upTo; seq++) {
+      if (seq < 1 || o[seq] !== CONFIRM_NONE) continue;
+      o[seq] = outcome;
+      this.resolved++;
+    }
+    while (this.floor < o.length && o[this.floor] !== CONFIRM_NONE) this.floor++;
+  }
+
+  outcome(seq: number): number {
+    return this.outcomes[seq] ?? CONFIRM_NONE;
+  }
+}
+
+const CONFIRM_WORDS = ['none', 'ack', 'nack'] as const;
 
 interface Stream {
   readonly recorded: ServerItem[];
@@ -93,6 +142,14 @@ class ChannelState {
   readonly async: Stream = { recorded: [], fresh: [] };
   /** recorded delivery tag → the new server's */
   readonly deliveryTags = new Map<bigint, bigint>();
+  /** confirm.select was sent: publishes are numbered and their confirms compared */
+  confirming = false;
+  /** publishes sent since confirm.select (the same for both sides: the recorded ones, in order) */
+  published = 0;
+  recordedConfirms = new ConfirmLog();
+  freshConfirms = new ConfirmLog();
+  /** gave up waiting for the new server's confirms (reported once) */
+  confirmsOverdue = false;
   /** the item receiving content frames, per side */
   recordedContent: ServerItem | undefined;
   freshContent: ServerItem | undefined;
@@ -106,7 +163,12 @@ class ChannelState {
   settled(): boolean {
     if (this.awaitingCloseOk) return false;
     if (this.dead) return true;
-    return this.sync.recorded.length === 0 && this.async.recorded.length === 0;
+    return this.sync.recorded.length === 0 && this.async.recorded.length === 0 && this.confirmsCaughtUp();
+  }
+
+  /** The new server confirmed as many publishes as the recording had by this point. */
+  confirmsCaughtUp(): boolean {
+    return this.confirmsOverdue || this.freshConfirms.resolved >= this.recordedConfirms.resolved;
   }
 }
 
@@ -143,6 +205,8 @@ class ReplayConnection {
   dead = false;
   /** connection.close was sent by either side: the socket closing is expected */
   closing = false;
+  /** the recording has this connection's close (it was not cut short) */
+  recordingClosed = false;
   closedBy: string | undefined;
   private wake: (() => void) | undefined;
   heartbeat: NodeJS.Timeout | undefined;
@@ -205,7 +269,9 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
   const connections = new Map<number, ReplayConnection>();
   let framesSent = 0;
   let compared = 0;
+  let confirmsCompared = 0;
   let skipped = 0;
+  let servers: { recorded: string; now: string } | undefined;
   let connectionCount = 0;
 
   const differ = (conn: number, channel: number, line: number | undefined, text: string) => {
@@ -239,6 +305,11 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
       if (r.name === 'basic.consume-ok' && arg === 'consumer-tag') return request?.name === 'basic.consume' && request.args['consumer-tag'] === '';
       return false;
     };
+    if (r.name === 'connection.start' && servers === undefined) {
+      const recordedServer = serverName(r.args['server-properties']);
+      const nowServer = serverName(f.args['server-properties']);
+      servers = { recorded: recordedServer, now: nowServer };
+    }
     const diffs: string[] = [];
     if (r.name !== 'connection.start' && r.name !== 'connection.open-ok') {
       for (const field of r.spec.fields) {
@@ -298,6 +369,35 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
     }
   };
 
+  /**
+   * Compares each publish's confirm on a channel, recorded and new, as ranges of publishes
+   * (`publishes 3-5: recorded ack, now nack`). Publishes the recording has no confirm for are
+   * compared only when the recording closed the connection (a cut recording just ends), and
+   * none on a diverged channel (its later confirms never came, which was reported already).
+   */
+  const compareConfirms = (conn: ReplayConnection, channelNo: number, ch: ChannelState) => {
+    if (!ch.confirming || ch.published === 0) return;
+    const comparable = (r: number, f: number) =>
+      r !== f && !(ch.dead && (r === CONFIRM_NONE || f === CONFIRM_NONE)) && !(r === CONFIRM_NONE && !conn.recordingClosed);
+    const ranges: string[] = [];
+    let extra = 0;
+    for (let seq = 1; seq <= ch.published; seq++) {
+      const r = ch.recordedConfirms.outcome(seq);
+      const f = ch.freshConfirms.outcome(seq);
+      if (!comparable(r, f)) continue;
+      let last = seq;
+      while (last < ch.published && ch.recordedConfirms.outcome(last + 1) === r && ch.freshConfirms.outcome(last + 1) === f) last++;
+      if (ranges.length < MAX_CONFIRM_RANGES) {
+        const which = last === seq ? `publish ${seq}` : `publishes ${seq}-${last}`;
+        ranges.push(`${which} of ${ch.published}: recorded ${CONFIRM_WORDS[r]}, now ${CONFIRM_WORDS[f]}`);
+      } else extra++;
+      seq = last;
+    }
+    for (const range of ranges) differ(conn.id, channelNo, undefined, `publisher confirm of ${range}`);
+    if (extra > 0) differ(conn.id, channelNo, undefined, `publisher confirms: ${extra} more ranges of publishes differ`);
+    confirmsCompared += ch.published;
+  };
+
   const killConnection = (conn: ReplayConnection, why: string) => {
     if (conn.dead) return;
     conn.dead = true;
@@ -345,7 +445,14 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
     }
     const contentKey = side === 'recorded' ? 'recordedContent' : 'freshContent';
     if (frame.type === 'method') {
-      if (UNCOMPARED_METHODS.has(frame.method.name)) return;
+      if (CONFIRM_METHODS.has(frame.method.name)) {
+        if (!ch.confirming) return;
+        const { args } = frame.method;
+        const log = side === 'recorded' ? ch.recordedConfirms : ch.freshConfirms;
+        log.settle(Number(args['delivery-tag']), args['multiple'] === true, frame.method.name === 'basic.ack' ? CONFIRM_ACK : CONFIRM_NACK, ch.published);
+        conn.poke();
+        return;
+      }
       const item: ServerItem = { method: frame.method, ...(line !== undefined ? { line } : {}), body: [], received: 0, complete: !frame.method.spec.content };
       streamOf(ch, frame.method)[side].push(item);
       // An unasked-for close waits for the recorded frame at its place: the server discards
@@ -477,6 +584,11 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
     for (const [channelNo, ch] of conn.channels) {
       if (ch.settled()) continue;
       const missing = [...ch.sync.recorded, ...ch.async.recorded];
+      if (missing.length === 0 && !ch.awaitingCloseOk && !ch.confirmsCaughtUp()) {
+        // only confirms are overdue: the channel goes on; the final comparison names the publishes
+        ch.confirmsOverdue = true;
+        continue;
+      }
       if (missing.length > 0) {
         const first = missing[0]!;
         differ(conn.id, channelNo, first.line, `recorded ${methodText(first.method)}${missing.length > 1 ? ` (and ${missing.length - 1} more server frames)` : ''}, none from the new server within ${timeoutMs} ms`);
@@ -506,14 +618,20 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
     const frame = decodeFrame(parsed.frame);
     if (frame.type === 'heartbeat') return; // our own timer sends them
     const ch = conn.channel(frame.channel);
-    if (frame.type === 'method' && frame.method.name === 'channel.open' && ch.dead) {
-      // the client opens the channel again: it is compared afresh from here
+    if (frame.type === 'method' && frame.method.name === 'channel.open' && (ch.dead || ch.confirming)) {
+      // the client opens the channel again: it is compared afresh from here (publish numbers too)
+      compareConfirms(conn, frame.channel, ch);
       conn.channels.set(frame.channel, new ChannelState());
     } else if (ch.dead) {
       skipped++;
       return;
     }
-    conn.send(prepareClientFrame(frame, entry.raw, conn.channel(frame.channel)));
+    const now = conn.channel(frame.channel);
+    if (frame.type === 'method') {
+      if (frame.method.name === 'confirm.select') now.confirming = true;
+      else if (frame.method.name === 'basic.publish' && now.confirming) now.published++;
+    }
+    conn.send(prepareClientFrame(frame, entry.raw, now));
     framesSent++;
   };
 
@@ -535,6 +653,7 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
       }
       currentConn = conn;
       if (entry.kind === 'conn.close') {
+        conn.recordingClosed = true;
         await awaitRecorded(conn);
         killConnection(conn, 'recording ended');
         continue;
@@ -565,6 +684,7 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
     }
     for (const conn of connections.values()) {
       for (const [channelNo, ch] of conn.channels) {
+        compareConfirms(conn, channelNo, ch);
         for (const extra of [...ch.sync.fresh, ...ch.async.fresh]) {
           differ(conn.id, channelNo, undefined, `the new server also sent ${methodText(extra.method)}, not in the recording`);
         }
@@ -576,7 +696,23 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
       conn.socket?.destroy();
     }
   }
-  return { connections: connectionCount, framesSent, compared, skipped, differences };
+  return {
+    connections: connectionCount, framesSent, compared, confirmsCompared, skipped, differences,
+    ...(servers !== undefined && servers.recorded !== servers.now ? { servers } : {}),
+  };
+}
+
+/** `RabbitMQ 3.10.8` from connection.start's server-properties (`unknown server` without them). */
+function serverName(properties: ArgumentValue | undefined): string {
+  if (properties === undefined || typeof properties !== 'object' || properties instanceof Uint8Array) return 'unknown server';
+  const text = (key: string): string | undefined => {
+    const entry = properties.entries.find(([k]) => k === key);
+    const value = entry?.[1];
+    if (value?.type !== 'S' && value?.type !== 'x') return undefined;
+    return typeof value.value === 'string' ? value.value : Buffer.from(value.value).toString('utf8');
+  };
+  const name = [text('product'), text('version')].filter((x) => x !== undefined && x !== '').join(' ');
+  return name === '' ? 'unknown server' : name;
 }
 
 /** The user name in a PLAIN response `\0user\0password`. */

@@ -227,4 +227,48 @@ describeAgainstBrokers('amqp-spy --record and replay, proxying', (target) => {
     expect(changed.stderr).toMatch(/\d+ differences?/);
     expect(changed.status).toBe(1);
   });
+
+  it('replay --to compares publisher confirms per publish and reports the new broker\'s nacks', async () => {
+    const named = unique('replay-confirms');
+    const file = path.join(dir, 'confirms.jsonl');
+    const { host, port: brokerPort, username, password } = currentTarget();
+    const direct = await amqplib.connect({ hostname: host, port: brokerPort, username, password });
+    const admin = await direct.createChannel();
+    await admin.assertQueue(named, { durable: false, autoDelete: false });
+    cleanups.push(async () => {
+      const c = await direct.createChannel();
+      await c.deleteQueue(named);
+      await direct.close();
+    });
+
+    // the client only checks the queue (a passive declare), so what the broker does with
+    // the publishes depends on how the queue was made, not on this session
+    const { port, cli } = await startRecordingProxy(['--record', file]);
+    const conn = await connect(port);
+    const ch = await conn.createConfirmChannel();
+    await ch.checkQueue(named);
+    for (let i = 0; i < 5; i++) ch.sendToQueue(named, Buffer.from(`confirmed ${i}`));
+    await ch.waitForConfirms();
+    await ch.close();
+    await conn.close();
+    await waitFor(() => cli.stdout().includes('connection closed'), 'the connection to close');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    const to = `amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${brokerPort}`;
+
+    await admin.purgeQueue(named);
+    const same = runCli(['replay', file, '--to', to]);
+    expect(same.stdout).toBe('');
+    expect(same.stderr).toMatch(/5 publisher confirms compared: no differences/);
+    expect(same.status).toBe(0);
+
+    // now the queue holds at most 2 messages and refuses more: the broker nacks publishes 3-5
+    await admin.deleteQueue(named);
+    await admin.assertQueue(named, { durable: false, autoDelete: false, arguments: { 'x-max-length': 2, 'x-overflow': 'reject-publish' } });
+    const changed = runCli(['replay', file, '--to', to, '--timeout', '2000']);
+    expect(changed.stdout.trim().split('\n')).toEqual(['difference #1 ch1: publisher confirm of publishes 3-5 of 5: recorded ack, now nack']);
+    expect(changed.stderr).toMatch(/5 publisher confirms compared: 1 difference/);
+    expect(changed.status).toBe(1);
+    await admin.close();
+  });
 }, { childProcess: true });

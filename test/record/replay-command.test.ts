@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker } from '../../src/broker/broker-server.js';
 import { EventBus } from '../../src/events.js';
 import { createRecorder } from '../../src/record/recorder.js';
 import { makeRecordingHeader } from '../../src/record/recording-format.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
-import { runCli } from '../support/cli.js';
+import { runCli, startCli } from '../support/cli.js';
 import { capturedSession } from '../support/fixtures.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-replay-cli-'));
@@ -99,6 +100,18 @@ describe('amqp-spy replay', () => {
     const result = runCli(['--upstream', '127.0.0.1:5672', '--listen', '0', '--record', path.join(dir, 'no/such/s.jsonl')]);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^amqp-spy: cannot write the recording .*s\.jsonl: no such directory\n$/);
+  });
+
+  it('--to another server product: one note naming both, before the summary', async () => {
+    // the recording is of RabbitMQ; the built-in broker runs in this process, so the CLI runs apart
+    const broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+    try {
+      const resent = startCli(['replay', file, '--to', `127.0.0.1:${broker.address.port}`, '--timeout', '500']);
+      await resent.exited;
+      expect(resent.stderr()).toMatch(/^amqp-spy: note: recorded against RabbitMQ 3\.\d+\.\d+, replayed to amqp-spy \d+\.\d+\.\d+\n.*replayed 1 connection/m);
+    } finally {
+      await broker.close();
+    }
   });
 
   it('--to an unreachable broker: one line, exit 1', () => {
