@@ -63,8 +63,17 @@ const reader = new WireReader(new Uint8Array(0), 0, 0);
  * 'unknown-field-type' for a flag bit past the class's properties, 'trailing-bytes').
  */
 export function decodeContentHeader(payload: Uint8Array): DecodedContentHeader {
-  const length = payload.length;
-  const r = reader.reset(payload, 0, length);
+  return decodeContentHeaderIn(payload, 0, payload.length);
+}
+
+/**
+ * Decodes the payload at `bytes[start, end)` (a frame's payload in place, without a view of
+ * it). Results equal decodeContentHeader's; error offsets are only right when start is 0, so
+ * callers re-decode a payload view to report an error.
+ */
+export function decodeContentHeaderIn(bytes: Uint8Array, start: number, end: number): DecodedContentHeader {
+  const length = end;
+  const r = reader.reset(bytes, start, end);
   const classId = r.u16('content header class-id');
   const c = contentClass(classId);
   if (c === undefined) {

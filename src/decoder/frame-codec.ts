@@ -2,10 +2,10 @@
 // their offset in the stream; the encoders build whole frames (header, payload, 0xCE) in
 // one buffer of the exact size.
 
-import { decodeContentHeader, prepareContentHeader, type ContentHeaderInput } from './content-header.js';
+import { decodeContentHeader, decodeContentHeaderIn, prepareContentHeader, type ContentHeaderInput } from './content-header.js';
 import { EncodeError } from './encode-error.js';
 import { DecodeError } from './errors.js';
-import { decodeMethod, prepareMethodPayload, type ArgumentInput } from './method-codec.js';
+import { decodeMethod, decodeMethodIn, prepareMethodPayload, type ArgumentInput } from './method-codec.js';
 import type { BasicPropertiesInput, MethodArgsInput, MethodName } from './spec.js';
 import {
   FRAME_BODY,
@@ -28,18 +28,32 @@ import {
 export function decodeFrame(frame: RawFrame): DecodedFrame {
   const { channel } = frame;
   switch (frame.type) {
-    case FRAME_METHOD:
+    // Method and header payloads are decoded in place; a fault is decoded again from a view
+    // of the payload, whose offsets its error reports (faults are rare, frames are many).
+    case FRAME_METHOD: {
+      const raw = frame.raw;
       try {
-        return { type: 'method', channel, method: decodeMethod(frame.payload) };
-      } catch (e) {
-        throw atStreamOffset(e, frame);
+        return { type: 'method', channel, method: decodeMethodIn(raw, FRAME_HEADER_SIZE, raw.length - 1) };
+      } catch {
+        try {
+          return { type: 'method', channel, method: decodeMethod(frame.payload) };
+        } catch (e) {
+          throw atStreamOffset(e, frame);
+        }
       }
-    case FRAME_HEADER:
+    }
+    case FRAME_HEADER: {
+      const raw = frame.raw;
       try {
-        return { type: 'header', channel, header: decodeContentHeader(frame.payload) };
-      } catch (e) {
-        throw atStreamOffset(e, frame);
+        return { type: 'header', channel, header: decodeContentHeaderIn(raw, FRAME_HEADER_SIZE, raw.length - 1) };
+      } catch {
+        try {
+          return { type: 'header', channel, header: decodeContentHeader(frame.payload) };
+        } catch (e) {
+          throw atStreamOffset(e, frame);
+        }
       }
+    }
     case FRAME_BODY:
       return { type: 'body', channel, body: frame.payload };
     case FRAME_HEARTBEAT:

@@ -42,13 +42,21 @@ export interface FrameParserOptions {
  */
 export class ParsedFrame implements RawFrame, FrameItem {
   readonly kind = 'frame' as const;
+  #payload: Uint8Array | undefined;
   constructor(
     readonly type: number,
     readonly channel: number,
-    readonly payload: Uint8Array,
     readonly raw: Uint8Array,
     readonly offset: number,
   ) {}
+
+  /**
+   * Made on first use: method and header frames are decoded in place from `raw`, so most
+   * frames never need this view (a typed array is costly to create).
+   */
+  get payload(): Uint8Array {
+    return (this.#payload ??= new Uint8Array(this.raw.buffer, this.raw.byteOffset + FRAME_HEADER_SIZE, this.raw.length - FRAME_OVERHEAD));
+  }
 
   get frame(): RawFrame {
     return this;
@@ -320,15 +328,7 @@ export class FrameParser {
         // Zero-copy views of the chunk's memory. The constructor is cheaper than subarray (no
         // species lookup), and a Buffer chunk yields plain Uint8Array views.
         const at = byteOffset + i;
-        out.push(
-          new ParsedFrame(
-            type,
-            channel,
-            new Uint8Array(arrayBuffer, at + FRAME_HEADER_SIZE, size),
-            new Uint8Array(arrayBuffer, at, size + FRAME_OVERHEAD),
-            base + i,
-          ),
-        );
+        out.push(new ParsedFrame(type, channel, new Uint8Array(arrayBuffer, at, size + FRAME_OVERHEAD), base + i));
         i = end;
         continue;
       }
@@ -405,9 +405,7 @@ export class FrameParser {
       );
       return i;
     }
-    out.push(
-      new ParsedFrame(this.partialType, this.partialChannel, buffer.subarray(FRAME_HEADER_SIZE, size - 1), buffer, start),
-    );
+    out.push(new ParsedFrame(this.partialType, this.partialChannel, buffer, start));
     return i;
   }
 

@@ -19,13 +19,20 @@ export type AssemblyResult =
   | { readonly kind: 'message'; readonly message: AssembledMessage }
   | { readonly kind: 'error'; readonly error: DecodeError };
 
+/**
+ * One channel's message in progress. Kept per channel and reused (a Map set and delete per
+ * message made the map rehash and allocate constantly); `method` undefined means idle.
+ */
 interface PendingContent {
-  readonly method: DecodedMethod;
+  method: DecodedMethod | undefined;
   header: DecodedContentHeader | undefined;
   bodySize: number;
   received: number;
-  readonly parts: Uint8Array[];
-  readonly frames: number[];
+  /** the body when it came in one frame (the common case: no array) */
+  firstPart: Uint8Array | undefined;
+  /** every part, once a second one came */
+  parts: Uint8Array[] | undefined;
+  frames: number[];
 }
 
 const EMPTY = new Uint8Array(0);
@@ -41,81 +48,96 @@ export class MessageAssembler {
   push(frame: DecodedFrame, id: number, offset: number): AssemblyResult | undefined {
     if (frame.type === 'heartbeat') return undefined;
     const channel = frame.channel;
-    const current = this.pending.get(channel);
+    let current = this.pending.get(channel);
+    const method = current?.method;
     switch (frame.type) {
       case 'method': {
-        if (current !== undefined) {
-          this.pending.delete(channel);
+        if (method !== undefined) {
+          this.reset(current!);
           return this.unexpected(
-            `${frame.method.name} on channel ${channel} while ${current.method.name} awaits its ${current.header ? 'body' : 'content header'}`,
+            `${frame.method.name} on channel ${channel} while ${method.name} awaits its ${current!.header ? 'body' : 'content header'}`,
             offset,
             frame,
           );
         }
         if (!frame.method.spec.content) return undefined;
-        this.pending.set(channel, { method: frame.method, header: undefined, bodySize: 0, received: 0, parts: [], frames: [id] });
+        if (current === undefined) {
+          current = { method: undefined, header: undefined, bodySize: 0, received: 0, firstPart: undefined, parts: undefined, frames: [] };
+          this.pending.set(channel, current);
+        }
+        current.method = frame.method;
+        current.frames = [id];
         return undefined;
       }
       case 'header': {
-        if (current === undefined || current.header !== undefined) {
-          if (current !== undefined) this.pending.delete(channel);
+        if (method === undefined || current!.header !== undefined) {
+          if (method !== undefined) this.reset(current!);
           return this.unexpected(`content header on channel ${channel} without a content method before it`, offset, frame);
         }
-        if (frame.header.classId !== current.method.classId) {
-          this.pending.delete(channel);
+        const pending = current!;
+        if (frame.header.classId !== method.classId) {
+          this.reset(pending);
           return this.unexpected(
-            `content header of class ${frame.header.classId} after ${current.method.name} on channel ${channel}`,
+            `content header of class ${frame.header.classId} after ${method.name} on channel ${channel}`,
             offset,
             frame,
           );
         }
         if (frame.header.bodySize > BigInt(Number.MAX_SAFE_INTEGER)) {
-          this.pending.delete(channel);
+          this.reset(pending);
           return this.unexpected(`body-size ${frame.header.bodySize} on channel ${channel} is beyond what can be assembled`, offset, frame);
         }
-        current.header = frame.header;
-        current.bodySize = Number(frame.header.bodySize);
-        current.frames.push(id);
-        return current.bodySize === 0 ? this.complete(channel, current) : undefined;
+        pending.header = frame.header;
+        pending.bodySize = Number(frame.header.bodySize);
+        pending.frames.push(id);
+        return pending.bodySize === 0 ? this.complete(channel, pending) : undefined;
       }
       case 'body': {
-        if (current === undefined || current.header === undefined) {
-          if (current !== undefined) this.pending.delete(channel);
+        if (method === undefined || current!.header === undefined) {
+          if (method !== undefined) this.reset(current!);
           return this.unexpected(`body frame on channel ${channel} without a content header before it`, offset, frame);
         }
-        current.received += frame.body.length;
-        if (current.received > current.bodySize) {
-          this.pending.delete(channel);
+        const pending = current!;
+        pending.received += frame.body.length;
+        if (pending.received > pending.bodySize) {
+          this.reset(pending);
           return this.unexpected(
-            `body frames on channel ${channel} carry ${current.received} bytes, more than the header's body-size ${current.bodySize}`,
+            `body frames on channel ${channel} carry ${pending.received} bytes, more than the header's body-size ${pending.bodySize}`,
             offset,
             frame,
           );
         }
-        current.parts.push(frame.body);
-        current.frames.push(id);
-        return current.received === current.bodySize ? this.complete(channel, current) : undefined;
+        if (pending.firstPart === undefined) pending.firstPart = frame.body;
+        else (pending.parts ??= [pending.firstPart]).push(frame.body);
+        pending.frames.push(id);
+        return pending.received === pending.bodySize ? this.complete(channel, pending) : undefined;
       }
     }
   }
 
   /** Forget a channel's partial message (channel closed). */
   resetChannel(channel: number): void {
-    this.pending.delete(channel);
+    const pending = this.pending.get(channel);
+    if (pending !== undefined) this.reset(pending);
+  }
+
+  private reset(pending: PendingContent): void {
+    pending.method = undefined;
+    pending.header = undefined;
+    pending.bodySize = 0;
+    pending.received = 0;
+    pending.firstPart = undefined;
+    pending.parts = undefined;
   }
 
   private complete(channel: number, pending: PendingContent): AssemblyResult {
-    this.pending.delete(channel);
-    return {
+    const body = pending.parts !== undefined ? joinParts(pending.parts, pending.bodySize) : (pending.firstPart ?? EMPTY);
+    const result: AssemblyResult = {
       kind: 'message',
-      message: {
-        channel,
-        method: pending.method,
-        header: pending.header!,
-        body: joinParts(pending.parts, pending.bodySize),
-        frames: pending.frames,
-      },
+      message: { channel, method: pending.method!, header: pending.header!, body, frames: pending.frames },
     };
+    this.reset(pending);
+    return result;
   }
 
   private unexpected(text: string, offset: number, frame: DecodedFrame): AssemblyResult {
@@ -127,8 +149,6 @@ export class MessageAssembler {
 }
 
 function joinParts(parts: readonly Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 0) return EMPTY;
-  if (parts.length === 1) return parts[0]!;
   const body = new Uint8Array(size);
   let at = 0;
   for (const part of parts) {

@@ -95,17 +95,27 @@ const reader = new WireReader(new Uint8Array(0), 0, 0);
  * class/method ids in its context.
  */
 export function decodeMethod(payload: Uint8Array): DecodedMethod {
-  const length = payload.length;
-  if (length < 4) {
-    throw new PayloadError('truncated', `method payload of ${length} bytes is shorter than its 4-byte class/method ids`, 0);
+  return decodeMethodIn(payload, 0, payload.length);
+}
+
+/**
+ * Decodes the method payload at `bytes[start, end)` (a frame's payload in place, without a
+ * view of it). Results equal decodeMethod's; error offsets are only right when start is 0,
+ * so callers re-decode a payload view to report an error.
+ */
+export function decodeMethodIn(bytes: Uint8Array, start: number, end: number): DecodedMethod {
+  const payload = bytes;
+  const length = end;
+  if (end - start < 4) {
+    throw new PayloadError('truncated', `method payload of ${end - start} bytes is shorter than its 4-byte class/method ids`, 0);
   }
-  const classId = (payload[0]! << 8) | payload[1]!;
-  const methodId = (payload[2]! << 8) | payload[3]!;
+  const classId = (payload[start]! << 8) | payload[start + 1]!;
+  const methodId = (payload[start + 2]! << 8) | payload[start + 3]!;
   const c = COMPILED_BY_ID[classId]?.[methodId];
   if (c === undefined) {
     throw new PayloadError('unknown-method', `unknown method ${classId}.${methodId}`, 0, { classId, methodId });
   }
-  const r = reader.reset(payload, 4, length);
+  const r = reader.reset(payload, start + 4, length);
   const args: Record<string, ArgumentValue> = {};
   try {
     const { ops, names, labels, bitPositions } = c;
