@@ -123,9 +123,36 @@ export class LineBuffers {
 
   /** Bytes encoded beforehand (fixed JSON pieces, cached keys): one copy, no per-character loop. */
   bytes(piece: Uint8Array): void {
-    this.ensure(piece.length);
-    this.buffer.set(piece, this.fill);
-    this.fill += piece.length;
+    const n = piece.length;
+    this.ensure(n);
+    if (n > 16) {
+      this.buffer.set(piece, this.fill);
+      this.fill += n;
+      return;
+    }
+    // a short piece: a loop costs less than set()'s fixed overhead
+    const b = this.buffer;
+    let at = this.fill;
+    for (let i = 0; i < n; i++) b[at++] = piece[i]!;
+    this.fill = at;
+  }
+
+  /**
+   * Writes `text` when every character is ASCII with `allowed[code]` set, and returns true;
+   * otherwise writes nothing and returns false (the caller takes a general path).
+   */
+  asciiIf(text: string, allowed: Uint8Array): boolean {
+    const n = text.length;
+    this.ensure(n);
+    const b = this.buffer;
+    const start = this.fill;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80 || allowed[c] !== 1) return false; // fill is unchanged: nothing was written
+      b[start + i] = c;
+    }
+    this.fill = start + n;
+    return true;
   }
 
   /** One ASCII character by its code. */

@@ -9,7 +9,8 @@ import type { Direction, FrameInsight, SpyEvent } from '../events.js';
 
 export const ARROWS: Record<Direction, string> = { c2s: 'C→S', s2c: 'S→C' };
 
-const MAX_VALUE_CHARS = 120;
+/** longer values are cut to this many characters, the last one `…` */
+export const MAX_VALUE_CHARS = 120;
 
 /** `1.2 KB`, `512 B`, `3.4 MB` */
 export function formatSize(bytes: number): string {
@@ -91,7 +92,7 @@ export function formatValue(value: ArgumentValue | FieldValue['value']): string 
 
 
 /** How a method's arguments are shown, worked out once per method. */
-interface ArgumentColumn {
+export interface ArgumentColumn {
   readonly name: string;
   /** `name=` */
   readonly label: string;
@@ -101,7 +102,7 @@ interface ArgumentColumn {
 }
 
 const COLUMNS = new Map<MethodSpec, readonly ArgumentColumn[]>();
-function columnsOf(spec: MethodSpec): readonly ArgumentColumn[] {
+export function columnsOf(spec: MethodSpec): readonly ArgumentColumn[] {
   let columns = COLUMNS.get(spec);
   if (columns === undefined) {
     columns = spec.fields.map((field: FieldSpec) => ({
@@ -115,7 +116,8 @@ function columnsOf(spec: MethodSpec): readonly ArgumentColumn[] {
   return columns;
 }
 
-function isDefault(column: ArgumentColumn, value: ArgumentValue): boolean {
+/** An argument formatArguments leaves out: reserved, false, empty, or its default. */
+export function isDefault(column: ArgumentColumn, value: ArgumentValue): boolean {
   if (column.reserved || value === false || value === '') return true;
   if (typeof value === 'object' && value !== null) {
     if (value instanceof Uint8Array) return value.length === 0;
@@ -134,10 +136,15 @@ export function formatArguments(method: DecodedMethod, options: { all?: boolean 
     const value = method.args[column.name];
     if (value === undefined) continue;
     if (!all && isDefault(column, value)) continue;
-    const text = value === true ? column.name : column.label + (typeof value === 'string' ? truncate(quoteIfNeeded(value)) : truncate(formatValue(value)));
+    const text = value === true ? column.name : column.label + argumentText(value);
     out = out === '' ? text : `${out} ${text}`;
   }
   return out;
+}
+
+/** An argument's value as formatArguments shows it after `name=`. */
+export function argumentText(value: ArgumentValue): string {
+  return typeof value === 'string' ? truncate(quoteIfNeeded(value)) : truncate(formatValue(value));
 }
 
 /** `content-type=application/json delivery-mode=2` */

@@ -7,7 +7,7 @@
 import type { EventSink, SpyEvent } from '../events.js';
 import { stringifyEvent } from '../record/event-json.js';
 import { LineBuffers } from '../record/line-buffers.js';
-import { formatEventLine } from './format.js';
+import { writeEventLine } from './line-bytes.js';
 
 export interface HeadlessPrinterOptions {
   /** takes a batch of whole lines, UTF-8; the printer never touches the bytes again */
@@ -46,7 +46,8 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
   const sink = (event: SpyEvent) => {
     if (!shouldPrint(event, mode, hideHeartbeats)) return;
     out.beginLine();
-    out.utf8(options.json ? stringifyEvent(event) : formatEventLine(event, lineOptions));
+    if (options.json) out.utf8(stringifyEvent(event));
+    else writeEventLine(out, event, lineOptions);
     out.endLine();
     if (out.sealedBytes + out.unsealedBytes >= FLUSH_BYTES) flush();
     else if (timer === undefined) {
