@@ -72,7 +72,6 @@ export function decodeContentHeader(payload: Uint8Array): DecodedContentHeader {
  * callers re-decode a payload view to report an error.
  */
 export function decodeContentHeaderIn(bytes: Uint8Array, start: number, end: number): DecodedContentHeader {
-  const length = end;
   const r = reader.reset(bytes, start, end);
   const classId = r.u16('content header class-id');
   const c = contentClass(classId);
@@ -121,8 +120,8 @@ export function decodeContentHeaderIn(bytes: Uint8Array, start: number, end: num
         properties[p.name] = readProperty(r, p, labels[index]!);
       }
     }
-    if (r.pos !== length) {
-      throw new PayloadError('trailing-bytes', `${length - r.pos} bytes after the content header properties at offset ${r.pos}`, r.pos);
+    if (r.pos !== end) {
+      throw new PayloadError('trailing-bytes', `${end - r.pos} bytes after the content header properties at offset ${r.pos}`, r.pos);
     }
     return { classId, weight, bodySize, properties, propertyFlags };
   } catch (e) {

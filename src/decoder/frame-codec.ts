@@ -28,32 +28,10 @@ import {
 export function decodeFrame(frame: RawFrame): DecodedFrame {
   const { channel } = frame;
   switch (frame.type) {
-    // Method and header payloads are decoded in place; a fault is decoded again from a view
-    // of the payload, whose offsets its error reports (faults are rare, frames are many).
-    case FRAME_METHOD: {
-      const raw = frame.raw;
-      try {
-        return { type: 'method', channel, method: decodeMethodIn(raw, FRAME_HEADER_SIZE, raw.length - 1) };
-      } catch {
-        try {
-          return { type: 'method', channel, method: decodeMethod(frame.payload) };
-        } catch (e) {
-          throw atStreamOffset(e, frame);
-        }
-      }
-    }
-    case FRAME_HEADER: {
-      const raw = frame.raw;
-      try {
-        return { type: 'header', channel, header: decodeContentHeaderIn(raw, FRAME_HEADER_SIZE, raw.length - 1) };
-      } catch {
-        try {
-          return { type: 'header', channel, header: decodeContentHeader(frame.payload) };
-        } catch (e) {
-          throw atStreamOffset(e, frame);
-        }
-      }
-    }
+    case FRAME_METHOD:
+      return { type: 'method', channel, method: decodePayload(frame, decodeMethodIn, decodeMethod) };
+    case FRAME_HEADER:
+      return { type: 'header', channel, header: decodePayload(frame, decodeContentHeaderIn, decodeContentHeader) };
     case FRAME_BODY:
       return { type: 'body', channel, body: frame.payload };
     case FRAME_HEARTBEAT:
@@ -68,6 +46,27 @@ export function decodeFrame(frame: RawFrame): DecodedFrame {
       return { type: 'heartbeat', channel };
     default:
       throw new DecodeError('unknown-frame-type', `unknown frame type ${frame.type} on channel ${channel}`, frame.offset, { channel });
+  }
+}
+
+/**
+ * A method or header payload decoded in place in the frame's bytes. A fault is decoded again
+ * from a view of the payload, whose offsets its error reports: faults are rare, frames many.
+ */
+function decodePayload<T>(
+  frame: RawFrame,
+  inPlace: (bytes: Uint8Array, start: number, end: number) => T,
+  fromView: (payload: Uint8Array) => T,
+): T {
+  const raw = frame.raw;
+  try {
+    return inPlace(raw, FRAME_HEADER_SIZE, raw.length - 1);
+  } catch {
+    try {
+      return fromView(frame.payload);
+    } catch (e) {
+      throw atStreamOffset(e, frame);
+    }
   }
 }
 

@@ -104,18 +104,16 @@ export function decodeMethod(payload: Uint8Array): DecodedMethod {
  * so callers re-decode a payload view to report an error.
  */
 export function decodeMethodIn(bytes: Uint8Array, start: number, end: number): DecodedMethod {
-  const payload = bytes;
-  const length = end;
   if (end - start < 4) {
     throw new PayloadError('truncated', `method payload of ${end - start} bytes is shorter than its 4-byte class/method ids`, 0);
   }
-  const classId = (payload[start]! << 8) | payload[start + 1]!;
-  const methodId = (payload[start + 2]! << 8) | payload[start + 3]!;
+  const classId = (bytes[start]! << 8) | bytes[start + 1]!;
+  const methodId = (bytes[start + 2]! << 8) | bytes[start + 3]!;
   const c = COMPILED_BY_ID[classId]?.[methodId];
   if (c === undefined) {
     throw new PayloadError('unknown-method', `unknown method ${classId}.${methodId}`, 0, { classId, methodId });
   }
-  const r = reader.reset(payload, start + 4, length);
+  const r = reader.reset(bytes, start + 4, end);
   const args: Record<string, ArgumentValue> = {};
   try {
     const { ops, names, labels, bitPositions } = c;
@@ -156,10 +154,10 @@ export function decodeMethodIn(bytes: Uint8Array, start: number, end: number): D
   } catch (e) {
     throw withMethodContext(e, classId, methodId);
   }
-  if (r.pos !== length) {
+  if (r.pos !== end) {
     throw new PayloadError(
       'trailing-bytes',
-      `${length - r.pos} bytes after the arguments of ${c.spec.name} at offset ${r.pos}`,
+      `${end - r.pos} bytes after the arguments of ${c.spec.name} at offset ${r.pos}`,
       r.pos,
       { classId, methodId },
     );
