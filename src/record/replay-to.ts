@@ -108,9 +108,12 @@ class ConfirmLog {
   /** publishes with an outcome */
   resolved = 0;
 
-  /** A basic.ack / basic.nack: `tag` 0 with `multiple` means every publish so far. */
+  /**
+   * A basic.ack / basic.nack: `tag` 0 with `multiple` means every publish so far. A tag past
+   * the publishes made is cut to them (no memory for a bogus 2^60).
+   */
   settle(tag: number, multiple: boolean, outcome: number, published: number): void {
-    const upTo = multiple && tag === 0 ? published : tag;
+    const upTo = multiple && tag === 0 ? published : Math.min(tag, published);
     if (upTo >= this.outcomes.length) {
       const grown = new Uint8Array(Math.max(upTo + 1, this.outcomes.length * 2));
       grown.set(this.outcomes);
@@ -148,7 +151,7 @@ class ChannelState {
   published = 0;
   recordedConfirms = new ConfirmLog();
   freshConfirms = new ConfirmLog();
-  /** gave up waiting for the new server's confirms (reported once) */
+  /** gave up waiting for the new server's confirms (the final comparison names the publishes) */
   confirmsOverdue = false;
   /** the item receiving content frames, per side */
   recordedContent: ServerItem | undefined;
@@ -306,9 +309,7 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
       return false;
     };
     if (r.name === 'connection.start' && servers === undefined) {
-      const recordedServer = serverName(r.args['server-properties']);
-      const nowServer = serverName(f.args['server-properties']);
-      servers = { recorded: recordedServer, now: nowServer };
+      servers = { recorded: serverName(r.args['server-properties']), now: serverName(f.args['server-properties']) };
     }
     const diffs: string[] = [];
     if (r.name !== 'connection.start' && r.name !== 'connection.open-ok') {
