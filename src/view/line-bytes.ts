@@ -140,13 +140,24 @@ function writeValue(out: LineBuffers, text: string): void {
   if (n === 0 || n > MAX_VALUE_CHARS || !out.asciiIf(text, PLAIN)) out.utf8(argumentText(text));
 }
 
+// the text of the last size of 1 KB or more (messages of a stream tend to have one size, and
+// toFixed is slow)
+let lastSize = -1;
+let lastSizeBytes: Buffer = Buffer.alloc(0);
+
 /** ` 16 B`, ` 1.2 KB` */
 function writeSize(out: LineBuffers, bytes: number): void {
   out.byte(SPACE);
   if (bytes < 1024) {
     out.integer(bytes);
     out.bytes(BYTES_SUFFIX);
-  } else out.ascii(formatSize(bytes));
+    return;
+  }
+  if (bytes !== lastSize) {
+    lastSize = bytes;
+    lastSizeBytes = encode(formatSize(bytes));
+  }
+  out.bytes(lastSizeBytes);
 }
 
 /** `  [unacked=3]` fast; every other insight as describeInsight writes it */
