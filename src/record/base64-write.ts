@@ -13,12 +13,19 @@ export function base64Length(byteLength: number): number {
   return Math.ceil(byteLength / 3) * 4;
 }
 
+// Buffer's own slicer and writer take any Uint8Array and skip toString's and write()'s
+// argument handling (a Buffer view per frame, encoding lookups); fall back where missing.
+type Slicer = (this: Uint8Array, start: number, end: number) => string;
+type Writer = (this: Buffer, text: string, offset: number) => number;
+const nativeBase64Slice = (Buffer.prototype as unknown as { base64Slice?: Slicer }).base64Slice;
+const nativeLatin1Write = (Buffer.prototype as unknown as { latin1Write?: Writer }).latin1Write;
+
 /** Writes `src` as base64 (with padding) at `at` in `dst`; returns the index after it. */
 export function writeBase64(src: Uint8Array, dst: Buffer, at: number): number {
   const n = src.length;
   if (n >= NATIVE_FROM) {
-    const text = Buffer.from(src.buffer, src.byteOffset, n).toString('base64');
-    return at + dst.write(text, at, 'latin1');
+    const text = nativeBase64Slice !== undefined ? nativeBase64Slice.call(src, 0, n) : Buffer.from(src.buffer, src.byteOffset, n).toString('base64');
+    return at + (nativeLatin1Write !== undefined ? nativeLatin1Write.call(dst, text, at) : dst.write(text, at, 'latin1'));
   }
   let i = 0;
   for (const whole = n - (n % 3); i < whole; i += 3) {

@@ -72,12 +72,16 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
   out.integer(event.offset);
   out.bytes(PIECE.raw);
   out.base64(keepSecrets && event.secretRaw !== undefined ? event.secretRaw : event.raw);
-  out.bytes(PIECE.frame);
   const frame = event.frame;
   switch (frame.type) {
     case 'body':
       out.bytes(PIECE.body);
       out.integer(frame.body.length);
+      if (event.insight === undefined) {
+        out.bytes(PIECE.closeTwo); // the usual body line ends here
+        out.endLine();
+        return;
+      }
       out.byte(CLOSE_BRACE);
       break;
     case 'heartbeat':
@@ -143,11 +147,11 @@ const CLOSE_BRACKET = 0x5d;
 const PIECE = {
   seq: asciiBytes('{"seq":'),
   raw: asciiBytes(',"raw":"'),
-  frame: asciiBytes('","frame":'),
-  body: asciiBytes('{"type":"body","size":'),
-  heartbeat: asciiBytes('{"type":"heartbeat"}'),
+  // each frame kind's piece starts with the `","frame":` that ends the raw bytes
+  body: asciiBytes('","frame":{"type":"body","size":'),
+  heartbeat: asciiBytes('","frame":{"type":"heartbeat"}'),
   closeTwo: asciiBytes('}}'),
-  header: asciiBytes('{"type":"header","classId":'),
+  header: asciiBytes('","frame":{"type":"header","classId":'),
   weight: asciiBytes(',"weight":'),
   bodySize: asciiBytes(',"bodySize":'),
   properties: asciiBytes(',"properties":'),
@@ -158,12 +162,12 @@ const PIECE = {
   null: asciiBytes('null'),
 };
 
-// `{"type":"method","method":{"name":…,"classId":…,"methodId":…,"args":` once per method
+// `","frame":{"type":"method","method":{"name":…,"classId":…,"methodId":…,"args":` once per method
 const METHOD_PREFIXES = new Map<MethodSpec, Uint8Array>();
 function methodPrefix(method: DecodedMethod): Uint8Array {
   let prefix = METHOD_PREFIXES.get(method.spec);
   if (prefix === undefined) {
-    prefix = Buffer.from(`{"type":"method","method":{"name":${JSON.stringify(method.name)},"classId":${method.classId},"methodId":${method.methodId},"args":`);
+    prefix = Buffer.from(`","frame":{"type":"method","method":{"name":${JSON.stringify(method.name)},"classId":${method.classId},"methodId":${method.methodId},"args":`);
     METHOD_PREFIXES.set(method.spec, prefix);
   }
   return prefix;
