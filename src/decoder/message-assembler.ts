@@ -35,6 +35,9 @@ interface PendingContent {
   frames: number[];
 }
 
+/** A channel's state while a message is in progress. */
+type ActiveContent = PendingContent & { method: DecodedMethod };
+
 const EMPTY = new Uint8Array(0);
 
 export class MessageAssembler {
@@ -48,71 +51,72 @@ export class MessageAssembler {
   push(frame: DecodedFrame, id: number, offset: number): AssemblyResult | undefined {
     if (frame.type === 'heartbeat') return undefined;
     const channel = frame.channel;
-    let current = this.pending.get(channel);
-    const method = current?.method;
+    const current = this.pending.get(channel);
+    // the channel's message in progress, if one is
+    const active = current?.method !== undefined ? (current as ActiveContent) : undefined;
     switch (frame.type) {
       case 'method': {
-        if (method !== undefined) {
-          this.reset(current!);
-          return this.unexpected(
-            `${frame.method.name} on channel ${channel} while ${method.name} awaits its ${current!.header ? 'body' : 'content header'}`,
-            offset,
-            frame,
-          );
+        if (active !== undefined) {
+          const awaited = active.header ? 'body' : 'content header';
+          const name = active.method.name;
+          this.reset(active);
+          return this.unexpected(`${frame.method.name} on channel ${channel} while ${name} awaits its ${awaited}`, offset, frame);
         }
         if (!frame.method.spec.content) return undefined;
-        if (current === undefined) {
-          current = { method: undefined, header: undefined, bodySize: 0, received: 0, firstPart: undefined, parts: undefined, frames: [] };
-          this.pending.set(channel, current);
-        }
-        current.method = frame.method;
-        current.frames = [id];
+        const pending = current ?? this.idle(channel);
+        pending.method = frame.method;
+        pending.frames = [id];
         return undefined;
       }
       case 'header': {
-        if (method === undefined || current!.header !== undefined) {
-          if (method !== undefined) this.reset(current!);
+        if (active === undefined || active.header !== undefined) {
+          if (active !== undefined) this.reset(active);
           return this.unexpected(`content header on channel ${channel} without a content method before it`, offset, frame);
         }
-        const pending = current!;
-        if (frame.header.classId !== method.classId) {
-          this.reset(pending);
+        if (frame.header.classId !== active.method.classId) {
+          this.reset(active);
           return this.unexpected(
-            `content header of class ${frame.header.classId} after ${method.name} on channel ${channel}`,
+            `content header of class ${frame.header.classId} after ${active.method.name} on channel ${channel}`,
             offset,
             frame,
           );
         }
         if (frame.header.bodySize > BigInt(Number.MAX_SAFE_INTEGER)) {
-          this.reset(pending);
+          this.reset(active);
           return this.unexpected(`body-size ${frame.header.bodySize} on channel ${channel} is beyond what can be assembled`, offset, frame);
         }
-        pending.header = frame.header;
-        pending.bodySize = Number(frame.header.bodySize);
-        pending.frames.push(id);
-        return pending.bodySize === 0 ? this.complete(channel, pending) : undefined;
+        active.header = frame.header;
+        active.bodySize = Number(frame.header.bodySize);
+        active.frames.push(id);
+        return active.bodySize === 0 ? this.complete(channel, active) : undefined;
       }
       case 'body': {
-        if (method === undefined || current!.header === undefined) {
-          if (method !== undefined) this.reset(current!);
+        if (active === undefined || active.header === undefined) {
+          if (active !== undefined) this.reset(active);
           return this.unexpected(`body frame on channel ${channel} without a content header before it`, offset, frame);
         }
-        const pending = current!;
-        pending.received += frame.body.length;
-        if (pending.received > pending.bodySize) {
-          this.reset(pending);
+        active.received += frame.body.length;
+        if (active.received > active.bodySize) {
+          this.reset(active);
           return this.unexpected(
-            `body frames on channel ${channel} carry ${pending.received} bytes, more than the header's body-size ${pending.bodySize}`,
+            `body frames on channel ${channel} carry ${active.received} bytes, more than the header's body-size ${active.bodySize}`,
             offset,
             frame,
           );
         }
-        if (pending.firstPart === undefined) pending.firstPart = frame.body;
-        else (pending.parts ??= [pending.firstPart]).push(frame.body);
-        pending.frames.push(id);
-        return pending.received === pending.bodySize ? this.complete(channel, pending) : undefined;
+        if (active.firstPart === undefined) active.firstPart = frame.body;
+        else (active.parts ??= [active.firstPart]).push(frame.body);
+        active.frames.push(id);
+        return active.received === active.bodySize ? this.complete(channel, active) : undefined;
       }
     }
+  }
+
+  /** A new idle state for a channel's first message. */
+  private idle(channel: number): PendingContent {
+    const pending: PendingContent = { method: undefined, header: undefined, bodySize: 0, received: 0, firstPart: undefined, parts: undefined, frames: [] };
+    this.pending.set(channel, pending);
+    return pending;
   }
 
   /** Forget a channel's partial message (channel closed). */
@@ -130,11 +134,11 @@ export class MessageAssembler {
     pending.parts = undefined;
   }
 
-  private complete(channel: number, pending: PendingContent): AssemblyResult {
+  private complete(channel: number, pending: ActiveContent): AssemblyResult {
     const body = pending.parts !== undefined ? joinParts(pending.parts, pending.bodySize) : (pending.firstPart ?? EMPTY);
     const result: AssemblyResult = {
       kind: 'message',
-      message: { channel, method: pending.method!, header: pending.header!, body, frames: pending.frames },
+      message: { channel, method: pending.method, header: pending.header!, body, frames: pending.frames },
     };
     this.reset(pending);
     return result;

@@ -54,15 +54,21 @@ export function formatClock(tsMicros: number): string {
 // empty, or with characters that would make `key=value` ambiguous or unprintable
 const NEEDS_QUOTES = /^$|[\s"=,{}[\]]|[^\x20-\x7e\u00a0-\uffff]/;
 
+/**
+ * ASCII characters a value may consist of to be shown as it is, without asking NEEDS_QUOTES
+ * (1 = plain): printable, not a space, not one of `"=,{}[]`. Shared with the byte writer.
+ */
+export const PLAIN_VALUE_CHARS = new Uint8Array(128);
+for (let c = 0x21; c < 0x7f; c++) PLAIN_VALUE_CHARS[c] = 1;
+for (const c of '"=,{}[]') PLAIN_VALUE_CHARS[c.charCodeAt(0)] = 0;
+
 function quoteIfNeeded(text: string): string {
   // most values are short plain ASCII: a character loop settles them without the regex
   const n = text.length;
   if (n === 0) return '""';
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x3d || c === 0x2c || c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d) {
-      return NEEDS_QUOTES.test(text) ? JSON.stringify(text) : text;
-    }
+    if (c >= 0x80 || PLAIN_VALUE_CHARS[c] !== 1) return NEEDS_QUOTES.test(text) ? JSON.stringify(text) : text;
   }
   return text;
 }

@@ -10,6 +10,7 @@ import type { LineBuffers } from '../record/line-buffers.js';
 import {
   ARROWS,
   MAX_VALUE_CHARS,
+  PLAIN_VALUE_CHARS as PLAIN,
   argumentText,
   columnsOf,
   describeInsight,
@@ -128,11 +129,6 @@ function writeArgument(out: LineBuffers, value: ArgumentValue): void {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** Characters a value may hold and still be shown as it is (quoteIfNeeded's plain set). */
-const PLAIN = new Uint8Array(128);
-for (let c = 0x21; c < 0x7f; c++) PLAIN[c] = 1;
-for (const c of '"=,{}[]') PLAIN[c.charCodeAt(0)] = 0;
 
 /** A string value: as it is when plain ASCII that needs no quotes or cut, else as argumentText shows it. */
 function writeValue(out: LineBuffers, text: string): void {
