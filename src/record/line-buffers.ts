@@ -8,9 +8,6 @@ import { writeBase64, base64Length } from './base64-write.js';
 /** '00' '01' … '99' as ASCII codes, two per number */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 0x30 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
 
-/** Full-size buffers kept for reuse; more than this are left to the garbage collector. */
-const POOL_LIMIT = 4;
-
 export class LineBuffers {
   private buffer: Buffer;
   /**
@@ -27,14 +24,22 @@ export class LineBuffers {
   private sealed: Buffer[] = [];
   private sealedTotal = 0;
 
+  /** regions are tracked for reuse (`keep` > 0) until a discard */
+  private reuse: boolean;
+
   /**
-   * `reuse`: the owner gives every region back with `release` once written (the recorder);
-   * without it nothing is tracked and written regions are left to the garbage collector.
+   * `keep`: how many full-size buffers to keep for reuse; the owner then gives every region
+   * back with `release` once written (the recorder). It should cover the most buffers the
+   * owner ever has out at once: each one beyond it is a fresh allocation that dies old, and
+   * those made V8 run a full collection every ~0.5 s while recording (and a full collection
+   * throws away optimized code, recompiled at great cost on the same cores). With 0 nothing
+   * is tracked and written regions are left to the garbage collector.
    */
   constructor(
     private readonly batchBytes: number,
-    private reuse = false,
+    private readonly keep = 0,
   ) {
+    this.reuse = keep > 0;
     // allocUnsafeSlow: a buffer of its own (small ones would share Node's pool, and the
     // bookkeeping below goes by backing ArrayBuffer)
     this.buffer = Buffer.allocUnsafeSlow(batchBytes);
@@ -89,7 +94,7 @@ export class LineBuffers {
 
   private recycle(key: ArrayBuffer, buffer: Buffer): void {
     this.outstanding.delete(key);
-    if (buffer.length === this.batchBytes && this.pool.length < POOL_LIMIT) this.pool.push(buffer);
+    if (buffer.length === this.batchBytes && this.pool.length < this.keep) this.pool.push(buffer);
   }
 
   /** The sealed regions, handed over: not written again until given back with `release`. */

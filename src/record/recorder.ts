@@ -81,7 +81,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
   }
 
   // Lines are encoded straight into large buffers; sealed regions wait for the write in flight.
-  const out = new LineBuffers(batchBytes, true);
+  // Up to the high-water mark can be waiting, plus the buffer being filled and a partial one.
+  const out = new LineBuffers(batchBytes, Math.ceil(highWater / batchBytes) + 2);
   let inFlight: { buffers: Buffer[]; bytes: number; position: number } | undefined;
   let closed = false;
   let failed: RecordingWriteError | undefined;

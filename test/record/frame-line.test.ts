@@ -115,7 +115,7 @@ describe('line buffers given back after their write', () => {
   };
 
   it('are reused, and a region still out is never written over', () => {
-    const out = new LineBuffers(64, true);
+    const out = new LineBuffers(64, 4);
     const texts = Array.from({ length: 40 }, (_, i) => `line ${i} ${'x'.repeat(i % 13)}`);
     const held: { buffers: Buffer[]; copy: string }[] = [];
     const backing = new Set<ArrayBufferLike>();
@@ -136,7 +136,7 @@ describe('line buffers given back after their write', () => {
     for (let i = 1; i < held.length; i += 2) expect(Buffer.concat(held[i]!.buffers).toString('latin1')).toBe(held[i]!.copy);
     expect(held.map((h) => h.copy).join('')).toBe(texts.map((t) => `${t}\n`).join(''));
     // ~1.2 KB went through 64-byte buffers: without reuse that is ~20 of them
-    const fresh = new LineBuffers(64, true);
+    const fresh = new LineBuffers(64, 4);
     const freshBacking = new Set<ArrayBufferLike>();
     for (const text of texts) {
       line(fresh, text);
@@ -149,8 +149,32 @@ describe('line buffers given back after their write', () => {
     expect(backing.size).toBeGreaterThan(freshBacking.size);
   });
 
+  it('are all reused when a write gives back as many buffers at once as it keeps', () => {
+    // a slow disk: one write takes ten buffers' worth of lines and gives them all back at once
+    const distinct = (keep: number, lines: number) => {
+      const out = new LineBuffers(256, keep);
+      const backing = new Set<ArrayBufferLike>();
+      let inFlight: Buffer[] = [];
+      for (let i = 0; i < lines; i++) {
+        // five lines fill a buffer
+        line(out, `line ${String(i).padStart(4, '0')} ${'y'.repeat(40)}`);
+        if (i % 50 !== 49) continue;
+        out.release(inFlight);
+        out.seal();
+        inFlight = out.takeSealed().buffers;
+        for (const b of inFlight) backing.add(b.buffer);
+      }
+      return backing.size;
+    };
+    // ten in flight, ten being filled and one partly: no more however long it runs
+    expect(distinct(12, 1000)).toBeLessThanOrEqual(22);
+    expect(distinct(12, 3000)).toBe(distinct(12, 1000));
+    // keeping too few: every write's return drops buffers, and fresh ones replace them
+    expect(distinct(4, 3000)).toBeGreaterThan(distinct(4, 1000) + 100);
+  });
+
   it('are not reused while the regions of a discarded batch may still be read', () => {
-    const out = new LineBuffers(32, true);
+    const out = new LineBuffers(32, 4);
     line(out, 'a'.repeat(20));
     out.seal();
     const first = out.takeSealed().buffers;
