@@ -67,8 +67,7 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
   out.beginLine();
   out.bytes(PIECE.seq);
   out.integer(event.seq);
-  out.bytes(timeAndConnection(event.ts, event.conn));
-  out.bytes(directionAndChannel(event.dir, event.channel));
+  out.bytes(framePlace(event.ts, event.conn, event.dir, event.channel));
   out.integer(event.offset);
   out.bytes(PIECE.raw);
   out.base64(keepSecrets && event.secretRaw !== undefined ? event.secretRaw : event.raw);
@@ -87,11 +86,13 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
     case 'heartbeat':
       out.bytes(PIECE.heartbeat);
       break;
-    case 'method':
-      out.bytes(methodPrefix(frame.method));
-      writeValues(out, frame.method.args);
+    case 'method': {
+      const pieces = methodPieces(frame.method);
+      out.bytes(pieces.prefix);
+      writeArguments(out, frame.method.args, pieces);
       out.bytes(PIECE.closeTwo);
       break;
+    }
     case 'header': {
       const h = frame.header;
       out.bytes(PIECE.header);
@@ -116,27 +117,23 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
 
 const asciiBytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 
-// The frames of one chunk share their time and connection: `,"ts":…,"conn":…` once per chunk.
+// The frames of one chunk share their time, connection and direction, and mostly their
+// channel: `,"ts":…,"conn":…,"kind":"frame","dir":…,"channel":…,"offset":` is made once for
+// them (one copy per line instead of two).
 let lastTs = -1;
 let lastConn = -1;
-let lastTimeAndConnection: Uint8Array = new Uint8Array(0);
-function timeAndConnection(ts: number, conn: number): Uint8Array {
-  if (ts !== lastTs || conn !== lastConn) {
+let lastDir: Direction | undefined;
+let lastChannel = -1;
+let lastPlace: Uint8Array = new Uint8Array(0);
+function framePlace(ts: number, conn: number, dir: Direction, channel: number): Uint8Array {
+  if (ts !== lastTs || conn !== lastConn || dir !== lastDir || channel !== lastChannel) {
     lastTs = ts;
     lastConn = conn;
-    lastTimeAndConnection = Buffer.from(`,"ts":${ts},"conn":${conn}`, 'latin1');
+    lastDir = dir;
+    lastChannel = channel;
+    lastPlace = Buffer.from(`,"ts":${ts},"conn":${conn},"kind":"frame","dir":"${dir}","channel":${channel},"offset":`, 'latin1');
   }
-  return lastTimeAndConnection;
-}
-
-// `,"kind":"frame","dir":…,"channel":…,"offset":` for the channels in use (most are low numbers)
-const DIRECTION_AND_CHANNEL: Record<Direction, (Uint8Array | undefined)[]> = { c2s: [], s2c: [] };
-const CACHED_CHANNELS = 2048;
-function directionAndChannel(dir: Direction, channel: number): Uint8Array {
-  const text = () => asciiBytes(`,"kind":"frame","dir":"${dir}","channel":${channel},"offset":`);
-  if (channel >= CACHED_CHANNELS) return text();
-  const cache = DIRECTION_AND_CHANNEL[dir];
-  return (cache[channel] ??= text());
+  return lastPlace;
 }
 
 const CLOSE_BRACE = 0x7d;
@@ -162,15 +159,26 @@ const PIECE = {
   null: asciiBytes('null'),
 };
 
-// `","frame":{"type":"method","method":{"name":…,"classId":…,"methodId":…,"args":` once per method
-const METHOD_PREFIXES = new Map<MethodSpec, Uint8Array>();
-function methodPrefix(method: DecodedMethod): Uint8Array {
-  let prefix = METHOD_PREFIXES.get(method.spec);
-  if (prefix === undefined) {
-    prefix = Buffer.from(`","frame":{"type":"method","method":{"name":${JSON.stringify(method.name)},"classId":${method.classId},"methodId":${method.methodId},"args":`);
-    METHOD_PREFIXES.set(method.spec, prefix);
+// Per method, once: `","frame":{"type":"method","method":{"name":…,"classId":…,"methodId":…,"args":`
+// and its arguments' `{"name":` / `,"name":` in spec order (decoded arguments come in it).
+interface MethodPieces {
+  readonly prefix: Uint8Array;
+  readonly names: readonly string[];
+  readonly keys: readonly Uint8Array[];
+}
+const METHOD_PIECES = new Map<MethodSpec, MethodPieces>();
+function methodPieces(method: DecodedMethod): MethodPieces {
+  let pieces = METHOD_PIECES.get(method.spec);
+  if (pieces === undefined) {
+    const names = method.spec.fields.map((f) => f.name);
+    pieces = {
+      prefix: Buffer.from(`","frame":{"type":"method","method":{"name":${JSON.stringify(method.name)},"classId":${method.classId},"methodId":${method.methodId},"args":`),
+      names,
+      keys: names.map((name, i) => keyPrefix(name, i === 0)),
+    };
+    METHOD_PIECES.set(method.spec, pieces);
   }
-  return prefix;
+  return pieces;
 }
 
 // `{"key":` and `,"key":` once per argument, property or insight name (a fixed, small set:
@@ -234,35 +242,51 @@ function writeBigint(out: LineBuffers, value: bigint): void {
   else out.ascii(`"${json}"`);
 }
 
+/** A method's arguments as writeValues writes them; keys in the spec's order take its pieces. */
+function writeArguments(out: LineBuffers, args: Readonly<Record<string, ArgumentValue>>, pieces: MethodPieces): void {
+  const { names, keys } = pieces;
+  let i = 0;
+  for (const key in args) {
+    out.bytes(key === names[i] ? keys[i]! : keyPrefix(key, i === 0));
+    i++;
+    writeValue(out, args[key]!);
+  }
+  if (i === 0) out.bytes(PIECE.emptyObject);
+  else out.byte(CLOSE_BRACE);
+}
+
 /** Method arguments or properties as valueToJson + JSON.stringify would write them. */
 function writeValues(out: LineBuffers, values: Readonly<Record<string, ArgumentValue>>): void {
   let first = true;
   for (const key in values) {
-    const v = values[key]!;
     out.bytes(keyPrefix(key, first));
     first = false;
-    switch (typeof v) {
-      case 'string':
-        out.jsonString(v);
-        break;
-      case 'number':
-        if (Number.isFinite(v)) out.integer(v);
-        else out.ascii(`"${String(v)}"`);
-        break;
-      case 'boolean':
-        out.bytes(v ? PIECE.true : PIECE.false);
-        break;
-      case 'bigint':
-        writeBigint(out, v);
-        break;
-      default:
-        // a field table: empty ones (amqplib sends `headers: {}`) need no JSON round trip
-        if (isFieldTable(v) && v.entries.length === 0) out.bytes(PIECE.emptyObject);
-        else out.utf8(stringify(valueToJson(v)));
-    }
+    writeValue(out, values[key]!);
   }
   if (first) out.bytes(PIECE.emptyObject);
   else out.byte(CLOSE_BRACE);
+}
+
+function writeValue(out: LineBuffers, v: ArgumentValue): void {
+  switch (typeof v) {
+    case 'string':
+      out.jsonString(v);
+      break;
+    case 'number':
+      if (Number.isFinite(v)) out.integer(v);
+      else out.ascii(`"${String(v)}"`);
+      break;
+    case 'boolean':
+      out.bytes(v ? PIECE.true : PIECE.false);
+      break;
+    case 'bigint':
+      writeBigint(out, v);
+      break;
+    default:
+      // a field table: empty ones (amqplib sends `headers: {}`) need no JSON round trip
+      if (isFieldTable(v) && v.entries.length === 0) out.bytes(PIECE.emptyObject);
+      else out.utf8(stringify(valueToJson(v)));
+  }
 }
 
 function stringify(json: Json): string {

@@ -69,6 +69,34 @@ describe('frame lines written byte by byte', () => {
     for (const batch of [1, 7, 64, 100, 333]) expect(written(events, batch)).toBe(expected);
   });
 
+  it('name the right channel when one chunk holds frames of several channels', () => {
+    const chunk = Buffer.concat([
+      encodeMethodFrame(1, 'basic.publish', { exchange: 'a' }),
+      encodeMethodFrame(2, 'basic.publish', { exchange: 'b' }),
+      encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 5n }),
+    ]);
+    const inOneChunk = frameEvents([chunk], 1_000_000);
+    expect(inOneChunk.map((e) => [e.ts, e.channel])).toEqual([[1_001_234, 1], [1_001_234, 2], [1_001_234, 1]]);
+    expect(written(inOneChunk, 1 << 20)).toBe(inOneChunk.map((e) => `${stringifyEvent(e)}\n`).join(''));
+  });
+
+  it('write arguments that are not in the spec order (or not all there) by their names', () => {
+    const [publish] = frameEvents([encodeMethodFrame(1, 'basic.publish', { exchange: 'x', 'routing-key': 'k' })], 5);
+    if (publish?.frame.type !== 'method') throw new Error('expected a method frame');
+    const { method } = publish.frame;
+    const variants: Record<string, unknown>[] = [
+      { 'routing-key': 'k', exchange: 'x', ticket: 0, mandatory: false, immediate: true },
+      { exchange: 'x', 'routing-key': 'k' },
+      { ticket: 0, exchange: 'x', 'routing-key': 'k', mandatory: false, immediate: false, extra: 'kept' },
+      {},
+    ];
+    const events = variants.map((args) => ({ ...publish, frame: { ...publish.frame, method: { ...method, args } } }) as FrameEvent);
+    const lines = written(events, 1 << 20).split('\n').slice(0, -1);
+    expect(lines).toEqual(events.map(stringifyEvent));
+    expect(JSON.parse(lines[0]!).frame.method.args).toEqual(variants[0]);
+    expect(JSON.parse(lines[3]!).frame.method.args).toEqual({});
+  });
+
   it('hold large timestamps, sequence numbers and offsets as their exact digits', () => {
     const line = JSON.parse(written(events.slice(0, 1), 64)) as { ts: number; seq: number };
     expect(line.ts).toBe(events[0]!.ts);
