@@ -14,6 +14,22 @@ import type {
   SpecFieldType,
 } from './types.js';
 
+/**
+ * `make(spec)` worked out once per method and kept (there are 66): for the per-method tables
+ * the decoder's users derive from the spec (argument columns, pre-encoded pieces).
+ */
+export function perMethod<T>(make: (spec: MethodSpec) => T): (spec: MethodSpec) => T {
+  const made = new Map<MethodSpec, T>();
+  return (spec) => {
+    let value = made.get(spec);
+    if (value === undefined) {
+      value = make(spec);
+      made.set(spec, value);
+    }
+    return value;
+  };
+}
+
 /** Domain → wire type, as the spec's `domains` list defines them. */
 export const DOMAINS = {
   bit: 'bit', 'channel-id': 'longstr', 'class-id': 'short', 'consumer-tag': 'shortstr', 'delivery-tag': 'longlong',

@@ -3,8 +3,9 @@
 // derived events (messages, assembly errors) are not written and come back on replay.
 
 import { isFieldTable } from '../decoder/field-table.js';
+import { perMethod } from '../decoder/spec.js';
 import type { Direction, FrameEvent, SpyEvent } from '../events.js';
-import type { ArgumentValue, DecodedMethod, MethodSpec } from '../decoder/types.js';
+import type { ArgumentValue } from '../decoder/types.js';
 import { base64, bigintToJson, eventToJson, valueToJson, type Json } from './event-json.js';
 import type { LineBuffers } from './line-buffers.js';
 
@@ -87,7 +88,7 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
       out.bytes(PIECE.heartbeat);
       break;
     case 'method': {
-      const pieces = methodPieces(frame.method);
+      const pieces = methodPieces(frame.method.spec);
       out.bytes(pieces.prefix);
       writeArguments(out, frame.method.args, pieces);
       out.bytes(PIECE.closeTwo);
@@ -166,20 +167,14 @@ interface MethodPieces {
   readonly names: readonly string[];
   readonly keys: readonly Uint8Array[];
 }
-const METHOD_PIECES = new Map<MethodSpec, MethodPieces>();
-function methodPieces(method: DecodedMethod): MethodPieces {
-  let pieces = METHOD_PIECES.get(method.spec);
-  if (pieces === undefined) {
-    const names = method.spec.fields.map((f) => f.name);
-    pieces = {
-      prefix: Buffer.from(`","frame":{"type":"method","method":{"name":${JSON.stringify(method.name)},"classId":${method.classId},"methodId":${method.methodId},"args":`),
-      names,
-      keys: names.map((name, i) => keyPrefix(name, i === 0)),
-    };
-    METHOD_PIECES.set(method.spec, pieces);
-  }
-  return pieces;
-}
+const methodPieces = perMethod((spec): MethodPieces => {
+  const names = spec.fields.map((f) => f.name);
+  return {
+    prefix: Buffer.from(`","frame":{"type":"method","method":{"name":${JSON.stringify(spec.name)},"classId":${spec.classId},"methodId":${spec.methodId},"args":`),
+    names,
+    keys: names.map((name, i) => keyPrefix(name, i === 0)),
+  };
+});
 
 // `{"key":` and `,"key":` once per argument, property or insight name (a fixed, small set:
 // the names come from the spec and the insight type)

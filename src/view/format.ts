@@ -4,7 +4,8 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import { isFieldTable } from '../decoder/field-table.js';
-import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldValue, MethodSpec } from '../decoder/types.js';
+import { perMethod } from '../decoder/spec.js';
+import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldValue } from '../decoder/types.js';
 import type { Direction, FrameInsight, SpyEvent } from '../events.js';
 
 export const ARROWS: Record<Direction, string> = { c2s: 'C→S', s2c: 'S→C' };
@@ -107,20 +108,14 @@ export interface ArgumentColumn {
   readonly defaultValue: ArgumentValue | undefined;
 }
 
-const COLUMNS = new Map<MethodSpec, readonly ArgumentColumn[]>();
-export function columnsOf(spec: MethodSpec): readonly ArgumentColumn[] {
-  let columns = COLUMNS.get(spec);
-  if (columns === undefined) {
-    columns = spec.fields.map((field: FieldSpec) => ({
-      name: field.name,
-      label: `${field.name}=`,
-      reserved: field.name === 'ticket' || field.name.startsWith('reserved'),
-      defaultValue: field.defaultValue,
-    }));
-    COLUMNS.set(spec, columns);
-  }
-  return columns;
-}
+export const columnsOf = perMethod((spec): readonly ArgumentColumn[] =>
+  spec.fields.map((field: FieldSpec) => ({
+    name: field.name,
+    label: `${field.name}=`,
+    reserved: field.name === 'ticket' || field.name.startsWith('reserved'),
+    defaultValue: field.defaultValue,
+  })),
+);
 
 /** An argument formatArguments leaves out: reserved, false, empty, or its default. */
 export function isDefault(column: ArgumentColumn, value: ArgumentValue): boolean {

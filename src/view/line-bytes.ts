@@ -4,7 +4,8 @@
 // value that needs quoting or cutting, goes through formatEventLine's text. A test holds the
 // bytes equal to formatEventLine's for every kind of line.
 
-import type { ArgumentValue, DecodedMethod, MethodSpec } from '../decoder/types.js';
+import { perMethod } from '../decoder/spec.js';
+import type { ArgumentValue, DecodedMethod } from '../decoder/types.js';
 import type { Direction, FrameInsight, SpyEvent } from '../events.js';
 import type { LineBuffers } from '../record/line-buffers.js';
 import {
@@ -42,20 +43,14 @@ interface MethodPieces {
   readonly flags: readonly Buffer[];
 }
 
-const PIECES = new Map<MethodSpec, MethodPieces>();
-function piecesOf(spec: MethodSpec): MethodPieces {
-  let pieces = PIECES.get(spec);
-  if (pieces === undefined) {
-    const columns = columnsOf(spec);
-    pieces = {
-      name: encode(spec.name),
-      labels: columns.map((c) => encode(` ${c.label}`)),
-      flags: columns.map((c) => encode(` ${c.name}`)),
-    };
-    PIECES.set(spec, pieces);
-  }
-  return pieces;
-}
+const piecesOf = perMethod((spec): MethodPieces => {
+  const columns = columnsOf(spec);
+  return {
+    name: encode(spec.name),
+    labels: columns.map((c) => encode(` ${c.label}`)),
+    flags: columns.map((c) => encode(` ${c.name}`)),
+  };
+});
 
 // the clock text of the last millisecond, as bytes (formatClock returns the same string then)
 let clockText = '';
