@@ -149,7 +149,6 @@ async function queued(url, pid, count) {
 const mb = (b) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
-/** CPU seconds (user + system) a process has used so far; undefined without /proc. */
 async function runAll(target) {
   const results = {};
   // the memory test first, so a fresh broker process shows what queued messages cost
@@ -162,11 +161,11 @@ async function runAll(target) {
   for (const [label, pairs, size] of [['1p/1c 16 B', 1, 16], ['1p/1c 4 KB', 1, 4096], ['10p/10c 16 B', 10, 16], ['10p/10c 4 KB', 10, 4096]]) {
     if (ONLY !== undefined && !label.includes(ONLY)) continue;
     await pipeline(target.url, pairs, Math.min(MESSAGES, 10_000), size); // warm-up
-    const cpu0 = target.pid ? cpuSeconds(target.pid) : undefined;
+    // NaN without a pid or /proc
+    const cpu0 = cpuSeconds(target.pid);
     results[label] = await pipeline(target.url, pairs, MESSAGES, size);
-    const cpu1 = target.pid ? cpuSeconds(target.pid) : undefined;
     const r = results[label];
-    r.cpuPerMsg = cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) * 1e6) / MESSAGES : NaN;
+    r.cpuPerMsg = ((cpuSeconds(target.pid) - cpu0) * 1e6) / MESSAGES;
     console.log(
       `${target.name.padEnd(9)} ${label.padEnd(14)} ${fmt(r.rate).padStart(9)} msg/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   broker CPU ${r.cpuPerMsg.toFixed(1)} µs/msg`,
     );

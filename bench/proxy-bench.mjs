@@ -5,7 +5,7 @@
 // peak RSS, and ratios to socat.
 //
 // Broker: AMQP_SPY_RABBITMQ_URL (e.g. amqp://guest:guest@127.0.0.1:5672) when set, else the
-// built-in broker in a child process (the spy's own decoding off, so only the proxy is measured).
+// built-in broker in a child process (without a tap of its own, so only the proxy decodes).
 // Besides throughput, each relay's CPU time per message is read from /proc: it is what the
 // throughput ratio comes from on a machine whose cores the broker and client share, and it
 // is steadier than throughput when the machine is noisy.

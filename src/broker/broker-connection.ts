@@ -4,10 +4,11 @@
 // Output is batched: everything sent during one turn goes out in one socket write.
 
 import type net from 'node:net';
-import { decodeFieldTableEntries, fieldTable, tableGet } from '../decoder/field-table.js';
+import { fieldTable, tableGet } from '../decoder/field-table.js';
 import { FrameParser, type FrameParserOutput } from '../decoder/frame-parser.js';
 import { encodeHeartbeatFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
 import { decodeMethod } from '../decoder/method-codec.js';
+import { saslCredentials } from '../decoder/sasl.js';
 import { encodeProtocolHeader } from '../decoder/protocol-header.js';
 import { type MethodArgs, type MethodArgsInput, type MethodName } from '../decoder/spec.js';
 import type { DecodeError } from '../decoder/errors.js';
@@ -345,17 +346,11 @@ export class BrokerConnection implements AlarmListener {
     const mechanism = text(args.mechanism);
     this.mechanism = mechanism;
     this.state = 'securing';
-    let credentials: { user: string; password: string } | undefined;
-    const response = args.response;
-    const bytes = typeof response === 'string' ? Buffer.from(response, 'utf8') : response;
-    if (mechanism === 'PLAIN') {
-      credentials = parsePlain(bytes);
-    } else if (mechanism === 'AMQPLAIN') {
-      credentials = parseAmqplain(bytes);
-    } else {
+    if (mechanism !== 'PLAIN' && mechanism !== 'AMQPLAIN') {
       throw new AmqpError(503, `COMMAND_INVALID - unknown authentication mechanism '${mechanism}'`).at(10, 11);
     }
-    if (credentials === undefined || !this.broker.authenticate(credentials.user, credentials.password)) {
+    const credentials = saslCredentials(mechanism, args.response);
+    if (credentials?.password === undefined || !this.broker.authenticate(credentials.user, credentials.password)) {
       this.authFailed();
       return;
     }
@@ -756,25 +751,3 @@ function checkNegotiated(field: string, min: number, server: number, client: num
   }
 }
 
-/** SASL PLAIN: [authzid] NUL authcid NUL passwd. */
-function parsePlain(bytes: Uint8Array): { user: string; password: string } | undefined {
-  const first = bytes.indexOf(0);
-  if (first < 0) return undefined;
-  const second = bytes.indexOf(0, first + 1);
-  if (second < 0) return undefined;
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  return { user: b.toString('utf8', first + 1, second), password: b.toString('utf8', second + 1) };
-}
-
-/** AMQPLAIN: a field table without its length prefix holding LOGIN and PASSWORD. */
-function parseAmqplain(bytes: Uint8Array): { user: string; password: string } | undefined {
-  try {
-    const t = decodeFieldTableEntries(bytes);
-    const login = tableGet(t, 'LOGIN');
-    const password = tableGet(t, 'PASSWORD');
-    if (login === undefined || password === undefined || login.type !== 'S' || password.type !== 'S') return undefined;
-    return { user: text(login.value), password: text(password.value) };
-  } catch {
-    return undefined;
-  }
-}

@@ -482,6 +482,13 @@ export function tableGet(table: FieldTable, key: string): FieldValue | undefined
   return undefined;
 }
 
+/** The first value under `key` as text, when it is a string (`S`; bytes that are not UTF-8 are read as UTF-8). */
+export function tableString(table: FieldTable, key: string): string | undefined {
+  const v = tableGet(table, key);
+  if (v?.type !== 'S') return undefined;
+  return typeof v.value === 'string' ? v.value : Buffer.from(v.value.buffer, v.value.byteOffset, v.value.length).toString('utf8');
+}
+
 /** A copy of the table with `key` set (replacing every entry of that key, in place of the first). */
 export function tableSet(table: FieldTable, key: string, value: FieldValue): FieldTable {
   const entries: [string, FieldValue][] = [];

@@ -9,7 +9,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { decodeFrame, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
+import { isFieldTable, tableString } from '../decoder/field-table.js';
 import { FrameParser } from '../decoder/frame-parser.js';
+import { saslCredentials } from '../decoder/sasl.js';
 import type { ArgumentValue, DecodedContentHeader, DecodedFrame, DecodedMethod } from '../decoder/types.js';
 import { formatHostPort } from '../proxy/address.js';
 import { formatArguments, formatValue } from '../view/format.js';
@@ -542,7 +544,7 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
         }
       }
       if (method.name === 'connection.start-ok' && (masked || target.username !== undefined || target.password !== undefined)) {
-        const recordedUser = plainUser(args['response']);
+        const recordedUser = saslCredentials(args['mechanism'], args['response'])?.user;
         const user = target.username ?? recordedUser ?? 'guest';
         const password = target.password ?? 'guest';
         args['mechanism'] = 'PLAIN';
@@ -705,22 +707,8 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
 
 /** `RabbitMQ 3.10.8` from connection.start's server-properties (`unknown server` without them). */
 function serverName(properties: ArgumentValue | undefined): string {
-  if (properties === undefined || typeof properties !== 'object' || properties instanceof Uint8Array) return 'unknown server';
-  const text = (key: string): string | undefined => {
-    const entry = properties.entries.find(([k]) => k === key);
-    const value = entry?.[1];
-    if (value?.type !== 'S' && value?.type !== 'x') return undefined;
-    return typeof value.value === 'string' ? value.value : Buffer.from(value.value).toString('utf8');
-  };
-  const name = [text('product'), text('version')].filter((x) => x !== undefined && x !== '').join(' ');
+  if (!isFieldTable(properties)) return 'unknown server';
+  const name = [tableString(properties, 'product'), tableString(properties, 'version')].filter((x) => x !== undefined && x !== '').join(' ');
   return name === '' ? 'unknown server' : name;
 }
 
-/** The user name in a PLAIN response `\0user\0password`. */
-function plainUser(response: ArgumentValue | undefined): string | undefined {
-  const bytes = typeof response === 'string' ? Buffer.from(response, 'utf8') : response instanceof Uint8Array ? Buffer.from(response) : undefined;
-  if (!bytes) return undefined;
-  const first = bytes.indexOf(0);
-  const second = first >= 0 ? bytes.indexOf(0, first + 1) : -1;
-  return second > first ? bytes.toString('utf8', first + 1, second) : undefined;
-}

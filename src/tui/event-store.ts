@@ -3,10 +3,11 @@
 // seq, traffic counters for the header's rates, and the connections view-model derived from
 // the events as they pass (so it survives events leaving the ring). Plain TS, no React.
 
-import type { ArgumentValue, FieldTable } from '../decoder/types.js';
+import type { ArgumentValue } from '../decoder/types.js';
 import type { Direction, Endpoint, SpyEvent } from '../events.js';
 import type { Filter } from '../view/filter.js';
-import { isFieldTable } from '../decoder/field-table.js';
+import { isFieldTable, tableString } from '../decoder/field-table.js';
+import { saslCredentials } from '../decoder/sasl.js';
 
 export type ListMode = 'messages' | 'frames';
 
@@ -390,7 +391,7 @@ export class EventStore {
           conn.version = tableString(props, 'version');
           conn.platform = tableString(props, 'platform');
         }
-        conn.user = saslUser(args['mechanism'], args['response']);
+        conn.user = saslCredentials(args['mechanism'], args['response'])?.user;
         return;
       }
       case 'connection.tune-ok':
@@ -479,29 +480,4 @@ function bytesOf(event: SpyEvent): number {
 }
 
 
-function tableString(table: FieldTable, key: string): string | undefined {
-  const entry = table.entries.find(([k]) => k === key);
-  return entry && typeof entry[1].value === 'string' ? entry[1].value : undefined;
-}
 
-/** The user name of a PLAIN (`\0user\0password`) or AMQPLAIN (LOGIN field) response. */
-export function saslUser(mechanism: ArgumentValue | undefined, response: ArgumentValue | undefined): string | undefined {
-  if (response === undefined || typeof response === 'number' || typeof response === 'bigint' || typeof response === 'boolean' || isFieldTable(response)) return undefined;
-  const bytes = typeof response === 'string' ? new TextEncoder().encode(response) : response;
-  if (mechanism === 'PLAIN') {
-    const first = bytes.indexOf(0);
-    const second = first < 0 ? -1 : bytes.indexOf(0, first + 1);
-    if (second < 0) return undefined;
-    return new TextDecoder().decode(bytes.subarray(first + 1, second));
-  }
-  if (mechanism === 'AMQPLAIN') {
-    // a field table without its length prefix: shortstr key, type octet, value
-    const text = new TextDecoder('latin1').decode(bytes);
-    const at = text.indexOf('\x05LOGINS');
-    if (at < 0 || at + 11 > bytes.length) return undefined;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const length = view.getUint32(at + 7);
-    return new TextDecoder().decode(bytes.subarray(at + 11, at + 11 + length));
-  }
-  return undefined;
-}

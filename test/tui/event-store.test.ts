@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventStore, saslUser } from '../../src/tui/event-store.js';
+import { EventStore } from '../../src/tui/event-store.js';
 import { parseFilter } from '../../src/view/filter.js';
 import { findEvent, methodNameOf, sampleConversation } from './conversation.js';
 
@@ -155,13 +155,6 @@ describe('EventStore', () => {
     const rates = store.rates(2000);
     expect(rates.framesC2S).toBeCloseTo(c2sFrames / 2, 5);
     expect(rates.messagesS2C).toBeCloseTo(s2cMessages / 2, 5);
-  });
-
-  it('reads the user of PLAIN and AMQPLAIN responses, masked passwords or not', () => {
-    expect(saslUser('PLAIN', '\u0000alice\u0000*****')).toBe('alice');
-    const login = new Uint8Array([5, ...new TextEncoder().encode('LOGIN'), 0x53, 0, 0, 0, 3, ...new TextEncoder().encode('bob')]);
-    expect(saslUser('AMQPLAIN', login)).toBe('bob');
-    expect(saslUser('EXTERNAL', '')).toBeUndefined();
   });
 
   it('rejects a buffer size that is not a positive integer', () => {
