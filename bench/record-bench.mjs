@@ -20,12 +20,11 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
 
 async function run(bodySize) {
   const file = path.join(os.tmpdir(), `amqp-spy-record-bench-${process.pid}.jsonl`);
-  const bus = new EventBus();
   const recorder = createRecorder({
     path: file,
     header: makeRecordingHeader({ tool: 'bench', startedMicros: Date.now() * 1000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }),
   });
-  bus.subscribe(recorder.sink);
+  const bus = new EventBus([recorder.sink]);
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
   tap.feed('c2s', encodeProtocolHeader());
   // 100 published messages per chunk, as a socket would deliver them

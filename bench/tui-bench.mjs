@@ -46,8 +46,7 @@ const PACED_SECONDS = Number(arg('paced-seconds', 3));
 
 function sessionEvents() {
   const events = [];
-  const bus = new EventBus((error) => { throw error; });
-  bus.subscribe((e) => events.push(e));
+  const bus = new EventBus([(e) => events.push(e)], (failure) => { throw failure.error; });
   const tap = new ConnectionTap(1, bus);
   let ts = Date.now() * 1000;
   const send = (dir, ...frames) => { for (const f of frames) tap.feed(dir, f, (ts += 20)); };

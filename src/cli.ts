@@ -152,7 +152,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   const { createHeadlessPrinter } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
   const { startProxySession, startStandaloneSession } = await import('./session.js');
-  const { launchTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
+  const { prepareTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
   const upstream = opts.upstream !== undefined ? parseUpstreamAddress(opts.upstream) : undefined;
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
@@ -168,14 +168,27 @@ async function runLive(opts: RootOptions): Promise<void> {
     }
   }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
-  const tui = wantsTui(opts);
-  const summary = createSummary();
+  if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   const notices = new NoticeRouter((line) => process.stderr.write(`amqp-spy: ${line}\n`));
   const notice = notices.notice;
+  if (upstream?.tls) {
+    if (opts.insecure) notice('warning: --insecure accepts any certificate from the upstream: whoever can intercept that connection sees the credentials and the traffic');
+    if (!isLoopback(listen.host)) notice(`warning: clients connect to ${formatHostPort(listen.host, listen.port)} in plain text: their credentials cross the network in clear before the proxy encrypts them to the upstream`);
+  }
+  // every sink exists before the source starts: the TUI's store too (its ink loads later)
+  const tui = wantsTui(opts) ? await prepareTui(bufferSize) : undefined;
+  const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
+  const sinkNames = ['the summary'];
   const printer = tui ? undefined : createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' });
-  if (printer) sinks.push(printer);
-  if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  if (printer) {
+    sinks.push(printer);
+    sinkNames.push('the output');
+  }
+  if (tui) {
+    sinks.push(tui.sink);
+    sinkNames.push('the terminal UI');
+  }
   const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
   const recorder: Recorder | undefined = opts.record !== undefined
     ? createSessionRecorder({
@@ -183,8 +196,11 @@ async function runLive(opts: RootOptions): Promise<void> {
       listen: formatHostPort(listen.host, listen.port), ...(target !== undefined ? { upstream: target } : {}),
     })
     : undefined;
-  if (recorder) sinks.push(recorder.sink);
-  const secrets = { showSecrets: opts.showSecrets ?? false, keepSecrets: opts.recordSecrets ?? false };
+  if (recorder) {
+    sinks.push(recorder.sink);
+    sinkNames.push('the recorder');
+  }
+  const secrets = { showSecrets: opts.showSecrets ?? false, keepSecrets: opts.recordSecrets ?? false, sinks, sinkNames, notice };
   const session = upstream
     ? await startProxySession({
       listen,
@@ -192,8 +208,6 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...(opts.upstreamCa !== undefined ? { upstreamCaFile: opts.upstreamCa } : {}),
       insecure: opts.insecure ?? false,
       ...secrets,
-      sinks,
-      notice,
       ...(recorder ? { recorder } : {}),
     })
     : await startStandaloneSession({
@@ -202,8 +216,6 @@ async function runLive(opts: RootOptions): Promise<void> {
       vhosts: opts.vhost,
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
       ...secrets,
-      sinks,
-      notice,
       ...(recorder ? { recorder } : {}),
     });
   const listening = formatHostPort(session.address.address, session.address.port);
@@ -217,11 +229,9 @@ async function runLive(opts: RootOptions): Promise<void> {
   if (tui) {
     const abort = new AbortController();
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
-    await launchTui({
-      subscribe: (sink) => session.bus.subscribe(sink),
+    await tui.draw({
       mode,
       ...(recorder ? { recording: () => ({ path: recorder.path, bytes: recorder.bytesWritten }) } : {}),
-      bufferSize,
       notices,
       onQuit: stop,
       signal: abort.signal,
@@ -234,13 +244,32 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   printer?.flush();
   notice(summary.text());
+  const lost = lossReport(session.sinkFailures(), recorder);
+  if (lost !== undefined) notice(lost);
   // every sink has written; exit once stdout has taken the last line
-  process.stdout.write('', () => process.exit(0));
+  process.stdout.write('', () => process.exit(lost === undefined ? 0 : 1));
 }
+
+/** What the session failed to keep, as one line, or undefined when nothing was lost. */
+function lossReport(sinkFailures: number, recorder: Recorder | undefined): string | undefined {
+  const parts: string[] = [];
+  if (recorder?.error) parts.push(`${recorder.error.message}: ${recorder.eventsLost} event${recorder.eventsLost === 1 ? ' was' : 's were'} not recorded`);
+  if (sinkFailures > 0) parts.push(`${sinkFailures} event${sinkFailures === 1 ? '' : 's'} failed to reach every view or the recording (see the notices above)`);
+  return parts.length > 0 ? `incomplete: ${parts.join('; ')}` : undefined;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The most events the TUI can keep: its ring is one array, and each event costs memory. */
+const MAX_BUFFER_EVENTS = 10_000_000;
 
 function parseBufferSize(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 100) throw new UsageError(`--buffer takes a number of events (at least 100), got "${text}"`);
+  if (!Number.isInteger(n) || n < 100 || n > MAX_BUFFER_EVENTS) {
+    throw new UsageError(`--buffer takes a number of events from 100 to ${MAX_BUFFER_EVENTS.toLocaleString('en-US')}, got "${text}"`);
+  }
   return n;
 }
 

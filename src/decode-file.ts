@@ -30,8 +30,7 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
     if (isPcap(head)) {
       throw new InputFileError(path, `${path} is a pcap capture; decode reads raw bytes of one direction (export them with Wireshark's "Follow TCP Stream" as raw)`);
     }
-    const bus = new EventBus();
-    bus.subscribe(sink);
+    const bus = new EventBus([sink]);
     const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false });
     // a client's stream opens with the protocol header; a server's with frames
     const dir = head[0] === 0x41 ? 'c2s' : 's2c';

@@ -162,13 +162,31 @@ export type SpyEvent =
 export type SpyEventKind = SpyEvent['kind'];
 export type EventSink = (event: SpyEvent) => void;
 
-/** Fan-out to sinks. A sink that throws is reported once and dropped, never breaks the source. */
+/** One event a sink threw on: the sink keeps receiving later events, this one is lost to it. */
+export interface SinkFailure {
+  /** the sink's position in the bus's list (the order it was given) */
+  readonly sinkIndex: number;
+  readonly seq: number;
+  readonly kind: SpyEventKind;
+  readonly conn: number;
+  readonly error: unknown;
+}
+
+/**
+ * Fan-out to sinks. The sinks are fixed when the bus is made, so a source can never emit
+ * before one of them is attached (the TUI once subscribed after its lazy import and missed
+ * the first events). A sink that throws loses that one event, never the session: the failure
+ * is counted and reported, and the sink gets the next event as usual.
+ */
 export class EventBus {
   private lastSeq = 0;
-  private readonly sinks: EventSink[] = [];
-  private readonly onSinkError: (error: unknown) => void;
+  private readonly sinks: readonly EventSink[];
+  private readonly onSinkError: (failure: SinkFailure) => void;
+  /** events some sink failed on, over the whole session */
+  failures = 0;
 
-  constructor(onSinkError: (error: unknown) => void = () => {}) {
+  constructor(sinks: readonly EventSink[], onSinkError: (failure: SinkFailure) => void = () => {}) {
+    this.sinks = [...sinks];
     this.onSinkError = onSinkError;
   }
 
@@ -176,25 +194,35 @@ export class EventBus {
     return ++this.lastSeq;
   }
 
-  subscribe(sink: EventSink): () => void {
-    this.sinks.push(sink);
-    return () => {
-      const at = this.sinks.indexOf(sink);
-      if (at >= 0) this.sinks.splice(at, 1);
-    };
-  }
-
   emit(event: SpyEvent): void {
-    for (let i = 0; i < this.sinks.length; i++) {
-      const sink = this.sinks[i]!;
+    const sinks = this.sinks;
+    for (let i = 0; i < sinks.length; i++) {
       try {
-        sink(event);
+        sinks[i]!(event);
       } catch (error) {
-        this.sinks.splice(i--, 1);
-        this.onSinkError(error);
+        this.failures++;
+        this.onSinkError({ sinkIndex: i, seq: event.seq, kind: event.kind, conn: event.conn, error });
       }
     }
   }
+}
+
+/**
+ * Reports sink failures as one-line notices: the first failure of each sink in full, then one
+ * line per power of ten, so a sink failing on every event cannot flood the screen.
+ */
+export function sinkFailureNotices(notice: (line: string) => void, names: readonly string[] = []): (failure: SinkFailure) => void {
+  const counts: number[] = [];
+  return (failure) => {
+    const count = (counts[failure.sinkIndex] ?? 0) + 1;
+    counts[failure.sinkIndex] = count;
+    if (count !== 1 && !Number.isInteger(Math.log10(count))) return;
+    const name = names[failure.sinkIndex] ?? `sink ${failure.sinkIndex + 1}`;
+    const reason = failure.error instanceof Error ? failure.error.message : String(failure.error);
+    notice(count === 1
+      ? `${name} failed on event ${failure.seq} (${failure.kind}, connection ${failure.conn}): ${reason}; that event is missing from it, later events still reach it`
+      : `${name} has failed on ${count} events so far (latest: event ${failure.seq}: ${reason})`);
+  };
 }
 
 /** Microseconds since the Unix epoch, with sub-millisecond resolution. */

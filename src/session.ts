@@ -1,7 +1,8 @@
 // Wires one source to its sinks and owns the session's life: start, signals, stop.
 
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import { EventBus, type EventSink } from './events.js';
+import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
 import { createTapObserver, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
@@ -14,7 +15,10 @@ export interface ProxySessionOptions {
   readonly showSecrets?: boolean;
   /** give frame events the unmasked bytes of credential frames as `secretRaw` (`--record-secrets`) */
   readonly keepSecrets?: boolean;
+  /** every sink of the session, attached before the first connection is accepted */
   readonly sinks: readonly EventSink[];
+  /** the sinks' names for notices when one fails on an event ("the recorder"), in order */
+  readonly sinkNames?: readonly string[];
   /** a sink that may fall behind (the recorder): while it is overloaded, the sockets are not read */
   readonly recorder?: OverloadableSink;
   /** one-line notices for people (upstream unreachable, sink failures) */
@@ -23,11 +27,10 @@ export interface ProxySessionOptions {
 
 /** What every live source shares: the bus with its sinks, and taps fed by the source. */
 function tapSource(
-  options: { readonly sinks: readonly EventSink[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink },
+  options: { readonly sinks: readonly EventSink[]; readonly sinkNames?: readonly string[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink },
   hold: (held: boolean) => void,
 ): { bus: EventBus; observer: ByteObserver } {
-  const bus = new EventBus((error) => options.notice(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
-  for (const sink of options.sinks) bus.subscribe(sink);
+  const bus = new EventBus(options.sinks, sinkFailureNotices(options.notice, options.sinkNames));
   const tapOptions = { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true };
   const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined);
   return { bus, observer };
@@ -35,7 +38,8 @@ function tapSource(
 
 export interface RunningSession {
   readonly address: Endpoint;
-  readonly bus: EventBus;
+  /** events some sink failed on so far (each is missing from that sink only) */
+  readonly sinkFailures: () => number;
   /** stop accepting, close every connection, emit their close events */
   stop(): Promise<void>;
 }
@@ -54,7 +58,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
   const address = await proxy.listen();
   return {
     address,
-    bus,
+    sinkFailures: () => bus.failures,
     stop: () => proxy.close(),
   };
 }
@@ -67,13 +71,30 @@ export class CaFileError extends Error {
   }
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** The file's bytes, once every certificate in it parses: a wrong file fails at start, not at the first connection. */
 function readCaFile(path: string): Buffer {
+  let pem: Buffer;
   try {
-    return fs.readFileSync(path);
+    pem = fs.readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CaFileError(path, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message);
+    throw new CaFileError(path, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message);
   }
+  const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    const der = pem[0] === 0x30;
+    throw new CaFileError(path, `no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----"${der ? '; it looks like DER: convert it with openssl x509 -inform der -in FILE -out ca.pem' : ''})`);
+  }
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new CaFileError(path, `certificate ${i + 1} of ${blocks.length} does not parse: ${(error as Error).message}`);
+    }
+  });
+  return pem;
 }
 
 export interface StandaloneSessionOptions {
@@ -84,6 +105,7 @@ export interface StandaloneSessionOptions {
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
+  readonly sinkNames?: readonly string[];
   readonly notice: (line: string) => void;
   /** a sink that may fall behind (the recorder): while it is overloaded, clients are not read */
   readonly recorder?: OverloadableSink;
@@ -104,7 +126,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
   });
   return {
     address: { address: broker.address.host, port: broker.address.port },
-    bus,
+    sinkFailures: () => bus.failures,
     stop: () => broker.close(),
   };
 }

@@ -3,31 +3,60 @@
 
 import type { EventSink } from './events.js';
 
-export interface TuiLaunchOptions {
-  readonly subscribe: (sink: EventSink) => () => void;
+export interface TuiDrawOptions {
   readonly mode: string;
   readonly recording?: () => { path: string; bytes: number } | undefined;
-  readonly bufferSize?: number;
   readonly notices: NoticeRouter;
   readonly onQuit: () => Promise<void>;
   readonly signal?: AbortSignal;
+  /** the terminal (process.stdin/stdout unless given) */
+  readonly stdin?: NodeJS.ReadStream;
+  readonly stdout?: NodeJS.WriteStream;
 }
 
-/** Notices go to stderr, or to the TUI's status line while it is up. */
+export interface PreparedTui {
+  /** the TUI's sink: attach it with every other sink before the source starts */
+  readonly sink: EventSink;
+  /** draws until the user quits (loads ink first); resolves once the terminal is restored */
+  draw(options: TuiDrawOptions): Promise<void>;
+}
+
+/**
+ * Notices go to stderr, or to the TUI's status line while it is up. Between `holdForTui` and
+ * the TUI attaching, notices wait (the TUI would draw over a line written to the terminal
+ * then); if the TUI never attaches they go to stderr when it is given up.
+ */
 export class NoticeRouter {
   private sink: ((line: string) => void) | undefined;
+  private held: string[] | undefined;
   constructor(private readonly fallback: (line: string) => void) {}
 
   readonly notice = (line: string): void => {
     if (this.sink) this.sink(line);
+    else if (this.held) this.held.push(line);
     else this.fallback(line);
   };
 
+  /** Keeps notices for the TUI that is about to draw. */
+  holdForTui(): void {
+    this.held ??= [];
+  }
+
   attach(sink: (line: string) => void): () => void {
     this.sink = sink;
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const line of held) sink(line);
     return () => {
       if (this.sink === sink) this.sink = undefined;
     };
+  }
+
+  /** The TUI is gone (or never came): anything still held goes to stderr. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const line of held) this.fallback(line);
   }
 }
 
@@ -36,15 +65,27 @@ export function wantsTui(options: { tui?: boolean; json?: boolean }): boolean {
   return options.tui !== false && !options.json && process.stdout.isTTY === true && process.stdin.isTTY === true;
 }
 
-export async function launchTui(options: TuiLaunchOptions): Promise<void> {
-  const { runTui } = await import('./tui/run-tui.js');
-  await runTui({
-    subscribe: options.subscribe,
-    mode: options.mode,
-    ...(options.recording ? { recording: options.recording } : {}),
-    ...(options.bufferSize !== undefined ? { bufferSize: options.bufferSize } : {}),
-    notices: (sink) => options.notices.attach(sink),
-    onQuit: options.onQuit,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+/**
+ * Makes the TUI's event store before anything emits: a command gives `sink` to its source with
+ * the other sinks, starts the source, then calls `draw`. Events that arrive while ink loads wait
+ * in the store, so the screen shows every event of the session.
+ */
+export async function prepareTui(bufferSize?: number): Promise<PreparedTui> {
+  const { openTui } = await import('./tui/run-tui.js');
+  const tui = openTui(bufferSize);
+  return {
+    sink: tui.sink,
+    draw: (options) => {
+      options.notices.holdForTui();
+      return tui.draw({
+        mode: options.mode,
+        ...(options.recording ? { recording: options.recording } : {}),
+        notices: (sink) => options.notices.attach(sink),
+        onQuit: options.onQuit,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.stdin ? { stdin: options.stdin } : {}),
+        ...(options.stdout ? { stdout: options.stdout } : {}),
+      }).finally(() => options.notices.release());
+    },
+  };
 }

@@ -45,6 +45,8 @@ export interface Recorder {
   /** bytes in the file so far (header included) */
   readonly bytesWritten: number;
   readonly error: RecordingWriteError | undefined;
+  /** events given to the recorder that are not in the file because writing failed */
+  readonly eventsLost: number;
 }
 
 function describeWriteError(path: string, error: unknown): RecordingWriteError {
@@ -83,12 +85,16 @@ export function createRecorder(options: RecorderOptions): Recorder {
   // Lines are encoded straight into large buffers; sealed regions wait for the write in flight.
   // Up to the high-water mark can be waiting, plus the buffer being filled and a partial one.
   const out = new LineBuffers(batchBytes, Math.ceil(highWater / batchBytes) + 2);
-  let inFlight: { buffers: Buffer[]; bytes: number; position: number } | undefined;
+  let inFlight: { buffers: Buffer[]; bytes: number; position: number; events: number } | undefined;
   let closed = false;
   let failed: RecordingWriteError | undefined;
   let overloaded = false;
   let drainCallbacks: (() => void)[] = [];
   let flushWaiters: (() => void)[] = [];
+  // events taken, encoded but not yet handed to a write, and known to be in the file
+  let eventsTaken = 0;
+  let eventsPending = 0;
+  let eventsRecorded = 0;
 
   const backlog = () => out.sealedBytes + out.unsealedBytes + (inFlight?.bytes ?? 0);
 
@@ -149,7 +155,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
     if (inFlight !== undefined || failed || fd < 0) return;
     out.seal();
     if (out.sealedBytes === 0) return;
-    const job = { ...out.takeSealed(), position };
+    const job = { ...out.takeSealed(), position, events: eventsPending };
+    eventsPending = 0;
     position += job.bytes;
     inFlight = job;
     const writeFrom = (done: number) => {
@@ -158,6 +165,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
         if (error) return fail(error);
         if (done + written < job.bytes) return writeFrom(done + written);
         inFlight = undefined;
+        eventsRecorded += job.events;
         out.release(job.buffers);
         writeSoon();
         settle();
@@ -168,15 +176,21 @@ export function createRecorder(options: RecorderOptions): Recorder {
 
   const sink: EventSink = (event: SpyEvent) => {
     if (closed) return;
-    if (failed) throw failed; // the bus reports it once and drops this sink
-    if (event.kind === 'frame') writeFrameLine(out, event, keepSecrets);
-    else {
+    if (event.kind === 'frame') {
+      eventsTaken++;
+      // after a write error the file is gone for good: count what it misses, encode nothing
+      if (failed) return;
+      writeFrameLine(out, event, keepSecrets);
+    } else {
       const line = recordingLine(event, keepSecrets);
       if (line === undefined) return;
+      eventsTaken++;
+      if (failed) return;
       out.beginLine();
       out.utf8(line);
       out.endLine();
     }
+    eventsPending++;
     if (!overloaded && backlog() > highWater) overloaded = true;
     if (inFlight === undefined) writeSoon();
   };
@@ -214,13 +228,18 @@ export function createRecorder(options: RecorderOptions): Recorder {
       if (fd < 0) return;
       try {
         // positional writes make rewriting the in-flight batch harmless if it did land
-        if (inFlight) writeAllSync(fd, inFlight.buffers, inFlight.position);
+        if (inFlight) {
+          writeAllSync(fd, inFlight.buffers, inFlight.position);
+          eventsRecorded += inFlight.events;
+        }
         inFlight = undefined;
         out.seal();
         if (out.sealedBytes > 0 && !failed) {
           const rest = out.takeSealed();
           writeAllSync(fd, rest.buffers, position);
           position += rest.bytes;
+          eventsRecorded += eventsPending;
+          eventsPending = 0;
         }
       } catch (error) {
         fail(error);
@@ -233,6 +252,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
     },
     get error() {
       return failed;
+    },
+    get eventsLost() {
+      return failed ? eventsTaken - eventsRecorded : 0;
     },
   };
 }

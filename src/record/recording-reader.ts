@@ -58,7 +58,7 @@ export interface OpenRecordingOptions {
 
 export interface OpenRecording {
   readonly path: string;
-  readonly header: RecordingHeader;
+  readonly header: ReadRecordingHeader;
   /** the entries after the header, in recorded order; throws RecordingError on a bad line */
   entries(): AsyncGenerator<RecordedEntry>;
 }
@@ -81,7 +81,11 @@ function sniffNonRecording(path: string, head: Buffer): string | undefined {
   return undefined;
 }
 
-function checkHeader(path: string, text: string): RecordingHeader {
+/** A recording's header as read: what describes the session is there only if the file says it. */
+export type ReadRecordingHeader = Pick<RecordingHeader, 'format' | 'version' | 'secrets'> &
+  Partial<Omit<RecordingHeader, 'format' | 'version' | 'secrets'>>;
+
+function checkHeader(path: string, text: string): ReadRecordingHeader {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -103,7 +107,24 @@ function checkHeader(path: string, text: string): RecordingHeader {
   if (version > RECORDING_VERSION) {
     throw new RecordingError(path, 1, `${path} was written by a newer amqp-spy (recording format version ${version}; this one reads version ${RECORDING_VERSION}): upgrade amqp-spy`);
   }
-  return header as unknown as RecordingHeader;
+  // only what the file really holds: a hand-made or older header may lack the descriptions
+  const stringField = (key: string): string | undefined => (typeof header[key] === 'string' ? header[key] : undefined);
+  const tool = stringField('tool');
+  const started = stringField('started');
+  const listen = stringField('listen');
+  const upstream = stringField('upstream');
+  const mode = stringField('mode');
+  return {
+    format: RECORDING_FORMAT,
+    version,
+    ...(tool !== undefined ? { tool } : {}),
+    ...(started !== undefined ? { started } : {}),
+    ...(typeof header['startedMicros'] === 'number' ? { startedMicros: header['startedMicros'] } : {}),
+    ...(mode === 'proxy' || mode === 'standalone' ? { mode } : {}),
+    ...(listen !== undefined ? { listen } : {}),
+    ...(upstream !== undefined ? { upstream } : {}),
+    secrets: header['secrets'] === 'kept' ? 'kept' : 'masked',
+  };
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;

@@ -1,8 +1,7 @@
 // `amqp-spy replay FILE [--to host:port]`: the command around replayRecording / replayTo,
 // kept out of cli.ts so the CLI only parses arguments.
 
-import { EventBus } from '../events.js';
-import { launchTui, NoticeRouter } from '../tui-launch.js';
+import { NoticeRouter, prepareTui } from '../tui-launch.js';
 import { parseUpstreamAddress } from '../proxy/address.js';
 import { parseFilter } from '../view/filter.js';
 import { createHeadlessPrinter } from '../view/headless-printer.js';
@@ -33,6 +32,9 @@ export interface ReplayCommandIo {
   readonly color: boolean;
   /** stdout and stdin are a terminal (the TUI can open) */
   readonly terminal?: boolean;
+  /** the terminal the TUI draws on (process.stdin/stdout unless given) */
+  readonly stdin?: NodeJS.ReadStream;
+  readonly stdout?: NodeJS.WriteStream;
 }
 
 /** Resolves with the exit code: 0, or 1 when `--to` found differences. */
@@ -49,20 +51,19 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     onWarning: (line: string) => io.notice(`warning: ${line}`),
   };
   if (options.tui !== false && !options.json && io.terminal) {
-    // the TUI subscribes first, then the replay feeds it; quitting stops a slow (--speed) replay
+    // the TUI's store is a sink before the replay starts; quitting stops a slow (--speed) replay
+    const tui = await prepareTui(options.bufferSize);
     const abort = new AbortController();
-    const bus = new EventBus();
-    bus.subscribe(summary.sink);
     const notices = new NoticeRouter(io.notice);
     let replayError: unknown;
-    const ui = launchTui({
-      subscribe: (sink) => bus.subscribe(sink),
+    const ui = tui.draw({
       mode: `replay ${file}`,
-      ...(options.bufferSize !== undefined ? { bufferSize: options.bufferSize } : {}),
       notices,
       onQuit: async () => abort.abort(),
+      ...(io.stdin ? { stdin: io.stdin } : {}),
+      ...(io.stdout ? { stdout: io.stdout } : {}),
     });
-    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [(e) => bus.emit(e)], signal: abort.signal })
+    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [summary.sink, tui.sink], signal: abort.signal })
       .catch((error: unknown) => { replayError = error; abort.abort(); });
     if (replayError === undefined) notices.notice(`replay of ${file} complete: q to quit`);
     await ui;
@@ -77,10 +78,17 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     mode: options.frames ? 'frames' : 'messages',
   });
   const result = await replayRecording({ ...replayOptions, sinks: [summary.sink, printer] }).finally(() => printer.flush());
-  const h = result.header;
-  io.notice(`replayed ${file}: recorded ${h.started} by ${h.tool}, ${h.listen}${h.upstream !== undefined ? ` → ${h.upstream}` : ''}`);
+  io.notice(`replayed ${file}${describeOrigin(result.header)}`);
   io.notice(summary.text());
   return 0;
+}
+
+/** ": recorded <when> by <tool>, <listen> → <upstream>", with only what the header holds. */
+function describeOrigin(h: { readonly started?: string; readonly tool?: string; readonly listen?: string; readonly upstream?: string }): string {
+  const recorded = [h.started !== undefined ? `recorded ${h.started}` : undefined, h.tool !== undefined ? `by ${h.tool}` : undefined].filter((p) => p !== undefined).join(' ');
+  const where = h.listen !== undefined ? `${h.listen}${h.upstream !== undefined ? ` → ${h.upstream}` : ''}` : h.upstream;
+  const parts = [recorded, where].filter((p) => p !== undefined && p !== '');
+  return parts.length > 0 ? `: ${parts.join(', ')}` : '';
 }
 
 function parseTarget(input: string): ReplayTarget {

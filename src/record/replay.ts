@@ -2,15 +2,17 @@
 // recorded order with their recorded times, so replay shows the same events as the live
 // session (messages, request/reply latencies, acks, errors), decoded by today's decoder.
 
-import { EventBus, type EventSink } from '../events.js';
+import { EventBus, sinkFailureNotices, type EventSink } from '../events.js';
 import { ConnectionTap } from '../tap/connection-tap.js';
 import type { Filter } from '../view/filter.js';
-import { openRecording, type RecordedEntry } from './recording-reader.js';
-import type { RecordingHeader } from './recording-format.js';
+import { openRecording, type ReadRecordingHeader, type RecordedEntry } from './recording-reader.js';
+
 
 export interface ReplayOptions {
   readonly path: string;
   readonly sinks: readonly EventSink[];
+  /** the sinks' names for notices when one fails on an event */
+  readonly sinkNames?: readonly string[];
   /** real time scaled by this factor; undefined or 0: all at once */
   readonly speed?: number;
   /** only events it matches reach the sinks */
@@ -20,18 +22,20 @@ export interface ReplayOptions {
   readonly showSecrets?: boolean;
   readonly onWarning?: (line: string) => void;
   /** called with the header before the first event */
-  readonly onHeader?: (header: RecordingHeader) => void;
+  readonly onHeader?: (header: ReadRecordingHeader) => void;
   /** stops replay early (e.g. the TUI quit) */
   readonly signal?: AbortSignal;
 }
 
 export interface ReplayResult {
-  readonly header: RecordingHeader;
+  readonly header: ReadRecordingHeader;
   readonly connections: number;
   /** entries read from the file (not counting derived lines) */
   readonly entries: number;
   /** events emitted (before filtering) */
   readonly events: number;
+  /** events some sink failed on (each is missing from that sink only) */
+  readonly sinkFailures: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -41,10 +45,10 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
   const recording = await openRecording(options.path, { lenient: options.lenient ?? false, onWarning: warn });
   options.onHeader?.(recording.header);
   let events = 0;
-  const bus = new EventBus((error) => warn(`a sink failed and was dropped: ${error instanceof Error ? error.message : String(error)}`));
   const filter = options.filter;
-  for (const sink of options.sinks) bus.subscribe(filter && !filter.empty ? (e) => { if (filter.matches(e)) sink(e); } : sink);
-  bus.subscribe(() => { events++; });
+  const sinks = options.sinks.map((sink): EventSink => (filter && !filter.empty ? (e) => { if (filter.matches(e)) sink(e); } : sink));
+  sinks.push(() => { events++; });
+  const bus = new EventBus(sinks, sinkFailureNotices(warn, options.sinkNames));
 
   const taps = new Map<number, ConnectionTap>();
   const tapOptions = { showSecrets: options.showSecrets ?? false, keepUndecoded: true };
@@ -94,5 +98,5 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
     const ids = [...taps.keys()].map((id) => `#${id}`).join(', ');
     warn(`${options.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`);
   }
-  return { header: recording.header, connections, entries, events };
+  return { header: recording.header, connections, entries, events, sinkFailures: bus.failures };
 }

@@ -1,17 +1,31 @@
 // Entry point of the terminal UI, imported lazily by the CLI (ink costs ~330 ms to load).
-// Subscribes an event store to the session, draws until `q` (or Ctrl+C), then runs the
-// session's stop and resolves once ink has unmounted and the terminal is restored.
+// `openTui` makes the event store and its sink before the session's source starts, so no
+// event can come before the UI is there to keep it; `draw` loads ink, draws until `q` (or
+// Ctrl+C), then runs the session's stop and resolves once the terminal is restored.
 
-import type { SpyEvent } from '../events.js';
+import type { EventSink } from '../events.js';
 import { EventStore } from './event-store.js';
 
-export interface RunTuiOptions {
-  subscribe(sink: (event: SpyEvent) => void): () => void;
+export interface OpenTui {
+  /** give this to the session's bus with the other sinks, before the source starts */
+  readonly sink: EventSink;
+  /** draws until quit; events the sink took before (while ink loads) are all there */
+  draw(options: DrawTuiOptions): Promise<void>;
+}
+
+/** The store and its sink, ready before any source emits; `bufferSize`: events kept (default 100,000). */
+export function openTui(bufferSize = 100_000): OpenTui {
+  const store = new EventStore(bufferSize);
+  return {
+    sink: (event) => store.push(event),
+    draw: (options) => runTui(store, options),
+  };
+}
+
+export interface DrawTuiOptions {
   /** e.g. `proxy 127.0.0.1:5673 → 127.0.0.1:5672`, `standalone 127.0.0.1:5672`, `replay session.jsonl` */
   mode: string;
   recording?: () => { path: string; bytes: number } | undefined;
-  /** events kept for the list (default 100,000); older ones leave the view, never the recording */
-  bufferSize?: number;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
   /** the session's stop: closes connections, flushes the recording (called once) */
@@ -28,13 +42,10 @@ export interface RunTuiOptions {
 const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALT_SCREEN = '\x1b[?1049l';
 
-export async function runTui(options: RunTuiOptions): Promise<void> {
+async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void> {
   // React picks its build when first loaded: the development one is several times slower and
   // checks things a user cannot act on
   process.env['NODE_ENV'] ??= 'production';
-  // subscribe first: events that arrive while ink loads are kept
-  const store = new EventStore(options.bufferSize ?? 100_000);
-  const unsubscribe = options.subscribe((event) => store.push(event));
   const [{ render }, { createElement }, { App }, { RenderCost }] = await withoutCiDetection(() => Promise.all([
     import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'),
   ]));
@@ -68,7 +79,6 @@ export async function runTui(options: RunTuiOptions): Promise<void> {
     await instance.waitUntilExit();
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
-    unsubscribe();
     instance.cleanup();
     if (altScreen) stdout.write(LEAVE_ALT_SCREEN);
   }

@@ -13,9 +13,8 @@ import { ConnectionTap } from '../../src/tap/connection-tap.js';
 
 /** Frame events as a tap makes them from the given frames (c2s unless marked s2c). */
 function frameEvents(frames: readonly (Uint8Array | { s2c: Uint8Array })[], ts: number): FrameEvent[] {
-  const bus = new EventBus((e) => { throw e; });
   const events: SpyEvent[] = [];
-  bus.subscribe((e) => events.push(e));
+  const bus = new EventBus([(e) => events.push(e)], (f) => { throw f.error; });
   const tap = new ConnectionTap(7, bus, { keepUndecoded: true });
   let t = ts;
   for (const f of frames) {

@@ -31,9 +31,7 @@ interface LiveSession {
 
 /** A bus as the proxy session builds it: taps feed it, a collector and the recorder listen. */
 function liveSession(file: string, options: { keepSecrets?: boolean; highWaterBytes?: number; batchBytes?: number } = {}): LiveSession {
-  const bus = new EventBus((e) => { throw e; });
   const events: SpyEvent[] = [];
-  bus.subscribe((e) => events.push(e));
   const recorder = createRecorder({
     path: file,
     header: header(options.keepSecrets ? 'kept' : 'masked'),
@@ -41,7 +39,7 @@ function liveSession(file: string, options: { keepSecrets?: boolean; highWaterBy
     ...(options.highWaterBytes !== undefined ? { highWaterBytes: options.highWaterBytes } : {}),
     ...(options.batchBytes !== undefined ? { batchBytes: options.batchBytes } : {}),
   });
-  bus.subscribe(recorder.sink);
+  const bus = new EventBus([(e) => events.push(e), recorder.sink], (f) => { throw f.error; });
   return {
     events, recorder, bus,
     open(conn) {

@@ -20,14 +20,12 @@ let liveJson = '';
 
 beforeAll(async () => {
   // a recording of the captured amqplib ⇄ RabbitMQ session, and what live output showed
-  const bus = new EventBus();
   const printers = [
     createHeadlessPrinter({ write: (t) => { liveText += Buffer.from(t).toString('utf8'); }, mode: 'messages' }),
     createHeadlessPrinter({ write: (t) => { liveJson += Buffer.from(t).toString('utf8'); }, json: true }),
   ];
-  for (const printer of printers) bus.subscribe(printer);
   const recorder = createRecorder({ path: file, header: makeRecordingHeader({ tool: 'test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
-  bus.subscribe(recorder.sink);
+  const bus = new EventBus([...printers, recorder.sink]);
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
   bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_001, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
   const { c2s, s2c } = capturedSession();
@@ -50,6 +48,17 @@ describe('amqp-spy replay', () => {
     expect(text.stderr).toMatch(/summary: 1 connection/);
     const json = runCli(['replay', file, '--json', '--no-tui']);
     expect(json.stdout).toBe(liveJson);
+  });
+
+  it('a header with only format and version: says only what is known', () => {
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const bare = path.join(dir, 'bare-header.jsonl');
+    fs.writeFileSync(bare, ['{"format":"amqp-spy","version":1}', ...lines.slice(1)].join('\n'));
+    const result = runCli(['replay', bare]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(liveText);
+    expect(result.stderr).not.toContain('undefined');
+    expect(result.stderr.split('\n')[0]).toBe(`amqp-spy: replayed ${bare}`);
   });
 
   it('--speed replays the same events; --filter narrows them', () => {

@@ -8,9 +8,8 @@ import { ConnectionTap } from '../../src/tap/connection-tap.js';
 type Step = [Direction, Uint8Array | Uint8Array[]];
 
 function run(steps: Step[], options: { showSecrets?: boolean; chunk?: number } = {}): SpyEvent[] {
-  const bus = new EventBus();
   const events: SpyEvent[] = [];
-  bus.subscribe((e) => events.push(e));
+  const bus = new EventBus([(e) => events.push(e)]);
   const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false, keepUndecoded: true });
   let ts = 1_000_000;
   for (const [dir, bytes] of steps) {
@@ -211,9 +210,8 @@ describe('ConnectionTap', () => {
 
 describe('ConnectionTap at close', () => {
   it('reports a frame cut short by the close, and keeps its bytes', () => {
-    const bus = new EventBus();
     const events: SpyEvent[] = [];
-    bus.subscribe((e) => events.push(e));
+    const bus = new EventBus([(e) => events.push(e)]);
     const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
     const frame = encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 10 });
     tap.feed('s2c', frame.subarray(0, 5));

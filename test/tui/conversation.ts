@@ -13,12 +13,11 @@ export const BINARY_BODY = new Uint8Array([0, 1, 2, 3, 0xff, 0xfe, 0, 9, 0x80, 0
 
 export class Conversation {
   readonly events: SpyEvent[] = [];
-  private readonly bus = new EventBus((error) => { throw error; });
+  private readonly bus = new EventBus([(e) => this.events.push(e)], (failure) => { throw failure.error; });
   private readonly tap: ConnectionTap;
   private clock = 1_700_000_000_000_000;
 
   constructor(readonly conn = 1) {
-    this.bus.subscribe((e) => this.events.push(e));
     this.bus.emit({ kind: 'conn.open', seq: this.bus.nextSeq(), ts: this.clock, conn, client: { address: '127.0.0.1', port: 40000 + conn }, server: { address: '127.0.0.1', port: 5672 } });
     this.tap = new ConnectionTap(conn, this.bus);
   }

@@ -2,69 +2,11 @@
 // keys go in with send-keys, and the assertions read the screen with capture-pane.
 // The part that drives traffic with amqplib needs RabbitMQ (AMQP_SPY_RABBITMQ_URL).
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../support/fixtures.js';
 import { describeAgainstBrokers, type BrokerTarget } from '../support/brokers.js';
 import { until } from './helpers.js';
-
-const HAVE_TMUX = spawnSync('tmux', ['-V']).status === 0;
-const CLI = path.join(REPO_ROOT, 'dist/cli.js');
-
-function freePortSync(): number {
-  const script = "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})";
-  return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
-}
-
-class TmuxScreen {
-  readonly name = `amqp-spy-tui-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  readonly readyFile = path.join(os.tmpdir(), `${this.name}.ready`);
-
-  private listenPort = 0;
-
-  start(upstream: string, width = 120, height = 30): void {
-    this.listenPort = freePortSync();
-    // the exit status lands in readyFile once the CLI has quit
-    const command = `${process.execPath} ${CLI} --listen ${this.listenPort} --upstream ${upstream}; echo "quit done, exit $?" > ${this.readyFile}; sleep 5`;
-    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(width), '-y', String(height), command], { cwd: REPO_ROOT });
-  }
-
-  capture(): string {
-    const result = spawnSync('tmux', ['capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
-    return result.status === 0 ? result.stdout : '';
-  }
-
-  keys(...keys: string[]): void {
-    for (const key of keys) execFileSync('tmux', ['send-keys', '-t', this.name, key]);
-  }
-
-  type(text: string): void {
-    execFileSync('tmux', ['send-keys', '-t', this.name, '-l', text]);
-  }
-
-  ready(): string {
-    return fs.existsSync(this.readyFile) ? fs.readFileSync(this.readyFile, 'utf8') : '';
-  }
-
-  port(): number {
-    return this.listenPort;
-  }
-
-  async waitFor(text: string | RegExp, what = String(text)): Promise<string> {
-    const seen = () => (typeof text === 'string' ? this.capture().includes(text) : text.test(this.capture()));
-    await until(seen, `${what} on the screen\n${this.capture()}`, 15_000);
-    return this.capture();
-  }
-
-  stop(): void {
-    spawnSync('tmux', ['kill-session', '-t', this.name]);
-    fs.rmSync(this.readyFile, { force: true });
-  }
-}
+import { HAVE_TMUX, TmuxScreen } from '../support/tmux.js';
 
 /** Rows of the list (lines starting with a time). */
 function listRows(screen: string): string[] {
@@ -84,7 +26,7 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
 
   it('draws at 80x24, shows the help for ?, and quits with q', async () => {
     // an upstream nobody listens on: the proxy starts anyway, connections would fail
-    screen.start('127.0.0.1:9', 80, 24);
+    screen.start(['--upstream', '127.0.0.1:9'], 80, 24);
     const first = await screen.waitFor('amqp-spy  proxy 127.0.0.1:', 'the header');
     expect(first).toContain('● FOLLOWING');
     expect(first).toContain('waiting for traffic');
@@ -108,7 +50,7 @@ function suiteWithTraffic(target: () => BrokerTarget): void {
 
   beforeAll(async () => {
     const { host, port } = target();
-    screen.start(`${host}:${port}`, 120, 30);
+    screen.start(['--upstream', `${host}:${port}`], 120, 30);
     await screen.waitFor(`amqp-spy  proxy 127.0.0.1:${screen.port()}`, 'the proxy to listen');
     await screen.waitFor('amqp-spy  proxy', 'the header');
     const { username, password } = target();

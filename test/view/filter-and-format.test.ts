@@ -9,9 +9,8 @@ import { compileTopicPattern } from '../../src/view/topic-pattern.js';
 
 /** A small two-connection session as events. */
 function sessionEvents(): SpyEvent[] {
-  const bus = new EventBus();
   const events: SpyEvent[] = [];
-  bus.subscribe((e) => events.push(e));
+  const bus = new EventBus([(e) => events.push(e)]);
   const ts = Date.UTC(2026, 0, 1, 12, 0, 1, 234) * 1000;
   for (const conn of [1, 3]) {
     const tap = new ConnectionTap(conn, bus);

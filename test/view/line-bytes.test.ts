@@ -14,9 +14,8 @@ type Feed = Uint8Array | { s2c: Uint8Array };
 
 /** Every event a tap makes of the given frames (c2s unless marked s2c), on connection `conn`. */
 function events(feeds: readonly Feed[], conn = 7): SpyEvent[] {
-  const bus = new EventBus((e) => { throw e; });
   const out: SpyEvent[] = [];
-  bus.subscribe((e) => out.push(e));
+  const bus = new EventBus([(e) => out.push(e)], (f) => { throw f.error; });
   bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_000, conn, client: { address: '127.0.0.1', port: 40001 }, server: { address: '::1', port: 5672 } });
   const tap = new ConnectionTap(conn, bus, { keepUndecoded: true });
   let t = 1_700_000_000_000_000;
