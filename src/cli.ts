@@ -23,6 +23,7 @@ const USER_ERRORS: Readonly<Record<string, number>> = {
   AddressError: 2,
   CaFileError: 2,
   InputFileError: 2,
+  DecodeFileError: 1,
   RecordingError: 2,
   FilterSyntaxError: 2,
   BrokerOptionError: 2,
@@ -128,8 +129,11 @@ program
       mode: 'frames',
       position: 'offset',
     });
-    await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false });
-    printer.flush();
+    try {
+      await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false });
+    } finally {
+      printer.flush();
+    }
   });
 
 /** The live modes: proxy (--upstream) or the built-in broker (--standalone). */

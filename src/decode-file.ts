@@ -2,7 +2,7 @@
 // decoded through the same tap as live traffic.
 
 import fs from 'node:fs';
-import { EventBus, type EventSink } from './events.js';
+import { EventBus, type DecodeErrorEvent, type EventSink } from './events.js';
 import { ConnectionTap } from './tap/connection-tap.js';
 import { describeFsError, isPcap } from './file-errors.js';
 
@@ -13,7 +13,18 @@ export class InputFileError extends Error {
   }
 }
 
-/** Decodes a file, emitting events to the sink. Resolves when the whole file is read. */
+/** What went wrong decoding a file: its events were printed; the command exits non-zero. */
+export class DecodeFileError extends Error {
+  constructor(readonly path: string, readonly errors: number, message: string) {
+    super(message);
+    this.name = 'DecodeFileError';
+  }
+}
+
+/**
+ * Decodes a file, emitting events to the sink. Resolves when the whole file is read; rejects
+ * with DecodeFileError (after every event was emitted) when some bytes did not decode.
+ */
 export async function decodeFile(path: string, sink: EventSink, options: { showSecrets?: boolean } = {}): Promise<void> {
   let handle: fs.promises.FileHandle;
   try {
@@ -21,6 +32,9 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
   } catch (error) {
     throw new InputFileError(path, `cannot read ${path}: ${describeFsError(error)}`);
   }
+  let errors = 0;
+  let first: DecodeErrorEvent['error'] | undefined;
+  let clientStream: boolean;
   try {
     const stat = await handle.stat();
     if (stat.isDirectory()) throw new InputFileError(path, `cannot read ${path}: it is a directory`);
@@ -30,15 +44,25 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
     if (isPcap(head)) {
       throw new InputFileError(path, `${path} is a pcap capture; decode reads raw bytes of one direction (export them with Wireshark's "Follow TCP Stream" as raw)`);
     }
-    const bus = new EventBus([sink]);
+    const countErrors: EventSink = (event) => {
+      if (event.kind !== 'decode.error') return;
+      errors++;
+      first ??= event.error;
+    };
+    const bus = new EventBus([sink, countErrors]);
     const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false });
     // a client's stream opens with the protocol header; a server's with frames
-    const dir = head[0] === 0x41 ? 'c2s' : 's2c';
+    clientStream = head[0] === 0x41;
+    const dir = clientStream ? 'c2s' : 's2c';
     const stream = handle.createReadStream({ highWaterMark: 64 * 1024, autoClose: false });
     let ts = Date.now() * 1000;
     for await (const chunk of stream as AsyncIterable<Buffer>) tap.feed(dir, chunk, ts++);
+    tap.endOfStreams(ts);
   } finally {
     await handle.close();
   }
+  if (first !== undefined) {
+    const guess = clientStream ? '' : ' (read as server→client: the file does not start with "AMQP")';
+    throw new DecodeFileError(path, errors, `${path}: ${errors} decode error${errors === 1 ? '' : 's'}, the first at offset ${first.offset}: ${first.code}${guess}`);
+  }
 }
-

@@ -85,6 +85,12 @@ export class ConnectionTap {
   close(reason: string, ts: number = nowMicros()): void {
     if (this.closed) return;
     this.closed = true;
+    this.endOfStreams(ts);
+    this.bus.emit({ kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn, reason, unanswered: this.insight.unanswered() });
+  }
+
+  /** No more bytes will come (a connection closed, a file read to its end): reports a frame cut short. */
+  endOfStreams(ts: number = nowMicros()): void {
     // a frame cut short by the close: its bytes were forwarded, so they are reported too
     for (const dir of ['c2s', 's2c'] as const) {
       const { parser, stopped } = this.directions[dir];
@@ -92,8 +98,8 @@ export class ConnectionTap {
       const held = parser.heldBytes();
       this.emitError(dir, new DecodeError('truncated', `connection closed inside a frame: ${held.length} bytes of it were forwarded`, parser.heldOffset), true, ts);
       if (this.options.keepUndecoded) this.emitBytes(dir, held, parser.heldOffset, ts);
+      this.directions[dir].stopped = true;
     }
-    this.bus.emit({ kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn, reason, unanswered: this.insight.unanswered() });
   }
 
   private onFrame(dir: Direction, state: DirectionState, frame: RawFrame, ts: number): void {

@@ -36,13 +36,27 @@ describe('amqp-spy decode', () => {
     expect(rebuilt.equals(fs.readFileSync(session('s2c')))).toBe(true);
   });
 
-  it('reports garbage once, clearly, and exits 0 having decoded what it could', () => {
+  it('reports garbage once, clearly, and exits 1 having printed what it decoded', () => {
     const file = path.join(tmp, 'garbage.bin');
     fs.writeFileSync(file, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    const { status, stdout } = runCli(['decode', file]);
-    expect(status).toBe(0);
+    const { status, stdout, stderr } = runCli(['decode', file]);
+    expect(status).toBe(1);
     expect(stdout).toMatch(/decode error \(not-amqp\) at offset 0/);
     expect(stdout.trim().split('\n').filter((l) => l.includes('decode error'))).toHaveLength(1);
+    expect(stderr).toBe(`amqp-spy: ${file}: 1 decode error, the first at offset 0: not-amqp (read as server→client: the file does not start with "AMQP")\n`);
+  });
+
+  it('a stream whose last frame is cut short: every whole frame printed, the cut reported, exit 1', () => {
+    const whole = fs.readFileSync(session('c2s'));
+    const file = path.join(tmp, 'truncated.bin');
+    fs.writeFileSync(file, whole.subarray(0, whole.length - 3));
+    const { status, stdout, stderr } = runCli(['decode', file]);
+    expect(status).toBe(1);
+    const lines = stdout.trim().split('\n');
+    // 44 frames and the header in the whole file: the last frame is the one cut
+    expect(lines.filter((l) => !l.includes('decode error'))).toHaveLength(44);
+    expect(lines.at(-1)).toMatch(/decode error \(truncated\)/);
+    expect(stderr).toMatch(/truncated\.bin: 1 decode error, the first at offset \d+: truncated\n$/);
   });
 
   it('names an AMQP 1.0 stream and does not decode it', () => {
