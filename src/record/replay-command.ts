@@ -5,7 +5,7 @@ import { NoticeRouter, prepareTui } from '../tui-launch.js';
 import { parseUpstreamAddress } from '../proxy/address.js';
 import { parseFilter } from '../view/filter.js';
 import { createHeadlessPrinter } from '../view/headless-printer.js';
-import { createSummary } from '../view/summary.js';
+import { createSummary, plural } from '../view/summary.js';
 import { replayRecording } from './replay.js';
 import { formatDifference, replayTo, type ReplayTarget } from './replay-to.js';
 
@@ -63,7 +63,7 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
       ...(io.stdin ? { stdin: io.stdin } : {}),
       ...(io.stdout ? { stdout: io.stdout } : {}),
     });
-    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [summary.sink, tui.sink], signal: abort.signal })
+    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [tui.sink], sinkNames: ['the terminal UI'], unfilteredSinks: [summary.sink], signal: abort.signal })
       .catch((error: unknown) => { replayError = error; abort.abort(); });
     if (replayError === undefined) notices.notice(`replay of ${file} complete: q to quit`);
     await ui;
@@ -77,10 +77,10 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     color: io.color,
     mode: options.frames ? 'frames' : 'messages',
   });
-  const result = await replayRecording({ ...replayOptions, sinks: [summary.sink, printer] }).finally(() => printer.flush());
+  const result = await replayRecording({ ...replayOptions, sinks: [printer], sinkNames: ['the output'], unfilteredSinks: [summary.sink] }).finally(() => printer.flush());
   io.notice(`replayed ${file}${describeOrigin(result.header)}`);
-  io.notice(summary.text());
-  return 0;
+  io.notice(`${summary.text()}${filter && !filter.empty ? `; ${result.matched} of ${plural(result.events, 'event')} matched the filter, ${plural(printer.lines(), 'line')} printed` : ''}`);
+  return result.sinkFailures > 0 ? 1 : 0;
 }
 
 /** ": recorded <when> by <tool>, <listen> → <upstream>", with only what the header holds. */

@@ -2,7 +2,7 @@
 // recorded order with their recorded times, so replay shows the same events as the live
 // session (messages, request/reply latencies, acks, errors), decoded by today's decoder.
 
-import { EventBus, sinkFailureNotices, type EventSink } from '../events.js';
+import { EventBus, sinkFailureNotices, type EventSink, type SpyEvent } from '../events.js';
 import { ConnectionTap } from '../tap/connection-tap.js';
 import type { Filter } from '../view/filter.js';
 import { openRecording, type ReadRecordingHeader, type RecordedEntry } from './recording-reader.js';
@@ -10,9 +10,12 @@ import { openRecording, type ReadRecordingHeader, type RecordedEntry } from './r
 
 export interface ReplayOptions {
   readonly path: string;
+  /** the views: they get the events the filter matches */
   readonly sinks: readonly EventSink[];
   /** the sinks' names for notices when one fails on an event */
   readonly sinkNames?: readonly string[];
+  /** sinks that see every event whatever the filter (the summary describes the whole session) */
+  readonly unfilteredSinks?: readonly EventSink[];
   /** real time scaled by this factor; undefined or 0: all at once */
   readonly speed?: number;
   /** only events it matches reach the sinks */
@@ -34,6 +37,8 @@ export interface ReplayResult {
   readonly entries: number;
   /** events emitted (before filtering) */
   readonly events: number;
+  /** events the filter matched (all of them without a filter) */
+  readonly matched: number;
   /** events some sink failed on (each is missing from that sink only) */
   readonly sinkFailures: number;
 }
@@ -46,8 +51,24 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
   options.onHeader?.(recording.header);
   let events = 0;
   const filter = options.filter;
-  const sinks = options.sinks.map((sink): EventSink => (filter && !filter.empty ? (e) => { if (filter.matches(e)) sink(e); } : sink));
-  sinks.push(() => { events++; });
+  let matched = 0;
+  // views first, so the bus's sink numbers are sinkNames' indexes
+  let sinks: EventSink[] = [...options.sinks];
+  if (filter && !filter.empty) {
+    // the filter runs once per event, whatever the number of views
+    let lastSeq = -1;
+    let lastMatch = false;
+    const matches = (e: SpyEvent): boolean => {
+      if (e.seq !== lastSeq) {
+        lastSeq = e.seq;
+        lastMatch = filter.matches(e);
+        if (lastMatch) matched++;
+      }
+      return lastMatch;
+    };
+    sinks = sinks.map((view): EventSink => (e) => { if (matches(e)) view(e); });
+  }
+  sinks.push(...(options.unfilteredSinks ?? []), () => { events++; });
   const bus = new EventBus(sinks, sinkFailureNotices(warn, options.sinkNames));
 
   const taps = new Map<number, ConnectionTap>();
@@ -98,5 +119,5 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
     const ids = [...taps.keys()].map((id) => `#${id}`).join(', ');
     warn(`${options.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`);
   }
-  return { header: recording.header, connections, entries, events, sinkFailures: bus.failures };
+  return { header: recording.header, connections, entries, events, matched: filter && !filter.empty ? matched : events, sinkFailures: bus.failures };
 }

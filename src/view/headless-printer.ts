@@ -20,7 +20,11 @@ export interface HeadlessPrinterOptions {
 }
 
 /** A sink that also writes out what it holds on `flush()` (call it before exiting). */
-export type HeadlessPrinter = EventSink & { flush(): void };
+export type HeadlessPrinter = EventSink & {
+  flush(): void;
+  /** lines printed so far */
+  lines(): number;
+};
 
 const BATCH_BYTES = 1024 * 1024;
 /** written at once when this much is waiting, else within FLUSH_DELAY_MS (too short to see) */
@@ -43,8 +47,10 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
     out.seal();
     for (const chunk of out.takeSealed().buffers) options.write(chunk);
   };
+  let lines = 0;
   const sink = (event: SpyEvent) => {
     if (!shouldPrint(event, mode, hideHeartbeats)) return;
+    lines++;
     out.beginLine();
     if (options.json) out.utf8(stringifyEvent(event));
     else writeEventLine(out, event, lineOptions);
@@ -55,7 +61,7 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
       timer.unref(); // the owner flushes before exiting
     }
   };
-  return Object.assign(sink, { flush });
+  return Object.assign(sink, { flush, lines: () => lines });
 }
 
 function shouldPrint(event: SpyEvent, mode: 'frames' | 'messages', hideHeartbeats: boolean): boolean {

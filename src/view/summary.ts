@@ -26,7 +26,8 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
   };
   const { frames, messages, bytes } = counts;
   const sink: EventSink = (event) => {
-    if (isErrorEvent(event)) counts.errors++;
+    // a content method (basic.return) is an error once: as its message, not also as its frame
+    if (isErrorEvent(event) && !(event.kind === 'frame' && event.frame.type === 'method' && event.frame.method.spec.content)) counts.errors++;
     switch (event.kind) {
       case 'conn.open':
         counts.connections++;
@@ -60,11 +61,16 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
     }
   };
   const text = () =>
-    `summary: ${counts.connections} connection${counts.connections === 1 ? '' : 's'}; ` +
-    `C→S ${counts.frames.c2s} frames, ${counts.messages.c2s} messages; ` +
-    `S→C ${counts.frames.s2c} frames, ${counts.messages.s2c} messages; ` +
-    `${counts.errors} error${counts.errors === 1 ? '' : 's'}` +
+    `summary: ${plural(counts.connections, 'connection')}; ` +
+    `C→S ${plural(counts.frames.c2s, 'frame')}, ${plural(counts.messages.c2s, 'message')}; ` +
+    `S→C ${plural(counts.frames.s2c, 'frame')}, ${plural(counts.messages.s2c, 'message')}; ` +
+    `${plural(counts.errors, 'error')}` +
     (counts.decodeErrors ? ` (${counts.decodeErrors} decode)` : '') +
-    (counts.unanswered ? `; ${counts.unanswered} request${counts.unanswered === 1 ? '' : 's'} never answered` : '');
+    (counts.unanswered ? `; ${plural(counts.unanswered, 'request')} never answered` : '');
   return { sink, counts, text };
+}
+
+/** "1 message", "2 messages" */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -45,7 +45,7 @@ describe('amqp-spy --upstream (the proxy command)', () => {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     expect(cli.stdout()).toMatch(/connection closed/);
-    expect(cli.stderr()).toMatch(/summary: 1 connection; C→S 0 frames, 0 messages; S→C 1 frames, 0 messages; 0 errors/);
+    expect(cli.stderr()).toMatch(/summary: 1 connection; C→S 0 frames, 0 messages; S→C 1 frame, 0 messages; 0 errors/);
   });
 
   it('upstream refused: the client is closed, one clear line, and the proxy keeps serving', async () => {

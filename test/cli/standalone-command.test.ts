@@ -53,7 +53,7 @@ describe('amqp-spy --standalone', () => {
     expect(out).not.toContain('wonder');
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
-    expect(cli.stderr()).toMatch(/summary: 1 connection; C→S \d+ frames, 2 messages; S→C \d+ frames, 1 messages; 0 errors/);
+    expect(cli.stderr()).toMatch(/summary: 1 connection; C→S \d+ frames, 2 messages; S→C \d+ frames, 1 message; 0 errors/);
 
     // the recording replays, and re-sent to another built-in broker it gets the same answers
     const replayed = runCli(['replay', recording, '--no-tui']);

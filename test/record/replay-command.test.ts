@@ -61,6 +61,23 @@ describe('amqp-spy replay', () => {
     expect(result.stderr.split('\n')[0]).toBe(`amqp-spy: replayed ${bare}`);
   });
 
+  it('--filter error: the summary is of the whole session and says how many events matched', () => {
+    const whole = runCli(['replay', file]);
+    const filtered = runCli(['replay', file, '--filter', 'error']);
+    expect(filtered.status).toBe(0);
+    const printed = filtered.stdout.trim().split('\n');
+    // the captured session's errors (fed in chunks that do not keep cause before effect, so
+    // some acks come before their deliveries), the 404 channel.close and a basic.return
+    // among them, each printed once and counted once
+    expect(printed.some((l) => /channel\.close reply-code=404/.test(l)), filtered.stdout).toBe(true);
+    expect(printed.filter((l) => / basic\.return /.test(l))).toHaveLength(1);
+    const summaryOf = (stderr: string) => stderr.split('\n').find((l) => l.includes('summary:'))!;
+    expect(summaryOf(whole.stderr)).toMatch(new RegExp(`summary: 1 connection; C→S \\d+ frames, \\d+ messages; S→C \\d+ frames, \\d+ messages; ${printed.length} errors(;|$)`));
+    const all = new Set([...runCli(['replay', file, '--json']).stdout.trim().split('\n'), ...runCli(['replay', file, '--json', '--frames']).stdout.trim().split('\n')].map((l) => (JSON.parse(l) as { seq: number }).seq));
+    // the return matches as its method frame and as its message: one event more than lines
+    expect(summaryOf(filtered.stderr)).toBe(`${summaryOf(whole.stderr)}; ${printed.length + 1} of ${all.size} events matched the filter, ${printed.length} lines printed`);
+  });
+
   it('--speed replays the same events; --filter narrows them', () => {
     const fast = runCli(['replay', file, '--speed', '1000000']);
     expect(fast.status).toBe(0);
