@@ -202,10 +202,10 @@ function jumpToLink(state: UiState, ctx: ActionContext, view: ListView): UiState
   const target = ctx.store.rowForSeq(link.seq);
   if (target === undefined) {
     const why = ctx.store.indexOfSeq(link.seq) === undefined ? 'has left the buffer' : 'is hidden by the filter or row mode';
-    return { ...state, status: { text: `#${link.seq} (${link.label}) ${why}`, tone: 'error' } };
+    return { ...state, status: { text: `event ${link.seq} (${link.label}) ${why}`, tone: 'error' } };
   }
-  if (state.paused && target >= view.end) return { ...state, status: { text: `#${link.seq} arrived after the pause`, tone: 'info' } };
-  return { ...state, selected: target, following: false, history: [...state.history, view.selectedIndex].slice(-100), detailScroll: 0, status: { text: `jumped to ${link.label} #${link.seq} (Backspace goes back)`, tone: 'info' } };
+  if (state.paused && target >= view.end) return { ...state, status: { text: `event ${link.seq} arrived after the pause`, tone: 'info' } };
+  return { ...state, selected: target, following: false, history: [...state.history, view.selectedIndex].slice(-100), detailScroll: 0, status: { text: `jumped to ${link.label}, event ${link.seq} (Backspace goes back)`, tone: 'info' } };
 }
 
 // --- the prompt ---------------------------------------------------------------------------

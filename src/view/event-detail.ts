@@ -63,7 +63,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
   const field = (label: string, value: string, tag?: string, indent = 1, tone?: DetailTone) =>
     lines.push({ indent, label, value, ...(tag !== undefined ? { tag } : {}), ...(tone ? { tone } : {}) });
   const where = (dir?: keyof typeof ARROWS, channel?: number) =>
-    [`#${event.seq}`, formatClock(event.ts), `conn #${event.conn}`, dir ? ARROWS[dir] : '', channel !== undefined ? `channel ${channel}` : ''].filter(Boolean).join('  ');
+    [`event ${event.seq}`, formatClock(event.ts), `conn #${event.conn}`, dir ? ARROWS[dir] : '', channel !== undefined ? `channel ${channel}` : ''].filter(Boolean).join('  ');
   let bodyMode: BodyMode | undefined;
   let bodyModes: readonly BodyMode[] = [];
   const body = (bytes: Uint8Array) => {
@@ -86,7 +86,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
       if (event.unanswered.length) {
         heading('Never answered');
         for (const u of event.unanswered) {
-          field(`#${u.seq}`, `ch${u.channel} ${u.name}`, undefined, 1, 'error');
+          field(`event ${u.seq}`, `ch${u.channel} ${u.name}`, undefined, 1, 'error');
           links.push({ label: `unanswered ${u.name}`, seq: u.seq });
         }
       }
@@ -125,7 +125,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     }
     case 'message': {
       heading(`${event.method.name} message  ${where(event.dir, event.channel)}`);
-      field('frames', event.frames.map((s) => `#${s}`).join(' '), undefined, 1, 'dim');
+      field('frames', `events ${event.frames.join(' ')}`, undefined, 1, 'dim');
       insightLines(event.insight, lines, links);
       methodLines(event.method, lines);
       heading('Properties');
@@ -133,7 +133,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
       body(event.body);
       if (options.showRaw) {
         const parts = event.frames.map((seq) => options.lookup?.(seq)).filter((e): e is SpyEvent & { kind: 'frame' } => e?.kind === 'frame');
-        if (parts.length) for (const part of parts) rawSection(lines, part.raw, width, `Raw frame #${part.seq}`);
+        if (parts.length) for (const part of parts) rawSection(lines, part.raw, width, `Raw frame (event ${part.seq})`);
         else lines.push({ indent: 1, value: 'the frames of this message are no longer in the buffer', tone: 'dim' });
       }
       break;
@@ -156,7 +156,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
   }
   if (links.length) {
     heading('Links  (Enter jumps to the first)');
-    for (const link of links) lines.push({ indent: 1, label: `#${link.seq}`, value: link.label, tone: 'link' });
+    for (const link of links) lines.push({ indent: 1, label: `event ${link.seq}`, value: link.label, tone: 'link' });
   }
   return { lines, links, ...(bodyMode ? { bodyMode } : {}), bodyModes };
 }
@@ -165,20 +165,20 @@ function insightLines(insight: FrameInsight | undefined, lines: DetailLine[], li
   if (!insight) return;
   const add = (label: string, value: string, tone?: DetailTone) => lines.push({ indent: 1, label, value, ...(tone ? { tone } : {}) });
   if (insight.request) {
-    add('reply to', `#${insight.request.seq} ${insight.request.name} after ${formatDuration(insight.request.rttMicros)}`);
+    add('reply to', `event ${insight.request.seq} ${insight.request.name} after ${formatDuration(insight.request.rttMicros)}`);
     links.push({ label: `request ${insight.request.name}`, seq: insight.request.seq });
   }
   if (insight.error) {
     const e = insight.error;
     add('error', e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`, 'error');
     if (e.causeSeq !== undefined) {
-      add('caused by', `#${e.causeSeq} ${e.causeName ?? ''}`, 'error');
+      add('caused by', `event ${e.causeSeq} ${e.causeName ?? ''}`, 'error');
       links.push({ label: `cause ${e.causeName ?? ''}`.trim(), seq: e.causeSeq });
     }
   }
   if (insight.settles) {
     const s = insight.settles;
-    add(s.outcome, s.unknownTag ? 'an unknown delivery tag (a broker closes the channel with 406)' : `${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome === 'ack' ? '' : s.requeue ? ', requeued' : ', discarded'}`, s.unknownTag ? 'error' : undefined);
+    add(s.outcome, s.unknownTag ? 'an unknown delivery tag (a broker closes the channel with 406)' : `${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome === 'ack' ? '' : s.requeue ? ', requeued' : ', not requeued (dead-lettered if its queue has a dead-letter exchange, else dropped)'}`, s.unknownTag ? 'error' : undefined);
     for (const seq of s.deliverySeqs) links.push({ label: `delivery ${s.outcome === 'ack' ? 'acked' : s.outcome === 'nack' ? 'nacked' : 'rejected'}`, seq });
   }
   if (insight.confirms) {
@@ -187,7 +187,7 @@ function insightLines(insight: FrameInsight | undefined, lines: DetailLine[], li
     for (const seq of c.publishSeqs) links.push({ label: `publish ${c.outcome === 'ack' ? 'confirmed' : 'nacked'}`, seq });
   }
   if (insight.returnOf !== undefined) {
-    add('returns', `publish #${insight.returnOf}`, 'error');
+    add('returns', `the publish, event ${insight.returnOf}`, 'error');
     links.push({ label: 'publish returned', seq: insight.returnOf });
   }
   if (insight.publishSeqNo !== undefined) add('publish-seq', `${insight.publishSeqNo} (confirm mode)`);

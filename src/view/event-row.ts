@@ -29,7 +29,7 @@ export function eventRowCells(event: SpyEvent): RowCells {
     case 'conn.open':
       return { ...base, dir: undefined, channel: '', name: 'connection opened', detail: `${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`, tone: 'connection' };
     case 'conn.close': {
-      const unanswered = event.unanswered.length ? `; never answered: ${event.unanswered.map((u) => `#${u.seq} ch${u.channel} ${u.name}`).join(', ')}` : '';
+      const unanswered = event.unanswered.length ? `; never answered: ${event.unanswered.map((u) => `event ${u.seq} ch${u.channel} ${u.name}`).join(', ')}` : '';
       return { ...base, dir: undefined, channel: '', name: 'connection closed', detail: `(${event.reason})${unanswered}`, tone: 'connection' };
     }
     case 'protocol-header':

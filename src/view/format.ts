@@ -179,15 +179,15 @@ export function describeInsight(insight: FrameInsight | undefined): string {
     const e = insight.error;
     // RabbitMQ's texts already start with the name: `PRECONDITION_FAILED - inequivalent arg ...`
     text = joinPart(text, e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`);
-    if (e.causeName) text = joinPart(text, `caused by #${e.causeSeq} ${e.causeName}`);
+    if (e.causeName) text = joinPart(text, `caused by ${e.causeName}`);
   }
   if (insight.settles) {
     const s = insight.settles;
-    text = joinPart(text, s.unknownTag ? `${s.outcome} of an unknown delivery tag` : `${s.outcome}s ${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome !== 'ack' ? (s.requeue ? ' (requeue)' : ' (discard)') : ''}`);
+    text = joinPart(text, s.unknownTag ? `${s.outcome} of an unknown delivery tag` : `${s.outcome}s ${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome !== 'ack' ? (s.requeue ? ' (requeue)' : ' (not requeued)') : ''}`);
   }
   if (insight.confirms) text = joinPart(text, `confirms ${insight.confirms.publishSeqs.length} publish${insight.confirms.publishSeqs.length === 1 ? '' : 'es'}${insight.confirms.outcome === 'nack' ? ' NEGATIVELY' : ''}`);
-  if (insight.publishSeqNo !== undefined) text = joinPart(text, `confirm #${insight.publishSeqNo}`);
-  if (insight.returnOf !== undefined) text = joinPart(text, `returns #${insight.returnOf}`);
+  if (insight.publishSeqNo !== undefined) text = joinPart(text, `publish-seq ${insight.publishSeqNo}`);
+  if (insight.returnOf !== undefined) text = joinPart(text, 'returns a publish');
   if (insight.unacked !== undefined) text = joinPart(text, `unacked=${insight.unacked}`);
   if (insight.noWait) text = joinPart(text, 'no reply expected');
   return text === '' ? '' : `  [${text}]`;
@@ -242,7 +242,7 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
       return `${start}    ${c.green('connection opened')} ${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`;
     case 'conn.close': {
       const unanswered = event.unanswered.length
-        ? c.yellow(`; never answered: ${event.unanswered.map((u) => `#${u.seq} ch${u.channel} ${u.name}`).join(', ')}`)
+        ? c.yellow(`; never answered: ${event.unanswered.map((u) => `ch${u.channel} ${u.name}`).join(', ')}`)
         : '';
       return `${start}    ${c.green('connection closed')} (${event.reason})${unanswered}`;
     }

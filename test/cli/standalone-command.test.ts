@@ -47,7 +47,7 @@ describe('amqp-spy --standalone', () => {
     expect(await clientSession(port, 'alice', 'wonder')).toEqual(['{"id":7}']);
     await waitFor(() => cli.stdout().includes('connection closed'), 'the close to be printed');
     const out = cli.stdout();
-    expect(out).toMatch(/C→S ch1 basic\.publish exchange=orders routing-key=order\.created 8 B application\/json {2}\[confirm #1\]/);
+    expect(out).toMatch(/C→S ch1 basic\.publish exchange=orders routing-key=order\.created 8 B application\/json {2}\[publish-seq 1\]/);
     expect(out).toMatch(/S→C ch1 basic\.get-ok .*routing-key=order\.created/);
     expect(out).toMatch(/S→C ch1 queue\.bind-ok 12 B {2}\[← queue\.bind /);
     expect(out).not.toContain('wonder');

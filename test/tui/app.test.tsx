@@ -49,7 +49,7 @@ describe('App', () => {
     expect(t.screen()).toContain('● FOLLOWING');
     for (const e of t.conversation.events) t.store.push(e);
     const last = t.conversation.events[t.conversation.events.length - 1]!;
-    await until(() => t.detailTitle().includes(`#${last.seq}`), 'the newest row selected');
+    await until(() => t.detailTitle().includes(`event ${last.seq} `), 'the newest row selected');
     expect(t.screen()).toMatch(/1 conn │ C→S \d+ frames\/s \d+ msgs\/s │ S→C/);
     expect(t.screen()).toContain('rows: messages');
   });
@@ -60,10 +60,10 @@ describe('App', () => {
     const last = t.conversation.events[t.conversation.events.length - 1]!;
     await t.press('k', 'k');
     await until(() => t.screen().includes('SCROLLED'), 'scrolled state');
-    expect(t.detailTitle()).not.toContain(`#${last.seq}`);
+    expect(t.detailTitle()).not.toContain(`event ${last.seq} `);
     await t.press('f');
     await until(() => t.screen().includes('● FOLLOWING'), 'following again');
-    expect(t.detailTitle()).toContain(`#${last.seq}`);
+    expect(t.detailTitle()).toContain(`event ${last.seq} `);
   });
 
   it('toggles frames/messages with m and heartbeats with H', async () => {
@@ -111,7 +111,7 @@ describe('App', () => {
     await t.press('n');
     seen.push(t.detailTitle());
     expect(new Set(seen).size).toBe(3);
-    for (const title of seen) expect(title).toMatch(/#\d+/);
+    for (const title of seen) expect(title).toMatch(/event \d+/);
     await t.press('N');
     expect(t.detailTitle()).toBe(seen[1]);
   });
@@ -142,7 +142,7 @@ describe('App', () => {
     await t.press('d');
     await until(() => !t.screen().includes('─ Detail'), 'detail hidden');
     await t.press('d', 'x', 'J', 'J', 'J');
-    await until(() => t.detail().includes('Raw frame #'), 'raw frames');
+    await until(() => t.detail().includes('Raw frame (event '), 'raw frames');
   });
 
   it('opens the help with ? listing every key of the key map, and closes it with ?', async () => {
@@ -169,15 +169,15 @@ describe('App', () => {
     const t = start({ events: false });
     const events = t.conversation.events;
     for (const e of events.slice(0, 10)) t.store.push(e);
-    await until(() => t.detailTitle().includes(`#${events[9]!.seq}`), 'first events');
+    await until(() => t.detailTitle().includes(`event ${events[9]!.seq} `), 'first events');
     await t.press('p');
     await until(() => t.screen().includes('PAUSED'), 'paused');
     for (const e of events.slice(10)) t.store.push(e);
     await settle(120);
-    expect(t.detailTitle()).toContain(`#${events[9]!.seq}`);
+    expect(t.detailTitle()).toContain(`event ${events[9]!.seq} `);
     expect(t.store.size).toBe(events.length);
     await t.press('p');
-    await until(() => t.detailTitle().includes(`#${events[events.length - 1]!.seq}`), 'caught up after resume');
+    await until(() => t.detailTitle().includes(`event ${events[events.length - 1]!.seq} `), 'caught up after resume');
     await t.press('c');
     await until(() => t.screen().includes('waiting for traffic'), 'cleared');
   });

@@ -143,20 +143,20 @@ describe('DetailPane', () => {
     expect(raw).toMatch(/Raw frame {2}36 B/);
     expect(raw).toMatch(/0000 {2}01 00 01 00 00 00 1c 00 {2}3c 00 28/);
     const message = draw(messageWithKey('order.note'), { showRaw: true });
-    expect(message.match(/Raw frame #\d+/g)).toHaveLength(3);
+    expect(message.match(/Raw frame \(event \d+\)/g)).toHaveLength(3);
   });
 
   it('lists the links: request of a reply, publishes of a confirm, delivery of an ack, cause of an error', () => {
     const reply = draw(findEvent(events, (e) => methodNameOf(e) === 'queue.declare-ok'));
-    expect(reply).toMatch(/reply to: #\d+ queue\.declare after 1\.5 ms/);
-    expect(reply).toMatch(/#\d+: request queue\.declare/);
+    expect(reply).toMatch(/reply to: event \d+ queue\.declare after 1\.5 ms/);
+    expect(reply).toMatch(/event \d+: request queue\.declare/);
     const confirm = draw(findEvent(events, (e) => e.kind === 'frame' && methodNameOf(e) === 'basic.ack' && e.dir === 's2c'));
     expect(confirm.match(/publish confirmed/g)).toHaveLength(3);
     const ack = draw(findEvent(events, (e) => e.kind === 'frame' && methodNameOf(e) === 'basic.ack' && e.dir === 'c2s'));
-    expect(ack).toMatch(/#\d+: delivery acked/);
+    expect(ack).toMatch(/event \d+: delivery acked/);
     const close = draw(findEvent(events, (e) => methodNameOf(e) === 'channel.close'));
     expect(close).toContain("error: 404 NOT_FOUND - no exchange 'missing' in vhost '/prod'");
-    expect(close).toMatch(/#\d+: cause basic\.publish/);
+    expect(close).toMatch(/event \d+: cause basic\.publish/);
   });
 
   it('fits its height and tells how to scroll', () => {

@@ -89,7 +89,7 @@ function suiteWithTraffic(target: () => BrokerTarget): void {
     const rows = listRows(shown);
     expect(rows.some((r) => / C→S ch\d+ +basic\.ack delivery-tag=\d/.test(r))).toBe(true);
     expect(rows.some((r) => / S→C ch\d+ +channel\.close reply-code=404/.test(r))).toBe(true);
-    expect(shown).toMatch(/─ Detail #\d+/);
+    expect(shown).toMatch(/─ Detail event \d+/);
   });
 
   it('moves to the first row with g (no longer following) and down with j', async () => {
@@ -97,7 +97,7 @@ function suiteWithTraffic(target: () => BrokerTarget): void {
     const top = await screen.waitFor('SCROLLED', 'the scrolled state');
     expect(detailOf(top)).toContain('Connection opened');
     screen.keys('j');
-    const next = await screen.waitFor(/─ Detail #\d+.*\n(?!Connection opened)/, 'the next row selected');
+    const next = await screen.waitFor(/─ Detail event \d+.*\n(?!Connection opened)/, 'the next row selected');
     expect(detailOf(next)).toContain('Protocol header');
     screen.keys('f');
     await screen.waitFor('● FOLLOWING', 'following again');

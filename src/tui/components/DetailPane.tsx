@@ -28,7 +28,7 @@ export const DetailPane = memo(function DetailPane({ event, width, height, bodyM
   const shown = lines.slice(first, first + rows);
   const position = lines.length > rows ? `lines ${first + 1}-${first + shown.length} of ${lines.length} (J/K scroll)` : '';
   const hints = detail ? `${detail.links.length ? 'Enter link  ' : ''}${detail.bodyModes.length > 1 ? 'b body  ' : ''}x raw` : '';
-  const title = `─ Detail ${event ? `#${event.seq} ` : ''}`;
+  const title = `─ Detail ${event ? `event ${event.seq} ` : ''}`;
   const right = [position, hints].filter(Boolean).join('  ');
   const fill = Math.max(1, width - title.length - right.length - 2);
   return (
