@@ -1,7 +1,7 @@
 // The recording sink: events become lines, lines are batched into large buffers and written
-// with one positional write at a time. Memory stays bounded because the recorder says when it
-// is behind (`overloaded`) and the source pauses its sockets until `onDrain`; it never drops
-// an event it was given.
+// with one write at a time (positional to a file, sequential to a pipe or device). Memory
+// stays bounded because the recorder says when it is behind (`overloaded`) and the source
+// pauses its sockets until `onDrain`; it never drops an event it was given.
 
 import fs from 'node:fs';
 import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
@@ -49,18 +49,38 @@ export interface Recorder {
 
 function describeWriteError(path: string, error: unknown): RecordingWriteError {
   const code = (error as NodeJS.ErrnoException).code;
+  // opening /dev/stdout when it is a socket (not a pipe) gives ENXIO
   const reason =
     code === 'ENOENT' ? 'no such directory'
       : code === 'EACCES' ? 'permission denied'
         : code === 'EISDIR' ? 'it is a directory'
           : code === 'ENOSPC' ? 'no space left on the device'
-            : (error as Error).message;
+            : code === 'EPIPE' ? 'the pipe has no reader any more'
+              : code === 'ENXIO' ? 'no such device, or it is a socket (record to a file, FIFO or terminal)'
+                : (error as Error).message;
   return new RecordingWriteError(path, code, reason);
 }
 
 /** A write starts at once when this much is waiting; less waits up to WRITE_DELAY_MS. */
 const MIN_WRITE_BYTES = 256 * 1024;
 const WRITE_DELAY_MS = 10;
+
+interface RecordingFile {
+  readonly fd: number;
+  /** a regular file, written with positional writes; else a pipe or device, written in order */
+  readonly seekable: boolean;
+}
+
+/** Opens the recording; a FIFO or character device is written to in order (opening a FIFO waits for its reader, as a shell does). */
+function openRecordingFile(path: string): RecordingFile {
+  const fd = fs.openSync(path, 'w');
+  try {
+    return { fd, seekable: fs.fstatSync(fd).isFile() };
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+}
 
 /** Creates (or truncates) the file and writes the header line before returning. */
 export function createRecorder(options: RecorderOptions): Recorder {
@@ -71,12 +91,21 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const batchBytes = options.batchBytes ?? 1024 * 1024;
 
   let fd: number;
+  let seekable: boolean;
+  /** bytes written or handed to a write so far: the next write's position in a file */
   let position = 0;
   try {
-    fd = fs.openSync(path, 'w');
-    const headerLine = Buffer.from(`${JSON.stringify(options.header)}\n`);
-    position = fs.writeSync(fd, headerLine, 0, headerLine.length, 0);
+    ({ fd, seekable } = openRecordingFile(path));
   } catch (error) {
+    if (error instanceof RecordingWriteError) throw error;
+    throw describeWriteError(path, error);
+  }
+  try {
+    const headerLine = Buffer.from(`${JSON.stringify(options.header)}\n`);
+    writeAllSync(fd, [headerLine], seekable ? 0 : null);
+    position = headerLine.length;
+  } catch (error) {
+    fs.closeSync(fd);
     throw describeWriteError(path, error);
   }
 
@@ -153,7 +182,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     position += job.bytes;
     inFlight = job;
     const writeFrom = (done: number) => {
-      fs.writev(fd, after(job.buffers, done), job.position + done, (error, written) => {
+      fs.writev(fd, after(job.buffers, done), seekable ? job.position + done : null, (error, written) => {
         if (inFlight !== job) return; // closed synchronously meanwhile, or failed
         if (error) return fail(error);
         if (done + written < job.bytes) return writeFrom(done + written);
@@ -213,13 +242,16 @@ export function createRecorder(options: RecorderOptions): Recorder {
       closed = true;
       if (fd < 0) return;
       try {
-        // positional writes make rewriting the in-flight batch harmless if it did land
-        if (inFlight) writeAllSync(fd, inFlight.buffers, inFlight.position);
+        // Positional writes make rewriting the in-flight batch harmless if it did land. A
+        // pipe can't tell how much of it did: its rest would repeat or interleave lines, so
+        // the lines after it are left out (the file's last line may then be cut short).
+        const inOrderAfter = seekable || inFlight === undefined;
+        if (inFlight && seekable) writeAllSync(fd, inFlight.buffers, inFlight.position);
         inFlight = undefined;
         out.seal();
-        if (out.sealedBytes > 0 && !failed) {
+        if (out.sealedBytes > 0 && !failed && inOrderAfter) {
           const rest = out.takeSealed();
-          writeAllSync(fd, rest.buffers, position);
+          writeAllSync(fd, rest.buffers, seekable ? position : null);
           position += rest.bytes;
         }
       } catch (error) {
@@ -237,10 +269,11 @@ export function createRecorder(options: RecorderOptions): Recorder {
   };
 }
 
-function writeAllSync(fd: number, buffers: Buffer[], position: number): void {
+/** Writes every byte; `position` null writes in order (a pipe or device). */
+function writeAllSync(fd: number, buffers: Buffer[], position: number | null): void {
   for (const b of buffers) {
-    for (let at = 0; at < b.length; ) at += fs.writeSync(fd, b, at, b.length - at, position + at);
-    position += b.length;
+    for (let at = 0; at < b.length; ) at += fs.writeSync(fd, b, at, b.length - at, position === null ? null : position + at);
+    if (position !== null) position += b.length;
   }
 }
 
