@@ -4,6 +4,7 @@
 // pauses its sockets until `onDrain`; it never drops an event it was given.
 
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
 import { LineBuffers } from './line-buffers.js';
 import { makeRecordingHeader, recordingLine, writeFrameLine, type RecordingHeader } from './recording-format.js';
@@ -47,6 +48,14 @@ export interface Recorder {
   readonly error: RecordingWriteError | undefined;
 }
 
+/** The recording path is a symbolic link: recordings hold message bodies, so links are not followed. */
+export class RecordingLinkError extends RecordingWriteError {
+  constructor(path: string, readonly target: string, readonly realPath: string | undefined) {
+    super(path, 'ELOOP', `it is a symbolic link (to ${target}), which a recording does not follow; give the real path${realPath !== undefined ? `: --record ${realPath}` : ''}`);
+    this.name = 'RecordingLinkError';
+  }
+}
+
 function describeWriteError(path: string, error: unknown): RecordingWriteError {
   const code = (error as NodeJS.ErrnoException).code;
   // opening /dev/stdout when it is a socket (not a pipe) gives ENXIO
@@ -65,17 +74,82 @@ function describeWriteError(path: string, error: unknown): RecordingWriteError {
 const MIN_WRITE_BYTES = 256 * 1024;
 const WRITE_DELAY_MS = 10;
 
+// O_NOFOLLOW: a link put at the path between the check and the open fails the open (ELOOP)
+const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
 interface RecordingFile {
   readonly fd: number;
   /** a regular file, written with positional writes; else a pipe or device, written in order */
   readonly seekable: boolean;
 }
 
-/** Opens the recording; a FIFO or character device is written to in order (opening a FIFO waits for its reader, as a shell does). */
-function openRecordingFile(path: string): RecordingFile {
-  const fd = fs.openSync(path, 'w');
+/** Whether `path` leads to this process's own stdout or stderr (`/dev/stdout`, `/dev/fd/2`). */
+function isOwnStream(path: string): boolean {
+  let target: fs.Stats;
   try {
-    return { fd, seekable: fs.fstatSync(fd).isFile() };
+    target = fs.statSync(path);
+  } catch {
+    return false;
+  }
+  for (const fd of [1, 2]) {
+    try {
+      const s = fs.fstatSync(fd);
+      if (s.dev === target.dev && s.ino === target.ino) return true;
+    } catch {
+      // not open
+    }
+  }
+  return false;
+}
+
+function linkError(path: string): RecordingLinkError {
+  let target = '?';
+  try {
+    target = fs.readlinkSync(path);
+  } catch {
+    // replaced meanwhile
+  }
+  let realPath: string | undefined;
+  try {
+    realPath = fs.realpathSync(path);
+  } catch {
+    realPath = target === '?' ? undefined : nodePath.resolve(nodePath.dirname(path), target); // dangling: where it points
+  }
+  return new RecordingLinkError(path, target, realPath);
+}
+
+/**
+ * Opens the recording: a new (or truncated) file with mode 0600, as it holds message bodies
+ * and maybe credentials. A symbolic link at the path is refused (someone else's link in a
+ * shared directory must not redirect or truncate another file), except a link to this
+ * process's own stdout or stderr, which is written to where it goes. A FIFO or character
+ * device is written to in order; opening a FIFO waits for its reader, as a shell does.
+ */
+function openRecordingFile(path: string): RecordingFile {
+  let existing: fs.Stats | undefined;
+  try {
+    existing = fs.lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (existing?.isSymbolicLink()) {
+    if (!isOwnStream(path)) throw linkError(path);
+    // appending: a redirected stdout file is not truncated under the shell's feet
+    return { fd: fs.openSync(path, O_WRONLY | O_APPEND), seekable: false };
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw linkError(path);
+    throw error;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    // an existing file of ours gets the same protection as a new one
+    if (stat.isFile() && existing !== undefined && (stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.fchmodSync(fd, 0o600);
+    return { fd, seekable: stat.isFile() };
   } catch (error) {
     fs.closeSync(fd);
     throw error;
