@@ -30,6 +30,7 @@ const USER_ERRORS: Readonly<Record<string, number>> = {
   ListenError: 1,
   ReplayTargetError: 1,
   RecordingWriteError: 1,
+  RecordingLinkError: 2,
 };
 
 interface RootOptions {

@@ -37,7 +37,7 @@ interface EventBase {
 export interface FrameInsight {
   /** a reply: the request it answers and the round trip */
   readonly request?: { readonly seq: number; readonly name: string; readonly rttMicros: number };
-  /** a channel.close / connection.close with a reply code other than 200 */
+  /** a channel.close / connection.close whose reply code is an error (isErrorReplyCode: not 0 or 200) */
   readonly error?: {
     readonly replyCode: number;
     readonly replyName: string;

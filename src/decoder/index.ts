@@ -15,6 +15,7 @@ export {
   REPLY_CODES,
   classById,
   classByName,
+  isErrorReplyCode,
   isHardError,
   isMethod,
   methodById,

@@ -410,6 +410,16 @@ export function replyCodeKind(code: number): ReplyCodeKind | undefined {
   return REPLY_CODE_BY_CODE.get(code)?.kind;
 }
 
+/**
+ * The one answer to "is this close an error": the spec's soft and hard codes, and any code
+ * from 300 up that no spec names. 200 and everything else below 300 close normally (py-amqp
+ * and Bunny send 0).
+ */
+export function isErrorReplyCode(code: number): boolean {
+  const kind = REPLY_CODE_BY_CODE.get(code)?.kind;
+  return kind === 'soft' || kind === 'hard' || (kind === undefined && code >= 300);
+}
+
 /** A hard error closes the connection (connection.close); a soft one only the channel. */
 export function isHardError(code: number): boolean {
   return REPLY_CODE_BY_CODE.get(code)?.kind === 'hard';

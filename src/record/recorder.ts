@@ -1,9 +1,10 @@
 // The recording sink: events become lines, lines are batched into large buffers and written
-// with one positional write at a time. Memory stays bounded because the recorder says when it
-// is behind (`overloaded`) and the source pauses its sockets until `onDrain`; it never drops
-// an event it was given.
+// with one write at a time (positional to a file, sequential to a pipe or device). Memory
+// stays bounded because the recorder says when it is behind (`overloaded`) and the source
+// pauses its sockets until `onDrain`; it never drops an event it was given.
 
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
 import { LineBuffers } from './line-buffers.js';
 import { makeRecordingHeader, recordingLine, writeFrameLine, type RecordingHeader } from './recording-format.js';
@@ -49,20 +50,113 @@ export interface Recorder {
   readonly eventsLost: number;
 }
 
+/** The recording path is a symbolic link: recordings hold message bodies, so links are not followed. */
+export class RecordingLinkError extends RecordingWriteError {
+  constructor(path: string, readonly target: string, readonly realPath: string | undefined) {
+    super(path, 'ELOOP', `it is a symbolic link (to ${target}), which a recording does not follow; give the real path${realPath !== undefined ? `: --record ${realPath}` : ''}`);
+    this.name = 'RecordingLinkError';
+  }
+}
+
 function describeWriteError(path: string, error: unknown): RecordingWriteError {
   const code = (error as NodeJS.ErrnoException).code;
+  // opening /dev/stdout when it is a socket (not a pipe) gives ENXIO
   const reason =
     code === 'ENOENT' ? 'no such directory'
       : code === 'EACCES' ? 'permission denied'
         : code === 'EISDIR' ? 'it is a directory'
           : code === 'ENOSPC' ? 'no space left on the device'
-            : (error as Error).message;
+            : code === 'EPIPE' ? 'the pipe has no reader any more'
+              : code === 'ENXIO' ? 'no such device, or it is a socket (record to a file, FIFO or terminal)'
+                : (error as Error).message;
   return new RecordingWriteError(path, code, reason);
 }
 
 /** A write starts at once when this much is waiting; less waits up to WRITE_DELAY_MS. */
 const MIN_WRITE_BYTES = 256 * 1024;
 const WRITE_DELAY_MS = 10;
+
+// O_NOFOLLOW: a link put at the path between the check and the open fails the open (ELOOP)
+const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+interface RecordingFile {
+  readonly fd: number;
+  /** a regular file, written with positional writes; else a pipe or device, written in order */
+  readonly seekable: boolean;
+}
+
+/** Whether `path` leads to this process's own stdout or stderr (`/dev/stdout`, `/dev/fd/2`). */
+function isOwnStream(path: string): boolean {
+  let target: fs.Stats;
+  try {
+    target = fs.statSync(path);
+  } catch {
+    return false;
+  }
+  for (const fd of [1, 2]) {
+    try {
+      const s = fs.fstatSync(fd);
+      if (s.dev === target.dev && s.ino === target.ino) return true;
+    } catch {
+      // not open
+    }
+  }
+  return false;
+}
+
+function linkError(path: string): RecordingLinkError {
+  let target = '?';
+  try {
+    target = fs.readlinkSync(path);
+  } catch {
+    // replaced meanwhile
+  }
+  let realPath: string | undefined;
+  try {
+    realPath = fs.realpathSync(path);
+  } catch {
+    realPath = target === '?' ? undefined : nodePath.resolve(nodePath.dirname(path), target); // dangling: where it points
+  }
+  return new RecordingLinkError(path, target, realPath);
+}
+
+/**
+ * Opens the recording: a new (or truncated) file with mode 0600, as it holds message bodies
+ * and maybe credentials. A symbolic link at the path is refused (someone else's link in a
+ * shared directory must not redirect or truncate another file), except a link to this
+ * process's own stdout or stderr, which is written to where it goes. A FIFO or character
+ * device is written to in order; opening a FIFO waits for its reader, as a shell does.
+ */
+function openRecordingFile(path: string): RecordingFile {
+  let existing: fs.Stats | undefined;
+  try {
+    existing = fs.lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (existing?.isSymbolicLink()) {
+    if (!isOwnStream(path)) throw linkError(path);
+    // appending: a redirected stdout file is not truncated under the shell's feet
+    return { fd: fs.openSync(path, O_WRONLY | O_APPEND), seekable: false };
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw linkError(path);
+    throw error;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    // an existing file of ours gets the same protection as a new one
+    if (stat.isFile() && existing !== undefined && (stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.fchmodSync(fd, 0o600);
+    return { fd, seekable: stat.isFile() };
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+}
 
 /** Creates (or truncates) the file and writes the header line before returning. */
 export function createRecorder(options: RecorderOptions): Recorder {
@@ -73,12 +167,21 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const batchBytes = options.batchBytes ?? 1024 * 1024;
 
   let fd: number;
+  let seekable: boolean;
+  /** bytes written or handed to a write so far: the next write's position in a file */
   let position = 0;
   try {
-    fd = fs.openSync(path, 'w');
-    const headerLine = Buffer.from(`${JSON.stringify(options.header)}\n`);
-    position = fs.writeSync(fd, headerLine, 0, headerLine.length, 0);
+    ({ fd, seekable } = openRecordingFile(path));
   } catch (error) {
+    if (error instanceof RecordingWriteError) throw error;
+    throw describeWriteError(path, error);
+  }
+  try {
+    const headerLine = Buffer.from(`${JSON.stringify(options.header)}\n`);
+    writeAllSync(fd, [headerLine], seekable ? 0 : null);
+    position = headerLine.length;
+  } catch (error) {
+    fs.closeSync(fd);
     throw describeWriteError(path, error);
   }
 
@@ -160,7 +263,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     position += job.bytes;
     inFlight = job;
     const writeFrom = (done: number) => {
-      fs.writev(fd, after(job.buffers, done), job.position + done, (error, written) => {
+      fs.writev(fd, after(job.buffers, done), seekable ? job.position + done : null, (error, written) => {
         if (inFlight !== job) return; // closed synchronously meanwhile, or failed
         if (error) return fail(error);
         if (done + written < job.bytes) return writeFrom(done + written);
@@ -227,16 +330,19 @@ export function createRecorder(options: RecorderOptions): Recorder {
       closed = true;
       if (fd < 0) return;
       try {
-        // positional writes make rewriting the in-flight batch harmless if it did land
-        if (inFlight) {
+        // Positional writes make rewriting the in-flight batch harmless if it did land. A
+        // pipe can't tell how much of it did: its rest would repeat or interleave lines, so
+        // the lines after it are left out (the file's last line may then be cut short).
+        const inOrderAfter = seekable || inFlight === undefined;
+        if (inFlight && seekable) {
           writeAllSync(fd, inFlight.buffers, inFlight.position);
           eventsRecorded += inFlight.events;
         }
         inFlight = undefined;
         out.seal();
-        if (out.sealedBytes > 0 && !failed) {
+        if (out.sealedBytes > 0 && !failed && inOrderAfter) {
           const rest = out.takeSealed();
-          writeAllSync(fd, rest.buffers, position);
+          writeAllSync(fd, rest.buffers, seekable ? position : null);
           position += rest.bytes;
           eventsRecorded += eventsPending;
           eventsPending = 0;
@@ -259,10 +365,11 @@ export function createRecorder(options: RecorderOptions): Recorder {
   };
 }
 
-function writeAllSync(fd: number, buffers: Buffer[], position: number): void {
+/** Writes every byte; `position` null writes in order (a pipe or device). */
+function writeAllSync(fd: number, buffers: Buffer[], position: number | null): void {
   for (const b of buffers) {
-    for (let at = 0; at < b.length; ) at += fs.writeSync(fd, b, at, b.length - at, position + at);
-    position += b.length;
+    for (let at = 0; at < b.length; ) at += fs.writeSync(fd, b, at, b.length - at, position === null ? null : position + at);
+    if (position !== null) position += b.length;
   }
 }
 

@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import type { Direction, Endpoint } from '../events.js';
+import { LineCutter } from './line-cutter.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
 import { describeFsError, isPcap } from '../file-errors.js';
 
@@ -214,7 +215,7 @@ export async function openRecording(path: string, options: OpenRecordingOptions 
       throw new RecordingError(path, undefined, `cannot read ${path}: ${describeFsError(error)}`);
     }
     const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    let carry: Buffer | undefined;
+    const lines = new LineCutter();
     let position = bodyStart;
     let lineNo = 1;
     const corrupt = (line: number, reason: string) => {
@@ -248,22 +249,16 @@ export async function openRecording(path: string, options: OpenRecordingOptions 
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
         if (bytesRead === 0) break;
         position += bytesRead;
-        const chunk = carry ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
-        carry = undefined;
-        let start = 0;
-        for (;;) {
-          const newline = chunk.indexOf(0x0a, start);
-          if (newline < 0) break;
+        // lines are parsed before the next read overwrites `buffer`; the cutter keeps the rest
+        lines.feed(buffer.subarray(0, bytesRead));
+        while (lines.next()) {
           lineNo++;
-          const entry = parseLine(chunk, start, newline, lineNo, false);
-          start = newline + 1;
+          const entry = parseLine(lines.bytes, lines.start, lines.end, lineNo, false);
           if (entry) yield entry;
         }
-        // the unfinished line must outlive `buffer`, which the next read overwrites
-        if (start < chunk.length) carry = Buffer.from(chunk.subarray(start));
       }
-      if (carry && carry.length > 0) {
-        const entry = parseLine(carry, 0, carry.length, lineNo + 1, true);
+      if (lines.finish()) {
+        const entry = parseLine(lines.bytes, lines.start, lines.end, lineNo + 1, true);
         if (entry) yield entry;
       }
     } finally {

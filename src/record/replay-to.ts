@@ -12,6 +12,7 @@ import { decodeFrame, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMeth
 import { isFieldTable, tableString } from '../decoder/field-table.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { saslCredentials } from '../decoder/sasl.js';
+import { isErrorReplyCode } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedContentHeader, DecodedFrame, DecodedMethod } from '../decoder/types.js';
 import { formatHostPort } from '../proxy/address.js';
 import { formatArguments, formatValue } from '../view/format.js';
@@ -182,6 +183,12 @@ function methodText(method: DecodedMethod): string {
   return args ? `${method.name} ${args}` : method.name;
 }
 
+/** Both closes are normal (0 from py-amqp and Bunny, 200 from others): the same answer, whatever their codes and texts. */
+function bothNormalCloses(r: DecodedMethod, f: DecodedMethod): boolean {
+  return (r.name === 'channel.close' || r.name === 'connection.close') &&
+    !isErrorReplyCode(Number(r.args['reply-code'])) && !isErrorReplyCode(Number(f.args['reply-code']));
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
@@ -314,7 +321,7 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
       servers = { recorded: serverName(r.args['server-properties']), now: serverName(f.args['server-properties']) };
     }
     const diffs: string[] = [];
-    if (r.name !== 'connection.start' && r.name !== 'connection.open-ok') {
+    if (r.name !== 'connection.start' && r.name !== 'connection.open-ok' && !bothNormalCloses(r, f)) {
       for (const field of r.spec.fields) {
         const rv = r.args[field.name];
         const fv = f.args[field.name];

@@ -2,7 +2,7 @@
 // tracks delivery tags and publisher confirms per channel, and names the cause of errors.
 // Sans-IO: it sees decoded methods in order and answers with annotations.
 
-import { methodById, methodByName, replyCodeName } from '../decoder/spec.js';
+import { isErrorReplyCode, methodById, methodByName, replyCodeName } from '../decoder/spec.js';
 import type { DecodedMethod } from '../decoder/types.js';
 import type { Direction, FrameInsight, UnansweredRequest } from '../events.js';
 
@@ -105,7 +105,8 @@ export class ProtocolInsight {
       case 'channel.close':
       case 'connection.close': {
         const replyCode = Number(args['reply-code']);
-        if (replyCode !== 200) {
+        // every view's notion of an error close comes from this one verdict
+        if (isErrorReplyCode(replyCode)) {
           const cause = dir === 's2c' ? this.causeOf(ch, channelId, method) : undefined;
           note().error = {
             replyCode,

@@ -24,7 +24,7 @@ export const FILTER_KEYS: readonly FilterKey[] = [
   { key: 'exchange', example: 'exchange:orders', help: 'exchange argument; * matches any characters' },
   { key: 'queue', example: 'queue:jobs', help: 'queue argument; * matches any characters' },
   { key: 'rk', example: 'rk:order.*', help: 'routing key, as a topic pattern (* one word, # any words)' },
-  { key: 'error', example: 'error', help: 'errors only: non-200 closes, returns, nacks, decode errors' },
+  { key: 'error', example: 'error', help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors' },
   { key: 'text', example: 'timeout', help: 'free text anywhere in the line (case-insensitive)' },
 ];
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import amqplib from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker } from '../../src/broker/broker-server.js';
+import { RawClient } from '../broker/raw-client.js';
 import { runCli, startCli, waitFor } from '../support/cli.js';
 import { freePort } from '../support/net.js';
 
@@ -80,6 +81,35 @@ describe('amqp-spy --standalone', () => {
     expect(second.stderr.trim()).toBe(`amqp-spy: cannot listen on 127.0.0.1:${port}: address already in use`);
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
+  });
+
+  it('closes with reply code 0 (py-amqp, Bunny) print as normal closes: no error marker, 0 errors', async () => {
+    const port = await freePort();
+    const recording = path.join(tmp, 'normal-close.jsonl');
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', recording]);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    const client = await RawClient.connect(port);
+    cleanups.push(() => client.destroy());
+    await client.open();
+    await client.openChannel(1);
+    client.send(1, 'channel.close', { 'reply-code': 0, 'reply-text': '', 'class-id': 0, 'method-id': 0 });
+    await client.expectMethod('channel.close-ok');
+    client.send(0, 'connection.close', { 'reply-code': 0, 'reply-text': 'Normal shutdown', 'class-id': 0, 'method-id': 0 });
+    await client.expectMethod('connection.close-ok');
+    await waitFor(() => cli.stdout().includes('connection closed'), 'the close to be printed');
+    const out = cli.stdout();
+    expect(out).toMatch(/C→S ch1 channel\.close reply-code=0 .*\n.*S→C ch1 channel\.close-ok/);
+    expect(out).toMatch(/C→S ch0 connection\.close reply-code=0 reply-text="?Normal shutdown/);
+    expect(out).not.toContain('UNKNOWN');
+    expect(out.split('\n').filter((l) => /\.close reply-code/.test(l)).every((l) => !l.includes('['))).toBe(true);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toMatch(/summary: 1 connection; .*; 0 errors/);
+    // replayed, the error filter finds nothing
+    const errors = runCli(['replay', recording, '--no-tui', '--filter', 'error']);
+    expect(errors.status).toBe(0);
+    expect(errors.stdout).toBe('');
   });
 
   it('--upstream and --standalone exclude each other; broker options need --standalone', () => {

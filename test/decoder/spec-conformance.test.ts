@@ -14,6 +14,7 @@ import {
   REPLY_CODE,
   REPLY_CODES,
   classById,
+  isErrorReplyCode,
   isHardError,
   methodById,
   methodByName,
@@ -154,6 +155,13 @@ describe('spec table (independent of ../shared)', () => {
     expect(isHardError(200)).toBe(false);
     expect(replyCodeKind(200)).toBe('success');
     expect(REPLY_CODE.NOT_FOUND).toBe(404);
+  });
+
+  it('calls a reply code an error only for the soft and hard codes and unnamed codes from 300', () => {
+    // 0 is what py-amqp and Bunny close with: a normal close like 200
+    expect([0, 1, 200, 299].map(isErrorReplyCode)).toEqual([false, false, false, false]);
+    expect([300, 311, 320, 404, 406, 501, 541, 999, 65535].map(isErrorReplyCode)).toEqual(Array(9).fill(true));
+    for (const { code, kind } of REPLY_CODES) expect(isErrorReplyCode(code), String(code)).toBe(kind !== 'success');
   });
 
   it('agrees with the frame constants of types.ts', () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus, type Direction, type SpyEvent } from '../../src/events.js';
 import { stringifyEvent } from '../../src/record/event-json.js';
@@ -195,6 +195,25 @@ describe('recording and replay', () => {
     expect(live.events.filter((e) => e.kind === 'bytes').length).toBe(2);
     const { events } = await replayed(file);
     expect(events.map(stringifyEvent)).toEqual(live.events.map(stringifyEvent));
+  });
+
+  it('replays lines longer than a read (1 MiB): a 3 MiB body between small frames', async () => {
+    const file = tmpFile();
+    const live = liveSession(file);
+    const tap = live.open(1);
+    tap.feed('c2s', encodeProtocolHeader(), 10);
+    const body = Buffer.alloc(3 * 1024 * 1024 - 5, 0x5a);
+    for (const size of [10, body.length, 20]) {
+      tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'e', 'routing-key': `r${size}` }), 11);
+      for (const frame of encodeContentFrames(1, 60, {}, body.subarray(0, size), 4 * 1024 * 1024)) tap.feed('c2s', frame, 12);
+    }
+    tap.close('client closed', 13);
+    await live.recorder.close();
+    expect(fs.statSync(file).size).toBeGreaterThan(4 * 1024 * 1024);
+    const { events, warnings } = await replayed(file);
+    expect(warnings).toEqual([]);
+    expect(events.map(stringifyEvent)).toEqual(live.events.map(stringifyEvent));
+    expect(events.flatMap((e) => (e.kind === 'message' ? [e.body.length] : []))).toEqual([10, body.length, 20]);
   });
 
   it('applies the filter language to replayed events', async () => {

@@ -1,9 +1,13 @@
 // `amqp-spy replay` as a user runs it: the built CLI on recordings made by the recorder.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '../../src/broker/broker-server.js';
+import { decodeFrame, encodeMethodFrame as m } from '../../src/decoder/frame-codec.js';
+import { FrameParser } from '../../src/decoder/frame-parser.js';
+import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus } from '../../src/events.js';
 import { createRecorder } from '../../src/record/recorder.js';
 import { makeRecordingHeader } from '../../src/record/recording-format.js';
@@ -137,6 +141,63 @@ describe('amqp-spy replay', () => {
       expect(resent.stderr()).toMatch(/^amqp-spy: note: recorded against RabbitMQ 3\.\d+\.\d+, replayed to amqp-spy \d+\.\d+\.\d+\n.*replayed 1 connection/m);
     } finally {
       await broker.close();
+    }
+  });
+
+  it('--to: a normal close with reply code 0 recorded and 200 now is no difference', async () => {
+    // a scripted server: the recording's closes channel 1 with 0 (as py-amqp and Bunny do), the new one with 200
+    const serverFrames = (code: number) => new Map<string, Uint8Array[]>([
+      ['protocol-header', [m(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN', locales: 'en_US' })]],
+      ['connection.start-ok', [m(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 })]],
+      ['connection.open', [m(0, 'connection.open-ok', {})]],
+      ['channel.open', [m(1, 'channel.open-ok', {}), m(1, 'channel.close', { 'reply-code': code, 'reply-text': code === 0 ? '' : 'Goodbye', 'class-id': 0, 'method-id': 0 })]],
+      ['connection.close', [m(0, 'connection.close-ok', {})]],
+    ]);
+    const clientFrames: [string, Uint8Array][] = [
+      ['protocol-header', encodeProtocolHeader()],
+      ['connection.start-ok', m(0, 'connection.start-ok', { mechanism: 'PLAIN', response: '\0guest\0guest', locale: 'en_US' })],
+      ['connection.tune-ok', m(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 })],
+      ['connection.open', m(0, 'connection.open', { 'virtual-host': '/' })],
+      ['channel.open', m(1, 'channel.open', {})],
+      ['channel.close-ok', m(1, 'channel.close-ok', {})],
+      ['connection.close', m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'bye', 'class-id': 0, 'method-id': 0 })],
+    ];
+    const recorded = path.join(dir, 'normal-close.jsonl');
+    const recorder = createRecorder({ path: recorded, header: makeRecordingHeader({ tool: 'test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
+    const bus = new EventBus([recorder.sink]);
+    bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_001, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
+    const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
+    const script = serverFrames(0);
+    let ts = 1_700_000_000_000_100;
+    for (const [name, frame] of clientFrames) {
+      tap.feed('c2s', frame, (ts += 100));
+      for (const answer of script.get(name) ?? []) tap.feed('s2c', answer, (ts += 100));
+    }
+    tap.close('client closed', ts + 1);
+    await recorder.close();
+
+    const fresh = serverFrames(200);
+    const server = net.createServer((socket) => {
+      const parser = new FrameParser({ expectProtocolHeader: true });
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        for (const item of parser.push(chunk)) {
+          const frame = item.kind === 'frame' ? decodeFrame(item.frame) : undefined;
+          const key = item.kind === 'protocol-header' ? 'protocol-header' : frame?.type === 'method' ? frame.method.name : '';
+          for (const answer of fresh.get(key) ?? []) socket.write(answer);
+          if (key === 'connection.close') socket.end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const resent = startCli(['replay', recorded, '--to', `127.0.0.1:${(server.address() as net.AddressInfo).port}`, '--timeout', '2000']);
+      const status = await resent.exited;
+      expect(resent.stdout()).not.toContain('difference');
+      expect(resent.stderr()).toMatch(/server frames compared.*: no differences/);
+      expect(status).toBe(0);
+    } finally {
+      server.close();
     }
   });
 

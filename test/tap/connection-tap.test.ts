@@ -146,6 +146,35 @@ describe('ConnectionTap', () => {
     expect(events.at(-1)).toMatchObject({ kind: 'conn.close', unanswered: [{ channel: 2, name: 'exchange.declare' }] });
   });
 
+  it('a close with reply code 0 or 200, from either side, is a normal close, not an error', () => {
+    // py-amqp and Bunny close with 0
+    const events = run([
+      ...handshake,
+      ['c2s', m(1, 'channel.close', { 'reply-code': 0, 'reply-text': '', 'class-id': 0, 'method-id': 0 })],
+      ['s2c', m(1, 'channel.close-ok', {})],
+      ['c2s', m(2, 'channel.open', {})],
+      ['s2c', m(2, 'channel.open-ok', {})],
+      ['s2c', m(2, 'channel.close', { 'reply-code': 0, 'reply-text': 'bye', 'class-id': 0, 'method-id': 0 })],
+      ['c2s', m(2, 'channel.close-ok', {})],
+      ['s2c', m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'OK', 'class-id': 0, 'method-id': 0 })],
+      ['c2s', m(0, 'connection.close', { 'reply-code': 0, 'reply-text': 'Normal shutdown', 'class-id': 0, 'method-id': 0 })],
+    ]);
+    const closes = [...method(events, 'channel.close'), ...method(events, 'connection.close')];
+    expect(closes.map((e) => `${e.dir} ${e.frame.type === 'method' ? String(e.frame.method.args['reply-code']) : ''}`)).toEqual(['c2s 0', 's2c 0', 's2c 200', 'c2s 0']);
+    expect(closes.map((e) => e.insight?.error)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('a close with a code no spec names is an error from 300 up', () => {
+    const events = run([
+      ...handshake,
+      ['s2c', m(1, 'channel.close', { 'reply-code': 399, 'reply-text': 'custom', 'class-id': 0, 'method-id': 0 })],
+      ['c2s', m(1, 'channel.close-ok', {})],
+      ['c2s', m(0, 'connection.close', { 'reply-code': 1, 'reply-text': 'odd but not an error', 'class-id': 0, 'method-id': 0 })],
+    ]);
+    expect(method(events, 'channel.close')[0]!.insight?.error).toMatchObject({ replyCode: 399, replyName: 'UNKNOWN' });
+    expect(method(events, 'connection.close')[0]!.insight?.error).toBeUndefined();
+  });
+
   it('a message cut short by a channel close is dropped: the reopened channel assembles afresh', () => {
     const [header] = encodeContentFrames(1, 60, {}, Buffer.from('lost body'), 4096);
     const events = run([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { EventStore } from '../../src/tui/event-store.js';
 import { parseFilter } from '../../src/view/filter.js';
 import { findEvent, methodNameOf, sampleConversation } from './conversation.js';
@@ -142,6 +143,25 @@ describe('EventStore', () => {
     expect(conn.channels.get(1)!.closeError).toBe('404 NOT_FOUND');
     expect(conn.channels.get(1)!.state).toBe('closed');
     expect(store.openConnections).toBe(0);
+  });
+
+  it('a close with reply code 0 (py-amqp, Bunny) is a normal close: no error count, no close error', () => {
+    const conv = sampleConversation(4);
+    const m = encodeMethodFrame;
+    const close = (code: number) => ({ 'reply-code': code, 'reply-text': 'Normal shutdown', 'class-id': 0, 'method-id': 0 });
+    conv.send('c2s', m(2, 'channel.open', {})).send('s2c', m(2, 'channel.open-ok', {}));
+    conv.send('c2s', m(2, 'channel.close', close(0))).send('s2c', m(2, 'channel.close-ok', {}));
+    conv.send('c2s', m(3, 'channel.open', {})).send('s2c', m(3, 'channel.open-ok', {}));
+    conv.send('s2c', m(3, 'channel.close', close(0))).send('c2s', m(3, 'channel.close-ok', {}));
+    conv.send('c2s', m(0, 'connection.close', close(0))).send('s2c', m(0, 'connection.close-ok', {}));
+    const store = storeWith(conv.close('client closed').events);
+    const conn = store.connections.get(4)!;
+    // the sample's 404 is its one error
+    expect(conn.errors).toBe(1);
+    expect(conn.closeError).toBeUndefined();
+    expect([2, 3].map((id) => [conn.channels.get(id)!.state, conn.channels.get(id)!.closeError])).toEqual([['closed', undefined], ['closed', undefined]]);
+    store.setView({ mode: 'frames', hideHeartbeats: false, filter: parseFilter('error') });
+    expect(viewNames(store)).toEqual(['channel.close']);
   });
 
   it('counts frames and messages per direction and turns them into rates', () => {

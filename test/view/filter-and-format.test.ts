@@ -5,6 +5,7 @@ import { EventBus, type SpyEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 import { FILTER_KEYS, FilterSyntaxError, parseFilter } from '../../src/view/filter.js';
 import { formatEventLine } from '../../src/view/format.js';
+import { createSummary } from '../../src/view/summary.js';
 import { compileTopicPattern } from '../../src/view/topic-pattern.js';
 
 /** A small two-connection session as events. */
@@ -104,5 +105,47 @@ describe('filter language', () => {
       ['a..b', 'a..b', true], ['a.*.b', 'a..b', true], ['#.#', 'x', true],
     ];
     for (const [pattern, key, expected] of cases) expect(compileTopicPattern(pattern)(key), `${pattern} ~ ${key}`).toBe(expected);
+  });
+});
+
+describe('a normal close (reply code 0 or 200, either side) is not an error', () => {
+  /** py-amqp and Bunny close with reply code 0; RabbitMQ's error close stays an error. */
+  function closingSession(): SpyEvent[] {
+    const events: SpyEvent[] = [];
+    const bus = new EventBus([(e) => events.push(e)]);
+    const tap = new ConnectionTap(1, bus);
+    const ts = 1_700_000_000_000_000;
+    const close = (code: number, text: string) => ({ 'reply-code': code, 'reply-text': text, 'class-id': 0, 'method-id': 0 });
+    tap.feed('c2s', encodeProtocolHeader(), ts);
+    tap.feed('c2s', encodeMethodFrame(1, 'channel.close', close(0, '')), ts);
+    tap.feed('s2c', encodeMethodFrame(1, 'channel.close-ok'), ts);
+    tap.feed('s2c', encodeMethodFrame(2, 'channel.close', close(0, 'bye')), ts);
+    tap.feed('c2s', encodeMethodFrame(2, 'channel.close-ok'), ts);
+    tap.feed('s2c', encodeMethodFrame(3, 'channel.close', { ...close(406, 'PRECONDITION_FAILED - no'), 'class-id': 50, 'method-id': 10 }), ts);
+    tap.feed('c2s', encodeMethodFrame(0, 'connection.close', close(0, 'Normal shutdown')), ts);
+    tap.feed('s2c', encodeMethodFrame(0, 'connection.close', close(200, 'OK')), ts);
+    return events;
+  }
+  const closes = (events: SpyEvent[]) => events.filter((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name.endsWith('.close'));
+
+  it('prints no error marker for it, only for the real error', () => {
+    const lines = closes(closingSession()).map((e) => formatEventLine(e));
+    expect(lines).toHaveLength(5);
+    expect(lines.filter((l) => l.includes('['))).toEqual([expect.stringContaining('[406 PRECONDITION_FAILED - no]')]);
+    for (const line of lines) expect(line).not.toContain('UNKNOWN');
+    // only the error is coloured red
+    const red = closes(closingSession()).filter((e) => formatEventLine(e, { color: true }).includes('\u001b[31m'));
+    expect(red).toHaveLength(1);
+  });
+
+  it('the error filter and the summary leave it out', () => {
+    const events = closingSession();
+    const errors = events.filter((e) => parseFilter('error').matches(e));
+    expect(errors.map((e) => (e.kind === 'frame' && e.frame.type === 'method' ? e.frame.method.args['reply-code'] : undefined))).toEqual([406]);
+    expect(events.filter((e) => parseFilter('-error method:*.close').matches(e))).toHaveLength(4);
+    const summary = createSummary();
+    for (const e of events) summary.sink(e);
+    expect(summary.counts.errors).toBe(1);
+    expect(summary.text()).toContain('; 1 error');
   });
 });
