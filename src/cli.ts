@@ -71,7 +71,7 @@ const program = new Command()
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
   .option('--frames', 'print every frame, instead of one line per message for content frames')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
-  .option('--record <file>', 'record the session to a file (JSON lines; replay it with amqp-spy replay <file>)')
+  .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option('--buffer <events>', 'events the terminal UI keeps (older ones leave the view, never the recording)', '100000')
@@ -180,12 +180,16 @@ async function runLive(opts: RootOptions): Promise<void> {
     if (opts.insecure) notice('warning: --insecure accepts any certificate from the upstream: whoever can intercept that connection sees the credentials and the traffic');
     if (!isLoopback(listen.host)) notice(`warning: clients connect to ${formatHostPort(listen.host, listen.port)} in plain text: their credentials cross the network in clear before the proxy encrypts them to the upstream`);
   }
+  // `--record -`: stdout carries the recording, so nothing else is printed there
+  const recordToStdout = opts.record === '-';
+  if (recordToStdout && process.stdout.isTTY) throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
+  if (recordToStdout && (opts.json || opts.frames)) throw new UsageError(`--record - puts the recording on stdout, so ${opts.json ? '--json' : '--frames'} has nowhere to print`);
   // every sink exists before the source starts: the TUI's store too (its ink loads later)
-  const tui = wantsTui(opts) ? await prepareTui(bufferSize) : undefined;
+  const tui = wantsTui(opts) && !recordToStdout ? await prepareTui(bufferSize) : undefined;
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
-  const printer = tui ? undefined : createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' });
+  const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' });
   if (printer) {
     sinks.push(printer);
     sinkNames.push('the output');

@@ -84,7 +84,12 @@ interface RecordingFile {
   readonly fd: number;
   /** a regular file, written with positional writes; else a pipe or device, written in order */
   readonly seekable: boolean;
+  /** false for stdout (`--record -`): never closed by the recorder */
+  readonly owned: boolean;
 }
+
+/** `--record -`: the recording goes to stdout, for another program to read. */
+export const STDOUT_PATH = '-';
 
 /** Whether `path` leads to this process's own stdout or stderr (`/dev/stdout`, `/dev/fd/2`). */
 function isOwnStream(path: string): boolean {
@@ -129,6 +134,9 @@ function linkError(path: string): RecordingLinkError {
  * device is written to in order; opening a FIFO waits for its reader, as a shell does.
  */
 function openRecordingFile(path: string): RecordingFile {
+  if (path === STDOUT_PATH) {
+    return { fd: 1, seekable: false, owned: false };
+  }
   let existing: fs.Stats | undefined;
   try {
     existing = fs.lstatSync(path);
@@ -138,7 +146,7 @@ function openRecordingFile(path: string): RecordingFile {
   if (existing?.isSymbolicLink()) {
     if (!isOwnStream(path)) throw linkError(path);
     // appending: a redirected stdout file is not truncated under the shell's feet
-    return { fd: fs.openSync(path, O_WRONLY | O_APPEND), seekable: false };
+    return { fd: fs.openSync(path, O_WRONLY | O_APPEND), seekable: false, owned: true };
   }
   let fd: number;
   try {
@@ -151,7 +159,7 @@ function openRecordingFile(path: string): RecordingFile {
     const stat = fs.fstatSync(fd);
     // an existing file of ours gets the same protection as a new one
     if (stat.isFile() && existing !== undefined && (stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.fchmodSync(fd, 0o600);
-    return { fd, seekable: stat.isFile() };
+    return { fd, seekable: stat.isFile(), owned: true };
   } catch (error) {
     fs.closeSync(fd);
     throw error;
@@ -168,10 +176,11 @@ export function createRecorder(options: RecorderOptions): Recorder {
 
   let fd: number;
   let seekable: boolean;
+  let owned: boolean;
   /** bytes written or handed to a write so far: the next write's position in a file */
   let position = 0;
   try {
-    ({ fd, seekable } = openRecordingFile(path));
+    ({ fd, seekable, owned } = openRecordingFile(path));
   } catch (error) {
     if (error instanceof RecordingWriteError) throw error;
     throw describeWriteError(path, error);
@@ -181,7 +190,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     writeAllSync(fd, [headerLine], seekable ? 0 : null);
     position = headerLine.length;
   } catch (error) {
-    fs.closeSync(fd);
+    if (owned) fs.closeSync(fd);
     throw describeWriteError(path, error);
   }
 
@@ -323,7 +332,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       if (fd >= 0) {
         const toClose = fd;
         fd = -1;
-        await new Promise<void>((resolve) => fs.close(toClose, () => resolve()));
+        if (owned) await new Promise<void>((resolve) => fs.close(toClose, () => resolve()));
       }
     },
     closeSync() {
@@ -350,7 +359,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       } catch (error) {
         fail(error);
       }
-      fs.closeSync(fd);
+      if (owned) fs.closeSync(fd);
       fd = -1;
     },
     get bytesWritten() {

@@ -135,3 +135,51 @@ describe('--record FILE', () => {
     expect(runCli(['replay', copy, '--no-tui']).stdout).toMatch(/S→C ch1 queue\.declare-ok queue=record-file/);
   });
 });
+
+describe('--record - (the recording on stdout)', () => {
+  it('streams the recording into the program reading stdout; it replays like a file', async () => {
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', '-']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    await clientSession(port);
+    await waitFor(() => cli.stdout().includes('"kind":"conn.close"'), 'the close in the recording');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    const lines = cli.stdout().trimEnd().split('\n').map((l) => JSON.parse(l) as { format?: string; kind?: string });
+    expect(lines[0]!.format).toBe('amqp-spy');
+    // nothing but the recording on stdout: every line after the header is an event
+    expect(lines.slice(1).every((l) => typeof l.kind === 'string')).toBe(true);
+    const file = path.join(dir, 'from-stdout.jsonl');
+    fs.writeFileSync(file, cli.stdout());
+    const replayed = runCli(['replay', file]);
+    expect(replayed.status).toBe(0);
+    expect(replayed.stdout).toMatch(/C→S ch1 queue\.declare queue=record-file/);
+    // a terminal is no place for it
+    const tty = spawnSync('script', ['-qec', `${process.execPath} ${CLI} --standalone --listen ${await freePort()} --record -`, '/dev/null'], { encoding: 'utf8', timeout: 10_000 });
+    expect(tty.stdout).toMatch(/--record - writes the recording to stdout: pipe it/);
+  });
+
+  it('the reader goes away mid-session: recording stops, the session goes on, exit 1 naming the events not recorded', async () => {
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', '-']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    await clientSession(port);
+    await waitFor(() => cli.stdout().includes('"kind":"conn.close"'), 'the first session in the recording');
+    const oneSession = cli.stdout().trimEnd().split('\n').length - 1;
+    // the reading end closes, as when `| head` has had enough
+    cli.child.stdout.destroy();
+    await clientSession(port);
+    await clientSession(port);
+    await waitFor(() => cli.stderr().includes('the pipe has no reader any more'), 'the write error');
+    // the broker still serves after the recording failed
+    await clientSession(port);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(1);
+    const last = cli.stderr().trimEnd().split('\n').at(-1)!;
+    expect(last).toMatch(/^amqp-spy: incomplete: cannot write the recording -: the pipe has no reader any more: \d+ events were not recorded$/);
+    // the write that found the pipe closed may hold the second session; the last two are surely lost
+    expect(Number(/(\d+) events were not recorded/.exec(last)![1])).toBeGreaterThanOrEqual(2 * oneSession);
+  });
+});
