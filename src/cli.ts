@@ -85,7 +85,7 @@ program
   .option('--frames', 'print every frame, instead of one line per message for content frames')
   .option('--no-tui', 'print to stdout instead of opening the terminal UI')
   .option('--buffer <events>', 'events the terminal UI keeps', '100000')
-  .option('--speed <factor>', 'replay in real time scaled by this factor (default: all at once)')
+  .option('--speed <factor>', 'replay in real time scaled by this factor (default: all at once; with --to, as recorded: 1)')
   .option('--filter <expr>', 'show only matching events, e.g. "method:basic.publish conn:3 rk:order.*"')
   .option('--lenient', 'skip corrupt lines with a warning instead of stopping')
   .option('--show-secrets', 'show credentials (present only in recordings made with --record-secrets)')

@@ -111,6 +111,7 @@ async function runReplayTo(file: string, options: ReplayCommandOptions, io: Repl
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     lenient: options.lenient ?? false,
     insecure: options.insecure ?? false,
+    ...(options.speed !== undefined ? { speed: options.speed } : {}),
     onWarning: (line) => io.notice(`warning: ${line}`),
     onDifference: (d) => io.write(`${options.json ? JSON.stringify(d) : `difference ${formatDifference(d)}`}\n`),
   });

@@ -15,8 +15,9 @@ import { saslCredentials } from '../decoder/sasl.js';
 import { isErrorReplyCode } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedContentHeader, DecodedFrame, DecodedMethod } from '../decoder/types.js';
 import { formatHostPort } from '../proxy/address.js';
-import { formatArguments, formatValue } from '../view/format.js';
+import { formatArguments } from '../view/format.js';
 import { openRecording, type RecordedBytes } from './recording-reader.js';
+import { diffValues, NameMap } from './replay-compare.js';
 
 export interface ReplayTarget {
   readonly host: string;
@@ -36,6 +37,12 @@ export interface ReplayToOptions {
   /** accept any certificate from an amqps:// target */
   readonly insecure?: boolean;
   readonly onWarning?: (line: string) => void;
+  /**
+   * The recording's own pace, scaled (default 1: as recorded, so TTLs and expiries meet the
+   * same clock; 10 is ten times faster). A client frame is never sent before its recorded
+   * time, nor before the server frames recorded ahead of it came.
+   */
+  readonly speed?: number;
   /** each difference as it is found */
   readonly onDifference?: (difference: ReplayDifference) => void;
 }
@@ -197,18 +204,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
-function sameValue(a: ArgumentValue, b: ArgumentValue): boolean {
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return sameBytes(a, b);
-  if (typeof a === 'object' && typeof b === 'object') return JSON.stringify(a, bigintSafe) === JSON.stringify(b, bigintSafe);
-  return a === b;
-}
-
-function bigintSafe(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  return value;
-}
-
 class ReplayConnection {
   readonly channels = new Map<number, ChannelState>();
   readonly parser = new FrameParser({ expectProtocolHeader: false });
@@ -277,7 +272,7 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
   const target = options.target;
   const differences: ReplayDifference[] = [];
   /** recorded server-chosen name → the new server's */
-  const names = new Map<string, string>();
+  const names = new NameMap();
   const connections = new Map<number, ReplayConnection>();
   let framesSent = 0;
   let compared = 0;
@@ -292,12 +287,10 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
     options.onDifference?.(d);
   };
 
-  const mapName = (value: ArgumentValue): ArgumentValue => (typeof value === 'string' ? (names.get(value) ?? value) : value);
-
   /** Records a name the new server chose in place of the recorded one. */
   const learnName = (recorded: ArgumentValue | undefined, fresh: ArgumentValue | undefined): boolean => {
     if (typeof recorded !== 'string' || typeof fresh !== 'string') return false;
-    if (recorded !== fresh) names.set(recorded, fresh);
+    names.learn(recorded, fresh);
     return true;
   };
 
@@ -331,20 +324,14 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
           continue;
         }
         if (serverChose(field.name) && learnName(rv, fv)) continue;
-        if (sameValue(mapName(rv), fv)) continue;
-        diffs.push(`${field.name}: recorded ${formatValue(rv)}, now ${formatValue(fv)}`);
+        diffValues(field.name, rv, fv, names, diffs);
       }
     }
     if (recorded.header && fresh.header) {
       const rp = recorded.header.properties;
       const fp = fresh.header.properties;
       const keys = new Set([...Object.keys(rp), ...Object.keys(fp)]);
-      for (const key of keys) {
-        const rv = rp[key];
-        const fv = fp[key];
-        if (rv !== undefined && fv !== undefined && sameValue(mapName(rv), fv)) continue;
-        diffs.push(`property ${key}: recorded ${rv === undefined ? 'absent' : formatValue(rv)}, now ${fv === undefined ? 'absent' : formatValue(fv)}`);
-      }
+      for (const key of keys) diffValues(`property ${key}`, rp[key], fp[key], names, diffs);
       const rb = concat(recorded.body);
       const fb = concat(fresh.body);
       if (!sameBytes(rb, fb)) diffs.push(`body: recorded ${rb.length} bytes, now ${fb.length} bytes${rb.length === fb.length ? ' (different bytes)' : ''}`);
@@ -645,9 +632,20 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
     framesSent++;
   };
 
+  // the recording's pace: what a broker decides by its clock (TTL, expiry) meets the same gaps
+  const speed = options.speed ?? 1;
+  let firstTs: number | undefined;
+  const wallStart = performance.now();
+  const pace = async (ts: number) => {
+    firstTs ??= ts;
+    const due = (ts - firstTs) / 1000 / speed - (performance.now() - wallStart);
+    if (due > 1) await new Promise((resolve) => setTimeout(resolve, due));
+  };
+
   const recordedParsers = new Map<number, FrameParser>();
   try {
     for await (const entry of recording.entries()) {
+      if (entry.kind === 'conn.open' || entry.kind === 'conn.close' || entry.dir === 'c2s') await pace(entry.ts);
       if (entry.kind === 'conn.open') {
         const conn = new ReplayConnection(entry.conn);
         connections.set(entry.conn, conn);

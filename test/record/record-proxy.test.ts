@@ -228,6 +228,54 @@ describeAgainstBrokers('amqp-spy --record and replay, proxying', (target) => {
     expect(changed.status).toBe(1);
   });
 
+  it('replay --to keeps the recorded pace and maps direct reply-to names and x-death times', async () => {
+    const source = unique('replay-pace-ttl');
+    const dead = unique('replay-pace-dead');
+    const file = path.join(dir, 'pace.jsonl');
+    const { port, cli } = await startRecordingProxy(['--record', file]);
+    const conn = await connect(port);
+    const ch = await conn.createChannel();
+    await ch.assertQueue(dead, { durable: false, autoDelete: false });
+    await ch.assertQueue(source, { durable: false, autoDelete: false, arguments: { 'x-message-ttl': 400, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dead } });
+    // an RPC over direct reply-to: the broker makes up the reply-to name each run
+    const replies: string[] = [];
+    await ch.consume('amq.rabbitmq.reply-to', (m) => { if (m) replies.push(m.content.toString()); }, { noAck: true });
+    ch.sendToQueue(source, Buffer.from('expires'), { replyTo: 'amq.rabbitmq.reply-to', headers: { trace: 'a' } });
+    // the message outlives its TTL, is dead-lettered with an x-death entry stamped with the broker's clock
+    await new Promise((r) => setTimeout(r, 900));
+    const got = await ch.get(dead, { noAck: true });
+    expect(got).not.toBe(false);
+    const replyTo = (got as amqplib.GetMessage).properties.replyTo as string;
+    expect(replyTo).toMatch(/^amq\.rabbitmq\.reply-to\./);
+    ch.sendToQueue(replyTo, Buffer.from('the reply'));
+    await waitFor(() => replies.length === 1, 'the direct reply');
+    await ch.close();
+    await conn.close();
+    await waitFor(() => cli.stdout().includes('connection closed'), 'the connection to close');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    const { host, port: brokerPort, username, password } = currentTarget();
+    const direct = await amqplib.connect({ hostname: host, port: brokerPort, username, password });
+    cleanups.push(async () => {
+      const c = await direct.createChannel();
+      await c.deleteQueue(source);
+      await c.deleteQueue(dead);
+      await direct.close();
+    });
+    const to = `amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${brokerPort}`;
+
+    // at the recorded pace the TTL runs out again before the get: the same answers
+    const same = runCli(['replay', file, '--to', to, '--timeout', '3000']);
+    expect(same.stdout).toBe('');
+    expect(same.stderr).toMatch(/no differences/);
+    expect(same.status).toBe(0);
+
+    // ten times faster, the get comes before the TTL: the broker's answer differs, by the clock
+    const fast = runCli(['replay', file, '--to', to, '--speed', '10', '--timeout', '2000']);
+    expect(fast.status).toBe(1);
+    expect(fast.stdout).toMatch(/^difference #1 ch1 \(line \d+\): recorded basic\.get-ok .*, now basic\.get-empty/m);
+  });
+
   it('replay --to compares publisher confirms per publish and reports the new broker\'s nacks', async () => {
     const named = unique('replay-confirms');
     const file = path.join(dir, 'confirms.jsonl');
