@@ -224,3 +224,31 @@ describe('ConnectionTap at close', () => {
     expect(Buffer.from((events[1] as { data: Uint8Array }).data).equals(Buffer.from(frame.subarray(0, 9)))).toBe(true);
   });
 });
+
+describe('ConnectionTap settling at scale', () => {
+  it('40k deliveries acked one at a time with multiple=true: each ack settles exactly its delivery', () => {
+    const bus = new EventBus();
+    const acks: FrameEvent[] = [];
+    const deliveries: number[] = [];
+    bus.subscribe((e) => {
+      if (e.kind !== 'frame' || e.frame.type !== 'method') return;
+      if (e.frame.method.name === 'basic.deliver') deliveries.push(e.seq);
+      else if (e.frame.method.name === 'basic.ack') acks.push(e);
+    });
+    const tap = new ConnectionTap(1, bus, {});
+    for (const [dir, bytes] of handshake) tap.feed(dir, Buffer.concat(Array.isArray(bytes) ? bytes : [bytes]));
+    tap.feed('c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' }));
+    const n = 40_000;
+    const content = Buffer.concat(encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096));
+    const frames: Uint8Array[] = [];
+    for (let tag = 1; tag <= n; tag++) frames.push(m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(tag), exchange: '', 'routing-key': 'q' }), content);
+    tap.feed('s2c', Buffer.concat(frames));
+    frames.length = 0;
+    for (let tag = 1; tag <= n; tag++) frames.push(m(1, 'basic.ack', { 'delivery-tag': BigInt(tag), multiple: true }));
+    tap.feed('c2s', Buffer.concat(frames));
+    expect(deliveries).toHaveLength(n);
+    expect(acks).toHaveLength(n);
+    const wrong = acks.findIndex((ack, i) => ack.insight?.settles?.deliverySeqs.length !== 1 || ack.insight.settles.deliverySeqs[0] !== deliveries[i] || ack.insight.unacked !== n - i - 1);
+    expect(wrong).toBe(-1);
+  });
+});
