@@ -342,7 +342,8 @@ describe('FrameParser: incomplete input', () => {
 describe('FrameParser: protocol headers', () => {
   const cases: ReadonlyArray<readonly [readonly [number, number, number, number], ProtocolName, boolean]> = [
     [[0, 0, 9, 1], 'AMQP 0-9-1', true],
-    [[1, 1, 0, 9], 'AMQP 0-9', false],
+    // RabbitMQ speaks 0-9-1 to a client opening with the 0-9 header
+    [[1, 1, 0, 9], 'AMQP 0-9', true],
     [[1, 1, 8, 0], 'AMQP 0-8', false],
     [[1, 1, 9, 1], 'AMQP 0-8', false],
     [[1, 1, 0, 8], 'AMQP 0-8', false],

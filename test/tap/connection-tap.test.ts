@@ -60,6 +60,15 @@ describe('ConnectionTap', () => {
     expect(Buffer.from(shown.raw).includes(Buffer.from('s3cret!'))).toBe(true);
   });
 
+  it('decodes a session opened with the AMQP 0-9 header as 0-9-1, masking its password', () => {
+    const events = run([['c2s', Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9])], ...handshake.slice(1)]);
+    expect(events[0]).toMatchObject({ kind: 'protocol-header', header: { protocol: 'AMQP 0-9', decoded: true } });
+    expect(events.filter((e) => e.kind === 'decode.error' || e.kind === 'bytes')).toEqual([]);
+    const startOk = method(events, 'connection.start-ok')[0]!;
+    expect(Buffer.from(startOk.raw).includes(Buffer.from('s3cret!'))).toBe(false);
+    expect(method(events, 'channel.open-ok')).toHaveLength(1);
+  });
+
   it('masks update-secret and AMQPLAIN passwords', () => {
     const events = run([
       ['c2s', encodeProtocolHeader()],

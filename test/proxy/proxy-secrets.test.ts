@@ -1,0 +1,108 @@
+// Credentials never reach a sink in clear unless asked for: real clients through the proxy to
+// the built-in broker (and RabbitMQ when AMQP_SPY_RABBITMQ_URL is set), with the recorder, the
+// text and JSON printers and the TUI's detail pane attached; each secret is searched for in
+// all of them, base64 fields decoded.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { fieldTable } from '../../src/decoder/field-table.js';
+import { encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import type { SpyEvent } from '../../src/events.js';
+import { createRecorder } from '../../src/record/recorder.js';
+import { makeRecordingHeader } from '../../src/record/recording-format.js';
+import { startProxySession } from '../../src/session.js';
+import { describeEventDetail } from '../../src/view/event-detail.js';
+import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
+import { RawClient } from '../broker/raw-client.js';
+import { describeAgainstBrokers, type BrokerTarget } from '../support/brokers.js';
+import { waitFor } from '../support/cli.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-secrets-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+let fileNo = 0;
+
+const AMQP_0_9 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
+const secret = (what: string) => `${what}-${Math.random().toString(36).slice(2, 10)}`;
+
+interface Spy {
+  readonly port: number;
+  readonly file: string;
+  readonly events: SpyEvent[];
+  /** stops the session and returns everything every sink wrote or showed, base64 decoded too */
+  finish(): Promise<string>;
+}
+
+/** The proxy in front of the broker, with every sink attached, as `--record FILE` runs it. */
+async function spy(target: BrokerTarget, options: { keepSecrets?: boolean } = {}): Promise<Spy> {
+  const file = path.join(dir, `${++fileNo}.jsonl`);
+  const keepSecrets = options.keepSecrets ?? false;
+  const recorder = createRecorder({
+    path: file, keepSecrets,
+    header: makeRecordingHeader({ tool: 'amqp-spy test', startedMicros: Date.now() * 1000, mode: 'proxy', listen: '127.0.0.1:0', upstream: `${target.host}:${target.port}`, secrets: keepSecrets ? 'kept' : 'masked' }),
+  });
+  const printed: string[] = [];
+  const text = createHeadlessPrinter({ write: (t) => printed.push(Buffer.from(t).toString('utf8')), mode: 'frames' });
+  const json = createHeadlessPrinter({ write: (t) => printed.push(Buffer.from(t).toString('utf8')), json: true });
+  const events: SpyEvent[] = [];
+  const notices: string[] = [];
+  const session = await startProxySession({
+    listen: { host: '127.0.0.1', port: 0 },
+    upstream: { host: target.host, port: target.port, tls: false },
+    keepSecrets,
+    sinks: [recorder.sink, text, json, (e) => events.push(e)],
+    recorder,
+    notice: (line) => notices.push(line),
+  });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await session.stop();
+    await recorder.close();
+  };
+  cleanups.push(stop);
+  return {
+    port: session.address.port, file, events,
+    async finish() {
+      await stop();
+      text.flush();
+      json.flush();
+      const shown = events.flatMap((e) => describeEventDetail(e, { showRaw: true }).lines.map((l) => `${l.label ?? ''} ${l.value}`));
+      return withDecodedBase64([fs.readFileSync(file, 'utf8'), ...printed, ...shown, ...notices].join('\n'));
+    },
+  };
+}
+
+/** The text with every base64 string in it decoded and appended (raw bytes are base64). */
+function withDecodedBase64(text: string): string {
+  const decoded = [...text.matchAll(/"(?:raw|data|body|base64)":"([A-Za-z0-9+/=]*)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('latin1'));
+  return [text, ...decoded].join('\n');
+}
+
+const startOk = (user: string, password: string) =>
+  encodeMethodFrame(0, 'connection.start-ok', {
+    'client-properties': fieldTable({ product: 'secrets-test', capabilities: { authentication_failure_close: true } }),
+    mechanism: 'PLAIN', response: `\u0000${user}\u0000${password}`, locale: 'en_US',
+  });
+
+describeAgainstBrokers('secrets through the proxy,', (target) => {
+  it('a client opening with the AMQP 0-9 header is decoded as 0-9-1: its password is masked', async () => {
+    const session = await spy(target());
+    const password = secret('pw-0-9');
+    const client = await RawClient.connect(session.port);
+    cleanups.push(() => client.destroy());
+    client.write(AMQP_0_9);
+    await client.expectMethod('connection.start');
+    // a wrong password, so it can be searched for: the broker refuses it, but it was sent
+    client.write(startOk(target().username, password));
+    await client.waitForEnd();
+    await waitFor(() => session.events.some((e) => e.kind === 'conn.close'), 'the close event');
+    const seen = await session.finish();
+    expect(seen).toContain('AMQP 0-9 (AMQP 1 1 0 9), decoded as 0-9-1');
+    expect(seen).toContain('connection.start-ok');
+    expect(seen).not.toContain(password);
+  });
+});
