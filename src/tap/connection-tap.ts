@@ -22,6 +22,13 @@ export interface ConnectionTapOptions {
   readonly keepSecrets?: boolean;
 }
 
+/**
+ * RabbitMQ accepts frames up to 8 bytes over the negotiated frame-max (clients that forgot the
+ * frame's own 8 bytes), and so does the built-in broker; the tap must too, or it stops
+ * decoding a stream the broker goes on reading (and misses the credentials that follow).
+ */
+const FRAME_MAX_SLACK = 8;
+
 interface DirectionState {
   readonly parser: FrameParser;
   readonly assembler: MessageAssembler;
@@ -130,8 +137,8 @@ export class ConnectionTap {
       }
       const negotiated = decoded.method.name === 'connection.tune-ok' ? Number(decoded.method.args['frame-max']) : 0;
       if (negotiated > 0) {
-        this.directions.c2s.parser.setFrameMax(negotiated);
-        this.directions.s2c.parser.setFrameMax(negotiated);
+        this.directions.c2s.parser.setFrameMax(negotiated + FRAME_MAX_SLACK);
+        this.directions.s2c.parser.setFrameMax(negotiated + FRAME_MAX_SLACK);
       }
     }
     // one object per frame (this is the hot path): optional fields set before it is emitted

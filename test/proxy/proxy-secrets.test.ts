@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { fieldTable } from '../../src/decoder/field-table.js';
-import { encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import type { SpyEvent } from '../../src/events.js';
 import { createRecorder } from '../../src/record/recorder.js';
 import { makeRecordingHeader } from '../../src/record/recording-format.js';
@@ -104,5 +104,28 @@ describeAgainstBrokers('secrets through the proxy,', (target) => {
     expect(seen).toContain('AMQP 0-9 (AMQP 1 1 0 9), decoded as 0-9-1');
     expect(seen).toContain('connection.start-ok');
     expect(seen).not.toContain(password);
+  });
+
+  it('a body frame 8 bytes over frame-max, which the broker accepts, leaves the update-secret after it masked', async () => {
+    const session = await spy(target());
+    const token = secret('token-over');
+    const client = await RawClient.connect(session.port);
+    cleanups.push(() => client.destroy());
+    await client.open({ user: target().username, password: target().password, frameMax: 4096 });
+    await client.openChannel(1);
+    client.write(Buffer.concat([
+      encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': secret('nowhere') }),
+      ...encodeContentFrames(1, 60, {}, Buffer.alloc(4096, 0x2e), 4096 + 8), // a body frame of 4104 bytes
+    ]));
+    client.send(0, 'connection.update-secret', { 'new-secret': token, reason: 'refresh' });
+    // the broker took the big frame: it answers the update-secret (or refuses the secret) on the same connection
+    const answer = await client.expectMethod('connection.update-secret-ok').then(() => 'ok', (error: Error) => error.message);
+    expect(answer).toMatch(/^ok$|connection\.close/);
+    client.destroy();
+    await waitFor(() => session.events.some((e) => e.kind === 'conn.close'), 'the close event');
+    const seen = await session.finish();
+    expect(session.events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    expect(seen).toContain('connection.update-secret');
+    expect(seen).not.toContain(token);
   });
 });

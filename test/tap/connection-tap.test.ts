@@ -82,6 +82,23 @@ describe('ConnectionTap', () => {
     expect(text).toContain('******');
   });
 
+  it('decodes frames up to 8 bytes over frame-max, as RabbitMQ accepts them, and masks what follows', () => {
+    // frame-max 4096 was negotiated: a body frame of 4104 bytes is 8 over
+    const events = run([
+      ...handshake,
+      ['c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.alloc(4096, 7), 4096 + 8).map((f): Step => ['c2s', f]),
+      ['c2s', m(0, 'connection.update-secret', { 'new-secret': 'token-after-big-frame', reason: 'refresh' })],
+    ]);
+    expect(events.filter((e) => e.kind === 'decode.error' || e.kind === 'bytes')).toEqual([]);
+    expect(events.filter((e): e is MessageEvent => e.kind === 'message').map((e) => e.body.length)).toEqual([4096]);
+    const update = method(events, 'connection.update-secret')[0]!;
+    expect(Buffer.from(update.raw).includes(Buffer.from('token-after-big-frame'))).toBe(false);
+    // 9 over is too large, as for RabbitMQ
+    const tooLarge = run([...handshake, ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.alloc(4097), 4096 + 9).map((f): Step => ['c2s', f])]);
+    expect(tooLarge.filter((e) => e.kind === 'decode.error')).toMatchObject([{ dir: 'c2s', stopped: true, error: { code: 'frame-too-large' } }]);
+  });
+
   it('assembles messages per channel with interleaved channels, and links confirms to publishes', () => {
     const body = Buffer.alloc(10_000, 1);
     // channel 1's header and body frames interleave with channel 2's
