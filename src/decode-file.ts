@@ -32,7 +32,8 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
     }
     const bus = new EventBus();
     bus.subscribe(sink);
-    const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false });
+    // a file may start mid-stream, after a tune-ok it does not hold: no handshake limit
+    const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false, frameMaxUntilTuneOk: 0 });
     // a client's stream opens with the protocol header; a server's with frames
     const dir = head[0] === 0x41 ? 'c2s' : 's2c';
     const stream = handle.createReadStream({ highWaterMark: 64 * 1024, autoClose: false });

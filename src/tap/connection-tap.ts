@@ -6,7 +6,7 @@ import { DecodeError } from '../decoder/errors.js';
 import { decodeFrame } from '../decoder/frame-codec.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { MessageAssembler } from '../decoder/message-assembler.js';
-import type { DecodedFrame, RawFrame } from '../decoder/types.js';
+import { FRAME_OVERHEAD, type DecodedFrame, type RawFrame } from '../decoder/types.js';
 import { nowMicros, type Direction, type EventBus, type FrameEvent, type FrameInsight, type MessageEvent } from '../events.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -20,6 +20,12 @@ export interface ConnectionTapOptions {
   readonly keepUndecoded?: boolean;
   /** attach the unmasked bytes of credential frames as `secretRaw` (for `--record-secrets`) */
   readonly keepSecrets?: boolean;
+  /**
+   * The frame-max in force until connection.tune-ok: RabbitMQ's 4096 by default (it closes a
+   * connection whose frame is larger before tune-ok); 0 when none is known, as for a file
+   * that may start mid-stream (then the cap for "no limit" applies).
+   */
+  readonly frameMaxUntilTuneOk?: number;
 }
 
 /**
@@ -28,6 +34,19 @@ export interface ConnectionTapOptions {
  * decoding a stream the broker goes on reading (and misses the credentials that follow).
  */
 const FRAME_MAX_SLACK = 8;
+/** RabbitMQ's frame-max until tune-ok (FRAME_MIN_SIZE) */
+const HANDSHAKE_FRAME_MAX = 4096;
+/**
+ * The largest frame buffered when frame-max is 0 ("no limit"): a 128 MiB body (RabbitMQ's
+ * largest message by default) in one frame. Past the limit the tap stops decoding that
+ * direction rather than hold what a peer declares (a size field says up to 4 GiB).
+ */
+const NO_LIMIT_FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
+
+/** The largest frame the tap buffers under a frame-max (0 = none). */
+function frameLimit(frameMax: number): number {
+  return frameMax === 0 ? NO_LIMIT_FRAME_CAP : Math.min(frameMax + FRAME_MAX_SLACK, 0xffffffff);
+}
 
 interface DirectionState {
   readonly parser: FrameParser;
@@ -49,8 +68,16 @@ export class ConnectionTap {
     private readonly bus: EventBus,
     private readonly options: ConnectionTapOptions = {},
   ) {
+    const frameMax = frameLimit(options.frameMaxUntilTuneOk ?? HANDSHAKE_FRAME_MAX);
+    // tune-ok's frame-max applies from the next frame on, in the chunk that carries it too
+    const onTuneOk = (negotiated: number): number => {
+      const limit = frameLimit(negotiated);
+      this.directions.c2s.parser.setFrameMax(limit);
+      this.directions.s2c.parser.setFrameMax(limit);
+      return limit;
+    };
     const direction = (): DirectionState => ({
-      parser: new FrameParser({ expectProtocolHeader: 'auto' }),
+      parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax, onTuneOk }),
       assembler: new MessageAssembler(),
       contentInsight: new Map(),
       stopped: false,
@@ -86,6 +113,11 @@ export class ConnectionTap {
         }
       }
     }
+  }
+
+  /** Bytes held for incomplete frames (both directions): at most one frame's worth each. */
+  get buffered(): number {
+    return this.directions.c2s.parser.buffered + this.directions.s2c.parser.buffered;
   }
 
   /** The connection ended; reports the requests that never got a reply. */
@@ -134,11 +166,6 @@ export class ConnectionTap {
           d.assembler.resetChannel(frame.channel);
           d.contentInsight.delete(frame.channel);
         }
-      }
-      const negotiated = decoded.method.name === 'connection.tune-ok' ? Number(decoded.method.args['frame-max']) : 0;
-      if (negotiated > 0) {
-        this.directions.c2s.parser.setFrameMax(negotiated + FRAME_MAX_SLACK);
-        this.directions.s2c.parser.setFrameMax(negotiated + FRAME_MAX_SLACK);
       }
     }
     // one object per frame (this is the hot path): optional fields set before it is emitted

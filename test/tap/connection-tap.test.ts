@@ -1,6 +1,6 @@
 // The tap reads like a session: bytes in, events out, with the protocol insight.
 import { describe, expect, it } from 'vitest';
-import { encodeContentFrames, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { encodeContentFrames, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
@@ -276,5 +276,78 @@ describe('ConnectionTap settling at scale', () => {
     expect(acks).toHaveLength(n);
     const wrong = acks.findIndex((ack, i) => ack.insight?.settles?.deliverySeqs.length !== 1 || ack.insight.settles.deliverySeqs[0] !== deliveries[i] || ack.insight.unacked !== n - i - 1);
     expect(wrong).toBe(-1);
+  });
+});
+
+describe('ConnectionTap bounds what it buffers', () => {
+  const open = (options: { frameMaxUntilTuneOk?: number } = {}) => {
+    const bus = new EventBus();
+    const events: SpyEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    return { tap: new ConnectionTap(1, bus, { keepUndecoded: true, ...options }), events };
+  };
+  /** a frame header declaring `size` payload bytes, without the payload */
+  const frameHead = (type: number, channel: number, size: number) => {
+    const head = Buffer.alloc(7);
+    head[0] = type;
+    head.writeUInt16BE(channel, 1);
+    head.writeUInt32BE(size, 3);
+    return head;
+  };
+  const stops = (events: SpyEvent[]) => events.filter((e) => e.kind === 'decode.error' && e.stopped);
+
+  it('before tune-ok, a frame declaring 4 GiB stops decoding at once (RabbitMQ: 4096 until tune-ok)', () => {
+    const { tap, events } = open();
+    tap.feed('c2s', encodeProtocolHeader());
+    tap.feed('c2s', frameHead(1, 0, 0xfffffff0));
+    for (let i = 0; i < 16; i++) tap.feed('c2s', Buffer.alloc(1024 * 1024, i));
+    expect(tap.buffered).toBe(0);
+    expect(stops(events)).toMatchObject([{ dir: 'c2s', error: { code: 'frame-too-large', offset: 8 } }]);
+    // a start-ok of 4096 + 8 bytes is still read, as RabbitMQ reads it
+    const fits = open();
+    fits.tap.feed('c2s', encodeProtocolHeader());
+    fits.tap.feed('c2s', Buffer.concat([frameHead(1, 0, 4096), Buffer.alloc(4096), Buffer.of(0xce)]));
+    expect(fits.events.filter((e) => e.kind === 'decode.error').map((e) => e.kind === 'decode.error' && e.error.code)).not.toContain('frame-too-large');
+  });
+
+  it('after tune-ok, the bound is frame-max + 8; with frame-max 0 ("no limit") a 128 MiB cap', () => {
+    const tuned = (frameMax: number) => {
+      const t = open();
+      t.tap.feed('c2s', Buffer.concat([encodeProtocolHeader(), m(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': frameMax, heartbeat: 0 })]));
+      return t;
+    };
+    const small = tuned(8192);
+    small.tap.feed('c2s', frameHead(3, 1, 8192 + 1));
+    expect(stops(small.events)).toMatchObject([{ error: { code: 'frame-too-large' } }]);
+    expect(small.tap.buffered).toBe(0);
+    const none = tuned(0);
+    none.tap.feed('c2s', Buffer.concat([m(1, 'basic.publish', {}), encodeContentHeaderFrame(1, { classId: 60, bodySize: 5_000_000 }), frameHead(3, 1, 5_000_000), Buffer.alloc(5_000_000), Buffer.of(0xce)]));
+    expect(none.events.filter((e) => e.kind === 'message').length).toBe(1);
+    none.tap.feed('c2s', frameHead(3, 1, 0xfffffff0));
+    none.tap.feed('c2s', Buffer.alloc(1024 * 1024));
+    expect(stops(none.events)).toMatchObject([{ error: { code: 'frame-too-large' } }]);
+    expect(none.tap.buffered).toBe(0);
+  });
+
+  it('tune-ok applies to the frames after it in the same chunk', () => {
+    const { tap, events } = open();
+    const body = Buffer.alloc(100_000, 3);
+    tap.feed('c2s', Buffer.concat([
+      encodeProtocolHeader(),
+      m(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }),
+      m(0, 'connection.open', { 'virtual-host': '/' }),
+      m(1, 'channel.open', {}),
+      m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }),
+      ...encodeContentFrames(1, 60, {}, body, 131072),
+    ]));
+    expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    expect(events.filter((e): e is MessageEvent => e.kind === 'message').map((e) => e.body.length)).toEqual([100_000]);
+  });
+
+  it('a file decoded from mid-stream has no handshake bound (frameMaxUntilTuneOk 0)', () => {
+    const { tap, events } = open({ frameMaxUntilTuneOk: 0 });
+    tap.feed('s2c', Buffer.concat([m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': 1n, exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.alloc(200_000), 0)]));
+    expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    expect(events.filter((e) => e.kind === 'message')).toHaveLength(1);
   });
 });
