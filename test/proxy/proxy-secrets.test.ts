@@ -3,6 +3,7 @@
 // text and JSON printers and the TUI's detail pane attached; each secret is searched for in
 // all of them, base64 fields decoded.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
@@ -33,6 +34,8 @@ interface Spy {
   readonly events: SpyEvent[];
   /** stops the session and returns everything every sink wrote or showed, base64 decoded too */
   finish(): Promise<string>;
+  /** after finish: the same, without the recording */
+  shown(): string;
 }
 
 /** The proxy in front of the broker, with every sink attached, as `--record FILE` runs it. */
@@ -64,14 +67,17 @@ async function spy(target: BrokerTarget, options: { keepSecrets?: boolean } = {}
     await recorder.close();
   };
   cleanups.push(stop);
+  const shown = () => {
+    const detail = events.flatMap((e) => describeEventDetail(e, { showRaw: true }).lines.map((l) => `${l.label ?? ''} ${l.value}`));
+    return withDecodedBase64([...printed, ...detail, ...notices].join('\n'));
+  };
   return {
-    port: session.address.port, file, events,
+    port: session.address.port, file, events, shown,
     async finish() {
       await stop();
       text.flush();
       json.flush();
-      const shown = events.flatMap((e) => describeEventDetail(e, { showRaw: true }).lines.map((l) => `${l.label ?? ''} ${l.value}`));
-      return withDecodedBase64([fs.readFileSync(file, 'utf8'), ...printed, ...shown, ...notices].join('\n'));
+      return [withDecodedBase64(fs.readFileSync(file, 'utf8')), shown()].join('\n');
     },
   };
 }
@@ -87,6 +93,14 @@ const startOk = (user: string, password: string) =>
     'client-properties': fieldTable({ product: 'secrets-test', capabilities: { authentication_failure_close: true } }),
     mechanism: 'PLAIN', response: `\u0000${user}\u0000${password}`, locale: 'en_US',
   });
+
+/** Everything up to connection.open-ok, with the target's real credentials. */
+async function openClient(port: number, target: BrokerTarget): Promise<RawClient> {
+  const client = await RawClient.connect(port);
+  cleanups.push(() => client.destroy());
+  await client.open({ user: target.username, password: target.password });
+  return client;
+}
 
 describeAgainstBrokers('secrets through the proxy,', (target) => {
   it('a client opening with the AMQP 0-9 header is decoded as 0-9-1: its password is masked', async () => {
@@ -127,5 +141,43 @@ describeAgainstBrokers('secrets through the proxy,', (target) => {
     expect(session.events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     expect(seen).toContain('connection.update-secret');
     expect(seen).not.toContain(token);
+  });
+
+  it('a protocol the tap does not decode (AMQP 0-8): the client bytes after its header are withheld', async () => {
+    const session = await spy(target());
+    const password = secret('pw-0-8');
+    // a plain socket: what a broker answers in 0-8 is not for the 0-9-1 test client to read
+    const client = net.connect({ host: '127.0.0.1', port: session.port });
+    client.on('error', () => {});
+    client.resume();
+    cleanups.push(() => { client.destroy(); });
+    // header and start-ok in one write: the broker may refuse 0-8, but the tap saw them
+    client.write(Buffer.concat([Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0]), startOk(target().username, password)]));
+    await waitFor(() => session.events.some((e) => e.kind === 'bytes' && e.dir === 'c2s'), 'the start-ok through the tap');
+    client.destroy();
+    await waitFor(() => session.events.some((e) => e.kind === 'conn.close'), 'the close event');
+    const seen = await session.finish();
+    expect(seen).not.toContain(password);
+    expect(seen).toContain('"withheld":');
+    expect(seen).toContain('withheld: may hold credentials');
+  });
+
+  it('after decoding stopped client to server, an update-secret is withheld; --record-secrets records it, and only the recording', async () => {
+    for (const keepSecrets of [false, true]) {
+      const session = await spy(target(), { keepSecrets });
+      const token = secret('token-after-garbage');
+      const client = await openClient(session.port, target());
+      // a frame of unknown type stops the tap (the broker closes the connection for it)
+      client.write(Buffer.concat([Buffer.of(9, 0, 0, 0, 0, 0, 0, 0xce), encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': token, reason: 'refresh' })]));
+      await waitFor(() => session.events.some((e) => e.kind === 'bytes' && e.dir === 'c2s'), 'the update-secret through the tap');
+      client.destroy();
+      await waitFor(() => session.events.some((e) => e.kind === 'conn.close'), 'the close event');
+      await session.finish();
+      expect(session.events.filter((e) => e.kind === 'decode.error' && e.stopped)).toMatchObject([{ dir: 'c2s', error: { code: 'unknown-frame-type' } }]);
+      expect(session.shown()).not.toContain(token);
+      const recording = fs.readFileSync(session.file, 'utf8');
+      expect(JSON.parse(recording.split('\n')[0]!)).toMatchObject({ secrets: keepSecrets ? 'kept' : 'masked' });
+      expect(withDecodedBase64(recording).includes(token), `keepSecrets ${keepSecrets}`).toBe(keepSecrets);
+    }
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
-import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent } from '../../src/events.js';
+import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 
 type Step = [Direction, Uint8Array | Uint8Array[]];
@@ -219,12 +219,51 @@ describe('ConnectionTap', () => {
 
   it('reports garbage once, stops decoding, and keeps the undecoded bytes', () => {
     const garbage = Buffer.from('\x16\x03\x01\x02\x00 TLS hello, not AMQP', 'latin1');
-    const events = run([['c2s', garbage], ['c2s', Buffer.from('more')]]);
+    const events = run([['s2c', garbage], ['s2c', Buffer.from('more')]]);
     const errors = events.filter((e) => e.kind === 'decode.error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ stopped: true, error: { code: 'not-amqp', offset: 0 } });
-    const kept = Buffer.concat(events.filter((e) => e.kind === 'bytes').map((e) => (e.kind === 'bytes' ? e.data : new Uint8Array())));
+    const kept = Buffer.concat(events.filter((e) => e.kind === 'bytes').map((e) => (e.kind === 'bytes' && e.data ? e.data : new Uint8Array())));
     expect(kept.equals(Buffer.concat([garbage, Buffer.from('more')]))).toBe(true);
+  });
+
+  it('withholds client bytes it cannot decode (they may hold credentials): only their count', () => {
+    const undecoded = (events: SpyEvent[]) => events.filter((e): e is UndecodedBytesEvent => e.kind === 'bytes');
+    // a protocol it does not decode (0-8): the start-ok after it is not masked, so not shown
+    const zeroEight: Step[] = [
+      ['c2s', Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0])],
+      ['c2s', m(0, 'connection.start-ok', { mechanism: 'PLAIN', response: '\0alice\0s3cret!', locale: 'en_US' })],
+    ];
+    const masked = undecoded(run(zeroEight));
+    expect(masked.map((e) => [e.dir, e.data, e.withheld])).toEqual([['c2s', undefined, zeroEight[1]![1].length as number]]);
+    const shown = undecoded(run(zeroEight, { showSecrets: true }));
+    expect(Buffer.from(shown[0]!.data!).includes(Buffer.from('s3cret!'))).toBe(true);
+    // after open-ok: garbage stops decoding, and an update-secret may follow in what is left
+    const update = (token: string) => m(0, 'connection.update-secret', { 'new-secret': token, reason: 'r' });
+    const later = run([
+      ...handshake,
+      ['c2s', Buffer.concat([Buffer.of(0x09, 0, 0), update('token-9')])],
+      ['c2s', update('token-10')],
+      ['s2c', Buffer.of(0x07, 1, 2, 3)],
+    ]);
+    expect(later.filter((e) => e.kind === 'decode.error').map((e) => e.kind === 'decode.error' && [e.dir, e.error.code, e.stopped])).toEqual([['c2s', 'unknown-frame-type', true], ['s2c', 'unknown-frame-type', true]]);
+    const spans = undecoded(later);
+    expect(spans.map((e) => [e.dir, e.withheld ?? e.data?.length])).toEqual([['c2s', 3 + update('token-9').length], ['c2s', update('token-10').length], ['s2c', 4]]);
+    expect(spans.filter((e) => e.dir === 'c2s').every((e) => e.data === undefined && e.secretData === undefined)).toBe(true);
+    expect(Buffer.from(spans[2]!.data!)).toEqual(Buffer.of(0x07, 1, 2, 3)); // the server's bytes hold no credentials
+  });
+
+  it('with keepSecrets, withheld bytes travel as secretData for the recorder alone', () => {
+    const bus = new EventBus();
+    const events: SpyEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    const tap = new ConnectionTap(1, bus, { keepUndecoded: true, keepSecrets: true });
+    const startOk = m(0, 'connection.start-ok', { mechanism: 'PLAIN', response: '\0alice\0s3cret!', locale: 'en_US' });
+    tap.feed('c2s', Buffer.concat([Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0]), startOk]));
+    const span = events.find((e): e is UndecodedBytesEvent => e.kind === 'bytes')!;
+    expect(span).toMatchObject({ offset: 8, withheld: startOk.length });
+    expect(span.data).toBeUndefined();
+    expect(Buffer.from(span.secretData!)).toEqual(Buffer.from(startOk));
   });
 
   it('a header without its method is an unexpected-frame error, and decoding goes on', () => {
@@ -248,6 +287,23 @@ describe('ConnectionTap at close', () => {
     expect(events.map((e) => e.kind)).toEqual(['decode.error', 'bytes', 'conn.close']);
     expect(events[0]).toMatchObject({ dir: 's2c', stopped: true, error: { code: 'truncated', offset: 0 } });
     expect(Buffer.from((events[1] as { data: Uint8Array }).data).equals(Buffer.from(frame.subarray(0, 9)))).toBe(true);
+  });
+
+  it("withholds a client frame cut short by the close when it may be a credential's", () => {
+    const tail = (frame: Uint8Array) => {
+      const bus = new EventBus();
+      const events: SpyEvent[] = [];
+      bus.subscribe((e) => events.push(e));
+      const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
+      tap.feed('c2s', frame.subarray(0, frame.length - 3));
+      tap.close('client closed');
+      return events.find((e): e is UndecodedBytesEvent => e.kind === 'bytes')!;
+    };
+    const update = encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': 'token-cut', reason: 'r' });
+    expect(tail(update)).toMatchObject({ withheld: update.length - 3 });
+    expect(tail(update).data).toBeUndefined();
+    const body = encodeContentFrames(1, 60, {}, Buffer.from('a body'), 4096)[1]!;
+    expect(Buffer.from(tail(body).data!)).toEqual(Buffer.from(body.subarray(0, body.length - 3)));
   });
 });
 
