@@ -1,6 +1,6 @@
 // The tap reads like a session: bytes in, events out, with the protocol insight.
 import { describe, expect, it } from 'vitest';
-import { encodeContentFrames, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { encodeContentFrames, encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
@@ -97,6 +97,25 @@ describe('ConnectionTap', () => {
     // 9 over is too large, as for RabbitMQ
     const tooLarge = run([...handshake, ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.alloc(4097), 4096 + 9).map((f): Step => ['c2s', f])]);
     expect(tooLarge.filter((e) => e.kind === 'decode.error')).toMatchObject([{ dir: 'c2s', stopped: true, error: { code: 'frame-too-large' } }]);
+  });
+
+  it('masks every argument of a credential frame whose fields cannot be followed (it fails to decode)', () => {
+    const payload = (methodId: number, args: Buffer) => Buffer.concat([Buffer.of(0, 10, 0, methodId), args]);
+    const framed = (p: Buffer) => encodeFrame(1, 0, p);
+    const longstr = (text: string, claimed?: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(claimed ?? text.length); return Buffer.concat([b, Buffer.from(text)]); };
+    // start-ok whose client-properties claim more bytes than the frame has, password after them
+    const startOk = framed(payload(11, Buffer.concat([Buffer.of(0, 0, 0xff, 0xff), Buffer.of(5), Buffer.from('PLAIN'), longstr('\0bob\0pw-broken-table'), Buffer.of(5), Buffer.from('en_US')])));
+    // update-secret whose secret claims more bytes than there are
+    const update = framed(payload(70, longstr('token-broken-length', 999)));
+    const events = run([...handshake, ['c2s', startOk], ['c2s', update]]);
+    const errors = events.filter((e) => e.kind === 'decode.error');
+    expect(errors.map((e) => e.kind === 'decode.error' && [e.stopped, e.raw?.length])).toEqual([[false, startOk.length], [false, update.length]]);
+    const text = errors.map((e) => (e.kind === 'decode.error' ? Buffer.from(e.raw!).toString('latin1') : '')).join('|');
+    expect(text).not.toContain('pw-broken-table');
+    expect(text).not.toContain('token-broken');
+    // shown as sent when asked
+    const shown = run([...handshake, ['c2s', update]], { showSecrets: true }).filter((e) => e.kind === 'decode.error');
+    expect(shown.map((e) => (e.kind === 'decode.error' ? Buffer.from(e.raw!).toString('latin1') : '')).join('')).toContain('token-broken-length');
   });
 
   it('assembles messages per channel with interleaved channels, and links confirms to publishes', () => {
