@@ -57,12 +57,11 @@ await run(4096);
 /** A recording with one body frame whose line is `mib` MiB (base64 is 4/3 of the body), replayed. */
 async function replayLongLine(mib) {
   const file = path.join(os.tmpdir(), `amqp-spy-record-bench-line-${process.pid}.jsonl`);
-  const bus = new EventBus();
   const recorder = createRecorder({
     path: file,
     header: makeRecordingHeader({ tool: 'bench', startedMicros: Date.now() * 1000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }),
   });
-  bus.subscribe(recorder.sink);
+  const bus = new EventBus([recorder.sink]);
   bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: Date.now() * 1000, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
   tap.feed('c2s', encodeProtocolHeader());

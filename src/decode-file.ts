@@ -50,7 +50,8 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
       first ??= event.error;
     };
     const bus = new EventBus([sink, countErrors]);
-    const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false });
+    // a file may start mid-stream, after a tune-ok it does not hold: no handshake limit
+    const tap = new ConnectionTap(1, bus, { showSecrets: options.showSecrets ?? false, frameMaxUntilTuneOk: 0 });
     // a client's stream opens with the protocol header; a server's with frames
     clientStream = head[0] === 0x41;
     const dir = clientStream ? 'c2s' : 's2c';

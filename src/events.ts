@@ -142,12 +142,29 @@ export interface DecodeErrorEvent extends EventBase {
   readonly stopped: boolean;
 }
 
-/** Bytes forwarded after decoding stopped, kept so a recording holds every byte. */
+/**
+ * Bytes forwarded undecoded (after decoding of their direction stopped, or a frame cut short
+ * by the close), kept so a recording holds every byte.
+ */
 export interface UndecodedBytesEvent extends EventBase {
   readonly kind: 'bytes';
   readonly dir: Direction;
-  readonly data: Uint8Array;
   readonly offset: number;
+  /** the bytes as forwarded; absent when withheld */
+  readonly data?: Uint8Array;
+  /**
+   * Client bytes the tap cannot decode may hold credentials it cannot find to mask (a
+   * start-ok or update-secret), so unless secrets are shown they are withheld: `data` is
+   * absent and this is their count.
+   */
+  readonly withheld?: number;
+  /** the withheld bytes, present only when the session keeps secrets for some sink (`--record-secrets`) */
+  readonly secretData?: Uint8Array;
+}
+
+/** How many bytes an undecoded-bytes event stands for, shown or withheld. */
+export function undecodedSize(event: UndecodedBytesEvent): number {
+  return event.data?.length ?? event.withheld ?? 0;
 }
 
 export type SpyEvent =

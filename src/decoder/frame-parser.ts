@@ -4,7 +4,7 @@
 
 import { DecodeError } from './errors.js';
 import { describeProtocolHeader, parseProtocolHeader, PROTOCOL_HEADER_MAGIC, PROTOCOL_HEADER_SIZE } from './protocol-header.js';
-import { FRAME_END, FRAME_HEADER_SIZE, FRAME_OVERHEAD } from './types.js';
+import { FRAME_END, FRAME_HEADER_SIZE, FRAME_METHOD, FRAME_OVERHEAD } from './types.js';
 import type { ProtocolHeader, RawFrame } from './types.js';
 
 export interface ProtocolHeaderItem {
@@ -34,6 +34,13 @@ export interface FrameParserOptions {
    * `A` is read as a header, one starting with a frame type as frames.
    */
   readonly expectProtocolHeader?: boolean | 'auto';
+  /**
+   * Called with the frame-max of each connection.tune-ok cut from this stream; returns the
+   * limit (as `frameMax`) for the frames after it. Applied before the next frame header is
+   * read, in the same push too, as a broker reading the stream applies it: a client may send
+   * tune-ok and larger frames in one write.
+   */
+  readonly onTuneOk?: (frameMax: number) => number;
 }
 
 /**
@@ -88,6 +95,7 @@ function checkFrameMax(value: number, what: string): number {
 
 export class FrameParser {
   private frameMaxValue: number;
+  private readonly onTuneOk: ((frameMax: number) => number) | undefined;
   private readonly expectHeader: boolean | 'auto';
   private phase = PHASE_START;
   /** stream offset of the next byte to read */
@@ -115,6 +123,7 @@ export class FrameParser {
   constructor(options: FrameParserOptions = {}) {
     this.frameMaxValue = checkFrameMax(options.frameMax ?? 0, 'frameMax');
     this.expectHeader = options.expectProtocolHeader ?? 'auto';
+    this.onTuneOk = options.onTuneOk;
   }
 
   /** Bytes taken from the stream so far (after an error: the error's offset). */
@@ -303,7 +312,7 @@ export class FrameParser {
       }
     }
 
-    const frameMax = this.frameMaxValue;
+    let frameMax = this.frameMaxValue;
     const arrayBuffer = c.buffer;
     const byteOffset = c.byteOffset;
     while (i < n) {
@@ -329,12 +338,14 @@ export class FrameParser {
         // species lookup), and a Buffer chunk yields plain Uint8Array views.
         const at = byteOffset + i;
         out.push(new ParsedFrame(type, channel, new Uint8Array(arrayBuffer, at, size + FRAME_OVERHEAD), base + i));
+        if (channel === 0 && type === FRAME_METHOD && this.onTuneOk !== undefined) frameMax = this.checkTuneOk(c, i, size);
         i = end;
         continue;
       }
       // Too large, or runs past this chunk.
       if (!this.beginPartial(type, channel, size, base + i, out)) return;
       i = this.fillPartial(c, i, out);
+      frameMax = this.frameMaxValue; // a tune-ok may have completed in the buffer
       // fillPartial took the rest of the chunk: the frame cannot be complete here.
     }
     this.position = base + n;
@@ -406,7 +417,19 @@ export class FrameParser {
       return i;
     }
     out.push(new ParsedFrame(this.partialType, this.partialChannel, buffer, start));
+    if (this.partialChannel === 0 && this.partialType === FRAME_METHOD && this.onTuneOk !== undefined) this.checkTuneOk(buffer, 0, size - FRAME_OVERHEAD);
     return i;
+  }
+
+  /** After a method frame on channel 0 at `at`: applies a tune-ok's frame-max. Returns the limit now. */
+  private checkTuneOk(c: Uint8Array, at: number, size: number): number {
+    const p = at + FRAME_HEADER_SIZE;
+    // class 10 method 31, then channel-max (short) and frame-max (long)
+    if (size >= 10 && c[p] === 0 && c[p + 1] === 10 && c[p + 2] === 0 && c[p + 3] === 31) {
+      const frameMax = c[p + 6]! * 0x1000000 + ((c[p + 7]! << 16) | (c[p + 8]! << 8) | c[p + 9]!);
+      this.frameMaxValue = checkFrameMax(this.onTuneOk!(frameMax), 'the frame limit after tune-ok');
+    }
+    return this.frameMaxValue;
   }
 
   private fail(out: FrameParserOutput[], error: DecodeError): void {

@@ -1,5 +1,6 @@
 // The 8-byte protocol header that opens an AMQP connection: "AMQP" and four version octets.
-// Only 0-9-1 is decoded further; other versions are named so the user sees what the peer spoke.
+// 0-9-1 is decoded further, and so is 0-9, which RabbitMQ accepts and speaks as 0-9-1 (same
+// framing and methods); other versions are named so the user sees what the peer spoke.
 
 import type { ProtocolHeader, ProtocolName } from './types.js';
 
@@ -68,10 +69,19 @@ export function parseProtocolHeader(bytes: Uint8Array, at = 0, streamOffset = at
   return {
     protocol,
     version,
-    decoded: protocol === 'AMQP 0-9-1',
+    decoded: isDecodedAs091(protocol),
     raw: bytes.slice(at, at + PROTOCOL_HEADER_SIZE),
     offset: streamOffset,
   };
+}
+
+/**
+ * Whether a stream opened with this protocol is decoded: 0-9-1, and 0-9, which RabbitMQ's
+ * reader runs with its 0-9-1 framing (a client opening with `AMQP 1 1 0 9` gets a 0-9-1
+ * session, credentials and all, so it must be decoded and its secrets masked like one).
+ */
+export function isDecodedAs091(protocol: ProtocolName): boolean {
+  return protocol === 'AMQP 0-9-1' || protocol === 'AMQP 0-9';
 }
 
 /** The header a 0-9-1 client sends: `AMQP 0 0 9 1`. */
@@ -88,5 +98,6 @@ export function describeProtocolHeader(header: Pick<ProtocolHeader, 'protocol' |
     // Qpid's 0-10 is the one other version seen in practice; ProtocolName has no member for it.
     name = v[0] === 1 && v[1] === 1 && v[2] === 0 && v[3] === 10 ? 'AMQP 0-10' : 'unknown AMQP version';
   }
-  return header.decoded ? `${name} (${octets})` : `${name} (${octets}), not decoded`;
+  if (!header.decoded) return `${name} (${octets}), not decoded`;
+  return header.protocol === 'AMQP 0-9-1' ? `${name} (${octets})` : `${name} (${octets}), decoded as 0-9-1`;
 }

@@ -89,7 +89,9 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
     case 'decode.error':
       return { ...base, dir: event.dir, error: { ...event.error }, stopped: event.stopped, ...(event.raw ? { raw: base64(event.raw) } : {}) };
     case 'bytes':
-      return { ...base, dir: event.dir, offset: event.offset, data: base64(event.data) };
+      return event.data !== undefined
+        ? { ...base, dir: event.dir, offset: event.offset, data: base64(event.data) }
+        : { ...base, dir: event.dir, offset: event.offset, withheld: event.withheld ?? 0 };
   }
 }
 

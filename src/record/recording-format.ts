@@ -55,7 +55,14 @@ export function isRecorded(event: SpyEvent): boolean {
 export function recordingLine(event: SpyEvent, keepSecrets: boolean): string | undefined {
   if (!isRecorded(event)) return undefined;
   const json = eventToJson(event);
-  if (event.kind === 'frame' && keepSecrets && event.secretRaw !== undefined) json['raw'] = base64(event.secretRaw);
+  if (keepSecrets) {
+    if (event.kind === 'frame' && event.secretRaw !== undefined) json['raw'] = base64(event.secretRaw);
+    else if (event.kind === 'bytes' && event.secretData !== undefined) {
+      // the withheld bytes themselves, as a line of shown bytes
+      delete json['withheld'];
+      json['data'] = base64(event.secretData);
+    }
+  }
   return stringify(json);
 }
 

@@ -2,7 +2,8 @@
 // input becomes one RecordingError naming the file and, for a bad line, its number.
 
 import fs from 'node:fs';
-import type { Direction, Endpoint } from '../events.js';
+import { DECODE_ERROR_CODES, type DecodeErrorCode } from '../decoder/errors.js';
+import type { DecodeErrorEvent, Direction, Endpoint } from '../events.js';
 import { LineCutter } from './line-cutter.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
 import { describeFsError, isPcap } from '../file-errors.js';
@@ -48,8 +49,31 @@ export interface RecordedClose {
   readonly reason: string;
 }
 
-/** What replay acts on; derived lines (a stopped-decoding error) come back from the bytes. */
-export type RecordedEntry = RecordedBytes | RecordedOpen | RecordedClose;
+/** Client bytes the recording withheld (they may hold credentials): their count, not the bytes. */
+export interface RecordedWithheld {
+  readonly kind: 'withheld';
+  readonly line: number;
+  readonly ts: number;
+  readonly conn: number;
+  readonly dir: Direction;
+  readonly length: number;
+}
+
+/**
+ * Where decoding of a direction stopped, as recorded. Replay works such errors out again
+ * from the bytes, except when the bytes after them were withheld: then it uses this.
+ */
+export interface RecordedStop {
+  readonly kind: 'decode.stop';
+  readonly line: number;
+  readonly ts: number;
+  readonly conn: number;
+  readonly dir: Direction;
+  readonly error: DecodeErrorEvent['error'];
+}
+
+/** What replay acts on; derived lines (messages, errors about frame order) come back from the bytes. */
+export type RecordedEntry = RecordedBytes | RecordedOpen | RecordedClose | RecordedWithheld | RecordedStop;
 
 export interface OpenRecordingOptions {
   /** skip corrupt lines with a warning instead of failing */
@@ -154,7 +178,13 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
       if (!isDir(dir)) return `${kind} without "dir" (c2s or s2c)`;
       const field = kind === 'bytes' ? 'data' : 'raw';
       const b64 = e[field];
-      if (b64 === undefined && kind === 'decode.error') return undefined; // derived: comes back from the bytes
+      if (b64 === undefined && kind === 'bytes' && isInt(e['withheld'])) return { kind: 'withheld', line, ts, conn, dir, length: e['withheld'] };
+      if (b64 === undefined && kind === 'decode.error') {
+        if (e['stopped'] !== true) return undefined; // derived: comes back from the bytes
+        const error = toDecodeError(e['error']);
+        // one this reader cannot use (say, a newer code) is left to come back from the bytes
+        return error === undefined ? undefined : { kind: 'decode.stop', line, ts, conn, dir, error };
+      }
       if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return `${kind} without base64 "${field}"`;
       const raw = Buffer.from(b64, 'base64');
       const channel = e['channel'];
@@ -165,6 +195,22 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
     default:
       return `unknown "kind" ${JSON.stringify(kind)}`;
   }
+}
+
+const isCode = (v: unknown): v is DecodeErrorCode => (DECODE_ERROR_CODES as readonly unknown[]).includes(v);
+
+/** A recorded decode.error's `error` object, if it is one this reader knows. */
+function toDecodeError(v: unknown): DecodeErrorEvent['error'] | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const e = v as Record<string, unknown>;
+  if (!isCode(e['code']) || !isInt(e['offset']) || typeof e['text'] !== 'string') return undefined;
+  const { channel, classId, methodId } = e;
+  return {
+    code: e['code'], offset: e['offset'], text: e['text'],
+    ...(isInt(channel) ? { channel } : {}),
+    ...(isInt(classId) ? { classId } : {}),
+    ...(isInt(methodId) ? { methodId } : {}),
+  };
 }
 
 export async function openRecording(path: string, options: OpenRecordingOptions = {}): Promise<OpenRecording> {

@@ -666,6 +666,16 @@ export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult
         killConnection(conn, 'recording ended');
         continue;
       }
+      if (entry.kind === 'decode.stop') continue; // the bytes say where decoding stops
+      if (entry.kind === 'withheld') {
+        // client bytes that may hold credentials were not recorded: what follows cannot be sent
+        if (entry.dir === 'c2s' && !conn.dead) {
+          await awaitRecorded(conn);
+          warn(`${options.path}: line ${entry.line}: connection #${entry.conn}: the recording withheld ${entry.length} client bytes that may hold credentials (record with --record-secrets to replay them); the rest of this connection is not replayed`);
+          killConnection(conn, 'client bytes withheld from the recording');
+        }
+        continue;
+      }
       if (entry.dir === 'c2s') {
         await sendClientBytes(conn, entry);
         continue;

@@ -2,7 +2,7 @@
 // recorded order with their recorded times, so replay shows the same events as the live
 // session (messages, request/reply latencies, acks, errors), decoded by today's decoder.
 
-import { EventBus, sinkFailureNotices, type EventSink, type SpyEvent } from '../events.js';
+import { EventBus, sinkFailureNotices, type DecodeErrorEvent, type EventSink, type SpyEvent } from '../events.js';
 import { ConnectionTap } from '../tap/connection-tap.js';
 import type { Filter } from '../view/filter.js';
 import { openRecording, type ReadRecordingHeader, type RecordedEntry } from './recording-reader.js';
@@ -84,6 +84,9 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
     return tap;
   };
 
+  // where decoding stopped, by conn and dir, in case the bytes after it were withheld
+  const stops = new Map<string, DecodeErrorEvent['error']>();
+
   const speed = options.speed ?? 0;
   let firstTs: number | undefined;
   const wallStart = performance.now();
@@ -102,6 +105,8 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
       case 'conn.open': {
         if (taps.has(entry.conn)) taps.get(entry.conn)!.close('reopened in the recording', entry.ts);
         taps.set(entry.conn, new ConnectionTap(entry.conn, bus, tapOptions));
+        stops.delete(`${entry.conn} c2s`);
+        stops.delete(`${entry.conn} s2c`);
         connections++;
         bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: entry.ts, conn: entry.conn, client: entry.client, server: entry.server });
         break;
@@ -113,6 +118,15 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
       case 'bytes':
         tapFor(entry).feed(entry.dir, entry.raw, entry.ts);
         break;
+      case 'decode.stop':
+        stops.set(`${entry.conn} ${entry.dir}`, entry.error);
+        break;
+      case 'withheld': {
+        const key = `${entry.conn} ${entry.dir}`;
+        tapFor(entry).feedWithheld(entry.dir, entry.length, entry.ts, stops.get(key));
+        stops.delete(key);
+        break;
+      }
     }
   }
   if (taps.size > 0 && !options.signal?.aborted) {

@@ -1,13 +1,27 @@
 // Bytes in, events out, for one connection: two frame parsers (one per direction), the
 // per-channel message assembly, secret masking and the protocol insight. Proxy, broker and
 // replay all feed a tap, so every mode shows the same events.
+//
+// Secrets: credential frames are masked where they are decoded. Client bytes the tap cannot
+// decode (after decoding stopped client to server, before or after connection.open-ok: an
+// update-secret may follow at any time) cannot be masked, so they are withheld from every
+// sink unless secrets are shown: the event gives their count, not their bytes.
 
 import { DecodeError } from '../decoder/errors.js';
 import { decodeFrame } from '../decoder/frame-codec.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { MessageAssembler } from '../decoder/message-assembler.js';
-import type { DecodedFrame, RawFrame } from '../decoder/types.js';
-import { nowMicros, type Direction, type EventBus, type FrameEvent, type FrameInsight, type MessageEvent } from '../events.js';
+import { FRAME_OVERHEAD, type DecodedFrame, type RawFrame } from '../decoder/types.js';
+import {
+  nowMicros,
+  type DecodeErrorEvent,
+  type Direction,
+  type EventBus,
+  type FrameEvent,
+  type FrameInsight,
+  type MessageEvent,
+  type UndecodedBytesEvent,
+} from '../events.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 import { ProtocolInsight } from './protocol-insight.js';
@@ -20,6 +34,32 @@ export interface ConnectionTapOptions {
   readonly keepUndecoded?: boolean;
   /** attach the unmasked bytes of credential frames as `secretRaw` (for `--record-secrets`) */
   readonly keepSecrets?: boolean;
+  /**
+   * The frame-max in force until connection.tune-ok: RabbitMQ's 4096 by default (it closes a
+   * connection whose frame is larger before tune-ok); 0 when none is known, as for a file
+   * that may start mid-stream (then the cap for "no limit" applies).
+   */
+  readonly frameMaxUntilTuneOk?: number;
+}
+
+/**
+ * RabbitMQ accepts frames up to 8 bytes over the negotiated frame-max (clients that forgot the
+ * frame's own 8 bytes), and so does the built-in broker; the tap must too, or it stops
+ * decoding a stream the broker goes on reading (and misses the credentials that follow).
+ */
+const FRAME_MAX_SLACK = 8;
+/** RabbitMQ's frame-max until tune-ok (FRAME_MIN_SIZE) */
+const HANDSHAKE_FRAME_MAX = 4096;
+/**
+ * The largest frame buffered when frame-max is 0 ("no limit"): a 128 MiB body (RabbitMQ's
+ * largest message by default) in one frame. Past the limit the tap stops decoding that
+ * direction rather than hold what a peer declares (a size field says up to 4 GiB).
+ */
+const NO_LIMIT_FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
+
+/** The largest frame the tap buffers under a frame-max (0 = none). */
+function frameLimit(frameMax: number): number {
+  return frameMax === 0 ? NO_LIMIT_FRAME_CAP : Math.min(frameMax + FRAME_MAX_SLACK, 0xffffffff);
 }
 
 interface DirectionState {
@@ -42,8 +82,16 @@ export class ConnectionTap {
     private readonly bus: EventBus,
     private readonly options: ConnectionTapOptions = {},
   ) {
+    const frameMax = frameLimit(options.frameMaxUntilTuneOk ?? HANDSHAKE_FRAME_MAX);
+    // tune-ok's frame-max applies from the next frame on, in the chunk that carries it too
+    const onTuneOk = (negotiated: number): number => {
+      const limit = frameLimit(negotiated);
+      this.directions.c2s.parser.setFrameMax(limit);
+      this.directions.s2c.parser.setFrameMax(limit);
+      return limit;
+    };
     const direction = (): DirectionState => ({
-      parser: new FrameParser({ expectProtocolHeader: 'auto' }),
+      parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax, onTuneOk }),
       assembler: new MessageAssembler(),
       contentInsight: new Map(),
       stopped: false,
@@ -58,7 +106,7 @@ export class ConnectionTap {
     const chunkOffset = state.offset;
     state.offset += chunk.length;
     if (state.stopped) {
-      if (this.options.keepUndecoded) this.emitBytes(dir, chunk, chunkOffset, ts);
+      if (this.options.keepUndecoded) this.emitBytes(dir, chunk, chunkOffset, ts, dir === 'c2s');
       return;
     }
     const items = state.parser.push(chunk);
@@ -75,10 +123,31 @@ export class ConnectionTap {
         // the rest of this chunk, from the point of failure, passes undecoded
         if (this.options.keepUndecoded) {
           const from = Math.min(chunk.length, Math.max(0, item.error.offset - chunkOffset));
-          if (from < chunk.length) this.emitBytes(dir, chunk.subarray(from), chunkOffset + from, ts);
+          if (from < chunk.length) this.emitBytes(dir, chunk.subarray(from), chunkOffset + from, ts, dir === 'c2s');
         }
       }
     }
+  }
+
+  /** Bytes held for incomplete frames (both directions): at most one frame's worth each. */
+  get buffered(): number {
+    return this.directions.c2s.parser.buffered + this.directions.s2c.parser.buffered;
+  }
+
+  /**
+   * Replay of a span a recording withheld (`"withheld": length`): its bytes are unknown, so
+   * decoding of `dir` stops here, with the error recorded when decoding stopped (`cause`), as
+   * the live session reported it.
+   */
+  feedWithheld(dir: Direction, length: number, ts: number, cause?: DecodeErrorEvent['error']): void {
+    const state = this.directions[dir];
+    const offset = state.offset;
+    state.offset += length;
+    if (!state.stopped) {
+      state.stopped = true;
+      this.emitErrorInfo(dir, cause ?? { code: 'not-decoded', offset, text: `${length} bytes withheld from the recording (they may hold credentials) are not decoded` }, true, ts);
+    }
+    if (this.options.keepUndecoded) this.bus.emit({ kind: 'bytes', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, offset, withheld: length });
   }
 
   /** The connection ended; reports the requests that never got a reply. */
@@ -97,7 +166,8 @@ export class ConnectionTap {
       if (stopped || parser.buffered === 0) continue;
       const held = parser.heldBytes();
       this.emitError(dir, new DecodeError('truncated', `connection closed inside a frame: ${held.length} bytes of it were forwarded`, parser.heldOffset), true, ts);
-      if (this.options.keepUndecoded) this.emitBytes(dir, held, parser.heldOffset, ts);
+      // decoding went on up to here, so the frame's first bytes tell whether it may be a credential
+      if (this.options.keepUndecoded) this.emitBytes(dir, held, parser.heldOffset, ts, dir === 'c2s' && mayHoldSecret(held));
       this.directions[dir].stopped = true;
     }
   }
@@ -134,11 +204,6 @@ export class ConnectionTap {
           d.contentInsight.delete(frame.channel);
         }
       }
-      const negotiated = decoded.method.name === 'connection.tune-ok' ? Number(decoded.method.args['frame-max']) : 0;
-      if (negotiated > 0) {
-        this.directions.c2s.parser.setFrameMax(negotiated);
-        this.directions.s2c.parser.setFrameMax(negotiated);
-      }
     }
     // one object per frame (this is the hot path): optional fields set before it is emitted
     const event: Mutable<FrameEvent> = { kind: 'frame', seq, ts, conn: this.conn, dir, channel: frame.channel, frame: decoded, raw, offset: frame.offset };
@@ -166,20 +231,27 @@ export class ConnectionTap {
 
   private emitError(dir: Direction, error: DecodeError, stopped: boolean, ts: number, raw?: Uint8Array): void {
     const { channel, classId, methodId } = error.context;
-    this.bus.emit({
-      kind: 'decode.error', seq: this.bus.nextSeq(), ts, conn: this.conn, dir,
-      error: {
-        code: error.code, offset: error.offset, text: error.message,
-        ...(channel !== undefined ? { channel } : {}),
-        ...(classId !== undefined ? { classId } : {}),
-        ...(methodId !== undefined ? { methodId } : {}),
-      },
-      stopped,
-      ...(raw ? { raw } : {}),
-    });
+    const info = {
+      code: error.code, offset: error.offset, text: error.message,
+      ...(channel !== undefined ? { channel } : {}),
+      ...(classId !== undefined ? { classId } : {}),
+      ...(methodId !== undefined ? { methodId } : {}),
+    };
+    this.emitErrorInfo(dir, info, stopped, ts, raw);
   }
 
-  private emitBytes(dir: Direction, data: Uint8Array, offset: number, ts: number): void {
-    this.bus.emit({ kind: 'bytes', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, data, offset });
+  private emitErrorInfo(dir: Direction, error: DecodeErrorEvent['error'], stopped: boolean, ts: number, raw?: Uint8Array): void {
+    this.bus.emit({ kind: 'decode.error', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, error, stopped, ...(raw ? { raw } : {}) });
+  }
+
+  /** Undecoded bytes; withheld (their count only) when they may hold a `secret` and secrets are not shown. */
+  private emitBytes(dir: Direction, data: Uint8Array, offset: number, ts: number, secret: boolean): void {
+    const event: Mutable<UndecodedBytesEvent> = { kind: 'bytes', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, offset };
+    if (!secret || this.options.showSecrets) event.data = data;
+    else {
+      event.withheld = data.length;
+      if (this.options.keepSecrets) event.secretData = data;
+    }
+    this.bus.emit(event);
   }
 }

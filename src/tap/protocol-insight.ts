@@ -5,6 +5,7 @@
 import { isErrorReplyCode, methodById, methodByName, replyCodeName } from '../decoder/spec.js';
 import type { DecodedMethod } from '../decoder/types.js';
 import type { Direction, FrameInsight, UnansweredRequest } from '../events.js';
+import { TagQueue, type Tag } from './tag-queue.js';
 
 interface PendingRequest {
   readonly seq: number;
@@ -17,8 +18,8 @@ interface PendingRequest {
 interface ChannelState {
   /** synchronous requests waiting for their reply, oldest first */
   pending: PendingRequest[];
-  /** delivery-tag (see tagKey) → seq of the delivery, for deliveries that need settling */
-  readonly unacked: Map<number | bigint, number>;
+  /** deliveries that need settling, by delivery-tag (see tagKey) in tag order, with their seqs */
+  readonly unacked: TagQueue;
   /** consumer tags whose deliveries need no ack */
   readonly noAckConsumers: Set<string>;
   /** a basic.consume with no-ack whose tag the consume-ok will name */
@@ -27,8 +28,8 @@ interface ChannelState {
   pendingNoAckGet: boolean;
   confirmMode: boolean;
   nextPublishSeqNo: number;
-  /** publish seq number → seq of the publish, unconfirmed */
-  readonly unconfirmed: Map<number, number>;
+  /** unconfirmed publishes by publish seq number, with their seqs */
+  readonly unconfirmed: TagQueue;
   /** seq of the last method the client sent, by class/method id, to name an error's cause */
   readonly lastSent: Map<number, number>;
 }
@@ -36,13 +37,13 @@ interface ChannelState {
 function newChannel(): ChannelState {
   return {
     pending: [],
-    unacked: new Map(),
+    unacked: new TagQueue(),
     noAckConsumers: new Set(),
     pendingNoAckConsume: false,
     pendingNoAckGet: false,
     confirmMode: false,
     nextPublishSeqNo: 1,
-    unconfirmed: new Map(),
+    unconfirmed: new TagQueue(),
     lastSent: new Map(),
   };
 }
@@ -144,21 +145,21 @@ export class ProtocolInsight {
       case 'basic.deliver':
       case 'basic.get-ok': {
         const noAck = method.name === 'basic.get-ok' ? ch.pendingNoAckGet : ch.noAckConsumers.has(String(args['consumer-tag']));
-        if (!noAck) ch.unacked.set(tagKey(args['delivery-tag'] as bigint), seq);
+        if (!noAck) ch.unacked.add(tagKey(args['delivery-tag'] as bigint), seq);
         note().unacked = ch.unacked.size;
         break;
       }
       case 'basic.publish':
         if (ch.confirmMode && dir === 'c2s') {
           const n = ch.nextPublishSeqNo++;
-          ch.unconfirmed.set(n, seq);
+          ch.unconfirmed.add(n, seq);
           note().publishSeqNo = n;
           note().unconfirmed = ch.unconfirmed.size;
         }
         break;
       case 'basic.return':
         // the earliest unconfirmed publish is the one returned (returns precede their confirm)
-        if (ch.unconfirmed.size > 0) note().returnOf = ch.unconfirmed.values().next().value!;
+        if (ch.unconfirmed.size > 0) note().returnOf = ch.unconfirmed.first()!;
         break;
       case 'basic.ack':
       case 'basic.nack':
@@ -167,7 +168,7 @@ export class ProtocolInsight {
         const multiple = args['multiple'] === true;
         const outcome = method.name === 'basic.ack' ? 'ack' : method.name === 'basic.nack' ? 'nack' : 'reject';
         if (dir === 'c2s') {
-          const deliverySeqs = settle(ch.unacked, tag, multiple);
+          const deliverySeqs = ch.unacked.settle(tag, multiple);
           note().settles = {
             outcome,
             requeue: outcome !== 'ack' && args['requeue'] !== false,
@@ -176,7 +177,7 @@ export class ProtocolInsight {
           };
           note().unacked = ch.unacked.size;
         } else if (outcome !== 'reject') {
-          note().confirms = { outcome, publishSeqs: settle(ch.unconfirmed, Number(tag), multiple) };
+          note().confirms = { outcome, publishSeqs: ch.unconfirmed.settle(tag, multiple) };
           note().unconfirmed = ch.unconfirmed.size;
         }
         break;
@@ -221,28 +222,6 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const MAX_SAFE_TAG = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** A delivery tag as a map key: a number when exact (cheaper to hash than a bigint), else the bigint. */
-function tagKey(tag: bigint): number | bigint {
+function tagKey(tag: bigint): Tag {
   return tag <= MAX_SAFE_TAG ? Number(tag) : tag;
-}
-
-/** Removes the settled keys (all up to `tag` when multiple; tag 0 + multiple = all) and returns their seqs. */
-function settle<K extends bigint | number>(open: Map<K, number>, tag: K, multiple: boolean): number[] {
-  // keys are numbers or (beyond 2^53) bigints; < and === compare across the two exactly
-  const seqs: number[] = [];
-  if (!multiple) {
-    const seq = open.get(tag);
-    if (seq !== undefined) {
-      open.delete(tag);
-      seqs.push(seq);
-    }
-    return seqs;
-  }
-  const all = tag === 0 || tag === 0n;
-  for (const [key, seq] of open) {
-    if (all || key <= tag) {
-      open.delete(key);
-      seqs.push(seq);
-    }
-  }
-  return seqs;
 }

@@ -20,7 +20,11 @@ export function mayHoldSecret(raw: Uint8Array): boolean {
   return methodId === START_OK || methodId === SECURE_OK || methodId === UPDATE_SECRET;
 }
 
-/** A copy of the frame with its secret masked, or the frame itself when it holds none. */
+/**
+ * A copy of the frame with its secret masked, or the frame itself when it holds none. A
+ * credential frame whose fields cannot be followed (it will not decode either, and its bytes
+ * are shown as the error's) has everything after its method id masked.
+ */
 export function redactFrame(raw: Uint8Array): Uint8Array {
   if (!mayHoldSecret(raw)) return raw;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -33,19 +37,21 @@ export function redactFrame(raw: Uint8Array): Uint8Array {
     return pos + 4 + len <= end ? [pos + 4, pos + 4 + len] : undefined;
   };
   const copy = raw.slice();
+  const maskArguments = (): Uint8Array => copy.fill(MASK, FRAME_HEADER_SIZE + 4, end);
   if (methodId === SECURE_OK || methodId === UPDATE_SECRET) {
     const span = longstrAt(at);
-    if (span) copy.fill(MASK, span[0], span[1]);
+    if (!span) return maskArguments();
+    copy.fill(MASK, span[0], span[1]);
     return copy;
   }
   // start-ok: client-properties table, mechanism shortstr, response longstr
-  if (at + 4 > end) return raw;
+  if (at + 4 > end) return maskArguments();
   at += 4 + view.getUint32(at);
-  if (at >= end) return raw;
+  if (at >= end) return maskArguments();
   const mechanism = new TextDecoder().decode(raw.subarray(at + 1, at + 1 + raw[at]!));
   at += 1 + raw[at]!;
   const span = longstrAt(at);
-  if (!span) return raw;
+  if (!span) return maskArguments();
   const [from, to] = span;
   if (mechanism === 'PLAIN') {
     // \0user\0password: keep the user visible, mask the password

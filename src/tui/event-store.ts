@@ -473,7 +473,8 @@ function bytesOf(event: SpyEvent): number {
     case 'decode.error':
       return event.raw?.length ?? 0;
     case 'bytes':
-      return event.data.length;
+      // withheld bytes are held only as secretData, for --record-secrets
+      return (event.data ?? event.secretData)?.length ?? 0;
     default:
       return 0;
   }

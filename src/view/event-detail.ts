@@ -4,7 +4,7 @@
 
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue } from '../decoder/types.js';
-import type { FrameInsight, SpyEvent } from '../events.js';
+import { undecodedSize, type FrameInsight, type SpyEvent } from '../events.js';
 import { ARROWS, formatClock, formatDuration, formatSize, formatValue } from './format.js';
 import { isFieldTable } from '../decoder/field-table.js';
 
@@ -150,8 +150,9 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     case 'bytes':
       heading(`Undecoded bytes  ${where(event.dir)}`);
       field('offset', String(event.offset));
-      field('size', formatSize(event.data.length));
-      rawSection(lines, event.data, width, 'Bytes');
+      field('size', formatSize(undecodedSize(event)));
+      if (event.data !== undefined) rawSection(lines, event.data, width, 'Bytes');
+      else field('bytes', 'withheld: client bytes the tap could not decode may hold credentials (--show-secrets shows them, --record-secrets records them)', undefined, 1, 'dim');
       break;
   }
   if (links.length) {

@@ -1,9 +1,9 @@
 // The cells of one list row for the terminal UI, and the width arithmetic that keeps rows on
 // one line. Text only: colours are named by tone, the TUI picks the escapes.
 
-import type { Direction, SpyEvent } from '../events.js';
+import { undecodedSize, type Direction, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
-import { describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent } from './format.js';
+import { describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent, WITHHELD_NOTE } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -56,7 +56,7 @@ export function eventRowCells(event: SpyEvent): RowCells {
     case 'decode.error':
       return { ...base, dir: event.dir, channel: event.error.channel !== undefined ? `ch${event.error.channel}` : '', name: `decode error (${event.error.code})`, detail: `at offset ${event.error.offset}: ${event.error.text}`, size: event.raw ? formatSize(event.raw.length) : '' };
     case 'bytes':
-      return { ...base, dir: event.dir, channel: '', name: 'not decoded', detail: `bytes at offset ${event.offset}`, size: formatSize(event.data.length), tone: 'dim' };
+      return { ...base, dir: event.dir, channel: '', name: 'not decoded', detail: `bytes at offset ${event.offset}${event.data === undefined ? `, ${WITHHELD_NOTE}` : ''}`, size: formatSize(undecodedSize(event)), tone: 'dim' };
   }
 }
 

@@ -6,7 +6,10 @@ import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import { isFieldTable } from '../decoder/field-table.js';
 import { perMethod } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldValue } from '../decoder/types.js';
-import type { Direction, FrameInsight, SpyEvent } from '../events.js';
+import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
+
+/** Said of undecoded client bytes that are not shown (see UndecodedBytesEvent.withheld). */
+export const WITHHELD_NOTE = 'withheld: may hold credentials (--show-secrets shows them)';
 
 export const ARROWS: Record<Direction, string> = { c2s: 'C→S', s2c: 'S→C' };
 
@@ -266,6 +269,6 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
     case 'decode.error':
       return `${start}${arrows[event.dir]}${event.error.channel !== undefined ? ` ch${event.error.channel}` : ''} ${c.red(`decode error (${event.error.code}) at offset ${event.error.offset}: ${event.error.text}`)}`;
     case 'bytes':
-      return `${start}${arrows[event.dir]} ${c.dim(`${formatSize(event.data.length)} not decoded`)}`;
+      return `${start}${arrows[event.dir]} ${c.dim(`${formatSize(undecodedSize(event))} not decoded${event.data === undefined ? `, ${WITHHELD_NOTE}` : ''}`)}`;
   }
 }

@@ -1,7 +1,7 @@
 // Counts for the end-of-session summary: connections, frames and messages per direction,
 // errors. A plain function of events.
 
-import type { Direction, EventSink } from '../events.js';
+import { undecodedSize, type Direction, type EventSink } from '../events.js';
 import { isErrorEvent } from './format.js';
 
 export interface SessionCounts {
@@ -53,7 +53,7 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
         counts.decodeErrors++;
         break;
       case 'bytes':
-        counts.bytes[event.dir] += event.data.length;
+        counts.bytes[event.dir] += undecodedSize(event);
         break;
       case 'protocol-header':
         counts.bytes[event.dir] += event.raw.length;

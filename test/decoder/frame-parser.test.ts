@@ -342,7 +342,8 @@ describe('FrameParser: incomplete input', () => {
 describe('FrameParser: protocol headers', () => {
   const cases: ReadonlyArray<readonly [readonly [number, number, number, number], ProtocolName, boolean]> = [
     [[0, 0, 9, 1], 'AMQP 0-9-1', true],
-    [[1, 1, 0, 9], 'AMQP 0-9', false],
+    // RabbitMQ speaks 0-9-1 to a client opening with the 0-9 header
+    [[1, 1, 0, 9], 'AMQP 0-9', true],
     [[1, 1, 8, 0], 'AMQP 0-8', false],
     [[1, 1, 9, 1], 'AMQP 0-8', false],
     [[1, 1, 0, 8], 'AMQP 0-8', false],
@@ -585,5 +586,29 @@ describe('FrameParser: bad input', () => {
     expect(parser.push(new Uint8Array(0))).toEqual([]);
     expect(parser.end()).toEqual([]);
     expect(parser.offset).toBe(0);
+  });
+});
+
+describe('FrameParser: frame-max from tune-ok', () => {
+  // connection.tune-ok: class 10 method 31, channel-max 0, frame-max, heartbeat 0
+  const tuneOk = (frameMax: number) => frameBytes(1, 0, Uint8Array.of(0, 10, 0, 31, 0, 0, frameMax >>> 24, (frameMax >>> 16) & 0xff, (frameMax >>> 8) & 0xff, frameMax & 0xff, 0, 0));
+  const stream = concat([tuneOk(131072), frameBytes(3, 1, patterned(100_000, 1)), frameBytes(3, 1, patterned(131073, 2))]);
+
+  it('applies a tune-ok to the frames after it, in whatever chunks they come', () => {
+    for (const chunks of [[stream], [...splitEvery(stream.subarray(0, 40), 1), stream.subarray(40)], splitEvery(stream, 7), splitEvery(stream, 65536)]) {
+      const seen: number[] = [];
+      const result = runChunks(chunks, { frameMax: 4096, onTuneOk: (frameMax) => { seen.push(frameMax); return frameMax + 8; } });
+      expect(seen).toEqual([131072]);
+      expect(result.parser.frameMax).toBe(131080);
+      // the 100,000-byte frame is within the new limit; the next (131081 bytes) is over it
+      expect(result.frames.map((f) => f.raw.length)).toEqual([20, 100_008]);
+      expect(onlyError(result)).toMatchObject({ code: 'frame-too-large', offset: 100_028 });
+    }
+  });
+
+  it('without onTuneOk, the limit stays until setFrameMax', () => {
+    const result = runChunks([stream], { frameMax: 4096 });
+    expect(result.frames).toHaveLength(1);
+    expect(onlyError(result).code).toBe('frame-too-large');
   });
 });

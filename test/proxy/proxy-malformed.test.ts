@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SpyEvent } from '../../src/events.js';
+import { undecodedSize, type SpyEvent } from '../../src/events.js';
 import { recordingLine } from '../../src/record/recording-format.js';
 import { startProxySession } from '../../src/session.js';
 import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
@@ -90,7 +90,7 @@ describe('proxy with malformed streams', () => {
       const seen = { c2s: 0, s2c: 0 };
       for (const e of events) {
         if (e.kind === 'frame' || e.kind === 'protocol-header') seen[e.dir] += e.raw.length;
-        else if (e.kind === 'bytes') seen[e.dir] += e.data.length;
+        else if (e.kind === 'bytes') seen[e.dir] += undecodedSize(e);
         else if (e.kind === 'decode.error' && e.raw && !e.stopped) seen[e.dir] += e.raw.length;
       }
       expect(seen, `seed ${seed}`).toEqual({ c2s: clientBytes.length, s2c: serverBytes.length });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
-import { EventBus, type Direction, type SpyEvent } from '../../src/events.js';
+import { EventBus, type Direction, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
 import { stringifyEvent } from '../../src/record/event-json.js';
 import { createRecorder, type Recorder } from '../../src/record/recorder.js';
 import { makeRecordingHeader, recordingLine } from '../../src/record/recording-format.js';
@@ -261,6 +261,100 @@ describe('recording and replay', () => {
 
   it('fails to create a recording in a missing directory with one clear line', () => {
     expect(() => createRecorder({ path: path.join(dir, 'no/such/dir/s.jsonl'), header: header() })).toThrow(/cannot write the recording .*s\.jsonl: no such directory/);
+  });
+});
+
+describe('withheld client bytes', () => {
+  // 0-8 is not decoded: the start-ok after its header cannot be masked
+  const ZERO_EIGHT = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0]);
+  const password = 'pw-undecodable-08';
+
+  function recordZeroEight(keepSecrets: boolean): Promise<{ file: string; live: LiveSession }> {
+    const file = tmpFile();
+    const live = liveSession(file, { keepSecrets });
+    const tap = live.open(1);
+    tap.feed('c2s', ZERO_EIGHT, 10);
+    tap.feed('c2s', startOk('alice', password), 11);
+    tap.feed('s2c', Buffer.from('server bytes'), 12);
+    tap.close('client closed', 13);
+    return live.recorder.close().then(() => ({ file, live }));
+  }
+
+  it('are recorded as their count ("withheld"), never their bytes, and replay to the same events', async () => {
+    const { file, live } = await recordZeroEight(false);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(allRawBytes(file).includes(password)).toBe(false);
+    expect(text).not.toContain(password);
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l['kind'] === 'bytes')).toEqual([
+      { seq: 4, ts: 11, conn: 1, kind: 'bytes', dir: 'c2s', offset: 8, withheld: startOk('alice', password).length },
+      { seq: 6, ts: 12, conn: 1, kind: 'bytes', dir: 's2c', offset: 0, data: Buffer.from('server bytes').toString('base64') },
+    ]);
+    const { events, warnings } = await replayed(file);
+    expect(warnings).toEqual([]);
+    expect(events.map(stringifyEvent)).toEqual(live.events.map(stringifyEvent));
+    // --show-secrets cannot show what was never recorded
+    const shown = await replayed(file, { showSecrets: true });
+    expect(shown.events.map(stringifyEvent)).toEqual(live.events.map(stringifyEvent));
+  });
+
+  it('--record-secrets records them (header "kept"); replay shows them only with --show-secrets', async () => {
+    const { file, live } = await recordZeroEight(true);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]!)).toMatchObject({ secrets: 'kept' });
+    expect(allRawBytes(file).includes(password)).toBe(true);
+    // what every other sink saw: withheld
+    expect(live.events.map(stringifyEvent).join('\n')).not.toContain(Buffer.from(startOk('alice', password)).toString('base64'));
+    const masked = await replayed(file);
+    expect(masked.events.map(stringifyEvent)).toEqual(live.events.map(stringifyEvent));
+    const shown = await replayed(file, { showSecrets: true });
+    const bytes = shown.events.find((e): e is UndecodedBytesEvent => e.kind === 'bytes' && e.dir === 'c2s')!;
+    expect(Buffer.from(bytes.data!).includes(password)).toBe(true);
+  });
+
+  it('a credential frame cut short by the close replays to the same events', async () => {
+    const file = tmpFile();
+    const live = liveSession(file);
+    const tap = live.open(1);
+    tap.feed('c2s', encodeProtocolHeader(), 1);
+    const update = encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': 'token-cut-short', reason: 'refresh' });
+    tap.feed('c2s', update.subarray(0, 30), 2);
+    tap.close('client closed', 3);
+    await live.recorder.close();
+    expect(fs.readFileSync(file, 'utf8')).toContain('"withheld":30');
+    expect(allRawBytes(file).includes('token')).toBe(false);
+    const { events } = await replayed(file);
+    expect(events.map(stringifyEvent)).toEqual(live.events.map(stringifyEvent));
+    expect(events.map((e) => e.kind)).toEqual(['conn.open', 'protocol-header', 'decode.error', 'bytes', 'conn.close']);
+  });
+
+  it('replay --to sends what precedes them and warns that the rest of the connection is not replayed', async () => {
+    const { startBroker } = await import('../../src/broker/broker-server.js');
+    const { replayTo } = await import('../../src/record/replay-to.js');
+    const broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+    try {
+      const file = tmpFile();
+      const live = liveSession(file);
+      const tap = live.open(1);
+      tap.feed('c2s', encodeProtocolHeader(), 1);
+      tap.feed('s2c', encodeMethodFrame(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN', locales: 'en_US' }), 2);
+      tap.feed('c2s', startOk('guest', 'guest'), 3);
+      tap.feed('s2c', encodeMethodFrame(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 }), 4);
+      tap.feed('c2s', Buffer.concat([encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 }), encodeMethodFrame(0, 'connection.open', { 'virtual-host': '/' })]), 5);
+      tap.feed('s2c', encodeMethodFrame(0, 'connection.open-ok', {}), 6);
+      // garbage stops decoding; an update-secret follows in the same bytes
+      tap.feed('c2s', Buffer.concat([Buffer.of(9, 9, 9), encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': 'token-x', reason: 'r' })]), 7);
+      tap.feed('c2s', encodeMethodFrame(1, 'channel.open', {}), 8);
+      tap.close('client closed', 9);
+      await live.recorder.close();
+      const warnings: string[] = [];
+      const result = await replayTo({ path: file, target: { host: '127.0.0.1', port: broker.address.port, tls: false }, timeoutMs: 2000, onWarning: (w) => warnings.push(w) });
+      expect(warnings).toEqual([expect.stringMatching(/line \d+: connection #1: the recording withheld \d+ client bytes that may hold credentials \(record with --record-secrets to replay them\); the rest of this connection is not replayed/)]);
+      expect(result.differences).toEqual([]);
+      expect(result.compared).toBe(3); // start, tune, open-ok
+      expect(result.framesSent).toBe(4); // header, start-ok, tune-ok, open: nothing after the withheld bytes
+    } finally {
+      await broker.close();
+    }
   });
 });
 

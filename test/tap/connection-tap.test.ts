@@ -1,8 +1,8 @@
 // The tap reads like a session: bytes in, events out, with the protocol insight.
 import { describe, expect, it } from 'vitest';
-import { encodeContentFrames, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { encodeContentFrames, encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
-import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent } from '../../src/events.js';
+import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 
 type Step = [Direction, Uint8Array | Uint8Array[]];
@@ -59,6 +59,15 @@ describe('ConnectionTap', () => {
     expect(Buffer.from(shown.raw).includes(Buffer.from('s3cret!'))).toBe(true);
   });
 
+  it('decodes a session opened with the AMQP 0-9 header as 0-9-1, masking its password', () => {
+    const events = run([['c2s', Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9])], ...handshake.slice(1)]);
+    expect(events[0]).toMatchObject({ kind: 'protocol-header', header: { protocol: 'AMQP 0-9', decoded: true } });
+    expect(events.filter((e) => e.kind === 'decode.error' || e.kind === 'bytes')).toEqual([]);
+    const startOk = method(events, 'connection.start-ok')[0]!;
+    expect(Buffer.from(startOk.raw).includes(Buffer.from('s3cret!'))).toBe(false);
+    expect(method(events, 'channel.open-ok')).toHaveLength(1);
+  });
+
   it('masks update-secret and AMQPLAIN passwords', () => {
     const events = run([
       ['c2s', encodeProtocolHeader()],
@@ -70,6 +79,42 @@ describe('ConnectionTap', () => {
     expect(text).not.toContain('token-123');
     expect(text).toContain('bob');
     expect(text).toContain('******');
+  });
+
+  it('decodes frames up to 8 bytes over frame-max, as RabbitMQ accepts them, and masks what follows', () => {
+    // frame-max 4096 was negotiated: a body frame of 4104 bytes is 8 over
+    const events = run([
+      ...handshake,
+      ['c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.alloc(4096, 7), 4096 + 8).map((f): Step => ['c2s', f]),
+      ['c2s', m(0, 'connection.update-secret', { 'new-secret': 'token-after-big-frame', reason: 'refresh' })],
+    ]);
+    expect(events.filter((e) => e.kind === 'decode.error' || e.kind === 'bytes')).toEqual([]);
+    expect(events.filter((e): e is MessageEvent => e.kind === 'message').map((e) => e.body.length)).toEqual([4096]);
+    const update = method(events, 'connection.update-secret')[0]!;
+    expect(Buffer.from(update.raw).includes(Buffer.from('token-after-big-frame'))).toBe(false);
+    // 9 over is too large, as for RabbitMQ
+    const tooLarge = run([...handshake, ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.alloc(4097), 4096 + 9).map((f): Step => ['c2s', f])]);
+    expect(tooLarge.filter((e) => e.kind === 'decode.error')).toMatchObject([{ dir: 'c2s', stopped: true, error: { code: 'frame-too-large' } }]);
+  });
+
+  it('masks every argument of a credential frame whose fields cannot be followed (it fails to decode)', () => {
+    const payload = (methodId: number, args: Buffer) => Buffer.concat([Buffer.of(0, 10, 0, methodId), args]);
+    const framed = (p: Buffer) => encodeFrame(1, 0, p);
+    const longstr = (text: string, claimed?: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(claimed ?? text.length); return Buffer.concat([b, Buffer.from(text)]); };
+    // start-ok whose client-properties claim more bytes than the frame has, password after them
+    const startOk = framed(payload(11, Buffer.concat([Buffer.of(0, 0, 0xff, 0xff), Buffer.of(5), Buffer.from('PLAIN'), longstr('\0bob\0pw-broken-table'), Buffer.of(5), Buffer.from('en_US')])));
+    // update-secret whose secret claims more bytes than there are
+    const update = framed(payload(70, longstr('token-broken-length', 999)));
+    const events = run([...handshake, ['c2s', startOk], ['c2s', update]]);
+    const errors = events.filter((e) => e.kind === 'decode.error');
+    expect(errors.map((e) => e.kind === 'decode.error' && [e.stopped, e.raw?.length])).toEqual([[false, startOk.length], [false, update.length]]);
+    const text = errors.map((e) => (e.kind === 'decode.error' ? Buffer.from(e.raw!).toString('latin1') : '')).join('|');
+    expect(text).not.toContain('pw-broken-table');
+    expect(text).not.toContain('token-broken');
+    // shown as sent when asked
+    const shown = run([...handshake, ['c2s', update]], { showSecrets: true }).filter((e) => e.kind === 'decode.error');
+    expect(shown.map((e) => (e.kind === 'decode.error' ? Buffer.from(e.raw!).toString('latin1') : '')).join('')).toContain('token-broken-length');
   });
 
   it('assembles messages per channel with interleaved channels, and links confirms to publishes', () => {
@@ -221,12 +266,50 @@ describe('ConnectionTap', () => {
 
   it('reports garbage once, stops decoding, and keeps the undecoded bytes', () => {
     const garbage = Buffer.from('\x16\x03\x01\x02\x00 TLS hello, not AMQP', 'latin1');
-    const events = run([['c2s', garbage], ['c2s', Buffer.from('more')]]);
+    const events = run([['s2c', garbage], ['s2c', Buffer.from('more')]]);
     const errors = events.filter((e) => e.kind === 'decode.error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ stopped: true, error: { code: 'not-amqp', offset: 0 } });
-    const kept = Buffer.concat(events.filter((e) => e.kind === 'bytes').map((e) => (e.kind === 'bytes' ? e.data : new Uint8Array())));
+    const kept = Buffer.concat(events.filter((e) => e.kind === 'bytes').map((e) => (e.kind === 'bytes' && e.data ? e.data : new Uint8Array())));
     expect(kept.equals(Buffer.concat([garbage, Buffer.from('more')]))).toBe(true);
+  });
+
+  it('withholds client bytes it cannot decode (they may hold credentials): only their count', () => {
+    const undecoded = (events: SpyEvent[]) => events.filter((e): e is UndecodedBytesEvent => e.kind === 'bytes');
+    // a protocol it does not decode (0-8): the start-ok after it is not masked, so not shown
+    const zeroEight: Step[] = [
+      ['c2s', Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0])],
+      ['c2s', m(0, 'connection.start-ok', { mechanism: 'PLAIN', response: '\0alice\0s3cret!', locale: 'en_US' })],
+    ];
+    const masked = undecoded(run(zeroEight));
+    expect(masked.map((e) => [e.dir, e.data, e.withheld])).toEqual([['c2s', undefined, zeroEight[1]![1].length as number]]);
+    const shown = undecoded(run(zeroEight, { showSecrets: true }));
+    expect(Buffer.from(shown[0]!.data!).includes(Buffer.from('s3cret!'))).toBe(true);
+    // after open-ok: garbage stops decoding, and an update-secret may follow in what is left
+    const update = (token: string) => m(0, 'connection.update-secret', { 'new-secret': token, reason: 'r' });
+    const later = run([
+      ...handshake,
+      ['c2s', Buffer.concat([Buffer.of(0x09, 0, 0), update('token-9')])],
+      ['c2s', update('token-10')],
+      ['s2c', Buffer.of(0x07, 1, 2, 3)],
+    ]);
+    expect(later.filter((e) => e.kind === 'decode.error').map((e) => e.kind === 'decode.error' && [e.dir, e.error.code, e.stopped])).toEqual([['c2s', 'unknown-frame-type', true], ['s2c', 'unknown-frame-type', true]]);
+    const spans = undecoded(later);
+    expect(spans.map((e) => [e.dir, e.withheld ?? e.data?.length])).toEqual([['c2s', 3 + update('token-9').length], ['c2s', update('token-10').length], ['s2c', 4]]);
+    expect(spans.filter((e) => e.dir === 'c2s').every((e) => e.data === undefined && e.secretData === undefined)).toBe(true);
+    expect(Buffer.from(spans[2]!.data!)).toEqual(Buffer.of(0x07, 1, 2, 3)); // the server's bytes hold no credentials
+  });
+
+  it('with keepSecrets, withheld bytes travel as secretData for the recorder alone', () => {
+    const events: SpyEvent[] = [];
+    const bus = new EventBus([(e) => events.push(e)]);
+    const tap = new ConnectionTap(1, bus, { keepUndecoded: true, keepSecrets: true });
+    const startOk = m(0, 'connection.start-ok', { mechanism: 'PLAIN', response: '\0alice\0s3cret!', locale: 'en_US' });
+    tap.feed('c2s', Buffer.concat([Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0]), startOk]));
+    const span = events.find((e): e is UndecodedBytesEvent => e.kind === 'bytes')!;
+    expect(span).toMatchObject({ offset: 8, withheld: startOk.length });
+    expect(span.data).toBeUndefined();
+    expect(Buffer.from(span.secretData!)).toEqual(Buffer.from(startOk));
   });
 
   it('a header without its method is an unexpected-frame error, and decoding goes on', () => {
@@ -249,5 +332,120 @@ describe('ConnectionTap at close', () => {
     expect(events.map((e) => e.kind)).toEqual(['decode.error', 'bytes', 'conn.close']);
     expect(events[0]).toMatchObject({ dir: 's2c', stopped: true, error: { code: 'truncated', offset: 0 } });
     expect(Buffer.from((events[1] as { data: Uint8Array }).data).equals(Buffer.from(frame.subarray(0, 9)))).toBe(true);
+  });
+
+  it("withholds a client frame cut short by the close when it may be a credential's", () => {
+    const tail = (frame: Uint8Array) => {
+      const events: SpyEvent[] = [];
+      const bus = new EventBus([(e) => events.push(e)]);
+      const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
+      tap.feed('c2s', frame.subarray(0, frame.length - 3));
+      tap.close('client closed');
+      return events.find((e): e is UndecodedBytesEvent => e.kind === 'bytes')!;
+    };
+    const update = encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': 'token-cut', reason: 'r' });
+    expect(tail(update)).toMatchObject({ withheld: update.length - 3 });
+    expect(tail(update).data).toBeUndefined();
+    const body = encodeContentFrames(1, 60, {}, Buffer.from('a body'), 4096)[1]!;
+    expect(Buffer.from(tail(body).data!)).toEqual(Buffer.from(body.subarray(0, body.length - 3)));
+  });
+});
+
+describe('ConnectionTap settling at scale', () => {
+  it('40k deliveries acked one at a time with multiple=true: each ack settles exactly its delivery', () => {
+    const acks: FrameEvent[] = [];
+    const deliveries: number[] = [];
+    const bus = new EventBus([(e) => {
+      if (e.kind !== 'frame' || e.frame.type !== 'method') return;
+      if (e.frame.method.name === 'basic.deliver') deliveries.push(e.seq);
+      else if (e.frame.method.name === 'basic.ack') acks.push(e);
+    }]);
+    const tap = new ConnectionTap(1, bus, {});
+    for (const [dir, bytes] of handshake) tap.feed(dir, Buffer.concat(Array.isArray(bytes) ? bytes : [bytes]));
+    tap.feed('c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' }));
+    const n = 40_000;
+    const content = Buffer.concat(encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096));
+    const frames: Uint8Array[] = [];
+    for (let tag = 1; tag <= n; tag++) frames.push(m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(tag), exchange: '', 'routing-key': 'q' }), content);
+    tap.feed('s2c', Buffer.concat(frames));
+    frames.length = 0;
+    for (let tag = 1; tag <= n; tag++) frames.push(m(1, 'basic.ack', { 'delivery-tag': BigInt(tag), multiple: true }));
+    tap.feed('c2s', Buffer.concat(frames));
+    expect(deliveries).toHaveLength(n);
+    expect(acks).toHaveLength(n);
+    const wrong = acks.findIndex((ack, i) => ack.insight?.settles?.deliverySeqs.length !== 1 || ack.insight.settles.deliverySeqs[0] !== deliveries[i] || ack.insight.unacked !== n - i - 1);
+    expect(wrong).toBe(-1);
+  });
+});
+
+describe('ConnectionTap bounds what it buffers', () => {
+  const open = (options: { frameMaxUntilTuneOk?: number } = {}) => {
+    const events: SpyEvent[] = [];
+    const bus = new EventBus([(e) => events.push(e)]);
+    return { tap: new ConnectionTap(1, bus, { keepUndecoded: true, ...options }), events };
+  };
+  /** a frame header declaring `size` payload bytes, without the payload */
+  const frameHead = (type: number, channel: number, size: number) => {
+    const head = Buffer.alloc(7);
+    head[0] = type;
+    head.writeUInt16BE(channel, 1);
+    head.writeUInt32BE(size, 3);
+    return head;
+  };
+  const stops = (events: SpyEvent[]) => events.filter((e) => e.kind === 'decode.error' && e.stopped);
+
+  it('before tune-ok, a frame declaring 4 GiB stops decoding at once (RabbitMQ: 4096 until tune-ok)', () => {
+    const { tap, events } = open();
+    tap.feed('c2s', encodeProtocolHeader());
+    tap.feed('c2s', frameHead(1, 0, 0xfffffff0));
+    for (let i = 0; i < 16; i++) tap.feed('c2s', Buffer.alloc(1024 * 1024, i));
+    expect(tap.buffered).toBe(0);
+    expect(stops(events)).toMatchObject([{ dir: 'c2s', error: { code: 'frame-too-large', offset: 8 } }]);
+    // a start-ok of 4096 + 8 bytes is still read, as RabbitMQ reads it
+    const fits = open();
+    fits.tap.feed('c2s', encodeProtocolHeader());
+    fits.tap.feed('c2s', Buffer.concat([frameHead(1, 0, 4096), Buffer.alloc(4096), Buffer.of(0xce)]));
+    expect(fits.events.filter((e) => e.kind === 'decode.error').map((e) => e.kind === 'decode.error' && e.error.code)).not.toContain('frame-too-large');
+  });
+
+  it('after tune-ok, the bound is frame-max + 8; with frame-max 0 ("no limit") a 128 MiB cap', () => {
+    const tuned = (frameMax: number) => {
+      const t = open();
+      t.tap.feed('c2s', Buffer.concat([encodeProtocolHeader(), m(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': frameMax, heartbeat: 0 })]));
+      return t;
+    };
+    const small = tuned(8192);
+    small.tap.feed('c2s', frameHead(3, 1, 8192 + 1));
+    expect(stops(small.events)).toMatchObject([{ error: { code: 'frame-too-large' } }]);
+    expect(small.tap.buffered).toBe(0);
+    const none = tuned(0);
+    none.tap.feed('c2s', Buffer.concat([m(1, 'basic.publish', {}), encodeContentHeaderFrame(1, { classId: 60, bodySize: 5_000_000 }), frameHead(3, 1, 5_000_000), Buffer.alloc(5_000_000), Buffer.of(0xce)]));
+    expect(none.events.filter((e) => e.kind === 'message').length).toBe(1);
+    none.tap.feed('c2s', frameHead(3, 1, 0xfffffff0));
+    none.tap.feed('c2s', Buffer.alloc(1024 * 1024));
+    expect(stops(none.events)).toMatchObject([{ error: { code: 'frame-too-large' } }]);
+    expect(none.tap.buffered).toBe(0);
+  });
+
+  it('tune-ok applies to the frames after it in the same chunk', () => {
+    const { tap, events } = open();
+    const body = Buffer.alloc(100_000, 3);
+    tap.feed('c2s', Buffer.concat([
+      encodeProtocolHeader(),
+      m(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }),
+      m(0, 'connection.open', { 'virtual-host': '/' }),
+      m(1, 'channel.open', {}),
+      m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }),
+      ...encodeContentFrames(1, 60, {}, body, 131072),
+    ]));
+    expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    expect(events.filter((e): e is MessageEvent => e.kind === 'message').map((e) => e.body.length)).toEqual([100_000]);
+  });
+
+  it('a file decoded from mid-stream has no handshake bound (frameMaxUntilTuneOk 0)', () => {
+    const { tap, events } = open({ frameMaxUntilTuneOk: 0 });
+    tap.feed('s2c', Buffer.concat([m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': 1n, exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.alloc(200_000), 0)]));
+    expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    expect(events.filter((e) => e.kind === 'message')).toHaveLength(1);
   });
 });

@@ -1,9 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { bodyAsText, bodyModes, describeEventDetail, detailLineText, hexDump, nextBodyMode, renderBody } from '../../src/view/event-detail.js';
 import { eventRowCells, fitText, formatPerSecond, rowColumns } from '../../src/view/event-row.js';
+import type { UndecodedBytesEvent } from '../../src/events.js';
 import { EventStore } from '../../src/tui/event-store.js';
+import { formatEventLine } from '../../src/view/format.js';
 import { applyAction, initialUiState, listView } from '../../src/tui/ui-state.js';
 import { findEvent, methodNameOf, sampleConversation } from './conversation.js';
+
+describe('withheld bytes', () => {
+  const withheld: UndecodedBytesEvent = { kind: 'bytes', seq: 9, ts: 1_700_000_000_000_000, conn: 2, dir: 'c2s', offset: 8, withheld: 1536 };
+  const shown: UndecodedBytesEvent = { kind: 'bytes', seq: 10, ts: 1_700_000_000_000_000, conn: 2, dir: 's2c', offset: 0, data: Buffer.from('ABCDEF') };
+
+  it('give their size and say why they are not shown, in the row, the detail and the headless line', () => {
+    expect(eventRowCells(withheld)).toMatchObject({ name: 'not decoded', size: '1.5 KB', detail: 'bytes at offset 8, withheld: may hold credentials (--show-secrets shows them)' });
+    const detail = describeEventDetail(withheld).lines.map(detailLineText);
+    expect(detail.join('\n')).toMatch(/size\W+1\.5 KB/);
+    expect(detail.join('\n')).toContain('withheld: client bytes the tap could not decode may hold credentials');
+    expect(detail.join('\n')).not.toContain('0000 ');
+    expect(formatEventLine(withheld)).toMatch(/ #2 C→S 1\.5 KB not decoded, withheld: may hold credentials/);
+    // shown bytes keep their dump
+    expect(describeEventDetail(shown).lines.map(detailLineText).join('\n')).toContain('|ABCDEF|');
+    expect(formatEventLine(shown)).toMatch(/S→C 6 B not decoded$/);
+  });
+});
 
 describe('row text', () => {
   it('fits text to a width with an ellipsis, or pads it', () => {
