@@ -202,6 +202,8 @@ describe('recording and replay', () => {
     const live = liveSession(file);
     const tap = live.open(1);
     tap.feed('c2s', encodeProtocolHeader(), 10);
+    // frames this large need a negotiated frame-max (before tune-ok the tap allows 4 KiB)
+    tap.feed('c2s', encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 4 * 1024 * 1024, heartbeat: 0 }), 10);
     const body = Buffer.alloc(3 * 1024 * 1024 - 5, 0x5a);
     for (const size of [10, body.length, 20]) {
       tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'e', 'routing-key': `r${size}` }), 11);
