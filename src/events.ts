@@ -60,6 +60,8 @@ export interface FrameInsight {
   readonly returnOf?: number;
   /** basic.publish in confirm mode: its sequence number on the channel */
   readonly publishSeqNo?: number;
+  /** a basic.deliver / get-ok the client must settle (not no-ack) */
+  readonly needsAck?: true;
   /** a channel's unacked deliveries after this frame (deliver/get-ok/ack/nack/reject) */
   readonly unacked?: number;
   /** a channel's unconfirmed publishes after this frame (publish in confirm mode, confirms) */

@@ -145,7 +145,10 @@ export class ProtocolInsight {
       case 'basic.deliver':
       case 'basic.get-ok': {
         const noAck = method.name === 'basic.get-ok' ? ch.pendingNoAckGet : ch.noAckConsumers.has(String(args['consumer-tag']));
-        if (!noAck) ch.unacked.add(tagKey(args['delivery-tag'] as bigint), seq);
+        if (!noAck) {
+          ch.unacked.add(tagKey(args['delivery-tag'] as bigint), seq);
+          note().needsAck = true;
+        }
         note().unacked = ch.unacked.size;
         break;
       }

@@ -146,7 +146,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
             {...(onRowMount ? { onRowMount } : {})}
           />
           {layout.detail > 0 ? (
-            <DetailPane event={view.selectedEvent} width={layout.width} height={layout.detail} bodyMode={state.bodyMode} showRaw={state.showRaw} scroll={state.detailScroll} lookup={lookup} />
+            <DetailPane event={view.selectedEvent} width={layout.width} height={layout.detail} bodyMode={state.bodyMode} showRaw={state.showRaw} scroll={state.detailScroll} lookup={lookup} laterFacts={view.selectedEvent ? store.laterFacts(view.selectedEvent) : undefined} pending={view.selectedEvent ? store.isPending(view.selectedEvent) : false} />
           ) : null}
         </>
       )}

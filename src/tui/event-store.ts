@@ -8,6 +8,7 @@ import type { Direction, Endpoint, SpyEvent } from '../events.js';
 import type { Filter } from '../view/filter.js';
 import { isFieldTable, tableString } from '../decoder/field-table.js';
 import { saslCredentials } from '../decoder/sasl.js';
+import { LaterFactsIndex, type LaterFacts } from '../view/later-facts.js';
 
 export type ListMode = 'messages' | 'frames';
 
@@ -82,6 +83,8 @@ export class EventStore {
   private readonly totals = { framesC2S: 0, framesS2C: 0, messagesC2S: 0, messagesS2C: 0 };
   private readonly samples: { at: number; totals: TrafficTotals }[] = [];
   readonly connections = new Map<number, ConnectionInfo>();
+  /** what became of publishes and deliveries, and RPC pairs, learnt from later events */
+  private readonly later = new LaterFactsIndex();
   /** bumped on every change, so a snapshot can tell it is stale */
   version = 0;
 
@@ -126,6 +129,7 @@ export class EventStore {
     this.ring[index % this.capacity] = event;
     if (this.passes(event)) this.view.push(index);
     this.observe(event);
+    this.later.observe(event);
     this.version++;
     for (const listener of this.listeners) listener();
   }
@@ -136,6 +140,8 @@ export class EventStore {
     this.ring[slot] = undefined;
     this.start++;
     this.dropped++;
+    const oldest = this.ring[this.start % this.capacity];
+    if (oldest !== undefined) this.later.forgetBefore(oldest.seq);
     if (this.view[this.viewHead] === this.start - 1) this.advanceViewHead();
   }
 
@@ -165,6 +171,16 @@ export class EventStore {
   findBySeq(seq: number): SpyEvent | undefined {
     const index = this.indexOfSeq(seq);
     return index === undefined ? undefined : this.at(index);
+  }
+
+  /** What later events told of this one: its confirm or settlement, a return, its RPC partner. */
+  laterFacts(event: SpyEvent): LaterFacts | undefined {
+    return this.later.of(event);
+  }
+
+  /** Whether the event still waits for its confirm or settlement. */
+  isPending(event: SpyEvent): boolean {
+    return this.later.isPending(event);
   }
 
   /** Removes every event from the list (counters and connections stay). */

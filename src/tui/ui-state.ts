@@ -196,7 +196,7 @@ function findAndSelect(state: UiState, ctx: ActionContext, view: ListView, filte
 function jumpToLink(state: UiState, ctx: ActionContext, view: ListView): UiState {
   const event = view.selectedEvent;
   if (!event || view.selectedIndex === undefined) return state;
-  const links = describeEventDetail(event).links;
+  const links = describeEventDetail(event, { later: { facts: ctx.store.laterFacts(event), pending: ctx.store.isPending(event) } }).links;
   const link = links[0];
   if (!link) return { ...state, status: { text: 'this row links to nothing', tone: 'info' } };
   const target = ctx.store.rowForSeq(link.seq);

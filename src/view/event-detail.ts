@@ -7,6 +7,7 @@ import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue
 import { undecodedSize, type FrameInsight, type SpyEvent } from '../events.js';
 import { ARROWS, formatClock, formatDuration, formatSize, formatValue } from './format.js';
 import { isFieldTable } from '../decoder/field-table.js';
+import type { LaterFacts } from './later-facts.js';
 
 export type DetailTone = 'heading' | 'normal' | 'dim' | 'error' | 'link';
 
@@ -35,6 +36,8 @@ export interface DetailOptions {
   readonly width?: number;
   /** finds another event by seq (the frames of a message, for its raw bytes) */
   readonly lookup?: (seq: number) => SpyEvent | undefined;
+  /** what later events told of this one (its confirm or ack, its RPC partner), and whether it still waits */
+  readonly later?: { readonly facts: LaterFacts | undefined; readonly pending: boolean };
 }
 
 export interface EventDetail {
@@ -103,6 +106,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
         heading(`${frame.method.name}  ${where(event.dir, event.channel)}`);
         field('frame', `method  class ${frame.method.classId} method ${frame.method.methodId}  offset ${event.offset}  ${formatSize(event.raw.length)}`, undefined, 1, 'dim');
         insightLines(event.insight, lines, links);
+        laterLines(event, options.later, lines, links);
         methodLines(frame.method, lines);
       } else if (frame.type === 'header') {
         heading(`content-header  ${where(event.dir, event.channel)}`);
@@ -127,6 +131,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
       heading(`${event.method.name} message  ${where(event.dir, event.channel)}`);
       field('frames', `events ${event.frames.join(' ')}`, undefined, 1, 'dim');
       insightLines(event.insight, lines, links);
+      laterLines(event, options.later, lines, links);
       methodLines(event.method, lines);
       heading('Properties');
       propertyLines(event.properties, lines);
@@ -160,6 +165,42 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     for (const link of links) lines.push({ indent: 1, label: `event ${link.seq}`, value: link.label, tone: 'link' });
   }
   return { lines, links, ...(bodyMode ? { bodyMode } : {}), bodyModes };
+}
+
+/** The reverse links: what became of a publish or delivery, and its RPC partner. */
+function laterLines(event: SpyEvent, later: DetailOptions['later'], lines: DetailLine[], links: EventLink[]): void {
+  if (later === undefined) return;
+  const { facts, pending } = later;
+  const publish = (event.kind === 'message' ? event.method.name : event.kind === 'frame' && event.frame.type === 'method' ? event.frame.method.name : '') === 'basic.publish';
+  const add = (label: string, value: string, tone?: DetailTone) => lines.push({ indent: 1, label, value, ...(tone ? { tone } : {}) });
+  const outcome = facts?.outcome;
+  if (outcome) {
+    const after = `after ${formatDuration(outcome.afterMicros)}`;
+    const by = `event ${outcome.bySeq}`;
+    switch (outcome.kind) {
+      case 'confirmed': add('confirmed', `by the broker's basic.ack, ${by}, ${after}`); links.push({ label: 'its confirm', seq: outcome.bySeq }); break;
+      case 'refused': add('refused', `by the broker's basic.nack, ${by}, ${after}: the broker did not take it`, 'error'); links.push({ label: 'its nack', seq: outcome.bySeq }); break;
+      case 'acked': add('settled', `acked by the client, ${by}, ${after}`); links.push({ label: 'its ack', seq: outcome.bySeq }); break;
+      case 'nacked':
+      case 'rejected':
+        add('settled', `${outcome.kind} by the client, ${by}, ${after}, ${outcome.requeue ? 'requeued' : 'not requeued (dead-lettered if its queue has a dead-letter exchange, else dropped)'}`, outcome.requeue ? undefined : 'error');
+        links.push({ label: `its ${outcome.kind === 'nacked' ? 'nack' : 'reject'}`, seq: outcome.bySeq });
+        break;
+      case 'closed':
+        add(publish ? 'unconfirmed' : 'unsettled', publish ? `the channel closed (${by}) before a confirm came: whether the broker took it is unknown` : `the channel closed (${by}) before an ack: the broker requeues it`, 'error');
+        links.push({ label: 'the close', seq: outcome.bySeq });
+        break;
+    }
+  } else if (pending) add(publish ? 'awaiting' : 'unacked', publish ? 'no confirm from the broker yet' : 'not settled by the client yet');
+  if (facts?.returnedBySeq !== undefined) {
+    add('returned', `by the broker's basic.return, event ${facts.returnedBySeq}`, 'error');
+    links.push({ label: 'its return', seq: facts.returnedBySeq });
+  }
+  if (facts?.rpc) {
+    const rpc = facts.rpc;
+    add(rpc.role === 'reply' ? 'RPC reply' : 'RPC request', `${rpc.role === 'reply' ? 'answers' : 'answered by'} event ${rpc.otherSeq} (correlation-id ${formatValue(rpc.correlationId)}) after ${formatDuration(rpc.rttMicros)}`);
+    links.push({ label: rpc.role === 'reply' ? 'the RPC request' : 'the RPC reply', seq: rpc.otherSeq });
+  }
 }
 
 function insightLines(insight: FrameInsight | undefined, lines: DetailLine[], links: EventLink[]): void {

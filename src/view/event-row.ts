@@ -3,6 +3,7 @@
 
 import { undecodedSize, type Direction, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
+import type { LaterText } from './later-facts.js';
 import { describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent, WITHHELD_NOTE } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
@@ -22,8 +23,22 @@ export interface RowCells {
   readonly tone: RowTone;
 }
 
-/** Splits an event into the list's columns. */
-export function eventRowCells(event: SpyEvent): RowCells {
+/**
+ * Splits an event into the list's columns; `later` is what later events told of it (its
+ * confirm or ack, an RPC reply): shown after its arguments, with its delay in the RTT column.
+ */
+export function eventRowCells(event: SpyEvent, later?: LaterText): RowCells {
+  const cells = ownRowCells(event);
+  if (later === undefined) return cells;
+  return {
+    ...cells,
+    detail: joinText(cells.detail, `→ ${later.text}`),
+    rtt: cells.rtt || (later.afterMicros !== undefined ? formatDuration(later.afterMicros) : ''),
+    tone: later.tone === 'error' ? 'error' : cells.tone,
+  };
+}
+
+function ownRowCells(event: SpyEvent): RowCells {
   const base = { time: formatClock(event.ts), conn: `#${event.conn}`, size: '', rtt: '', tone: (isErrorEvent(event) ? 'error' : 'normal') as RowTone };
   switch (event.kind) {
     case 'conn.open':

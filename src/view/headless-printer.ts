@@ -8,6 +8,8 @@ import type { EventSink, SpyEvent } from '../events.js';
 import { stringifyEvent } from '../record/event-json.js';
 import { LineBuffers } from '../record/line-buffers.js';
 import { writeEventLine } from './line-bytes.js';
+import { formatDuration, formatValue } from './format.js';
+import { RpcPairing } from './later-facts.js';
 
 export interface HeadlessPrinterOptions {
   /** takes a batch of whole lines, UTF-8; the printer never touches the bytes again */
@@ -48,12 +50,18 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
     for (const chunk of out.takeSealed().buffers) options.write(chunk);
   };
   let lines = 0;
+  // a reply comes after its request, so its line can say so (text lines; JSON has correlation-id)
+  const rpc = options.json ? undefined : new RpcPairing();
   const sink = (event: SpyEvent) => {
+    const reply = rpc !== undefined && event.kind === 'message' ? rpc.observe(event) : undefined;
     if (!shouldPrint(event, mode, hideHeartbeats)) return;
     lines++;
     out.beginLine();
     if (options.json) out.utf8(stringifyEvent(event));
-    else writeEventLine(out, event, lineOptions);
+    else {
+      writeEventLine(out, event, lineOptions);
+      if (reply !== undefined) out.utf8(`  [RPC reply to correlation-id ${formatValue(reply.correlationId)}, ${formatDuration(reply.rttMicros)} after its request]`);
+    }
     out.endLine();
     if (out.sealedBytes + out.unsealedBytes >= FLUSH_BYTES) flush();
     else if (timer === undefined) {

@@ -112,6 +112,32 @@ describe('amqp-spy --standalone', () => {
     expect(errors.stdout).toBe('');
   });
 
+  it('headless: an RPC reply says which request it answers and after how long (classic reply queue, two connections)', async () => {
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    const server = await amqplib.connect({ hostname: '127.0.0.1', port });
+    const client = await amqplib.connect({ hostname: '127.0.0.1', port });
+    cleanups.push(async () => { await client.close(); await server.close(); });
+    const serverCh = await server.createChannel();
+    await serverCh.assertQueue('rpc-calc', { durable: false });
+    await serverCh.consume('rpc-calc', (m) => {
+      if (m) serverCh.sendToQueue(m.properties.replyTo as string, Buffer.from('42'), { correlationId: m.properties.correlationId as string });
+    }, { noAck: true });
+    const ch = await client.createChannel();
+    const { queue: replies } = await ch.assertQueue('', { exclusive: true });
+    const answers: string[] = [];
+    await ch.consume(replies, (m) => { if (m) answers.push(m.content.toString()); }, { noAck: true });
+    ch.sendToQueue('rpc-calc', Buffer.from('6*7'), { replyTo: replies, correlationId: 'calc-1' });
+    await waitFor(() => answers.length === 1, 'the reply');
+    await waitFor(() => /RPC reply/.test(cli.stdout()), 'the reply line');
+    const replyLine = cli.stdout().split('\n').find((l) => l.includes('RPC reply'))!;
+    expect(replyLine).toMatch(new RegExp(`#1 C→S ch1 basic\\.publish routing-key=${replies.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*\\[RPC reply to correlation-id calc-1, [\\d.]+ (ms|µs) after its request\\]$`));
+    // the server (#1, connected first) replies; only the reply says it
+    expect(cli.stdout().split('\n').filter((l) => l.includes('RPC reply'))).toHaveLength(1);
+  });
+
   it('--upstream and --standalone exclude each other; broker options need --standalone', () => {
     expect(runCli(['--standalone', '--upstream', '127.0.0.1:5672']).stderr).toMatch(/exclude each other/);
     const r = runCli(['--upstream', '127.0.0.1:5672', '--user', 'a:b']);

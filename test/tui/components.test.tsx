@@ -38,7 +38,7 @@ describe('EventList', () => {
     expect(declareOk).toMatch(/^\d\d:\d\d:\d\d\.\d{3} #1 {3}S→C ch1 {3}queue\.declare-ok queue=jobs message-count=0 .*… +25 B +1\.5 ms$/);
     expect(declareOk).toHaveLength(WIDTH);
     const publish = lines.find((l) => l.includes('basic.publish') && l.includes('C→S'))!;
-    expect(publish).toMatch(/basic\.publish exchange=orders routing-key=order\.c.* +40 B\s*$/);
+    expect(publish).toMatch(/basic\.publish exchange=orders routing-key=order\.c.* +40 B +13\.5 ms\s*$/); // the confirm came 13.5 ms later
     // every row has the same width: the columns line up and nothing wraps
     for (const line of lines.filter(Boolean)) expect(line.length).toBeLessThanOrEqual(WIDTH);
     for (const row of lines.filter((l) => /^\d\d:/.test(l))) {

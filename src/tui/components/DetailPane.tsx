@@ -5,6 +5,7 @@ import { memo, useMemo } from 'react';
 import type { SpyEvent } from '../../events.js';
 import { describeEventDetail, type BodyMode, type DetailLine } from '../../view/event-detail.js';
 import { fitText } from '../../view/event-row.js';
+import type { LaterFacts } from '../../view/later-facts.js';
 
 export interface DetailPaneProps {
   readonly event: SpyEvent | undefined;
@@ -15,12 +16,15 @@ export interface DetailPaneProps {
   readonly showRaw: boolean;
   readonly scroll: number;
   readonly lookup: (seq: number) => SpyEvent | undefined;
+  /** what later events told of the event, and whether it still waits (see LaterFactsIndex) */
+  readonly laterFacts?: LaterFacts | undefined;
+  readonly pending?: boolean;
 }
 
-export const DetailPane = memo(function DetailPane({ event, width, height, bodyMode, showRaw, scroll, lookup }: DetailPaneProps) {
+export const DetailPane = memo(function DetailPane({ event, width, height, bodyMode, showRaw, scroll, lookup, laterFacts, pending = false }: DetailPaneProps) {
   const detail = useMemo(
-    () => (event ? describeEventDetail(event, { ...(bodyMode ? { bodyMode } : {}), showRaw, width: width - 2, lookup }) : undefined),
-    [event, bodyMode, showRaw, width, lookup],
+    () => (event ? describeEventDetail(event, { ...(bodyMode ? { bodyMode } : {}), showRaw, width: width - 2, lookup, later: { facts: laterFacts, pending } }) : undefined),
+    [event, bodyMode, showRaw, width, lookup, laterFacts, pending],
   );
   const rows = Math.max(0, height - 1);
   const lines = detail?.lines ?? [];

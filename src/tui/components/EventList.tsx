@@ -5,6 +5,7 @@ import { Box, Text } from 'ink';
 import { memo, useEffect, useRef } from 'react';
 import type { SpyEvent } from '../../events.js';
 import { eventRowCells, fitText, type RowColumns } from '../../view/event-row.js';
+import { describeLater, type LaterFacts } from '../../view/later-facts.js';
 import type { Filter } from '../../view/filter.js';
 import type { EventStore } from '../event-store.js';
 import { scrollTop } from '../layout.js';
@@ -37,7 +38,7 @@ export function EventList({ store, length, selectedPosition, rows, columns, sear
     <Box flexDirection="column" height={rows + 1}>
       <ColumnTitles columns={columns} />
       {items.map((event, i) => (
-        <EventRow key={event.seq} event={event} columns={columns} selected={top + i === selectedPosition} match={search ? search.matches(event) : false} {...(onRowMount ? { onMount: onRowMount } : {})} />
+        <EventRow key={event.seq} event={event} facts={store.laterFacts(event)} pending={store.isPending(event)} columns={columns} selected={top + i === selectedPosition} match={search ? search.matches(event) : false} {...(onRowMount ? { onMount: onRowMount } : {})} />
       ))}
       {length === 0 ? <Text dimColor>{fitText('  waiting for traffic… (? for help)', columns.time + columns.summary)}</Text> : null}
       {blank > (length === 0 ? 1 : 0) ? <Box height={blank - (length === 0 ? 1 : 0)} /> : null}
@@ -55,18 +56,21 @@ function ColumnTitles({ columns }: { readonly columns: RowColumns }) {
 
 interface EventRowProps {
   readonly event: SpyEvent;
+  /** what later events told of it (a stable object until something new is learnt) */
+  readonly facts: LaterFacts | undefined;
+  readonly pending: boolean;
   readonly columns: RowColumns;
   readonly selected: boolean;
   readonly match: boolean;
   readonly onMount?: (seq: number) => void;
 }
 
-const EventRow = memo(function EventRow({ event, columns, selected, match, onMount }: EventRowProps) {
+const EventRow = memo(function EventRow({ event, facts, pending, columns, selected, match, onMount }: EventRowProps) {
   useEffect(() => {
     onMount?.(event.seq);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
-  const cells = eventRowCells(event);
+  const cells = eventRowCells(event, describeLater(event, facts, pending));
   const name = fitText(cells.name, Math.min(cells.name.length, columns.summary));
   const rest = fitText(cells.detail ? ` ${cells.detail}` : '', columns.summary - name.length);
   const toneColor = cells.tone === 'error' ? 'red' : cells.tone === 'connection' ? 'green' : undefined;
