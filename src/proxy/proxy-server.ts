@@ -107,6 +107,7 @@ export class ProxyServer {
       if (this.#relays.size === 0 && this.#allClosed) this.#allClosed();
     },
     observerFailed: (callback, error) => this.#observerFailed(callback, error),
+    slabs: new SlabBudget(SLAB_BUDGET),
   };
 
   constructor(options: ProxyServerOptions) {
@@ -156,6 +157,13 @@ export class ProxyServer {
   /** Connections whose onClose has not been emitted yet. */
   get connectionCount(): number {
     return this.#relays.size;
+  }
+
+  /** Bytes of the read slabs the connections hold now (bounded by a budget they share). */
+  readSlabBytes(): number {
+    let total = 0;
+    for (const relay of this.#relays.values()) total += relay.readSlabBytes();
+    return total;
   }
 
   /** Bytes held in the proxy's socket buffers (both directions, all connections). */
@@ -231,6 +239,8 @@ interface RelayHooks {
   /** both sockets are closed and onClose was emitted */
   closed(id: number): void;
   observerFailed(callback: keyof ProxyObserver, error: unknown): void;
+  /** what the connections' read slabs may hold together */
+  readonly slabs: SlabBudget;
 }
 
 /** One client connection and its upstream connection. */
@@ -276,7 +286,7 @@ class Relay {
     } else {
       // Plain TCP upstream: read straight into slabs (see ReadSlab) instead of letting Node
       // allocate a buffer per read and run it through the Readable machinery.
-      const slab = new ReadSlab();
+      const slab = new ReadSlab(owner.slabs);
       this.#upstreamReader = slab;
       this.#upstream = net.connect({
         ...base,
@@ -313,6 +323,10 @@ class Relay {
     const c = this.#client;
     const u = this.#upstream;
     return c.writableLength + c.readableLength + u.writableLength + u.readableLength;
+  }
+
+  readSlabBytes(): number {
+    return this.#upstreamReader?.size ?? 0;
   }
 
   /** Holds or releases reading on both sockets (see ProxyServer.holdReading). */
@@ -428,6 +442,7 @@ class Relay {
     }
     clearTimeout(this.#lingerTimer);
     clearTimeout(this.#connectTimer);
+    this.#upstreamReader?.close();
     this.#emit('onClose', this.#reason ?? 'closed');
     this.#owner.closed(this.#id);
   }
@@ -468,22 +483,40 @@ function discard(): void {}
 const SLAB_MIN = 64 * 1024;
 const SLAB_MAX = 1024 * 1024;
 const READ_MIN = 16 * 1024;
+/** What the read slabs of all connections may take together (each at least SLAB_MIN). */
+const SLAB_BUDGET = 32 * 1024 * 1024;
+
 
 class ReadSlab {
-  #slab = Buffer.allocUnsafeSlow(SLAB_MIN);
+  #slab: Buffer = NO_SLAB;
+  // No release of an idle connection's slab: Node registers the next read's buffer (a view of
+  // this slab) with the socket right after each read, so the slab stays in use until then.
   #offset = 0;
   /** largest read into the current slab */
   #largest = 0;
 
+  constructor(private readonly budget: SlabBudget) {}
+
   /** The buffer for the next read: the free rest of the slab. */
   next(): Buffer {
     if (this.#slab.length - this.#offset < READ_MIN) {
-      const size = Math.min(SLAB_MAX, Math.max(SLAB_MIN, 4 * this.#largest));
+      const size = this.budget.resize(this.#slab.length, Math.min(SLAB_MAX, Math.max(SLAB_MIN, 4 * this.#largest)));
       this.#slab = Buffer.allocUnsafeSlow(size);
       this.#offset = 0;
       this.#largest = 0;
     }
     return this.#slab.subarray(this.#offset);
+  }
+
+  /** Bytes of the slab being filled. */
+  get size(): number {
+    return this.#slab.length;
+  }
+
+  /** The connection closed: its slab no longer counts against the budget. */
+  close(): void {
+    this.budget.resize(this.#slab.length, 0);
+    this.#slab = NO_SLAB;
   }
 
   /** The `nread` bytes just read into the buffer from next(). */
@@ -492,6 +525,26 @@ class ReadSlab {
     this.#offset = start + nread;
     if (nread > this.#largest) this.#largest = nread;
     return this.#slab.subarray(start, start + nread);
+  }
+}
+
+const NO_SLAB = Buffer.alloc(0);
+
+/**
+ * The read slabs of all connections share one budget: a connection swapping its slab gets
+ * what it asks for while the others leave room, never less than SLAB_MIN. So 300 connections
+ * reading at once hold about the budget, not 300 MiB.
+ */
+class SlabBudget {
+  #held = 0;
+  constructor(private readonly budget: number) {}
+
+  /** Replaces a slab of `previous` bytes by one of up to `wanted` (0 to give it back); returns the size granted. */
+  resize(previous: number, wanted: number): number {
+    this.#held -= previous;
+    const granted = wanted === 0 ? 0 : Math.max(SLAB_MIN, Math.min(wanted, this.budget - this.#held));
+    this.#held += granted;
+    return granted;
   }
 }
 
