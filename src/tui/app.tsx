@@ -2,7 +2,7 @@
 // Keys resolve through the key map to actions in ui-state; sizes come from the layout.
 
 import { Box, useApp, useInput, useStdin } from 'ink';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { SpyEvent } from '../events.js';
 import type { EventStore } from './event-store.js';
 import { KEYMAP, actionForKey, type KeyFlags } from './keymap.js';
@@ -125,6 +125,8 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
   useEffect(() => notices?.((line) => update((s) => ({ ...s, status: { text: line, tone: 'error' } }))), [notices, update]);
 
   const lookup = useCallback((seq: number): SpyEvent | undefined => store.findBySeq(seq), [store]);
+  const selected = view.selectedEvent;
+  const highlight = useMemo(() => (selected && state.search ? state.search.matchedIn?.(selected) : undefined), [selected, state.search]);
 
   const status = state.quitting ? { text: 'quitting: closing connections and flushing the recording…', tone: 'info' as const } : state.status;
   return (
@@ -146,7 +148,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
             {...(onRowMount ? { onRowMount } : {})}
           />
           {layout.detail > 0 ? (
-            <DetailPane event={view.selectedEvent} width={layout.width} height={layout.detail} bodyMode={state.bodyMode} showRaw={state.showRaw} scroll={state.detailScroll} lookup={lookup} />
+            <DetailPane event={view.selectedEvent} width={layout.width} height={layout.detail} bodyMode={state.bodyMode} showRaw={state.showRaw} scroll={state.detailScroll} lookup={lookup} highlight={highlight} />
           ) : null}
         </>
       )}

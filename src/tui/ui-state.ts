@@ -186,11 +186,25 @@ function togglePause(state: UiState, ctx: ActionContext): UiState {
 
 function findAndSelect(state: UiState, ctx: ActionContext, view: ListView, filter: Filter, step: 1 | -1, notFound: string): UiState {
   const found = ctx.store.findInView(filter, view.selectedPosition, step, view.length);
-  if (found !== undefined) return selectPosition(state, ctx, view, found);
+  if (found !== undefined) return withMatchNote(selectPosition(state, ctx, view, found), ctx, filter, found);
   // wrap around, like a pager's search
   const wrapped = ctx.store.findInView(filter, step === 1 ? -1 : view.length, step, view.length);
   if (wrapped === undefined || wrapped === view.selectedPosition) return { ...state, status: { text: notFound, tone: 'info' } };
-  return { ...selectPosition(state, ctx, view, wrapped), status: { text: step === 1 ? 'search wrapped to the top' : 'search wrapped to the bottom', tone: 'info' } };
+  const moved = { ...selectPosition(state, ctx, view, wrapped), status: { text: step === 1 ? 'search wrapped to the top' : 'search wrapped to the bottom', tone: 'info' as const } };
+  return withMatchNote(moved, ctx, filter, wrapped);
+}
+
+/** A match the row does not show (a header, a body) is named on the status line. */
+function withMatchNote(state: UiState, ctx: Pick<ActionContext, 'store'>, filter: Filter, position: number): UiState {
+  const index = ctx.store.viewAt(position);
+  const event = index === undefined ? undefined : ctx.store.at(index);
+  const fields = event ? filter.matchedIn?.(event) ?? [] : [];
+  if (fields.length === 0 || !event) return state;
+  const note = `matched in ${fields.join(', ')}`;
+  // the detail scrolls to the first matching field (one line of context above it)
+  const lines = describeEventDetail(event, { ...(state.bodyMode ? { bodyMode: state.bodyMode } : {}), showRaw: state.showRaw }).lines;
+  const at = lines.findIndex((line) => line.path !== undefined && fields.includes(line.path));
+  return { ...state, detailScroll: at > 0 ? at - 1 : state.detailScroll, status: { text: state.status ? `${state.status.text}; ${note}` : note, tone: 'info' } };
 }
 
 function jumpToLink(state: UiState, ctx: ActionContext, view: ListView): UiState {
@@ -246,7 +260,7 @@ export function submitDraft(state: UiState, store: EventStore, liveEnd: number, 
   const view = listView(done, store, liveEnd);
   const ctx = { store, liveEnd, listRows, detailRows: 0 };
   const here = view.selectedEvent && done.search.matches(view.selectedEvent);
-  return here ? done : findAndSelect(done, ctx, view, done.search, 1, `no match for "${searchText}"`);
+  return here ? withMatchNote(done, ctx, done.search, view.selectedPosition) : findAndSelect(done, ctx, view, done.search, 1, `no match for "${searchText}"`);
 }
 
 /** Esc in the prompt: a filter prompt clears the filter, a search prompt the search. */

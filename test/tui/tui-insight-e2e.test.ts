@@ -1,0 +1,82 @@
+// The TUI answers the user's question (issue #22), in a real terminal (tmux) with the real CLI
+// and the built-in broker: search reaches properties, headers and bodies and says where it
+// matched; columns give way by importance; the filter says when it matches nothing.
+
+import amqplib from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_TMUX, TmuxScreen } from '../support/tmux.js';
+import { until } from './helpers.js';
+
+/** Rows of the list (lines starting with a time). */
+function listRows(screen: string): string[] {
+  return screen.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
+}
+
+/** The last line of the screen with text on it: the status line. */
+function statusLine(screen: string): string {
+  return screen.trimEnd().split('\n').at(-1) ?? '';
+}
+
+/** A client publishing three messages with a correlation id, a header and a JSON body. */
+async function publishOrders(port: number): Promise<void> {
+  const conn = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue('insight-orders', { durable: false });
+  for (let i = 1; i <= 3; i++) {
+    ch.sendToQueue('insight-orders', Buffer.from(JSON.stringify({ order: i, customer: i === 2 ? 'Ada Lovelace' : 'someone' })), {
+      contentType: 'application/json', correlationId: `corr-${i}`, headers: { 'trace-id': `trace-${i}0${i}` },
+    });
+  }
+  await ch.waitForConfirms();
+  await ch.deleteQueue('insight-orders');
+  await conn.close();
+}
+
+(HAVE_TMUX ? describe : describe.skip)('search reaches properties, headers and bodies (tmux, real CLI)', () => {
+  const screen = new TmuxScreen();
+  beforeAll(async () => {
+    screen.start(['--standalone'], 120, 30);
+    await screen.waitFor('amqp-spy  standalone', 'the header');
+    await publishOrders(screen.port());
+    await screen.waitFor('connection closed', 'the client to finish');
+  });
+  afterAll(() => screen.stop());
+
+  /** Opens the search prompt, empties it, types `text` and presses Enter (one key at a time: a burst reads as one chunk). */
+  async function search(text: string): Promise<void> {
+    screen.keys('s');
+    await screen.waitFor('Enter searches', 'the search prompt');
+    screen.keys('C-u');
+    await until(() => /^search +Enter searches/m.test(screen.capture()), `an empty prompt\n${screen.capture()}`, 15_000);
+    screen.type(text);
+    screen.keys('Enter');
+  }
+
+  it('s corr-2 selects the message with that correlation-id and says where it matched', async () => {
+    screen.keys('g');
+    await search('corr-2');
+    const found = await screen.waitFor('matched in correlation-id', 'the match note');
+    expect(found).toMatch(/correlation-id: "corr-2"/);
+    // the matching row is selected, the status line names the field
+    expect(statusLine(found)).toContain('matched in correlation-id');
+  });
+
+  it('a header value and body text are found too', async () => {
+    await search('trace-303');
+    const header = await screen.waitFor('matched in headers.trace-id', 'the header match');
+    expect(header).toMatch(/correlation-id: "corr-3"/);
+    await search('"ada lovelace"');
+    const body = await screen.waitFor('matched in body', 'the body match');
+    expect(body).toMatch(/correlation-id: "corr-2"/);
+  });
+
+  it('a filter reaches the same fields', async () => {
+    screen.keys('Escape', '/');
+    screen.type('trace-101');
+    screen.keys('Enter');
+    await screen.waitFor('filter: trace-101', 'the filter in the header');
+    await until(() => listRows(screen.capture()).length === 1, `one row listed\n${screen.capture()}`, 15_000);
+    expect(listRows(screen.capture())[0]).toContain('basic.publish');
+    screen.keys('Escape');
+  });
+});
