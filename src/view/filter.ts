@@ -3,8 +3,9 @@
 //   exchange:orders   queue:jobs   rk:order.*  (rk uses AMQP topic patterns: * one word, # any)
 //   error   free text (case-insensitive: the event's text line, then its arguments,
 //   properties, headers and the first 64 KiB of a UTF-8 body; see search-fields.ts)
-// Terms separated by spaces must all match (AND); `-term` negates; quote values with spaces.
-// The grammar is data (FILTER_KEYS) so help screens and docs are generated from it.
+// Terms separated by spaces must all match (AND); `-term` negates; quote values with spaces;
+// a bare OR is refused (it would silently be matched as text).
+// The grammar is data (FILTER_KEYS, FILTER_SYNTAX) so help screens and docs are generated from it.
 
 import { compileTopicPattern } from './topic-pattern.js';
 import type { ArgumentValue } from '../decoder/types.js';
@@ -28,6 +29,20 @@ export const FILTER_KEYS: readonly FilterKey[] = [
   { key: 'rk', example: 'rk:order.*', help: 'routing key, as a topic pattern (* one word, # any words)' },
   { key: 'error', example: 'error', help: 'errors only: non-200 closes, returns, nacks, decode errors' },
   { key: 'text', example: 'timeout', help: 'free text in the row, properties, headers or a text body' },
+];
+
+/** The prefix that negates a term. */
+export const NEGATE = '-';
+/** Words taken for an OR operator, which the language does not have (matched in any case). */
+const OR_WORDS: readonly string[] = ['or', '||', '|'];
+const OR_HINT = 'terms are ANDed; OR is not supported yet — use two filters';
+
+/** How terms combine, for help screens: the parser below follows these same rules. */
+export const FILTER_SYNTAX: readonly { readonly example: string; readonly help: string }[] = [
+  { example: 'ch:1 error', help: 'terms are ANDed (all match)' },
+  { example: `${NEGATE}method:basic.ack`, help: `${NEGATE}term negates a term` },
+  { example: '"no route"', help: 'quotes keep spaces' },
+  { example: 'OR', help: 'not supported yet: two filters' },
 ];
 
 export class FilterSyntaxError extends Error {
@@ -74,10 +89,11 @@ export function parseFilter(source: string): Filter {
   const predicates: Predicate[] = [];
   /** needles of the free-text terms that must match (not negated) */
   const needles: string[] = [];
-  for (const { token, at } of tokenize(source)) {
+  for (const { token, at, quoted } of tokenize(source)) {
+    if (!quoted && OR_WORDS.includes(token.toLowerCase())) throw new FilterSyntaxError(source, at, `"${token}": ${OR_HINT}`);
     let negate = false;
     let term = token;
-    if (term.startsWith('-') && term.length > 1) {
+    if (term.startsWith(NEGATE) && term.length > 1) {
       negate = true;
       term = term.slice(1);
     }
@@ -116,23 +132,25 @@ export function parseFilter(source: string): Filter {
   };
 }
 
-function tokenize(source: string): { token: string; at: number }[] {
-  const tokens: { token: string; at: number }[] = [];
+function tokenize(source: string): { token: string; at: number; quoted: boolean }[] {
+  const tokens: { token: string; at: number; quoted: boolean }[] = [];
   let i = 0;
   while (i < source.length) {
     while (source[i] === ' ' || source[i] === '\t') i++;
     if (i >= source.length) break;
     const start = i;
     let token = '';
+    let quoted = false;
     while (i < source.length && source[i] !== ' ' && source[i] !== '\t') {
       if (source[i] === '"') {
         const close = source.indexOf('"', i + 1);
         if (close < 0) throw new FilterSyntaxError(source, i, `unclosed quote at column ${i + 1}`);
         token += source.slice(i + 1, close);
+        quoted = true;
         i = close + 1;
       } else token += source[i++];
     }
-    tokens.push({ token, at: start });
+    tokens.push({ token, at: start, quoted });
   }
   return tokens;
 }

@@ -7,7 +7,7 @@ import { ConnectionsView } from '../../src/tui/components/ConnectionsView.js';
 import { EventStore } from '../../src/tui/event-store.js';
 import { KEYMAP, bindingLabel } from '../../src/tui/keymap.js';
 import { computeLayout } from '../../src/tui/layout.js';
-import { FILTER_KEYS } from '../../src/view/filter.js';
+import { FILTER_KEYS, FILTER_SYNTAX } from '../../src/view/filter.js';
 import type { SpyEvent } from '../../src/events.js';
 import { BINARY_BODY, JSON_BODY, TEXT_BODY, findEvent, methodNameOf, sampleConversation } from './conversation.js';
 import { stripAnsi } from './helpers.js';
@@ -176,6 +176,8 @@ describe('HelpScreen', () => {
       expect(text).toContain(binding.description);
     }
     for (const key of FILTER_KEYS) expect(text).toContain(key.example);
+    // how terms combine comes from the grammar's data too
+    for (const rule of FILTER_SYNTAX) expect(text).toContain(rule.help);
   });
 
   it('scrolls when the terminal is too small for every key', () => {

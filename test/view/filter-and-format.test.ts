@@ -91,6 +91,14 @@ describe('filter language', () => {
     expect(parseFilter('  ').empty).toBe(true);
   });
 
+  it('refuses OR (it would be matched as text) with a hint; a quoted "or" is text', () => {
+    for (const input of ['method:basic.ack OR method:basic.nack', 'a or b', 'a || b']) {
+      expect(() => parseFilter(input), input).toThrow(/terms are ANDed; OR is not supported yet — use two filters/);
+    }
+    expect(matching('"or"').length).toBeGreaterThan(0);
+    expect(() => parseFilter('order')).not.toThrow();
+  });
+
   it('documents every key it accepts', () => {
     for (const { key, example } of FILTER_KEYS) expect(() => parseFilter(example), key).not.toThrow();
   });
