@@ -2,7 +2,7 @@
 // Keys resolve through the key map to actions in ui-state; sizes come from the layout.
 
 import { Box, useApp, useInput, useStdin } from 'ink';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { SpyEvent } from '../events.js';
 import type { EventStore } from './event-store.js';
 import { KEYMAP, actionForKey, type KeyFlags } from './keymap.js';
@@ -65,6 +65,12 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
   // whether keys go to the prompt; a ref, because keys can arrive before the state that
   // opened the prompt has been rendered
   const prompting = useRef(state.editing !== undefined);
+  // once a state is drawn it says where keys go: Enter on a rejected draft leaves the prompt
+  // open, so keys (Esc) go back to it. A layout effect runs as the state is committed, which
+  // holds every key handled so far (a passive one could run late and undo a newer key).
+  useLayoutEffect(() => {
+    prompting.current = state.editing !== undefined;
+  }, [state]);
 
   const onDraftEdit = useCallback(
     (edit: (draft: string) => string) => {

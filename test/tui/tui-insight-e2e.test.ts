@@ -96,4 +96,15 @@ async function publishOrders(port: number): Promise<void> {
     screen.keys('Escape');
     await screen.waitFor('─ Detail', 'back to the list');
   });
+
+  it('Esc after Enter on a rejected filter closes the prompt and its error', async () => {
+    screen.keys('/');
+    await screen.waitFor('Enter keeps', 'the filter prompt');
+    screen.type('colour:red');
+    await screen.waitFor('✗ unknown key "colour:"', 'the error');
+    screen.keys('Enter');
+    await screen.waitFor('✗ unknown key "colour:"', 'the error after Enter');
+    screen.keys('Escape');
+    await until(() => !screen.capture().includes('✗') && statusLine(screen.capture()).includes('? help'), `the error gone after Esc\n${screen.capture()}`, 15_000);
+  });
 });
