@@ -151,6 +151,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
             rows={layout.listRows}
             columns={layout.columns}
             search={state.search}
+            filterText={state.filterText}
             {...(onRowMount ? { onRowMount } : {})}
           />
           {layout.detail > 0 ? (

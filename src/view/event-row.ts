@@ -82,6 +82,8 @@ export interface RowColumns {
   readonly size: number;
   readonly rtt: number;
   readonly summary: number;
+  /** the whole row, spaces between columns included */
+  readonly width: number;
 }
 
 /** One space between columns; narrow terminals get narrower id columns, the summary the rest. */
@@ -94,7 +96,7 @@ export function rowColumns(width: number): RowColumns {
   const size = 8;
   const rtt = 8;
   const summary = Math.max(10, width - time - conn - dir - channel - size - rtt - 6);
-  return { time, conn, dir, channel, size, rtt, summary };
+  return { time, conn, dir, channel, size, rtt, summary, width: time + conn + dir + channel + size + rtt + summary + 6 };
 }
 
 /** Cuts to `width` display cells with an ellipsis, or pads with spaces; control characters are replaced. */

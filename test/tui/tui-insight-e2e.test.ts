@@ -107,4 +107,18 @@ async function publishOrders(port: number): Promise<void> {
     screen.keys('Escape');
     await until(() => !screen.capture().includes('✗') && statusLine(screen.capture()).includes('? help'), `the error gone after Esc\n${screen.capture()}`, 15_000);
   });
+
+  it('a filter matching nothing says so, with how many events it looked at', async () => {
+    screen.keys('/');
+    await screen.waitFor('Enter keeps', 'the filter prompt');
+    screen.type('method:basic.nack');
+    screen.keys('Enter');
+    const shown = await screen.waitFor('filter: method:basic.nack', 'the filter in the header');
+    const kept = /of ([\d,]+) events/.exec(shown)?.[1];
+    expect(kept).toBeDefined();
+    await screen.waitFor(`no event of ${kept} events matches method:basic.nack`, 'the empty-filter line');
+    expect(screen.capture()).not.toContain('waiting for traffic');
+    screen.keys('Escape');
+    await until(() => listRows(screen.capture()).length > 3, `the filter cleared\n${screen.capture()}`, 15_000);
+  });
 });

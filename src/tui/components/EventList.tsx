@@ -4,7 +4,7 @@
 import { Box, Text } from 'ink';
 import { memo, useEffect, useRef } from 'react';
 import type { SpyEvent } from '../../events.js';
-import { eventRowCells, fitText, type RowColumns } from '../../view/event-row.js';
+import { eventRowCells, fitText, formatCount, type RowColumns } from '../../view/event-row.js';
 import type { Filter } from '../../view/filter.js';
 import type { EventStore } from '../event-store.js';
 import { scrollTop } from '../layout.js';
@@ -19,11 +19,13 @@ export interface EventListProps {
   readonly rows: number;
   readonly columns: RowColumns;
   readonly search?: Filter | undefined;
+  /** the list's filter as typed, to say what matched nothing */
+  readonly filterText?: string;
   /** called when a row mounts (the windowing test counts them) */
   readonly onRowMount?: (seq: number) => void;
 }
 
-export function EventList({ store, length, selectedPosition, rows, columns, search, onRowMount }: EventListProps) {
+export function EventList({ store, length, selectedPosition, rows, columns, search, filterText = '', onRowMount }: EventListProps) {
   const previousTop = useRef(0);
   const top = scrollTop(length, Math.max(0, selectedPosition), previousTop.current, rows);
   previousTop.current = top;
@@ -39,10 +41,18 @@ export function EventList({ store, length, selectedPosition, rows, columns, sear
       {items.map((event, i) => (
         <EventRow key={event.seq} event={event} columns={columns} selected={top + i === selectedPosition} match={search ? search.matches(event) : false} {...(onRowMount ? { onMount: onRowMount } : {})} />
       ))}
-      {length === 0 ? <Text dimColor>{fitText('  waiting for traffic… (? for help)', columns.time + columns.summary)}</Text> : null}
+      {length === 0 ? <Text dimColor wrap="truncate-end">{fitText(`  ${emptyText(store.size, filterText)}`, columns.width)}</Text> : null}
       {blank > (length === 0 ? 1 : 0) ? <Box height={blank - (length === 0 ? 1 : 0)} /> : null}
     </Box>
   );
+}
+
+/** Why the list is empty: no traffic yet, or nothing of what is kept passes the filter or row mode. */
+function emptyText(kept: number, filterText: string): string {
+  if (kept === 0) return 'waiting for traffic… (? for help)';
+  const events = `${formatCount(kept)} event${kept === 1 ? '' : 's'}`;
+  if (filterText) return `no event of ${events} matches ${filterText}  (Esc clears the filter)`;
+  return `no row to show of ${events}  (m: every frame, H: heartbeats)`;
 }
 
 function ColumnTitles({ columns }: { readonly columns: RowColumns }) {
