@@ -33,18 +33,18 @@ describe('EventList', () => {
     const { lastFrame, unmount } = render(<EventList store={store} length={store.viewLength()} selectedPosition={0} rows={40} columns={layout.columns} />);
     const lines = frameLines(lastFrame());
     unmount();
-    expect(lines[0]).toMatch(/^TIME\s+CONN DIR CH\s+METHOD {2}ARGUMENTS\s+SIZE\s+RTT$/);
+    expect(lines[0]).toMatch(/^TIME\s+CONN\s+DIR CH\s+METHOD {2}ARGUMENTS\s+SIZE\s+RTT$/);
     const declareOk = lines.find((l) => l.includes('queue.declare-ok'))!;
-    expect(declareOk).toMatch(/^\d\d:\d\d:\d\d\.\d{3} #1 {3}S→C ch1 {3}queue\.declare-ok queue=jobs message-count=0 .*… +25 B +1\.5 ms$/);
+    expect(declareOk).toMatch(/^\d\d:\d\d:\d\d\.\d{3} #1 {4}S→C ch1 {4}queue\.declare-ok queue=jobs message-count=0 .*… +25 B +1\.5 ms$/);
     expect(declareOk).toHaveLength(WIDTH);
     const publish = lines.find((l) => l.includes('basic.publish') && l.includes('C→S'))!;
     expect(publish).toMatch(/basic\.publish exchange=orders routing-key=order\.c.* +40 B\s*$/);
     // every row has the same width: the columns line up and nothing wraps
     for (const line of lines.filter(Boolean)) expect(line.length).toBeLessThanOrEqual(WIDTH);
     for (const row of lines.filter((l) => /^\d\d:/.test(l))) {
-      expect(row.slice(13, 17)).toMatch(/^#1 {2}$/);
-      expect(row.slice(18, 21)).toMatch(/^(C→S|S→C| {3})$/);
-      expect(row.slice(22, 28)).toMatch(/^(ch\d+ +| {6})$/);
+      expect(row.slice(13, 18)).toMatch(/^#1 {3}$/);
+      expect(row.slice(19, 22)).toMatch(/^(C→S|S→C| {3})$/);
+      expect(row.slice(23, 29)).toMatch(/^(ch\d+ +| {6})$/);
     }
   });
 

@@ -2,6 +2,7 @@
 // and the built-in broker: search reaches properties, headers and bodies and says where it
 // matched; columns give way by importance; the filter says when it matches nothing.
 
+import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_TMUX, TmuxScreen } from '../support/tmux.js';
@@ -122,3 +123,40 @@ async function publishOrders(port: number): Promise<void> {
     await until(() => listRows(screen.capture()).length > 3, `the filter cleared\n${screen.capture()}`, 15_000);
   });
 });
+
+/** A client on channel 123 declaring a queue with a long name, and publishing to it. */
+async function channel123(port: number): Promise<void> {
+  const client = new AMQPClient(`amqp://guest:guest@127.0.0.1:${port}`);
+  const conn = await client.connect();
+  const ch = await conn.channel(123);
+  await ch.queueDeclare('orders-for-narrow-terminals', { durable: false });
+  await ch.basicPublish('', 'orders-for-narrow-terminals', 'hello');
+  await ch.queueDelete('orders-for-narrow-terminals');
+  await conn.close();
+}
+
+(HAVE_TMUX ? describe : describe.skip)('columns give way by importance (tmux, real CLI)', () => {
+  for (const width of [60, 80]) {
+    it(`at ${width} columns a 3-digit channel shows whole and the arguments keep room`, async () => {
+      const screen = new TmuxScreen();
+      try {
+        screen.start(['--standalone'], width, 24);
+        await screen.waitFor('amqp-spy  standalone', 'the header');
+        await channel123(screen.port());
+        const shown = await screen.waitFor('queue.delete-ok', 'the session on screen');
+        for (const line of shown.split('\n')) expect(line.length).toBeLessThanOrEqual(width);
+        const declare = shown.split('\n').find((l) => l.includes('queue.declare ') && l.includes('C→S'));
+        expect(declare, shown).toBeDefined();
+        expect(declare).toMatch(/ ch123 +queue\.declare queue=orders-for-n/);
+        const titles = shown.split('\n').find((l) => l.startsWith('TIME'))!;
+        // the size goes first, then the round trip
+        expect(titles).not.toContain('SIZE');
+        if (width === 80) expect(titles).toMatch(/RTT$/);
+        else expect(titles).not.toContain('RTT');
+      } finally {
+        screen.stop();
+      }
+    });
+  }
+});
+

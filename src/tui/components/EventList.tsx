@@ -58,7 +58,7 @@ function emptyText(kept: number, filterText: string): string {
 function ColumnTitles({ columns }: { readonly columns: RowColumns }) {
   const parts = [
     fitText('TIME', columns.time), fitText(columns.conn >= 4 ? 'CONN' : 'CON', columns.conn), fitText('DIR', columns.dir), fitText('CH', columns.channel),
-    fitText('METHOD  ARGUMENTS', columns.summary), ...(columns.size ? [fitText('SIZE', columns.size, 'right')] : []), fitText('RTT', columns.rtt, 'right'),
+    fitText('METHOD  ARGUMENTS', columns.summary), ...(columns.size ? [fitText('SIZE', columns.size, 'right')] : []), ...(columns.rtt ? [fitText('RTT', columns.rtt, 'right')] : []),
   ];
   return <Text bold dimColor wrap="truncate-end">{parts.join(' ')}</Text>;
 }
@@ -83,14 +83,14 @@ const EventRow = memo(function EventRow({ event, columns, selected, match, onMou
   const dim = cells.tone === 'dim';
   return (
     <Text wrap="truncate-end" inverse={selected} dimColor={dim}>
-      <Text dimColor={!selected}>{fitText(cells.time, columns.time)}</Text>{' '}
+      <Text dimColor={!selected}>{fitText(cells.time.slice(-columns.time), columns.time)}</Text>{' '}
       <Text>{fitText(cells.conn, columns.conn)}</Text>{' '}
       <Text {...(cells.dir ? { color: DIRECTION_COLORS[cells.dir] } : {})}>{fitText(cells.dir ? (cells.dir === 'c2s' ? 'C→S' : 'S→C') : '', columns.dir)}</Text>{' '}
       <Text>{fitText(cells.channel, columns.channel)}</Text>{' '}
       <Text bold {...(match ? { color: 'yellow' } : toneColor ? { color: toneColor } : {})}>{name}</Text>
       <Text {...(toneColor ? { color: toneColor } : {})}>{rest}</Text>
       {columns.size ? <Text dimColor={!selected}>{` ${fitText(cells.size, columns.size, 'right')}`}</Text> : null}
-      <Text {...(selected ? {} : { color: 'yellow' })}>{` ${fitText(cells.rtt, columns.rtt, 'right')}`}</Text>
+      {columns.rtt ? <Text {...(selected ? {} : { color: 'yellow' })}>{` ${fitText(cells.rtt, columns.rtt, 'right')}`}</Text> : null}
     </Text>
   );
 });
