@@ -111,7 +111,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
           if (!action) continue;
           if (action === 'filter' || action === 'search') prompting.current = true;
           const { snapshot: snap, layout: lay } = latest.current;
-          update((s) => applyAction(s, action, { store, liveEnd: snap.end, listRows: lay.listRows, detailRows: lay.detail - 1 }));
+          update((s) => applyAction(s, action, { store, liveEnd: snap.end, listRows: lay.listRows, detailRows: lay.detail - 1, screenRows: lay.main - 1 }));
         }
       }
     },
@@ -141,7 +141,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
       {state.screen === 'help' ? (
         <HelpScreen keymap={KEYMAP} width={layout.width} height={layout.main} scroll={state.helpScroll} />
       ) : state.screen === 'connections' ? (
-        <ConnectionsView store={store} width={layout.width} height={layout.main} scroll={state.connectionsScroll} version={snapshot.version} />
+        <ConnectionsView store={store} width={layout.width} height={layout.main} scroll={state.connectionsScroll} foldClosedChannels={state.foldClosedChannels} version={snapshot.version} />
       ) : (
         <>
           <EventList

@@ -6,6 +6,7 @@ import type { SpyEvent } from '../events.js';
 import { describeEventDetail, nextBodyMode, type BodyMode } from '../view/event-detail.js';
 import { FilterSyntaxError, parseFilter, type Filter } from '../view/filter.js';
 import { isErrorEvent } from '../view/format.js';
+import { connectionLinesOf } from './connection-lines.js';
 import type { EventStore, ListMode } from './event-store.js';
 import type { ActionId } from './keymap.js';
 
@@ -42,6 +43,8 @@ export interface UiState {
   readonly history: readonly number[];
   readonly status: StatusLine | undefined;
   readonly connectionsScroll: number;
+  /** the connections view shows closed channels (those closed without an error) as one line */
+  readonly foldClosedChannels: boolean;
   readonly helpScroll: number;
   readonly quitting: boolean;
 }
@@ -51,7 +54,7 @@ export function initialUiState(): UiState {
     screen: 'list', following: true, paused: false, frozenEnd: 0, selected: undefined, mode: 'messages', hideHeartbeats: false,
     filterText: '', searchText: '', search: undefined, editing: undefined, draft: '', draftError: undefined,
     bodyMode: undefined, showRaw: false, showDetail: true, detailScroll: 0, history: [], status: undefined,
-    connectionsScroll: 0, helpScroll: 0, quitting: false,
+    connectionsScroll: 0, foldClosedChannels: false, helpScroll: 0, quitting: false,
   };
 }
 
@@ -83,6 +86,8 @@ export interface ActionContext {
   readonly listRows: number;
   /** lines the detail pane shows (for its scrolling) */
   readonly detailRows: number;
+  /** lines the connections and help screens show (the list's rows when not given) */
+  readonly screenRows?: number;
 }
 
 function selectPosition(state: UiState, ctx: ActionContext, view: ListView, position: number, follow = false): UiState {
@@ -112,12 +117,23 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
       default: return cleared;
     }
   }
+  if (action === 'fold-closed') {
+    const foldClosedChannels = !state.foldClosedChannels;
+    const folded = { ...cleared, foldClosedChannels, status: { text: foldClosedChannels ? 'closed channels folded (z unfolds)' : 'closed channels shown', tone: 'info' as const } };
+    return state.screen === 'connections' ? { ...folded, connectionsScroll: clampConnectionsScroll(folded, ctx, state.connectionsScroll) } : folded;
+  }
   if (state.screen === 'connections') {
+    // the scroll stays within the lines: past the end, a key up would seem to do nothing
+    const rows = ctx.screenRows ?? ctx.listRows;
+    const at = clampConnectionsScroll(state, ctx, state.connectionsScroll);
+    const scrollTo = (line: number): UiState => ({ ...cleared, connectionsScroll: clampConnectionsScroll(state, ctx, line) });
     switch (action) {
-      case 'select-prev': return { ...cleared, connectionsScroll: Math.max(0, state.connectionsScroll - 1) };
-      case 'select-next': return { ...cleared, connectionsScroll: state.connectionsScroll + 1 };
-      case 'page-up': return { ...cleared, connectionsScroll: Math.max(0, state.connectionsScroll - ctx.listRows) };
-      case 'page-down': return { ...cleared, connectionsScroll: state.connectionsScroll + ctx.listRows };
+      case 'select-prev': return scrollTo(at - 1);
+      case 'select-next': return scrollTo(at + 1);
+      case 'page-up': return scrollTo(at - rows);
+      case 'page-down': return scrollTo(at + rows);
+      case 'select-first': return scrollTo(0);
+      case 'select-last': return scrollTo(Infinity);
       case 'connections':
       case 'escape': return { ...cleared, screen: 'list' };
       case 'help': return { ...cleared, screen: 'help' };
@@ -143,7 +159,8 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
       store.setView({ ...store.options, hideHeartbeats });
       return { ...cleared, hideHeartbeats, status: { text: hideHeartbeats ? 'heartbeats hidden' : 'heartbeats shown', tone: 'info' } };
     }
-    case 'connections': return { ...cleared, screen: 'connections' };
+    // the view opens at the top, on the open connections
+    case 'connections': return { ...cleared, screen: 'connections', connectionsScroll: 0 };
     case 'help': return { ...cleared, screen: 'help' };
     case 'jump-link': return jumpToLink(cleared, ctx, view);
     case 'jump-back': {
@@ -176,6 +193,12 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
       store.clear();
       return { ...cleared, selected: undefined, following: true, history: [], frozenEnd: store.endIndex, detailScroll: 0 };
   }
+}
+
+/** A scroll of the connections view kept within its lines (the last screenful at most). */
+function clampConnectionsScroll(state: UiState, ctx: ActionContext, line: number): number {
+  const total = connectionLinesOf(ctx.store, { foldClosedChannels: state.foldClosedChannels }).length;
+  return Math.max(0, Math.min(line, total - (ctx.screenRows ?? ctx.listRows)));
 }
 
 const ERROR_FILTER: Filter = { source: 'error', empty: false, matches: isErrorEvent };

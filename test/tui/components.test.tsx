@@ -192,7 +192,7 @@ describe('HelpScreen', () => {
 describe('ConnectionsView', () => {
   it('shows addresses, client library, user, vhost, negotiated limits and channel state', () => {
     const store = storeWith(sampleConversation(5).events.slice(0, 40));
-    const { lastFrame, unmount } = render(<ConnectionsView store={store} width={WIDTH} height={20} scroll={0} version={store.version} />);
+    const { lastFrame, unmount } = render(<ConnectionsView store={store} width={WIDTH} height={20} scroll={0} foldClosedChannels={false} version={store.version} />);
     const text = stripAnsi(lastFrame() ?? '');
     unmount();
     expect(text).toContain('#5  open  127.0.0.1:40005 → 127.0.0.1:5672');

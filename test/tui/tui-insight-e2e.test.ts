@@ -160,3 +160,71 @@ async function channel123(port: number): Promise<void> {
   }
 });
 
+(HAVE_TMUX ? describe : describe.skip)('the connections view scrolls and folds (tmux, real CLI)', () => {
+  const screen = new TmuxScreen();
+  const open: amqplib.ChannelModel[] = [];
+  beforeAll(async () => {
+    screen.start(['--standalone'], 100, 24);
+    await screen.waitFor('amqp-spy  standalone', 'the header');
+    const url = `amqp://guest:guest@127.0.0.1:${screen.port()}`;
+    for (let i = 1; i <= 4; i++) {
+      const conn = await amqplib.connect(url);
+      conn.on('error', () => {});
+      await conn.createChannel();
+      if (i === 1) {
+        // five channels opened and closed (all open at once: amqplib reuses a closed number),
+        // and one closed by the broker with 404
+        const five = [];
+        for (let c = 0; c < 5; c++) five.push(await conn.createChannel());
+        const doomed = await conn.createChannel();
+        doomed.on('error', () => {});
+        for (const ch of five) await ch.close();
+        await expect(doomed.checkExchange(`missing-${process.pid}`)).rejects.toThrow(/404/);
+      }
+      if (i === 2 || i === 3) await conn.close();
+      else open.push(conn);
+    }
+    await screen.waitFor('2 conns', 'two connections open');
+  });
+  afterAll(async () => {
+    for (const conn of open) await conn.close().catch(() => {});
+    screen.stop();
+  });
+
+  /** The connections view's lines below its title. */
+  const viewLines = () => screen.capture().split('\n').slice(4, 22).join('\n');
+
+  it('G goes to the last line, k moves up at once, and Tab opens it at the top again', async () => {
+    screen.keys('Tab');
+    await screen.waitFor('Connections  2 open of 4', 'the connections view');
+    expect(viewLines()).toMatch(/^#1 {2}open/);
+    screen.keys('G');
+    // the closed connections are last
+    await until(() => /#3 {2}closed/.test(viewLines()) && !/#1 {2}open/.test(viewLines()), `the end of the view\n${screen.capture()}`, 15_000);
+    const bottom = viewLines();
+    // many keys down past the end, then one up: the view moves up at once
+    for (let i = 0; i < 30; i++) screen.keys('j');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(viewLines()).toBe(bottom);
+    screen.keys('k');
+    await until(() => viewLines() !== bottom, `one line up after k\n${screen.capture()}`, 15_000);
+    screen.keys('Tab');
+    await screen.waitFor('─ Detail', 'back to the list');
+    screen.keys('Tab');
+    await screen.waitFor('Connections  2 open of 4', 'the connections view again');
+    await until(() => /^#1 {2}open/.test(viewLines()), `the view at the top\n${screen.capture()}`, 15_000);
+  });
+
+  it('z folds closed channels (an error close stays in sight), and the help lists it', async () => {
+    screen.keys('z');
+    const folded = await screen.waitFor('+ 5 closed channels folded (z unfolds)', 'the folded line');
+    expect(folded).toMatch(/ {4}7 +closed 404/);
+    expect(folded).not.toMatch(/ {4}2 +closed /);
+    screen.keys('z');
+    await until(() => !screen.capture().includes('folded (z unfolds)') && / {4}2 +closed /.test(screen.capture()), `unfolded\n${screen.capture()}`, 15_000);
+    screen.keys('?');
+    await screen.waitFor('fold closed channels', 'the fold key in the help');
+    screen.keys('Escape');
+  });
+});
+
