@@ -34,6 +34,8 @@ export interface AppProps {
   readonly renderCost?: RenderCost;
   /** notices for the status line (see RunTuiOptions.notices) */
   readonly notices?: (sink: (line: string) => void) => () => void;
+  /** a line for the header beside the mode (see RunTuiOptions.progress) */
+  readonly progress?: (sink: (line: string | undefined) => void) => () => void;
 }
 
 /** Keys typed faster than they are read, one by one (tab, enter and backspace included). */
@@ -46,7 +48,7 @@ function splitPresses(input: string): { input: string; key: KeyFlags }[] {
 /** How long typing in the filter prompt waits before re-filtering the whole buffer. */
 const FILTER_DEBOUNCE_MS = 80;
 
-export function App({ store, mode, recording, onQuit, columns, rows, renderIntervalMs, onRowMount, initialState, notices, renderCost }: AppProps) {
+export function App({ store, mode, recording, onQuit, columns, rows, renderIntervalMs, onRowMount, initialState, notices, progress, renderCost }: AppProps) {
   const { exit } = useApp();
   // without a terminal on stdin (piped input) there are no keys to read; the session runs until stopped
   const { isRawModeSupported } = useStdin();
@@ -130,6 +132,9 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
 
   useEffect(() => notices?.((line) => update((s) => ({ ...s, status: { text: line, tone: 'error' } }))), [notices, update]);
 
+  const [progressLine, setProgressLine] = useState<string | undefined>(undefined);
+  useEffect(() => progress?.(setProgressLine), [progress]);
+
   const lookup = useCallback((seq: number): SpyEvent | undefined => store.findBySeq(seq), [store]);
   const selected = view.selectedEvent;
   const highlight = useMemo(() => (selected && state.search ? state.search.matchedIn?.(selected) : undefined), [selected, state.search]);
@@ -137,7 +142,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
   const status = state.quitting ? { text: 'quitting: closing connections and flushing the recording…', tone: 'info' as const } : state.status;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
-      <HeaderBar store={store} mode={mode} recording={recording?.()} state={state} rows={view.length} width={layout.width} version={snapshot.version} />
+      <HeaderBar store={store} mode={mode} {...(progressLine ? { note: progressLine } : {})} recording={recording?.()} state={state} rows={view.length} width={layout.width} version={snapshot.version} />
       {state.screen === 'help' ? (
         <HelpScreen keymap={KEYMAP} width={layout.width} height={layout.main} scroll={state.helpScroll} />
       ) : state.screen === 'connections' ? (

@@ -2,9 +2,14 @@
 // and the built-in broker: search reaches properties, headers and bodies and says where it
 // matched; columns give way by importance; the filter says when it matches nothing.
 
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, waitFor } from '../support/cli.js';
+import { freePort } from '../support/net.js';
 import { HAVE_TMUX, TmuxScreen } from '../support/tmux.js';
 import { until } from './helpers.js';
 
@@ -226,5 +231,49 @@ async function channel123(port: number): Promise<void> {
     await screen.waitFor('fold closed channels', 'the fold key in the help');
     screen.keys('Escape');
   });
+});
+
+(HAVE_TMUX ? describe : describe.skip)('a slow replay says where it is (tmux, real CLI)', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-insight-'));
+  const recording = path.join(tmp, 'slow.jsonl');
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  beforeAll(async () => {
+    // a session with a 1.5 s pause in it
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', recording]);
+    try {
+      await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+      const conn = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+      const ch = await conn.createChannel();
+      await new Promise((r) => setTimeout(r, 1500));
+      await ch.assertQueue('slow-replay', { durable: false });
+      await ch.deleteQueue('slow-replay');
+      await conn.close();
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('--speed 0.1 shows "N/M events, next in X s" in the header, and q quits at once', async () => {
+    const screen = new TmuxScreen();
+    try {
+      screen.start(['replay', recording, '--speed', '0.1'], 120, 24);
+      // the pause, ten times slower: 15 s to wait, counted down
+      const first = await screen.waitFor(/\d+\/\d+ events, next in \d+\.\d s/, 'the position and the wait');
+      const [, done, total, wait] = /(\d+)\/(\d+) events, next in (\d+\.\d) s/.exec(first)!;
+      expect(Number(done)).toBeLessThan(Number(total));
+      expect(Number(wait)).toBeGreaterThan(1);
+      await until(() => {
+        const later = /next in (\d+\.\d) s/.exec(screen.capture());
+        return later !== null && Number(later[1]) < Number(wait);
+      }, `the wait counting down\n${screen.capture()}`, 15_000);
+      screen.keys('q');
+      await until(() => screen.ready().includes('quit done, exit 0'), 'exit 0 after q', 5000);
+    } finally {
+      screen.stop();
+    }
+  }, 60_000);
 });
 
