@@ -123,6 +123,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
+    onNotice: options.notice,
   });
   return {
     address: { address: broker.address.host, port: broker.address.port },
