@@ -44,6 +44,8 @@ describe('amqp-spy --standalone', () => {
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', recording, '--user', 'alice:wonder']);
     cleanups.push(() => { cli.child.kill('SIGKILL'); });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    // who may log in where, by name: never a password
+    expect(cli.stderr()).toContain(`built-in broker listening on 127.0.0.1:${port}; users alice · vhosts / (Ctrl-C to stop)`);
     expect(await clientSession(port, 'alice', 'wonder')).toEqual(['{"id":7}']);
     await waitFor(() => cli.stdout().includes('connection closed'), 'the close to be printed');
     const out = cli.stdout();

@@ -277,3 +277,23 @@ async function channel123(port: number): Promise<void> {
   }, 60_000);
 });
 
+(HAVE_TMUX ? describe : describe.skip)('the standalone broker says who may log in, and who was refused (tmux, real CLI)', () => {
+  it('the header lists users (by name) and vhosts; a refused login is named on the status line', async () => {
+    const screen = new TmuxScreen();
+    try {
+      screen.start(['--standalone', '--user', 'alice:wonder', '--user', 'bob:builder', '--vhost', '/', '--vhost', 'dev'], 140, 24);
+      const header = await screen.waitFor('users alice, bob · vhosts /, dev', 'the users and vhosts in the header');
+      expect(header).toContain(`standalone broker 127.0.0.1:${screen.port()} · users alice, bob · vhosts /, dev`);
+      expect(header).not.toMatch(/wonder|builder/);
+      const refused = await amqplib.connect(`amqp://carol:secret@127.0.0.1:${screen.port()}`).catch((e: unknown) => e as Error);
+      expect(String(refused)).toContain("Login was refused using authentication mechanism PLAIN. No user 'carol' on this broker.");
+      const status = await screen.waitFor("refused login of user 'carol'", 'the refusal on the status line');
+      expect(statusLine(status)).toContain("connection #1: refused login of user 'carol': no user 'carol' on this broker (users: alice, bob)");
+      screen.keys('q');
+      await until(() => screen.ready().includes('quit done, exit 0'), 'exit 0 after q', 15_000);
+    } finally {
+      screen.stop();
+    }
+  });
+});
+
