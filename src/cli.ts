@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { EventSink } from './events.js';
 import type { Recorder } from './record/recorder.js';
+import type { StandaloneSession } from './session.js';
 import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
@@ -210,6 +211,9 @@ async function runLive(opts: RootOptions): Promise<void> {
     sinkNames.push('the recorder');
   }
   const secrets = { showSecrets: opts.showSecrets ?? false, keepSecrets: opts.recordSecrets ?? false, sinks, sinkNames, notice };
+  // who may log in where: users by name only, never their passwords
+  const logins = (s: StandaloneSession) => `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}`;
+  let standalone: StandaloneSession | undefined;
   const session = upstream
     ? await startProxySession({
       listen,
@@ -219,7 +223,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...secrets,
       ...(recorder ? { recorder } : {}),
     })
-    : await startStandaloneSession({
+    : standalone = await startStandaloneSession({
       listen,
       users,
       vhosts: opts.vhost,
@@ -228,7 +232,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...(recorder ? { recorder } : {}),
     });
   const listening = formatHostPort(session.address.address, session.address.port);
-  const mode = target !== undefined ? `proxy ${listening} → ${target}` : `standalone broker ${listening}`;
+  const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
   let stopping: Promise<void> | undefined;
   // stop accepting, close connections, then flush the recording: every forwarded frame is in it
   const stop = () => (stopping ??= (async () => {
@@ -247,7 +251,7 @@ async function runLive(opts: RootOptions): Promise<void> {
     });
     await stop();
   } else {
-    notice(target !== undefined ? `proxying ${listening} → ${target} (Ctrl-C to stop)` : `built-in broker listening on ${listening} (Ctrl-C to stop)`);
+    notice(standalone ? `built-in broker listening on ${listening}; ${logins(standalone)} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`);
     await untilSignal();
     await stop();
   }

@@ -111,8 +111,14 @@ export interface StandaloneSessionOptions {
   readonly recorder?: OverloadableSink;
 }
 
+export interface StandaloneSession extends RunningSession {
+  /** the users by name (never their passwords) and the virtual hosts, for banners */
+  readonly users: readonly string[];
+  readonly vhosts: readonly string[];
+}
+
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
-export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<RunningSession> {
+export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<StandaloneSession> {
   const { startBroker } = await import('./broker/broker-server.js');
   // the broker exists by the time a connection reports data
   const { bus, observer } = tapSource(options, (held) => broker.holdReading(held));
@@ -123,10 +129,13 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
+    onNotice: options.notice,
   });
   return {
     address: { address: broker.address.host, port: broker.address.port },
     sinkFailures: () => bus.failures,
     stop: () => broker.close(),
+    users: [...broker.broker.users.keys()],
+    vhosts: [...broker.broker.vhosts()].map((v) => v.name),
   };
 }

@@ -7,6 +7,8 @@ export interface TuiDrawOptions {
   readonly mode: string;
   readonly recording?: () => { path: string; bytes: number } | undefined;
   readonly notices: NoticeRouter;
+  /** a line the header shows beside the mode (a timed replay's position) */
+  readonly progress?: LineFeed;
   readonly onQuit: () => Promise<void>;
   readonly signal?: AbortSignal;
   /** the terminal (process.stdin/stdout unless given) */
@@ -60,6 +62,26 @@ export class NoticeRouter {
   }
 }
 
+/** One line the TUI's header shows beside the mode, replaced as it changes; the TUI gets the latest when it attaches. */
+export class LineFeed {
+  private line: string | undefined;
+  private sink: ((line: string | undefined) => void) | undefined;
+
+  set(line: string | undefined): void {
+    if (line === this.line) return;
+    this.line = line;
+    this.sink?.(line);
+  }
+
+  attach(sink: (line: string | undefined) => void): () => void {
+    this.sink = sink;
+    sink(this.line);
+    return () => {
+      if (this.sink === sink) this.sink = undefined;
+    };
+  }
+}
+
 /** Whether the view is the TUI: asked for (not --no-tui), not --json, and stdout a terminal. */
 export function wantsTui(options: { tui?: boolean; json?: boolean }): boolean {
   return options.tui !== false && !options.json && process.stdout.isTTY === true && process.stdin.isTTY === true;
@@ -81,6 +103,7 @@ export async function prepareTui(bufferSize?: number): Promise<PreparedTui> {
         mode: options.mode,
         ...(options.recording ? { recording: options.recording } : {}),
         notices: (sink) => options.notices.attach(sink),
+        ...(options.progress ? { progress: (sink: (line: string | undefined) => void) => options.progress!.attach(sink) } : {}),
         onQuit: options.onQuit,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.stdin ? { stdin: options.stdin } : {}),

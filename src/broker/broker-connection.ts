@@ -350,8 +350,13 @@ export class BrokerConnection implements AlarmListener {
       throw new AmqpError(503, `COMMAND_INVALID - unknown authentication mechanism '${mechanism}'`).at(10, 11);
     }
     const credentials = saslCredentials(mechanism, args.response);
-    if (credentials?.password === undefined || !this.broker.authenticate(credentials.user, credentials.password)) {
-      this.authFailed();
+    if (credentials === undefined || credentials.password === undefined) {
+      this.authFailed(credentials === undefined ? `no user name and password in the ${mechanism} response` : `no password for user '${credentials.user}'`, credentials?.user);
+      return;
+    }
+    const refusal = this.broker.refusal(credentials.user, credentials.password);
+    if (refusal !== undefined) {
+      this.authFailed(refusal, credentials.user);
       return;
     }
     this.user = credentials.user;
@@ -363,12 +368,18 @@ export class BrokerConnection implements AlarmListener {
     });
   }
 
-  private authFailed(): void {
+  /**
+   * RabbitMQ's code and opening words, so clients react the same; where RabbitMQ points to its
+   * log file (there is none here), the reason itself. The person running the broker is told too
+   * (a client without authentication_failure_close only sees the socket close).
+   */
+  private authFailed(reason: string, user: string | undefined): void {
     this.closeReason = 'authentication failed';
+    this.broker.onNotice?.(`connection #${this.id}: refused login${user !== undefined ? ` of user '${user}'` : ''}: ${reason} (users: ${this.broker.userNames})`);
     if (this.capabilities.authenticationFailureClose) {
       const error = new AmqpError(
         403,
-        `ACCESS_REFUSED - Login was refused using authentication mechanism ${this.mechanism}. For details see the broker logfile.`,
+        `ACCESS_REFUSED - Login was refused using authentication mechanism ${this.mechanism}. ${reason[0]!.toUpperCase()}${reason.slice(1)}.`.slice(0, 255),
       );
       this.closeWithError(error, true);
       return;
@@ -397,7 +408,10 @@ export class BrokerConnection implements AlarmListener {
 
   private open(vhostName: string): void {
     const vhost = this.broker.vhost(vhostName);
-    if (vhost === undefined) throw new AmqpError(530, `NOT_ALLOWED - vhost ${vhostName} not found`).at(10, 40);
+    if (vhost === undefined) {
+      this.broker.onNotice?.(`connection #${this.id} (user '${this.user}'): refused vhost '${vhostName}': no such vhost (vhosts: ${this.broker.vhostNames})`);
+      throw new AmqpError(530, `NOT_ALLOWED - vhost ${vhostName} not found`).at(10, 40);
+    }
     this.vhost = vhost;
     this.state = 'running';
     this.broker.addAlarmListener(this);

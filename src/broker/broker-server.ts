@@ -34,6 +34,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const server = net.createServer({ noDelay: true });
   const warn = options.onWarning ?? ((m: string) => process.stderr.write(`amqp-spy: warning: ${m}\n`));
   broker.onInternalError = (e) => warn(`broker internal error: ${e instanceof Error ? e.message : String(e)}`);
+  broker.onNotice = options.onNotice ?? ((m: string) => process.stderr.write(`amqp-spy: ${m}\n`));
 
   server.on('connection', (socket) => {
     const id = nextId++;

@@ -36,6 +36,11 @@ export interface BrokerOptions {
   readonly now?: () => number;
   /** one-line warnings (default guest account on a public interface); default stderr */
   readonly onWarning?: (message: string) => void;
+  /**
+   * One-line notices about clients the broker turned away (a refused login, an unknown vhost):
+   * the client hears only the reply text, the person running the broker hears this.
+   */
+  readonly onNotice?: (message: string) => void;
 }
 
 export const DEFAULT_USER: BrokerUser = { name: 'guest', password: 'guest' };
@@ -97,6 +102,8 @@ export class Broker {
   readonly now: () => number;
   /** told about faults caught outside any connection (timers) */
   onInternalError: ((e: unknown) => void) | undefined = undefined;
+  /** told about clients turned away (see BrokerOptions.onNotice) */
+  onNotice: ((message: string) => void) | undefined = undefined;
   /** direct reply-to: `amq.rabbitmq.reply-to.<key>` → the channel consuming its replies */
   readonly replyTargets = new Map<string, ReplyTarget>();
   private highWatermark: number;
@@ -137,8 +144,24 @@ export class Broker {
 
   /** PLAIN / AMQPLAIN credential check. */
   authenticate(user: string, password: string): boolean {
+    return this.refusal(user, password) === undefined;
+  }
+
+  /** Why a login is refused, for people ("no user 'bob'"), or undefined when it is let in. */
+  refusal(user: string, password: string): string | undefined {
     const expected = this.users.get(user);
-    return expected !== undefined && expected === password;
+    if (expected === undefined) return `no user '${user}' on this broker`;
+    return expected === password ? undefined : `wrong password for user '${user}'`;
+  }
+
+  /** `guest`, `ann, bob`: the users by name (never their passwords), for notices and banners. */
+  get userNames(): string {
+    return [...this.users.keys()].join(', ');
+  }
+
+  /** `/`, `/, dev`: the virtual hosts by name. */
+  get vhostNames(): string {
+    return [...this.vhostMap.keys()].join(', ');
   }
 
   // ---- memory alarm ----

@@ -1,12 +1,12 @@
 // `amqp-spy replay FILE [--to host:port]`: the command around replayRecording / replayTo,
 // kept out of cli.ts so the CLI only parses arguments.
 
-import { NoticeRouter, prepareTui } from '../tui-launch.js';
+import { LineFeed, NoticeRouter, prepareTui } from '../tui-launch.js';
 import { parseUpstreamAddress } from '../proxy/address.js';
 import { parseFilter } from '../view/filter.js';
 import { createHeadlessPrinter } from '../view/headless-printer.js';
 import { createSummary, plural } from '../view/summary.js';
-import { replayRecording } from './replay.js';
+import { replayRecording, type ReplayProgress } from './replay.js';
 import { formatDifference, replayTo, type ReplayTarget } from './replay-to.js';
 
 export interface ReplayCommandOptions {
@@ -55,15 +55,18 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     const tui = await prepareTui(options.bufferSize);
     const abort = new AbortController();
     const notices = new NoticeRouter(io.notice);
+    // a timed replay says where it is and how long until the next event, in the header
+    const progress = new LineFeed();
     let replayError: unknown;
     const ui = tui.draw({
       mode: `replay ${file}`,
       notices,
+      progress,
       onQuit: async () => abort.abort(),
       ...(io.stdin ? { stdin: io.stdin } : {}),
       ...(io.stdout ? { stdout: io.stdout } : {}),
     });
-    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [tui.sink], sinkNames: ['the terminal UI'], unfilteredSinks: [summary.sink], signal: abort.signal })
+    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [tui.sink], sinkNames: ['the terminal UI'], unfilteredSinks: [summary.sink], signal: abort.signal, onProgress: (p) => progress.set(describeProgress(p)) })
       .catch((error: unknown) => { replayError = error; abort.abort(); });
     if (replayError === undefined) notices.notice(`replay of ${file} complete: q to quit`);
     await ui;
@@ -81,6 +84,16 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
   io.notice(`replayed ${file}${describeOrigin(result.header)}`);
   io.notice(`${summary.text()}${filter && !filter.empty ? `; ${result.matched} of ${plural(result.events, 'event')} matched the filter, ${plural(printer.lines(), 'line')} printed` : ''}`);
   return result.sinkFailures > 0 ? 1 : 0;
+}
+
+/** `123/553 events, next in 2.1 s` (the total once counted; `?` until then). */
+export function describeProgress(p: ReplayProgress): string {
+  const position = `${p.done.toLocaleString('en-US')}/${p.total === undefined ? '?' : p.total.toLocaleString('en-US')} events`;
+  if (p.finished) return `${position}, complete`;
+  if (p.nextInMs === undefined) return position;
+  const seconds = p.nextInMs / 1000;
+  const wait = seconds < 60 ? `${seconds.toFixed(1)} s` : `${Math.floor(seconds / 60)} min ${Math.floor(seconds % 60)} s`;
+  return `${position}, next in ${wait}`;
 }
 
 /** ": recorded <when> by <tool>, <listen> → <upstream>", with only what the header holds. */

@@ -28,6 +28,21 @@ export interface ReplayOptions {
   readonly onHeader?: (header: ReadRecordingHeader) => void;
   /** stops replay early (e.g. the TUI quit) */
   readonly signal?: AbortSignal;
+  /**
+   * Where a timed (`speed`) replay is: called while it waits (at least every WAIT_SLICE_MS,
+   * with the time left), at most every PROGRESS_INTERVAL_MS otherwise, and once at the end.
+   */
+  readonly onProgress?: (progress: ReplayProgress) => void;
+}
+
+export interface ReplayProgress {
+  /** entries (recorded events) replayed so far */
+  readonly done: number;
+  /** entries in the recording, once counted (a second read of the file, beside the replay) */
+  readonly total: number | undefined;
+  /** ms until the next entry is due, while replay waits for it */
+  readonly nextInMs: number | undefined;
+  readonly finished: boolean;
 }
 
 export interface ReplayResult {
@@ -44,6 +59,25 @@ export interface ReplayResult {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A long wait is slept in slices: progress counts down, and a quit is not kept waiting. */
+const WAIT_SLICE_MS = 250;
+const PROGRESS_INTERVAL_MS = 200;
+
+/** Entries in a recording, read beside the replay; undefined when it cannot be read (the replay says why). */
+async function countEntries(path: string, lenient: boolean, signal: AbortSignal | undefined): Promise<number | undefined> {
+  try {
+    const recording = await openRecording(path, { lenient, onWarning: () => {} });
+    let n = 0;
+    for await (const _entry of recording.entries()) {
+      if (signal?.aborted) return undefined;
+      n++;
+    }
+    return n;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function replayRecording(options: ReplayOptions): Promise<ReplayResult> {
   const warn = options.onWarning ?? (() => {});
@@ -92,15 +126,30 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
   const wallStart = performance.now();
   let connections = 0;
   let entries = 0;
+  // progress is for timed replays: one at full speed is over before it could be read
+  const onProgress = speed > 0 ? options.onProgress : undefined;
+  let total: number | undefined;
+  if (onProgress) void countEntries(options.path, options.lenient ?? false, options.signal).then((n) => { total = n; });
+  let progressAt = -Infinity;
+  const progress = (nextInMs: number | undefined, finished = false) => {
+    progressAt = performance.now();
+    onProgress?.({ done: entries, total, nextInMs, finished });
+  };
   for await (const entry of recording.entries()) {
     if (options.signal?.aborted) break;
-    entries++;
     if (speed > 0) {
       firstTs ??= entry.ts;
-      const due = (entry.ts - firstTs) / 1000 / speed - (performance.now() - wallStart);
-      if (due > 1) await sleep(due);
+      const dueAt = wallStart + (entry.ts - firstTs) / 1000 / speed;
+      let due = dueAt - performance.now();
+      while (due > 1 && !options.signal?.aborted) {
+        progress(due);
+        await sleep(Math.min(due, WAIT_SLICE_MS));
+        due = dueAt - performance.now();
+      }
       if (options.signal?.aborted) break;
     }
+    entries++;
+    if (onProgress && performance.now() - progressAt >= PROGRESS_INTERVAL_MS) progress(undefined);
     switch (entry.kind) {
       case 'conn.open': {
         if (taps.has(entry.conn)) taps.get(entry.conn)!.close('reopened in the recording', entry.ts);
@@ -129,6 +178,7 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
       }
     }
   }
+  if (onProgress && !options.signal?.aborted) progress(undefined, true);
   if (taps.size > 0 && !options.signal?.aborted) {
     const ids = [...taps.keys()].map((id) => `#${id}`).join(', ');
     warn(`${options.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`);

@@ -2,7 +2,7 @@
 // Keys resolve through the key map to actions in ui-state; sizes come from the layout.
 
 import { Box, useApp, useInput, useStdin } from 'ink';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { SpyEvent } from '../events.js';
 import type { EventStore } from './event-store.js';
 import { KEYMAP, actionForKey, type KeyFlags } from './keymap.js';
@@ -34,6 +34,8 @@ export interface AppProps {
   readonly renderCost?: RenderCost;
   /** notices for the status line (see RunTuiOptions.notices) */
   readonly notices?: (sink: (line: string) => void) => () => void;
+  /** a line for the header beside the mode (see RunTuiOptions.progress) */
+  readonly progress?: (sink: (line: string | undefined) => void) => () => void;
 }
 
 /** Keys typed faster than they are read, one by one (tab, enter and backspace included). */
@@ -46,7 +48,7 @@ function splitPresses(input: string): { input: string; key: KeyFlags }[] {
 /** How long typing in the filter prompt waits before re-filtering the whole buffer. */
 const FILTER_DEBOUNCE_MS = 80;
 
-export function App({ store, mode, recording, onQuit, columns, rows, renderIntervalMs, onRowMount, initialState, notices, renderCost }: AppProps) {
+export function App({ store, mode, recording, onQuit, columns, rows, renderIntervalMs, onRowMount, initialState, notices, progress, renderCost }: AppProps) {
   const { exit } = useApp();
   // without a terminal on stdin (piped input) there are no keys to read; the session runs until stopped
   const { isRawModeSupported } = useStdin();
@@ -65,6 +67,12 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
   // whether keys go to the prompt; a ref, because keys can arrive before the state that
   // opened the prompt has been rendered
   const prompting = useRef(state.editing !== undefined);
+  // once a state is drawn it says where keys go: Enter on a rejected draft leaves the prompt
+  // open, so keys (Esc) go back to it. A layout effect runs as the state is committed, which
+  // holds every key handled so far (a passive one could run late and undo a newer key).
+  useLayoutEffect(() => {
+    prompting.current = state.editing !== undefined;
+  }, [state]);
 
   const onDraftEdit = useCallback(
     (edit: (draft: string) => string) => {
@@ -105,7 +113,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
           if (!action) continue;
           if (action === 'filter' || action === 'search') prompting.current = true;
           const { snapshot: snap, layout: lay } = latest.current;
-          update((s) => applyAction(s, action, { store, liveEnd: snap.end, listRows: lay.listRows, detailRows: lay.detail - 1 }));
+          update((s) => applyAction(s, action, { store, liveEnd: snap.end, listRows: lay.listRows, detailRows: lay.detail - 1, screenRows: lay.main - 1 }));
         }
       }
     },
@@ -124,16 +132,21 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
 
   useEffect(() => notices?.((line) => update((s) => ({ ...s, status: { text: line, tone: 'error' } }))), [notices, update]);
 
+  const [progressLine, setProgressLine] = useState<string | undefined>(undefined);
+  useEffect(() => progress?.(setProgressLine), [progress]);
+
   const lookup = useCallback((seq: number): SpyEvent | undefined => store.findBySeq(seq), [store]);
+  const selected = view.selectedEvent;
+  const highlight = useMemo(() => (selected && state.search ? state.search.matchedIn?.(selected) : undefined), [selected, state.search]);
 
   const status = state.quitting ? { text: 'quitting: closing connections and flushing the recording…', tone: 'info' as const } : state.status;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
-      <HeaderBar store={store} mode={mode} recording={recording?.()} state={state} rows={view.length} width={layout.width} version={snapshot.version} />
+      <HeaderBar store={store} mode={mode} {...(progressLine ? { note: progressLine } : {})} recording={recording?.()} state={state} rows={view.length} width={layout.width} version={snapshot.version} />
       {state.screen === 'help' ? (
         <HelpScreen keymap={KEYMAP} width={layout.width} height={layout.main} scroll={state.helpScroll} />
       ) : state.screen === 'connections' ? (
-        <ConnectionsView store={store} width={layout.width} height={layout.main} scroll={state.connectionsScroll} version={snapshot.version} />
+        <ConnectionsView store={store} width={layout.width} height={layout.main} scroll={state.connectionsScroll} foldClosedChannels={state.foldClosedChannels} version={snapshot.version} />
       ) : (
         <>
           <EventList
@@ -143,10 +156,11 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
             rows={layout.listRows}
             columns={layout.columns}
             search={state.search}
+            filterText={state.filterText}
             {...(onRowMount ? { onRowMount } : {})}
           />
           {layout.detail > 0 ? (
-            <DetailPane event={view.selectedEvent} width={layout.width} height={layout.detail} bodyMode={state.bodyMode} showRaw={state.showRaw} scroll={state.detailScroll} lookup={lookup} laterFacts={view.selectedEvent ? store.laterFacts(view.selectedEvent) : undefined} pending={view.selectedEvent ? store.isPending(view.selectedEvent) : false} />
+            <DetailPane event={view.selectedEvent} width={layout.width} height={layout.detail} bodyMode={state.bodyMode} showRaw={state.showRaw} scroll={state.detailScroll} lookup={lookup} laterFacts={view.selectedEvent ? store.laterFacts(view.selectedEvent) : undefined} pending={view.selectedEvent ? store.isPending(view.selectedEvent) : false} highlight={highlight} />
           ) : null}
         </>
       )}

@@ -17,7 +17,7 @@ export type ActionId =
   | 'select-prev' | 'select-next' | 'page-up' | 'page-down' | 'select-first' | 'select-last'
   | 'follow' | 'toggle-messages' | 'toggle-heartbeats'
   | 'jump-link' | 'jump-back' | 'cycle-body' | 'toggle-raw' | 'detail-down' | 'detail-up' | 'toggle-detail'
-  | 'connections' | 'filter' | 'search' | 'search-next' | 'search-prev' | 'next-error'
+  | 'connections' | 'fold-closed' | 'filter' | 'search' | 'search-next' | 'search-prev' | 'next-error'
   | 'pause' | 'clear' | 'help' | 'escape' | 'quit';
 
 export type KeyGroup = 'Move' | 'Show' | 'Detail' | 'Find' | 'Session';
@@ -40,6 +40,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { group: 'Show', action: 'toggle-messages', keys: [{ char: 'm' }], description: 'rows: messages / every frame' },
   { group: 'Show', action: 'toggle-heartbeats', keys: [{ char: 'H' }], description: 'hide / show heartbeats' },
   { group: 'Show', action: 'connections', keys: [{ special: 'tab' }], description: 'connections and channels' },
+  { group: 'Show', action: 'fold-closed', keys: [{ char: 'z' }], description: 'fold closed channels' },
   { group: 'Detail', action: 'jump-link', keys: [{ special: 'return' }], description: 'jump to the linked event' },
   { group: 'Detail', action: 'jump-back', keys: [{ special: 'backspace' }, { char: 'B' }], description: 'back to where you jumped from' },
   { group: 'Detail', action: 'cycle-body', keys: [{ char: 'b' }], description: 'body as JSON / text / hex' },

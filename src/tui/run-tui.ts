@@ -35,6 +35,8 @@ export interface DrawTuiOptions {
    * line instead of being written through the screen.
    */
   notices?(sink: (line: string) => void): () => void;
+  /** a line for the header beside the mode (a timed replay's position); undefined clears it */
+  progress?(sink: (line: string | undefined) => void): () => void;
   /** closes the TUI from outside (e.g. SIGTERM); `onQuit` still runs, once */
   signal?: AbortSignal;
 }
@@ -67,7 +69,7 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
     }
   };
   const instance = render(
-    createElement(App, { store, mode: options.mode, recording: options.recording, onQuit, renderCost, ...(options.notices ? { notices: options.notices } : {}) }),
+    createElement(App, { store, mode: options.mode, recording: options.recording, onQuit, renderCost, ...(options.notices ? { notices: options.notices } : {}), ...(options.progress ? { progress: options.progress } : {}) }),
     // console output from elsewhere goes above the UI instead of through it (when console can be
     // patched: test runners replace it with one that cannot)
     { stdout, stdin, exitOnCtrlC: false, patchConsole: typeof console.Console === 'function', onRender: ({ renderTime }) => renderCost.record(renderTime) },

@@ -6,6 +6,7 @@ import type { SpyEvent } from '../events.js';
 import { describeEventDetail, nextBodyMode, type BodyMode } from '../view/event-detail.js';
 import { FilterSyntaxError, parseFilter, type Filter } from '../view/filter.js';
 import { isErrorEvent } from '../view/format.js';
+import { connectionLinesOf } from './connection-lines.js';
 import type { EventStore, ListMode } from './event-store.js';
 import type { ActionId } from './keymap.js';
 
@@ -42,6 +43,8 @@ export interface UiState {
   readonly history: readonly number[];
   readonly status: StatusLine | undefined;
   readonly connectionsScroll: number;
+  /** the connections view shows closed channels (those closed without an error) as one line */
+  readonly foldClosedChannels: boolean;
   readonly helpScroll: number;
   readonly quitting: boolean;
 }
@@ -51,7 +54,7 @@ export function initialUiState(): UiState {
     screen: 'list', following: true, paused: false, frozenEnd: 0, selected: undefined, mode: 'messages', hideHeartbeats: false,
     filterText: '', searchText: '', search: undefined, editing: undefined, draft: '', draftError: undefined,
     bodyMode: undefined, showRaw: false, showDetail: true, detailScroll: 0, history: [], status: undefined,
-    connectionsScroll: 0, helpScroll: 0, quitting: false,
+    connectionsScroll: 0, foldClosedChannels: false, helpScroll: 0, quitting: false,
   };
 }
 
@@ -83,6 +86,8 @@ export interface ActionContext {
   readonly listRows: number;
   /** lines the detail pane shows (for its scrolling) */
   readonly detailRows: number;
+  /** lines the connections and help screens show (the list's rows when not given) */
+  readonly screenRows?: number;
 }
 
 function selectPosition(state: UiState, ctx: ActionContext, view: ListView, position: number, follow = false): UiState {
@@ -112,12 +117,23 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
       default: return cleared;
     }
   }
+  if (action === 'fold-closed') {
+    const foldClosedChannels = !state.foldClosedChannels;
+    const folded = { ...cleared, foldClosedChannels, status: { text: foldClosedChannels ? 'closed channels folded (z unfolds)' : 'closed channels shown', tone: 'info' as const } };
+    return state.screen === 'connections' ? { ...folded, connectionsScroll: clampConnectionsScroll(folded, ctx, state.connectionsScroll) } : folded;
+  }
   if (state.screen === 'connections') {
+    // the scroll stays within the lines: past the end, a key up would seem to do nothing
+    const rows = ctx.screenRows ?? ctx.listRows;
+    const at = clampConnectionsScroll(state, ctx, state.connectionsScroll);
+    const scrollTo = (line: number): UiState => ({ ...cleared, connectionsScroll: clampConnectionsScroll(state, ctx, line) });
     switch (action) {
-      case 'select-prev': return { ...cleared, connectionsScroll: Math.max(0, state.connectionsScroll - 1) };
-      case 'select-next': return { ...cleared, connectionsScroll: state.connectionsScroll + 1 };
-      case 'page-up': return { ...cleared, connectionsScroll: Math.max(0, state.connectionsScroll - ctx.listRows) };
-      case 'page-down': return { ...cleared, connectionsScroll: state.connectionsScroll + ctx.listRows };
+      case 'select-prev': return scrollTo(at - 1);
+      case 'select-next': return scrollTo(at + 1);
+      case 'page-up': return scrollTo(at - rows);
+      case 'page-down': return scrollTo(at + rows);
+      case 'select-first': return scrollTo(0);
+      case 'select-last': return scrollTo(Infinity);
       case 'connections':
       case 'escape': return { ...cleared, screen: 'list' };
       case 'help': return { ...cleared, screen: 'help' };
@@ -143,7 +159,8 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
       store.setView({ ...store.options, hideHeartbeats });
       return { ...cleared, hideHeartbeats, status: { text: hideHeartbeats ? 'heartbeats hidden' : 'heartbeats shown', tone: 'info' } };
     }
-    case 'connections': return { ...cleared, screen: 'connections' };
+    // the view opens at the top, on the open connections
+    case 'connections': return { ...cleared, screen: 'connections', connectionsScroll: 0 };
     case 'help': return { ...cleared, screen: 'help' };
     case 'jump-link': return jumpToLink(cleared, ctx, view);
     case 'jump-back': {
@@ -178,6 +195,12 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
   }
 }
 
+/** A scroll of the connections view kept within its lines (the last screenful at most). */
+function clampConnectionsScroll(state: UiState, ctx: ActionContext, line: number): number {
+  const total = connectionLinesOf(ctx.store, { foldClosedChannels: state.foldClosedChannels }).length;
+  return Math.max(0, Math.min(line, total - (ctx.screenRows ?? ctx.listRows)));
+}
+
 const ERROR_FILTER: Filter = { source: 'error', empty: false, matches: isErrorEvent };
 
 function togglePause(state: UiState, ctx: ActionContext): UiState {
@@ -186,11 +209,25 @@ function togglePause(state: UiState, ctx: ActionContext): UiState {
 
 function findAndSelect(state: UiState, ctx: ActionContext, view: ListView, filter: Filter, step: 1 | -1, notFound: string): UiState {
   const found = ctx.store.findInView(filter, view.selectedPosition, step, view.length);
-  if (found !== undefined) return selectPosition(state, ctx, view, found);
+  if (found !== undefined) return withMatchNote(selectPosition(state, ctx, view, found), ctx, filter, found);
   // wrap around, like a pager's search
   const wrapped = ctx.store.findInView(filter, step === 1 ? -1 : view.length, step, view.length);
   if (wrapped === undefined || wrapped === view.selectedPosition) return { ...state, status: { text: notFound, tone: 'info' } };
-  return { ...selectPosition(state, ctx, view, wrapped), status: { text: step === 1 ? 'search wrapped to the top' : 'search wrapped to the bottom', tone: 'info' } };
+  const moved = { ...selectPosition(state, ctx, view, wrapped), status: { text: step === 1 ? 'search wrapped to the top' : 'search wrapped to the bottom', tone: 'info' as const } };
+  return withMatchNote(moved, ctx, filter, wrapped);
+}
+
+/** A match the row does not show (a header, a body) is named on the status line. */
+function withMatchNote(state: UiState, ctx: Pick<ActionContext, 'store'>, filter: Filter, position: number): UiState {
+  const index = ctx.store.viewAt(position);
+  const event = index === undefined ? undefined : ctx.store.at(index);
+  const fields = event ? filter.matchedIn?.(event) ?? [] : [];
+  if (fields.length === 0 || !event) return state;
+  const note = `matched in ${fields.join(', ')}`;
+  // the detail scrolls to the first matching field (one line of context above it)
+  const lines = describeEventDetail(event, { ...(state.bodyMode ? { bodyMode: state.bodyMode } : {}), showRaw: state.showRaw }).lines;
+  const at = lines.findIndex((line) => line.path !== undefined && fields.includes(line.path));
+  return { ...state, detailScroll: at > 0 ? at - 1 : state.detailScroll, status: { text: state.status ? `${state.status.text}; ${note}` : note, tone: 'info' } };
 }
 
 function jumpToLink(state: UiState, ctx: ActionContext, view: ListView): UiState {
@@ -246,7 +283,7 @@ export function submitDraft(state: UiState, store: EventStore, liveEnd: number, 
   const view = listView(done, store, liveEnd);
   const ctx = { store, liveEnd, listRows, detailRows: 0 };
   const here = view.selectedEvent && done.search.matches(view.selectedEvent);
-  return here ? done : findAndSelect(done, ctx, view, done.search, 1, `no match for "${searchText}"`);
+  return here ? withMatchNote(done, ctx, done.search, view.selectedPosition) : findAndSelect(done, ctx, view, done.search, 1, `no match for "${searchText}"`);
 }
 
 /** Esc in the prompt: a filter prompt clears the filter, a search prompt the search. */

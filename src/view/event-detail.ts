@@ -19,6 +19,8 @@ export interface DetailLine {
   /** the type, shown dim after the value */
   readonly tag?: string;
   readonly tone?: DetailTone;
+  /** the field's path as search names it (`correlation-id`, `headers.trace-id`, `body`) */
+  readonly path?: string;
 }
 
 export interface EventLink {
@@ -73,7 +75,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     const rendering = renderBody(bytes, options.bodyMode, width);
     bodyMode = rendering.mode;
     bodyModes = rendering.modes;
-    heading(`Body  ${formatSize(bytes.length)}  as ${rendering.mode}${rendering.modes.length > 1 ? `  (b: ${rendering.modes.join('/')})` : ''}`);
+    lines.push({ indent: 0, value: `Body  ${formatSize(bytes.length)}  as ${rendering.mode}${rendering.modes.length > 1 ? `  (b: ${rendering.modes.join('/')})` : ''}`, tone: 'heading', path: 'body' });
     lines.push(...rendering.lines);
   };
 
@@ -242,7 +244,7 @@ function methodLines(method: DecodedMethod, lines: DetailLine[]): void {
   for (const spec of method.spec.fields) {
     const value = method.args[spec.name];
     if (value === undefined) continue;
-    argumentLines(spec.name, value, spec.type, 1, lines);
+    argumentLines(spec.name, value, spec.type, 1, lines, spec.name);
   }
   if (method.spec.fields.length === 0) lines.push({ indent: 1, value: '(none)', tone: 'dim' });
 }
@@ -250,36 +252,36 @@ function methodLines(method: DecodedMethod, lines: DetailLine[]): void {
 function propertyLines(properties: Readonly<Record<string, ArgumentValue>>, lines: DetailLine[]): void {
   const keys = Object.keys(properties);
   if (keys.length === 0) lines.push({ indent: 1, value: '(none)', tone: 'dim' });
-  for (const key of keys) argumentLines(key, properties[key]!, undefined, 1, lines);
+  for (const key of keys) argumentLines(key, properties[key]!, undefined, 1, lines, key);
 }
 
-function argumentLines(label: string, value: ArgumentValue, type: string | undefined, indent: number, lines: DetailLine[]): void {
+function argumentLines(label: string, value: ArgumentValue, type: string | undefined, indent: number, lines: DetailLine[], path: string): void {
   if (isFieldTable(value)) {
-    lines.push({ indent, label, value: value.entries.length ? '' : '{}', tag: `${type ?? 'table'} (${value.entries.length})` });
-    tableLines(value, indent + 1, lines);
+    lines.push({ indent, label, value: value.entries.length ? '' : '{}', tag: `${type ?? 'table'} (${value.entries.length})`, path });
+    tableLines(value, indent + 1, lines, path);
     return;
   }
-  lines.push({ indent, label, value: formatScalar(value), ...(type ? { tag: type } : {}) });
+  lines.push({ indent, label, value: formatScalar(value), ...(type ? { tag: type } : {}), path });
 }
 
-function tableLines(table: FieldTable, indent: number, lines: DetailLine[]): void {
-  for (const [key, field] of table.entries) fieldValueLines(key, field, indent, lines);
+function tableLines(table: FieldTable, indent: number, lines: DetailLine[], path: string): void {
+  for (const [key, field] of table.entries) fieldValueLines(key, field, indent, lines, `${path}.${key}`);
 }
 
-function fieldValueLines(label: string, field: FieldValue, indent: number, lines: DetailLine[]): void {
+function fieldValueLines(label: string, field: FieldValue, indent: number, lines: DetailLine[], path: string): void {
   const tag = `${field.type} ${TYPE_NAMES[field.type]}`;
   if (field.type === 'F') {
-    lines.push({ indent, label, value: field.value.entries.length ? '' : '{}', tag: `${tag} (${field.value.entries.length})` });
-    tableLines(field.value, indent + 1, lines);
+    lines.push({ indent, label, value: field.value.entries.length ? '' : '{}', tag: `${tag} (${field.value.entries.length})`, path });
+    tableLines(field.value, indent + 1, lines, path);
   } else if (field.type === 'A') {
-    lines.push({ indent, label, value: field.value.length ? '' : '[]', tag: `${tag} (${field.value.length})` });
-    field.value.forEach((item, i) => fieldValueLines(`[${i}]`, item, indent + 1, lines));
+    lines.push({ indent, label, value: field.value.length ? '' : '[]', tag: `${tag} (${field.value.length})`, path });
+    field.value.forEach((item, i) => fieldValueLines(`[${i}]`, item, indent + 1, lines, `${path}[${i}]`));
   } else if (field.type === 'T') {
     const seconds = Number(field.value);
     const iso = Number.isFinite(seconds) && Math.abs(seconds) < 8.64e12 ? new Date(seconds * 1000).toISOString() : '';
-    lines.push({ indent, label, value: `${field.value}${iso ? `  (${iso})` : ''}`, tag });
+    lines.push({ indent, label, value: `${field.value}${iso ? `  (${iso})` : ''}`, tag, path });
   } else {
-    lines.push({ indent, label, value: formatScalar(field.value), tag });
+    lines.push({ indent, label, value: formatScalar(field.value), tag, path });
   }
 }
 
@@ -318,16 +320,16 @@ export function hexDump(bytes: Uint8Array, width = 80, maxLines = MAX_BODY_LINES
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Text when the bytes are UTF-8 without stray control characters, else undefined. */
-export function bodyAsText(bytes: Uint8Array): string | undefined {
+/** Text of the first `limit` bytes when they are UTF-8 without stray control characters, else undefined. */
+export function bodyAsText(bytes: Uint8Array, limit = MAX_BODY_BYTES): string | undefined {
   let text: string;
   try {
-    text = utf8.decode(bytes.subarray(0, MAX_BODY_BYTES));
+    text = utf8.decode(bytes.subarray(0, limit));
   } catch {
     // a multi-byte character cut at the limit is still text
-    if (bytes.length <= MAX_BODY_BYTES) return undefined;
+    if (bytes.length <= limit) return undefined;
     try {
-      text = utf8.decode(bytes.subarray(0, lastCharBoundary(bytes, MAX_BODY_BYTES)));
+      text = utf8.decode(bytes.subarray(0, lastCharBoundary(bytes, limit)));
     } catch {
       return undefined;
     }

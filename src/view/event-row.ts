@@ -88,8 +88,9 @@ function joinText(a: string, b: string): string {
   return a && b ? `${a} ${b}` : a || b;
 }
 
-/** Column widths of the list for a terminal width; `detail` takes what is left. */
+/** Column widths of the list for a terminal width; the summary takes what is left. 0: not shown. */
 export interface RowColumns {
+  /** 12 (`12:00:01.234`), or 9 without the hour (`00:01.234`) when narrow */
   readonly time: number;
   readonly conn: number;
   readonly dir: number;
@@ -97,19 +98,33 @@ export interface RowColumns {
   readonly size: number;
   readonly rtt: number;
   readonly summary: number;
+  /** the whole row, spaces between columns included */
+  readonly width: number;
 }
 
-/** One space between columns; narrow terminals get narrower id columns, the summary the rest. */
+/** The method and its arguments get this much before other columns give way. */
+const SUMMARY_MIN = 40;
+
+/**
+ * One space between columns. The id columns fit their usual values (`#999`, `ch2047`: the
+ * default channel-max); the method and arguments take the rest, and when that is under
+ * SUMMARY_MIN the columns give way by importance, the least first: the size, the round trip
+ * (a reply still names its request), the hour of the time.
+ */
 export function rowColumns(width: number): RowColumns {
-  const narrow = width < 100;
-  const time = 12;
-  const conn = narrow ? 3 : 4;
+  let time = 12;
+  const conn = width >= 100 ? 5 : 4;
   const dir = 3;
-  const channel = narrow ? 4 : 5;
-  const size = 8;
-  const rtt = 8;
-  const summary = Math.max(10, width - time - conn - dir - channel - size - rtt - 6);
-  return { time, conn, dir, channel, size, rtt, summary };
+  const channel = 6;
+  let size = 8;
+  let rtt = 8;
+  const left = () => width - [time, conn, dir, channel, size, rtt].reduce((sum, w) => sum + (w > 0 ? w + 1 : 0), 0);
+  for (const giveWay of [() => (size = 0), () => (rtt = 0), () => (time = 9)]) {
+    if (left() >= SUMMARY_MIN) break;
+    giveWay();
+  }
+  const summary = Math.max(10, left());
+  return { time, conn, dir, channel, size, rtt, summary, width: width - left() + summary };
 }
 
 /** Cuts to `width` display cells with an ellipsis, or pads with spaces; control characters are replaced. */

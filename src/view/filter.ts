@@ -1,14 +1,17 @@
 // The filter language shared by the TUI, replay and headless output:
 //   method:basic.publish  method:basic.*   conn:3   ch:1   dir:c2s | dir:s2c
 //   exchange:orders   queue:jobs   rk:order.*  (rk uses AMQP topic patterns: * one word, # any)
-//   error   free text (matched case-insensitively against the event's text line)
-// Terms separated by spaces must all match (AND); `-term` negates; quote values with spaces.
-// The grammar is data (FILTER_KEYS) so help screens and docs are generated from it.
+//   error   free text (case-insensitive: the event's text line, then its arguments,
+//   properties, headers and the first 64 KiB of a UTF-8 body; see search-fields.ts)
+// Terms separated by spaces must all match (AND); `-term` negates; quote values with spaces;
+// a bare OR is refused (it would silently be matched as text).
+// The grammar is data (FILTER_KEYS, FILTER_SYNTAX) so help screens and docs are generated from it.
 
 import { compileTopicPattern } from './topic-pattern.js';
 import type { ArgumentValue } from '../decoder/types.js';
 import type { SpyEvent } from '../events.js';
 import { formatEventLine, isErrorEvent } from './format.js';
+import { bodyOf, bodyTextIncludes, findInFields } from './search-fields.js';
 
 export interface FilterKey {
   readonly key: string;
@@ -25,7 +28,21 @@ export const FILTER_KEYS: readonly FilterKey[] = [
   { key: 'queue', example: 'queue:jobs', help: 'queue argument; * matches any characters' },
   { key: 'rk', example: 'rk:order.*', help: 'routing key, as a topic pattern (* one word, # any words)' },
   { key: 'error', example: 'error', help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors' },
-  { key: 'text', example: 'timeout', help: 'free text anywhere in the line (case-insensitive)' },
+  { key: 'text', example: 'timeout', help: 'free text in the row, properties, headers or a text body' },
+];
+
+/** The prefix that negates a term. */
+export const NEGATE = '-';
+/** Words taken for an OR operator, which the language does not have (matched in any case). */
+const OR_WORDS: readonly string[] = ['or', '||', '|'];
+const OR_HINT = 'terms are ANDed; OR is not supported yet — use two filters';
+
+/** How terms combine, for help screens: the parser below follows these same rules. */
+export const FILTER_SYNTAX: readonly { readonly example: string; readonly help: string }[] = [
+  { example: 'ch:1 error', help: 'terms are ANDed (all match)' },
+  { example: `${NEGATE}method:basic.ack`, help: `${NEGATE}term negates a term` },
+  { example: '"no route"', help: 'quotes keep spaces' },
+  { example: 'OR', help: 'not supported yet: two filters' },
 ];
 
 export class FilterSyntaxError extends Error {
@@ -35,12 +52,34 @@ export class FilterSyntaxError extends Error {
   }
 }
 
-type Predicate = (event: SpyEvent, text: () => string) => boolean;
+/** One event being matched: its line worked out once, and only when a text term asks. */
+class MatchContext {
+  private line: string | undefined;
+  constructor(readonly event: SpyEvent) {}
+
+  /** Where a needle (lower case) is: `row` (the line shows it), a field's path, `body`, or undefined. */
+  find(needle: string): string | undefined {
+    this.line ??= formatEventLine(this.event).toLowerCase();
+    if (this.line.includes(needle)) return 'row';
+    const field = findInFields(this.event, needle);
+    if (field !== undefined) return field;
+    // the body last: the costliest to look through
+    const body = bodyOf(this.event);
+    return body !== undefined && bodyTextIncludes(body, needle) ? 'body' : undefined;
+  }
+}
+
+type Predicate = (context: MatchContext) => boolean;
 
 export interface Filter {
   readonly source: string;
   readonly empty: boolean;
   matches(event: SpyEvent): boolean;
+  /**
+   * Where the free-text terms matched an event outside its row (`correlation-id`,
+   * `headers.trace-id`, `body`): empty when the row shows every match, or there is none.
+   */
+  matchedIn?(event: SpyEvent): readonly string[];
 }
 
 const KEYS = new Set(FILTER_KEYS.map((k) => k.key));
@@ -48,55 +87,84 @@ const KEYS = new Set(FILTER_KEYS.map((k) => k.key));
 /** Parses a filter; throws FilterSyntaxError (one line) on bad input. */
 export function parseFilter(source: string): Filter {
   const predicates: Predicate[] = [];
-  for (const { token, at } of tokenize(source)) {
+  /** needles of the free-text terms that must match (not negated) */
+  const needles: string[] = [];
+  for (const { token, at, quoted } of tokenize(source)) {
+    if (!quoted && OR_WORDS.includes(token.toLowerCase())) throw new FilterSyntaxError(source, at, `"${token}": ${OR_HINT}`);
     let negate = false;
     let term = token;
-    if (term.startsWith('-') && term.length > 1) {
+    if (term.startsWith(NEGATE) && term.length > 1) {
       negate = true;
       term = term.slice(1);
     }
-    const predicate = compileTerm(source, term, at);
-    predicates.push(negate ? (e, t) => !predicate(e, t) : predicate);
+    const { predicate, needle } = compileTerm(source, term, at);
+    if (needle !== undefined && !negate) needles.push(needle);
+    predicates.push(negate ? (c) => !predicate(c) : predicate);
   }
+  const matchAll = (event: SpyEvent): boolean => {
+    const context = new MatchContext(event);
+    for (const p of predicates) if (!p(context)) return false;
+    return true;
+  };
+  // a text term may decode a body: remember each event's answer (the list asks again on
+  // every draw); events are immutable, and leave the cache when they leave the buffer
+  const cache = needles.length > 0 ? new WeakMap<SpyEvent, boolean>() : undefined;
   return {
     source,
     empty: predicates.length === 0,
-    matches(event: SpyEvent): boolean {
-      let line: string | undefined;
-      const text = () => (line ??= formatEventLine(event).toLowerCase());
-      for (const p of predicates) if (!p(event, text)) return false;
-      return true;
+    matches: cache
+      ? (event) => {
+          let answer = cache.get(event);
+          if (answer === undefined) cache.set(event, (answer = matchAll(event)));
+          return answer;
+        }
+      : matchAll,
+    matchedIn(event: SpyEvent): readonly string[] {
+      if (needles.length === 0) return [];
+      const context = new MatchContext(event);
+      const where = new Set<string>();
+      for (const needle of needles) {
+        const found = context.find(needle);
+        if (found !== undefined && found !== 'row') where.add(found);
+      }
+      return [...where];
     },
   };
 }
 
-function tokenize(source: string): { token: string; at: number }[] {
-  const tokens: { token: string; at: number }[] = [];
+function tokenize(source: string): { token: string; at: number; quoted: boolean }[] {
+  const tokens: { token: string; at: number; quoted: boolean }[] = [];
   let i = 0;
   while (i < source.length) {
     while (source[i] === ' ' || source[i] === '\t') i++;
     if (i >= source.length) break;
     const start = i;
     let token = '';
+    let quoted = false;
     while (i < source.length && source[i] !== ' ' && source[i] !== '\t') {
       if (source[i] === '"') {
         const close = source.indexOf('"', i + 1);
         if (close < 0) throw new FilterSyntaxError(source, i, `unclosed quote at column ${i + 1}`);
         token += source.slice(i + 1, close);
+        quoted = true;
         i = close + 1;
       } else token += source[i++];
     }
-    tokens.push({ token, at: start });
+    tokens.push({ token, at: start, quoted });
   }
   return tokens;
 }
 
-function compileTerm(source: string, term: string, at: number): Predicate {
+function textTerm(value: string): { predicate: Predicate; needle: string } {
+  const needle = value.toLowerCase();
+  return { predicate: (c) => c.find(needle) !== undefined, needle };
+}
+
+function compileTerm(source: string, term: string, at: number): { predicate: Predicate; needle?: string } {
   const colon = term.indexOf(':');
   if (colon < 0) {
-    if (term === 'error') return (e) => isErrorEvent(e);
-    const needle = term.toLowerCase();
-    return (_e, text) => text().includes(needle);
+    if (term === 'error') return { predicate: (c) => isErrorEvent(c.event) };
+    return textTerm(term);
   }
   const key = term.slice(0, colon);
   const value = term.slice(colon + 1);
@@ -104,46 +172,45 @@ function compileTerm(source: string, term: string, at: number): Predicate {
     throw new FilterSyntaxError(source, at, `unknown key "${key}:" (keys: ${FILTER_KEYS.filter((k) => k.key !== 'text' && k.key !== 'error').map((k) => `${k.key}:`).join(' ')})`);
   }
   if (value === '') throw new FilterSyntaxError(source, at, `"${key}:" needs a value, e.g. ${FILTER_KEYS.find((k) => k.key === key)!.example}`);
+  const on = (test: (e: SpyEvent) => boolean) => ({ predicate: (c: MatchContext) => test(c.event) });
   switch (key) {
     case 'method': {
       const match = globMatcher(value);
-      return (e) => {
+      return on((e) => {
         const name = methodName(e);
         return name !== undefined && match(name);
-      };
+      });
     }
     case 'conn':
     case 'ch': {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0) throw new FilterSyntaxError(source, at, `"${key}:" takes a number, got "${value}"`);
-      return key === 'conn' ? (e) => e.conn === n : (e) => channelOf(e) === n;
+      return on(key === 'conn' ? (e) => e.conn === n : (e) => channelOf(e) === n);
     }
     case 'dir': {
       const dir = value === 'c2s' || value === 'cs' || value === 'in' ? 'c2s' : value === 's2c' || value === 'sc' || value === 'out' ? 's2c' : undefined;
       if (!dir) throw new FilterSyntaxError(source, at, `"dir:" takes c2s or s2c, got "${value}"`);
-      return (e) => 'dir' in e && e.dir === dir;
+      return on((e) => 'dir' in e && e.dir === dir);
     }
     case 'exchange':
     case 'queue': {
       const match = globMatcher(value);
-      return (e) => {
+      return on((e) => {
         const arg = argumentOf(e, key);
         return arg !== undefined && match(arg);
-      };
+      });
     }
     case 'rk': {
       const pattern = compileTopicPattern(value);
-      return (e) => {
+      return on((e) => {
         const arg = argumentOf(e, 'routing-key');
         return arg !== undefined && pattern(arg);
-      };
+      });
     }
-    case 'text': {
-      const needle = value.toLowerCase();
-      return (_e, text) => text().includes(needle);
-    }
+    case 'text':
+      return textTerm(value);
     default:
-      return (e) => isErrorEvent(e);
+      return on(isErrorEvent);
   }
 }
 

@@ -72,10 +72,12 @@ describe('handshake', () => {
   });
 
   it('refuses a wrong password with 403 when the client has authentication_failure_close, silently otherwise', async () => {
-    const b = await broker({ users: [{ name: 'ann', password: 's3cret' }] });
+    const notices: string[] = [];
+    const b = await broker({ users: [{ name: 'ann', password: 's3cret' }], onNotice: (m) => notices.push(m) });
     const c = await client(b);
+    // RabbitMQ's code and opening words; then the reason, where RabbitMQ points to its log file
     await expect(c.open({ user: 'ann', password: 'nope' })).rejects.toThrow(
-      'got connection.close 403 ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.',
+      "got connection.close 403 ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. Wrong password for user 'ann'.",
     );
     await c.waitForEnd();
     // guest is gone once users are given
@@ -83,12 +85,21 @@ describe('handshake', () => {
     await expect(d.open({ capabilities: {} })).rejects.toThrow(/socket closed/);
     expect(d.frames.map((f) => (f.type === 'method' ? f.method.name : f.type))).toEqual(['connection.start']);
     expect(d.ended).toBe(true);
+    // the client without the capability hears nothing: the person running the broker is told
+    expect(notices).toEqual([
+      "connection #1: refused login of user 'ann': wrong password for user 'ann' (users: ann)",
+      "connection #2: refused login of user 'guest': no user 'guest' on this broker (users: ann)",
+    ]);
+    const e = await client(b);
+    await expect(e.open({ user: 'bob', password: 'x' })).rejects.toThrow("ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. No user 'bob' on this broker.");
   });
 
   it('refuses an unknown vhost with 530 and accepts the configured ones', async () => {
-    const b = await broker({ vhosts: ['/', 'dev'] });
+    const notices: string[] = [];
+    const b = await broker({ vhosts: ['/', 'dev'], onNotice: (m) => notices.push(m) });
     const c = await client(b);
     await expect(c.open({ vhost: 'nope' })).rejects.toThrow('got connection.close 530 NOT_ALLOWED - vhost nope not found');
+    expect(notices).toEqual(["connection #1 (user 'guest'): refused vhost 'nope': no such vhost (vhosts: /, dev)"]);
     const d = await client(b);
     await d.open({ vhost: 'dev' });
     await d.openChannel(1);
@@ -283,8 +294,10 @@ function sharedCases(port: () => number): void {
     c.send(0, 'connection.start-ok', { 'client-properties': fieldTable({}), mechanism: 'AMQPLAIN', response });
     expect((await c.expectMethod('connection.tune')).args).toMatchObject({ 'channel-max': 2047, 'frame-max': 131072 });
     const d = await connect();
+    // the same code and opening words (RabbitMQ goes on "For details see the broker logfile.",
+    // the built-in broker with the reason)
     await expect(d.open({ password: 'not-the-password' })).rejects.toThrow(
-      'got connection.close 403 ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.',
+      'got connection.close 403 ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. ',
     );
   });
 

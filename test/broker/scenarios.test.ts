@@ -387,7 +387,7 @@ function defineScenarios(target: () => Target, connect: ClientFactory): void {
     const vhostError = (await connect({ ...t, vhost }).catch((e: unknown) => e)) as Error;
     expect(vhostError.message).toMatch(new RegExp(`NOT_ALLOWED - vhost ${vhost.replace(/\./g, '\\.')} not found|^Expected ConnectionOpenOk; got <ConnectionClose channel:0>$`));
     const authError = (await connect({ ...t, password: `${t.password}-wrong` }).catch((e: unknown) => e)) as Error;
-    expect(authError.message).toContain('ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.');
+    expect(authError.message).toContain('ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. ');
   });
 }
 

@@ -45,6 +45,8 @@ describe('amqp-spy --standalone', () => {
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', recording, '--user', 'alice:wonder']);
     cleanups.push(() => { cli.child.kill('SIGKILL'); });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    // who may log in where, by name: never a password
+    expect(cli.stderr()).toContain(`built-in broker listening on 127.0.0.1:${port}; users alice · vhosts / (Ctrl-C to stop)`);
     expect(await clientSession(port, 'alice', 'wonder')).toEqual(['{"id":7}']);
     await waitFor(() => cli.stdout().includes('connection closed'), 'the close to be printed');
     const out = cli.stdout();
@@ -74,8 +76,11 @@ describe('amqp-spy --standalone', () => {
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui']);
     cleanups.push(() => { cli.child.kill('SIGKILL'); });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
-    await expect(amqplib.connect({ hostname: '127.0.0.1', port, username: 'guest', password: 'wrong' })).rejects.toThrow(/403|ACCESS_REFUSED|auth/i);
+    // RabbitMQ's code and words, then what was wrong (not "see the broker logfile": there is none)
+    await expect(amqplib.connect({ hostname: '127.0.0.1', port, username: 'guest', password: 'wrong' })).rejects.toThrow(/403 \(ACCESS-REFUSED\) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN\. Wrong password for user 'guest'\."/);
     await waitFor(() => cli.stdout().includes('403'), 'the refusal to be printed');
+    // and amqp-spy's side says who was refused
+    await waitFor(() => cli.stderr().includes("amqp-spy: connection #1: refused login of user 'guest': wrong password for user 'guest' (users: guest)"), 'the refusal notice');
     const second = runCli(['--standalone', '--listen', String(port), '--no-tui']);
     expect(second.status).toBe(1);
     expect(second.stderr.trim()).toBe(`amqp-spy: cannot listen on 127.0.0.1:${port}: address already in use`);

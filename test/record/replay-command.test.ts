@@ -93,6 +93,10 @@ describe('amqp-spy replay', () => {
     const bad = runCli(['replay', file, '--filter', 'colour:red']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^amqp-spy: filter "colour:red": unknown key "colour:"/);
+    // OR would be matched as text and match nothing: refused, with what to do instead
+    const or = runCli(['replay', file, '--filter', 'method:basic.ack OR method:basic.nack']);
+    expect(or.status).toBe(2);
+    expect(or.stderr.trim()).toBe('amqp-spy: filter "method:basic.ack OR method:basic.nack": "OR": terms are ANDed; OR is not supported yet — use two filters');
     expect(runCli(['replay', file, '--speed', 'fast']).stderr).toMatch(/--speed takes a positive number/);
   });
 

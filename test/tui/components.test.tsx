@@ -7,7 +7,7 @@ import { ConnectionsView } from '../../src/tui/components/ConnectionsView.js';
 import { EventStore } from '../../src/tui/event-store.js';
 import { KEYMAP, bindingLabel } from '../../src/tui/keymap.js';
 import { computeLayout } from '../../src/tui/layout.js';
-import { FILTER_KEYS } from '../../src/view/filter.js';
+import { FILTER_KEYS, FILTER_SYNTAX } from '../../src/view/filter.js';
 import type { SpyEvent } from '../../src/events.js';
 import { BINARY_BODY, JSON_BODY, TEXT_BODY, findEvent, methodNameOf, sampleConversation } from './conversation.js';
 import { stripAnsi } from './helpers.js';
@@ -33,18 +33,18 @@ describe('EventList', () => {
     const { lastFrame, unmount } = render(<EventList store={store} length={store.viewLength()} selectedPosition={0} rows={40} columns={layout.columns} />);
     const lines = frameLines(lastFrame());
     unmount();
-    expect(lines[0]).toMatch(/^TIME\s+CONN DIR CH\s+METHOD {2}ARGUMENTS\s+SIZE\s+RTT$/);
+    expect(lines[0]).toMatch(/^TIME\s+CONN\s+DIR CH\s+METHOD {2}ARGUMENTS\s+SIZE\s+RTT$/);
     const declareOk = lines.find((l) => l.includes('queue.declare-ok'))!;
-    expect(declareOk).toMatch(/^\d\d:\d\d:\d\d\.\d{3} #1 {3}S→C ch1 {3}queue\.declare-ok queue=jobs message-count=0 .*… +25 B +1\.5 ms$/);
+    expect(declareOk).toMatch(/^\d\d:\d\d:\d\d\.\d{3} #1 {4}S→C ch1 {4}queue\.declare-ok queue=jobs message-count=0 .*… +25 B +1\.5 ms$/);
     expect(declareOk).toHaveLength(WIDTH);
     const publish = lines.find((l) => l.includes('basic.publish') && l.includes('C→S'))!;
     expect(publish).toMatch(/basic\.publish exchange=orders routing-key=order\.c.* +40 B +13\.5 ms\s*$/); // the confirm came 13.5 ms later
     // every row has the same width: the columns line up and nothing wraps
     for (const line of lines.filter(Boolean)) expect(line.length).toBeLessThanOrEqual(WIDTH);
     for (const row of lines.filter((l) => /^\d\d:/.test(l))) {
-      expect(row.slice(13, 17)).toMatch(/^#1 {2}$/);
-      expect(row.slice(18, 21)).toMatch(/^(C→S|S→C| {3})$/);
-      expect(row.slice(22, 28)).toMatch(/^(ch\d+ +| {6})$/);
+      expect(row.slice(13, 18)).toMatch(/^#1 {3}$/);
+      expect(row.slice(19, 22)).toMatch(/^(C→S|S→C| {3})$/);
+      expect(row.slice(23, 29)).toMatch(/^(ch\d+ +| {6})$/);
     }
   });
 
@@ -176,6 +176,8 @@ describe('HelpScreen', () => {
       expect(text).toContain(binding.description);
     }
     for (const key of FILTER_KEYS) expect(text).toContain(key.example);
+    // how terms combine comes from the grammar's data too
+    for (const rule of FILTER_SYNTAX) expect(text).toContain(rule.help);
   });
 
   it('scrolls when the terminal is too small for every key', () => {
@@ -190,7 +192,7 @@ describe('HelpScreen', () => {
 describe('ConnectionsView', () => {
   it('shows addresses, client library, user, vhost, negotiated limits and channel state', () => {
     const store = storeWith(sampleConversation(5).events.slice(0, 40));
-    const { lastFrame, unmount } = render(<ConnectionsView store={store} width={WIDTH} height={20} scroll={0} version={store.version} />);
+    const { lastFrame, unmount } = render(<ConnectionsView store={store} width={WIDTH} height={20} scroll={0} foldClosedChannels={false} version={store.version} />);
     const text = stripAnsi(lastFrame() ?? '');
     unmount();
     expect(text).toContain('#5  open  127.0.0.1:40005 → 127.0.0.1:5672');

@@ -10,7 +10,7 @@ import { until } from './helpers.js';
   it('publish → confirmed, delivery → acked, RPC request ↔ reply, pending rows marked', async () => {
     const screen = new TmuxScreen();
     try {
-      screen.start(['--standalone'], 160, 50);
+      screen.start(['--standalone'], 200, 50);
       await screen.waitFor('amqp-spy  standalone broker', 'the header');
       const url = `amqp://guest:guest@127.0.0.1:${screen.port()}`;
       const server = await amqplib.connect(url);

@@ -35,9 +35,23 @@ describe('row text', () => {
   });
 
   it('gives every width the same column sum, the summary taking the rest', () => {
-    for (const width of [80, 99, 100, 120, 200]) {
+    for (const width of [40, 60, 80, 99, 100, 120, 200]) {
       const c = rowColumns(width);
-      expect(c.time + c.conn + c.dir + c.channel + c.summary + c.size + c.rtt + 6).toBe(width);
+      const shown = [c.time, c.conn, c.dir, c.channel, c.size, c.rtt].filter((w) => w > 0);
+      expect(shown.reduce((a, b) => a + b + 1, c.summary), String(width)).toBe(width);
+      expect(c.width).toBe(width);
+    }
+  });
+
+  it('columns give way by importance: size, then round trip, then the hour', () => {
+    expect(rowColumns(120)).toMatchObject({ time: 12, size: 8, rtt: 8 });
+    expect(rowColumns(80)).toMatchObject({ time: 12, size: 0, rtt: 8 });
+    expect(rowColumns(60)).toMatchObject({ time: 9, size: 0, rtt: 0 });
+    for (const width of [60, 80, 100]) {
+      // ch2047 (the default channel-max) and #999 fit; the arguments keep room
+      expect(rowColumns(width).channel).toBeGreaterThanOrEqual('ch2047'.length);
+      expect(rowColumns(width).conn).toBeGreaterThanOrEqual('#999'.length);
+      expect(rowColumns(width).summary).toBeGreaterThanOrEqual(30);
     }
   });
 

@@ -92,6 +92,14 @@ describe('filter language', () => {
     expect(parseFilter('  ').empty).toBe(true);
   });
 
+  it('refuses OR (it would be matched as text) with a hint; a quoted "or" is text', () => {
+    for (const input of ['method:basic.ack OR method:basic.nack', 'a or b', 'a || b']) {
+      expect(() => parseFilter(input), input).toThrow(/terms are ANDed; OR is not supported yet — use two filters/);
+    }
+    expect(matching('"or"').length).toBeGreaterThan(0);
+    expect(() => parseFilter('order')).not.toThrow();
+  });
+
   it('documents every key it accepts', () => {
     for (const { key, example } of FILTER_KEYS) expect(() => parseFilter(example), key).not.toThrow();
   });
@@ -147,5 +155,45 @@ describe('a normal close (reply code 0 or 200, either side) is not an error', ()
     for (const e of events) summary.sink(e);
     expect(summary.counts.errors).toBe(1);
     expect(summary.text()).toContain('; 1 error');
+  });
+});
+
+describe('free text reaches properties, headers and text bodies', () => {
+  /** One published message with a correlation id, a header and a JSON body, and one binary body. */
+  function messages(): SpyEvent[] {
+    const events: SpyEvent[] = [];
+    const bus = new EventBus([(e) => events.push(e)]);
+    const tap = new ConnectionTap(1, bus);
+    tap.feed('c2s', encodeProtocolHeader(), 1);
+    // a 70 KiB body frame needs a negotiated frame-max (4 KiB before tune-ok)
+    tap.feed('c2s', encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }), 1);
+    tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }), 2);
+    const headers = { entries: [['trace-id', { type: 'S', value: 'Trace-77' }], ['retry', { type: 'A', value: [{ type: 'I', value: 3 }] }]] as const };
+    const body = Buffer.from(`${' '.repeat(70 * 1024)}{"customer":"Zelda"}`);
+    for (const f of encodeContentFrames(1, 60, { 'content-type': 'application/json', 'correlation-id': 'corr-1', headers }, Buffer.from('{"customer":"Ada Lovelace"}'), 131072)) tap.feed('c2s', f, 3);
+    tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }), 4);
+    for (const f of encodeContentFrames(1, 60, {}, Buffer.from([0, 1, 2, 0xff, 0xfe, 0x41, 0x64, 0x61]), 131072)) tap.feed('c2s', f, 5);
+    tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }), 6);
+    for (const f of encodeContentFrames(1, 60, {}, body, 131072)) tap.feed('c2s', f, 7);
+    return events.filter((e) => e.kind === 'message');
+  }
+
+  it('finds a correlation id, a header name or value, and body text, and says where', () => {
+    const [first, binary, big] = messages();
+    expect(formatEventLine(first!)).not.toContain('corr-1');
+    const search = parseFilter('corr-1');
+    expect(search.matches(first!)).toBe(true);
+    expect(search.matchedIn?.(first!)).toEqual(['correlation-id']);
+    expect(parseFilter('trace-77').matchedIn?.(first!)).toEqual(['headers.trace-id']);
+    expect(parseFilter('trace-id').matches(first!)).toBe(true);
+    expect(parseFilter('headers.retry').matches(first!)).toBe(false);
+    expect(parseFilter('"ada lovelace"').matchedIn?.(first!)).toEqual(['body']);
+    expect(parseFilter('text:lovelace rk:order.*').matches(first!)).toBe(true);
+    // the row shows it: no field to name
+    expect(parseFilter('order.created').matchedIn?.(first!)).toEqual([]);
+    expect(parseFilter('-lovelace').matches(first!)).toBe(false);
+    // binary bodies are not text; text past the first 64 KiB is not searched
+    expect(parseFilter('ada').matches(binary!)).toBe(false);
+    expect(parseFilter('zelda').matches(big!)).toBe(false);
   });
 });

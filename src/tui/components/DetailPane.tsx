@@ -19,9 +19,11 @@ export interface DetailPaneProps {
   /** what later events told of the event, and whether it still waits (see LaterFactsIndex) */
   readonly laterFacts?: LaterFacts | undefined;
   readonly pending?: boolean;
+  /** paths of the fields a search matched (DetailLine.path), shown highlighted */
+  readonly highlight?: readonly string[] | undefined;
 }
 
-export const DetailPane = memo(function DetailPane({ event, width, height, bodyMode, showRaw, scroll, lookup, laterFacts, pending = false }: DetailPaneProps) {
+export const DetailPane = memo(function DetailPane({ event, width, height, bodyMode, showRaw, scroll, lookup, laterFacts, pending = false, highlight }: DetailPaneProps) {
   const detail = useMemo(
     () => (event ? describeEventDetail(event, { ...(bodyMode ? { bodyMode } : {}), showRaw, width: width - 2, lookup, later: { facts: laterFacts, pending } }) : undefined),
     [event, bodyMode, showRaw, width, lookup, laterFacts, pending],
@@ -38,24 +40,25 @@ export const DetailPane = memo(function DetailPane({ event, width, height, bodyM
   return (
     <Box flexDirection="column" height={height}>
       <Text dimColor wrap="truncate-end">{`${title}${'─'.repeat(fill)} ${right} `}</Text>
-      {event ? shown.map((line, i) => <DetailRow key={first + i} line={line} width={width} />) : <Text dimColor>  no row selected</Text>}
+      {event ? shown.map((line, i) => <DetailRow key={first + i} line={line} width={width} match={line.path !== undefined && highlight?.includes(line.path) === true} />) : <Text dimColor>  no row selected</Text>}
     </Box>
   );
 });
 
-function DetailRow({ line, width }: { readonly line: DetailLine; readonly width: number }) {
+function DetailRow({ line, width, match }: { readonly line: DetailLine; readonly width: number; readonly match: boolean }) {
   const indent = '  '.repeat(line.indent);
-  if (line.tone === 'heading') return <Text bold color="blue" wrap="truncate-end">{fitText(line.value, width)}</Text>;
+  if (line.tone === 'heading') return <Text bold color={match ? 'yellow' : 'blue'} wrap="truncate-end">{fitText(line.value, width)}</Text>;
   // labels are field-table keys from the wire: cleaned like every other text
   const label = line.label !== undefined ? fitText(`${line.label}: `, line.label.length + 2) : '';
   const room = width - indent.length - label.length;
   const value = fitText(line.value, Math.max(0, Math.min(line.value.length, room)));
   const tag = line.tag && room - value.length > 3 ? fitText(`${value ? '  ' : ''}${line.tag}`, room - value.length) : '';
-  const color = line.tone === 'error' ? 'red' : line.tone === 'link' ? 'yellow' : undefined;
+  // a search match is yellow, like the matching rows' names in the list
+  const color = match ? 'yellow' : line.tone === 'error' ? 'red' : line.tone === 'link' ? 'yellow' : undefined;
   return (
     <Text wrap="truncate-end" dimColor={line.tone === 'dim'}>
       {indent}
-      {label ? <Text color={line.tone === 'link' ? 'yellow' : 'cyan'}>{label}</Text> : null}
+      {label ? <Text color={line.tone === 'link' || match ? 'yellow' : 'cyan'} bold={match}>{label}</Text> : null}
       <Text {...(color ? { color } : {})}>{value}</Text>
       {tag ? <Text dimColor>{tag}</Text> : null}
     </Text>

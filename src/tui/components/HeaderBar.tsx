@@ -10,6 +10,8 @@ import type { UiState } from '../ui-state.js';
 export interface HeaderBarProps {
   readonly store: EventStore;
   readonly mode: string;
+  /** beside the mode: a timed replay's position */
+  readonly note?: string;
   readonly recording?: { readonly path: string; readonly bytes: number } | undefined;
   readonly state: UiState;
   readonly rows: number;
@@ -18,10 +20,10 @@ export interface HeaderBarProps {
   readonly version: number;
 }
 
-export function HeaderBar({ store, mode, recording, state, rows, width }: HeaderBarProps) {
+export function HeaderBar({ store, mode, note, recording, state, rows, width }: HeaderBarProps) {
   const display = state.paused ? '‖ PAUSED' : state.following ? '● FOLLOWING' : '↑ SCROLLED (f follows)';
   const displayColor = state.paused ? 'yellow' : state.following ? 'green' : 'yellow';
-  const title = ` amqp-spy  ${mode}`;
+  const title = ` amqp-spy  ${mode}${note ? `  ·  ${note}` : ''}`;
   const right = ` ${display} `;
   const rates = store.rates();
   const conns = `${store.openConnections} conn${store.openConnections === 1 ? '' : 's'}`;

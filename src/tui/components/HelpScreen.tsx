@@ -4,7 +4,7 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { fitText } from '../../view/event-row.js';
-import { FILTER_KEYS } from '../../view/filter.js';
+import { FILTER_KEYS, FILTER_SYNTAX } from '../../view/filter.js';
 import { bindingLabel, KEY_GROUPS, type KeyBinding } from '../keymap.js';
 
 export interface HelpScreenProps {
@@ -27,6 +27,7 @@ export const HelpScreen = memo(function HelpScreen({ keymap, width, height, scro
   }
   lines.push({ kind: 'heading', text: 'Filter language (/ and s)' });
   for (const k of FILTER_KEYS) lines.push({ kind: 'key', label: k.example, text: k.help });
+  for (const k of FILTER_SYNTAX) lines.push({ kind: 'key', label: k.example, text: k.help });
   const rows = Math.max(1, height - 1);
   // as many columns as needed and as fit (48 cells each); what is left over scrolls
   const columnCount = Math.max(1, Math.min(Math.ceil(lines.length / rows), Math.floor(width / 48)));
