@@ -120,10 +120,13 @@ export class ConnectionTap {
       } else {
         state.stopped = true;
         this.emitError(dir, item.error, true, ts);
-        // the rest of this chunk, from the point of failure, passes undecoded
+        // the rest passes undecoded from the start of the frame that failed (not from the
+        // error's offset: a frame-end error is at the frame's last byte), including what of it
+        // came in earlier chunks, so every byte fed is in exactly one event
         if (this.options.keepUndecoded) {
-          const from = Math.min(chunk.length, Math.max(0, item.error.offset - chunkOffset));
-          if (from < chunk.length) this.emitBytes(dir, chunk.subarray(from), chunkOffset + from, ts, dir === 'c2s');
+          const inChunk = chunk.subarray(Math.min(chunk.length, Math.max(0, item.undecodedFrom + item.held.length - chunkOffset)));
+          const data = item.held.length === 0 ? inChunk : Buffer.concat([item.held, inChunk]);
+          if (data.length > 0) this.emitBytes(dir, data, item.undecodedFrom, ts, dir === 'c2s');
         }
       }
     }
