@@ -92,7 +92,16 @@ export class BrokerConnection implements AlarmListener {
   user = '';
   capabilities: ClientCapabilities = NO_CAPABILITIES;
 
-  private readonly parser = new FrameParser({ expectProtocolHeader: true, frameMax: FRAME_MIN_SIZE + FRAME_SIZE_FUDGE });
+  /**
+   * tune-ok's frame-max applies from the next frame, in the chunk that carries it too (a
+   * client may pipeline tune-ok, open and a large publish in one write); an out-of-range
+   * frame-max keeps the handshake's limit, and tuneOk closes the connection for it.
+   */
+  private readonly parser: FrameParser = new FrameParser({
+    expectProtocolHeader: true,
+    frameMax: FRAME_MIN_SIZE + FRAME_SIZE_FUDGE,
+    onTuneOk: (frameMax: number): number => (frameMax >= FRAME_MIN_SIZE && frameMax <= this.broker.frameMax ? frameMax + FRAME_SIZE_FUDGE : this.parser.frameMax),
+  });
   private readonly channels = new Map<number, BrokerChannel>();
   private mechanism = '';
   /** stream offsets: bytes received before and including the current chunk */
@@ -386,7 +395,6 @@ export class BrokerConnection implements AlarmListener {
     this.frameMax = frameMax;
     this.channelMax = channelMax;
     this.heartbeat = args.heartbeat;
-    this.parser.setFrameMax(frameMax + FRAME_SIZE_FUDGE);
     this.state = 'opening';
     if (this.heartbeat > 0) {
       const interval = Math.max(250, (this.heartbeat * 1000) / 2);
