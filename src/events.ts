@@ -66,6 +66,20 @@ export interface FrameInsight {
   readonly unconfirmed?: number;
   /** a request with no-wait set: no reply is expected */
   readonly noWait?: boolean;
+  /**
+   * A prefetch limit reached: on a delivery, the one it brought its consumer (or, with
+   * basic.qos global, its channel) to; on an ack/nack/reject, one still reached after it.
+   */
+  readonly prefetchFull?: PrefetchFull;
+}
+
+/** Unacked deliveries at a basic.qos prefetch-count: `FULL 5/5`. */
+export interface PrefetchFull {
+  /** the unacked deliveries the limit counts: its consumer's, or with `global` its channel's */
+  readonly unacked: number;
+  readonly limit: number;
+  /** basic.qos global=true: the limit is the channel's, shared by its consumers */
+  readonly global: boolean;
 }
 
 export interface ConnOpenEvent extends EventBase {

@@ -4,7 +4,7 @@
 // the events as they pass (so it survives events leaving the ring). Plain TS, no React.
 
 import type { ArgumentValue } from '../decoder/types.js';
-import type { Direction, Endpoint, SpyEvent } from '../events.js';
+import type { Direction, Endpoint, FrameInsight, PrefetchFull, SpyEvent } from '../events.js';
 import type { Filter } from '../view/filter.js';
 import { isFieldTable, tableString } from '../decoder/field-table.js';
 import { saslCredentials } from '../decoder/sasl.js';
@@ -33,6 +33,8 @@ export interface ChannelInfo {
   readonly consumers: Set<string>;
   prefetch: number | undefined;
   unacked: number;
+  /** a prefetch limit reached on the channel, as the tap last said (FULL 5/5) */
+  prefetchFull: PrefetchFull | undefined;
   confirmMode: boolean;
   unconfirmed: number;
   /** the reply code and text of an error close */
@@ -360,7 +362,8 @@ export class EventStore {
       conn = {
         id, client: undefined, server: undefined, state: 'open', closeReason: undefined, closeError: undefined,
         product: undefined, version: undefined, platform: undefined, user: undefined, vhost: undefined,
-        frameMax: undefined, heartbeat: undefined, channelMax: undefined, channels: new Map(), frames: 0, messages: 0, errors: 0,
+        frameMax: undefined, heartbeat: undefined, channelMax: undefined,
+        channels: new Map(), frames: 0, messages: 0, errors: 0,
       };
       this.connections.set(id, conn);
     }
@@ -370,13 +373,13 @@ export class EventStore {
   private channel(conn: ConnectionInfo, id: number): ChannelInfo {
     let ch = conn.channels.get(id);
     if (!ch) {
-      ch = { id, state: 'open', consumers: new Set(), prefetch: undefined, unacked: 0, confirmMode: false, unconfirmed: 0, closeError: undefined };
+      ch = { id, state: 'open', consumers: new Set(), prefetch: undefined, unacked: 0, prefetchFull: undefined, confirmMode: false, unconfirmed: 0, closeError: undefined };
       conn.channels.set(id, ch);
     }
     return ch;
   }
 
-  private observeMethod(conn: ConnectionInfo, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: import('../events.js').FrameInsight | undefined): void {
+  private observeMethod(conn: ConnectionInfo, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: FrameInsight | undefined): void {
     if (insight?.error) {
       conn.errors++;
       const text = `${insight.error.replyCode} ${insight.error.replyName}`;
@@ -422,6 +425,7 @@ export class EventStore {
         ch.state = 'closed';
         ch.consumers.clear();
         ch.unacked = 0;
+        ch.prefetchFull = undefined;
         ch.unconfirmed = 0;
         return;
       }
@@ -445,7 +449,12 @@ export class EventStore {
         break;
     }
     // the counts are the tap's (protocol insight), not worked out again here
-    if (insight?.unacked !== undefined) this.channel(conn, channelId).unacked = insight.unacked;
+    if (insight?.unacked !== undefined) {
+      const ch = this.channel(conn, channelId);
+      ch.unacked = insight.unacked;
+      // a delivery only adds to what is full; a settle (or recover) says what still is
+      if (insight.prefetchFull !== undefined || insight.settles !== undefined || name.startsWith('basic.recover')) ch.prefetchFull = insight.prefetchFull;
+    }
     if (insight?.unconfirmed !== undefined) this.channel(conn, channelId).unconfirmed = insight.unconfirmed;
   }
 

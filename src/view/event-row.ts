@@ -1,9 +1,9 @@
 // The cells of one list row for the terminal UI, and the width arithmetic that keeps rows on
 // one line. Text only: colours are named by tone, the TUI picks the escapes.
 
-import { undecodedSize, type Direction, type SpyEvent } from '../events.js';
+import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
-import { describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent, WITHHELD_NOTE } from './format.js';
+import { describeFrame, describeInsight, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent, WITHHELD_NOTE } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -40,7 +40,7 @@ export function eventRowCells(event: SpyEvent): RowCells {
       const size = formatSize(event.raw.length);
       if (event.frame.type === 'method') {
         const method = event.frame.method;
-        return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: method.name, detail: joinText(formatArguments(method), insight), size, rtt };
+        return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: method.name, detail: joinText(leadText(event.insight), joinText(formatArguments(method), insight)), size, rtt };
       }
       if (event.frame.type === 'heartbeat') return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: 'heartbeat', detail: '', size, tone: 'dim' };
       const text = describeFrame(event.frame);
@@ -50,7 +50,7 @@ export function eventRowCells(event: SpyEvent): RowCells {
     case 'message': {
       const contentType = event.properties['content-type'];
       const args = formatArguments(event.method);
-      const detail = joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event));
+      const detail = joinText(leadText(event.insight), joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event)));
       return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: event.method.name, detail, size: formatSize(event.body.length) };
     }
     case 'decode.error':
@@ -60,13 +60,18 @@ export function eventRowCells(event: SpyEvent): RowCells {
   }
 }
 
-function insightText(event: { readonly insight?: Parameters<typeof describeInsight>[0] }): string {
-  // the rtt has its own column; the rest of the insight follows the arguments
+function insightText(event: { readonly insight?: FrameInsight }): string {
+  // the rtt has its own column, the lead goes first; the rest of the insight follows the arguments
   const insight = event.insight;
   if (!insight) return '';
-  const { request, ...rest } = insight;
+  const { request, prefetchFull: _full, ...rest } = insight;
   const text = describeInsight(rest).trim();
   return request ? joinText(`← ${request.name}`, text) : text;
+}
+
+/** What must not be cut off the end of a row by long arguments: `FULL 5/5`. */
+function leadText(insight: FrameInsight | undefined): string {
+  return insight?.prefetchFull ? describePrefetchFull(insight.prefetchFull) : '';
 }
 
 function joinText(a: string, b: string): string {

@@ -6,7 +6,7 @@ import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import { isFieldTable } from '../decoder/field-table.js';
 import { perMethod } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldValue } from '../decoder/types.js';
-import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
+import { undecodedSize, type Direction, type FrameInsight, type PrefetchFull, type SpyEvent } from '../events.js';
 
 /** Said of undecoded client bytes that are not shown (see UndecodedBytesEvent.withheld). */
 export const WITHHELD_NOTE = 'withheld: may hold credentials (--show-secrets shows them)';
@@ -192,8 +192,14 @@ export function describeInsight(insight: FrameInsight | undefined): string {
   if (insight.publishSeqNo !== undefined) text = joinPart(text, `publish-seq ${insight.publishSeqNo}`);
   if (insight.returnOf !== undefined) text = joinPart(text, 'returns a publish');
   if (insight.unacked !== undefined) text = joinPart(text, `unacked=${insight.unacked}`);
+  if (insight.prefetchFull) text = joinPart(text, describePrefetchFull(insight.prefetchFull));
   if (insight.noWait) text = joinPart(text, 'no reply expected');
   return text === '' ? '' : `  [${text}]`;
+}
+
+/** `FULL 5/5`, or `FULL 5/5 on the channel` for a basic.qos global limit */
+export function describePrefetchFull(full: PrefetchFull): string {
+  return `FULL ${full.unacked}/${full.limit}${full.global ? ' on the channel' : ''}`;
 }
 
 function joinPart(text: string, part: string): string {

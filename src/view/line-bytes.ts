@@ -32,6 +32,8 @@ const SPACE = 0x20;
 const BYTES_SUFFIX = encode(' B');
 const UNACKED_PREFIX = encode('  [unacked=');
 const CLOSE_BRACKET = 0x5d;
+const FULL_PREFIX = encode('; FULL ');
+const SLASH = 0x2f;
 
 /** A method's name and argument labels as bytes, made once per method. */
 interface MethodPieces {
@@ -151,7 +153,7 @@ function writeSize(out: LineBuffers, bytes: number): void {
   out.bytes(lastSizeBytes);
 }
 
-/** `  [unacked=3]` fast; every other insight as describeInsight writes it */
+/** `  [unacked=3]` and `  [unacked=5; FULL 5/5]` fast; every other insight as describeInsight writes it */
 function writeInsight(out: LineBuffers, insight: FrameInsight | undefined): void {
   if (insight === undefined) return;
   if (
@@ -162,10 +164,19 @@ function writeInsight(out: LineBuffers, insight: FrameInsight | undefined): void
     insight.confirms === undefined &&
     insight.publishSeqNo === undefined &&
     insight.returnOf === undefined &&
-    insight.noWait !== true
+    insight.noWait !== true &&
+    insight.prefetchFull?.global !== true
   ) {
     out.bytes(UNACKED_PREFIX);
     out.integer(insight.unacked);
+    // a consumer at its prefetch limit: every delivery of a slow consumer's steady state
+    const full = insight.prefetchFull;
+    if (full !== undefined) {
+      out.bytes(FULL_PREFIX);
+      out.integer(full.unacked);
+      out.byte(SLASH);
+      out.integer(full.limit);
+    }
     out.byte(CLOSE_BRACKET);
     return;
   }

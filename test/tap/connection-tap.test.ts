@@ -251,6 +251,58 @@ describe('ConnectionTap', () => {
     expect(method(events, 'basic.ack', 's2c')[0]!.insight?.unconfirmed).toBe(1);
   });
 
+  it('marks the delivery that fills a prefetch: per consumer (qos global=false), per channel (global=true)', () => {
+    const deliver = (channel: number, ctag: string, tag: bigint): Step[] => [
+      ['s2c', m(channel, 'basic.deliver', { 'consumer-tag': ctag, 'delivery-tag': tag, exchange: '', 'routing-key': 'q' })],
+      ...encodeContentFrames(channel, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['s2c', f]),
+    ];
+    const events = run([
+      ...handshake,
+      // channel 1: prefetch 2 for each consumer started after it; a's tag comes with consume-ok
+      ['c2s', m(1, 'basic.qos', { 'prefetch-count': 2 })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': '' })],
+      ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'amq.ctag-a' })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'b' })],
+      ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'b' })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'no-ack', 'no-ack': true })],
+      ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'no-ack' })],
+      ...deliver(1, 'amq.ctag-a', 1n), ...deliver(1, 'b', 2n), ...deliver(1, 'amq.ctag-a', 3n), ...deliver(1, 'no-ack', 4n), ...deliver(1, 'no-ack', 5n),
+      ['c2s', m(1, 'basic.get', { queue: 'q' })],
+      ['s2c', m(1, 'basic.get-ok', { 'delivery-tag': 6n, exchange: '', 'routing-key': 'q', 'message-count': 0 })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from('got'), 4096).map((f): Step => ['s2c', f]),
+      ...deliver(1, 'b', 7n),
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 1n })], // a is below its limit again, b is not
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 7n, multiple: true })],
+      // channel 2: one limit of 2 shared by two consumers
+      ['c2s', m(2, 'channel.open', {})],
+      ['s2c', m(2, 'channel.open-ok', {})],
+      ['c2s', m(2, 'basic.qos', { 'prefetch-count': 2, global: true })],
+      ['c2s', m(2, 'basic.consume', { queue: 'q', 'consumer-tag': 'x', nowait: true })],
+      ['c2s', m(2, 'basic.consume', { queue: 'q', 'consumer-tag': 'y', nowait: true })],
+      ...deliver(2, 'x', 1n), ...deliver(2, 'y', 2n),
+      ['c2s', m(2, 'basic.nack', { 'delivery-tag': 2n, requeue: true })],
+    ]);
+    const full = (e: FrameEvent) => e.insight?.prefetchFull;
+    const deliveries = method(events, 'basic.deliver');
+    expect(deliveries.map((d) => [d.channel, d.insight?.unacked, full(d)])).toEqual([
+      [1, 1, undefined],
+      [1, 2, undefined],
+      [1, 3, { unacked: 2, limit: 2, global: false }], // a's second
+      [1, 3, undefined], // no-ack deliveries need no ack and fill nothing
+      [1, 3, undefined],
+      [1, 5, { unacked: 2, limit: 2, global: false }], // b's second (the get-ok is not limited)
+      [2, 1, undefined],
+      [2, 2, { unacked: 2, limit: 2, global: true }],
+    ]);
+    // the message rows carry it too
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message' && e.channel === 1 && e.method.name === 'basic.deliver');
+    expect(messages.map((e) => e.insight?.prefetchFull?.limit)).toEqual([undefined, undefined, 2, undefined, undefined, 2]);
+    const [ackOne, ackAll] = method(events, 'basic.ack', 'c2s');
+    expect(full(ackOne!)).toEqual({ unacked: 2, limit: 2, global: false }); // b is still full
+    expect(full(ackAll!)).toBeUndefined();
+    expect(full(method(events, 'basic.nack')[0]!)).toBeUndefined();
+  });
+
   it('a no-wait request expects no reply', () => {
     const events = run([...handshake, ['c2s', m(1, 'queue.declare', { queue: 'q', nowait: true })]]);
     expect(method(events, 'queue.declare')[0]!.insight?.noWait).toBe(true);

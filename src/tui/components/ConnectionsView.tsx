@@ -1,9 +1,11 @@
 // Connections with their peers, client library, user, vhost and negotiated limits, and per
-// channel its state, consumers, prefetch, unacked deliveries and unconfirmed publishes.
+// channel its state, consumers, prefetch, unacked deliveries
+// (FULL at the prefetch limit) and unconfirmed publishes.
 
 import { Box, Text } from 'ink';
 import type { ChannelInfo, ConnectionInfo, EventStore } from '../event-store.js';
 import { fitText, formatCount } from '../../view/event-row.js';
+import { describePrefetchFull } from '../../view/format.js';
 
 export interface ConnectionsViewProps {
   readonly store: EventStore;
@@ -14,7 +16,7 @@ export interface ConnectionsViewProps {
   readonly version: number;
 }
 
-type Tone = 'title' | 'open' | 'closed' | 'error' | 'dim' | 'normal' | 'heading';
+type Tone = 'title' | 'open' | 'closed' | 'error' | 'warn' | 'dim' | 'normal' | 'heading';
 interface Line {
   readonly text: string;
   readonly tone: Tone;
@@ -22,7 +24,7 @@ interface Line {
 
 const CHANNEL_COLUMNS = [
   { title: 'CH', width: 6 }, { title: 'STATE', width: 13 }, { title: 'CONSUMERS', width: 10 }, { title: 'PREFETCH', width: 9 },
-  { title: 'UNACKED', width: 8 }, { title: 'UNCONFIRMED', width: 12 },
+  { title: 'UNACKED', width: 20 }, { title: 'UNCONFIRMED', width: 12 },
 ] as const;
 
 export function connectionLines(connections: Iterable<ConnectionInfo>): Line[] {
@@ -40,7 +42,7 @@ export function connectionLines(connections: Iterable<ConnectionInfo>): Line[] {
     const channels = [...c.channels.values()].filter((ch) => ch.id !== 0).sort((a, b) => a.id - b.id);
     if (channels.length) {
       lines.push({ text: `    ${CHANNEL_COLUMNS.map((col) => col.title.padEnd(col.width)).join('')}`, tone: 'heading' });
-      for (const ch of channels) lines.push({ text: `    ${channelCells(ch).map((cell, i) => cell.padEnd(CHANNEL_COLUMNS[i]!.width)).join('')}`, tone: ch.closeError ? 'error' : ch.state === 'closed' ? 'closed' : 'normal' });
+      for (const ch of channels) lines.push({ text: `    ${channelCells(ch).map((cell, i) => cell.padEnd(CHANNEL_COLUMNS[i]!.width)).join('')}`, tone: ch.closeError ? 'error' : ch.state === 'closed' ? 'closed' : ch.prefetchFull ? 'warn' : 'normal' });
     }
     lines.push({ text: '', tone: 'normal' });
   }
@@ -53,13 +55,13 @@ function channelCells(ch: ChannelInfo): string[] {
     ch.closeError ? `${ch.state} ${ch.closeError.split(' ')[0]}` : ch.state,
     String(ch.consumers.size),
     ch.prefetch === undefined ? '-' : ch.prefetch === 0 ? 'unlimited' : String(ch.prefetch),
-    String(ch.unacked),
+    ch.prefetchFull && ch.state !== 'closed' ? `${ch.unacked} ${describePrefetchFull(ch.prefetchFull)}` : String(ch.unacked),
     ch.confirmMode ? String(ch.unconfirmed) : '-',
   ];
 }
 
 const TONE_PROPS: Record<Tone, { color?: string; bold?: boolean; dimColor?: boolean }> = {
-  title: { bold: true, color: 'green' }, open: { color: 'green' }, closed: { dimColor: true }, error: { color: 'red' },
+  title: { bold: true, color: 'green' }, open: { color: 'green' }, closed: { dimColor: true }, error: { color: 'red' }, warn: { color: 'yellow' },
   dim: { dimColor: true }, normal: {}, heading: { bold: true, dimColor: true },
 };
 
