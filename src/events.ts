@@ -66,6 +66,10 @@ export interface FrameInsight {
   readonly unconfirmed?: number;
   /** a request with no-wait set: no reply is expected */
   readonly noWait?: boolean;
+  /** basic.publish from the client while the server had it blocked (connection.blocked, not yet unblocked) */
+  readonly whileBlocked?: boolean;
+  /** connection.unblocked: how long the connection was blocked (µs) */
+  readonly blockedMicros?: number;
   /**
    * A prefetch limit reached: on a delivery, the one it brought its consumer (or, with
    * basic.qos global, its channel) to; on an ack/nack/reject, one still reached after it.

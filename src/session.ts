@@ -102,6 +102,8 @@ export interface StandaloneSessionOptions {
   readonly users?: readonly { readonly name: string; readonly password: string }[];
   readonly vhosts?: readonly string[];
   readonly maxMessageSize?: number;
+  /** resident memory above which publishers are blocked: bytes, or a fraction of RAM below 1 */
+  readonly memoryHighWatermark?: number;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -121,6 +123,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+    ...(options.memoryHighWatermark !== undefined ? { memoryHighWatermark: options.memoryHighWatermark } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
   });

@@ -90,6 +90,8 @@ function repliesOf(name: string): ReadonlySet<string> {
 
 export class ProtocolInsight {
   private readonly channels = new Map<number, ChannelState>();
+  /** when the server sent connection.blocked, until connection.unblocked */
+  private blockedSince: number | undefined = undefined;
 
   private channel(id: number): ChannelState {
     let state = this.channels.get(id);
@@ -201,7 +203,18 @@ export class ProtocolInsight {
         note().unacked = ch.unacked.size;
         break;
       }
+      case 'connection.blocked':
+        if (dir === 's2c') this.blockedSince ??= ts;
+        break;
+      case 'connection.unblocked':
+        if (dir === 's2c' && this.blockedSince !== undefined) {
+          note().blockedMicros = ts - this.blockedSince;
+          this.blockedSince = undefined;
+        }
+        break;
       case 'basic.publish':
+        // the server asked for no publishes until connection.unblocked
+        if (this.blockedSince !== undefined && dir === 'c2s') note().whileBlocked = true;
         if (ch.confirmMode && dir === 'c2s') {
           const n = ch.nextPublishSeqNo++;
           ch.unconfirmed.add(n, seq);

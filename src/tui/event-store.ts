@@ -56,6 +56,11 @@ export interface ConnectionInfo {
   frameMax: number | undefined;
   heartbeat: number | undefined;
   channelMax: number | undefined;
+  /** when the server blocked the connection (connection.blocked, µs), until connection.unblocked */
+  blockedSince: number | undefined;
+  blockedReason: string | undefined;
+  /** how long it was blocked before, in all (µs) */
+  blockedMicros: number;
   readonly channels: Map<number, ChannelInfo>;
   frames: number;
   messages: number;
@@ -118,7 +123,11 @@ export class EventStore {
   /** Events that left the ring because it was full (not those removed by `clear`). */
   dropped = 0;
 
+  /** the time of the latest event (µs): "now" for a recording */
+  latestTs = 0;
+
   push(event: SpyEvent): void {
+    if (event.ts > this.latestTs) this.latestTs = event.ts;
     if (this.end - this.start === this.capacity) this.dropOldest();
     const size = bytesOf(event);
     this.bytesKept += size;
@@ -325,7 +334,7 @@ export class EventStore {
         else this.totals.framesS2C++;
         const conn = this.connection(event.conn);
         conn.frames++;
-        if (event.frame.type === 'method') this.observeMethod(conn, event.dir, event.channel, event.frame.method.name, event.frame.method.args, event.insight);
+        if (event.frame.type === 'method') this.observeMethod(conn, event.dir, event.channel, event.frame.method.name, event.frame.method.args, event.insight, event.ts);
         return;
       }
       case 'message': {
@@ -344,6 +353,11 @@ export class EventStore {
         const conn = this.connection(event.conn);
         conn.state = 'closed';
         conn.closeReason = event.reason;
+        if (conn.blockedSince !== undefined) {
+          // blocked until the end
+          conn.blockedMicros += Math.max(0, event.ts - conn.blockedSince);
+          conn.blockedSince = undefined;
+        }
         for (const ch of conn.channels.values()) ch.state = 'closed';
         this.forgetOldClosed();
         return;
@@ -362,7 +376,7 @@ export class EventStore {
       conn = {
         id, client: undefined, server: undefined, state: 'open', closeReason: undefined, closeError: undefined,
         product: undefined, version: undefined, platform: undefined, user: undefined, vhost: undefined,
-        frameMax: undefined, heartbeat: undefined, channelMax: undefined,
+        frameMax: undefined, heartbeat: undefined, channelMax: undefined, blockedSince: undefined, blockedReason: undefined, blockedMicros: 0,
         channels: new Map(), frames: 0, messages: 0, errors: 0,
       };
       this.connections.set(id, conn);
@@ -379,7 +393,7 @@ export class EventStore {
     return ch;
   }
 
-  private observeMethod(conn: ConnectionInfo, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: FrameInsight | undefined): void {
+  private observeMethod(conn: ConnectionInfo, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: FrameInsight | undefined, ts: number): void {
     if (insight?.error) {
       conn.errors++;
       const text = `${insight.error.replyCode} ${insight.error.replyName}`;
@@ -407,6 +421,14 @@ export class EventStore {
         return;
       case 'connection.close':
         conn.state = 'closing';
+        return;
+      case 'connection.blocked':
+        conn.blockedSince ??= ts;
+        conn.blockedReason = typeof args['reason'] === 'string' ? args['reason'] : undefined;
+        return;
+      case 'connection.unblocked':
+        if (conn.blockedSince !== undefined) conn.blockedMicros += insight?.blockedMicros ?? Math.max(0, ts - conn.blockedSince);
+        conn.blockedSince = undefined;
         return;
       case 'channel.open':
         this.channel(conn, channelId).state = 'opening';

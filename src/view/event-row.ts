@@ -3,7 +3,7 @@
 
 import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
-import { describeFrame, describeInsight, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent, WITHHELD_NOTE } from './format.js';
+import { describeFrame, describeInsight, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isBlockedEvent, isErrorEvent, WITHHELD_NOTE } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -24,7 +24,8 @@ export interface RowCells {
 
 /** Splits an event into the list's columns. */
 export function eventRowCells(event: SpyEvent): RowCells {
-  const base = { time: formatClock(event.ts), conn: `#${event.conn}`, size: '', rtt: '', tone: (isErrorEvent(event) ? 'error' : 'normal') as RowTone };
+  // a blocked connection and what it publishes meanwhile stand out like errors
+  const base = { time: formatClock(event.ts), conn: `#${event.conn}`, size: '', rtt: '', tone: (isErrorEvent(event) || isBlockedEvent(event) ? 'error' : 'normal') as RowTone };
   switch (event.kind) {
     case 'conn.open':
       return { ...base, dir: undefined, channel: '', name: 'connection opened', detail: `${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`, tone: 'connection' };
@@ -64,14 +65,16 @@ function insightText(event: { readonly insight?: FrameInsight }): string {
   // the rtt has its own column, the lead goes first; the rest of the insight follows the arguments
   const insight = event.insight;
   if (!insight) return '';
-  const { request, prefetchFull: _full, ...rest } = insight;
+  const { request, prefetchFull: _full, whileBlocked: _blocked, ...rest } = insight;
   const text = describeInsight(rest).trim();
   return request ? joinText(`← ${request.name}`, text) : text;
 }
 
-/** What must not be cut off the end of a row by long arguments: `FULL 5/5`. */
+/** What must not be cut off the end of a row by long arguments: `FULL 5/5`, `sent while blocked`. */
 function leadText(insight: FrameInsight | undefined): string {
-  return insight?.prefetchFull ? describePrefetchFull(insight.prefetchFull) : '';
+  if (insight === undefined) return '';
+  const full = insight.prefetchFull ? describePrefetchFull(insight.prefetchFull) : '';
+  return joinText(full, insight.whileBlocked ? 'sent while blocked' : '');
 }
 
 function joinText(a: string, b: string): string {

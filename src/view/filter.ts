@@ -1,14 +1,14 @@
 // The filter language shared by the TUI, replay and headless output:
 //   method:basic.publish  method:basic.*   conn:3   ch:1   dir:c2s | dir:s2c
 //   exchange:orders   queue:jobs   rk:order.*  (rk uses AMQP topic patterns: * one word, # any)
-//   error   free text (matched case-insensitively against the event's text line)
+//   error   blocked   free text (matched case-insensitively against the event's text line)
 // Terms separated by spaces must all match (AND); `-term` negates; quote values with spaces.
 // The grammar is data (FILTER_KEYS) so help screens and docs are generated from it.
 
 import { compileTopicPattern } from './topic-pattern.js';
 import type { ArgumentValue } from '../decoder/types.js';
 import type { SpyEvent } from '../events.js';
-import { formatEventLine, isErrorEvent } from './format.js';
+import { formatEventLine, isBlockedEvent, needsAttention } from './format.js';
 
 export interface FilterKey {
   readonly key: string;
@@ -24,7 +24,8 @@ export const FILTER_KEYS: readonly FilterKey[] = [
   { key: 'exchange', example: 'exchange:orders', help: 'exchange argument; * matches any characters' },
   { key: 'queue', example: 'queue:jobs', help: 'queue argument; * matches any characters' },
   { key: 'rk', example: 'rk:order.*', help: 'routing key, as a topic pattern (* one word, # any words)' },
-  { key: 'error', example: 'error', help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors' },
+  { key: 'error', example: 'error', help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors; and connection.blocked/unblocked' },
+  { key: 'blocked', example: 'blocked', help: 'connection.blocked, connection.unblocked and the publishes sent while blocked' },
   { key: 'text', example: 'timeout', help: 'free text anywhere in the line (case-insensitive)' },
 ];
 
@@ -94,14 +95,15 @@ function tokenize(source: string): { token: string; at: number }[] {
 function compileTerm(source: string, term: string, at: number): Predicate {
   const colon = term.indexOf(':');
   if (colon < 0) {
-    if (term === 'error') return (e) => isErrorEvent(e);
+    if (term === 'error') return (e) => needsAttention(e);
+    if (term === 'blocked') return (e) => isBlockedEvent(e);
     const needle = term.toLowerCase();
     return (_e, text) => text().includes(needle);
   }
   const key = term.slice(0, colon);
   const value = term.slice(colon + 1);
   if (!KEYS.has(key)) {
-    throw new FilterSyntaxError(source, at, `unknown key "${key}:" (keys: ${FILTER_KEYS.filter((k) => k.key !== 'text' && k.key !== 'error').map((k) => `${k.key}:`).join(' ')})`);
+    throw new FilterSyntaxError(source, at, `unknown key "${key}:" (keys: ${FILTER_KEYS.filter((k) => k.key !== 'text' && k.key !== 'error' && k.key !== 'blocked').map((k) => `${k.key}:`).join(' ')})`);
   }
   if (value === '') throw new FilterSyntaxError(source, at, `"${key}:" needs a value, e.g. ${FILTER_KEYS.find((k) => k.key === key)!.example}`);
   switch (key) {
@@ -142,8 +144,10 @@ function compileTerm(source: string, term: string, at: number): Predicate {
       const needle = value.toLowerCase();
       return (_e, text) => text().includes(needle);
     }
+    case 'blocked':
+      return (e) => isBlockedEvent(e);
     default:
-      return (e) => isErrorEvent(e);
+      return (e) => needsAttention(e);
   }
 }
 

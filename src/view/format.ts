@@ -194,6 +194,8 @@ export function describeInsight(insight: FrameInsight | undefined): string {
   if (insight.unacked !== undefined) text = joinPart(text, `unacked=${insight.unacked}`);
   if (insight.prefetchFull) text = joinPart(text, describePrefetchFull(insight.prefetchFull));
   if (insight.noWait) text = joinPart(text, 'no reply expected');
+  if (insight.whileBlocked) text = joinPart(text, 'sent while blocked');
+  if (insight.blockedMicros !== undefined) text = joinPart(text, `blocked for ${formatDuration(insight.blockedMicros)}`);
   return text === '' ? '' : `  [${text}]`;
 }
 
@@ -228,6 +230,25 @@ export function isErrorEvent(event: SpyEvent): boolean {
   return name === 'basic.return' || (name === 'basic.nack' && event.dir === 's2c');
 }
 
+/** connection.blocked and .unblocked, and publishes sent while blocked. */
+export function isBlockedEvent(event: SpyEvent): boolean {
+  if (event.kind === 'message') return event.insight?.whileBlocked === true;
+  if (event.kind !== 'frame' || event.frame.type !== 'method') return false;
+  const name = event.frame.method.name;
+  return name === 'connection.blocked' || name === 'connection.unblocked' || event.insight?.whileBlocked === true;
+}
+
+/**
+ * What the `error` filter finds: errors, and the server holding a connection's publishes
+ * (connection.blocked, .unblocked): a stalled publisher looks like a bug until one sees it.
+ */
+export function needsAttention(event: SpyEvent): boolean {
+  if (isErrorEvent(event)) return true;
+  if (event.kind !== 'frame' || event.frame.type !== 'method') return false;
+  const name = event.frame.method.name;
+  return name === 'connection.blocked' || name === 'connection.unblocked';
+}
+
 export interface LineOptions {
   /** colour with ANSI escapes */
   readonly color?: boolean;
@@ -260,7 +281,7 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
     case 'frame': {
       const size = formatSize(event.raw.length);
       const text = `${describeFrame(event.frame)} ${color ? c.dim(size) : size}${describeInsight(event.insight)}`;
-      const line = `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : text}`;
+      const line = `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}`;
       return event.frame.type === 'heartbeat' && color ? c.dim(line) : line;
     }
     case 'message': {
@@ -270,7 +291,7 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
       text += ` ${formatSize(event.body.length)}`;
       if (contentType !== undefined) text += ` ${formatValue(contentType)}`;
       if (event.insight) text += describeInsight(event.insight);
-      return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : text}`;
+      return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}`;
     }
     case 'decode.error':
       return `${start}${arrows[event.dir]}${event.error.channel !== undefined ? ` ch${event.error.channel}` : ''} ${c.red(`decode error (${event.error.code}) at offset ${event.error.offset}: ${event.error.text}`)}`;

@@ -165,6 +165,8 @@ function writeInsight(out: LineBuffers, insight: FrameInsight | undefined): void
     insight.publishSeqNo === undefined &&
     insight.returnOf === undefined &&
     insight.noWait !== true &&
+    insight.whileBlocked !== true &&
+    insight.blockedMicros === undefined &&
     insight.prefetchFull?.global !== true
   ) {
     out.bytes(UNACKED_PREFIX);

@@ -118,5 +118,7 @@ describe('amqp-spy --standalone', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--user applies with --standalone only/);
     expect(runCli(['--standalone', '--user', 'nocolon']).stderr).toMatch(/--user: expected name:password/);
+    expect(runCli(['--upstream', '127.0.0.1:5672', '--memory-high-watermark', '1']).stderr).toMatch(/--memory-high-watermark applies with --standalone only/);
+    expect(runCli(['--standalone', '--memory-high-watermark', '1.5']).stderr).toMatch(/--memory-high-watermark takes bytes, or a fraction of RAM below 1/);
   });
 });

@@ -1,13 +1,16 @@
-// State a user needs at a glance, with real clients over real sockets: a consumer at its
-// prefetch limit, in the events and the connections view.
+// State a user needs at a glance, with real clients over real sockets: a connection the
+// broker blocked (and the publishes sent meanwhile), and a consumer at its prefetch limit —
+// in the events, the `error` and `blocked` filters, and the connections view.
 
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FrameEvent, SpyEvent } from '../../src/events.js';
+import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
+import { nowMicros, type FrameEvent, type MessageEvent, type SpyEvent } from '../../src/events.js';
 import { startProxySession, type RunningSession } from '../../src/session.js';
 import { connectionLines } from '../../src/tui/components/ConnectionsView.js';
 import { EventStore } from '../../src/tui/event-store.js';
+import { parseFilter } from '../../src/view/filter.js';
 import { describeAgainstBrokers } from '../support/brokers.js';
 import { waitFor } from '../support/cli.js';
 
@@ -38,7 +41,54 @@ async function spyOn(host: string, port: number): Promise<Spy> {
 
 const methods = (events: readonly SpyEvent[], name: string): FrameEvent[] =>
   events.filter((e): e is FrameEvent => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === name);
-const screenOf = (store: EventStore) => connectionLines(store.connections.values()).map((l) => l.text).join('\n');
+const published = (events: readonly SpyEvent[], body: string): MessageEvent | undefined =>
+  events.find((e): e is MessageEvent => e.kind === 'message' && e.method.name === 'basic.publish' && Buffer.from(e.body).toString() === body);
+const screenOf = (store: EventStore) => connectionLines(store.connections.values(), nowMicros()).map((l) => l.text).join('\n');
+
+describe('a connection the built-in broker blocks (memory alarm), through the proxy', () => {
+  it('is BLOCKED in the connections view, its publishes meanwhile are flagged, unblocked says for how long', async () => {
+    const broker: RunningBroker = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, memoryHighWatermark: 1 });
+    cleanups.push(() => broker.close());
+    const spy = await spyOn('127.0.0.1', broker.address.port);
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${spy.port}`);
+    cleanups.push(() => connection.close());
+    let blocked = false;
+    let unblocked = false;
+    connection.on('blocked', () => { blocked = true; });
+    connection.on('unblocked', () => { unblocked = true; });
+    const channel = await connection.createChannel();
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    channel.sendToQueue(queue, Buffer.from('first'));
+    await waitFor(() => blocked, 'amqplib to be told connection.blocked');
+    // the broker reads nothing more from a blocked publisher; the proxy still does
+    channel.sendToQueue(queue, Buffer.from('sent while blocked'));
+    await waitFor(() => published(spy.events, 'sent while blocked') !== undefined, 'the publish to pass the proxy');
+
+    expect(published(spy.events, 'first')!.insight?.whileBlocked).toBeUndefined();
+    expect(published(spy.events, 'sent while blocked')!.insight?.whileBlocked).toBe(true);
+    expect(screenOf(spy.store)).toMatch(/#1 {2}BLOCKED \d+(\.\d+)? (µs|ms|s) \(low on memory\) {2}open/);
+    const error = parseFilter('error');
+    const blockedTerm = parseFilter('blocked');
+    expect(spy.events.filter((e) => error.matches(e)).map((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name)).toEqual(['connection.blocked']);
+    expect(spy.events.filter((e) => blockedTerm.matches(e)).map((e) => (e.kind === 'message' ? 'message' : e.kind === 'frame' && e.frame.type === 'method' ? e.frame.method.name : e.kind))).toEqual(['connection.blocked', 'basic.publish', 'message']);
+
+    broker.broker.setMemoryHighWatermark(Number.MAX_SAFE_INTEGER);
+    await waitFor(() => unblocked, 'amqplib to be told connection.unblocked');
+    await waitFor(() => methods(spy.events, 'connection.unblocked').length === 1, 'the spy to see connection.unblocked');
+    const [blockedFrame] = methods(spy.events, 'connection.blocked');
+    const [unblockedFrame] = methods(spy.events, 'connection.unblocked');
+    expect(unblockedFrame!.insight?.blockedMicros).toBe(unblockedFrame!.ts - blockedFrame!.ts);
+    expect(spy.events.filter((e) => error.matches(e))).toHaveLength(2);
+    const screen = screenOf(spy.store);
+    expect(screen).not.toContain('BLOCKED');
+    expect(screen).toMatch(/was blocked \d/);
+    // the publish sent while blocked went through once the broker read again
+    channel.sendToQueue(queue, Buffer.from('after'));
+    await waitFor(() => published(spy.events, 'after') !== undefined, 'a publish after unblocked');
+    expect(published(spy.events, 'after')!.insight?.whileBlocked).toBeUndefined();
+    expect((await channel.checkQueue(queue)).messageCount).toBe(3);
+  });
+});
 
 describeAgainstBrokers('a consumer at its prefetch limit, through the proxy to', (target) => {
   it('amqplib, prefetch 2 per consumer: the second delivery is FULL 2/2, and the channel until an ack', async () => {

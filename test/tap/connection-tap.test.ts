@@ -303,6 +303,25 @@ describe('ConnectionTap', () => {
     expect(full(method(events, 'basic.nack')[0]!)).toBeUndefined();
   });
 
+  it('flags publishes the client sends while blocked, and says how long it was blocked', () => {
+    const publish = (body: string): Step[] => [['c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' })], ...encodeContentFrames(1, 60, {}, Buffer.from(body), 4096).map((f): Step => ['c2s', f])];
+    const events = run([
+      ...handshake,
+      ...publish('before'),
+      ['s2c', m(0, 'connection.blocked', { reason: 'low on memory' })],
+      ...publish('while'),
+      ...publish('still'),
+      ['s2c', m(0, 'connection.unblocked', {})],
+      ...publish('after'),
+    ]);
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
+    expect(messages.map((e) => [Buffer.from(e.body).toString(), e.insight?.whileBlocked ?? false])).toEqual([['before', false], ['while', true], ['still', true], ['after', false]]);
+    const blocked = method(events, 'connection.blocked')[0]!;
+    const unblocked = method(events, 'connection.unblocked')[0]!;
+    expect(unblocked.insight?.blockedMicros).toBe(unblocked.ts - blocked.ts);
+    expect(unblocked.insight?.blockedMicros).toBeGreaterThan(0);
+  });
+
   it('a no-wait request expects no reply', () => {
     const events = run([...handshake, ['c2s', m(1, 'queue.declare', { queue: 'q', nowait: true })]]);
     expect(method(events, 'queue.declare')[0]!.insight?.noWait).toBe(true);

@@ -85,12 +85,15 @@ const tricky: Feed[] = [
   { s2c: encodeMethodFrame(2, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’', 'class-id': 40, 'method-id': 10 }) },
   encodeHeartbeatFrame(),
   encodeFrame(3, 9, new Uint8Array(3)), // a body with no header: a decode error
-  // a channel-wide prefetch limit reached
+  // a channel-wide prefetch limit reached; a blocked connection and what it publishes meanwhile
   encodeMethodFrame(3, 'channel.open', {}),
   encodeMethodFrame(3, 'basic.qos', { 'prefetch-count': 1, global: true }),
   encodeMethodFrame(3, 'basic.consume', { queue: 'q', 'consumer-tag': 'c3' }),
   { s2c: encodeMethodFrame(3, 'basic.deliver', { 'consumer-tag': 'c3', 'delivery-tag': 1n, exchange: '', 'routing-key': 'full' }) },
   { s2c: encodeContentHeaderFrame(3, { classId: 60, bodySize: 0, properties: {} }) },
+  { s2c: encodeMethodFrame(0, 'connection.blocked', { reason: 'low on memory' }) },
+  ...publish(1, 'orders', 'while.blocked', new Uint8Array(5)),
+  { s2c: encodeMethodFrame(0, 'connection.unblocked', {}) },
 ];
 
 describe('headless lines written as bytes', () => {
