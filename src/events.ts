@@ -98,11 +98,38 @@ export interface UnansweredRequest {
   readonly name: string;
 }
 
+/**
+ * How a connection's sockets ended, as its source saw it (the proxy, the built-in broker, or a
+ * recording). The tap words the close reason from it and the AMQP close handshake it saw.
+ */
+export interface SocketEnd {
+  /** who ended it: the client, the server (the upstream, or the built-in broker), or the proxy */
+  readonly by: 'client' | 'server' | 'proxy';
+  /**
+   * closed: an orderly end (FIN); reset: ECONNRESET; error: another socket error;
+   * unreachable: the upstream could not be reached; stopped: amqp-spy was shutting down
+   */
+  readonly how: 'closed' | 'reset' | 'error' | 'unreachable' | 'stopped';
+  /** more words: an errno's text, the broker's own reason (missed heartbeats, ...) */
+  readonly detail?: string;
+}
+
 export interface ConnCloseEvent extends EventBase {
   readonly kind: 'conn.close';
+  /**
+   * Who ended the connection and how, in one vocabulary for every source: `client closed the
+   * connection` (a connection.close answered by close-ok), `client closed the socket without
+   * connection.close`, `server reset the socket`, `proxy stopped`, ...
+   */
   readonly reason: string;
+  /** what the reason was worded from, when the source said it (not for words alone) */
+  readonly socket?: SocketEnd;
   /** synchronous requests that never got their reply */
   readonly unanswered: readonly UnansweredRequest[];
+  /** deliveries left unacked (the broker requeues them) */
+  readonly unacked: number;
+  /** publishes in confirm mode left unconfirmed (their fate unknown to the client) */
+  readonly unconfirmed: number;
 }
 
 export interface ProtocolHeaderEvent extends EventBase {

@@ -6,9 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatHostPort, type ListenAddress, type UpstreamAddress } from './address.js';
 
-import type { ConnectionInfo, Direction, Endpoint } from '../events.js';
+import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
 
-export type { Direction, Endpoint };
+export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
 export type ProxyConnectionInfo = ConnectionInfo;
 
@@ -27,8 +27,8 @@ export interface ProxyObserver {
    * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
    */
   onData?(connId: number, dir: Direction, chunk: Buffer): void;
-  /** both sockets are closed; called exactly once per onOpen, reason e.g. `client closed` */
-  onClose?(connId: number, reason: string): void;
+  /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
+  onClose?(connId: number, end: SocketEnd): void;
   /** e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose) */
   onUpstreamError?(connId: number, message: string): void;
 }
@@ -177,8 +177,8 @@ export class ProxyServer {
   }
 
   /**
-   * Stops accepting, closes every connection (reason `proxy closed`) and resolves once every
-   * onClose has been emitted.
+   * Stops accepting, closes every connection (ended by the proxy, `stopped`) and resolves once
+   * every onClose has been emitted.
    */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
@@ -190,7 +190,7 @@ export class ProxyServer {
       if (this.#relays.size === 0) done();
       else {
         this.#allClosed = done;
-        for (const relay of [...this.#relays.values()]) relay.shutdown('proxy closed');
+        for (const relay of [...this.#relays.values()]) relay.shutdown();
       }
     });
     return this.#closing;
@@ -250,7 +250,8 @@ class Relay {
   #connected = false;
   /** reading held by ProxyServer.holdReading */
   #held = false;
-  #reason: string | undefined;
+  /** who ended the connection and how: the first socket to end says */
+  #end: SocketEnd | undefined;
   #openSockets = 2;
   #lingerTimer: NodeJS.Timeout | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
@@ -329,8 +330,8 @@ class Relay {
   }
 
   /** Close both sides (proxy shutting down). */
-  shutdown(reason: string): void {
-    this.#reason ??= reason;
+  shutdown(): void {
+    this.#end ??= { by: 'proxy', how: 'stopped' };
     this.#client.destroy();
     this.#upstream.destroy();
   }
@@ -369,7 +370,7 @@ class Relay {
       if (!this.#held) from.resume();
     });
     from.on('end', () => {
-      this.#reason ??= dir === 'c2s' ? 'client closed' : 'upstream closed';
+      this.#end ??= { by: dir === 'c2s' ? 'client' : 'server', how: 'closed' };
       // Half-close: pass the FIN on once everything before it is written.
       to.end();
     });
@@ -383,20 +384,20 @@ class Relay {
     if (side === 'upstream') {
       if (!this.#connected) {
         clearTimeout(this.#connectTimer);
-        this.#reason ??= `upstream unreachable: ${what}`;
+        this.#end ??= { by: 'server', how: 'unreachable', detail: what };
       } else {
-        this.#reason ??= err.code === 'ECONNRESET' ? 'upstream reset (ECONNRESET)' : `upstream error: ${what}`;
+        this.#end ??= err.code === 'ECONNRESET' ? { by: 'server', how: 'reset' } : { by: 'server', how: 'error', detail: what };
       }
       this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: ${what}`);
     } else {
-      this.#reason ??= err.code === 'ECONNRESET' ? 'client reset (ECONNRESET)' : `client error: ${what}`;
+      this.#end ??= err.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: what };
     }
     this.#closeOther(other);
   }
 
   #connectTimedOut(): void {
-    if (this.#connected || this.#reason !== undefined) return;
-    this.#reason = 'upstream unreachable: connection timed out';
+    if (this.#connected || this.#end !== undefined) return;
+    this.#end = { by: 'server', how: 'unreachable', detail: 'connection timed out' };
     this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: connection timed out`);
     this.#upstream.destroy();
     this.#closeOther(this.#client);
@@ -419,6 +420,8 @@ class Relay {
   }
 
   #socketClosed(other: net.Socket): void {
+    // a socket gone without an end or an error (destroyed): the first one to go ended it
+    this.#end ??= { by: other === this.#upstream ? 'client' : 'server', how: 'closed' };
     if (--this.#openSockets > 0) {
       // After a clean close both FINs were passed on and the other socket is flushing what
       // it still holds: let it finish, however long its peer takes to read. Otherwise (a
@@ -428,7 +431,7 @@ class Relay {
     }
     clearTimeout(this.#lingerTimer);
     clearTimeout(this.#connectTimer);
-    this.#emit('onClose', this.#reason ?? 'closed');
+    this.#emitClose(this.#end);
     this.#owner.closed(this.#id);
   }
 
@@ -448,13 +451,23 @@ class Relay {
     }
   }
 
-  #emit(callback: 'onClose' | 'onUpstreamError', text: string): void {
+  #emit(callback: 'onUpstreamError', text: string): void {
     const fn = this.#observer?.[callback];
     if (fn === undefined) return;
     try {
       fn.call(this.#observer, this.#id, text);
     } catch (err) {
       this.#owner.observerFailed(callback, err);
+    }
+  }
+
+  #emitClose(end: SocketEnd): void {
+    const observer = this.#observer;
+    if (observer?.onClose === undefined) return;
+    try {
+      observer.onClose(this.#id, end);
+    } catch (err) {
+      this.#owner.observerFailed('onClose', err);
     }
   }
 }

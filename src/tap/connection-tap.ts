@@ -20,10 +20,12 @@ import {
   type FrameEvent,
   type FrameInsight,
   type MessageEvent,
+  type SocketEnd,
   type UndecodedBytesEvent,
 } from '../events.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import { closeReason, legacySocketEnd } from './close-reason.js';
 import { ProtocolInsight } from './protocol-insight.js';
 import { mayHoldSecret, redactFrame } from './redact.js';
 
@@ -153,12 +155,22 @@ export class ConnectionTap {
     if (this.options.keepUndecoded) this.bus.emit({ kind: 'bytes', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, offset, withheld: length });
   }
 
-  /** The connection ended; reports the requests that never got a reply. */
-  close(reason: string, ts: number = nowMicros()): void {
+  /**
+   * The connection ended, its sockets as `end` says (or a source's words, such as a reason
+   * from an older recording); the reason given is worded from that and the close handshake
+   * seen, with the requests never answered and what was left unacked and unconfirmed.
+   */
+  close(end: SocketEnd | string, ts: number = nowMicros()): void {
     if (this.closed) return;
     this.closed = true;
     this.endOfStreams(ts);
-    this.bus.emit({ kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn, reason, unanswered: this.insight.unanswered() });
+    const socket = typeof end === 'string' ? legacySocketEnd(end) : end;
+    const { unacked, unconfirmed } = this.insight.outstanding();
+    this.bus.emit({
+      kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn,
+      reason: closeReason(this.insight.closeHandshake, socket ?? end), ...(socket ? { socket } : {}),
+      unanswered: this.insight.unanswered(), unacked, unconfirmed,
+    });
   }
 
   /** No more bytes will come (a connection closed, a file read to its end): reports a frame cut short. */

@@ -5,6 +5,7 @@
 import { isErrorReplyCode, methodById, methodByName, replyCodeName } from '../decoder/spec.js';
 import type { DecodedMethod } from '../decoder/types.js';
 import type { Direction, FrameInsight, PrefetchFull, UnansweredRequest } from '../events.js';
+import type { CloseHandshake } from './close-reason.js';
 import { TagQueue, type Tag, type TagOwner } from './tag-queue.js';
 
 interface PendingRequest {
@@ -92,6 +93,13 @@ export class ProtocolInsight {
   private readonly channels = new Map<number, ChannelState>();
   /** when the server sent connection.blocked, until connection.unblocked */
   private blockedSince: number | undefined = undefined;
+  /** the first connection.close, and whether close-ok answered it */
+  private close: CloseHandshake | undefined = undefined;
+
+  /** The connection.close handshake so far, if one began. */
+  get closeHandshake(): CloseHandshake | undefined {
+    return this.close;
+  }
 
   private channel(id: number): ChannelState {
     let state = this.channels.get(id);
@@ -150,8 +158,12 @@ export class ProtocolInsight {
         }
         // requests still waiting are answered by the close, not lost
         ch.pending = ch.pending.filter((p) => p.name === method.name);
+        if (method.name === 'connection.close') this.close ??= { by: dir, replyCode, answered: false };
         break;
       }
+      case 'connection.close-ok':
+        if (this.close !== undefined && this.close.by !== dir) this.close.answered = true;
+        break;
       case 'channel.close-ok':
         this.channels.set(channelId, newChannel());
         break;
@@ -259,6 +271,17 @@ export class ProtocolInsight {
         break;
     }
     return insight;
+  }
+
+  /** Deliveries still unacked and publishes still unconfirmed, over every channel. */
+  outstanding(): { unacked: number; unconfirmed: number } {
+    let unacked = 0;
+    let unconfirmed = 0;
+    for (const state of this.channels.values()) {
+      unacked += state.unacked.size;
+      unconfirmed += state.unconfirmed.size;
+    }
+    return { unacked, unconfirmed };
   }
 
   /** Synchronous requests that are still waiting, oldest first. */

@@ -2,14 +2,14 @@
 // ConnectionTap per connection, fed with the chunks as they are forwarded or written.
 // A sink that falls behind (the recorder) holds the source's reading until it drains.
 
-import { nowMicros, type ConnectionInfo, type Direction, type EventBus } from '../events.js';
+import { nowMicros, type ConnectionInfo, type Direction, type EventBus, type SocketEnd } from '../events.js';
 import { ConnectionTap, type ConnectionTapOptions } from './connection-tap.js';
 
 /** The observer shape both the proxy and the broker report to. */
 export interface ByteObserver {
   onOpen(conn: ConnectionInfo): void;
   onData(connId: number, dir: Direction, chunk: Uint8Array): void;
-  onClose(connId: number, reason: string): void;
+  onClose(connId: number, end: SocketEnd): void;
 }
 
 /** A sink that may fall behind: while `overloaded`, its source should stop reading. */
@@ -43,8 +43,8 @@ export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, 
         });
       }
     },
-    onClose(connId, reason) {
-      taps.get(connId)?.close(reason);
+    onClose(connId, end) {
+      taps.get(connId)?.close(end);
       taps.delete(connId);
     },
   };

@@ -8,6 +8,7 @@ import type { Direction, Endpoint, FrameInsight, PrefetchFull, SpyEvent } from '
 import type { Filter } from '../view/filter.js';
 import { isFieldTable, tableString } from '../decoder/field-table.js';
 import { saslCredentials } from '../decoder/sasl.js';
+import { describeLeft } from '../view/format.js';
 
 export type ListMode = 'messages' | 'frames';
 
@@ -47,6 +48,8 @@ export interface ConnectionInfo {
   server: Endpoint | undefined;
   state: 'open' | 'closing' | 'closed';
   closeReason: string | undefined;
+  /** what the close left: `left 3 deliveries unacked, 2 publishes unconfirmed`, or undefined */
+  closeLeft: string | undefined;
   closeError: string | undefined;
   product: string | undefined;
   version: string | undefined;
@@ -353,6 +356,7 @@ export class EventStore {
         const conn = this.connection(event.conn);
         conn.state = 'closed';
         conn.closeReason = event.reason;
+        conn.closeLeft = describeLeft(event) || undefined;
         if (conn.blockedSince !== undefined) {
           // blocked until the end
           conn.blockedMicros += Math.max(0, event.ts - conn.blockedSince);
@@ -374,7 +378,7 @@ export class EventStore {
     let conn = this.connections.get(id);
     if (!conn) {
       conn = {
-        id, client: undefined, server: undefined, state: 'open', closeReason: undefined, closeError: undefined,
+        id, client: undefined, server: undefined, state: 'open', closeReason: undefined, closeLeft: undefined, closeError: undefined,
         product: undefined, version: undefined, platform: undefined, user: undefined, vhost: undefined,
         frameMax: undefined, heartbeat: undefined, channelMax: undefined, blockedSince: undefined, blockedReason: undefined, blockedMicros: 0,
         channels: new Map(), frames: 0, messages: 0, errors: 0,

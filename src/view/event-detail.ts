@@ -5,7 +5,7 @@
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue } from '../decoder/types.js';
 import { undecodedSize, type FrameInsight, type SpyEvent } from '../events.js';
-import { ARROWS, formatClock, formatDuration, formatSize, formatValue } from './format.js';
+import { ARROWS, describeLeft, formatClock, formatDuration, formatSize, formatValue } from './format.js';
 import { isFieldTable } from '../decoder/field-table.js';
 
 export type DetailTone = 'heading' | 'normal' | 'dim' | 'error' | 'link';
@@ -83,6 +83,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     case 'conn.close':
       heading(`Connection closed  ${where()}`);
       field('reason', event.reason);
+      if (describeLeft(event)) field('left', describeLeft(event).slice('left '.length), undefined, 1, 'error');
       if (event.unanswered.length) {
         heading('Never answered');
         for (const u of event.unanswered) {

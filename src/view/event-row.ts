@@ -3,7 +3,7 @@
 
 import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
-import { describeFrame, describeInsight, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isBlockedEvent, isErrorEvent, WITHHELD_NOTE } from './format.js';
+import { describeFrame, describeInsight, describeLeft, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isBlockedEvent, isErrorEvent, WITHHELD_NOTE } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -30,8 +30,9 @@ export function eventRowCells(event: SpyEvent): RowCells {
     case 'conn.open':
       return { ...base, dir: undefined, channel: '', name: 'connection opened', detail: `${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`, tone: 'connection' };
     case 'conn.close': {
+      const left = describeLeft(event);
       const unanswered = event.unanswered.length ? `; never answered: ${event.unanswered.map((u) => `event ${u.seq} ch${u.channel} ${u.name}`).join(', ')}` : '';
-      return { ...base, dir: undefined, channel: '', name: 'connection closed', detail: `(${event.reason})${unanswered}`, tone: 'connection' };
+      return { ...base, dir: undefined, channel: '', name: 'connection closed', detail: `(${event.reason}${left ? `; ${left}` : ''})${unanswered}`, tone: 'connection' };
     }
     case 'protocol-header':
       return { ...base, dir: event.dir, channel: '', name: 'protocol-header', detail: describeProtocolHeader(event.header), size: formatSize(event.raw.length) };

@@ -199,6 +199,14 @@ export function describeInsight(insight: FrameInsight | undefined): string {
   return text === '' ? '' : `  [${text}]`;
 }
 
+/** `left 3 deliveries unacked, 2 publishes unconfirmed` at a close, or '' when nothing was left. */
+export function describeLeft(event: { readonly unacked: number; readonly unconfirmed: number }): string {
+  const parts: string[] = [];
+  if (event.unacked > 0) parts.push(`${event.unacked} ${event.unacked === 1 ? 'delivery' : 'deliveries'} unacked`);
+  if (event.unconfirmed > 0) parts.push(`${event.unconfirmed} ${event.unconfirmed === 1 ? 'publish' : 'publishes'} unconfirmed`);
+  return parts.length === 0 ? '' : `left ${parts.join(', ')}`;
+}
+
 /** `FULL 5/5`, or `FULL 5/5 on the channel` for a basic.qos global limit */
 export function describePrefetchFull(full: PrefetchFull): string {
   return `FULL ${full.unacked}/${full.limit}${full.global ? ' on the channel' : ''}`;
@@ -271,10 +279,11 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
     case 'conn.open':
       return `${start}    ${c.green('connection opened')} ${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`;
     case 'conn.close': {
+      const left = describeLeft(event);
       const unanswered = event.unanswered.length
         ? c.yellow(`; never answered: ${event.unanswered.map((u) => `ch${u.channel} ${u.name}`).join(', ')}`)
         : '';
-      return `${start}    ${c.green('connection closed')} (${event.reason})${unanswered}`;
+      return `${start}    ${c.green('connection closed')} (${event.reason}${left ? c.yellow(`; ${left}`) : ''})${unanswered}`;
     }
     case 'protocol-header':
       return `${start}${arrows[event.dir]} protocol-header ${describeProtocolHeader(event.header)}`;

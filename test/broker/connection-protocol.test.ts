@@ -9,7 +9,7 @@ import { FrameParser } from '../../src/decoder/frame-parser.js';
 import type { FieldTable } from '../../src/decoder/types.js';
 import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
 import { BrokerOptionError, parseUserOption, type BrokerOptions } from '../../src/broker/broker.js';
-import type { ProxyConnectionInfo } from '../../src/proxy/proxy-server.js';
+import type { ProxyConnectionInfo, SocketEnd } from '../../src/proxy/proxy-server.js';
 import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
 import { RawClient } from './raw-client.js';
 
@@ -142,15 +142,15 @@ describe('handshake', () => {
 
 describe('heartbeats, close and update-secret', () => {
   it('sends heartbeats and drops a client that misses them', async () => {
-    const reasons: string[] = [];
-    const b = await broker({ heartbeat: 1, observer: { onClose: (_id, reason) => reasons.push(reason) } });
+    const reasons: SocketEnd[] = [];
+    const b = await broker({ heartbeat: 1, observer: { onClose: (_id, end) => reasons.push(end) } });
     const c = await client(b);
     await c.open({ heartbeat: 1 });
     // the client stays silent: the broker keeps sending heartbeats, then gives up on it
     await c.waitForEnd();
     expect(c.frames.filter((f) => f.type === 'heartbeat').length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 20));
-    expect(reasons).toEqual(['missed heartbeats from client, timeout: 1s']);
+    expect(reasons).toEqual([{ by: 'server', how: 'closed', detail: 'missed heartbeats from client, timeout: 1s' }]);
   });
 
   it('keeps a client that sends heartbeats', async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
-import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
+import { EventBus, type ConnCloseEvent, type Direction, type FrameEvent, type MessageEvent, type SocketEnd, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 
 type Step = [Direction, Uint8Array | Uint8Array[]];
@@ -388,6 +388,53 @@ describe('ConnectionTap', () => {
     const errors = events.filter((e) => e.kind === 'decode.error');
     expect(errors[0]).toMatchObject({ error: { code: 'unexpected-frame', channel: 1 }, stopped: false });
     expect(method(events, 'basic.qos')).toHaveLength(1);
+  });
+});
+
+describe('ConnectionTap words the close from the handshake it saw and how the sockets ended', () => {
+  const closeOf = (steps: Step[], end: SocketEnd | string): ConnCloseEvent => {
+    const events: SpyEvent[] = [];
+    const tap = new ConnectionTap(1, new EventBus([(e) => events.push(e)]), { keepUndecoded: true });
+    for (const [dir, bytes] of steps) tap.feed(dir, Buffer.concat(Array.isArray(bytes) ? bytes : [bytes]));
+    tap.close(end);
+    return events.at(-1) as ConnCloseEvent;
+  };
+  const clientClose: Step = ['c2s', m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'Goodbye', 'class-id': 0, 'method-id': 0 })];
+  const serverCloseOk: Step = ['s2c', m(0, 'connection.close-ok', {})];
+  const forced: Step = ['s2c', m(0, 'connection.close', { 'reply-code': 320, 'reply-text': "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'", 'class-id': 0, 'method-id': 0 })];
+
+  it.each<[string, Step[], SocketEnd | string, string]>([
+    // RabbitMQ resets its socket after close-ok: still a clean close
+    ['a close answered, then a reset', [...handshake, clientClose, serverCloseOk], { by: 'server', how: 'reset' }, 'client closed the connection'],
+    ['the server closing with an error', [...handshake, forced, ['c2s', m(0, 'connection.close-ok', {})]], { by: 'server', how: 'closed' }, 'server closed the connection with 320 CONNECTION_FORCED'],
+    ['a close unanswered, the closer ends the socket', [...handshake, clientClose], { by: 'client', how: 'closed' }, 'client sent connection.close and closed the socket before close-ok'],
+    ['a close unanswered, the other side resets', [...handshake, forced], { by: 'client', how: 'reset' }, 'server sent connection.close with 320 CONNECTION_FORCED; client reset the socket before close-ok'],
+    ['no close: a killed client', handshake, { by: 'client', how: 'closed' }, 'client closed the socket without connection.close'],
+    ['no close: the server resets', handshake, { by: 'server', how: 'reset' }, 'server reset the socket'],
+    ['no close: the broker drops a silent client', handshake, { by: 'server', how: 'closed', detail: 'missed heartbeats from client, timeout: 60s' }, 'server closed the socket without connection.close (missed heartbeats from client, timeout: 60s)'],
+    ['the proxy stopping', handshake, { by: 'proxy', how: 'stopped' }, 'proxy stopped'],
+    ['an unreachable upstream', [], { by: 'server', how: 'unreachable', detail: 'connection refused' }, 'upstream unreachable: connection refused'],
+    // reasons recorded before the vocabulary was one
+    ['an old recording\'s "client closed"', handshake, 'client closed', 'client closed the socket without connection.close'],
+    ['an old recording\'s "upstream reset (ECONNRESET)" after a clean close', [...handshake, clientClose, serverCloseOk], 'upstream reset (ECONNRESET)', 'client closed the connection'],
+    ['words it does not know', handshake, 'reopened in the recording', 'reopened in the recording'],
+  ])('%s', (_name, steps, end, reason) => {
+    expect(closeOf(steps, end).reason).toBe(reason);
+  });
+
+  it('says what the close left: deliveries unacked, publishes unconfirmed', () => {
+    const close = closeOf([
+      ...handshake,
+      ['c2s', m(1, 'confirm.select', {})],
+      ['s2c', m(1, 'confirm.select-ok', {})],
+      ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.from('a'), 4096).map((f): Step => ['c2s', f]),
+      ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.from('b'), 4096).map((f): Step => ['c2s', f]),
+      ['s2c', m(1, 'basic.ack', { 'delivery-tag': 1n })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' })],
+      ...[1n, 2n, 3n].flatMap((tag): Step[] => [['s2c', m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': tag, exchange: '', 'routing-key': 'q' })], ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['s2c', f])]),
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 1n })],
+    ], { by: 'client', how: 'reset' });
+    expect(close).toMatchObject({ reason: 'client reset the socket', socket: { by: 'client', how: 'reset' }, unacked: 2, unconfirmed: 1 });
   });
 });
 

@@ -1,7 +1,8 @@
 // State a user needs at a glance, in a real terminal: tmux runs `amqp-spy --standalone`
 // with a memory watermark so low that the first publish blocks its connection; amqplib
 // publishes and consumes; the connections view (Tab) shows BLOCKED and for how long, and
-// the consumer at its prefetch limit as FULL; the `blocked` filter lists what it held.
+// the consumer at its prefetch limit as FULL; the `blocked` filter lists what it held; and
+// when the consumer's socket goes away, the close says what it left unacked.
 
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,5 +63,21 @@ import { until } from './helpers.js';
       screen.keys('Escape');
       await until(() => !screen.capture().includes('filter:'), 'the filter cleared', 15_000);
     }
+  });
+
+  it('a consumer whose socket goes away closes with what it left unacked, in the list and the view', async () => {
+    // its socket ends without connection.close, as when the process is killed
+    const [consumer] = connections.splice(0, 1);
+    consumer!.on('error', () => {});
+    (consumer as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    const list = await screen.waitFor(/connection closed \(client/, 'the close row');
+    expect(list).toMatch(/#1 +connection closed \(client (closed the socket without connection\.close|reset the socket)/);
+    // the row is cut at the terminal's width; the detail of the selected (last) row has it all
+    expect(list).toMatch(/reason: client (closed the socket without connection\.close|reset the socket)\n +left: 1 delivery unacked/);
+    screen.keys('Tab');
+    const view = await screen.waitFor('Connections  1 open of 2', 'the connections view');
+    expect(view).toMatch(/#1 {2}closed \(client (closed the socket without connection\.close|reset the socket)\), left 1 delivery unacked/);
+    screen.keys('Tab');
+    await screen.waitFor('─ Detail', 'back to the list');
   });
 });

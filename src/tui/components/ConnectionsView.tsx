@@ -39,10 +39,10 @@ export function connectionLines(connections: Iterable<ConnectionInfo>, now = 0):
   if (list.length === 0) lines.push({ text: 'no connections yet', tone: 'dim' });
   for (const c of list) {
     const peers = c.client && c.server ? `${c.client.address}:${c.client.port} → ${c.server.address}:${c.server.port}` : '';
-    const state = c.state === 'closed' ? `closed${c.closeReason ? ` (${c.closeReason})` : ''}` : c.state;
+    const state = c.state === 'closed' ? `closed${c.closeReason ? ` (${c.closeReason})` : ''}${c.closeLeft ? `, ${c.closeLeft}` : ''}` : c.state;
     // the server holds this connection's publishes: say so first, and for how long
     const blocked = c.blockedSince !== undefined ? `BLOCKED ${formatDuration(Math.max(0, now - c.blockedSince))}${c.blockedReason ? ` (${c.blockedReason})` : ''}  ` : '';
-    lines.push({ text: `#${c.id}  ${blocked}${state}  ${peers}`, tone: c.closeError || blocked ? 'error' : c.state === 'closed' ? 'closed' : 'title' });
+    lines.push({ text: `#${c.id}  ${blocked}${state}  ${peers}`, tone: c.closeError || blocked ? 'error' : c.closeLeft ? 'warn' : c.state === 'closed' ? 'closed' : 'title' });
     const client = [c.product, c.version].filter(Boolean).join(' ') || 'unknown client';
     lines.push({ text: `    ${client}${c.platform ? ` (${c.platform})` : ''}`, tone: 'normal' });
     lines.push({ text: `    user ${c.user ?? '?'} · vhost ${c.vhost ?? '?'} · frame-max ${c.frameMax ?? '?'} · heartbeat ${c.heartbeat === undefined ? '?' : c.heartbeat === 0 ? 'off' : `${c.heartbeat}s`} · channel-max ${c.channelMax ?? '?'}`, tone: 'normal' });
