@@ -21,7 +21,8 @@ export interface ProxyObserver {
   /** a client was accepted; the upstream connection is being opened */
   onOpen?(conn: ProxyConnectionInfo): void;
   /**
-   * Bytes forwarded, in order per direction. `chunk` is the Buffer that was written to the
+   * Bytes forwarded, in order per direction; after one side failed, also what the other still
+   * sends, which cannot be forwarded. `chunk` is the Buffer that was written to the
    * other side: read it, never modify it (it may still be queued for writing). The proxy
    * never reuses its memory, so it may be kept without copying; but it can be a slice of a
    * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
@@ -378,6 +379,19 @@ class Relay {
     return forward;
   }
 
+  /** Reports bytes of `dir` to the observer without forwarding them (their peer is gone). */
+  #reportOnly(dir: Direction): (chunk: Buffer) => void {
+    const onData = this.#observer?.onData;
+    if (onData === undefined) return discard;
+    return (chunk) => {
+      try {
+        onData.call(this.#observer, this.#id, dir, chunk);
+      } catch (err) {
+        this.#owner.observerFailed('onData', err);
+      }
+    };
+  }
+
   #sideFailed(side: 'client' | 'upstream', err: NodeJS.ErrnoException): void {
     const other = side === 'client' ? this.#upstream : this.#client;
     const what = describeErrno(err);
@@ -406,11 +420,14 @@ class Relay {
   /** The other side of a failed socket: end it after what it holds is written, then drop it. */
   #closeOther(other: net.Socket): void {
     if (other.destroyed) return;
-    // Its peer is gone: read and drop what it still sends, so that it sees our FIN and
-    // closes (unread bytes would also turn our FIN into a reset).
+    // Its peer is gone: read what it still sends, so that it sees our FIN and closes (unread
+    // bytes would also turn our FIN into a reset). Those bytes cannot be forwarded, but once
+    // the two were talking they are reported all the same: a client's close-ok to a server's
+    // close is the end of the conversation, not something lost.
+    const read = this.#connected ? this.#reportOnly(other === this.#client ? 'c2s' : 's2c') : discard;
     other.removeAllListeners('data');
-    other.on('data', discard);
-    if (other === this.#upstream) this.#s2cForward = undefined;
+    other.on('data', read);
+    if (other === this.#upstream) this.#s2cForward = read;
     other.resume();
     other.end();
     if (this.#lingerTimer === undefined) {
