@@ -32,7 +32,7 @@ function tapSource(
 ): { bus: EventBus; observer: ByteObserver } {
   const bus = new EventBus(options.sinks, sinkFailureNotices(options.notice, options.sinkNames));
   const tapOptions = { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true };
-  const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined);
+  const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined, options.notice);
   return { bus, observer };
 }
 
@@ -53,7 +53,8 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
-    observer: { ...observer, onUpstreamError: (_connId, message) => options.notice(message) },
+    // an upstream failure is told (by the taps, at the close) only when it lost something
+    observer,
   });
   const address = await proxy.listen();
   return {

@@ -30,8 +30,11 @@ export interface ProxyObserver {
   onData?(connId: number, dir: Direction, chunk: Buffer): void;
   /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
   onClose?(connId: number, end: SocketEnd): void;
-  /** e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose) */
-  onUpstreamError?(connId: number, message: string): void;
+  /**
+   * e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose); `unforwarded`:
+   * client bytes still queued for the upstream, which it never got
+   */
+  onUpstreamError?(connId: number, message: string, unforwarded: number): void;
 }
 
 export interface UpstreamTlsOptions {
@@ -402,7 +405,7 @@ class Relay {
       } else {
         this.#end ??= err.code === 'ECONNRESET' ? { by: 'server', how: 'reset' } : { by: 'server', how: 'error', detail: what };
       }
-      this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: ${what}`);
+      this.#emitUpstreamError(`upstream ${this.#upstreamName}: ${what}`, this.#upstream.writableLength);
     } else {
       this.#end ??= err.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: what };
     }
@@ -412,7 +415,7 @@ class Relay {
   #connectTimedOut(): void {
     if (this.#connected || this.#end !== undefined) return;
     this.#end = { by: 'server', how: 'unreachable', detail: 'connection timed out' };
-    this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: connection timed out`);
+    this.#emitUpstreamError(`upstream ${this.#upstreamName}: connection timed out`, 0);
     this.#upstream.destroy();
     this.#closeOther(this.#client);
   }
@@ -468,13 +471,13 @@ class Relay {
     }
   }
 
-  #emit(callback: 'onUpstreamError', text: string): void {
-    const fn = this.#observer?.[callback];
-    if (fn === undefined) return;
+  #emitUpstreamError(text: string, unforwarded: number): void {
+    const observer = this.#observer;
+    if (observer?.onUpstreamError === undefined) return;
     try {
-      fn.call(this.#observer, this.#id, text);
+      observer.onUpstreamError(this.#id, text, unforwarded);
     } catch (err) {
-      this.#owner.observerFailed(callback, err);
+      this.#owner.observerFailed('onUpstreamError', err);
     }
   }
 

@@ -173,6 +173,11 @@ export class ConnectionTap {
     });
   }
 
+  /** Whether a connection.close was answered by close-ok: the connection ended as both sides meant. */
+  get closedCleanly(): boolean {
+    return this.insight.closeHandshake?.answered === true;
+  }
+
   /** No more bytes will come (a connection closed, a file read to its end): reports a frame cut short. */
   endOfStreams(ts: number = nowMicros()): void {
     // a frame cut short by the close: its bytes were forwarded, so they are reported too
