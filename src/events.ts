@@ -162,12 +162,20 @@ export interface MessageEvent extends EventBase {
   readonly dir: Direction;
   readonly channel: number;
   readonly method: DecodedMethod;
-  readonly header: DecodedContentHeader;
+  /** absent only for an incomplete message cut before its content header */
+  readonly header?: DecodedContentHeader;
   readonly properties: ContentProperties;
+  /** the body (of an incomplete message: what came of it) */
   readonly body: Uint8Array;
-  /** seqs of the method, header and body frame events */
+  /** seqs of the method, header and body frame events (of an incomplete message: those that came) */
   readonly frames: readonly number[];
   readonly insight?: FrameInsight;
+  /**
+   * A message cut short, emitted when its channel (or connection) was closed with an error
+   * while it was being sent, before the close: `cut by channel.close`. The frames of it that
+   * come after are frames only.
+   */
+  readonly incomplete?: string;
 }
 
 export interface DecodeErrorEvent extends EventBase {

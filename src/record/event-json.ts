@@ -88,6 +88,7 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
         ...base, dir: event.dir, channel: event.channel, method: methodToJson(event.method),
         properties: recordToJson(event.properties), bodySize: event.body.length, body: base64(event.body),
         frames: [...event.frames], ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
+        ...(event.incomplete !== undefined ? { incomplete: event.incomplete } : {}),
       };
     case 'decode.error':
       return { ...base, dir: event.dir, error: { ...event.error }, stopped: event.stopped, ...(event.raw ? { raw: base64(event.raw) } : {}) };

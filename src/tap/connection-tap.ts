@@ -11,7 +11,8 @@ import { DecodeError } from '../decoder/errors.js';
 import { decodeFrame } from '../decoder/frame-codec.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { MessageAssembler } from '../decoder/message-assembler.js';
-import { FRAME_OVERHEAD, type DecodedFrame, type RawFrame } from '../decoder/types.js';
+import { isErrorReplyCode } from '../decoder/spec.js';
+import { FRAME_OVERHEAD, type DecodedFrame, type DecodedMethod, type RawFrame } from '../decoder/types.js';
 import {
   nowMicros,
   type DecodeErrorEvent,
@@ -58,6 +59,12 @@ const HANDSHAKE_FRAME_MAX = 4096;
  * direction rather than hold what a peer declares (a size field says up to 4 GiB).
  */
 const NO_LIMIT_FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
+
+/** channel.close or connection.close with an error reply code. */
+function isErrorClose(method: DecodedMethod): boolean {
+  const name = method.name;
+  return (name === 'channel.close' || name === 'connection.close') && isErrorReplyCode(Number(method.args['reply-code']));
+}
 
 /** The largest frame the tap buffers under a frame-max (0 = none). */
 function frameLimit(frameMax: number): number {
@@ -212,6 +219,9 @@ export class ConnectionTap {
       this.emitError(dir, error, false, ts, raw);
       return;
     }
+    // a channel (or the connection) closed with an error while the peer was sending a message
+    // on it: that message (often the cause) comes before the close, as far as it came
+    if (decoded.type === 'method' && decoded.method.classId <= 20 && isErrorClose(decoded.method)) this.cutMessages(dir, frame.channel, decoded.method.name, ts);
     const seq = this.bus.nextSeq();
     let insight: FrameInsight | undefined;
     if (decoded.type === 'method') {
@@ -247,6 +257,26 @@ export class ConnectionTap {
     };
     if (methodInsight) messageEvent.insight = methodInsight;
     this.bus.emit(messageEvent);
+  }
+
+  /** Emits the messages the other side was sending on `channel` (all channels for connection.close) as incomplete. */
+  private cutMessages(closer: Direction, channel: number, closeName: string, ts: number): void {
+    const dir: Direction = closer === 'c2s' ? 's2c' : 'c2s';
+    const state = this.directions[dir];
+    const cut = channel === 0 ? state.assembler.cutAll() : [state.assembler.cut(channel)];
+    for (const partial of cut) {
+      if (partial === undefined) continue;
+      const methodInsight = state.contentInsight.get(partial.channel);
+      if (methodInsight !== undefined) state.contentInsight.set(partial.channel, undefined);
+      const event: Mutable<MessageEvent> = {
+        kind: 'message', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, channel: partial.channel,
+        method: partial.method, properties: partial.header?.properties ?? {}, body: partial.body, frames: partial.frames,
+        incomplete: `cut by ${closeName}`,
+      };
+      if (partial.header !== undefined) event.header = partial.header;
+      if (methodInsight) event.insight = methodInsight;
+      this.bus.emit(event);
+    }
   }
 
   private emitError(dir: Direction, error: DecodeError, stopped: boolean, ts: number, raw?: Uint8Array): void {

@@ -3,7 +3,7 @@
 
 import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
-import { describeFrame, describeInsight, describeLeft, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isBlockedEvent, isErrorEvent, WITHHELD_NOTE } from './format.js';
+import { describeFrame, describeIncomplete, describeInsight, describeLeft, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isBlockedEvent, isErrorEvent, WITHHELD_NOTE } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -52,7 +52,8 @@ export function eventRowCells(event: SpyEvent): RowCells {
     case 'message': {
       const contentType = event.properties['content-type'];
       const args = formatArguments(event.method);
-      const detail = joinText(leadText(event.insight), joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event)));
+      const lead = joinText(event.incomplete !== undefined ? describeIncomplete(event) : '', leadText(event.insight));
+      const detail = joinText(lead, joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event)));
       return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: event.method.name, detail, size: formatSize(event.body.length) };
     }
     case 'decode.error':

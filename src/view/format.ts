@@ -199,6 +199,12 @@ export function describeInsight(insight: FrameInsight | undefined): string {
   return text === '' ? '' : `  [${text}]`;
 }
 
+/** `(incomplete: 100 B of 200 B, cut by channel.close)` for a message cut short */
+export function describeIncomplete(event: { readonly incomplete?: string; readonly header?: { readonly bodySize: bigint }; readonly body: Uint8Array }): string {
+  const of = event.header !== undefined ? `${formatSize(event.body.length)} of ${formatSize(Number(event.header.bodySize))}, ` : 'before its content header, ';
+  return `(incomplete: ${of}${event.incomplete ?? ''})`;
+}
+
 /** `left 3 deliveries unacked, 2 publishes unconfirmed` at a close, or '' when nothing was left. */
 export function describeLeft(event: { readonly unacked: number; readonly unconfirmed: number }): string {
   const parts: string[] = [];
@@ -298,6 +304,7 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
       const args = formatArguments(event.method);
       let text = args === '' ? event.method.name : `${event.method.name} ${args}`;
       text += ` ${formatSize(event.body.length)}`;
+      if (event.incomplete !== undefined) text += ` ${describeIncomplete(event)}`;
       if (contentType !== undefined) text += ` ${formatValue(contentType)}`;
       if (event.insight) text += describeInsight(event.insight);
       return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}`;

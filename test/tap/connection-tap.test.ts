@@ -4,6 +4,7 @@ import { encodeContentFrames, encodeContentHeaderFrame, encodeFrame, encodeHeart
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus, type ConnCloseEvent, type Direction, type FrameEvent, type MessageEvent, type SocketEnd, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
+import { formatEventLine } from '../../src/view/format.js';
 
 type Step = [Direction, Uint8Array | Uint8Array[]];
 
@@ -220,22 +221,60 @@ describe('ConnectionTap', () => {
     expect(method(events, 'connection.close')[0]!.insight?.error).toBeUndefined();
   });
 
-  it('a message cut short by a channel close is dropped: the reopened channel assembles afresh', () => {
-    const [header] = encodeContentFrames(1, 60, {}, Buffer.from('lost body'), 4096);
+  it('a message cut short by an error close comes before the close, incomplete; the rest of it is frames only', () => {
+    const body = Buffer.alloc(10_000, 5);
+    const [header, ...bodies] = encodeContentFrames(1, 60, { 'content-type': 'text/plain' }, body, 4096);
     const events = run([
       ...handshake,
+      ['c2s', m(1, 'confirm.select', {})],
+      ['s2c', m(1, 'confirm.select-ok', {})],
       ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
-      ['c2s', header!], // the body never comes: the broker closes the channel
-      ['s2c', m(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED', 'class-id': 60, 'method-id': 40 })],
+      ['c2s', header!],
+      ['c2s', bodies[0]!],
+      // the broker refuses it at its header (a size over its limit) while the body still comes
+      ['s2c', m(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - message size 10000 is larger than configured max size 5000', 'class-id': 60, 'method-id': 40 })],
+      ['c2s', bodies[1]!],
+      ['c2s', bodies[2]!],
       ['c2s', m(1, 'channel.close-ok', {})],
       ['c2s', m(1, 'channel.open', {})],
       ['s2c', m(1, 'channel.open-ok', {})],
       ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
       ...encodeContentFrames(1, 60, {}, Buffer.from('kept'), 4096).map((f): Step => ['c2s', f]),
+      // a normal close (200) cuts nothing: the message is dropped with its channel, as before
+      ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
+      ['s2c', m(1, 'channel.close', { 'reply-code': 200, 'reply-text': 'bye', 'class-id': 0, 'method-id': 0 })],
+      ['c2s', m(1, 'channel.close-ok', {})],
     ]);
     expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
-    expect(messages.map((e) => Buffer.from(e.body).toString())).toEqual(['kept']);
+    expect(messages.map((e) => [Buffer.from(e.body).toString('latin1').slice(0, 4), e.body.length, e.incomplete])).toEqual([['\x05\x05\x05\x05', 4088, 'cut by channel.close'], ['kept', 4, undefined]]);
+    const [cut] = messages;
+    const close = method(events, 'channel.close')[0]!;
+    expect(cut!.seq).toBeLessThan(close.seq);
+    expect(cut!.insight?.publishSeqNo).toBe(1);
+    expect(cut!.properties).toEqual({ 'content-type': 'text/plain' });
+    expect(close.insight?.error?.causeSeq).toBe(method(events, 'basic.publish')[0]!.seq);
+    // the body frames after the close are frames, of no message
+    const bodyFrames = frames(events).filter((e) => e.frame.type === 'body' && e.dir === 'c2s');
+    expect(bodyFrames).toHaveLength(4);
+    expect(cut!.frames).toEqual([method(events, 'basic.publish')[0]!.seq, ...frames(events).filter((e) => e.frame.type === 'header').slice(0, 1).map((e) => e.seq), bodyFrames[0]!.seq]);
+  });
+
+  it('a connection.close with an error cuts the messages of every channel, before its content header too', () => {
+    const events = run([
+      ...handshake,
+      ['c2s', m(2, 'channel.open', {})],
+      ['s2c', m(2, 'channel.open-ok', {})],
+      ['c2s', m(2, 'basic.publish', { exchange: 'a' })],
+      ['c2s', m(1, 'basic.publish', { exchange: 'b' })],
+      ['s2c', m(0, 'connection.close', { 'reply-code': 541, 'reply-text': 'INTERNAL_ERROR', 'class-id': 0, 'method-id': 0 })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from('late'), 4096).map((f): Step => ['c2s', f]),
+      ['c2s', m(0, 'connection.close-ok', {})],
+    ]);
+    expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
+    expect(messages.map((e) => [e.channel, e.method.args['exchange'], e.header, e.body.length, e.incomplete])).toEqual([[1, 'b', undefined, 0, 'cut by connection.close'], [2, 'a', undefined, 0, 'cut by connection.close']]);
+    expect(formatEventLine(messages[0]!)).toMatch(/ C→S ch1 basic\.publish exchange=b 0 B \(incomplete: before its content header, cut by connection\.close\)$/);
   });
 
   it('counts unconfirmed publishes per channel in confirm mode', () => {

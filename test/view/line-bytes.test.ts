@@ -85,6 +85,12 @@ const tricky: Feed[] = [
   { s2c: encodeMethodFrame(2, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’', 'class-id': 40, 'method-id': 10 }) },
   encodeHeartbeatFrame(),
   encodeFrame(3, 9, new Uint8Array(3)), // a body with no header: a decode error
+  // a publish cut short by its channel's error close
+  encodeMethodFrame(4, 'basic.publish', { exchange: 'big', 'routing-key': 'r' }),
+  encodeContentHeaderFrame(4, { classId: 60, bodySize: 4096, properties: { 'content-type': 'application/json' } }),
+  encodeFrame(3, 4, new Uint8Array(100)),
+  { s2c: encodeMethodFrame(4, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - message size 4096 is larger than configured max size 100', 'class-id': 60, 'method-id': 40 }) },
+  encodeFrame(3, 4, new Uint8Array(3996)),
   // a channel-wide prefetch limit reached; a blocked connection and what it publishes meanwhile
   encodeMethodFrame(3, 'channel.open', {}),
   encodeMethodFrame(3, 'basic.qos', { 'prefetch-count': 1, global: true }),
