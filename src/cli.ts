@@ -50,6 +50,7 @@ interface RootOptions {
   user: string[];
   vhost: string[];
   maxMessageSize?: string;
+  memoryHighWatermark?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -67,6 +68,7 @@ const program = new Command()
   .option('--user <name:password>', 'with --standalone: a user (repeatable; replaces the default guest:guest)', collect, [])
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
+  .option('--memory-high-watermark <limit>', 'with --standalone: memory (bytes, or a fraction of RAM below 1; default 0.4) above which publishers get connection.blocked')
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
@@ -145,7 +147,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   if (opts.upstream !== undefined && opts.standalone) throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
   if (!opts.standalone) {
-    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size']] as const) {
+    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.memoryHighWatermark !== undefined, '--memory-high-watermark']] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
   } else {
@@ -165,12 +167,19 @@ async function runLive(opts: RootOptions): Promise<void> {
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
   let users: { name: string; password: string }[] = [];
   let maxMessageSize: number | undefined;
+  let memoryHighWatermark: number | undefined;
   if (opts.standalone) {
     const { parseUserOption } = await import('./broker/broker.js');
     users = opts.user.map(parseUserOption);
     if (opts.maxMessageSize !== undefined) {
       maxMessageSize = Number(opts.maxMessageSize);
       if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) throw new UsageError(`--max-message-size takes a number of bytes, got "${opts.maxMessageSize}"`);
+    }
+    if (opts.memoryHighWatermark !== undefined) {
+      memoryHighWatermark = Number(opts.memoryHighWatermark);
+      if (!(memoryHighWatermark > 0) || (memoryHighWatermark >= 1 && !Number.isInteger(memoryHighWatermark))) {
+        throw new UsageError(`--memory-high-watermark takes bytes, or a fraction of RAM below 1 (0.4), got "${opts.memoryHighWatermark}"`);
+      }
     }
   }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
@@ -228,6 +237,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       users,
       vhosts: opts.vhost,
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+      ...(memoryHighWatermark !== undefined ? { memoryHighWatermark } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
     });

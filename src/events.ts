@@ -68,6 +68,24 @@ export interface FrameInsight {
   readonly unconfirmed?: number;
   /** a request with no-wait set: no reply is expected */
   readonly noWait?: boolean;
+  /** basic.publish from the client while the server had it blocked (connection.blocked, not yet unblocked) */
+  readonly whileBlocked?: boolean;
+  /** connection.unblocked: how long the connection was blocked (µs) */
+  readonly blockedMicros?: number;
+  /**
+   * A prefetch limit reached: on a delivery, the one it brought its consumer (or, with
+   * basic.qos global, its channel) to; on an ack/nack/reject, one still reached after it.
+   */
+  readonly prefetchFull?: PrefetchFull;
+}
+
+/** Unacked deliveries at a basic.qos prefetch-count: `FULL 5/5`. */
+export interface PrefetchFull {
+  /** the unacked deliveries the limit counts: its consumer's, or with `global` its channel's */
+  readonly unacked: number;
+  readonly limit: number;
+  /** basic.qos global=true: the limit is the channel's, shared by its consumers */
+  readonly global: boolean;
 }
 
 export interface ConnOpenEvent extends EventBase {
@@ -82,11 +100,38 @@ export interface UnansweredRequest {
   readonly name: string;
 }
 
+/**
+ * How a connection's sockets ended, as its source saw it (the proxy, the built-in broker, or a
+ * recording). The tap words the close reason from it and the AMQP close handshake it saw.
+ */
+export interface SocketEnd {
+  /** who ended it: the client, the server (the upstream, or the built-in broker), or the proxy */
+  readonly by: 'client' | 'server' | 'proxy';
+  /**
+   * closed: an orderly end (FIN); reset: ECONNRESET; error: another socket error;
+   * unreachable: the upstream could not be reached; stopped: amqp-spy was shutting down
+   */
+  readonly how: 'closed' | 'reset' | 'error' | 'unreachable' | 'stopped';
+  /** more words: an errno's text, the broker's own reason (missed heartbeats, ...) */
+  readonly detail?: string;
+}
+
 export interface ConnCloseEvent extends EventBase {
   readonly kind: 'conn.close';
+  /**
+   * Who ended the connection and how, in one vocabulary for every source: `client closed the
+   * connection` (a connection.close answered by close-ok), `client closed the socket without
+   * connection.close`, `server reset the socket`, `proxy stopped`, ...
+   */
   readonly reason: string;
+  /** what the reason was worded from, when the source said it (not for words alone) */
+  readonly socket?: SocketEnd;
   /** synchronous requests that never got their reply */
   readonly unanswered: readonly UnansweredRequest[];
+  /** deliveries left unacked (the broker requeues them) */
+  readonly unacked: number;
+  /** publishes in confirm mode left unconfirmed (their fate unknown to the client) */
+  readonly unconfirmed: number;
 }
 
 export interface ProtocolHeaderEvent extends EventBase {
@@ -119,12 +164,20 @@ export interface MessageEvent extends EventBase {
   readonly dir: Direction;
   readonly channel: number;
   readonly method: DecodedMethod;
-  readonly header: DecodedContentHeader;
+  /** absent only for an incomplete message cut before its content header */
+  readonly header?: DecodedContentHeader;
   readonly properties: ContentProperties;
+  /** the body (of an incomplete message: what came of it) */
   readonly body: Uint8Array;
-  /** seqs of the method, header and body frame events */
+  /** seqs of the method, header and body frame events (of an incomplete message: those that came) */
   readonly frames: readonly number[];
   readonly insight?: FrameInsight;
+  /**
+   * A message cut short, emitted when its channel (or connection) was closed with an error
+   * while it was being sent, before the close: `cut by channel.close`. The frames of it that
+   * come after are frames only.
+   */
+  readonly incomplete?: string;
 }
 
 export interface DecodeErrorEvent extends EventBase {

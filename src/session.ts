@@ -32,7 +32,7 @@ function tapSource(
 ): { bus: EventBus; observer: ByteObserver } {
   const bus = new EventBus(options.sinks, sinkFailureNotices(options.notice, options.sinkNames));
   const tapOptions = { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true };
-  const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined);
+  const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined, options.notice);
   return { bus, observer };
 }
 
@@ -53,7 +53,8 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
-    observer: { ...observer, onUpstreamError: (_connId, message) => options.notice(message) },
+    // an upstream failure is told (by the taps, at the close) only when it lost something
+    observer,
   });
   const address = await proxy.listen();
   return {
@@ -102,6 +103,8 @@ export interface StandaloneSessionOptions {
   readonly users?: readonly { readonly name: string; readonly password: string }[];
   readonly vhosts?: readonly string[];
   readonly maxMessageSize?: number;
+  /** resident memory above which publishers are blocked: bytes, or a fraction of RAM below 1 */
+  readonly memoryHighWatermark?: number;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -127,6 +130,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+    ...(options.memoryHighWatermark !== undefined ? { memoryHighWatermark: options.memoryHighWatermark } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
     onNotice: options.notice,

@@ -13,7 +13,7 @@ import { encodeProtocolHeader } from '../decoder/protocol-header.js';
 import { type MethodArgs, type MethodArgsInput, type MethodName } from '../decoder/spec.js';
 import type { DecodeError } from '../decoder/errors.js';
 import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
-import type { ProxyObserver } from '../proxy/proxy-server.js';
+import type { ProxyObserver, SocketEnd } from '../proxy/proxy-server.js';
 import { VERSION } from '../version.js';
 import { AmqpError } from './amqp-error.js';
 import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
@@ -92,7 +92,16 @@ export class BrokerConnection implements AlarmListener {
   user = '';
   capabilities: ClientCapabilities = NO_CAPABILITIES;
 
-  private readonly parser = new FrameParser({ expectProtocolHeader: true, frameMax: FRAME_MIN_SIZE + FRAME_SIZE_FUDGE });
+  /**
+   * tune-ok's frame-max applies from the next frame, in the chunk that carries it too (a
+   * client may pipeline tune-ok, open and a large publish in one write); an out-of-range
+   * frame-max keeps the handshake's limit, and tuneOk closes the connection for it.
+   */
+  private readonly parser: FrameParser = new FrameParser({
+    expectProtocolHeader: true,
+    frameMax: FRAME_MIN_SIZE + FRAME_SIZE_FUDGE,
+    onTuneOk: (frameMax: number): number => (frameMax >= FRAME_MIN_SIZE && frameMax <= this.broker.frameMax ? frameMax + FRAME_SIZE_FUDGE : this.parser.frameMax),
+  });
   private readonly channels = new Map<number, BrokerChannel>();
   private mechanism = '';
   /** stream offsets: bytes received before and including the current chunk */
@@ -124,20 +133,21 @@ export class BrokerConnection implements AlarmListener {
   private blockedSent = false;
   /** reading held for a sink that fell behind (the recorder): see RunningBroker.holdReading */
   private held = false;
-  private closeReason: string | undefined;
+  /** how the socket ended, as the tap is told (it words the reason with the close handshake) */
+  private closeReason: SocketEnd | undefined;
 
   constructor(
     readonly id: number,
     readonly socket: net.Socket,
     readonly broker: Broker,
     private readonly observer: ProxyObserver | undefined,
-    private readonly onGone: (conn: BrokerConnection, reason: string) => void,
+    private readonly onGone: (conn: BrokerConnection, end: SocketEnd) => void,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
     socket.on('error', (e: NodeJS.ErrnoException) => {
-      this.closeReason ??= `socket error: ${e.code ?? e.message}`;
+      this.closeReason ??= e.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: e.code ?? e.message };
     });
     socket.on('close', () => this.onSocketClosed());
   }
@@ -203,7 +213,7 @@ export class BrokerConnection implements AlarmListener {
   /** Answers a wrong protocol header (or garbage) with ours, then closes. */
   private refuse(): void {
     this.state = 'closed';
-    this.closeReason = 'unsupported protocol header';
+    this.closeReason = { by: 'server', how: 'closed', detail: 'unsupported protocol header' };
     this.send(encodeProtocolHeader());
     this.flush();
     this.socket.end();
@@ -374,7 +384,7 @@ export class BrokerConnection implements AlarmListener {
    * (a client without authentication_failure_close only sees the socket close).
    */
   private authFailed(reason: string, user: string | undefined): void {
-    this.closeReason = 'authentication failed';
+    this.closeReason = { by: 'server', how: 'closed', detail: 'authentication failed' };
     this.broker.onNotice?.(`connection #${this.id}: refused login${user !== undefined ? ` of user '${user}'` : ''}: ${reason} (users: ${this.broker.userNames})`);
     if (this.capabilities.authenticationFailureClose) {
       const error = new AmqpError(
@@ -397,7 +407,6 @@ export class BrokerConnection implements AlarmListener {
     this.frameMax = frameMax;
     this.channelMax = channelMax;
     this.heartbeat = args.heartbeat;
-    this.parser.setFrameMax(frameMax + FRAME_SIZE_FUDGE);
     this.state = 'opening';
     if (this.heartbeat > 0) {
       const interval = Math.max(250, (this.heartbeat * 1000) / 2);
@@ -421,7 +430,8 @@ export class BrokerConnection implements AlarmListener {
   private clientClose(): void {
     this.releaseAll();
     this.state = 'closed';
-    this.closeReason ??= 'client closed the connection';
+    // the tap says `client closed the connection`: it saw the close and this close-ok
+    this.closeReason ??= { by: 'server', how: 'closed' };
     this.sendMethod(0, 'connection.close-ok', {});
     this.flush();
     this.socket.end();
@@ -437,10 +447,12 @@ export class BrokerConnection implements AlarmListener {
     }
     if (method.name === 'connection.close-ok') {
       this.state = 'closed';
+      this.closeReason ??= { by: 'server', how: 'closed' };
       this.socket.end();
     } else if (method.name === 'connection.close') {
       this.sendMethod(0, 'connection.close-ok', {});
       this.state = 'closed';
+      this.closeReason ??= { by: 'server', how: 'closed' };
       this.flush();
       this.socket.end();
     }
@@ -473,7 +485,6 @@ export class BrokerConnection implements AlarmListener {
   closeWithError(e: AmqpError, endNow: boolean): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.releaseAll();
-    this.closeReason = `connection closed by the broker: ${e.replyText}`;
     this.sendMethod(0, 'connection.close', {
       'reply-code': e.replyCode,
       'reply-text': e.replyText.length > 255 ? e.replyText.slice(0, 255) : e.replyText,
@@ -484,11 +495,15 @@ export class BrokerConnection implements AlarmListener {
     // before the connection is open a client rarely answers close-ok: end at once
     if (endNow || this.state !== 'running') {
       this.state = 'closed';
+      this.closeReason ??= { by: 'server', how: 'closed' };
       this.socket.end();
       return;
     }
     this.state = 'closing';
-    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
+    this.closeTimer = setTimeout(() => {
+      this.closeReason ??= { by: 'server', how: 'closed', detail: `no close-ok within ${CLOSE_TIMEOUT_MS / 1000} s` };
+      this.socket.destroy();
+    }, CLOSE_TIMEOUT_MS);
     this.closeTimer.unref();
   }
 
@@ -665,7 +680,7 @@ export class BrokerConnection implements AlarmListener {
     const period = this.heartbeat * 1000;
     if (this.state === 'closed' || this.state === 'closing') return;
     if (!this.blocked && !this.held && now - this.lastReceived > period * 2) {
-      this.closeReason = `missed heartbeats from client, timeout: ${this.heartbeat}s`;
+      this.closeReason = { by: 'server', how: 'closed', detail: `missed heartbeats from client, timeout: ${this.heartbeat}s` };
       this.releaseAll();
       this.state = 'closed';
       this.socket.destroy();
@@ -730,6 +745,7 @@ export class BrokerConnection implements AlarmListener {
 
   /** Server shutdown: CONNECTION_FORCED, as RabbitMQ says it. */
   shutdown(): void {
+    this.closeReason ??= { by: 'server', how: 'stopped' };
     if (this.state === 'running') {
       this.closeWithError(new AmqpError(320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"), true);
     } else {
@@ -741,12 +757,12 @@ export class BrokerConnection implements AlarmListener {
 
   private onSocketClosed(): void {
     if (this.state !== 'closed') {
-      this.closeReason ??= this.state === 'closing' ? 'client closed before close-ok' : 'client closed the socket';
+      this.closeReason ??= { by: 'client', how: 'closed' };
       this.state = 'closed';
     }
     this.releaseAll();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
-    this.onGone(this, this.closeReason ?? 'closed');
+    this.onGone(this, this.closeReason ?? { by: 'client', how: 'closed' });
   }
 }
 

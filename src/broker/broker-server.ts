@@ -38,10 +38,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   server.on('connection', (socket) => {
     const id = nextId++;
-    const conn = new BrokerConnection(id, socket, broker, observer, (c, reason) => {
+    const conn = new BrokerConnection(id, socket, broker, observer, (c, end) => {
       if (!connections.delete(c)) return;
       try {
-        observer?.onClose?.(id, reason);
+        observer?.onClose?.(id, end);
       } catch {
         // observer faults never reach the broker
       }

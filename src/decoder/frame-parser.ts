@@ -21,6 +21,17 @@ export interface FrameItem {
 export interface ErrorItem {
   readonly kind: 'error';
   readonly error: DecodeError;
+  /**
+   * Stream offset of the first byte no item holds: the start of the frame (or protocol
+   * header) that failed, at or before the error's offset. From here on the stream is
+   * undecoded, so a caller that must account for every byte takes them from here.
+   */
+  readonly undecodedFrom: number;
+  /**
+   * The undecoded bytes that came in earlier pushes (a frame or header that began in one),
+   * copied; empty when the failing unit began in this push. The rest are in the chunk.
+   */
+  readonly held: Uint8Array;
 }
 
 export type FrameParserOutput = ProtocolHeaderItem | FrameItem | ErrorItem;
@@ -82,6 +93,8 @@ const PHASE_STOPPED = 3;
  */
 const EAGER_ALLOCATION_LIMIT = 16 * 1024 * 1024;
 
+const EMPTY = new Uint8Array(0);
+
 function isFrameType(type: number): boolean {
   return type === 1 || type === 2 || type === 3 || type === 8;
 }
@@ -102,6 +115,8 @@ export class FrameParser {
   private position = 0;
   private failure: DecodeError | undefined = undefined;
   private header: ProtocolHeader | undefined = undefined;
+  /** stream offset of the current push's first byte (what came before it is held, if anything) */
+  private chunkBase = 0;
 
   // Protocol header bytes collected so far.
   private readonly headerBytes = new Uint8Array(PROTOCOL_HEADER_SIZE);
@@ -182,6 +197,7 @@ export class FrameParser {
   push(chunk: Uint8Array): FrameParserOutput[] {
     const out: FrameParserOutput[] = [];
     if (this.phase === PHASE_STOPPED || chunk.length === 0) return out;
+    this.chunkBase = this.position;
     let i = 0;
     if (this.phase !== PHASE_FRAMES) {
       i = this.readStart(chunk, out);
@@ -200,8 +216,10 @@ export class FrameParser {
     if (this.phase === PHASE_STOPPED) return out;
     const held = this.buffered;
     if (held > 0) {
+      // every held byte came in an earlier push
+      this.chunkBase = this.heldOffset + held;
       if (this.phase === PHASE_PROTOCOL_HEADER) {
-        this.fail(out, new DecodeError('truncated', `stream ended inside the protocol header after ${held} of 8 bytes`, 0));
+        this.fail(out, new DecodeError('truncated', `stream ended inside the protocol header after ${held} of 8 bytes`, 0), 0, this.headerBytes);
       } else if (this.partial !== null) {
         this.fail(
           out,
@@ -212,6 +230,8 @@ export class FrameParser {
             this.partialStart,
             { channel: this.partialChannel },
           ),
+          this.partialStart,
+          this.partial,
         );
       } else {
         this.fail(
@@ -221,6 +241,8 @@ export class FrameParser {
             `stream ended inside a frame header at offset ${this.frameHeadStart}: ${held} of 7 bytes`,
             this.frameHeadStart,
           ),
+          this.frameHeadStart,
+          this.frameHead,
         );
       }
       return out;
@@ -246,7 +268,7 @@ export class FrameParser {
             : this.expectHeader === false
               ? 'an AMQP frame (a protocol header opens only the client-to-server stream)'
               : 'an AMQP protocol header or frame';
-        this.fail(out, notAmqpError(c, 0, base, expected));
+        this.fail(out, notAmqpError(c, 0, base, expected), base);
         return 0;
       }
     }
@@ -255,7 +277,8 @@ export class FrameParser {
     while (i < n && this.headerFill < PROTOCOL_HEADER_SIZE) {
       const b = c[i]!;
       if (this.headerFill < 4 && b !== PROTOCOL_HEADER_MAGIC[this.headerFill]) {
-        this.fail(out, notAmqpError(c, i, base + i, 'the "AMQP" protocol header'));
+        // the header's bytes so far are undecoded too
+        this.fail(out, notAmqpError(c, i, base + i, 'the "AMQP" protocol header'), 0, this.headerBytes);
         return i;
       }
       this.headerBytes[this.headerFill++] = b;
@@ -275,6 +298,7 @@ export class FrameParser {
           `${describeProtocolHeader(header)}: this tool decodes AMQP 0-9-1 only; the rest of the stream is passed through`,
           this.position,
         ),
+        this.position,
       );
       return i;
     }
@@ -299,7 +323,7 @@ export class FrameParser {
       const type = head[0]!;
       const channel = (head[1]! << 8) | head[2]!;
       const size = head[3]! * 0x1000000 + ((head[4]! << 16) | (head[5]! << 8) | head[6]!);
-      if (!this.beginPartial(type, channel, size, this.frameHeadStart, out)) return;
+      if (!this.beginPartial(type, channel, size, this.frameHeadStart, out, head)) return;
       this.partial!.set(head, 0);
       this.partialFill = FRAME_HEADER_SIZE;
     }
@@ -318,7 +342,7 @@ export class FrameParser {
     while (i < n) {
       const type = c[i]!;
       if (type !== 1 && type !== 2 && type !== 3 && type !== 8) {
-        this.fail(out, unknownFrameTypeError(c, i, base + i));
+        this.fail(out, unknownFrameTypeError(c, i, base + i), base + i);
         return;
       }
       if (n - i < FRAME_HEADER_SIZE) {
@@ -331,7 +355,7 @@ export class FrameParser {
       const end = i + size + FRAME_OVERHEAD;
       if (end <= n && (frameMax === 0 || size + FRAME_OVERHEAD <= frameMax)) {
         if (c[end - 1] !== FRAME_END) {
-          this.fail(out, frameEndError(c[end - 1]!, base + end - 1, type, channel, size, base + i));
+          this.fail(out, frameEndError(c[end - 1]!, base + end - 1, type, channel, size, base + i), base + i);
           return;
         }
         // Zero-copy views of the chunk's memory. The constructor is cheaper than subarray (no
@@ -351,8 +375,11 @@ export class FrameParser {
     this.position = base + n;
   }
 
-  /** Checks a frame header and sets up the buffer of a frame that spans chunks. */
-  private beginPartial(type: number, channel: number, size: number, start: number, out: FrameParserOutput[]): boolean {
+  /**
+   * Checks a frame header and sets up the buffer of a frame that spans chunks. `head` holds
+   * the header when it was put together from earlier pushes.
+   */
+  private beginPartial(type: number, channel: number, size: number, start: number, out: FrameParserOutput[], head?: Uint8Array): boolean {
     const total = size + FRAME_OVERHEAD;
     if (this.frameMaxValue !== 0 && total > this.frameMaxValue) {
       this.fail(
@@ -363,6 +390,8 @@ export class FrameParser {
           start,
           { channel },
         ),
+        start,
+        head,
       );
       return false;
     }
@@ -370,7 +399,7 @@ export class FrameParser {
     try {
       buffer = new Uint8Array(Math.min(total, EAGER_ALLOCATION_LIMIT));
     } catch {
-      this.fail(out, cannotAllocateError(total, start, channel));
+      this.fail(out, cannotAllocateError(total, start, channel), start, head);
       return false;
     }
     this.partial = buffer;
@@ -394,7 +423,7 @@ export class FrameParser {
       try {
         grown = new Uint8Array(Math.min(this.partialSize, Math.max(needed, buffer.length * 2)));
       } catch {
-        this.fail(out, cannotAllocateError(this.partialSize, this.partialStart, this.partialChannel));
+        this.fail(out, cannotAllocateError(this.partialSize, this.partialStart, this.partialChannel), this.partialStart, buffer);
         return n;
       }
       grown.set(buffer.subarray(0, this.partialFill), 0);
@@ -413,6 +442,8 @@ export class FrameParser {
       this.fail(
         out,
         frameEndError(endByte, start + size - 1, this.partialType, this.partialChannel, size - FRAME_OVERHEAD, start),
+        start,
+        buffer,
       );
       return i;
     }
@@ -432,12 +463,19 @@ export class FrameParser {
     return this.frameMaxValue;
   }
 
-  private fail(out: FrameParserOutput[], error: DecodeError): void {
+  /**
+   * Stops on `error`. The failing unit (frame or protocol header) began at `unitStart`; `unit`
+   * holds its first bytes when some of them came in earlier pushes, so they are handed back.
+   */
+  private fail(out: FrameParserOutput[], error: DecodeError, unitStart: number, unit?: Uint8Array): void {
+    const heldLength = this.chunkBase - unitStart;
+    const held = heldLength > 0 && unit !== undefined ? unit.slice(0, heldLength) : EMPTY;
     this.phase = PHASE_STOPPED;
     this.failure = error;
     this.position = error.offset;
     this.partial = null;
-    out.push({ kind: 'error', error });
+    this.frameHeadFill = 0;
+    out.push({ kind: 'error', error, undecodedFrom: unitStart, held });
   }
 }
 

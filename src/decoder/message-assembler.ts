@@ -15,6 +15,17 @@ export interface AssembledMessage {
   readonly frames: readonly number[];
 }
 
+/** A message cut short (see MessageAssembler.cut): what came of it. */
+export interface PartialMessage {
+  readonly channel: number;
+  readonly method: DecodedMethod;
+  /** absent when it was cut before its content header */
+  readonly header: DecodedContentHeader | undefined;
+  /** the body so far */
+  readonly body: Uint8Array;
+  readonly frames: readonly number[];
+}
+
 export type AssemblyResult =
   | { readonly kind: 'message'; readonly message: AssembledMessage }
   | { readonly kind: 'error'; readonly error: DecodeError };
@@ -33,7 +44,14 @@ interface PendingContent {
   /** every part, once a second one came */
   parts: Uint8Array[] | undefined;
   frames: number[];
+  /**
+   * After a cut: the body bytes of the cut message still to come, taken as frames only;
+   * AWAIT_HEADER when its header is still to come too; 0 when not discarding
+   */
+  discard: number;
 }
+
+const AWAIT_HEADER = -1;
 
 /** A channel's state while a message is in progress. */
 type ActiveContent = PendingContent & { method: DecodedMethod };
@@ -52,6 +70,13 @@ export class MessageAssembler {
     if (frame.type === 'heartbeat') return undefined;
     const channel = frame.channel;
     const current = this.pending.get(channel);
+    if (current !== undefined && current.discard !== 0) {
+      if (frame.type !== 'method') {
+        this.discard(current, frame);
+        return undefined;
+      }
+      current.discard = 0; // the rest of the cut message never came
+    }
     // the channel's message in progress, if one is
     const active = current?.method !== undefined ? (current as ActiveContent) : undefined;
     switch (frame.type) {
@@ -114,7 +139,7 @@ export class MessageAssembler {
 
   /** A new idle state for a channel's first message. */
   private idle(channel: number): PendingContent {
-    const pending: PendingContent = { method: undefined, header: undefined, bodySize: 0, received: 0, firstPart: undefined, parts: undefined, frames: [] };
+    const pending: PendingContent = { method: undefined, header: undefined, bodySize: 0, received: 0, firstPart: undefined, parts: undefined, frames: [], discard: 0 };
     this.pending.set(channel, pending);
     return pending;
   }
@@ -122,7 +147,45 @@ export class MessageAssembler {
   /** Forget a channel's partial message (channel closed). */
   resetChannel(channel: number): void {
     const pending = this.pending.get(channel);
-    if (pending !== undefined) this.reset(pending);
+    if (pending !== undefined) {
+      this.reset(pending);
+      pending.discard = 0;
+    }
+  }
+
+  /**
+   * Cuts the channel's message in progress short (its channel is being closed): returns
+   * what came of it, if one was in progress, and takes the frames of it still to come as
+   * frames only, not as a message or an error.
+   */
+  cut(channel: number): PartialMessage | undefined {
+    const pending = this.pending.get(channel);
+    if (pending?.method === undefined) return undefined;
+    const body = pending.parts !== undefined ? joinParts(pending.parts, pending.received) : (pending.firstPart ?? EMPTY);
+    const partial: PartialMessage = { channel, method: pending.method, header: pending.header, body, frames: pending.frames };
+    const remaining = pending.header === undefined ? AWAIT_HEADER : pending.bodySize - pending.received;
+    this.reset(pending);
+    pending.discard = remaining;
+    return partial;
+  }
+
+  /** Cuts every channel's message in progress (the connection is being closed), in channel order. */
+  cutAll(): PartialMessage[] {
+    const cut: PartialMessage[] = [];
+    for (const channel of [...this.pending.keys()].sort((a, b) => a - b)) {
+      const partial = this.cut(channel);
+      if (partial !== undefined) cut.push(partial);
+    }
+    return cut;
+  }
+
+  /** A header or body frame of a cut message: counted off, never assembled. */
+  private discard(pending: PendingContent, frame: DecodedFrame): void {
+    if (frame.type === 'header') {
+      pending.discard = pending.discard === AWAIT_HEADER && frame.header.bodySize <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(frame.header.bodySize) : 0;
+    } else if (frame.type === 'body') {
+      pending.discard = pending.discard === AWAIT_HEADER ? 0 : Math.max(0, pending.discard - frame.body.length);
+    }
   }
 
   private reset(pending: PendingContent): void {

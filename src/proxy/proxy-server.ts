@@ -6,9 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatHostPort, type ListenAddress, type UpstreamAddress } from './address.js';
 
-import type { ConnectionInfo, Direction, Endpoint } from '../events.js';
+import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
 
-export type { Direction, Endpoint };
+export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
 export type ProxyConnectionInfo = ConnectionInfo;
 
@@ -21,16 +21,20 @@ export interface ProxyObserver {
   /** a client was accepted; the upstream connection is being opened */
   onOpen?(conn: ProxyConnectionInfo): void;
   /**
-   * Bytes forwarded, in order per direction. `chunk` is the Buffer that was written to the
+   * Bytes forwarded, in order per direction; after one side failed, also what the other still
+   * sends, which cannot be forwarded. `chunk` is the Buffer that was written to the
    * other side: read it, never modify it (it may still be queued for writing). The proxy
    * never reuses its memory, so it may be kept without copying; but it can be a slice of a
    * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
    */
   onData?(connId: number, dir: Direction, chunk: Buffer): void;
-  /** both sockets are closed; called exactly once per onOpen, reason e.g. `client closed` */
-  onClose?(connId: number, reason: string): void;
-  /** e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose) */
-  onUpstreamError?(connId: number, message: string): void;
+  /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
+  onClose?(connId: number, end: SocketEnd): void;
+  /**
+   * e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose); `unforwarded`:
+   * client bytes still queued for the upstream, which it never got
+   */
+  onUpstreamError?(connId: number, message: string, unforwarded: number): void;
 }
 
 export interface UpstreamTlsOptions {
@@ -185,8 +189,8 @@ export class ProxyServer {
   }
 
   /**
-   * Stops accepting, closes every connection (reason `proxy closed`) and resolves once every
-   * onClose has been emitted.
+   * Stops accepting, closes every connection (ended by the proxy, `stopped`) and resolves once
+   * every onClose has been emitted.
    */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
@@ -198,7 +202,7 @@ export class ProxyServer {
       if (this.#relays.size === 0) done();
       else {
         this.#allClosed = done;
-        for (const relay of [...this.#relays.values()]) relay.shutdown('proxy closed');
+        for (const relay of [...this.#relays.values()]) relay.shutdown();
       }
     });
     return this.#closing;
@@ -260,7 +264,8 @@ class Relay {
   #connected = false;
   /** reading held by ProxyServer.holdReading */
   #held = false;
-  #reason: string | undefined;
+  /** who ended the connection and how: the first socket to end says */
+  #end: SocketEnd | undefined;
   #openSockets = 2;
   #lingerTimer: NodeJS.Timeout | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
@@ -343,8 +348,8 @@ class Relay {
   }
 
   /** Close both sides (proxy shutting down). */
-  shutdown(reason: string): void {
-    this.#reason ??= reason;
+  shutdown(): void {
+    this.#end ??= { by: 'proxy', how: 'stopped' };
     this.#client.destroy();
     this.#upstream.destroy();
   }
@@ -383,12 +388,25 @@ class Relay {
       if (!this.#held) from.resume();
     });
     from.on('end', () => {
-      this.#reason ??= dir === 'c2s' ? 'client closed' : 'upstream closed';
+      this.#end ??= { by: dir === 'c2s' ? 'client' : 'server', how: 'closed' };
       // Half-close: pass the FIN on once everything before it is written.
       to.end();
     });
     if (dir === 'c2s') from.on('data', forward);
     return forward;
+  }
+
+  /** Reports bytes of `dir` to the observer without forwarding them (their peer is gone). */
+  #reportOnly(dir: Direction): (chunk: Buffer) => void {
+    const onData = this.#observer?.onData;
+    if (onData === undefined) return discard;
+    return (chunk) => {
+      try {
+        onData.call(this.#observer, this.#id, dir, chunk);
+      } catch (err) {
+        this.#owner.observerFailed('onData', err);
+      }
+    };
   }
 
   #sideFailed(side: 'client' | 'upstream', err: NodeJS.ErrnoException): void {
@@ -397,21 +415,21 @@ class Relay {
     if (side === 'upstream') {
       if (!this.#connected) {
         clearTimeout(this.#connectTimer);
-        this.#reason ??= `upstream unreachable: ${what}`;
+        this.#end ??= { by: 'server', how: 'unreachable', detail: what };
       } else {
-        this.#reason ??= err.code === 'ECONNRESET' ? 'upstream reset (ECONNRESET)' : `upstream error: ${what}`;
+        this.#end ??= err.code === 'ECONNRESET' ? { by: 'server', how: 'reset' } : { by: 'server', how: 'error', detail: what };
       }
-      this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: ${what}`);
+      this.#emitUpstreamError(`upstream ${this.#upstreamName}: ${what}`, this.#upstream.writableLength);
     } else {
-      this.#reason ??= err.code === 'ECONNRESET' ? 'client reset (ECONNRESET)' : `client error: ${what}`;
+      this.#end ??= err.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: what };
     }
     this.#closeOther(other);
   }
 
   #connectTimedOut(): void {
-    if (this.#connected || this.#reason !== undefined) return;
-    this.#reason = 'upstream unreachable: connection timed out';
-    this.#emit('onUpstreamError', `upstream ${this.#upstreamName}: connection timed out`);
+    if (this.#connected || this.#end !== undefined) return;
+    this.#end = { by: 'server', how: 'unreachable', detail: 'connection timed out' };
+    this.#emitUpstreamError(`upstream ${this.#upstreamName}: connection timed out`, 0);
     this.#upstream.destroy();
     this.#closeOther(this.#client);
   }
@@ -419,11 +437,14 @@ class Relay {
   /** The other side of a failed socket: end it after what it holds is written, then drop it. */
   #closeOther(other: net.Socket): void {
     if (other.destroyed) return;
-    // Its peer is gone: read and drop what it still sends, so that it sees our FIN and
-    // closes (unread bytes would also turn our FIN into a reset).
+    // Its peer is gone: read what it still sends, so that it sees our FIN and closes (unread
+    // bytes would also turn our FIN into a reset). Those bytes cannot be forwarded, but once
+    // the two were talking they are reported all the same: a client's close-ok to a server's
+    // close is the end of the conversation, not something lost.
+    const read = this.#connected ? this.#reportOnly(other === this.#client ? 'c2s' : 's2c') : discard;
     other.removeAllListeners('data');
-    other.on('data', discard);
-    if (other === this.#upstream) this.#s2cForward = undefined;
+    other.on('data', read);
+    if (other === this.#upstream) this.#s2cForward = read;
     other.resume();
     other.end();
     if (this.#lingerTimer === undefined) {
@@ -433,6 +454,8 @@ class Relay {
   }
 
   #socketClosed(other: net.Socket): void {
+    // a socket gone without an end or an error (destroyed): the first one to go ended it
+    this.#end ??= { by: other === this.#upstream ? 'client' : 'server', how: 'closed' };
     if (--this.#openSockets > 0) {
       // After a clean close both FINs were passed on and the other socket is flushing what
       // it still holds: let it finish, however long its peer takes to read. Otherwise (a
@@ -443,7 +466,7 @@ class Relay {
     clearTimeout(this.#lingerTimer);
     clearTimeout(this.#connectTimer);
     this.#upstreamReader?.close();
-    this.#emit('onClose', this.#reason ?? 'closed');
+    this.#emitClose(this.#end);
     this.#owner.closed(this.#id);
   }
 
@@ -463,13 +486,23 @@ class Relay {
     }
   }
 
-  #emit(callback: 'onClose' | 'onUpstreamError', text: string): void {
-    const fn = this.#observer?.[callback];
-    if (fn === undefined) return;
+  #emitUpstreamError(text: string, unforwarded: number): void {
+    const observer = this.#observer;
+    if (observer?.onUpstreamError === undefined) return;
     try {
-      fn.call(this.#observer, this.#id, text);
+      observer.onUpstreamError(this.#id, text, unforwarded);
     } catch (err) {
-      this.#owner.observerFailed(callback, err);
+      this.#owner.observerFailed('onUpstreamError', err);
+    }
+  }
+
+  #emitClose(end: SocketEnd): void {
+    const observer = this.#observer;
+    if (observer?.onClose === undefined) return;
+    try {
+      observer.onClose(this.#id, end);
+    } catch (err) {
+      this.#owner.observerFailed('onClose', err);
     }
   }
 }

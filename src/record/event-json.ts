@@ -72,7 +72,10 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
     case 'conn.open':
       return { ...base, client: { ...event.client }, server: { ...event.server } };
     case 'conn.close':
-      return { ...base, reason: event.reason, unanswered: event.unanswered.map((u) => ({ ...u })) };
+      return {
+        ...base, reason: event.reason, ...(event.socket ? { socket: { ...event.socket } } : {}),
+        unanswered: event.unanswered.map((u) => ({ ...u })), unacked: event.unacked, unconfirmed: event.unconfirmed,
+      };
     case 'protocol-header':
       return { ...base, dir: event.dir, offset: event.offset, protocol: event.header.protocol, version: [...event.header.version], raw: base64(event.raw) };
     case 'frame':
@@ -85,6 +88,7 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
         ...base, dir: event.dir, channel: event.channel, method: methodToJson(event.method),
         properties: recordToJson(event.properties), bodySize: event.body.length, body: base64(event.body),
         frames: [...event.frames], ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
+        ...(event.incomplete !== undefined ? { incomplete: event.incomplete } : {}),
       };
     case 'decode.error':
       return { ...base, dir: event.dir, error: { ...event.error }, stopped: event.stopped, ...(event.raw ? { raw: base64(event.raw) } : {}) };

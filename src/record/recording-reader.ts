@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { DECODE_ERROR_CODES, type DecodeErrorCode } from '../decoder/errors.js';
-import type { DecodeErrorEvent, Direction, Endpoint } from '../events.js';
+import type { DecodeErrorEvent, Direction, Endpoint, SocketEnd } from '../events.js';
 import { LineCutter } from './line-cutter.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
 import { describeFsError, isPcap } from '../file-errors.js';
@@ -47,6 +47,8 @@ export interface RecordedClose {
   readonly ts: number;
   readonly conn: number;
   readonly reason: string;
+  /** how the sockets ended; absent in recordings made before it was recorded (the reason's words tell) */
+  readonly socket?: SocketEnd;
 }
 
 /** Client bytes the recording withheld (they may hold credentials): their count, not the bytes. */
@@ -168,8 +170,10 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
     case 'conn.open':
       if (!isEndpoint(e['client']) || !isEndpoint(e['server'])) return 'conn.open without client and server addresses';
       return { kind, line, ts, conn, client: { address: e['client'].address, port: e['client'].port }, server: { address: e['server'].address, port: e['server'].port } };
-    case 'conn.close':
-      return { kind, line, ts, conn, reason: typeof e['reason'] === 'string' ? e['reason'] : 'closed' };
+    case 'conn.close': {
+      const socket = toSocketEnd(e['socket']);
+      return { kind, line, ts, conn, reason: typeof e['reason'] === 'string' ? e['reason'] : 'closed', ...(socket ? { socket } : {}) };
+    }
     case 'frame':
     case 'protocol-header':
     case 'bytes':
@@ -195,6 +199,18 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
     default:
       return `unknown "kind" ${JSON.stringify(kind)}`;
   }
+}
+
+const SOCKET_BY: readonly unknown[] = ['client', 'server', 'proxy'] satisfies SocketEnd['by'][];
+const SOCKET_HOW: readonly unknown[] = ['closed', 'reset', 'error', 'unreachable', 'stopped'] satisfies SocketEnd['how'][];
+
+/** A recorded conn.close's `socket`, if it is one this reader knows (else the reason's words are used). */
+function toSocketEnd(v: unknown): SocketEnd | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const e = v as Record<string, unknown>;
+  if (!SOCKET_BY.includes(e['by']) || !SOCKET_HOW.includes(e['how'])) return undefined;
+  const detail = e['detail'];
+  return { by: e['by'] as SocketEnd['by'], how: e['how'] as SocketEnd['how'], ...(typeof detail === 'string' ? { detail } : {}) };
 }
 
 const isCode = (v: unknown): v is DecodeErrorCode => (DECODE_ERROR_CODES as readonly unknown[]).includes(v);

@@ -161,7 +161,8 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
         break;
       }
       case 'conn.close':
-        tapFor(entry).close(entry.reason, entry.ts);
+        // worded again from how the sockets ended and the handshake the bytes show
+        tapFor(entry).close(entry.socket ?? entry.reason, entry.ts);
         taps.delete(entry.conn);
         break;
       case 'bytes':

@@ -11,7 +11,8 @@ import { DecodeError } from '../decoder/errors.js';
 import { decodeFrame } from '../decoder/frame-codec.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { MessageAssembler } from '../decoder/message-assembler.js';
-import { FRAME_OVERHEAD, type DecodedFrame, type RawFrame } from '../decoder/types.js';
+import { isErrorReplyCode } from '../decoder/spec.js';
+import { FRAME_OVERHEAD, type DecodedFrame, type DecodedMethod, type RawFrame } from '../decoder/types.js';
 import {
   nowMicros,
   type DecodeErrorEvent,
@@ -20,10 +21,12 @@ import {
   type FrameEvent,
   type FrameInsight,
   type MessageEvent,
+  type SocketEnd,
   type UndecodedBytesEvent,
 } from '../events.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import { closeReason, legacySocketEnd } from './close-reason.js';
 import { ProtocolInsight } from './protocol-insight.js';
 import { mayHoldSecret, redactFrame } from './redact.js';
 
@@ -56,6 +59,12 @@ const HANDSHAKE_FRAME_MAX = 4096;
  * direction rather than hold what a peer declares (a size field says up to 4 GiB).
  */
 const NO_LIMIT_FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
+
+/** channel.close or connection.close with an error reply code. */
+function isErrorClose(method: DecodedMethod): boolean {
+  const name = method.name;
+  return (name === 'channel.close' || name === 'connection.close') && isErrorReplyCode(Number(method.args['reply-code']));
+}
 
 /** The largest frame the tap buffers under a frame-max (0 = none). */
 function frameLimit(frameMax: number): number {
@@ -120,10 +129,13 @@ export class ConnectionTap {
       } else {
         state.stopped = true;
         this.emitError(dir, item.error, true, ts);
-        // the rest of this chunk, from the point of failure, passes undecoded
+        // the rest passes undecoded from the start of the frame that failed (not from the
+        // error's offset: a frame-end error is at the frame's last byte), including what of it
+        // came in earlier chunks, so every byte fed is in exactly one event
         if (this.options.keepUndecoded) {
-          const from = Math.min(chunk.length, Math.max(0, item.error.offset - chunkOffset));
-          if (from < chunk.length) this.emitBytes(dir, chunk.subarray(from), chunkOffset + from, ts, dir === 'c2s');
+          const inChunk = chunk.subarray(Math.min(chunk.length, Math.max(0, item.undecodedFrom + item.held.length - chunkOffset)));
+          const data = item.held.length === 0 ? inChunk : Buffer.concat([item.held, inChunk]);
+          if (data.length > 0) this.emitBytes(dir, data, item.undecodedFrom, ts, dir === 'c2s');
         }
       }
     }
@@ -150,12 +162,27 @@ export class ConnectionTap {
     if (this.options.keepUndecoded) this.bus.emit({ kind: 'bytes', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, offset, withheld: length });
   }
 
-  /** The connection ended; reports the requests that never got a reply. */
-  close(reason: string, ts: number = nowMicros()): void {
+  /**
+   * The connection ended, its sockets as `end` says (or a source's words, such as a reason
+   * from an older recording); the reason given is worded from that and the close handshake
+   * seen, with the requests never answered and what was left unacked and unconfirmed.
+   */
+  close(end: SocketEnd | string, ts: number = nowMicros()): void {
     if (this.closed) return;
     this.closed = true;
     this.endOfStreams(ts);
-    this.bus.emit({ kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn, reason, unanswered: this.insight.unanswered() });
+    const socket = typeof end === 'string' ? legacySocketEnd(end) : end;
+    const { unacked, unconfirmed } = this.insight.outstanding();
+    this.bus.emit({
+      kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn,
+      reason: closeReason(this.insight.closeHandshake, socket ?? end), ...(socket ? { socket } : {}),
+      unanswered: this.insight.unanswered(), unacked, unconfirmed,
+    });
+  }
+
+  /** Whether a connection.close was answered by close-ok: the connection ended as both sides meant. */
+  get closedCleanly(): boolean {
+    return this.insight.closeHandshake?.answered === true;
   }
 
   /** No more bytes will come (a connection closed, a file read to its end): reports a frame cut short. */
@@ -192,6 +219,9 @@ export class ConnectionTap {
       this.emitError(dir, error, false, ts, raw);
       return;
     }
+    // a channel (or the connection) closed with an error while the peer was sending a message
+    // on it: that message (often the cause) comes before the close, as far as it came
+    if (decoded.type === 'method' && decoded.method.classId <= 20 && isErrorClose(decoded.method)) this.cutMessages(dir, frame.channel, decoded.method.name, ts);
     const seq = this.bus.nextSeq();
     let insight: FrameInsight | undefined;
     if (decoded.type === 'method') {
@@ -227,6 +257,26 @@ export class ConnectionTap {
     };
     if (methodInsight) messageEvent.insight = methodInsight;
     this.bus.emit(messageEvent);
+  }
+
+  /** Emits the messages the other side was sending on `channel` (all channels for connection.close) as incomplete. */
+  private cutMessages(closer: Direction, channel: number, closeName: string, ts: number): void {
+    const dir: Direction = closer === 'c2s' ? 's2c' : 'c2s';
+    const state = this.directions[dir];
+    const cut = channel === 0 ? state.assembler.cutAll() : [state.assembler.cut(channel)];
+    for (const partial of cut) {
+      if (partial === undefined) continue;
+      const methodInsight = state.contentInsight.get(partial.channel);
+      if (methodInsight !== undefined) state.contentInsight.set(partial.channel, undefined);
+      const event: Mutable<MessageEvent> = {
+        kind: 'message', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, channel: partial.channel,
+        method: partial.method, properties: partial.header?.properties ?? {}, body: partial.body, frames: partial.frames,
+        incomplete: `cut by ${closeName}`,
+      };
+      if (partial.header !== undefined) event.header = partial.header;
+      if (methodInsight) event.insight = methodInsight;
+      this.bus.emit(event);
+    }
   }
 
   private emitError(dir: Direction, error: DecodeError, stopped: boolean, ts: number, raw?: Uint8Array): void {

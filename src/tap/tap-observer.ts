@@ -2,14 +2,16 @@
 // ConnectionTap per connection, fed with the chunks as they are forwarded or written.
 // A sink that falls behind (the recorder) holds the source's reading until it drains.
 
-import { nowMicros, type ConnectionInfo, type Direction, type EventBus } from '../events.js';
+import { nowMicros, type ConnectionInfo, type Direction, type EventBus, type SocketEnd } from '../events.js';
 import { ConnectionTap, type ConnectionTapOptions } from './connection-tap.js';
 
 /** The observer shape both the proxy and the broker report to. */
 export interface ByteObserver {
   onOpen(conn: ConnectionInfo): void;
   onData(connId: number, dir: Direction, chunk: Uint8Array): void;
-  onClose(connId: number, reason: string): void;
+  onClose(connId: number, end: SocketEnd): void;
+  /** the upstream failed (`message`: one line); `unforwarded`: client bytes it never got */
+  onUpstreamError(connId: number, message: string, unforwarded: number): void;
 }
 
 /** A sink that may fall behind: while `overloaded`, its source should stop reading. */
@@ -24,8 +26,14 @@ export interface TapBackpressure {
   readonly hold: (held: boolean) => void;
 }
 
-export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, backpressure?: TapBackpressure): ByteObserver {
+/**
+ * `notice` hears of an upstream failure that lost something: told at the connection's close,
+ * when the tap knows whether the close handshake completed. RabbitMQ resets its socket after
+ * every close-ok; a notice for each clean close would be a false alarm.
+ */
+export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, backpressure?: TapBackpressure, notice?: (line: string) => void): ByteObserver {
   const taps = new Map<number, ConnectionTap>();
+  const upstreamErrors = new Map<number, { message: string; unforwarded: number }>();
   let holding = false;
   return {
     onOpen(conn) {
@@ -43,9 +51,20 @@ export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, 
         });
       }
     },
-    onClose(connId, reason) {
-      taps.get(connId)?.close(reason);
+    onClose(connId, end) {
+      const tap = taps.get(connId);
+      const failure = upstreamErrors.get(connId);
+      // the handshake completed (with bytes the client sent after the failure too): nothing lost
+      if (failure !== undefined && (tap === undefined || !tap.closedCleanly || failure.unforwarded > 0)) {
+        notice?.(`${failure.message}${failure.unforwarded > 0 ? `; ${failure.unforwarded} bytes from the client were not forwarded` : ''}`);
+      }
+      upstreamErrors.delete(connId);
+      tap?.close(end);
       taps.delete(connId);
+    },
+    onUpstreamError(connId, message, unforwarded) {
+      // the first failure says what went wrong
+      if (!upstreamErrors.has(connId)) upstreamErrors.set(connId, { message, unforwarded });
     },
   };
 }

@@ -3,7 +3,7 @@
 
 import { Box, useApp, useInput, useStdin } from 'ink';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import type { SpyEvent } from '../events.js';
+import { nowMicros, type SpyEvent } from '../events.js';
 import type { EventStore } from './event-store.js';
 import { KEYMAP, actionForKey, type KeyFlags } from './keymap.js';
 import { computeLayout } from './layout.js';
@@ -146,7 +146,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
       {state.screen === 'help' ? (
         <HelpScreen keymap={KEYMAP} width={layout.width} height={layout.main} scroll={state.helpScroll} />
       ) : state.screen === 'connections' ? (
-        <ConnectionsView store={store} width={layout.width} height={layout.main} scroll={state.connectionsScroll} foldClosedChannels={state.foldClosedChannels} version={snapshot.version} />
+        <ConnectionsView store={store} width={layout.width} height={layout.main} scroll={state.connectionsScroll} foldClosedChannels={state.foldClosedChannels} version={snapshot.version} now={mode.startsWith('replay') ? undefined : nowMicros} />
       ) : (
         <>
           <EventList

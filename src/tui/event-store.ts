@@ -4,11 +4,12 @@
 // the events as they pass (so it survives events leaving the ring). Plain TS, no React.
 
 import type { ArgumentValue } from '../decoder/types.js';
-import type { Direction, Endpoint, SpyEvent } from '../events.js';
+import type { Direction, Endpoint, FrameInsight, PrefetchFull, SpyEvent } from '../events.js';
 import type { Filter } from '../view/filter.js';
 import { isFieldTable, tableString } from '../decoder/field-table.js';
 import { saslCredentials } from '../decoder/sasl.js';
 import { LaterFactsIndex, type LaterFacts } from '../view/later-facts.js';
+import { describeLeft } from '../view/format.js';
 
 export type ListMode = 'messages' | 'frames';
 
@@ -34,6 +35,8 @@ export interface ChannelInfo {
   readonly consumers: Set<string>;
   prefetch: number | undefined;
   unacked: number;
+  /** a prefetch limit reached on the channel, as the tap last said (FULL 5/5) */
+  prefetchFull: PrefetchFull | undefined;
   confirmMode: boolean;
   unconfirmed: number;
   /** the reply code and text of an error close */
@@ -46,6 +49,8 @@ export interface ConnectionInfo {
   server: Endpoint | undefined;
   state: 'open' | 'closing' | 'closed';
   closeReason: string | undefined;
+  /** what the close left: `left 3 deliveries unacked, 2 publishes unconfirmed`, or undefined */
+  closeLeft: string | undefined;
   closeError: string | undefined;
   product: string | undefined;
   version: string | undefined;
@@ -55,6 +60,11 @@ export interface ConnectionInfo {
   frameMax: number | undefined;
   heartbeat: number | undefined;
   channelMax: number | undefined;
+  /** when the server blocked the connection (connection.blocked, µs), until connection.unblocked */
+  blockedSince: number | undefined;
+  blockedReason: string | undefined;
+  /** how long it was blocked before, in all (µs) */
+  blockedMicros: number;
   readonly channels: Map<number, ChannelInfo>;
   frames: number;
   messages: number;
@@ -119,7 +129,11 @@ export class EventStore {
   /** Events that left the ring because it was full (not those removed by `clear`). */
   dropped = 0;
 
+  /** the time of the latest event (µs): "now" for a recording */
+  latestTs = 0;
+
   push(event: SpyEvent): void {
+    if (event.ts > this.latestTs) this.latestTs = event.ts;
     if (this.end - this.start === this.capacity) this.dropOldest();
     const size = bytesOf(event);
     this.bytesKept += size;
@@ -339,7 +353,7 @@ export class EventStore {
         else this.totals.framesS2C++;
         const conn = this.connection(event.conn);
         conn.frames++;
-        if (event.frame.type === 'method') this.observeMethod(conn, event.dir, event.channel, event.frame.method.name, event.frame.method.args, event.insight);
+        if (event.frame.type === 'method') this.observeMethod(conn, event.dir, event.channel, event.frame.method.name, event.frame.method.args, event.insight, event.ts);
         return;
       }
       case 'message': {
@@ -358,6 +372,12 @@ export class EventStore {
         const conn = this.connection(event.conn);
         conn.state = 'closed';
         conn.closeReason = event.reason;
+        conn.closeLeft = describeLeft(event) || undefined;
+        if (conn.blockedSince !== undefined) {
+          // blocked until the end
+          conn.blockedMicros += Math.max(0, event.ts - conn.blockedSince);
+          conn.blockedSince = undefined;
+        }
         for (const ch of conn.channels.values()) ch.state = 'closed';
         this.forgetOldClosed();
         return;
@@ -374,9 +394,10 @@ export class EventStore {
     let conn = this.connections.get(id);
     if (!conn) {
       conn = {
-        id, client: undefined, server: undefined, state: 'open', closeReason: undefined, closeError: undefined,
+        id, client: undefined, server: undefined, state: 'open', closeReason: undefined, closeLeft: undefined, closeError: undefined,
         product: undefined, version: undefined, platform: undefined, user: undefined, vhost: undefined,
-        frameMax: undefined, heartbeat: undefined, channelMax: undefined, channels: new Map(), frames: 0, messages: 0, errors: 0,
+        frameMax: undefined, heartbeat: undefined, channelMax: undefined, blockedSince: undefined, blockedReason: undefined, blockedMicros: 0,
+        channels: new Map(), frames: 0, messages: 0, errors: 0,
       };
       this.connections.set(id, conn);
     }
@@ -386,13 +407,13 @@ export class EventStore {
   private channel(conn: ConnectionInfo, id: number): ChannelInfo {
     let ch = conn.channels.get(id);
     if (!ch) {
-      ch = { id, state: 'open', consumers: new Set(), prefetch: undefined, unacked: 0, confirmMode: false, unconfirmed: 0, closeError: undefined };
+      ch = { id, state: 'open', consumers: new Set(), prefetch: undefined, unacked: 0, prefetchFull: undefined, confirmMode: false, unconfirmed: 0, closeError: undefined };
       conn.channels.set(id, ch);
     }
     return ch;
   }
 
-  private observeMethod(conn: ConnectionInfo, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: import('../events.js').FrameInsight | undefined): void {
+  private observeMethod(conn: ConnectionInfo, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: FrameInsight | undefined, ts: number): void {
     if (insight?.error) {
       conn.errors++;
       const text = `${insight.error.replyCode} ${insight.error.replyName}`;
@@ -421,6 +442,14 @@ export class EventStore {
       case 'connection.close':
         conn.state = 'closing';
         return;
+      case 'connection.blocked':
+        conn.blockedSince ??= ts;
+        conn.blockedReason = typeof args['reason'] === 'string' ? args['reason'] : undefined;
+        return;
+      case 'connection.unblocked':
+        if (conn.blockedSince !== undefined) conn.blockedMicros += insight?.blockedMicros ?? Math.max(0, ts - conn.blockedSince);
+        conn.blockedSince = undefined;
+        return;
       case 'channel.open':
         this.channel(conn, channelId).state = 'opening';
         return;
@@ -438,6 +467,7 @@ export class EventStore {
         ch.state = 'closed';
         ch.consumers.clear();
         ch.unacked = 0;
+        ch.prefetchFull = undefined;
         ch.unconfirmed = 0;
         return;
       }
@@ -461,7 +491,12 @@ export class EventStore {
         break;
     }
     // the counts are the tap's (protocol insight), not worked out again here
-    if (insight?.unacked !== undefined) this.channel(conn, channelId).unacked = insight.unacked;
+    if (insight?.unacked !== undefined) {
+      const ch = this.channel(conn, channelId);
+      ch.unacked = insight.unacked;
+      // a delivery only adds to what is full; a settle (or recover) says what still is
+      if (insight.prefetchFull !== undefined || insight.settles !== undefined || name.startsWith('basic.recover')) ch.prefetchFull = insight.prefetchFull;
+    }
     if (insight?.unconfirmed !== undefined) this.channel(conn, channelId).unconfirmed = insight.unconfirmed;
   }
 

@@ -5,7 +5,7 @@
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue } from '../decoder/types.js';
 import { undecodedSize, type FrameInsight, type SpyEvent } from '../events.js';
-import { ARROWS, formatClock, formatDuration, formatSize, formatValue } from './format.js';
+import { ARROWS, describeIncomplete, describeLeft, formatClock, formatDuration, formatSize, formatValue } from './format.js';
 import { isFieldTable } from '../decoder/field-table.js';
 import type { LaterFacts } from './later-facts.js';
 
@@ -88,6 +88,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     case 'conn.close':
       heading(`Connection closed  ${where()}`);
       field('reason', event.reason);
+      if (describeLeft(event)) field('left', describeLeft(event).slice('left '.length), undefined, 1, 'error');
       if (event.unanswered.length) {
         heading('Never answered');
         for (const u of event.unanswered) {
@@ -131,6 +132,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     }
     case 'message': {
       heading(`${event.method.name} message  ${where(event.dir, event.channel)}`);
+      if (event.incomplete !== undefined) field('incomplete', describeIncomplete(event).slice(1, -1), undefined, 1, 'error');
       field('frames', `events ${event.frames.join(' ')}`, undefined, 1, 'dim');
       insightLines(event.insight, lines, links);
       laterLines(event, options.later, lines, links);

@@ -1,10 +1,10 @@
 // The cells of one list row for the terminal UI, and the width arithmetic that keeps rows on
 // one line. Text only: colours are named by tone, the TUI picks the escapes.
 
-import { undecodedSize, type Direction, type SpyEvent } from '../events.js';
+import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { LaterText } from './later-facts.js';
-import { describeFrame, describeInsight, formatArguments, formatClock, formatDuration, formatSize, formatValue, isErrorEvent, WITHHELD_NOTE } from './format.js';
+import { describeFrame, describeIncomplete, describeInsight, describeLeft, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isBlockedEvent, isErrorEvent, WITHHELD_NOTE } from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -39,13 +39,15 @@ export function eventRowCells(event: SpyEvent, later?: LaterText): RowCells {
 }
 
 function ownRowCells(event: SpyEvent): RowCells {
-  const base = { time: formatClock(event.ts), conn: `#${event.conn}`, size: '', rtt: '', tone: (isErrorEvent(event) ? 'error' : 'normal') as RowTone };
+  // a blocked connection and what it publishes meanwhile stand out like errors
+  const base = { time: formatClock(event.ts), conn: `#${event.conn}`, size: '', rtt: '', tone: (isErrorEvent(event) || isBlockedEvent(event) ? 'error' : 'normal') as RowTone };
   switch (event.kind) {
     case 'conn.open':
       return { ...base, dir: undefined, channel: '', name: 'connection opened', detail: `${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`, tone: 'connection' };
     case 'conn.close': {
+      const left = describeLeft(event);
       const unanswered = event.unanswered.length ? `; never answered: ${event.unanswered.map((u) => `event ${u.seq} ch${u.channel} ${u.name}`).join(', ')}` : '';
-      return { ...base, dir: undefined, channel: '', name: 'connection closed', detail: `(${event.reason})${unanswered}`, tone: 'connection' };
+      return { ...base, dir: undefined, channel: '', name: 'connection closed', detail: `(${event.reason}${left ? `; ${left}` : ''})${unanswered}`, tone: 'connection' };
     }
     case 'protocol-header':
       return { ...base, dir: event.dir, channel: '', name: 'protocol-header', detail: describeProtocolHeader(event.header), size: formatSize(event.raw.length) };
@@ -55,7 +57,7 @@ function ownRowCells(event: SpyEvent): RowCells {
       const size = formatSize(event.raw.length);
       if (event.frame.type === 'method') {
         const method = event.frame.method;
-        return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: method.name, detail: joinText(formatArguments(method), insight), size, rtt };
+        return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: method.name, detail: joinText(leadText(event.insight), joinText(formatArguments(method), insight)), size, rtt };
       }
       if (event.frame.type === 'heartbeat') return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: 'heartbeat', detail: '', size, tone: 'dim' };
       const text = describeFrame(event.frame);
@@ -65,7 +67,8 @@ function ownRowCells(event: SpyEvent): RowCells {
     case 'message': {
       const contentType = event.properties['content-type'];
       const args = formatArguments(event.method);
-      const detail = joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event));
+      const lead = joinText(event.incomplete !== undefined ? describeIncomplete(event) : '', leadText(event.insight));
+      const detail = joinText(lead, joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event)));
       return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: event.method.name, detail, size: formatSize(event.body.length) };
     }
     case 'decode.error':
@@ -75,13 +78,20 @@ function ownRowCells(event: SpyEvent): RowCells {
   }
 }
 
-function insightText(event: { readonly insight?: Parameters<typeof describeInsight>[0] }): string {
-  // the rtt has its own column; the rest of the insight follows the arguments
+function insightText(event: { readonly insight?: FrameInsight }): string {
+  // the rtt has its own column, the lead goes first; the rest of the insight follows the arguments
   const insight = event.insight;
   if (!insight) return '';
-  const { request, ...rest } = insight;
+  const { request, prefetchFull: _full, whileBlocked: _blocked, ...rest } = insight;
   const text = describeInsight(rest).trim();
   return request ? joinText(`← ${request.name}`, text) : text;
+}
+
+/** What must not be cut off the end of a row by long arguments: `FULL 5/5`, `sent while blocked`. */
+function leadText(insight: FrameInsight | undefined): string {
+  if (insight === undefined) return '';
+  const full = insight.prefetchFull ? describePrefetchFull(insight.prefetchFull) : '';
+  return joinText(full, insight.whileBlocked ? 'sent while blocked' : '');
 }
 
 function joinText(a: string, b: string): string {

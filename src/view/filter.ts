@@ -1,7 +1,7 @@
 // The filter language shared by the TUI, replay and headless output:
 //   method:basic.publish  method:basic.*   conn:3   ch:1   dir:c2s | dir:s2c
 //   exchange:orders   queue:jobs   rk:order.*  (rk uses AMQP topic patterns: * one word, # any)
-//   error   free text (case-insensitive: the event's text line, then its arguments,
+//   error   blocked   free text (case-insensitive: the event's text line, then its arguments,
 //   properties, headers and the first 64 KiB of a UTF-8 body; see search-fields.ts)
 // Terms separated by spaces must all match (AND); `-term` negates; quote values with spaces;
 // a bare OR is refused (it would silently be matched as text).
@@ -10,7 +10,7 @@
 import { compileTopicPattern } from './topic-pattern.js';
 import type { ArgumentValue } from '../decoder/types.js';
 import type { SpyEvent } from '../events.js';
-import { formatEventLine, isErrorEvent } from './format.js';
+import { formatEventLine, isBlockedEvent, needsAttention } from './format.js';
 import { bodyOf, bodyTextIncludes, findInFields } from './search-fields.js';
 
 export interface FilterKey {
@@ -27,7 +27,8 @@ export const FILTER_KEYS: readonly FilterKey[] = [
   { key: 'exchange', example: 'exchange:orders', help: 'exchange argument; * matches any characters' },
   { key: 'queue', example: 'queue:jobs', help: 'queue argument; * matches any characters' },
   { key: 'rk', example: 'rk:order.*', help: 'routing key, as a topic pattern (* one word, # any words)' },
-  { key: 'error', example: 'error', help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors' },
+  { key: 'error', example: 'error', help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors; and connection.blocked/unblocked' },
+  { key: 'blocked', example: 'blocked', help: 'connection.blocked, connection.unblocked and the publishes sent while blocked' },
   { key: 'text', example: 'timeout', help: 'free text in the row, properties, headers or a text body' },
 ];
 
@@ -163,13 +164,14 @@ function textTerm(value: string): { predicate: Predicate; needle: string } {
 function compileTerm(source: string, term: string, at: number): { predicate: Predicate; needle?: string } {
   const colon = term.indexOf(':');
   if (colon < 0) {
-    if (term === 'error') return { predicate: (c) => isErrorEvent(c.event) };
+    if (term === 'error') return { predicate: (c) => needsAttention(c.event) };
+    if (term === 'blocked') return { predicate: (c) => isBlockedEvent(c.event) };
     return textTerm(term);
   }
   const key = term.slice(0, colon);
   const value = term.slice(colon + 1);
   if (!KEYS.has(key)) {
-    throw new FilterSyntaxError(source, at, `unknown key "${key}:" (keys: ${FILTER_KEYS.filter((k) => k.key !== 'text' && k.key !== 'error').map((k) => `${k.key}:`).join(' ')})`);
+    throw new FilterSyntaxError(source, at, `unknown key "${key}:" (keys: ${FILTER_KEYS.filter((k) => k.key !== 'text' && k.key !== 'error' && k.key !== 'blocked').map((k) => `${k.key}:`).join(' ')})`);
   }
   if (value === '') throw new FilterSyntaxError(source, at, `"${key}:" needs a value, e.g. ${FILTER_KEYS.find((k) => k.key === key)!.example}`);
   const on = (test: (e: SpyEvent) => boolean) => ({ predicate: (c: MatchContext) => test(c.event) });
@@ -209,8 +211,10 @@ function compileTerm(source: string, term: string, at: number): { predicate: Pre
     }
     case 'text':
       return textTerm(value);
+    case 'blocked':
+      return on(isBlockedEvent);
     default:
-      return on(isErrorEvent);
+      return on(needsAttention);
   }
 }
 

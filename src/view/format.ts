@@ -6,7 +6,7 @@ import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import { isFieldTable } from '../decoder/field-table.js';
 import { perMethod } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldValue } from '../decoder/types.js';
-import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
+import { undecodedSize, type Direction, type FrameInsight, type PrefetchFull, type SpyEvent } from '../events.js';
 
 /** Said of undecoded client bytes that are not shown (see UndecodedBytesEvent.withheld). */
 export const WITHHELD_NOTE = 'withheld: may hold credentials (--show-secrets shows them)';
@@ -192,8 +192,30 @@ export function describeInsight(insight: FrameInsight | undefined): string {
   if (insight.publishSeqNo !== undefined) text = joinPart(text, `publish-seq ${insight.publishSeqNo}`);
   if (insight.returnOf !== undefined) text = joinPart(text, 'returns a publish');
   if (insight.unacked !== undefined) text = joinPart(text, `unacked=${insight.unacked}`);
+  if (insight.prefetchFull) text = joinPart(text, describePrefetchFull(insight.prefetchFull));
   if (insight.noWait) text = joinPart(text, 'no reply expected');
+  if (insight.whileBlocked) text = joinPart(text, 'sent while blocked');
+  if (insight.blockedMicros !== undefined) text = joinPart(text, `blocked for ${formatDuration(insight.blockedMicros)}`);
   return text === '' ? '' : `  [${text}]`;
+}
+
+/** `(incomplete: 100 B of 200 B, cut by channel.close)` for a message cut short */
+export function describeIncomplete(event: { readonly incomplete?: string; readonly header?: { readonly bodySize: bigint }; readonly body: Uint8Array }): string {
+  const of = event.header !== undefined ? `${formatSize(event.body.length)} of ${formatSize(Number(event.header.bodySize))}, ` : 'before its content header, ';
+  return `(incomplete: ${of}${event.incomplete ?? ''})`;
+}
+
+/** `left 3 deliveries unacked, 2 publishes unconfirmed` at a close, or '' when nothing was left. */
+export function describeLeft(event: { readonly unacked: number; readonly unconfirmed: number }): string {
+  const parts: string[] = [];
+  if (event.unacked > 0) parts.push(`${event.unacked} ${event.unacked === 1 ? 'delivery' : 'deliveries'} unacked`);
+  if (event.unconfirmed > 0) parts.push(`${event.unconfirmed} ${event.unconfirmed === 1 ? 'publish' : 'publishes'} unconfirmed`);
+  return parts.length === 0 ? '' : `left ${parts.join(', ')}`;
+}
+
+/** `FULL 5/5`, or `FULL 5/5 on the channel` for a basic.qos global limit */
+export function describePrefetchFull(full: PrefetchFull): string {
+  return `FULL ${full.unacked}/${full.limit}${full.global ? ' on the channel' : ''}`;
 }
 
 function joinPart(text: string, part: string): string {
@@ -222,6 +244,25 @@ export function isErrorEvent(event: SpyEvent): boolean {
   return name === 'basic.return' || (name === 'basic.nack' && event.dir === 's2c');
 }
 
+/** connection.blocked and .unblocked, and publishes sent while blocked. */
+export function isBlockedEvent(event: SpyEvent): boolean {
+  if (event.kind === 'message') return event.insight?.whileBlocked === true;
+  if (event.kind !== 'frame' || event.frame.type !== 'method') return false;
+  const name = event.frame.method.name;
+  return name === 'connection.blocked' || name === 'connection.unblocked' || event.insight?.whileBlocked === true;
+}
+
+/**
+ * What the `error` filter finds: errors, and the server holding a connection's publishes
+ * (connection.blocked, .unblocked): a stalled publisher looks like a bug until one sees it.
+ */
+export function needsAttention(event: SpyEvent): boolean {
+  if (isErrorEvent(event)) return true;
+  if (event.kind !== 'frame' || event.frame.type !== 'method') return false;
+  const name = event.frame.method.name;
+  return name === 'connection.blocked' || name === 'connection.unblocked';
+}
+
 export interface LineOptions {
   /** colour with ANSI escapes */
   readonly color?: boolean;
@@ -244,17 +285,18 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
     case 'conn.open':
       return `${start}    ${c.green('connection opened')} ${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`;
     case 'conn.close': {
+      const left = describeLeft(event);
       const unanswered = event.unanswered.length
         ? c.yellow(`; never answered: ${event.unanswered.map((u) => `ch${u.channel} ${u.name}`).join(', ')}`)
         : '';
-      return `${start}    ${c.green('connection closed')} (${event.reason})${unanswered}`;
+      return `${start}    ${c.green('connection closed')} (${event.reason}${left ? c.yellow(`; ${left}`) : ''})${unanswered}`;
     }
     case 'protocol-header':
       return `${start}${arrows[event.dir]} protocol-header ${describeProtocolHeader(event.header)}`;
     case 'frame': {
       const size = formatSize(event.raw.length);
       const text = `${describeFrame(event.frame)} ${color ? c.dim(size) : size}${describeInsight(event.insight)}`;
-      const line = `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : text}`;
+      const line = `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}`;
       return event.frame.type === 'heartbeat' && color ? c.dim(line) : line;
     }
     case 'message': {
@@ -262,9 +304,10 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
       const args = formatArguments(event.method);
       let text = args === '' ? event.method.name : `${event.method.name} ${args}`;
       text += ` ${formatSize(event.body.length)}`;
+      if (event.incomplete !== undefined) text += ` ${describeIncomplete(event)}`;
       if (contentType !== undefined) text += ` ${formatValue(contentType)}`;
       if (event.insight) text += describeInsight(event.insight);
-      return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : text}`;
+      return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}`;
     }
     case 'decode.error':
       return `${start}${arrows[event.dir]}${event.error.channel !== undefined ? ` ch${event.error.channel}` : ''} ${c.red(`decode error (${event.error.code}) at offset ${event.error.offset}: ${event.error.text}`)}`;

@@ -32,6 +32,8 @@ const SPACE = 0x20;
 const BYTES_SUFFIX = encode(' B');
 const UNACKED_PREFIX = encode('  [unacked=');
 const CLOSE_BRACKET = 0x5d;
+const FULL_PREFIX = encode('; FULL ');
+const SLASH = 0x2f;
 
 /** A method's name and argument labels as bytes, made once per method. */
 interface MethodPieces {
@@ -59,7 +61,7 @@ let clockBytes: Buffer = Buffer.alloc(0);
 /** Writes the event's line (without the newline), as formatEventLine would give it, UTF-8. */
 export function writeEventLine(out: LineBuffers, event: SpyEvent, options: LineOptions): void {
   const fast = options.color !== true && options.position !== 'offset';
-  if (fast && event.kind === 'message') {
+  if (fast && event.kind === 'message' && event.incomplete === undefined) {
     writeStart(out, event.ts, event.conn, event.dir, event.channel);
     writeMethod(out, event.method);
     writeSize(out, event.body.length);
@@ -151,7 +153,7 @@ function writeSize(out: LineBuffers, bytes: number): void {
   out.bytes(lastSizeBytes);
 }
 
-/** `  [unacked=3]` fast; every other insight as describeInsight writes it */
+/** `  [unacked=3]` and `  [unacked=5; FULL 5/5]` fast; every other insight as describeInsight writes it */
 function writeInsight(out: LineBuffers, insight: FrameInsight | undefined): void {
   if (insight === undefined) return;
   if (
@@ -162,10 +164,21 @@ function writeInsight(out: LineBuffers, insight: FrameInsight | undefined): void
     insight.confirms === undefined &&
     insight.publishSeqNo === undefined &&
     insight.returnOf === undefined &&
-    insight.noWait !== true
+    insight.noWait !== true &&
+    insight.whileBlocked !== true &&
+    insight.blockedMicros === undefined &&
+    insight.prefetchFull?.global !== true
   ) {
     out.bytes(UNACKED_PREFIX);
     out.integer(insight.unacked);
+    // a consumer at its prefetch limit: every delivery of a slow consumer's steady state
+    const full = insight.prefetchFull;
+    if (full !== undefined) {
+      out.bytes(FULL_PREFIX);
+      out.integer(full.unacked);
+      out.byte(SLASH);
+      out.integer(full.limit);
+    }
     out.byte(CLOSE_BRACKET);
     return;
   }

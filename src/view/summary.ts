@@ -12,6 +12,9 @@ export interface SessionCounts {
   errors: number;
   decodeErrors: number;
   unanswered: number;
+  /** deliveries left unacked and publishes left unconfirmed when their connections closed */
+  leftUnacked: number;
+  leftUnconfirmed: number;
 }
 
 export function createSummary(): { sink: EventSink; counts: SessionCounts; text: () => string } {
@@ -23,6 +26,8 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
     errors: 0,
     decodeErrors: 0,
     unanswered: 0,
+    leftUnacked: 0,
+    leftUnconfirmed: 0,
   };
   const { frames, messages, bytes } = counts;
   const sink: EventSink = (event) => {
@@ -34,6 +39,8 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
         break;
       case 'conn.close':
         counts.unanswered += event.unanswered.length;
+        counts.leftUnacked += event.unacked;
+        counts.leftUnconfirmed += event.unconfirmed;
         break;
       // named fields, not [event.dir]: this runs for every frame
       case 'frame':
@@ -66,11 +73,13 @@ export function createSummary(): { sink: EventSink; counts: SessionCounts; text:
     `S→C ${plural(counts.frames.s2c, 'frame')}, ${plural(counts.messages.s2c, 'message')}; ` +
     `${plural(counts.errors, 'error')}` +
     (counts.decodeErrors ? ` (${counts.decodeErrors} decode)` : '') +
-    (counts.unanswered ? `; ${plural(counts.unanswered, 'request')} never answered` : '');
+    (counts.unanswered ? `; ${plural(counts.unanswered, 'request')} never answered` : '') +
+    (counts.leftUnacked ? `; ${plural(counts.leftUnacked, 'delivery', 'deliveries')} left unacked` : '') +
+    (counts.leftUnconfirmed ? `; ${plural(counts.leftUnconfirmed, 'publish', 'publishes')} left unconfirmed` : '');
   return { sink, counts, text };
 }
 
 /** "1 message", "2 messages" */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
 }

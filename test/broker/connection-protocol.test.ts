@@ -4,12 +4,12 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFieldTableEntries, fieldTable, tableGet } from '../../src/decoder/field-table.js';
-import { encodeFrame } from '../../src/decoder/frame-codec.js';
+import { encodeContentFrames, encodeFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { FrameParser } from '../../src/decoder/frame-parser.js';
 import type { FieldTable } from '../../src/decoder/types.js';
 import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
 import { BrokerOptionError, parseUserOption, type BrokerOptions } from '../../src/broker/broker.js';
-import type { ProxyConnectionInfo } from '../../src/proxy/proxy-server.js';
+import type { ProxyConnectionInfo, SocketEnd } from '../../src/proxy/proxy-server.js';
 import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
 import { RawClient } from './raw-client.js';
 
@@ -121,19 +121,47 @@ describe('handshake', () => {
       await expect(c.open(tune)).rejects.toThrow(`got connection.close 530 ${text}`);
     }
   });
+
+  it('applies tune-ok frame-max to the frames written with it (a pipelining client)', async () => {
+    const b = await broker();
+    const c = await client(b);
+    c.write(AMQP_0_9_1);
+    await c.expectMethod('connection.start');
+    c.send(0, 'connection.start-ok', { 'client-properties': fieldTable({ product: 'raw-test' }), mechanism: 'PLAIN', response: '\0guest\0guest', locale: 'en_US' });
+    await c.expectMethod('connection.tune');
+    // one write: tune-ok, open, a channel, a queue, a publish whose body frame is 10008 bytes
+    // (over the handshake's 4096 + 8), and a get
+    const body = Buffer.alloc(10_000, 7);
+    c.frameMax = 131072;
+    const m = encodeMethodFrame;
+    c.write(Buffer.concat([
+      m(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 }),
+      m(0, 'connection.open', { 'virtual-host': '/' }),
+      m(1, 'channel.open', {}),
+      m(1, 'queue.declare', { queue: 'pipelined', exclusive: true }),
+      m(1, 'basic.publish', { exchange: '', 'routing-key': 'pipelined' }),
+      ...encodeContentFrames(1, 60, {}, body, 131072),
+      m(1, 'basic.get', { queue: 'pipelined', 'no-ack': true }),
+    ]));
+    await c.expectMethod('connection.open-ok');
+    await c.expectMethod('basic.get-ok');
+    await c.next('the content header');
+    const bodyFrame = await c.next('the body frame');
+    expect(bodyFrame.type === 'body' && bodyFrame.body.length).toBe(10_000);
+  });
 });
 
 describe('heartbeats, close and update-secret', () => {
   it('sends heartbeats and drops a client that misses them', async () => {
-    const reasons: string[] = [];
-    const b = await broker({ heartbeat: 1, observer: { onClose: (_id, reason) => reasons.push(reason) } });
+    const reasons: SocketEnd[] = [];
+    const b = await broker({ heartbeat: 1, observer: { onClose: (_id, end) => reasons.push(end) } });
     const c = await client(b);
     await c.open({ heartbeat: 1 });
     // the client stays silent: the broker keeps sending heartbeats, then gives up on it
     await c.waitForEnd();
     expect(c.frames.filter((f) => f.type === 'heartbeat').length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 20));
-    expect(reasons).toEqual(['missed heartbeats from client, timeout: 1s']);
+    expect(reasons).toEqual([{ by: 'server', how: 'closed', detail: 'missed heartbeats from client, timeout: 1s' }]);
   });
 
   it('keeps a client that sends heartbeats', async () => {

@@ -143,11 +143,41 @@ describe('amqp-spy --standalone', () => {
     expect(cli.stdout().split('\n').filter((l) => l.includes('RPC reply'))).toHaveLength(1);
   });
 
+  it('--max-message-size: the publish it refuses is printed before the 406, incomplete', async () => {
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--max-message-size', '100000']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    const conn = await amqplib.connect({ hostname: '127.0.0.1', port, username: 'guest', password: 'guest' });
+    cleanups.push(() => conn.close().catch(() => {}));
+    const ch = await conn.createChannel();
+    let closed = false;
+    ch.on('error', () => {});
+    ch.on('close', () => { closed = true; });
+    // 1 MiB: the broker refuses it at its header, while most of its body is still to come
+    ch.publish('', 'nowhere', Buffer.alloc(1024 * 1024, 1));
+    await waitFor(() => closed, 'the channel to be closed');
+    const ok = await conn.createChannel();
+    await ok.checkQueue((await ok.assertQueue('', { exclusive: true })).queue);
+    await waitFor(() => cli.stdout().includes('queue.declare-ok'), 'the traffic after it');
+    const lines = cli.stdout().split('\n');
+    const publish = lines.findIndex((l) => / C→S ch1 basic\.publish /.test(l));
+    const close = lines.findIndex((l) => / S→C ch1 channel\.close reply-code=406/.test(l));
+    expect(lines[publish]).toMatch(/basic\.publish routing-key=nowhere [\d.]+ K?B \(incomplete: [\d.]+ K?B of 1\.0 MB, cut by channel\.close\)$/);
+    expect(close).toBeGreaterThan(publish);
+    expect(lines[close]).toContain('caused by basic.publish');
+    // the rest of its body was frames only: no second publish line, no decode error
+    expect(lines.filter((l) => / basic\.publish /.test(l))).toHaveLength(1);
+    expect(cli.stdout()).not.toContain('decode error');
+  });
+
   it('--upstream and --standalone exclude each other; broker options need --standalone', () => {
     expect(runCli(['--standalone', '--upstream', '127.0.0.1:5672']).stderr).toMatch(/exclude each other/);
     const r = runCli(['--upstream', '127.0.0.1:5672', '--user', 'a:b']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--user applies with --standalone only/);
     expect(runCli(['--standalone', '--user', 'nocolon']).stderr).toMatch(/--user: expected name:password/);
+    expect(runCli(['--upstream', '127.0.0.1:5672', '--memory-high-watermark', '1']).stderr).toMatch(/--memory-high-watermark applies with --standalone only/);
+    expect(runCli(['--standalone', '--memory-high-watermark', '1.5']).stderr).toMatch(/--memory-high-watermark takes bytes, or a fraction of RAM below 1/);
   });
 });

@@ -2,12 +2,14 @@
 
 import { createHash } from 'node:crypto';
 import net from 'node:net';
-import { ProxyServer, type Direction, type ProxyConnectionInfo, type ProxyObserver, type ProxyServerOptions } from '../../src/proxy/proxy-server.js';
+import { ProxyServer, type Direction, type ProxyConnectionInfo, type ProxyObserver, type ProxyServerOptions, type SocketEnd } from '../../src/proxy/proxy-server.js';
+import { describeSocketEnd } from '../../src/tap/close-reason.js';
 
 /** Everything the proxy reported, per connection. */
 export class RecordingObserver implements ProxyObserver {
   readonly opens = new Map<number, ProxyConnectionInfo>();
   readonly chunks = new Map<number, { c2s: Buffer[]; s2c: Buffer[] }>();
+  /** each connection's end as the tap words a socket's end (`client closed the socket`) */
   readonly closes = new Map<number, string>();
   readonly upstreamErrors: { id: number; message: string }[] = [];
   readonly events: string[] = [];
@@ -23,7 +25,8 @@ export class RecordingObserver implements ProxyObserver {
     if (c === undefined) throw new Error(`onData for unknown connection ${id}`);
     c[dir].push(chunk);
   }
-  onClose(id: number, reason: string): void {
+  onClose(id: number, end: SocketEnd): void {
+    const reason = describeSocketEnd(end);
     this.events.push(`close ${id}`);
     if (this.closes.has(id)) throw new Error(`second onClose for ${id}`);
     this.closes.set(id, reason);

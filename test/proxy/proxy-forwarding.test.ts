@@ -49,7 +49,7 @@ describe('ProxyServer forwarding', () => {
     const atServer = await serverReceived!;
     expect(sha256(atServer)).toBe(sha256(fromClient));
 
-    expect(await observer.closed(1)).toMatch(/^(client|upstream) closed$/);
+    expect(await observer.closed(1)).toMatch(/^(client|server) closed the socket$/);
     // The decoder's view: onData chunks, concatenated per direction, are exactly the bytes.
     expect(sha256(observer.bytes(1, 'c2s'))).toBe(sha256(fromClient));
     expect(sha256(observer.bytes(1, 's2c'))).toBe(sha256(fromServer));
@@ -85,7 +85,7 @@ describe('ProxyServer forwarding', () => {
     const clientPort = client.localPort;
     const result = await collect(client);
     expect(result).toEqual({ data: Buffer.from('bye'), ended: true, error: undefined });
-    expect(await observer.closed(1)).toBe('upstream closed');
+    expect(await observer.closed(1)).toBe('server closed the socket');
     expect(observer.opens.get(1)).toEqual({
       id: 1,
       client: { address: '127.0.0.1', port: clientPort },
@@ -167,9 +167,9 @@ describe('ProxyServer forwarding', () => {
     while (upstream.sockets.size < 3) await new Promise((r) => setTimeout(r, 5));
     await proxy.close();
     expect([...observer.closes.entries()].sort()).toEqual([
-      [1, 'proxy closed'],
-      [2, 'proxy closed'],
-      [3, 'proxy closed'],
+      [1, 'proxy stopped'],
+      [2, 'proxy stopped'],
+      [3, 'proxy stopped'],
     ]);
     expect(proxy.connectionCount).toBe(0);
     await Promise.all(results); // every client socket was closed

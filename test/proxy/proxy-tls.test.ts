@@ -96,7 +96,7 @@ describe.skipIf(!opensslAvailable)('ProxyServer with a TLS upstream (amqps://)',
     const got = await echo;
     expect(got.ended).toBe(true);
     expect(sha256(got.data)).toBe(sha256(payload));
-    expect(await observer.closed(1)).toMatch(/closed$/);
+    expect(await observer.closed(1)).toMatch(/closed the socket$/);
     // The observer sees plaintext, not TLS records.
     expect(sha256(observer.bytes(1, 'c2s'))).toBe(sha256(payload));
     expect(sha256(observer.bytes(1, 's2c'))).toBe(sha256(payload));
@@ -173,7 +173,7 @@ describe.skipIf(!opensslAvailable)('ProxyServer with a TLS upstream (amqps://)',
     while (atServer === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(sha256(await atServer)).toBe(sha256(early));
     expect(sha256(observer.bytes(1, 'c2s'))).toBe(sha256(early));
-    expect(await observer.closed(1)).toBe('client closed');
+    expect(await observer.closed(1)).toBe('client closed the socket');
   });
 
   it('connects without the CA when rejectUnauthorized is false', async () => {

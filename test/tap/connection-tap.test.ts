@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
-import { EventBus, type Direction, type FrameEvent, type MessageEvent, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
+import { EventBus, type ConnCloseEvent, type Direction, type FrameEvent, type MessageEvent, type SocketEnd, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
+import { formatEventLine } from '../../src/view/format.js';
 
 type Step = [Direction, Uint8Array | Uint8Array[]];
 
@@ -220,22 +221,60 @@ describe('ConnectionTap', () => {
     expect(method(events, 'connection.close')[0]!.insight?.error).toBeUndefined();
   });
 
-  it('a message cut short by a channel close is dropped: the reopened channel assembles afresh', () => {
-    const [header] = encodeContentFrames(1, 60, {}, Buffer.from('lost body'), 4096);
+  it('a message cut short by an error close comes before the close, incomplete; the rest of it is frames only', () => {
+    const body = Buffer.alloc(10_000, 5);
+    const [header, ...bodies] = encodeContentFrames(1, 60, { 'content-type': 'text/plain' }, body, 4096);
     const events = run([
       ...handshake,
+      ['c2s', m(1, 'confirm.select', {})],
+      ['s2c', m(1, 'confirm.select-ok', {})],
       ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
-      ['c2s', header!], // the body never comes: the broker closes the channel
-      ['s2c', m(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED', 'class-id': 60, 'method-id': 40 })],
+      ['c2s', header!],
+      ['c2s', bodies[0]!],
+      // the broker refuses it at its header (a size over its limit) while the body still comes
+      ['s2c', m(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - message size 10000 is larger than configured max size 5000', 'class-id': 60, 'method-id': 40 })],
+      ['c2s', bodies[1]!],
+      ['c2s', bodies[2]!],
       ['c2s', m(1, 'channel.close-ok', {})],
       ['c2s', m(1, 'channel.open', {})],
       ['s2c', m(1, 'channel.open-ok', {})],
       ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
       ...encodeContentFrames(1, 60, {}, Buffer.from('kept'), 4096).map((f): Step => ['c2s', f]),
+      // a normal close (200) cuts nothing: the message is dropped with its channel, as before
+      ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
+      ['s2c', m(1, 'channel.close', { 'reply-code': 200, 'reply-text': 'bye', 'class-id': 0, 'method-id': 0 })],
+      ['c2s', m(1, 'channel.close-ok', {})],
     ]);
     expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
-    expect(messages.map((e) => Buffer.from(e.body).toString())).toEqual(['kept']);
+    expect(messages.map((e) => [Buffer.from(e.body).toString('latin1').slice(0, 4), e.body.length, e.incomplete])).toEqual([['\x05\x05\x05\x05', 4088, 'cut by channel.close'], ['kept', 4, undefined]]);
+    const [cut] = messages;
+    const close = method(events, 'channel.close')[0]!;
+    expect(cut!.seq).toBeLessThan(close.seq);
+    expect(cut!.insight?.publishSeqNo).toBe(1);
+    expect(cut!.properties).toEqual({ 'content-type': 'text/plain' });
+    expect(close.insight?.error?.causeSeq).toBe(method(events, 'basic.publish')[0]!.seq);
+    // the body frames after the close are frames, of no message
+    const bodyFrames = frames(events).filter((e) => e.frame.type === 'body' && e.dir === 'c2s');
+    expect(bodyFrames).toHaveLength(4);
+    expect(cut!.frames).toEqual([method(events, 'basic.publish')[0]!.seq, ...frames(events).filter((e) => e.frame.type === 'header').slice(0, 1).map((e) => e.seq), bodyFrames[0]!.seq]);
+  });
+
+  it('a connection.close with an error cuts the messages of every channel, before its content header too', () => {
+    const events = run([
+      ...handshake,
+      ['c2s', m(2, 'channel.open', {})],
+      ['s2c', m(2, 'channel.open-ok', {})],
+      ['c2s', m(2, 'basic.publish', { exchange: 'a' })],
+      ['c2s', m(1, 'basic.publish', { exchange: 'b' })],
+      ['s2c', m(0, 'connection.close', { 'reply-code': 541, 'reply-text': 'INTERNAL_ERROR', 'class-id': 0, 'method-id': 0 })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from('late'), 4096).map((f): Step => ['c2s', f]),
+      ['c2s', m(0, 'connection.close-ok', {})],
+    ]);
+    expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
+    expect(messages.map((e) => [e.channel, e.method.args['exchange'], e.header, e.body.length, e.incomplete])).toEqual([[1, 'b', undefined, 0, 'cut by connection.close'], [2, 'a', undefined, 0, 'cut by connection.close']]);
+    expect(formatEventLine(messages[0]!)).toMatch(/ C→S ch1 basic\.publish exchange=b 0 B \(incomplete: before its content header, cut by connection\.close\)$/);
   });
 
   it('counts unconfirmed publishes per channel in confirm mode', () => {
@@ -249,6 +288,77 @@ describe('ConnectionTap', () => {
     ]);
     expect(method(events, 'basic.publish').map((e) => e.insight?.unconfirmed)).toEqual([1, 2, 3]);
     expect(method(events, 'basic.ack', 's2c')[0]!.insight?.unconfirmed).toBe(1);
+  });
+
+  it('marks the delivery that fills a prefetch: per consumer (qos global=false), per channel (global=true)', () => {
+    const deliver = (channel: number, ctag: string, tag: bigint): Step[] => [
+      ['s2c', m(channel, 'basic.deliver', { 'consumer-tag': ctag, 'delivery-tag': tag, exchange: '', 'routing-key': 'q' })],
+      ...encodeContentFrames(channel, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['s2c', f]),
+    ];
+    const events = run([
+      ...handshake,
+      // channel 1: prefetch 2 for each consumer started after it; a's tag comes with consume-ok
+      ['c2s', m(1, 'basic.qos', { 'prefetch-count': 2 })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': '' })],
+      ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'amq.ctag-a' })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'b' })],
+      ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'b' })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'no-ack', 'no-ack': true })],
+      ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'no-ack' })],
+      ...deliver(1, 'amq.ctag-a', 1n), ...deliver(1, 'b', 2n), ...deliver(1, 'amq.ctag-a', 3n), ...deliver(1, 'no-ack', 4n), ...deliver(1, 'no-ack', 5n),
+      ['c2s', m(1, 'basic.get', { queue: 'q' })],
+      ['s2c', m(1, 'basic.get-ok', { 'delivery-tag': 6n, exchange: '', 'routing-key': 'q', 'message-count': 0 })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from('got'), 4096).map((f): Step => ['s2c', f]),
+      ...deliver(1, 'b', 7n),
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 1n })], // a is below its limit again, b is not
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 7n, multiple: true })],
+      // channel 2: one limit of 2 shared by two consumers
+      ['c2s', m(2, 'channel.open', {})],
+      ['s2c', m(2, 'channel.open-ok', {})],
+      ['c2s', m(2, 'basic.qos', { 'prefetch-count': 2, global: true })],
+      ['c2s', m(2, 'basic.consume', { queue: 'q', 'consumer-tag': 'x', nowait: true })],
+      ['c2s', m(2, 'basic.consume', { queue: 'q', 'consumer-tag': 'y', nowait: true })],
+      ...deliver(2, 'x', 1n), ...deliver(2, 'y', 2n),
+      ['c2s', m(2, 'basic.nack', { 'delivery-tag': 2n, requeue: true })],
+    ]);
+    const full = (e: FrameEvent) => e.insight?.prefetchFull;
+    const deliveries = method(events, 'basic.deliver');
+    expect(deliveries.map((d) => [d.channel, d.insight?.unacked, full(d)])).toEqual([
+      [1, 1, undefined],
+      [1, 2, undefined],
+      [1, 3, { unacked: 2, limit: 2, global: false }], // a's second
+      [1, 3, undefined], // no-ack deliveries need no ack and fill nothing
+      [1, 3, undefined],
+      [1, 5, { unacked: 2, limit: 2, global: false }], // b's second (the get-ok is not limited)
+      [2, 1, undefined],
+      [2, 2, { unacked: 2, limit: 2, global: true }],
+    ]);
+    // the message rows carry it too
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message' && e.channel === 1 && e.method.name === 'basic.deliver');
+    expect(messages.map((e) => e.insight?.prefetchFull?.limit)).toEqual([undefined, undefined, 2, undefined, undefined, 2]);
+    const [ackOne, ackAll] = method(events, 'basic.ack', 'c2s');
+    expect(full(ackOne!)).toEqual({ unacked: 2, limit: 2, global: false }); // b is still full
+    expect(full(ackAll!)).toBeUndefined();
+    expect(full(method(events, 'basic.nack')[0]!)).toBeUndefined();
+  });
+
+  it('flags publishes the client sends while blocked, and says how long it was blocked', () => {
+    const publish = (body: string): Step[] => [['c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' })], ...encodeContentFrames(1, 60, {}, Buffer.from(body), 4096).map((f): Step => ['c2s', f])];
+    const events = run([
+      ...handshake,
+      ...publish('before'),
+      ['s2c', m(0, 'connection.blocked', { reason: 'low on memory' })],
+      ...publish('while'),
+      ...publish('still'),
+      ['s2c', m(0, 'connection.unblocked', {})],
+      ...publish('after'),
+    ]);
+    const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
+    expect(messages.map((e) => [Buffer.from(e.body).toString(), e.insight?.whileBlocked ?? false])).toEqual([['before', false], ['while', true], ['still', true], ['after', false]]);
+    const blocked = method(events, 'connection.blocked')[0]!;
+    const unblocked = method(events, 'connection.unblocked')[0]!;
+    expect(unblocked.insight?.blockedMicros).toBe(unblocked.ts - blocked.ts);
+    expect(unblocked.insight?.blockedMicros).toBeGreaterThan(0);
   });
 
   it('a no-wait request expects no reply', () => {
@@ -317,6 +427,53 @@ describe('ConnectionTap', () => {
     const errors = events.filter((e) => e.kind === 'decode.error');
     expect(errors[0]).toMatchObject({ error: { code: 'unexpected-frame', channel: 1 }, stopped: false });
     expect(method(events, 'basic.qos')).toHaveLength(1);
+  });
+});
+
+describe('ConnectionTap words the close from the handshake it saw and how the sockets ended', () => {
+  const closeOf = (steps: Step[], end: SocketEnd | string): ConnCloseEvent => {
+    const events: SpyEvent[] = [];
+    const tap = new ConnectionTap(1, new EventBus([(e) => events.push(e)]), { keepUndecoded: true });
+    for (const [dir, bytes] of steps) tap.feed(dir, Buffer.concat(Array.isArray(bytes) ? bytes : [bytes]));
+    tap.close(end);
+    return events.at(-1) as ConnCloseEvent;
+  };
+  const clientClose: Step = ['c2s', m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'Goodbye', 'class-id': 0, 'method-id': 0 })];
+  const serverCloseOk: Step = ['s2c', m(0, 'connection.close-ok', {})];
+  const forced: Step = ['s2c', m(0, 'connection.close', { 'reply-code': 320, 'reply-text': "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'", 'class-id': 0, 'method-id': 0 })];
+
+  it.each<[string, Step[], SocketEnd | string, string]>([
+    // RabbitMQ resets its socket after close-ok: still a clean close
+    ['a close answered, then a reset', [...handshake, clientClose, serverCloseOk], { by: 'server', how: 'reset' }, 'client closed the connection'],
+    ['the server closing with an error', [...handshake, forced, ['c2s', m(0, 'connection.close-ok', {})]], { by: 'server', how: 'closed' }, 'server closed the connection with 320 CONNECTION_FORCED'],
+    ['a close unanswered, the closer ends the socket', [...handshake, clientClose], { by: 'client', how: 'closed' }, 'client sent connection.close and closed the socket before close-ok'],
+    ['a close unanswered, the other side resets', [...handshake, forced], { by: 'client', how: 'reset' }, 'server sent connection.close with 320 CONNECTION_FORCED; client reset the socket before close-ok'],
+    ['no close: a killed client', handshake, { by: 'client', how: 'closed' }, 'client closed the socket without connection.close'],
+    ['no close: the server resets', handshake, { by: 'server', how: 'reset' }, 'server reset the socket'],
+    ['no close: the broker drops a silent client', handshake, { by: 'server', how: 'closed', detail: 'missed heartbeats from client, timeout: 60s' }, 'server closed the socket without connection.close (missed heartbeats from client, timeout: 60s)'],
+    ['the proxy stopping', handshake, { by: 'proxy', how: 'stopped' }, 'proxy stopped'],
+    ['an unreachable upstream', [], { by: 'server', how: 'unreachable', detail: 'connection refused' }, 'upstream unreachable: connection refused'],
+    // reasons recorded before the vocabulary was one
+    ['an old recording\'s "client closed"', handshake, 'client closed', 'client closed the socket without connection.close'],
+    ['an old recording\'s "upstream reset (ECONNRESET)" after a clean close', [...handshake, clientClose, serverCloseOk], 'upstream reset (ECONNRESET)', 'client closed the connection'],
+    ['words it does not know', handshake, 'reopened in the recording', 'reopened in the recording'],
+  ])('%s', (_name, steps, end, reason) => {
+    expect(closeOf(steps, end).reason).toBe(reason);
+  });
+
+  it('says what the close left: deliveries unacked, publishes unconfirmed', () => {
+    const close = closeOf([
+      ...handshake,
+      ['c2s', m(1, 'confirm.select', {})],
+      ['s2c', m(1, 'confirm.select-ok', {})],
+      ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.from('a'), 4096).map((f): Step => ['c2s', f]),
+      ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.from('b'), 4096).map((f): Step => ['c2s', f]),
+      ['s2c', m(1, 'basic.ack', { 'delivery-tag': 1n })],
+      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' })],
+      ...[1n, 2n, 3n].flatMap((tag): Step[] => [['s2c', m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': tag, exchange: '', 'routing-key': 'q' })], ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['s2c', f])]),
+      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 1n })],
+    ], { by: 'client', how: 'reset' });
+    expect(close).toMatchObject({ reason: 'client reset the socket', socket: { by: 'client', how: 'reset' }, unacked: 2, unconfirmed: 1 });
   });
 });
 

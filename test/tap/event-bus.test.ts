@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus, sinkFailureNotices, type SpyEvent } from '../../src/events.js';
 
-const closeEvent = (bus: EventBus, conn = 1): SpyEvent => ({ kind: 'conn.close', seq: bus.nextSeq(), ts: 1, conn, reason: 'test', unanswered: [] });
+const closeEvent = (bus: EventBus, conn = 1): SpyEvent => ({ kind: 'conn.close', seq: bus.nextSeq(), ts: 1, conn, reason: 'test', unanswered: [], unacked: 0, unconfirmed: 0 });
 
 describe('EventBus', () => {
   it('a sink that throws on one event still gets the next ones; the others get all of them', () => {

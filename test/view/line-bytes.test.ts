@@ -69,6 +69,7 @@ const tricky: Feed[] = [
   ...publish(1, 'ex=change', 'é', new Uint8Array(1)),
   { s2c: encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 2n, multiple: true }) },
   { s2c: encodeMethodFrame(1, 'basic.nack', { 'delivery-tag': 3n, multiple: false, requeue: true }) },
+  encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 2 }),
   encodeMethodFrame(1, 'basic.consume', { queue: 'q', 'consumer-tag': '', 'no-ack': false }),
   { s2c: encodeMethodFrame(1, 'basic.consume-ok', { 'consumer-tag': 'amq.ctag-xyz' }) },
   ...deliver(1, 1n, 'plain.key', new Uint8Array(16)),
@@ -84,6 +85,21 @@ const tricky: Feed[] = [
   { s2c: encodeMethodFrame(2, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’', 'class-id': 40, 'method-id': 10 }) },
   encodeHeartbeatFrame(),
   encodeFrame(3, 9, new Uint8Array(3)), // a body with no header: a decode error
+  // a publish cut short by its channel's error close
+  encodeMethodFrame(4, 'basic.publish', { exchange: 'big', 'routing-key': 'r' }),
+  encodeContentHeaderFrame(4, { classId: 60, bodySize: 4096, properties: { 'content-type': 'application/json' } }),
+  encodeFrame(3, 4, new Uint8Array(100)),
+  { s2c: encodeMethodFrame(4, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - message size 4096 is larger than configured max size 100', 'class-id': 60, 'method-id': 40 }) },
+  encodeFrame(3, 4, new Uint8Array(3996)),
+  // a channel-wide prefetch limit reached; a blocked connection and what it publishes meanwhile
+  encodeMethodFrame(3, 'channel.open', {}),
+  encodeMethodFrame(3, 'basic.qos', { 'prefetch-count': 1, global: true }),
+  encodeMethodFrame(3, 'basic.consume', { queue: 'q', 'consumer-tag': 'c3' }),
+  { s2c: encodeMethodFrame(3, 'basic.deliver', { 'consumer-tag': 'c3', 'delivery-tag': 1n, exchange: '', 'routing-key': 'full' }) },
+  { s2c: encodeContentHeaderFrame(3, { classId: 60, bodySize: 0, properties: {} }) },
+  { s2c: encodeMethodFrame(0, 'connection.blocked', { reason: 'low on memory' }) },
+  ...publish(1, 'orders', 'while.blocked', new Uint8Array(5)),
+  { s2c: encodeMethodFrame(0, 'connection.unblocked', {}) },
 ];
 
 describe('headless lines written as bytes', () => {

@@ -1,6 +1,7 @@
-// Connections with their peers, client library, user, vhost and negotiated limits, and per
-// channel its state, consumers, prefetch, unacked deliveries and unconfirmed publishes (the
-// lines come from connection-lines.ts; ui-state keeps the scroll within them).
+// Connections with their peers, client library, user, vhost and negotiated limits, whether the
+// server blocked them, and per channel its state, consumers, prefetch, unacked deliveries (FULL
+// at the prefetch limit) and unconfirmed publishes (the lines come from connection-lines.ts;
+// ui-state keeps the scroll within them).
 
 import { Box, Text } from 'ink';
 import type { EventStore } from '../event-store.js';
@@ -15,15 +16,20 @@ export interface ConnectionsViewProps {
   readonly foldClosedChannels: boolean;
   /** the snapshot version, so the view redraws as the store changes */
   readonly version: number;
+  /**
+   * Now, in µs, for how long a connection has been blocked: the clock when live; by default
+   * the time of the latest event (a replay's "now").
+   */
+  readonly now?: (() => number) | undefined;
 }
 
 const TONE_PROPS: Record<ConnectionLineTone, { color?: string; bold?: boolean; dimColor?: boolean }> = {
-  title: { bold: true, color: 'green' }, open: { color: 'green' }, closed: { dimColor: true }, error: { color: 'red' },
+  title: { bold: true, color: 'green' }, open: { color: 'green' }, closed: { dimColor: true }, error: { color: 'red' }, warn: { color: 'yellow' },
   dim: { dimColor: true }, normal: {}, heading: { bold: true, dimColor: true },
 };
 
-export function ConnectionsView({ store, width, height, scroll, foldClosedChannels }: ConnectionsViewProps) {
-  const lines = connectionLinesOf(store, { foldClosedChannels });
+export function ConnectionsView({ store, width, height, scroll, foldClosedChannels, now }: ConnectionsViewProps) {
+  const lines = connectionLinesOf(store, { foldClosedChannels, now: now ? now() : store.latestTs });
   const rows = height - 1;
   const first = Math.max(0, Math.min(scroll, lines.length - rows));
   const shown = lines.slice(first, first + rows);
