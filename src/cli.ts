@@ -227,6 +227,15 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...secrets,
       ...(recorder ? { recorder } : {}),
     });
+  if (recorder) {
+    // only now that the session listens: a session that cannot start leaves an existing file as it was
+    try {
+      recorder.open();
+    } catch (error) {
+      await session.stop();
+      throw error;
+    }
+  }
   const listening = formatHostPort(session.address.address, session.address.port);
   const mode = target !== undefined ? `proxy ${listening} → ${target}` : `standalone broker ${listening}`;
   let stopping: Promise<void> | undefined;
