@@ -98,6 +98,7 @@ program
     const timeoutMs = Number(opts.timeout);
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
     const { runReplayCommand } = await import('./record/replay-command.js');
+    const { streamOutput } = await import('./view/headless-printer.js');
     const code = await runReplayCommand(file, {
       json: opts.json ?? false,
       frames: opts.frames ?? false,
@@ -110,7 +111,7 @@ program
       ...(opts.to !== undefined ? { to: opts.to } : {}),
       timeoutMs,
       insecure: opts.insecure ?? false,
-    }, { write: writeStdout, notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
+    }, { write: writeStdout, output: streamOutput(process.stdout), notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
     process.stdout.write('', () => process.exit(code));
   });
 
@@ -121,7 +122,7 @@ program
   .option('--json', 'one JSON object per frame (the recording schema)')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .action(async (file: string, opts: { json?: boolean; showSecrets?: boolean }) => {
-    const { createHeadlessPrinter } = await import('./view/headless-printer.js');
+    const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
     const { decodeFile } = await import('./decode-file.js');
     const printer = createHeadlessPrinter({
       write: writeStdout,
@@ -129,9 +130,11 @@ program
       color: useColor(),
       mode: 'frames',
       position: 'offset',
+      output: streamOutput(process.stdout),
     });
     try {
-      await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false });
+      // the file is read as fast as stdout is
+      await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false, hold: printer });
     } finally {
       printer.flush();
     }
@@ -154,7 +157,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   const { formatHostPort, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
   const { createSummary } = await import('./view/summary.js');
-  const { createHeadlessPrinter } = await import('./view/headless-printer.js');
+  const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
   const { startProxySession, startStandaloneSession } = await import('./session.js');
   const { prepareTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
@@ -189,7 +192,14 @@ async function runLive(opts: RootOptions): Promise<void> {
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
-  const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' });
+  // a reader of stdout that stops (a pager) must not make the output grow: the built-in broker
+  // waits for it, the proxy (which must keep forwarding) drops lines and says how many
+  const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({
+    write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages',
+    output: streamOutput(process.stdout),
+    whenBehind: upstream ? 'drop' : 'hold',
+    onDropped: (n) => notice(`${n} line${n === 1 ? '' : 's'} of output dropped: stdout was not read fast enough, and the proxy forwards rather than wait`),
+  });
   if (printer) {
     sinks.push(printer);
     sinkNames.push('the output');
@@ -226,6 +236,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
+      ...(printer ? { output: printer } : {}),
     });
   if (recorder) {
     // only now that the session listens: a session that cannot start leaves an existing file as it was

@@ -4,6 +4,7 @@
 
 import { EventBus, sinkFailureNotices, type EventSink, type SpyEvent } from '../events.js';
 import { ConnectionTap } from '../tap/connection-tap.js';
+import type { OverloadableSink } from '../tap/tap-observer.js';
 import type { Filter } from '../view/filter.js';
 import { openRecording, type ReadRecordingHeader, type RecordedEntry } from './recording-reader.js';
 
@@ -28,6 +29,8 @@ export interface ReplayOptions {
   readonly onHeader?: (header: ReadRecordingHeader) => void;
   /** stops replay early (e.g. the TUI quit) */
   readonly signal?: AbortSignal;
+  /** a sink that may fall behind (stdout not read): reading waits while it is overloaded */
+  readonly hold?: OverloadableSink;
 }
 
 export interface ReplayResult {
@@ -89,7 +92,9 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
   const wallStart = performance.now();
   let connections = 0;
   let entries = 0;
+  const hold = options.hold;
   for await (const entry of recording.entries()) {
+    if (hold?.overloaded) await new Promise<void>((resolve) => hold.onDrain(resolve));
     if (options.signal?.aborted) break;
     entries++;
     if (speed > 0) {
