@@ -77,7 +77,7 @@ const program = new Command()
   .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
-  .option('--buffer <events>', 'events the terminal UI keeps (older ones leave the view, never the recording)', '100000')
+  .option('--buffer <events>', 'the most events the terminal UI keeps; the oldest also leave once the kept ones would take 256 MiB of memory (decoded form counted); never the recording', '100000')
   .action(async (opts: RootOptions) => runLive(opts));
 
 program
@@ -87,7 +87,7 @@ program
   .option('--json', 'print events as NDJSON (the recording schema)')
   .option('--frames', 'print every frame, instead of one line per message for content frames')
   .option('--no-tui', 'print to stdout instead of opening the terminal UI')
-  .option('--buffer <events>', 'events the terminal UI keeps', '100000')
+  .option('--buffer <events>', 'the most events the terminal UI keeps (and at most 256 MiB of memory)', '100000')
   .option('--speed <factor>', 'replay in real time scaled by this factor (default: all at once; with --to, as recorded: 1)')
   .option('--filter <expr>', 'show only matching events, e.g. "method:basic.publish conn:3 rk:order.*"')
   .option('--lenient', 'skip corrupt lines with a warning instead of stopping')
@@ -101,6 +101,7 @@ program
     const timeoutMs = Number(opts.timeout);
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
     const { runReplayCommand } = await import('./record/replay-command.js');
+    const { streamOutput } = await import('./view/headless-printer.js');
     const code = await runReplayCommand(file, {
       json: opts.json ?? false,
       frames: opts.frames ?? false,
@@ -113,7 +114,7 @@ program
       ...(opts.to !== undefined ? { to: opts.to } : {}),
       timeoutMs,
       insecure: opts.insecure ?? false,
-    }, { write: writeStdout, notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
+    }, { write: writeStdout, output: streamOutput(process.stdout), notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
     process.stdout.write('', () => process.exit(code));
   });
 
@@ -124,7 +125,7 @@ program
   .option('--json', 'one JSON object per frame (the recording schema)')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .action(async (file: string, opts: { json?: boolean; showSecrets?: boolean }) => {
-    const { createHeadlessPrinter } = await import('./view/headless-printer.js');
+    const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
     const { decodeFile } = await import('./decode-file.js');
     const printer = createHeadlessPrinter({
       write: writeStdout,
@@ -132,9 +133,11 @@ program
       color: useColor(),
       mode: 'frames',
       position: 'offset',
+      output: streamOutput(process.stdout),
     });
     try {
-      await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false });
+      // the file is read as fast as stdout is
+      await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false, hold: printer });
     } finally {
       printer.flush();
     }
@@ -157,7 +160,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   const { formatHostPort, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
   const { createSummary } = await import('./view/summary.js');
-  const { createHeadlessPrinter } = await import('./view/headless-printer.js');
+  const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
   const { startProxySession, startStandaloneSession } = await import('./session.js');
   const { prepareTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
@@ -199,7 +202,14 @@ async function runLive(opts: RootOptions): Promise<void> {
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
-  const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({ write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages' });
+  // a reader of stdout that stops (a pager) must not make the output grow: the built-in broker
+  // waits for it, the proxy (which must keep forwarding) drops lines and says how many
+  const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({
+    write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages',
+    output: streamOutput(process.stdout),
+    whenBehind: upstream ? 'drop' : 'hold',
+    onDropped: (n) => notice(`${n} line${n === 1 ? '' : 's'} of output dropped: stdout was not read fast enough, and the proxy forwards rather than wait`),
+  });
   if (printer) {
     sinks.push(printer);
     sinkNames.push('the output');
@@ -240,7 +250,17 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...(memoryHighWatermark !== undefined ? { memoryHighWatermark } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
+      ...(printer ? { output: printer } : {}),
     });
+  if (recorder) {
+    // only now that the session listens: a session that cannot start leaves an existing file as it was
+    try {
+      recorder.open();
+    } catch (error) {
+      await session.stop();
+      throw error;
+    }
+  }
   const listening = formatHostPort(session.address.address, session.address.port);
   const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
   let stopping: Promise<void> | undefined;

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { EventBus, type DecodeErrorEvent, type EventSink } from './events.js';
 import { ConnectionTap } from './tap/connection-tap.js';
+import type { OverloadableSink } from './tap/tap-observer.js';
 import { describeFsError, isPcap } from './file-errors.js';
 
 export class InputFileError extends Error {
@@ -25,7 +26,7 @@ export class DecodeFileError extends Error {
  * Decodes a file, emitting events to the sink. Resolves when the whole file is read; rejects
  * with DecodeFileError (after every event was emitted) when some bytes did not decode.
  */
-export async function decodeFile(path: string, sink: EventSink, options: { showSecrets?: boolean } = {}): Promise<void> {
+export async function decodeFile(path: string, sink: EventSink, options: { showSecrets?: boolean; hold?: OverloadableSink } = {}): Promise<void> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(path, 'r');
@@ -57,7 +58,12 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
     const dir = clientStream ? 'c2s' : 's2c';
     const stream = handle.createReadStream({ highWaterMark: 64 * 1024, autoClose: false });
     let ts = Date.now() * 1000;
-    for await (const chunk of stream as AsyncIterable<Buffer>) tap.feed(dir, chunk, ts++);
+    const hold = options.hold;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      tap.feed(dir, chunk, ts++);
+      // a sink that is behind (stdout not read) holds the reading of the file
+      if (hold?.overloaded) await new Promise<void>((resolve) => hold.onDrain(resolve));
+    }
     tap.endOfStreams(ts);
   } finally {
     await handle.close();

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
-import { createTapObserver, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
+import { anyOverloaded, createTapObserver, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -112,6 +112,8 @@ export interface StandaloneSessionOptions {
   readonly notice: (line: string) => void;
   /** a sink that may fall behind (the recorder): while it is overloaded, clients are not read */
   readonly recorder?: OverloadableSink;
+  /** the headless output: while its reader is behind, clients are not read either */
+  readonly output?: OverloadableSink;
 }
 
 export interface StandaloneSession extends RunningSession {
@@ -123,8 +125,10 @@ export interface StandaloneSession extends RunningSession {
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
 export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<StandaloneSession> {
   const { startBroker } = await import('./broker/broker-server.js');
+  const slow = [options.recorder, options.output].filter((s) => s !== undefined);
+  const recorder = slow.length > 1 ? anyOverloaded(slow) : slow[0];
   // the broker exists by the time a connection reports data
-  const { bus, observer } = tapSource(options, (held) => broker.holdReading(held));
+  const { bus, observer } = tapSource({ ...options, ...(recorder ? { recorder } : {}) }, (held) => broker.holdReading(held));
   const broker = await startBroker({
     listen: options.listen,
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),

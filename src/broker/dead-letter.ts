@@ -73,7 +73,9 @@ function updateXDeath(info: Entry[], headers: readonly Entry[]): Entry[] {
  * no expiration, routed with `dlrk` when the queue sets one (and then without CC).
  */
 export function deadLetterMessage(message: BrokerMessage, reason: DeadLetterReason, queue: string, dlx: string, dlrk: string | undefined, nowMs: number): BrokerMessage {
-  const headers = messageHeaders(message);
+  const held = messageHeaders(message);
+  // decoded once: a held table decodes on each read
+  const headers = held === undefined ? undefined : { entries: held.entries };
   const headerEntries = headers?.entries ?? [];
   const routingKeys = [message.routingKeys[0] ?? message.routingKey, ...headerRoutes(headers, 'CC'), ...headerRoutes(headers, 'BCC')];
   const info: Entry[] = [

@@ -1,7 +1,9 @@
-// A message as the broker holds it: publish metadata, content properties and body.
+// A message as the broker holds it: publish metadata, content properties (headers kept as
+// bytes, see RawFieldTable) and body.
 
 import type { AmqpString, ContentProperties, FieldTable } from '../decoder/types.js';
 import { AmqpError } from './amqp-error.js';
+import { heldProperties, RawFieldTable } from './broker-wire.js';
 import { amqpStringText, lookup } from './field-values.js';
 
 export interface BrokerMessage {
@@ -19,8 +21,13 @@ export interface BrokerMessage {
 /** The longest TTL RabbitMQ accepts (ten years in ms), for queues and messages alike. */
 export const MAX_EXPIRY_MS = 315_360_000_000;
 
+/** The message's headers table; one that a queue holds decodes on each read of `entries`. */
 export function messageHeaders(message: BrokerMessage): FieldTable | undefined {
-  const h = message.properties['headers'];
+  return headersOf(message.properties);
+}
+
+function headersOf(properties: ContentProperties): FieldTable | undefined {
+  const h = properties['headers'];
   return typeof h === 'object' && h !== null && !(h instanceof Uint8Array) ? h : undefined;
 }
 
@@ -34,18 +41,23 @@ export function headerRoutes(headers: FieldTable | undefined, key: 'CC' | 'BCC')
 }
 
 /**
- * A published message: its routing keys gain the CC/BCC keys, and BCC leaves the headers
- * (RabbitMQ never shows BCC to consumers).
+ * A published message, in the form queues hold it (see `heldProperties`): its routing keys
+ * gain the CC/BCC keys, and BCC leaves the headers (RabbitMQ never shows BCC to consumers).
+ * `headers` is the message's headers decoded once, for routing (headers exchanges).
  */
-export function publishedMessage(exchange: string, routingKey: string, properties: ContentProperties, body: Uint8Array): { message: BrokerMessage; bccKeys: string[] } {
-  const headers = properties['headers'] as FieldTable | undefined;
+export function publishedMessage(exchange: string, routingKey: string, properties: ContentProperties, body: Uint8Array): { message: BrokerMessage; bccKeys: string[]; headers: FieldTable | undefined } {
+  const given = headersOf(properties);
+  // one decode for every reader below: a held table decodes on each read
+  let headers = given instanceof RawFieldTable ? { entries: given.entries } : given;
   const cc = headerRoutes(headers, 'CC');
   const bcc = headerRoutes(headers, 'BCC');
   let props = properties;
   if (headers !== undefined && headers.entries.some(([k]) => k === 'BCC')) {
-    props = { ...properties, headers: { entries: headers.entries.filter(([k]) => k !== 'BCC') } };
+    headers = { entries: headers.entries.filter(([k]) => k !== 'BCC') };
+    props = { ...properties, headers };
   }
-  return { message: { exchange, routingKey, routingKeys: [routingKey, ...cc], properties: props, body }, bccKeys: bcc };
+  const message = { exchange, routingKey, routingKeys: [routingKey, ...cc], properties: heldProperties(props, body.length), body };
+  return { message, bccKeys: bcc, headers };
 }
 
 /**

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ContentProperties, FieldTable } from '../decoder/types.js';
 import { AmqpError, defaultExchangeRefused, notFound, queueLocked, resourceName } from './amqp-error.js';
+import { heldProperties } from './broker-wire.js';
 import { deadLetterMessage, isDeadLetterCycle, type DeadLetterReason } from './dead-letter.js';
 import { assertArgsEquivalence, assertFieldEquivalence } from './equivalence.js';
 import type { Binding, DestinationKind, Exchange } from './exchange.js';
@@ -289,9 +290,9 @@ export class VirtualHost implements QueueEnvironment {
     const x = this.requireExchange(exchange);
     if (x.internal) throw AmqpError.of('ACCESS_REFUSED', `cannot publish to internal ${resourceName('exchange', exchange, this.name)}`);
     parseExpiration(properties['expiration'] as string | Uint8Array | undefined);
-    const { message, bccKeys } = publishedMessage(exchange, routingKey, properties, body);
+    const { message, bccKeys, headers } = publishedMessage(exchange, routingKey, properties, body);
     const keys = bccKeys.length === 0 ? message.routingKeys : [...message.routingKeys, ...bccKeys];
-    const queues = this.routeFrom(x, keys, messageHeaders(message));
+    const queues = this.routeFrom(x, keys, headers);
     const outcomes = queues.map((q) => q.publish(message));
     return { queues, rejected: outcomes.includes('rejected'), outcomes };
   }
@@ -320,9 +321,11 @@ export class VirtualHost implements QueueEnvironment {
     if (dlxName === undefined) return;
     const dlx = this.exchangeMap.get(dlxName);
     if (dlx === undefined) return; // RabbitMQ drops it when the DLX doesn't exist
+    // routed and checked with its new headers decoded; queues hold them as bytes
     const dead = deadLetterMessage(message, reason, queue.name, dlxName, queue.settings.deadLetterRoutingKey, this.now());
+    const held: BrokerMessage = { ...dead, properties: heldProperties(dead.properties, dead.body.length) };
     for (const target of this.routeFrom(dlx, dead.routingKeys, messageHeaders(dead))) {
-      if (!isDeadLetterCycle(target.name, dead, reason)) target.publish(dead);
+      if (!isDeadLetterCycle(target.name, dead, reason)) target.publish(held);
     }
   }
 

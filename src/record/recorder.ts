@@ -18,7 +18,14 @@ export class RecordingWriteError extends Error {
 
 export interface RecorderOptions {
   readonly path: string;
-  readonly header: RecordingHeader;
+  /** the header line; a function is called when the file is opened (the moment recording starts) */
+  readonly header: RecordingHeader | (() => RecordingHeader);
+  /**
+   * Open the file only when `open()` is called (a session calls it once it listens), so a
+   * session that fails to start leaves an existing file untouched. Events given before are
+   * kept and written after the header. The path is still checked at creation.
+   */
+  readonly deferOpen?: boolean;
   /** write credential frames unmasked (`--record-secrets`); the taps must keep secrets */
   readonly keepSecrets?: boolean;
   /** buffered bytes above which `overloaded` turns true (default 8 MiB) */
@@ -31,6 +38,8 @@ export interface RecorderOptions {
 
 export interface Recorder {
   readonly path: string;
+  /** creates (or truncates) the file and writes the header; once, later calls do nothing */
+  open(): void;
   /** the event sink to subscribe to the session's bus */
   readonly sink: EventSink;
   /** more than the high-water mark is waiting for the disk: the source should pause reading */
@@ -127,6 +136,33 @@ function linkError(path: string): RecordingLinkError {
 }
 
 /**
+ * Checks, without creating or changing anything, that the recording could be opened: the
+ * errors `openRecordingFile` would give for a link, a missing directory, a directory or a
+ * file or directory we may not write, so a deferred open fails before the session starts.
+ */
+function checkRecordingPath(path: string): void {
+  if (path === STDOUT_PATH) return;
+  let existing: fs.Stats | undefined;
+  try {
+    existing = fs.lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (existing?.isSymbolicLink()) {
+    if (!isOwnStream(path)) throw linkError(path);
+    return;
+  }
+  if (existing?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  if (existing !== undefined) {
+    fs.accessSync(path, fs.constants.W_OK);
+    return;
+  }
+  const parent = nodePath.dirname(path);
+  if (!fs.statSync(parent).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOENT' });
+  fs.accessSync(parent, fs.constants.W_OK);
+}
+
+/**
  * Opens the recording: a new (or truncated) file with mode 0600, as it holds message bodies
  * and maybe credentials. A symbolic link at the path is refused (someone else's link in a
  * shared directory must not redirect or truncate another file), except a link to this
@@ -166,7 +202,10 @@ function openRecordingFile(path: string): RecordingFile {
   }
 }
 
-/** Creates (or truncates) the file and writes the header line before returning. */
+/**
+ * Creates (or truncates) the file and writes the header line before returning; with
+ * `deferOpen`, only checks the path, and `open()` does that later.
+ */
 export function createRecorder(options: RecorderOptions): Recorder {
   const { path } = options;
   const keepSecrets = options.keepSecrets ?? false;
@@ -174,25 +213,44 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const lowWater = Math.floor(highWater / 2);
   const batchBytes = options.batchBytes ?? 1024 * 1024;
 
-  let fd: number;
-  let seekable: boolean;
-  let owned: boolean;
+  /** -1 until opened, and again once closed */
+  let fd = -1;
+  let opened = false;
+  let seekable = false;
+  let owned = false;
   /** bytes written or handed to a write so far: the next write's position in a file */
   let position = 0;
-  try {
-    ({ fd, seekable, owned } = openRecordingFile(path));
-  } catch (error) {
-    if (error instanceof RecordingWriteError) throw error;
-    throw describeWriteError(path, error);
-  }
-  try {
-    const headerLine = Buffer.from(`${JSON.stringify(options.header)}\n`);
-    writeAllSync(fd, [headerLine], seekable ? 0 : null);
-    position = headerLine.length;
-  } catch (error) {
-    if (owned) fs.closeSync(fd);
-    throw describeWriteError(path, error);
-  }
+
+  const openFile = () => {
+    if (opened) return;
+    opened = true;
+    let file: RecordingFile;
+    try {
+      file = openRecordingFile(path);
+    } catch (error) {
+      if (error instanceof RecordingWriteError) throw error;
+      throw describeWriteError(path, error);
+    }
+    try {
+      const header = typeof options.header === 'function' ? options.header() : options.header;
+      const headerLine = Buffer.from(`${JSON.stringify(header)}\n`);
+      writeAllSync(file.fd, [headerLine], file.seekable ? 0 : null);
+      position = headerLine.length;
+    } catch (error) {
+      if (file.owned) fs.closeSync(file.fd);
+      throw describeWriteError(path, error);
+    }
+    ({ fd, seekable, owned } = file);
+  };
+
+  if (options.deferOpen) {
+    try {
+      checkRecordingPath(path);
+    } catch (error) {
+      if (error instanceof RecordingWriteError) throw error;
+      throw describeWriteError(path, error);
+    }
+  } else openFile();
 
   // Lines are encoded straight into large buffers; sealed regions wait for the write in flight.
   // Up to the high-water mark can be waiting, plus the buffer being filled and a partial one.
@@ -317,6 +375,11 @@ export function createRecorder(options: RecorderOptions): Recorder {
   return {
     path,
     sink,
+    open() {
+      if (opened || closed) return;
+      openFile();
+      writeSoon();
+    },
     get overloaded() {
       return overloaded;
     },
@@ -327,6 +390,12 @@ export function createRecorder(options: RecorderOptions): Recorder {
     flush,
     async close() {
       if (closed) return;
+      if (!opened) {
+        // never opened (the session did not start): the path is left as it was
+        closed = true;
+        out.discard();
+        return;
+      }
       await flush();
       closed = true;
       if (fd >= 0) {
@@ -396,13 +465,16 @@ export interface SessionRecordingOptions {
 /**
  * The recorder for `--record FILE`: header from the session, write errors as one notice, and
  * a last synchronous flush on any process exit, so every event given to it reaches the file.
+ * The path is checked now but the file is opened by `open()`, which the caller calls once the
+ * session listens: a session that cannot listen must not truncate the recording already there.
  * The caller still awaits `close()` after stopping the session on SIGINT/SIGTERM.
  */
 export function createSessionRecorder(options: SessionRecordingOptions): Recorder {
   const recorder = createRecorder({
     path: options.path,
     keepSecrets: options.keepSecrets,
-    header: makeRecordingHeader({
+    deferOpen: true,
+    header: () => makeRecordingHeader({
       tool: options.tool,
       startedMicros: nowMicros(),
       mode: options.mode,

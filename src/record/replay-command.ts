@@ -4,7 +4,7 @@
 import { LineFeed, NoticeRouter, prepareTui } from '../tui-launch.js';
 import { parseUpstreamAddress } from '../proxy/address.js';
 import { parseFilter } from '../view/filter.js';
-import { createHeadlessPrinter } from '../view/headless-printer.js';
+import { createHeadlessPrinter, type PrinterOutput } from '../view/headless-printer.js';
 import { createSummary, plural } from '../view/summary.js';
 import { replayRecording, type ReplayProgress } from './replay.js';
 import { formatDifference, replayTo, type ReplayTarget } from './replay-to.js';
@@ -28,6 +28,8 @@ export interface ReplayCommandOptions {
 export interface ReplayCommandIo {
   /** stdout: text, or batches of UTF-8 lines from the printer */
   readonly write: (output: string | Uint8Array) => void;
+  /** how far behind stdout's reader is: the replay waits for it rather than buffer */
+  readonly output?: PrinterOutput;
   readonly notice: (line: string) => void;
   readonly color: boolean;
   /** stdout and stdin are a terminal (the TUI can open) */
@@ -79,8 +81,9 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     json: options.json ?? false,
     color: io.color,
     mode: options.frames ? 'frames' : 'messages',
+    ...(io.output ? { output: io.output } : {}),
   });
-  const result = await replayRecording({ ...replayOptions, sinks: [printer], sinkNames: ['the output'], unfilteredSinks: [summary.sink] }).finally(() => printer.flush());
+  const result = await replayRecording({ ...replayOptions, sinks: [printer], sinkNames: ['the output'], unfilteredSinks: [summary.sink], hold: printer }).finally(() => printer.flush());
   io.notice(`replayed ${file}${describeOrigin(result.header)}`);
   io.notice(`${summary.text()}${filter && !filter.empty ? `; ${result.matched} of ${plural(result.events, 'event')} matched the filter, ${plural(printer.lines(), 'line')} printed` : ''}`);
   return result.sinkFailures > 0 ? 1 : 0;

@@ -4,6 +4,7 @@
 
 import { EventBus, sinkFailureNotices, type DecodeErrorEvent, type EventSink, type SpyEvent } from '../events.js';
 import { ConnectionTap } from '../tap/connection-tap.js';
+import type { OverloadableSink } from '../tap/tap-observer.js';
 import type { Filter } from '../view/filter.js';
 import { openRecording, type ReadRecordingHeader, type RecordedEntry } from './recording-reader.js';
 
@@ -33,6 +34,8 @@ export interface ReplayOptions {
    * with the time left), at most every PROGRESS_INTERVAL_MS otherwise, and once at the end.
    */
   readonly onProgress?: (progress: ReplayProgress) => void;
+  /** a sink that may fall behind (stdout not read): reading waits while it is overloaded */
+  readonly hold?: OverloadableSink;
 }
 
 export interface ReplayProgress {
@@ -135,7 +138,9 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
     progressAt = performance.now();
     onProgress?.({ done: entries, total, nextInMs, finished });
   };
+  const hold = options.hold;
   for await (const entry of recording.entries()) {
+    if (hold?.overloaded) await new Promise<void>((resolve) => hold.onDrain(resolve));
     if (options.signal?.aborted) break;
     if (speed > 0) {
       firstTs ??= entry.ts;

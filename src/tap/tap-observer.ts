@@ -20,6 +20,23 @@ export interface OverloadableSink {
   onDrain(callback: () => void): void;
 }
 
+/** Overloaded while any of them is; drained once all of them are. */
+export function anyOverloaded(sinks: readonly OverloadableSink[]): OverloadableSink {
+  return {
+    get overloaded() {
+      return sinks.some((s) => s.overloaded);
+    },
+    onDrain(callback) {
+      const next = (): void => {
+        const behind = sinks.find((s) => s.overloaded);
+        if (behind) behind.onDrain(next);
+        else callback();
+      };
+      next();
+    },
+  };
+}
+
 export interface TapBackpressure {
   readonly sink: OverloadableSink;
   /** holds (true) or releases (false) the source's reading */

@@ -4,12 +4,13 @@
 // the events as they pass (so it survives events leaving the ring). Plain TS, no React.
 
 import type { ArgumentValue } from '../decoder/types.js';
-import type { Direction, Endpoint, FrameInsight, PrefetchFull, SpyEvent } from '../events.js';
+import type { Direction, Endpoint, FrameInsight, MessageEvent, PrefetchFull, SpyEvent } from '../events.js';
 import type { Filter } from '../view/filter.js';
 import { isFieldTable, tableString } from '../decoder/field-table.js';
 import { saslCredentials } from '../decoder/sasl.js';
 import { LaterFactsIndex, type LaterFacts } from '../view/later-facts.js';
 import { describeLeft } from '../view/format.js';
+import { decodedCost, eventCost } from './event-cost.js';
 
 export type ListMode = 'messages' | 'frames';
 
@@ -71,7 +72,10 @@ export interface ConnectionInfo {
   errors: number;
 }
 
-/** Bytes of frames and bodies the list may hold before the oldest events leave it. */
+/**
+ * Memory the kept events may take before the oldest leave the list: their decoded form
+ * estimated (eventCost) plus the bytes they hold, so it bounds the heap whatever the traffic.
+ */
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 /** Closed connections kept in the connections view; the oldest leave first. */
 const MAX_CLOSED_CONNECTIONS = 200;
@@ -98,8 +102,10 @@ export class EventStore {
   /** bumped on every change, so a snapshot can tell it is stale */
   version = 0;
 
-  /** bytes (frames, bodies) the kept events hold; past `maxBytes` the oldest go too */
+  /** memory the kept events take (eventCost); past `maxBytes` the oldest go too */
   private bytesKept = 0;
+  /** each kept event's cost, by ring slot: counted once, given back when it leaves */
+  private readonly costs: Float64Array;
   readonly maxBytes: number;
 
   constructor(capacity = 100_000, options: { maxBytes?: number } = {}) {
@@ -107,6 +113,7 @@ export class EventStore {
     this.capacity = capacity;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.ring = new Array<SpyEvent | undefined>(capacity);
+    this.costs = new Float64Array(capacity);
   }
 
   /** Events ever pushed (dropped ones included). */
@@ -135,12 +142,14 @@ export class EventStore {
   push(event: SpyEvent): void {
     if (event.ts > this.latestTs) this.latestTs = event.ts;
     if (this.end - this.start === this.capacity) this.dropOldest();
-    const size = bytesOf(event);
-    this.bytesKept += size;
-    // a few huge messages must not hold gigabytes: the byte budget bounds memory too
+    const cost = eventCost(event);
+    this.bytesKept += cost;
+    if (event.kind === 'message') this.shareDecoded(event);
+    // the memory budget bounds the list as well as the count: the newest event always stays
     while (this.bytesKept > this.maxBytes && this.end > this.start) this.dropOldest();
     const index = this.end++;
     this.ring[index % this.capacity] = event;
+    this.costs[index % this.capacity] = cost;
     if (this.passes(event)) this.view.push(index);
     this.observe(event);
     this.later.observe(event);
@@ -150,7 +159,7 @@ export class EventStore {
 
   private dropOldest(): void {
     const slot = this.start % this.capacity;
-    this.bytesKept -= bytesOf(this.ring[slot]!);
+    this.bytesKept -= this.costs[slot]!;
     this.ring[slot] = undefined;
     this.start++;
     this.dropped++;
@@ -159,7 +168,24 @@ export class EventStore {
     if (this.view[this.viewHead] === this.start - 1) this.advanceViewHead();
   }
 
-  /** Bytes of frames and bodies the kept events hold. */
+  /**
+   * A message holds its method and header frames' decoded objects, and is counted with them:
+   * the frames still kept give their part back, so each object is counted once.
+   */
+  private shareDecoded(message: MessageEvent): void {
+    for (let i = 0; i < 2 && i < message.frames.length; i++) {
+      const index = this.indexOfSeq(message.frames[i]!);
+      if (index === undefined) continue;
+      const slot = index % this.capacity;
+      const frame = this.ring[slot]!;
+      if (frame.kind !== 'frame' || (frame.frame.type === 'method' ? frame.frame.method !== message.method : frame.frame.type !== 'header' || frame.frame.header !== message.header)) continue;
+      const shared = decodedCost(frame);
+      this.costs[slot] = this.costs[slot]! - shared;
+      this.bytesKept -= shared;
+    }
+  }
+
+  /** Memory the kept events take, as estimated by eventCost. */
   get bytes(): number {
     return this.bytesKept;
   }
@@ -512,24 +538,3 @@ export class EventStore {
     }
   }
 }
-
-/** The bytes an event holds on to (its frame, body or undecoded data). */
-function bytesOf(event: SpyEvent): number {
-  switch (event.kind) {
-    case 'frame':
-    case 'protocol-header':
-      return event.raw.length;
-    case 'message':
-      return event.body.length;
-    case 'decode.error':
-      return event.raw?.length ?? 0;
-    case 'bytes':
-      // withheld bytes are held only as secretData, for --record-secrets
-      return (event.data ?? event.secretData)?.length ?? 0;
-    default:
-      return 0;
-  }
-}
-
-
-

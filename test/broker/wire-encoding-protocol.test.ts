@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeContentHeader, encodeContentHeader } from '../../src/decoder/content-header.js';
 import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import type { BasicPropertiesInput } from '../../src/decoder/spec.js';
-import type { ContentProperties } from '../../src/decoder/types.js';
+import { fieldTable } from '../../src/decoder/field-table.js';
+import type { ContentProperties, FieldTable } from '../../src/decoder/types.js';
 import { NO_PROPERTIES, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn, amqpStringLength, type FrameSink } from '../../src/broker/broker-wire.js';
 
 /** A sink like the connection's: one slab that grows by reservation. */
@@ -31,8 +32,10 @@ class TestSink implements FrameSink {
 const shortString = fc.string({ maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= 255);
 const body = fc.uint8Array({ maxLength: 20_000 });
 const frameMax = fc.constantFrom(4096, 8192, 131072, 0);
+const headers = fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.constant(null), fc.integer(), shortString, fc.array(fc.constant(null), { maxLength: 5 })), { maxKeys: 4 })
+  .map((o) => fieldTable(o));
 const properties = fc.record(
-  { 'content-type': shortString, 'correlation-id': shortString, priority: fc.integer({ min: 0, max: 9 }), 'delivery-mode': fc.constantFrom(1, 2) },
+  { 'content-type': shortString, 'content-encoding': shortString, headers, 'correlation-id': shortString, priority: fc.integer({ min: 0, max: 9 }), 'delivery-mode': fc.constantFrom(1, 2) },
   { requiredKeys: [] },
 ) as fc.Arbitrary<BasicPropertiesInput>;
 
@@ -41,7 +44,11 @@ function asHeld(p: BasicPropertiesInput, size: number, kind: number): ContentPro
   if (Object.keys(p).length === 0 && kind === 0) return NO_PROPERTIES;
   const payload = encodeContentHeader({ classId: 60, bodySize: size, properties: p });
   const decoded = decodeContentHeader(payload).properties;
-  return kind === 1 ? withRawHeader(decoded, payload) : decoded;
+  if (kind !== 1) return decoded;
+  const held = withRawHeader(decoded, payload);
+  // the headers are held as their bytes and read back whole
+  expect((held['headers'] as FieldTable | undefined)?.entries).toEqual((decoded['headers'] as FieldTable | undefined)?.entries);
+  return held;
 }
 
 function expected(method: Uint8Array, channel: number, p: BasicPropertiesInput, b: Uint8Array, max: number): Buffer {

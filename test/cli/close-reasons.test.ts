@@ -59,6 +59,8 @@ async function recordedProxy(upstreamPort: number): Promise<{ events: SpyEvent[]
     listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: upstreamPort, tls: false },
     sinks: [(e) => events.push(e), recorder.sink], notice: () => {}, recorder,
   });
+  // as the CLI does: the file is opened once the session listens
+  recorder.open();
   let stopped = false;
   const stop = async () => {
     if (stopped) return;

@@ -2,6 +2,7 @@
 // at the path (refused, the file it points to untouched), and a FIFO read by another process.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -81,6 +82,23 @@ describe('--record FILE', () => {
     }
     expect(fs.readFileSync(real, 'utf8')).toBe('precious\n');
     expect(fs.existsSync(path.join(dir, 'nowhere.jsonl'))).toBe(false);
+  });
+
+  it('leaves an existing recording untouched when the session cannot listen (port in use): exit 1, one line', async () => {
+    const existing = path.join(dir, 'kept.jsonl');
+    const content = `${JSON.stringify({ format: 'amqp-spy', version: 1 })}\n${'{"seq":1}\n'.repeat(1400)}`;
+    fs.writeFileSync(existing, content, { mode: 0o600 });
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+    const port = (busy.address() as net.AddressInfo).port;
+    for (const mode of [['--standalone'], ['--upstream', '127.0.0.1:1']]) {
+      const cli = startCli([...mode, '--listen', String(port), '--no-tui', '--record', existing]);
+      cleanups.push(() => { cli.child.kill('SIGKILL'); });
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderr()).toBe(`amqp-spy: cannot listen on 127.0.0.1:${port}: address already in use\n`);
+      expect(fs.readFileSync(existing, 'utf8')).toBe(content);
+    }
   });
 
   it('records into a FIFO read by another process, in order; the lines read back replay', async () => {
