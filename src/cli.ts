@@ -49,6 +49,7 @@ interface RootOptions {
   user: string[];
   vhost: string[];
   maxMessageSize?: string;
+  handshakeTimeout?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -66,6 +67,7 @@ const program = new Command()
   .option('--user <name:password>', 'with --standalone: a user (repeatable; replaces the default guest:guest)', collect, [])
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
+  .option('--handshake-timeout <ms>', 'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)')
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
@@ -164,6 +166,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
   let users: { name: string; password: string }[] = [];
   let maxMessageSize: number | undefined;
+  const handshakeTimeoutMs = opts.handshakeTimeout === undefined ? undefined : parseInteger('--handshake-timeout', opts.handshakeTimeout, 0, 2_147_483_647, 'milliseconds (0: never)');
   if (opts.standalone) {
     const { parseUserOption } = await import('./broker/broker.js');
     users = opts.user.map(parseUserOption);
@@ -216,6 +219,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       upstream,
       ...(opts.upstreamCa !== undefined ? { upstreamCaFile: opts.upstreamCa } : {}),
       insecure: opts.insecure ?? false,
+      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
     })
@@ -224,6 +228,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       users,
       vhosts: opts.vhost,
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
     });
@@ -269,6 +274,13 @@ function lossReport(sinkFailures: number, recorder: Recorder | undefined): strin
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** An integer option in [min, max]; `what` names its unit for the error line. */
+function parseInteger(option: string, text: string, min: number, max: number, what: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${option} takes ${what} from ${min} to ${max}, got "${text}"`);
+  return n;
 }
 
 /** The most events the TUI can keep: its ring is one array, and each event costs memory. */

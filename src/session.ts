@@ -12,6 +12,8 @@ export interface ProxySessionOptions {
   readonly upstream: UpstreamAddress;
   readonly upstreamCaFile?: string;
   readonly insecure?: boolean;
+  /** see ProxyServerOptions.handshakeTimeoutMs */
+  readonly handshakeTimeoutMs?: number;
   readonly showSecrets?: boolean;
   /** give frame events the unmasked bytes of credential frames as `secretRaw` (`--record-secrets`) */
   readonly keepSecrets?: boolean;
@@ -52,6 +54,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     listen: options.listen,
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
     observer: { ...observer, onUpstreamError: (_connId, message) => options.notice(message) },
   });
@@ -102,6 +105,7 @@ export interface StandaloneSessionOptions {
   readonly users?: readonly { readonly name: string; readonly password: string }[];
   readonly vhosts?: readonly string[];
   readonly maxMessageSize?: number;
+  readonly handshakeTimeoutMs?: number;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -121,6 +125,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
   });

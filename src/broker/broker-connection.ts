@@ -117,6 +117,8 @@ export class BrokerConnection implements AlarmListener {
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private closeTimer: NodeJS.Timeout | undefined;
+  /** armed from accept until connection.open (RabbitMQ's handshake_timeout) */
+  private handshakeTimer: NodeJS.Timeout | undefined;
 
   // flow control (memory alarm)
   private published = false;
@@ -134,6 +136,7 @@ export class BrokerConnection implements AlarmListener {
     private readonly onGone: (conn: BrokerConnection, reason: string) => void,
   ) {
     socket.setNoDelay(true);
+    if (broker.handshakeTimeout > 0) this.armHandshakeTimer();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
     socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -400,6 +403,7 @@ export class BrokerConnection implements AlarmListener {
     if (vhost === undefined) throw new AmqpError(530, `NOT_ALLOWED - vhost ${vhostName} not found`).at(10, 40);
     this.vhost = vhost;
     this.state = 'running';
+    this.disarmHandshakeTimer();
     this.broker.addAlarmListener(this);
     this.sendMethod(0, 'connection.open-ok', {});
   }
@@ -431,6 +435,42 @@ export class BrokerConnection implements AlarmListener {
       this.socket.end();
     }
   }
+
+  // ---- handshake timeout ----
+
+  private armHandshakeTimer(): void {
+    this.handshakeTimer = setTimeout(this.handshakeExpired, this.broker.handshakeTimeout);
+    this.handshakeTimer.unref();
+  }
+
+  private disarmHandshakeTimer(): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
+  /** Not open in time: closed without a word, as RabbitMQ does (the reason goes to the observer). */
+  private readonly handshakeExpired = (): void => {
+    this.handshakeTimer = undefined;
+    if (this.state === 'running' || this.state === 'closing') return;
+    // refused before open and ended by us: a client that never closes its side holds nothing longer
+    if (this.state === 'closed') {
+      this.socket.destroy();
+      return;
+    }
+    // a client we stopped reading (the recorder fell behind) could not go on: give it the time again
+    if (this.held) {
+      this.armHandshakeTimer();
+      return;
+    }
+    const ms = this.broker.handshakeTimeout;
+    const where = this.state !== 'header'
+      ? `stopped in connection state ${this.state}`
+      : this.received === 0 ? 'nothing received' : `${this.received} bytes received, not a whole protocol header`;
+    this.closeReason = `handshake timeout: no connection.open within ${ms} ms (${where})`;
+    this.state = 'closed';
+    this.releaseAll();
+    this.socket.destroy();
+  };
 
   // ---- errors ----
 
@@ -732,6 +772,7 @@ export class BrokerConnection implements AlarmListener {
     }
     this.releaseAll();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.disarmHandshakeTimer();
     this.onGone(this, this.closeReason ?? 'closed');
   }
 }

@@ -26,6 +26,11 @@ export interface BrokerOptions {
   /** channel-max proposed in connection.tune; default 2047 */
   readonly channelMax?: number;
   /**
+   * how long a client may take from connecting to connection.open (ms) before its socket is
+   * closed, RabbitMQ's handshake_timeout; 0: no limit; default 10000
+   */
+  readonly handshakeTimeout?: number;
+  /**
    * resident memory above which publishers are blocked: bytes, or a fraction of RAM when below
    * 1 (RabbitMQ's vm_memory_high_watermark style); default 0.4
    */
@@ -43,6 +48,10 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024;
 export const DEFAULT_HEARTBEAT = 60;
 export const DEFAULT_FRAME_MAX = 131072;
 export const DEFAULT_CHANNEL_MAX = 2047;
+/** RabbitMQ's default handshake_timeout. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The longest timer Node can arm (ms). */
+const MAX_TIMER_MS = 2_147_483_647;
 /** RabbitMQ's minimum frame size; tune-ok below it is refused. */
 export const FRAME_MIN_SIZE = 4096;
 /** RabbitMQ's largest accepted max message size (512 MiB). */
@@ -94,6 +103,8 @@ export class Broker {
   readonly heartbeat: number;
   readonly frameMax: number;
   readonly channelMax: number;
+  /** ms from accept to connection.open; 0: no limit */
+  readonly handshakeTimeout: number;
   readonly now: () => number;
   /** told about faults caught outside any connection (timers) */
   onInternalError: ((e: unknown) => void) | undefined = undefined;
@@ -120,6 +131,7 @@ export class Broker {
     this.heartbeat = checkInteger('heartbeat', options.heartbeat ?? DEFAULT_HEARTBEAT, 0, 0xffff);
     this.frameMax = checkInteger('frameMax', options.frameMax ?? DEFAULT_FRAME_MAX, FRAME_MIN_SIZE, 0xffffffff);
     this.channelMax = checkInteger('channelMax', options.channelMax ?? DEFAULT_CHANNEL_MAX, 1, 0xffff);
+    this.handshakeTimeout = checkInteger('--handshake-timeout', options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 0, MAX_TIMER_MS);
     this.highWatermark = watermarkBytes(options.memoryHighWatermark ?? 0.4);
     this.now = options.now ?? Date.now;
     for (const name of options.vhosts ?? ['/']) {

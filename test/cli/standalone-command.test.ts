@@ -145,4 +145,24 @@ describe('amqp-spy --standalone', () => {
     expect(r.stderr).toMatch(/--user applies with --standalone only/);
     expect(runCli(['--standalone', '--user', 'nocolon']).stderr).toMatch(/--user: expected name:password/);
   });
+
+  it('--handshake-timeout closes a client that never opens', async () => {
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--handshake-timeout', '300']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    const idle = await RawClient.connect(port);
+    cleanups.push(() => idle.destroy());
+    await idle.waitForEnd();
+    await waitFor(() => cli.stdout().includes('handshake timeout'), 'the timeout to be printed');
+    expect(cli.stdout()).toContain('handshake timeout: no connection.open within 300 ms (nothing received)');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('refuses a bad --handshake-timeout', () => {
+    const r = runCli(['--standalone', '--handshake-timeout', 'soon']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('amqp-spy: --handshake-timeout takes milliseconds (0: never) from 0 to 2147483647, got "soon"');
+  });
 });
