@@ -50,6 +50,7 @@ interface RootOptions {
   vhost: string[];
   maxMessageSize?: string;
   handshakeTimeout?: string;
+  maxConnections?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -67,6 +68,7 @@ const program = new Command()
   .option('--user <name:password>', 'with --standalone: a user (repeatable; replaces the default guest:guest)', collect, [])
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
+  .option('--max-connections <n>', 'with --standalone: client connections allowed at once; connection.open beyond it is refused with 530 (default no limit)')
   .option('--handshake-timeout <ms>', 'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)')
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
@@ -146,7 +148,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   if (opts.upstream !== undefined && opts.standalone) throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
   if (!opts.standalone) {
-    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size']] as const) {
+    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.maxConnections !== undefined, '--max-connections']] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
   } else {
@@ -166,6 +168,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
   let users: { name: string; password: string }[] = [];
   let maxMessageSize: number | undefined;
+  let maxConnections: number | undefined;
   const handshakeTimeoutMs = opts.handshakeTimeout === undefined ? undefined : parseInteger('--handshake-timeout', opts.handshakeTimeout, 0, 2_147_483_647, 'milliseconds (0: never)');
   if (opts.standalone) {
     const { parseUserOption } = await import('./broker/broker.js');
@@ -174,6 +177,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       maxMessageSize = Number(opts.maxMessageSize);
       if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) throw new UsageError(`--max-message-size takes a number of bytes, got "${opts.maxMessageSize}"`);
     }
+    if (opts.maxConnections !== undefined) maxConnections = parseInteger('--max-connections', opts.maxConnections, 1, 0xffffffff, 'a number of connections');
   }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
@@ -229,6 +233,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       vhosts: opts.vhost,
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
       ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+      ...(maxConnections !== undefined ? { maxConnections } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
     });

@@ -106,6 +106,7 @@ export interface StandaloneSessionOptions {
   readonly vhosts?: readonly string[];
   readonly maxMessageSize?: number;
   readonly handshakeTimeoutMs?: number;
+  readonly maxConnections?: number;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -126,6 +127,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
   });

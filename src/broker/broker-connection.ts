@@ -136,6 +136,7 @@ export class BrokerConnection implements AlarmListener {
     private readonly onGone: (conn: BrokerConnection, reason: string) => void,
   ) {
     socket.setNoDelay(true);
+    broker.socketOpened();
     if (broker.handshakeTimeout > 0) this.armHandshakeTimer();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
@@ -399,6 +400,10 @@ export class BrokerConnection implements AlarmListener {
   }
 
   private open(vhostName: string): void {
+    // RabbitMQ's order: the node's connection limit, then the vhost
+    if (this.broker.overConnectionLimit) {
+      throw new AmqpError(530, `NOT_ALLOWED - connection refused: node connection limit (${this.broker.maxConnections}) is reached`).at(10, 40);
+    }
     const vhost = this.broker.vhost(vhostName);
     if (vhost === undefined) throw new AmqpError(530, `NOT_ALLOWED - vhost ${vhostName} not found`).at(10, 40);
     this.vhost = vhost;
@@ -773,6 +778,7 @@ export class BrokerConnection implements AlarmListener {
     this.releaseAll();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.disarmHandshakeTimer();
+    this.broker.socketClosed();
     this.onGone(this, this.closeReason ?? 'closed');
   }
 }

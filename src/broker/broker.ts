@@ -31,6 +31,11 @@ export interface BrokerOptions {
    */
   readonly handshakeTimeout?: number;
   /**
+   * client sockets beyond which connection.open is refused (530, RabbitMQ's connection_max);
+   * default no limit
+   */
+  readonly maxConnections?: number;
+  /**
    * resident memory above which publishers are blocked: bytes, or a fraction of RAM when below
    * 1 (RabbitMQ's vm_memory_high_watermark style); default 0.4
    */
@@ -105,6 +110,8 @@ export class Broker {
   readonly channelMax: number;
   /** ms from accept to connection.open; 0: no limit */
   readonly handshakeTimeout: number;
+  /** client sockets allowed at once (Infinity: no limit) */
+  readonly maxConnections: number;
   readonly now: () => number;
   /** told about faults caught outside any connection (timers) */
   onInternalError: ((e: unknown) => void) | undefined = undefined;
@@ -115,6 +122,8 @@ export class Broker {
   private readonly listeners = new Set<AlarmListener>();
   private alarm = false;
   private lastMemoryCheck = 0;
+  /** client sockets open now, handshake or not (what RabbitMQ's connection_max counts) */
+  private sockets = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryAt = Infinity;
   private expiryCheckScheduled = false;
@@ -132,6 +141,7 @@ export class Broker {
     this.frameMax = checkInteger('frameMax', options.frameMax ?? DEFAULT_FRAME_MAX, FRAME_MIN_SIZE, 0xffffffff);
     this.channelMax = checkInteger('channelMax', options.channelMax ?? DEFAULT_CHANNEL_MAX, 1, 0xffff);
     this.handshakeTimeout = checkInteger('--handshake-timeout', options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 0, MAX_TIMER_MS);
+    this.maxConnections = options.maxConnections === undefined ? Infinity : checkInteger('--max-connections', options.maxConnections, 1, 0xffffffff);
     this.highWatermark = watermarkBytes(options.memoryHighWatermark ?? 0.4);
     this.now = options.now ?? Date.now;
     for (const name of options.vhosts ?? ['/']) {
@@ -145,6 +155,22 @@ export class Broker {
 
   vhosts(): IterableIterator<VirtualHost> {
     return this.vhostMap.values();
+  }
+
+  // ---- connection limit ----
+
+  /** A client socket was accepted (BrokerConnection's constructor). */
+  socketOpened(): void {
+    this.sockets++;
+  }
+
+  socketClosed(): void {
+    this.sockets--;
+  }
+
+  /** RabbitMQ counts every accepted socket, this one included, and refuses when over the limit. */
+  get overConnectionLimit(): boolean {
+    return this.sockets > this.maxConnections;
   }
 
   /** PLAIN / AMQPLAIN credential check. */

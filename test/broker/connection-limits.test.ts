@@ -1,6 +1,8 @@
 // What a client can hold without finishing its handshake: idle and half-handshake sockets are
-// closed after the handshake timeout (RabbitMQ's handshake_timeout) while real clients keep working.
+// closed after the handshake timeout (RabbitMQ's handshake_timeout), and --max-connections
+// refuses connection.open beyond the limit with RabbitMQ's 530, while real clients keep working.
 
+import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fieldTable } from '../../src/decoder/field-table.js';
@@ -86,5 +88,39 @@ describe('handshake timeout', () => {
     const b = await broker({ handshakeTimeout: 0 });
     expect(b.broker.handshakeTimeout).toBe(0);
     await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, handshakeTimeout: -1 })).rejects.toThrow('--handshake-timeout: expected an integer from 0 to 2147483647, got -1');
+  });
+});
+
+describe('--max-connections', () => {
+  it("refuses connection.open beyond the limit with RabbitMQ's 530 and accepts again once one closes", async () => {
+    const b = await broker({ maxConnections: 2 });
+    const port = b.address.port;
+    const first = await amqplibConnect(port);
+    await amqplibConnect(port);
+    // a client that reads the close says why (amqplib only says it got connection.close, for RabbitMQ's refusals too)
+    await expect(new AMQPClient(`amqp://guest:guest@127.0.0.1:${port}`).connect()).rejects.toThrow(
+      'connection closed: NOT_ALLOWED - connection refused: node connection limit (2) is reached (530)',
+    );
+    await expect(amqplib.connect({ hostname: '127.0.0.1', port })).rejects.toThrow('Expected ConnectionOpenOk; got <ConnectionClose channel:0>');
+    // what the refusal is on the wire: connection.close for connection.open (10/40)
+    const c = await raw(port);
+    await expect(c.open()).rejects.toThrow('got connection.close 530 NOT_ALLOWED - connection refused: node connection limit (2) is reached');
+    const close = c.frames.find((f) => f.type === 'method' && f.method.name === 'connection.close');
+    expect(close?.type === 'method' && [close.method.args['class-id'], close.method.args['method-id']]).toEqual([10, 40]);
+    await c.waitForEnd();
+
+    await first.close();
+    const again = await amqplibConnect(port);
+    await (await again.createChannel()).close();
+  });
+
+  it('counts every accepted socket, handshake or not, as RabbitMQ does', async () => {
+    const b = await broker({ maxConnections: 1 });
+    const idle = await raw(b.address.port);
+    await expect(new AMQPClient(`amqp://guest:guest@127.0.0.1:${b.address.port}`).connect()).rejects.toThrow(/node connection limit \(1\) is reached/);
+    idle.destroy();
+    await idle.waitForEnd();
+    await waitFor(() => b.connectionCount === 0, 'the broker to see the close');
+    await amqplibConnect(b.address.port);
   });
 });

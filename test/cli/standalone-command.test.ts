@@ -146,9 +146,9 @@ describe('amqp-spy --standalone', () => {
     expect(runCli(['--standalone', '--user', 'nocolon']).stderr).toMatch(/--user: expected name:password/);
   });
 
-  it('--handshake-timeout closes a client that never opens', async () => {
+  it('--handshake-timeout closes a client that never opens; --max-connections refuses the one too many', async () => {
     const port = await freePort();
-    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--handshake-timeout', '300']);
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--handshake-timeout', '300', '--max-connections', '1']);
     cleanups.push(() => { cli.child.kill('SIGKILL'); });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     const idle = await RawClient.connect(port);
@@ -156,13 +156,25 @@ describe('amqp-spy --standalone', () => {
     await idle.waitForEnd();
     await waitFor(() => cli.stdout().includes('handshake timeout'), 'the timeout to be printed');
     expect(cli.stdout()).toContain('handshake timeout: no connection.open within 300 ms (nothing received)');
+    const first = await amqplib.connect({ hostname: '127.0.0.1', port });
+    first.on('error', () => undefined);
+    cleanups.push(() => first.close().catch(() => undefined));
+    const second = await RawClient.connect(port);
+    cleanups.push(() => second.destroy());
+    await expect(second.open()).rejects.toThrow('got connection.close 530 NOT_ALLOWED - connection refused: node connection limit (1) is reached');
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
   });
 
-  it('refuses a bad --handshake-timeout', () => {
-    const r = runCli(['--standalone', '--handshake-timeout', 'soon']);
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('amqp-spy: --handshake-timeout takes milliseconds (0: never) from 0 to 2147483647, got "soon"');
+  it('refuses bad --handshake-timeout and --max-connections values, and --max-connections without --standalone', () => {
+    for (const [args, message] of [
+      [['--standalone', '--handshake-timeout', 'soon'], '--handshake-timeout takes milliseconds (0: never) from 0 to 2147483647, got "soon"'],
+      [['--standalone', '--max-connections', '0'], '--max-connections takes a number of connections from 1 to 4294967295, got "0"'],
+      [['--upstream', '127.0.0.1:5672', '--max-connections', '5'], '--max-connections applies with --standalone only'],
+    ] as const) {
+      const r = runCli([...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toBe(`amqp-spy: ${message}`);
+    }
   });
 });
