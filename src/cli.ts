@@ -3,6 +3,7 @@
 // command runs (the TUI only when it is shown), so `--help` starts fast.
 
 import { Command, CommanderError } from 'commander';
+import type { BrokerUser } from './broker/broker.js';
 import type { EventSink } from './events.js';
 import type { Recorder } from './record/recorder.js';
 import { VERSION } from './version.js';
@@ -65,7 +66,7 @@ const program = new Command()
   .option('--upstream <address>', 'the broker to proxy: host:port, amqp://host:port or amqps://host:port (TLS)')
   .option('--standalone', 'run the built-in in-memory broker instead of proxying one (listens on 127.0.0.1:5672)')
   .option('--listen <address>', `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`)
-  .option('--user <name:password>', 'with --standalone: a user (repeatable; replaces the default guest:guest)', collect, [])
+  .option('--user <name:password[@vhost,...]>', 'with --standalone: a user, allowed into the vhosts after the last @ (default: all; repeatable; replaces the default guest:guest)', collect, [])
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
   .option('--max-connections <n>', 'with --standalone: client connections allowed at once; connection.open beyond it is refused with 530 (default no limit)')
@@ -166,7 +167,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
-  let users: { name: string; password: string }[] = [];
+  let users: BrokerUser[] = [];
   let maxMessageSize: number | undefined;
   let maxConnections: number | undefined;
   const handshakeTimeoutMs = opts.handshakeTimeout === undefined ? undefined : parseInteger('--handshake-timeout', opts.handshakeTimeout, 0, 2_147_483_647, 'milliseconds (0: never)');

@@ -2,6 +2,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import type { BrokerUser } from './broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
@@ -102,7 +103,7 @@ function readCaFile(path: string): Buffer {
 
 export interface StandaloneSessionOptions {
   readonly listen: ListenAddress;
-  readonly users?: readonly { readonly name: string; readonly password: string }[];
+  readonly users?: readonly BrokerUser[];
   readonly vhosts?: readonly string[];
   readonly maxMessageSize?: number;
   readonly handshakeTimeoutMs?: number;

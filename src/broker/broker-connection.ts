@@ -355,7 +355,7 @@ export class BrokerConnection implements AlarmListener {
     }
     const credentials = saslCredentials(mechanism, args.response);
     if (credentials?.password === undefined || !this.broker.authenticate(credentials.user, credentials.password)) {
-      this.authFailed();
+      this.authFailed('authentication failed');
       return;
     }
     this.user = credentials.user;
@@ -367,14 +367,16 @@ export class BrokerConnection implements AlarmListener {
     });
   }
 
-  private authFailed(): void {
-    this.closeReason = 'authentication failed';
+  /** RabbitMQ's answer, which never says why: the reason goes to the observer (the spy's view). */
+  private authFailed(reason: string): void {
+    this.closeReason = reason;
     if (this.capabilities.authenticationFailureClose) {
       const error = new AmqpError(
         403,
         `ACCESS_REFUSED - Login was refused using authentication mechanism ${this.mechanism}. For details see the broker logfile.`,
       );
       this.closeWithError(error, true);
+      this.closeReason = `${reason} (403 sent)`;
       return;
     }
     this.state = 'closed';
@@ -406,6 +408,9 @@ export class BrokerConnection implements AlarmListener {
     }
     const vhost = this.broker.vhost(vhostName);
     if (vhost === undefined) throw new AmqpError(530, `NOT_ALLOWED - vhost ${vhostName} not found`).at(10, 40);
+    if (!this.broker.mayOpen(this.user, vhostName)) {
+      throw new AmqpError(530, `NOT_ALLOWED - access to vhost '${vhostName}' refused for user '${this.user}'`).at(10, 40);
+    }
     this.vhost = vhost;
     this.state = 'running';
     this.disarmHandshakeTimer();

@@ -9,6 +9,8 @@ import { VirtualHost } from './vhost.js';
 export interface BrokerUser {
   readonly name: string;
   readonly password: string;
+  /** the vhosts it may open; absent: every vhost */
+  readonly vhosts?: readonly string[];
 }
 
 export interface BrokerOptions {
@@ -83,12 +85,26 @@ export class BrokerOptionError extends Error {
   }
 }
 
-/** `--user name:password` (the password may contain ':'; the name may not be empty). */
+/**
+ * `--user name:password[@vhost,vhost2]`: the name may not be empty; the password may contain
+ * ':'; the vhosts follow the last '@' (`*` or none: every vhost), so a password containing '@'
+ * is written with a vhost list after it (`ann:p@ss@*`).
+ */
 export function parseUserOption(text: string): BrokerUser {
-  const at = text.indexOf(':');
-  if (at <= 0) throw new BrokerOptionError('--user', `expected name:password, got ${JSON.stringify(text)}`);
-  return { name: text.slice(0, at), password: text.slice(at + 1) };
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new BrokerOptionError('--user', `expected name:password[@vhost,...], got ${JSON.stringify(text)}`);
+  const name = text.slice(0, colon);
+  const rest = text.slice(colon + 1);
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return { name, password: rest };
+  const list = rest.slice(at + 1);
+  const password = rest.slice(0, at);
+  if (list === '*') return { name, password };
+  const vhosts = list.split(',');
+  if (vhosts.some((v) => v === '')) throw new BrokerOptionError('--user', `an empty vhost name in ${JSON.stringify(text)} (the vhosts follow the last '@', separated by ',')`);
+  return { name, password, vhosts };
 }
+
 
 function watermarkBytes(value: number): number {
   if (!(value > 0)) throw new BrokerOptionError('memoryHighWatermark', `expected bytes or a fraction of RAM above 0, got ${value}`);
@@ -102,8 +118,14 @@ function checkInteger(option: string, value: number, min: number, max: number): 
   return value;
 }
 
+interface UserEntry {
+  readonly password: string;
+  /** undefined: every vhost */
+  readonly vhosts: ReadonlySet<string> | undefined;
+}
+
 export class Broker {
-  readonly users: ReadonlyMap<string, string>;
+  readonly users: ReadonlyMap<string, UserEntry>;
   readonly maxMessageSize: number;
   readonly heartbeat: number;
   readonly frameMax: number;
@@ -130,10 +152,14 @@ export class Broker {
 
   constructor(options: Omit<BrokerOptions, 'listen' | 'observer'> = {}) {
     const users = options.users ?? [DEFAULT_USER];
-    const map = new Map<string, string>();
+    const vhostNames = options.vhosts ?? ['/'];
+    const map = new Map<string, UserEntry>();
     for (const u of users) {
       if (u.name === '') throw new BrokerOptionError('--user', 'the user name is empty');
-      map.set(u.name, u.password);
+      for (const v of u.vhosts ?? []) {
+        if (!vhostNames.includes(v)) throw new BrokerOptionError('--user', `user '${u.name}' is given vhost '${v}', which the broker does not have (add --vhost ${v})`);
+      }
+      map.set(u.name, { password: u.password, vhosts: u.vhosts === undefined ? undefined : new Set(u.vhosts) });
     }
     this.users = map;
     this.maxMessageSize = checkInteger('--max-message-size', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_SIZE_LIMIT);
@@ -144,7 +170,7 @@ export class Broker {
     this.maxConnections = options.maxConnections === undefined ? Infinity : checkInteger('--max-connections', options.maxConnections, 1, 0xffffffff);
     this.highWatermark = watermarkBytes(options.memoryHighWatermark ?? 0.4);
     this.now = options.now ?? Date.now;
-    for (const name of options.vhosts ?? ['/']) {
+    for (const name of vhostNames) {
       this.vhostMap.set(name, new VirtualHost({ name, now: this.now }));
     }
   }
@@ -176,7 +202,13 @@ export class Broker {
   /** PLAIN / AMQPLAIN credential check. */
   authenticate(user: string, password: string): boolean {
     const expected = this.users.get(user);
-    return expected !== undefined && expected === password;
+    return expected !== undefined && expected.password === password;
+  }
+
+  /** Whether an authenticated user may open this (existing) vhost. */
+  mayOpen(user: string, vhost: string): boolean {
+    const vhosts = this.users.get(user)?.vhosts;
+    return vhosts === undefined || vhosts.has(vhost);
   }
 
   // ---- memory alarm ----
