@@ -52,6 +52,7 @@ interface RootOptions {
   maxMessageSize?: string;
   handshakeTimeout?: string;
   maxConnections?: string;
+  allowRemoteGuest?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -67,6 +68,7 @@ const program = new Command()
   .option('--standalone', 'run the built-in in-memory broker instead of proxying one (listens on 127.0.0.1:5672)')
   .option('--listen <address>', `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`)
   .option('--user <name:password[@vhost,...]>', 'with --standalone: a user, allowed into the vhosts after the last @ (default: all; repeatable; replaces the default guest:guest)', collect, [])
+  .option('--allow-remote-guest', 'with --standalone: accept guest from other machines too (refused by default, as RabbitMQ does)')
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
   .option('--max-connections <n>', 'with --standalone: client connections allowed at once; connection.open beyond it is refused with 530 (default no limit)')
@@ -149,7 +151,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   if (opts.upstream !== undefined && opts.standalone) throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
   if (!opts.standalone) {
-    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.maxConnections !== undefined, '--max-connections']] as const) {
+    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.maxConnections !== undefined, '--max-connections'], [opts.allowRemoteGuest === true, '--allow-remote-guest']] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
   } else {
@@ -232,6 +234,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       listen,
       users,
       vhosts: opts.vhost,
+      allowRemoteGuest: opts.allowRemoteGuest ?? false,
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
       ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
       ...(maxConnections !== undefined ? { maxConnections } : {}),

@@ -104,6 +104,7 @@ function readCaFile(path: string): Buffer {
 export interface StandaloneSessionOptions {
   readonly listen: ListenAddress;
   readonly users?: readonly BrokerUser[];
+  readonly allowRemoteGuest?: boolean;
   readonly vhosts?: readonly string[];
   readonly maxMessageSize?: number;
   readonly handshakeTimeoutMs?: number;
@@ -125,6 +126,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
   const broker = await startBroker({
     listen: options.listen,
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
+    ...(options.allowRemoteGuest === true ? { allowRemoteGuest: true } : {}),
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),

@@ -16,7 +16,7 @@ import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder
 import type { ProxyObserver } from '../proxy/proxy-server.js';
 import { VERSION } from '../version.js';
 import { AmqpError } from './amqp-error.js';
-import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
+import { FRAME_MIN_SIZE, isLoopbackAddress, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
 import type { VirtualHost } from './vhost.js';
 
@@ -356,6 +356,11 @@ export class BrokerConnection implements AlarmListener {
     const credentials = saslCredentials(mechanism, args.response);
     if (credentials?.password === undefined || !this.broker.authenticate(credentials.user, credentials.password)) {
       this.authFailed('authentication failed');
+      return;
+    }
+    // RabbitMQ's loopback_users: guest/guest is known to everyone
+    if (credentials.user === 'guest' && !this.broker.allowRemoteGuest && !isLoopbackAddress(this.socket.remoteAddress)) {
+      this.authFailed("authentication failed: user 'guest' can only connect via localhost (--allow-remote-guest allows it)");
       return;
     }
     this.user = credentials.user;

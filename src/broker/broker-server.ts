@@ -72,8 +72,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   if (!LOOPBACK.has(options.listen.host) && broker.authenticate('guest', 'guest')) {
     warn(
-      `listening on ${options.listen.host}, reachable from other machines, with the default guest/guest account enabled; ` +
-        'add --user name:password to replace it',
+      broker.allowRemoteGuest
+        ? `listening on ${options.listen.host}, reachable from other machines, with guest/guest accepted from anywhere (--allow-remote-guest); ` +
+            'add --user name:password to replace it'
+        : `listening on ${options.listen.host}, but guest/guest logs in from this machine only, as in RabbitMQ; ` +
+            'add --user name:password for other machines (or --allow-remote-guest)',
     );
   }
 

@@ -17,6 +17,11 @@ export interface BrokerOptions {
   readonly listen: { readonly host: string; readonly port: number };
   /** default guest/guest */
   readonly users?: readonly BrokerUser[];
+  /**
+   * let `guest` log in from other hosts than this one; RabbitMQ's loopback_users refuses it
+   * (default false)
+   */
+  readonly allowRemoteGuest?: boolean;
   /** default ['/'] */
   readonly vhosts?: readonly string[];
   /** largest message body accepted (bytes); default 128 MiB, RabbitMQ's default */
@@ -105,6 +110,12 @@ export function parseUserOption(text: string): BrokerUser {
   return { name, password, vhosts };
 }
 
+/** The addresses RabbitMQ's loopback_users accept: 127.0.0.0/8 and ::1, IPv4-mapped too. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
 
 function watermarkBytes(value: number): number {
   if (!(value > 0)) throw new BrokerOptionError('memoryHighWatermark', `expected bytes or a fraction of RAM above 0, got ${value}`);
@@ -126,6 +137,7 @@ interface UserEntry {
 
 export class Broker {
   readonly users: ReadonlyMap<string, UserEntry>;
+  readonly allowRemoteGuest: boolean;
   readonly maxMessageSize: number;
   readonly heartbeat: number;
   readonly frameMax: number;
@@ -162,6 +174,7 @@ export class Broker {
       map.set(u.name, { password: u.password, vhosts: u.vhosts === undefined ? undefined : new Set(u.vhosts) });
     }
     this.users = map;
+    this.allowRemoteGuest = options.allowRemoteGuest ?? false;
     this.maxMessageSize = checkInteger('--max-message-size', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_SIZE_LIMIT);
     this.heartbeat = checkInteger('heartbeat', options.heartbeat ?? DEFAULT_HEARTBEAT, 0, 0xffff);
     this.frameMax = checkInteger('frameMax', options.frameMax ?? DEFAULT_FRAME_MAX, FRAME_MIN_SIZE, 0xffffffff);

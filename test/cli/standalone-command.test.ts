@@ -171,6 +171,7 @@ describe('amqp-spy --standalone', () => {
       [['--standalone', '--handshake-timeout', 'soon'], '--handshake-timeout takes milliseconds (0: never) from 0 to 2147483647, got "soon"'],
       [['--standalone', '--max-connections', '0'], '--max-connections takes a number of connections from 1 to 4294967295, got "0"'],
       [['--upstream', '127.0.0.1:5672', '--max-connections', '5'], '--max-connections applies with --standalone only'],
+      [['--upstream', '127.0.0.1:5672', '--allow-remote-guest'], '--allow-remote-guest applies with --standalone only'],
       [['--standalone', '--user', 'ann:pw@orders'], "--user: user 'ann' is given vhost 'orders', which the broker does not have (add --vhost orders)"],
     ] as const) {
       const r = runCli([...args]);
