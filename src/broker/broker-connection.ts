@@ -15,7 +15,7 @@ import type { DecodeError } from '../decoder/errors.js';
 import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import type { ProxyObserver } from '../proxy/proxy-server.js';
 import { VERSION } from '../version.js';
-import { AmqpError } from './amqp-error.js';
+import { AmqpError, cannotDecode, payloadSnippet, replyTextOnWire, unknownFrame } from './amqp-error.js';
 import { FRAME_MIN_SIZE, isLoopbackAddress, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
 import type { VirtualHost } from './vhost.js';
@@ -61,15 +61,6 @@ export function serverProperties(): FieldTable {
       direct_reply_to: true,
     },
   });
-}
-
-/** Erlang's rendering of a binary, as RabbitMQ's frame error texts show payloads. */
-export function erlangBinary(bytes: Uint8Array): string {
-  return `<<${Array.from(bytes).join(',')}>>`;
-}
-
-export function payloadSnippet(payload: Uint8Array): string {
-  return payload.length <= 16 ? `all octets = ${erlangBinary(payload)}` : `first 16 octets = ${erlangBinary(payload.subarray(0, 16))}`;
 }
 
 function isTrue(table: FieldTable | undefined, key: string): boolean {
@@ -253,12 +244,14 @@ export class BrokerConnection implements AlarmListener {
       return;
     }
     if (frame.type === 8) {
+      // RabbitMQ's reader takes a heartbeat with a payload for no frame at all
+      if (frame.payload.length > 0) throw unknownFrame(8, frame.payload);
       if (channel !== 0) throw new AmqpError(505, `UNEXPECTED_FRAME - type 8, ${payloadSnippet(frame.payload)}`);
       return;
     }
     if (channel === 0) {
       if (frame.type !== 1) throw new AmqpError(505, `UNEXPECTED_FRAME - type ${frame.type}, ${payloadSnippet(frame.payload)}`);
-      this.onConnectionMethod(this.decode(frame));
+      this.onConnectionMethod(this.decodeConnectionMethod(frame));
       return;
     }
     if (this.state !== 'running') {
@@ -290,18 +283,38 @@ export class BrokerConnection implements AlarmListener {
     }
   }
 
-  /** Decodes a method frame; malformed → 502, unknown ids → 540. */
+  /**
+   * Decodes a method frame as RabbitMQ 3.10 judges it: shorter than its ids → 501
+   * unknown_frame; arguments that do not decode → 501 "cannot decode" with the argument bytes;
+   * unknown ids → 540 (RabbitMQ drops the connection without a word there).
+   */
   decode(frame: RawFrame): DecodedMethod {
+    const p = frame.payload;
+    if (p.length < 4) throw unknownFrame(1, p);
     try {
-      return decodeMethod(frame.payload);
+      return decodeMethod(p);
     } catch (e) {
-      const err = e as DecodeError;
-      if (err.code === 'unknown-method') {
-        const classId = frame.payload.length >= 2 ? (frame.payload[0]! << 8) | frame.payload[1]! : 0;
-        const methodId = frame.payload.length >= 4 ? (frame.payload[2]! << 8) | frame.payload[3]! : 0;
+      const classId = (p[0]! << 8) | p[1]!;
+      const methodId = (p[2]! << 8) | p[3]!;
+      if ((e as DecodeError).code === 'unknown-method') {
         throw new AmqpError(540, `NOT_IMPLEMENTED - unknown method ${classId}.${methodId} (class ${classId}, method ${methodId})`);
       }
-      throw new AmqpError(502, `SYNTAX_ERROR - ${err.message}`);
+      throw cannotDecode(classId, methodId, p.subarray(4));
+    }
+  }
+
+  /**
+   * Channel 0: RabbitMQ decodes an open connection's methods where its frame error escapes
+   * as a crash, answered 541 INTERNAL_ERROR (0/0); before open it is the 501 of decode().
+   */
+  private decodeConnectionMethod(frame: RawFrame): DecodedMethod {
+    try {
+      return this.decode(frame);
+    } catch (e) {
+      if (this.state === 'running' && e instanceof AmqpError && e.replyCode === 501 && e.classId !== undefined) {
+        throw new AmqpError(541, `INTERNAL_ERROR - ${e.replyText.slice('FRAME_ERROR - '.length)}`);
+      }
+      throw e;
     }
   }
 
@@ -517,7 +530,7 @@ export class BrokerConnection implements AlarmListener {
     this.closeReason = `connection closed by the broker: ${e.replyText}`;
     this.sendMethod(0, 'connection.close', {
       'reply-code': e.replyCode,
-      'reply-text': e.replyText.length > 255 ? e.replyText.slice(0, 255) : e.replyText,
+      'reply-text': replyTextOnWire(e.replyText),
       'class-id': e.classId ?? 0,
       'method-id': e.methodId ?? 0,
     });
