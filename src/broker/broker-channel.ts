@@ -181,6 +181,8 @@ export class BrokerChannel {
     if (method.name === 'channel.close-ok') {
       this.state = 'closed';
       this.conn.freeChannel(this.id);
+    } else if (method.name === 'channel.open') {
+      throw new AmqpError(504, "CHANNEL_ERROR - second 'channel.open' seen").at(20, 10);
     } else if (method.name === 'channel.close') {
       // both sides closed at once: answer and finish
       this.send('channel.close-ok', {});
@@ -421,7 +423,8 @@ export class BrokerChannel {
         this.conn.freeChannel(this.id);
         return;
       case 'channel.close-ok':
-        return;
+        // nothing of ours to confirm: RabbitMQ's channel has no clause for it
+        throw AmqpError.of('COMMAND_INVALID', 'unimplemented method');
       case 'channel.flow': {
         const active = (a as MethodArgs<'channel.flow'>).active;
         if (!active) throw AmqpError.of('NOT_IMPLEMENTED', 'active=false');

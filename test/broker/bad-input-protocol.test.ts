@@ -115,6 +115,19 @@ const MALFORMED: readonly MalformedCase[] = [
     textIsPrefix: true,
     classMethod: [0, 0],
   },
+  {
+    name: 'channel.open on a channel awaiting channel.close-ok',
+    on: 'channel',
+    send: async (c) => {
+      c.send(1, 'basic.get', { queue: '' });
+      await c.expectChannelClose();
+      c.send(1, 'channel.open');
+    },
+    code: 504,
+    text: "CHANNEL_ERROR - second 'channel.open' seen",
+    classMethod: [20, 10],
+  },
+  { name: 'an unsolicited channel.close-ok', on: 'channel', send: (c) => c.send(1, 'channel.close-ok'), code: 503, text: 'COMMAND_INVALID - unimplemented method', classMethod: [20, 41] },
   { name: 'channel.close-ok on a channel never opened', on: 'connection', send: (c) => c.send(3, 'channel.close-ok'), code: 504, text: "CHANNEL_ERROR - expected 'channel.open'", classMethod: [20, 41] },
 ];
 
