@@ -53,6 +53,7 @@ interface RootOptions {
   handshakeTimeout?: string;
   maxConnections?: string;
   allowRemoteGuest?: boolean;
+  maxMemory?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -72,6 +73,7 @@ const program = new Command()
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
   .option('--max-connections <n>', 'with --standalone: client connections allowed at once; connection.open beyond it is refused with 530 (default no limit)')
+  .option('--max-memory <bytes>', 'with --standalone: V8 heap + buffer memory above which publishers are blocked (connection.blocked), as RabbitMQ\'s memory alarm (default 40% of RAM; the heap above 60% of its limit blocks them too)')
   .option('--handshake-timeout <ms>', 'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)')
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
@@ -151,7 +153,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   if (opts.upstream !== undefined && opts.standalone) throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
   if (!opts.standalone) {
-    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.maxConnections !== undefined, '--max-connections'], [opts.allowRemoteGuest === true, '--allow-remote-guest']] as const) {
+    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.maxConnections !== undefined, '--max-connections'], [opts.allowRemoteGuest === true, '--allow-remote-guest'], [opts.maxMemory !== undefined, '--max-memory']] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
   } else {
@@ -172,6 +174,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   let users: BrokerUser[] = [];
   let maxMessageSize: number | undefined;
   let maxConnections: number | undefined;
+  let maxMemory: number | undefined;
   const handshakeTimeoutMs = opts.handshakeTimeout === undefined ? undefined : parseInteger('--handshake-timeout', opts.handshakeTimeout, 0, 2_147_483_647, 'milliseconds (0: never)');
   if (opts.standalone) {
     const { parseUserOption } = await import('./broker/broker.js');
@@ -181,6 +184,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) throw new UsageError(`--max-message-size takes a number of bytes, got "${opts.maxMessageSize}"`);
     }
     if (opts.maxConnections !== undefined) maxConnections = parseInteger('--max-connections', opts.maxConnections, 1, 0xffffffff, 'a number of connections');
+    if (opts.maxMemory !== undefined) maxMemory = parseInteger('--max-memory', opts.maxMemory, 1, Number.MAX_SAFE_INTEGER, 'a number of bytes');
   }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
@@ -238,6 +242,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
       ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
       ...(maxConnections !== undefined ? { maxConnections } : {}),
+      ...(maxMemory !== undefined ? { maxMemory } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
     });

@@ -109,6 +109,7 @@ export interface StandaloneSessionOptions {
   readonly maxMessageSize?: number;
   readonly handshakeTimeoutMs?: number;
   readonly maxConnections?: number;
+  readonly maxMemory?: number;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -131,6 +132,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
   });

@@ -112,6 +112,7 @@ export class BrokerConnection implements AlarmListener {
   private handshakeTimer: NodeJS.Timeout | undefined;
 
   // flow control (memory alarm)
+  /** a publish completed this turn (TTL timers to plan) */
   private published = false;
   private blocked = false;
   private blockedSent = false;
@@ -149,6 +150,7 @@ export class BrokerConnection implements AlarmListener {
       }
     }
     if (this.state === 'closed') return;
+    this.broker.noteBytesIn(chunk.length);
     let items: FrameParserOutput[];
     this.chunkStart = this.received;
     this.received += chunk.length;
@@ -158,24 +160,24 @@ export class BrokerConnection implements AlarmListener {
       this.internalError(e);
       return;
     }
+    // RabbitMQ blocks a connection once it sends content while the alarm is on
+    let content = false;
     for (let i = 0; i < items.length; i++) {
       if ((this.state as ConnectionState) === 'closed') break;
       const item = items[i]!;
       try {
-        if (item.kind === 'frame') this.onFrame(item.frame);
-        else if (item.kind === 'protocol-header') this.onProtocolHeader(item.header.decoded);
+        if (item.kind === 'frame') {
+          if (item.frame.type === 2 || item.frame.type === 3) content = true;
+          this.onFrame(item.frame);
+        } else if (item.kind === 'protocol-header') this.onProtocolHeader(item.header.decoded);
         else this.onParseError(item.error, chunk);
       } catch (e) {
         this.onException(e, 0);
       }
     }
+    if (content && this.broker.memoryAlarm) this.block();
     if (this.published) {
       this.published = false;
-      try {
-        if (this.broker.checkMemory()) this.block();
-      } catch (e) {
-        this.internalError(e);
-      }
       this.broker.scheduleExpiry();
     }
   }
@@ -573,7 +575,7 @@ export class BrokerConnection implements AlarmListener {
     return view;
   }
 
-  /** Marks that a publish happened this turn (memory check, TTL timers). */
+  /** Marks that a publish happened this turn (TTL timers). */
   notePublish(): void {
     this.published = true;
   }

@@ -80,9 +80,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     );
   }
 
-  // Publishers blocked by the memory alarm publish nothing, so the alarm's end is noticed here.
+  // Publishers blocked by the memory alarm send nothing, so the alarm's end is noticed here.
   const memoryTimer = setInterval(() => {
-    if (broker.memoryAlarm) broker.checkMemory(true);
+    if (broker.memoryAlarm) broker.checkMemory();
   }, 500);
   memoryTimer.unref();
 

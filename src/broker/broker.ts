@@ -1,9 +1,9 @@
 // The built-in broker's shared state: users, virtual hosts, limits and the resource alarm.
 // Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
 
-import os from 'node:os';
 import type { ContentProperties } from '../decoder/types.js';
 import type { ProxyObserver } from '../proxy/proxy-server.js';
+import { MemoryMonitor } from './memory-monitor.js';
 import { VirtualHost } from './vhost.js';
 
 export interface BrokerUser {
@@ -43,10 +43,11 @@ export interface BrokerOptions {
    */
   readonly maxConnections?: number;
   /**
-   * resident memory above which publishers are blocked: bytes, or a fraction of RAM when below
-   * 1 (RabbitMQ's vm_memory_high_watermark style); default 0.4
+   * V8 heap + ArrayBuffer memory (bytes) above which publishers are blocked, RabbitMQ's
+   * vm_memory_high_watermark; default 0.4 × RAM (or the cgroup limit). The heap above 0.6 of
+   * V8's old generation limit blocks them too, whatever this says.
    */
-  readonly memoryHighWatermark?: number;
+  readonly maxMemory?: number;
   /** sees every byte received and sent, like the proxy's observer */
   readonly observer?: ProxyObserver;
   /** ms clock for TTLs (tests may pass a fake one); default Date.now */
@@ -117,11 +118,6 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return v4.startsWith('127.') || address === '::1';
 }
 
-function watermarkBytes(value: number): number {
-  if (!(value > 0)) throw new BrokerOptionError('memoryHighWatermark', `expected bytes or a fraction of RAM above 0, got ${value}`);
-  return value < 1 ? Math.floor(os.totalmem() * value) : value;
-}
-
 function checkInteger(option: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new BrokerOptionError(option, `expected an integer from ${min} to ${max}, got ${value}`);
@@ -151,11 +147,9 @@ export class Broker {
   onInternalError: ((e: unknown) => void) | undefined = undefined;
   /** direct reply-to: `amq.rabbitmq.reply-to.<key>` → the channel consuming its replies */
   readonly replyTargets = new Map<string, ReplyTarget>();
-  private highWatermark: number;
+  private readonly memory: MemoryMonitor;
   private readonly vhostMap = new Map<string, VirtualHost>();
   private readonly listeners = new Set<AlarmListener>();
-  private alarm = false;
-  private lastMemoryCheck = 0;
   /** client sockets open now, handshake or not (what RabbitMQ's connection_max counts) */
   private sockets = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -181,7 +175,7 @@ export class Broker {
     this.channelMax = checkInteger('channelMax', options.channelMax ?? DEFAULT_CHANNEL_MAX, 1, 0xffff);
     this.handshakeTimeout = checkInteger('--handshake-timeout', options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 0, MAX_TIMER_MS);
     this.maxConnections = options.maxConnections === undefined ? Infinity : checkInteger('--max-connections', options.maxConnections, 1, 0xffffffff);
-    this.highWatermark = watermarkBytes(options.memoryHighWatermark ?? 0.4);
+    this.memory = new MemoryMonitor(options.maxMemory === undefined ? undefined : checkInteger('--max-memory', options.maxMemory, 1, Number.MAX_SAFE_INTEGER));
     this.now = options.now ?? Date.now;
     for (const name of vhostNames) {
       this.vhostMap.set(name, new VirtualHost({ name, now: this.now }));
@@ -227,17 +221,23 @@ export class Broker {
   // ---- memory alarm ----
 
   get memoryAlarm(): boolean {
-    return this.alarm;
+    return this.memory.on;
   }
 
-  get memoryHighWatermark(): number {
-    return this.highWatermark;
+  /** heap + ArrayBuffer memory allowed (bytes) */
+  get maxMemory(): number {
+    return this.memory.maxMemory;
   }
 
-  /** Changes the watermark (bytes, or a fraction of RAM below 1) and re-checks at once. */
-  setMemoryHighWatermark(value: number): void {
-    this.highWatermark = watermarkBytes(value);
-    this.checkMemory(true);
+  /** the V8 heap allowed: a fraction of its old generation limit */
+  get maxHeap(): number {
+    return this.memory.maxHeap;
+  }
+
+  /** Changes --max-memory and re-checks at once. */
+  setMaxMemory(bytes: number): void {
+    this.memory.maxMemory = checkInteger('--max-memory', bytes, 1, Number.MAX_SAFE_INTEGER);
+    this.checkMemory();
   }
 
   addAlarmListener(l: AlarmListener): void {
@@ -248,17 +248,24 @@ export class Broker {
     this.listeners.delete(l);
   }
 
-  /** Compares RSS with the watermark (at most every 250 ms unless forced); returns the alarm state. */
-  checkMemory(force = false): boolean {
-    const t = Date.now();
-    if (!force && t - this.lastMemoryCheck < 250) return this.alarm;
-    this.lastMemoryCheck = t;
-    const on = process.memoryUsage.rss() > this.highWatermark;
-    if (on !== this.alarm) {
-      this.alarm = on;
-      for (const l of [...this.listeners]) l.memoryAlarm(on);
-    }
-    return this.alarm;
+  /** Bytes arrived from a client (cheap: a measurement every so many bytes); returns the alarm state. */
+  noteBytesIn(n: number): boolean {
+    const was = this.memory.on;
+    const on = this.memory.noteBytes(n);
+    if (on !== was) this.alarmChanged(on);
+    return on;
+  }
+
+  /** Measures memory now; returns the alarm state. */
+  checkMemory(): boolean {
+    const was = this.memory.on;
+    const on = this.memory.check();
+    if (on !== was) this.alarmChanged(on);
+    return on;
+  }
+
+  private alarmChanged(on: boolean): void {
+    for (const l of [...this.listeners]) l.memoryAlarm(on);
   }
 
   // ---- TTL timers ----

@@ -181,7 +181,7 @@ describe('limits', () => {
   });
 
   it('blocks publishers above the memory high watermark and unblocks them below it', async () => {
-    const b = await broker({ memoryHighWatermark: 1 });
+    const b = await broker({ maxMemory: 1 });
     const c = await client(b);
     await c.open();
     await c.openChannel(1);
@@ -195,7 +195,7 @@ describe('limits', () => {
     await other.open();
     await other.openChannel(1);
     c.publish(1, '', q, 'second, sent while blocked');
-    b.broker.setMemoryHighWatermark(Number.MAX_SAFE_INTEGER);
+    b.broker.setMaxMemory(Number.MAX_SAFE_INTEGER);
     await c.expectMethod('connection.unblocked');
     c.send(1, 'queue.declare', { queue: q, passive: true });
     expect((await c.expectMethod('queue.declare-ok')).args['message-count']).toBe(2);

@@ -166,12 +166,14 @@ describe('amqp-spy --standalone', () => {
     expect(await cli.exited).toBe(0);
   });
 
-  it('refuses bad --handshake-timeout, --max-connections and --user values, and broker options without --standalone', () => {
+  it('refuses bad --handshake-timeout, --max-connections, --max-memory and --user values, and broker options without --standalone', () => {
     for (const [args, message] of [
       [['--standalone', '--handshake-timeout', 'soon'], '--handshake-timeout takes milliseconds (0: never) from 0 to 2147483647, got "soon"'],
       [['--standalone', '--max-connections', '0'], '--max-connections takes a number of connections from 1 to 4294967295, got "0"'],
       [['--upstream', '127.0.0.1:5672', '--max-connections', '5'], '--max-connections applies with --standalone only'],
       [['--upstream', '127.0.0.1:5672', '--allow-remote-guest'], '--allow-remote-guest applies with --standalone only'],
+      [['--upstream', '127.0.0.1:5672', '--max-memory', '1000000'], '--max-memory applies with --standalone only'],
+      [['--standalone', '--max-memory', '64MiB'], '--max-memory takes a number of bytes from 1 to 9007199254740991, got "64MiB"'],
       [['--standalone', '--user', 'ann:pw@orders'], "--user: user 'ann' is given vhost 'orders', which the broker does not have (add --vhost orders)"],
     ] as const) {
       const r = runCli([...args]);
