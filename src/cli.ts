@@ -3,6 +3,7 @@
 // command runs (the TUI only when it is shown), so `--help` starts fast.
 
 import { Command, CommanderError } from 'commander';
+import type { BrokerUser } from './broker/broker.js';
 import type { EventSink } from './events.js';
 import type { Recorder } from './record/recorder.js';
 import type { StandaloneSession } from './session.js';
@@ -50,7 +51,10 @@ interface RootOptions {
   user: string[];
   vhost: string[];
   maxMessageSize?: string;
-  memoryHighWatermark?: string;
+  handshakeTimeout?: string;
+  maxConnections?: string;
+  allowRemoteGuest?: boolean;
+  maxMemory?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -65,10 +69,13 @@ const program = new Command()
   .option('--upstream <address>', 'the broker to proxy: host:port, amqp://host:port or amqps://host:port (TLS)')
   .option('--standalone', 'run the built-in in-memory broker instead of proxying one (listens on 127.0.0.1:5672)')
   .option('--listen <address>', `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`)
-  .option('--user <name:password>', 'with --standalone: a user (repeatable; replaces the default guest:guest)', collect, [])
+  .option('--user <name:password[@vhost,...]>', 'with --standalone: a user, allowed into the vhosts after the last @ (default: all; repeatable; replaces the default guest:guest)', collect, [])
+  .option('--allow-remote-guest', 'with --standalone: accept guest from other machines too (refused by default, as RabbitMQ does)')
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
-  .option('--memory-high-watermark <limit>', 'with --standalone: memory (bytes, or a fraction of RAM below 1; default 0.4) above which publishers get connection.blocked')
+  .option('--max-connections <n>', 'with --standalone: client connections allowed at once; connection.open beyond it is refused with 530 (default no limit)')
+  .option('--max-memory <bytes>', 'with --standalone: V8 heap + buffer memory above which publishers are blocked (connection.blocked), as RabbitMQ\'s memory alarm (default 40% of RAM; the heap above 60% of its limit blocks them too)')
+  .option('--handshake-timeout <ms>', 'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)')
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
@@ -150,7 +157,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   if (opts.upstream !== undefined && opts.standalone) throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
   if (!opts.standalone) {
-    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.memoryHighWatermark !== undefined, '--memory-high-watermark']] as const) {
+    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.maxConnections !== undefined, '--max-connections'], [opts.allowRemoteGuest === true, '--allow-remote-guest'], [opts.maxMemory !== undefined, '--max-memory']] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
   } else {
@@ -168,9 +175,11 @@ async function runLive(opts: RootOptions): Promise<void> {
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
-  let users: { name: string; password: string }[] = [];
+  let users: BrokerUser[] = [];
   let maxMessageSize: number | undefined;
-  let memoryHighWatermark: number | undefined;
+  let maxConnections: number | undefined;
+  let maxMemory: number | undefined;
+  const handshakeTimeoutMs = opts.handshakeTimeout === undefined ? undefined : parseInteger('--handshake-timeout', opts.handshakeTimeout, 0, 2_147_483_647, 'milliseconds (0: never)');
   if (opts.standalone) {
     const { parseUserOption } = await import('./broker/broker.js');
     users = opts.user.map(parseUserOption);
@@ -178,12 +187,8 @@ async function runLive(opts: RootOptions): Promise<void> {
       maxMessageSize = Number(opts.maxMessageSize);
       if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) throw new UsageError(`--max-message-size takes a number of bytes, got "${opts.maxMessageSize}"`);
     }
-    if (opts.memoryHighWatermark !== undefined) {
-      memoryHighWatermark = Number(opts.memoryHighWatermark);
-      if (!(memoryHighWatermark > 0) || (memoryHighWatermark >= 1 && !Number.isInteger(memoryHighWatermark))) {
-        throw new UsageError(`--memory-high-watermark takes bytes, or a fraction of RAM below 1 (0.4), got "${opts.memoryHighWatermark}"`);
-      }
-    }
+    if (opts.maxConnections !== undefined) maxConnections = parseInteger('--max-connections', opts.maxConnections, 1, 0xffffffff, 'a number of connections');
+    if (opts.maxMemory !== undefined) maxMemory = parseInteger('--max-memory', opts.maxMemory, 1, Number.MAX_SAFE_INTEGER, 'a number of bytes');
   }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
@@ -239,6 +244,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       upstream,
       ...(opts.upstreamCa !== undefined ? { upstreamCaFile: opts.upstreamCa } : {}),
       insecure: opts.insecure ?? false,
+      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
     })
@@ -246,8 +252,11 @@ async function runLive(opts: RootOptions): Promise<void> {
       listen,
       users,
       vhosts: opts.vhost,
+      allowRemoteGuest: opts.allowRemoteGuest ?? false,
       ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
-      ...(memoryHighWatermark !== undefined ? { memoryHighWatermark } : {}),
+      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+      ...(maxConnections !== undefined ? { maxConnections } : {}),
+      ...(maxMemory !== undefined ? { maxMemory } : {}),
       ...secrets,
       ...(recorder ? { recorder } : {}),
       ...(printer ? { output: printer } : {}),
@@ -303,6 +312,13 @@ function lossReport(sinkFailures: number, recorder: Recorder | undefined): strin
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** An integer option in [min, max]; `what` names its unit for the error line. */
+function parseInteger(option: string, text: string, min: number, max: number, what: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${option} takes ${what} from ${min} to ${max}, got "${text}"`);
+  return n;
 }
 
 /** The most events the TUI can keep: its ring is one array, and each event costs memory. */

@@ -2,6 +2,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import type { BrokerUser } from './broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
@@ -12,6 +13,8 @@ export interface ProxySessionOptions {
   readonly upstream: UpstreamAddress;
   readonly upstreamCaFile?: string;
   readonly insecure?: boolean;
+  /** see ProxyServerOptions.handshakeTimeoutMs */
+  readonly handshakeTimeoutMs?: number;
   readonly showSecrets?: boolean;
   /** give frame events the unmasked bytes of credential frames as `secretRaw` (`--record-secrets`) */
   readonly keepSecrets?: boolean;
@@ -52,6 +55,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     listen: options.listen,
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
     // an upstream failure is told (by the taps, at the close) only when it lost something
     observer,
@@ -100,11 +104,13 @@ function readCaFile(path: string): Buffer {
 
 export interface StandaloneSessionOptions {
   readonly listen: ListenAddress;
-  readonly users?: readonly { readonly name: string; readonly password: string }[];
+  readonly users?: readonly BrokerUser[];
+  readonly allowRemoteGuest?: boolean;
   readonly vhosts?: readonly string[];
   readonly maxMessageSize?: number;
-  /** resident memory above which publishers are blocked: bytes, or a fraction of RAM below 1 */
-  readonly memoryHighWatermark?: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly maxConnections?: number;
+  readonly maxMemory?: number;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -132,9 +138,12 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
   const broker = await startBroker({
     listen: options.listen,
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
+    ...(options.allowRemoteGuest === true ? { allowRemoteGuest: true } : {}),
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
     ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
-    ...(options.memoryHighWatermark !== undefined ? { memoryHighWatermark: options.memoryHighWatermark } : {}),
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
     onNotice: options.notice,

@@ -1,5 +1,7 @@
 // Channel and connection exceptions raised by the broker model, worded as RabbitMQ words them.
 
+import type { AmqpString } from '../decoder/types.js';
+
 /** AMQP 0-9-1 reply codes (RabbitMQ's spec constants). */
 export const ReplyCode = {
   CONTENT_TOO_LARGE: 311,
@@ -62,6 +64,35 @@ export class AmqpError extends Error {
   static of(name: ReplyCodeName, text: string): AmqpError {
     return new AmqpError(ReplyCode[name], `${name} - ${text}`);
   }
+}
+
+/** Erlang's rendering of a binary, as RabbitMQ's frame error texts show payloads. */
+export function erlangBinary(bytes: Uint8Array): string {
+  // a reply text holds 255 bytes: rendering more than that many bytes would be cut anyway
+  const shown = bytes.length > 255 ? bytes.subarray(0, 255) : bytes;
+  return `<<${Array.from(shown).join(',')}${shown.length < bytes.length ? ',...' : ''}>>`;
+}
+
+/** RabbitMQ's `payload_snippet`: all octets up to 16, else the first 16. */
+export function payloadSnippet(payload: Uint8Array): string {
+  return payload.length <= 16 ? `all octets = ${erlangBinary(payload)}` : `first 16 octets = ${erlangBinary(payload.subarray(0, 16))}`;
+}
+
+/** A frame RabbitMQ's reader cannot even split into its parts (a method shorter than its ids, a heartbeat with a payload). */
+export const unknownFrame = (type: number, payload: Uint8Array): AmqpError =>
+  AmqpError.of('FRAME_ERROR', `type ${type}, ${payloadSnippet(payload)}: unknown_frame`);
+
+/**
+ * Method arguments that do not decode (truncated, bytes left after them, a string or table
+ * running past the end): RabbitMQ shows the argument bytes, after the class and method ids.
+ */
+export const cannotDecode = (classId: number, methodId: number, fields: Uint8Array): AmqpError =>
+  AmqpError.of('FRAME_ERROR', `cannot decode ${erlangBinary(fields)}`).at(classId, methodId);
+
+/** A reply text as RabbitMQ sends it: over 255 bytes, the first 252 and "...". */
+export function replyTextOnWire(text: string): AmqpString {
+  if (text.length <= 85 || Buffer.byteLength(text) <= 255) return text;
+  return Buffer.concat([Buffer.from(text).subarray(0, 252), Buffer.from('...')]);
 }
 
 /** RabbitMQ's resource naming: `queue 'q' in vhost '/'`. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeContentHeader } from '../decoder/content-header.js';
 import type { MethodArgs, MethodArgsInput, MethodName } from '../decoder/spec.js';
 import type { AmqpString, ContentProperties, DecodedContentHeader, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
-import { AmqpError } from './amqp-error.js';
+import { AmqpError, replyTextOnWire, unknownFrame } from './amqp-error.js';
 import type { BrokerConnection } from './broker-connection.js';
 import { amqpStringLength, isEmptyHeader, NO_PROPERTIES, readShortString, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
 import { DeliveryTracker } from './delivery-tracker.js';
@@ -181,6 +181,8 @@ export class BrokerChannel {
     if (method.name === 'channel.close-ok') {
       this.state = 'closed';
       this.conn.freeChannel(this.id);
+    } else if (method.name === 'channel.open') {
+      throw new AmqpError(504, "CHANNEL_ERROR - second 'channel.open' seen").at(20, 10);
     } else if (method.name === 'channel.close') {
       // both sides closed at once: answer and finish
       this.send('channel.close-ok', {});
@@ -247,6 +249,7 @@ export class BrokerChannel {
   }
 
   private onHeader(payload: Uint8Array): void {
+    checkContentHeader(payload);
     const pending = this.pending!;
     let size: number;
     if (isEmptyHeader(payload) && payload[0] === 0 && payload[1] === 60) {
@@ -259,10 +262,8 @@ export class BrokerChannel {
       try {
         header = decodeContentHeader(payload);
       } catch (e) {
-        throw new AmqpError(502, `SYNTAX_ERROR - ${(e as Error).message}`).at(60, 40);
-      }
-      if (header.classId !== 60) {
-        throw new AmqpError(505, `UNEXPECTED_FRAME - expected content header for class 60, got one for class ${header.classId} instead`).at(60, 40);
+        // RabbitMQ's properties parser crashes on these: 541, no class or method
+        throw AmqpError.of('INTERNAL_ERROR', `cannot decode the content header: ${(e as Error).message}`);
       }
       size = Number(header.bodySize);
       pending.properties = withRawHeader(header.properties, payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload);
@@ -422,7 +423,8 @@ export class BrokerChannel {
         this.conn.freeChannel(this.id);
         return;
       case 'channel.close-ok':
-        return;
+        // nothing of ours to confirm: RabbitMQ's channel has no clause for it
+        throw AmqpError.of('COMMAND_INVALID', 'unimplemented method');
       case 'channel.flow': {
         const active = (a as MethodArgs<'channel.flow'>).active;
         if (!active) throw AmqpError.of('NOT_IMPLEMENTED', 'active=false');
@@ -740,7 +742,7 @@ export class BrokerChannel {
     this.state = 'closing';
     this.send('channel.close', {
       'reply-code': e.replyCode,
-      'reply-text': e.replyText.length > 255 ? e.replyText.slice(0, 255) : e.replyText,
+      'reply-text': replyTextOnWire(e.replyText),
       'class-id': e.classId ?? 0,
       'method-id': e.methodId ?? 0,
     });
@@ -759,6 +761,19 @@ export class BrokerChannel {
     for (const c of consumers) c.queue.cancel(c);
     this.stopReplies();
     this.tracker.releaseAll();
+  }
+}
+
+/** RabbitMQ's command assembler checks, before any property is read. */
+function checkContentHeader(payload: Uint8Array): void {
+  // class, weight and body size: shorter is no frame RabbitMQ's reader knows
+  if (payload.length < 12) throw unknownFrame(2, payload);
+  if (payload[2] !== 0 || payload[3] !== 0) {
+    throw new AmqpError(505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead').at(60, 40);
+  }
+  const classId = (payload[0]! << 8) | payload[1]!;
+  if (classId !== 60) {
+    throw new AmqpError(505, `UNEXPECTED_FRAME - expected content header for class 60, got one for class ${classId} instead`).at(60, 40);
   }
 }
 

@@ -15,8 +15,8 @@ import type { DecodeError } from '../decoder/errors.js';
 import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import type { ProxyObserver, SocketEnd } from '../proxy/proxy-server.js';
 import { VERSION } from '../version.js';
-import { AmqpError } from './amqp-error.js';
-import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
+import { AmqpError, cannotDecode, payloadSnippet, replyTextOnWire, unknownFrame } from './amqp-error.js';
+import { FRAME_MIN_SIZE, isLoopbackAddress, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
 import type { VirtualHost } from './vhost.js';
 
@@ -61,15 +61,6 @@ export function serverProperties(): FieldTable {
       direct_reply_to: true,
     },
   });
-}
-
-/** Erlang's rendering of a binary, as RabbitMQ's frame error texts show payloads. */
-export function erlangBinary(bytes: Uint8Array): string {
-  return `<<${Array.from(bytes).join(',')}>>`;
-}
-
-export function payloadSnippet(payload: Uint8Array): string {
-  return payload.length <= 16 ? `all octets = ${erlangBinary(payload)}` : `first 16 octets = ${erlangBinary(payload.subarray(0, 16))}`;
 }
 
 function isTrue(table: FieldTable | undefined, key: string): boolean {
@@ -126,8 +117,11 @@ export class BrokerConnection implements AlarmListener {
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private closeTimer: NodeJS.Timeout | undefined;
+  /** armed from accept until connection.open (RabbitMQ's handshake_timeout) */
+  private handshakeTimer: NodeJS.Timeout | undefined;
 
   // flow control (memory alarm)
+  /** a publish completed this turn (TTL timers to plan) */
   private published = false;
   private blocked = false;
   private blockedSent = false;
@@ -144,6 +138,8 @@ export class BrokerConnection implements AlarmListener {
     private readonly onGone: (conn: BrokerConnection, end: SocketEnd) => void,
   ) {
     socket.setNoDelay(true);
+    broker.socketOpened();
+    if (broker.handshakeTimeout > 0) this.armHandshakeTimer();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
     socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -164,6 +160,7 @@ export class BrokerConnection implements AlarmListener {
       }
     }
     if (this.state === 'closed') return;
+    this.broker.noteBytesIn(chunk.length);
     let items: FrameParserOutput[];
     this.chunkStart = this.received;
     this.received += chunk.length;
@@ -173,24 +170,24 @@ export class BrokerConnection implements AlarmListener {
       this.internalError(e);
       return;
     }
+    // RabbitMQ blocks a connection once it sends content while the alarm is on
+    let content = false;
     for (let i = 0; i < items.length; i++) {
       if ((this.state as ConnectionState) === 'closed') break;
       const item = items[i]!;
       try {
-        if (item.kind === 'frame') this.onFrame(item.frame);
-        else if (item.kind === 'protocol-header') this.onProtocolHeader(item.header.decoded);
+        if (item.kind === 'frame') {
+          if (item.frame.type === 2 || item.frame.type === 3) content = true;
+          this.onFrame(item.frame);
+        } else if (item.kind === 'protocol-header') this.onProtocolHeader(item.header.decoded);
         else this.onParseError(item.error, chunk);
       } catch (e) {
         this.onException(e, 0);
       }
     }
+    if (content && this.broker.memoryAlarm) this.block();
     if (this.published) {
       this.published = false;
-      try {
-        if (this.broker.checkMemory()) this.block();
-      } catch (e) {
-        this.internalError(e);
-      }
       this.broker.scheduleExpiry();
     }
   }
@@ -259,12 +256,14 @@ export class BrokerConnection implements AlarmListener {
       return;
     }
     if (frame.type === 8) {
+      // RabbitMQ's reader takes a heartbeat with a payload for no frame at all
+      if (frame.payload.length > 0) throw unknownFrame(8, frame.payload);
       if (channel !== 0) throw new AmqpError(505, `UNEXPECTED_FRAME - type 8, ${payloadSnippet(frame.payload)}`);
       return;
     }
     if (channel === 0) {
       if (frame.type !== 1) throw new AmqpError(505, `UNEXPECTED_FRAME - type ${frame.type}, ${payloadSnippet(frame.payload)}`);
-      this.onConnectionMethod(this.decode(frame));
+      this.onConnectionMethod(this.decodeConnectionMethod(frame));
       return;
     }
     if (this.state !== 'running') {
@@ -296,18 +295,38 @@ export class BrokerConnection implements AlarmListener {
     }
   }
 
-  /** Decodes a method frame; malformed → 502, unknown ids → 540. */
+  /**
+   * Decodes a method frame as RabbitMQ 3.10 judges it: shorter than its ids → 501
+   * unknown_frame; arguments that do not decode → 501 "cannot decode" with the argument bytes;
+   * unknown ids → 540 (RabbitMQ drops the connection without a word there).
+   */
   decode(frame: RawFrame): DecodedMethod {
+    const p = frame.payload;
+    if (p.length < 4) throw unknownFrame(1, p);
     try {
-      return decodeMethod(frame.payload);
+      return decodeMethod(p);
     } catch (e) {
-      const err = e as DecodeError;
-      if (err.code === 'unknown-method') {
-        const classId = frame.payload.length >= 2 ? (frame.payload[0]! << 8) | frame.payload[1]! : 0;
-        const methodId = frame.payload.length >= 4 ? (frame.payload[2]! << 8) | frame.payload[3]! : 0;
+      const classId = (p[0]! << 8) | p[1]!;
+      const methodId = (p[2]! << 8) | p[3]!;
+      if ((e as DecodeError).code === 'unknown-method') {
         throw new AmqpError(540, `NOT_IMPLEMENTED - unknown method ${classId}.${methodId} (class ${classId}, method ${methodId})`);
       }
-      throw new AmqpError(502, `SYNTAX_ERROR - ${err.message}`);
+      throw cannotDecode(classId, methodId, p.subarray(4));
+    }
+  }
+
+  /**
+   * Channel 0: RabbitMQ decodes an open connection's methods where its frame error escapes
+   * as a crash, answered 541 INTERNAL_ERROR (0/0); before open it is the 501 of decode().
+   */
+  private decodeConnectionMethod(frame: RawFrame): DecodedMethod {
+    try {
+      return this.decode(frame);
+    } catch (e) {
+      if (this.state === 'running' && e instanceof AmqpError && e.replyCode === 501 && e.classId !== undefined) {
+        throw new AmqpError(541, `INTERNAL_ERROR - ${e.replyText.slice('FRAME_ERROR - '.length)}`);
+      }
+      throw e;
     }
   }
 
@@ -369,6 +388,11 @@ export class BrokerConnection implements AlarmListener {
       this.authFailed(refusal, credentials.user);
       return;
     }
+    // RabbitMQ's loopback_users: guest/guest is known to everyone
+    if (credentials.user === 'guest' && !this.broker.allowRemoteGuest && !isLoopbackAddress(this.socket.remoteAddress)) {
+      this.authFailed("user 'guest' can only connect via localhost (--allow-remote-guest allows it)", credentials.user);
+      return;
+    }
     this.user = credentials.user;
     this.state = 'tuning';
     this.sendMethod(0, 'connection.tune', {
@@ -392,6 +416,7 @@ export class BrokerConnection implements AlarmListener {
         `ACCESS_REFUSED - Login was refused using authentication mechanism ${this.mechanism}. ${reason[0]!.toUpperCase()}${reason.slice(1)}.`.slice(0, 255),
       );
       this.closeWithError(error, true);
+      this.closeReason = { by: 'server', how: 'closed', detail: `authentication failed: ${reason} (403 sent)` };
       return;
     }
     this.state = 'closed';
@@ -416,13 +441,22 @@ export class BrokerConnection implements AlarmListener {
   }
 
   private open(vhostName: string): void {
+    // RabbitMQ's order: the node's connection limit, then the vhost
+    if (this.broker.overConnectionLimit) {
+      throw new AmqpError(530, `NOT_ALLOWED - connection refused: node connection limit (${this.broker.maxConnections}) is reached`).at(10, 40);
+    }
     const vhost = this.broker.vhost(vhostName);
     if (vhost === undefined) {
       this.broker.onNotice?.(`connection #${this.id} (user '${this.user}'): refused vhost '${vhostName}': no such vhost (vhosts: ${this.broker.vhostNames})`);
       throw new AmqpError(530, `NOT_ALLOWED - vhost ${vhostName} not found`).at(10, 40);
     }
+    if (!this.broker.mayOpen(this.user, vhostName)) {
+      this.broker.onNotice?.(`connection #${this.id} (user '${this.user}'): refused vhost '${vhostName}': not among the user's vhosts`);
+      throw new AmqpError(530, `NOT_ALLOWED - access to vhost '${vhostName}' refused for user '${this.user}'`).at(10, 40);
+    }
     this.vhost = vhost;
     this.state = 'running';
+    this.disarmHandshakeTimer();
     this.broker.addAlarmListener(this);
     this.sendMethod(0, 'connection.open-ok', {});
   }
@@ -458,6 +492,42 @@ export class BrokerConnection implements AlarmListener {
     }
   }
 
+  // ---- handshake timeout ----
+
+  private armHandshakeTimer(): void {
+    this.handshakeTimer = setTimeout(this.handshakeExpired, this.broker.handshakeTimeout);
+    this.handshakeTimer.unref();
+  }
+
+  private disarmHandshakeTimer(): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
+  /** Not open in time: closed without a word, as RabbitMQ does (the reason goes to the observer). */
+  private readonly handshakeExpired = (): void => {
+    this.handshakeTimer = undefined;
+    if (this.state === 'running' || this.state === 'closing') return;
+    // refused before open and ended by us: a client that never closes its side holds nothing longer
+    if (this.state === 'closed') {
+      this.socket.destroy();
+      return;
+    }
+    // a client we stopped reading (the recorder fell behind) could not go on: give it the time again
+    if (this.held) {
+      this.armHandshakeTimer();
+      return;
+    }
+    const ms = this.broker.handshakeTimeout;
+    const where = this.state !== 'header'
+      ? `stopped in connection state ${this.state}`
+      : this.received === 0 ? 'nothing received' : `${this.received} bytes received, not a whole protocol header`;
+    this.closeReason = { by: 'server', how: 'closed', detail: `handshake timeout: no connection.open within ${ms} ms (${where})` };
+    this.state = 'closed';
+    this.releaseAll();
+    this.socket.destroy();
+  };
+
   // ---- errors ----
 
   /** An exception from handling a frame: soft ones close the channel, hard ones the connection. */
@@ -487,7 +557,7 @@ export class BrokerConnection implements AlarmListener {
     this.releaseAll();
     this.sendMethod(0, 'connection.close', {
       'reply-code': e.replyCode,
-      'reply-text': e.replyText.length > 255 ? e.replyText.slice(0, 255) : e.replyText,
+      'reply-text': replyTextOnWire(e.replyText),
       'class-id': e.classId ?? 0,
       'method-id': e.methodId ?? 0,
     });
@@ -534,7 +604,7 @@ export class BrokerConnection implements AlarmListener {
     return view;
   }
 
-  /** Marks that a publish happened this turn (memory check, TTL timers). */
+  /** Marks that a publish happened this turn (TTL timers). */
   notePublish(): void {
     this.published = true;
   }
@@ -762,6 +832,8 @@ export class BrokerConnection implements AlarmListener {
     }
     this.releaseAll();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.disarmHandshakeTimer();
+    this.broker.socketClosed();
     this.onGone(this, this.closeReason ?? { by: 'client', how: 'closed' });
   }
 }

@@ -73,14 +73,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   if (!LOOPBACK.has(options.listen.host) && broker.authenticate('guest', 'guest')) {
     warn(
-      `listening on ${options.listen.host}, reachable from other machines, with the default guest/guest account enabled; ` +
-        'add --user name:password to replace it',
+      broker.allowRemoteGuest
+        ? `listening on ${options.listen.host}, reachable from other machines, with guest/guest accepted from anywhere (--allow-remote-guest); ` +
+            'add --user name:password to replace it'
+        : `listening on ${options.listen.host}, but guest/guest logs in from this machine only, as in RabbitMQ; ` +
+            'add --user name:password for other machines (or --allow-remote-guest)',
     );
   }
 
-  // Publishers blocked by the memory alarm publish nothing, so the alarm's end is noticed here.
+  // Publishers blocked by the memory alarm send nothing, so the alarm's end is noticed here.
   const memoryTimer = setInterval(() => {
-    if (broker.memoryAlarm) broker.checkMemory(true);
+    if (broker.memoryAlarm) broker.checkMemory();
   }, 500);
   memoryTimer.unref();
 

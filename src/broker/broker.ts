@@ -1,20 +1,27 @@
 // The built-in broker's shared state: users, virtual hosts, limits and the resource alarm.
 // Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
 
-import os from 'node:os';
 import type { ContentProperties } from '../decoder/types.js';
 import type { ProxyObserver } from '../proxy/proxy-server.js';
+import { MemoryMonitor } from './memory-monitor.js';
 import { VirtualHost } from './vhost.js';
 
 export interface BrokerUser {
   readonly name: string;
   readonly password: string;
+  /** the vhosts it may open; absent: every vhost */
+  readonly vhosts?: readonly string[];
 }
 
 export interface BrokerOptions {
   readonly listen: { readonly host: string; readonly port: number };
   /** default guest/guest */
   readonly users?: readonly BrokerUser[];
+  /**
+   * let `guest` log in from other hosts than this one; RabbitMQ's loopback_users refuses it
+   * (default false)
+   */
+  readonly allowRemoteGuest?: boolean;
   /** default ['/'] */
   readonly vhosts?: readonly string[];
   /** largest message body accepted (bytes); default 128 MiB, RabbitMQ's default */
@@ -26,10 +33,21 @@ export interface BrokerOptions {
   /** channel-max proposed in connection.tune; default 2047 */
   readonly channelMax?: number;
   /**
-   * resident memory above which publishers are blocked: bytes, or a fraction of RAM when below
-   * 1 (RabbitMQ's vm_memory_high_watermark style); default 0.4
+   * how long a client may take from connecting to connection.open (ms) before its socket is
+   * closed, RabbitMQ's handshake_timeout; 0: no limit; default 10000
    */
-  readonly memoryHighWatermark?: number;
+  readonly handshakeTimeout?: number;
+  /**
+   * client sockets beyond which connection.open is refused (530, RabbitMQ's connection_max);
+   * default no limit
+   */
+  readonly maxConnections?: number;
+  /**
+   * V8 heap + ArrayBuffer memory (bytes) above which publishers are blocked, RabbitMQ's
+   * vm_memory_high_watermark; default 0.4 × RAM (or the cgroup limit). The heap above 0.6 of
+   * V8's old generation limit blocks them too, whatever this says.
+   */
+  readonly maxMemory?: number;
   /** sees every byte received and sent, like the proxy's observer */
   readonly observer?: ProxyObserver;
   /** ms clock for TTLs (tests may pass a fake one); default Date.now */
@@ -48,6 +66,10 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024;
 export const DEFAULT_HEARTBEAT = 60;
 export const DEFAULT_FRAME_MAX = 131072;
 export const DEFAULT_CHANNEL_MAX = 2047;
+/** RabbitMQ's default handshake_timeout. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The longest timer Node can arm (ms). */
+const MAX_TIMER_MS = 2_147_483_647;
 /** RabbitMQ's minimum frame size; tune-ok below it is refused. */
 export const FRAME_MIN_SIZE = 4096;
 /** RabbitMQ's largest accepted max message size (512 MiB). */
@@ -74,16 +96,31 @@ export class BrokerOptionError extends Error {
   }
 }
 
-/** `--user name:password` (the password may contain ':'; the name may not be empty). */
+/**
+ * `--user name:password[@vhost,vhost2]`: the name may not be empty; the password may contain
+ * ':'; the vhosts follow the last '@' (`*` or none: every vhost), so a password containing '@'
+ * is written with a vhost list after it (`ann:p@ss@*`).
+ */
 export function parseUserOption(text: string): BrokerUser {
-  const at = text.indexOf(':');
-  if (at <= 0) throw new BrokerOptionError('--user', `expected name:password, got ${JSON.stringify(text)}`);
-  return { name: text.slice(0, at), password: text.slice(at + 1) };
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new BrokerOptionError('--user', `expected name:password[@vhost,...], got ${JSON.stringify(text)}`);
+  const name = text.slice(0, colon);
+  const rest = text.slice(colon + 1);
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return { name, password: rest };
+  const list = rest.slice(at + 1);
+  const password = rest.slice(0, at);
+  if (list === '*') return { name, password };
+  const vhosts = list.split(',');
+  if (vhosts.some((v) => v === '')) throw new BrokerOptionError('--user', `an empty vhost name in ${JSON.stringify(text)} (the vhosts follow the last '@', separated by ',')`);
+  return { name, password, vhosts };
 }
 
-function watermarkBytes(value: number): number {
-  if (!(value > 0)) throw new BrokerOptionError('memoryHighWatermark', `expected bytes or a fraction of RAM above 0, got ${value}`);
-  return value < 1 ? Math.floor(os.totalmem() * value) : value;
+/** The addresses RabbitMQ's loopback_users accept: 127.0.0.0/8 and ::1, IPv4-mapped too. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
 }
 
 function checkInteger(option: string, value: number, min: number, max: number): number {
@@ -93,12 +130,23 @@ function checkInteger(option: string, value: number, min: number, max: number): 
   return value;
 }
 
+interface UserEntry {
+  readonly password: string;
+  /** undefined: every vhost */
+  readonly vhosts: ReadonlySet<string> | undefined;
+}
+
 export class Broker {
-  readonly users: ReadonlyMap<string, string>;
+  readonly users: ReadonlyMap<string, UserEntry>;
+  readonly allowRemoteGuest: boolean;
   readonly maxMessageSize: number;
   readonly heartbeat: number;
   readonly frameMax: number;
   readonly channelMax: number;
+  /** ms from accept to connection.open; 0: no limit */
+  readonly handshakeTimeout: number;
+  /** client sockets allowed at once (Infinity: no limit) */
+  readonly maxConnections: number;
   readonly now: () => number;
   /** told about faults caught outside any connection (timers) */
   onInternalError: ((e: unknown) => void) | undefined = undefined;
@@ -106,30 +154,37 @@ export class Broker {
   onNotice: ((message: string) => void) | undefined = undefined;
   /** direct reply-to: `amq.rabbitmq.reply-to.<key>` → the channel consuming its replies */
   readonly replyTargets = new Map<string, ReplyTarget>();
-  private highWatermark: number;
+  private readonly memory: MemoryMonitor;
   private readonly vhostMap = new Map<string, VirtualHost>();
   private readonly listeners = new Set<AlarmListener>();
-  private alarm = false;
-  private lastMemoryCheck = 0;
+  /** client sockets open now, handshake or not (what RabbitMQ's connection_max counts) */
+  private sockets = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryAt = Infinity;
   private expiryCheckScheduled = false;
 
   constructor(options: Omit<BrokerOptions, 'listen' | 'observer'> = {}) {
     const users = options.users ?? [DEFAULT_USER];
-    const map = new Map<string, string>();
+    const vhostNames = options.vhosts ?? ['/'];
+    const map = new Map<string, UserEntry>();
     for (const u of users) {
       if (u.name === '') throw new BrokerOptionError('--user', 'the user name is empty');
-      map.set(u.name, u.password);
+      for (const v of u.vhosts ?? []) {
+        if (!vhostNames.includes(v)) throw new BrokerOptionError('--user', `user '${u.name}' is given vhost '${v}', which the broker does not have (add --vhost ${v})`);
+      }
+      map.set(u.name, { password: u.password, vhosts: u.vhosts === undefined ? undefined : new Set(u.vhosts) });
     }
     this.users = map;
+    this.allowRemoteGuest = options.allowRemoteGuest ?? false;
     this.maxMessageSize = checkInteger('--max-message-size', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_SIZE_LIMIT);
     this.heartbeat = checkInteger('heartbeat', options.heartbeat ?? DEFAULT_HEARTBEAT, 0, 0xffff);
     this.frameMax = checkInteger('frameMax', options.frameMax ?? DEFAULT_FRAME_MAX, FRAME_MIN_SIZE, 0xffffffff);
     this.channelMax = checkInteger('channelMax', options.channelMax ?? DEFAULT_CHANNEL_MAX, 1, 0xffff);
-    this.highWatermark = watermarkBytes(options.memoryHighWatermark ?? 0.4);
+    this.handshakeTimeout = checkInteger('--handshake-timeout', options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 0, MAX_TIMER_MS);
+    this.maxConnections = options.maxConnections === undefined ? Infinity : checkInteger('--max-connections', options.maxConnections, 1, 0xffffffff);
+    this.memory = new MemoryMonitor(options.maxMemory === undefined ? undefined : checkInteger('--max-memory', options.maxMemory, 1, Number.MAX_SAFE_INTEGER));
     this.now = options.now ?? Date.now;
-    for (const name of options.vhosts ?? ['/']) {
+    for (const name of vhostNames) {
       this.vhostMap.set(name, new VirtualHost({ name, now: this.now }));
     }
   }
@@ -142,6 +197,22 @@ export class Broker {
     return this.vhostMap.values();
   }
 
+  // ---- connection limit ----
+
+  /** A client socket was accepted (BrokerConnection's constructor). */
+  socketOpened(): void {
+    this.sockets++;
+  }
+
+  socketClosed(): void {
+    this.sockets--;
+  }
+
+  /** RabbitMQ counts every accepted socket, this one included, and refuses when over the limit. */
+  get overConnectionLimit(): boolean {
+    return this.sockets > this.maxConnections;
+  }
+
   /** PLAIN / AMQPLAIN credential check. */
   authenticate(user: string, password: string): boolean {
     return this.refusal(user, password) === undefined;
@@ -151,7 +222,7 @@ export class Broker {
   refusal(user: string, password: string): string | undefined {
     const expected = this.users.get(user);
     if (expected === undefined) return `no user '${user}' on this broker`;
-    return expected === password ? undefined : `wrong password for user '${user}'`;
+    return expected.password === password ? undefined : `wrong password for user '${user}'`;
   }
 
   /** `guest`, `ann, bob`: the users by name (never their passwords), for notices and banners. */
@@ -164,20 +235,32 @@ export class Broker {
     return [...this.vhostMap.keys()].join(', ');
   }
 
+  /** Whether an authenticated user may open this (existing) vhost. */
+  mayOpen(user: string, vhost: string): boolean {
+    const vhosts = this.users.get(user)?.vhosts;
+    return vhosts === undefined || vhosts.has(vhost);
+  }
+
   // ---- memory alarm ----
 
   get memoryAlarm(): boolean {
-    return this.alarm;
+    return this.memory.on;
   }
 
-  get memoryHighWatermark(): number {
-    return this.highWatermark;
+  /** heap + ArrayBuffer memory allowed (bytes) */
+  get maxMemory(): number {
+    return this.memory.maxMemory;
   }
 
-  /** Changes the watermark (bytes, or a fraction of RAM below 1) and re-checks at once. */
-  setMemoryHighWatermark(value: number): void {
-    this.highWatermark = watermarkBytes(value);
-    this.checkMemory(true);
+  /** the V8 heap allowed: a fraction of its old generation limit */
+  get maxHeap(): number {
+    return this.memory.maxHeap;
+  }
+
+  /** Changes --max-memory and re-checks at once. */
+  setMaxMemory(bytes: number): void {
+    this.memory.maxMemory = checkInteger('--max-memory', bytes, 1, Number.MAX_SAFE_INTEGER);
+    this.checkMemory();
   }
 
   addAlarmListener(l: AlarmListener): void {
@@ -188,17 +271,24 @@ export class Broker {
     this.listeners.delete(l);
   }
 
-  /** Compares RSS with the watermark (at most every 250 ms unless forced); returns the alarm state. */
-  checkMemory(force = false): boolean {
-    const t = Date.now();
-    if (!force && t - this.lastMemoryCheck < 250) return this.alarm;
-    this.lastMemoryCheck = t;
-    const on = process.memoryUsage.rss() > this.highWatermark;
-    if (on !== this.alarm) {
-      this.alarm = on;
-      for (const l of [...this.listeners]) l.memoryAlarm(on);
-    }
-    return this.alarm;
+  /** Bytes arrived from a client (cheap: a measurement every so many bytes); returns the alarm state. */
+  noteBytesIn(n: number): boolean {
+    const was = this.memory.on;
+    const on = this.memory.noteBytes(n);
+    if (on !== was) this.alarmChanged(on);
+    return on;
+  }
+
+  /** Measures memory now; returns the alarm state. */
+  checkMemory(): boolean {
+    const was = this.memory.on;
+    const on = this.memory.check();
+    if (on !== was) this.alarmChanged(on);
+    return on;
+  }
+
+  private alarmChanged(on: boolean): void {
+    for (const l of [...this.listeners]) l.memoryAlarm(on);
   }
 
   // ---- TTL timers ----

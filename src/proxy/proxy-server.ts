@@ -55,6 +55,13 @@ export interface ProxyServerOptions {
   /** give up connecting upstream after this long (default 10 s) */
   readonly connectTimeoutMs?: number;
   /**
+   * Once the upstream is connected, the client must send at least a protocol header's 8 bytes
+   * within this long, or both sides are closed: a client that sends nothing must not hold an
+   * upstream connection (default 10 s, RabbitMQ's handshake_timeout; 0: no limit). The rest
+   * of the handshake is the broker's to time, as it does.
+   */
+  readonly handshakeTimeoutMs?: number;
+  /**
    * Told about the first exception thrown by each observer callback (later ones are only
    * counted). Default: one line on stderr.
    */
@@ -269,6 +276,8 @@ class Relay {
   #openSockets = 2;
   #lingerTimer: NodeJS.Timeout | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  readonly #handshakeTimeoutMs: number;
 
   constructor(id: number, client: net.Socket, options: ProxyServerOptions, owner: RelayHooks) {
     this.#id = id;
@@ -306,6 +315,7 @@ class Relay {
         },
       });
     }
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     const timeout = options.connectTimeoutMs ?? 10_000;
     this.#connectTimer = setTimeout(() => this.#connectTimedOut(), timeout);
     this.#connectTimer.unref();
@@ -366,6 +376,29 @@ class Relay {
     else upstream.on('data', s2c);
     if (this.#held) upstream.pause();
     else client.resume(); // paused since accept (pauseOnConnect)
+    if (this.#handshakeTimeoutMs > 0) this.#armHandshakeTimer();
+  }
+
+  #armHandshakeTimer(): void {
+    this.#handshakeTimer = setTimeout(() => this.#handshakeExpired(), this.#handshakeTimeoutMs);
+    this.#handshakeTimer.unref();
+  }
+
+  /** Bytes only: the socket's counter says whether a handshake began, at no cost per chunk. */
+  #handshakeExpired(): void {
+    this.#handshakeTimer = undefined;
+    if (this.#end !== undefined) return;
+    // reading was held (the recorder fell behind): the client could not go on meanwhile
+    if (this.#held) {
+      this.#armHandshakeTimer();
+      return;
+    }
+    const fromClient = this.#client.bytesRead;
+    if (fromClient >= 8) return;
+    const sent = fromClient === 0 ? 'nothing' : `${fromClient} bytes, not a whole protocol header,`;
+    this.#end = { by: 'proxy', how: 'closed', detail: `handshake timeout: the client sent ${sent} in ${this.#handshakeTimeoutMs} ms` };
+    this.#client.destroy();
+    this.#upstream.destroy();
   }
 
   /** Forward `from` to `to`: write first, then report; pause `from` while `to` is full. */
@@ -465,6 +498,7 @@ class Relay {
     }
     clearTimeout(this.#lingerTimer);
     clearTimeout(this.#connectTimer);
+    clearTimeout(this.#handshakeTimer);
     this.#upstreamReader?.close();
     this.#emitClose(this.#end);
     this.#owner.closed(this.#id);

@@ -20,7 +20,7 @@ export function describeSocketEnd(end: SocketEnd): string {
   const detail = end.detail ? `: ${end.detail}` : '';
   switch (end.how) {
     case 'closed':
-      return `${end.by} closed the socket`;
+      return `${end.by} closed the socket${end.detail ? ` (${end.detail})` : ''}`;
     case 'reset':
       return `${end.by} reset the socket`;
     case 'error':
@@ -34,7 +34,8 @@ export function describeSocketEnd(end: SocketEnd): string {
 
 /** The close reason: what the handshake says, else how the sockets ended (or the source's words). */
 export function closeReason(handshake: CloseHandshake | undefined, end: SocketEnd | string): string {
-  const socket = typeof end === 'string' ? end : describeSocketEnd(end);
+  // a closed socket's detail is said once, after what the handshake tells
+  const socket = typeof end === 'string' ? end : end.how === 'closed' ? `${end.by} closed the socket` : describeSocketEnd(end);
   // a closed socket's own reason (missed heartbeats) follows what happened
   const why = typeof end !== 'string' && end.how === 'closed' && end.detail ? ` (${end.detail})` : '';
   if (handshake === undefined) {

@@ -10,6 +10,143 @@ import { RawClient } from './raw-client.js';
 
 const AMQP_0_9_1 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
 
+const method = (channel: number, bytes: number[]): Uint8Array => encodeFrame(1, channel, Buffer.from(bytes));
+const header = (bytes: number[]): Uint8Array => encodeFrame(2, 1, Buffer.from(bytes));
+const publishTo = (c: RawClient): void => c.send(1, 'basic.publish', { exchange: '', 'routing-key': 'q' });
+// queue.declare's ids, ticket and a 1-byte queue name "q"
+const DECLARE_Q = [0, 50, 0, 10, 0, 0, 1, 0x71];
+
+interface MalformedCase {
+  readonly name: string;
+  /** the client's state when the bad bytes go out: an open connection, or channel 1 open too */
+  readonly on: 'connection' | 'channel';
+  readonly send: (c: RawClient) => void | Promise<void>;
+  /** connection.close as RabbitMQ 3.10 sends it, measured on its socket */
+  readonly code: number;
+  readonly text: string;
+  /** RabbitMQ's bare "INTERNAL_ERROR" (a crash): the built-in broker says what it could not decode after it */
+  readonly textIsPrefix?: boolean;
+  readonly classMethod: readonly [number, number];
+}
+
+/** Malformed input answered the same by RabbitMQ 3.10 and the built-in broker. */
+const MALFORMED: readonly MalformedCase[] = [
+  { name: 'a zero-length method frame on a channel', on: 'channel', send: (c) => c.write(method(1, [])), code: 501, text: 'FRAME_ERROR - type 1, all octets = <<>>: unknown_frame', classMethod: [0, 0] },
+  { name: 'a zero-length method frame on channel 0', on: 'connection', send: (c) => c.write(method(0, [])), code: 501, text: 'FRAME_ERROR - type 1, all octets = <<>>: unknown_frame', classMethod: [0, 0] },
+  { name: 'a method frame shorter than its ids', on: 'channel', send: (c) => c.write(method(1, [0, 50])), code: 501, text: 'FRAME_ERROR - type 1, all octets = <<0,50>>: unknown_frame', classMethod: [0, 0] },
+  { name: 'truncated arguments (queue.declare without bits and table)', on: 'channel', send: (c) => c.write(method(1, DECLARE_Q)), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,1,113>>', classMethod: [50, 10] },
+  { name: 'a short string running past the end', on: 'channel', send: (c) => c.write(method(1, [0, 50, 0, 10, 0, 0, 200, 0x71])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,200,113>>', classMethod: [50, 10] },
+  { name: 'a short string running into the next argument', on: 'channel', send: (c) => c.write(method(1, [0, 40, 0, 10, 0, 0, 1, 0x78, 50, 0x64])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,1,120,50,100>>', classMethod: [40, 10] },
+  { name: 'a field table running past the end', on: 'channel', send: (c) => c.write(method(1, [...DECLARE_Q, 0, 0, 0, 0, 100])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,1,113,0,0,0,0,100>>', classMethod: [50, 10] },
+  { name: 'bytes after the arguments (queue.declare)', on: 'channel', send: (c) => c.write(method(1, [...DECLARE_Q, 0, 0, 0, 0, 0, 9, 9])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,1,113,0,0,0,0,0,9,9>>', classMethod: [50, 10] },
+  { name: 'bytes after the arguments (basic.qos)', on: 'channel', send: (c) => c.write(method(1, [0, 60, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,0,0,0,0,0,1>>', classMethod: [60, 10] },
+  { name: 'bytes after the arguments (basic.publish)', on: 'channel', send: (c) => c.write(method(1, [0, 60, 0, 40, 0, 0, 0, 1, 0x71, 0, 7])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,0,1,113,0,7>>', classMethod: [60, 40] },
+  { name: 'truncated basic.ack', on: 'channel', send: (c) => c.write(method(1, [0, 60, 0, 80, 0, 0, 0, 0])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,0,0,0>>', classMethod: [60, 80] },
+  { name: 'channel.open without its argument', on: 'connection', send: (c) => c.write(method(2, [0, 20, 0, 10])), code: 501, text: 'FRAME_ERROR - cannot decode <<>>', classMethod: [20, 10] },
+  { name: 'channel.open with a byte after its argument', on: 'connection', send: (c) => c.write(method(2, [0, 20, 0, 10, 0, 7])), code: 501, text: 'FRAME_ERROR - cannot decode <<0,7>>', classMethod: [20, 10] },
+  {
+    name: 'a reply text over 255 bytes: the first 252 and "..."',
+    on: 'channel',
+    send: (c) => c.write(method(1, [...DECLARE_Q, 0, 0, 0, 0, 0, ...new Array<number>(120).fill(200)])),
+    code: 501,
+    text: `FRAME_ERROR - cannot decode <<0,0,1,113,0,0,0,0,0,${new Array(120).fill(200).join(',')}`.slice(0, 252) + '...',
+    classMethod: [50, 10],
+  },
+  { name: 'truncated connection.close on an open connection', on: 'connection', send: (c) => c.write(method(0, [0, 10, 0, 50, 0])), code: 541, text: 'INTERNAL_ERROR', textIsPrefix: true, classMethod: [0, 0] },
+  { name: 'bytes after connection.close', on: 'connection', send: (c) => c.write(method(0, [0, 10, 0, 50, 0, 200, 0, 0, 0, 0, 0, 5])), code: 541, text: 'INTERNAL_ERROR', textIsPrefix: true, classMethod: [0, 0] },
+  { name: 'a heartbeat with a payload on channel 0', on: 'connection', send: (c) => c.write(encodeFrame(8, 0, Buffer.from([1, 2]))), code: 501, text: 'FRAME_ERROR - type 8, all octets = <<1,2>>: unknown_frame', classMethod: [0, 0] },
+  { name: 'a heartbeat with a payload on a channel', on: 'channel', send: (c) => c.write(encodeFrame(8, 1, Buffer.from([1, 2]))), code: 501, text: 'FRAME_ERROR - type 8, all octets = <<1,2>>: unknown_frame', classMethod: [0, 0] },
+  {
+    name: "a content header whose class differs from the method's",
+    on: 'channel',
+    send: (c) => { publishTo(c); c.write(header([0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0])); },
+    code: 505,
+    text: 'UNEXPECTED_FRAME - expected content header for class 60, got one for class 50 instead',
+    classMethod: [60, 40],
+  },
+  {
+    name: 'a content header of class 0',
+    on: 'channel',
+    send: (c) => { publishTo(c); c.write(header([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0])); },
+    code: 505,
+    text: 'UNEXPECTED_FRAME - expected content header for class 60, got one for class 0 instead',
+    classMethod: [60, 40],
+  },
+  {
+    name: 'a content header with a weight',
+    on: 'channel',
+    send: (c) => { publishTo(c); c.write(header([0, 60, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])); },
+    code: 505,
+    text: 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead',
+    classMethod: [60, 40],
+  },
+  {
+    name: 'a content header shorter than class, weight and body size',
+    on: 'channel',
+    send: (c) => { publishTo(c); c.write(header([0, 60, 0, 0, 0, 0])); },
+    code: 501,
+    text: 'FRAME_ERROR - type 2, all octets = <<0,60,0,0,0,0>>: unknown_frame',
+    classMethod: [0, 0],
+  },
+  {
+    name: 'a content header cut inside its property flags',
+    on: 'channel',
+    send: (c) => { publishTo(c); c.write(header([0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])); },
+    code: 541,
+    text: 'INTERNAL_ERROR',
+    textIsPrefix: true,
+    classMethod: [0, 0],
+  },
+  {
+    name: 'content properties running past the header (then the body)',
+    on: 'channel',
+    send: (c) => { publishTo(c); c.write(header([0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0x80, 0, 50])); c.write(encodeFrame(3, 1, Buffer.from([1, 2, 3]))); },
+    code: 541,
+    text: 'INTERNAL_ERROR',
+    textIsPrefix: true,
+    classMethod: [0, 0],
+  },
+  {
+    name: 'bytes after the content properties (then the body)',
+    on: 'channel',
+    send: (c) => { publishTo(c); c.write(header([0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 7, 7])); c.write(encodeFrame(3, 1, Buffer.from([1, 2, 3]))); },
+    code: 541,
+    text: 'INTERNAL_ERROR',
+    textIsPrefix: true,
+    classMethod: [0, 0],
+  },
+  {
+    name: 'channel.open on a channel awaiting channel.close-ok',
+    on: 'channel',
+    send: async (c) => {
+      c.send(1, 'basic.get', { queue: '' });
+      await c.expectChannelClose();
+      c.send(1, 'channel.open');
+    },
+    code: 504,
+    text: "CHANNEL_ERROR - second 'channel.open' seen",
+    classMethod: [20, 10],
+  },
+  { name: 'an unsolicited channel.close-ok', on: 'channel', send: (c) => c.send(1, 'channel.close-ok'), code: 503, text: 'COMMAND_INVALID - unimplemented method', classMethod: [20, 41] },
+  { name: 'channel.close-ok on a channel never opened', on: 'connection', send: (c) => c.send(3, 'channel.close-ok'), code: 504, text: "CHANNEL_ERROR - expected 'channel.open'", classMethod: [20, 41] },
+];
+
+/** A new connection gets through a publish and a get: the broker survived what came before. */
+async function expectAlive(port: number): Promise<void> {
+  const c = await RawClient.connect(port);
+  try {
+    await c.open();
+    await c.openChannel(1);
+    c.send(1, 'queue.declare', { queue: '', exclusive: true });
+    const q = String((await c.expectMethod('queue.declare-ok')).args['queue']);
+    c.publish(1, '', q, 'alive');
+    c.send(1, 'basic.get', { queue: q, 'no-ack': true });
+    await c.expectMethod('basic.get-ok');
+  } finally {
+    c.destroy();
+  }
+}
+
 /** Cases whose answer is the same on RabbitMQ 3.x and on the built-in broker. */
 function sharedCases(port: () => number): void {
   const connect = () => RawClient.connect(port());
@@ -153,6 +290,28 @@ function sharedCases(port: () => number): void {
     c.destroy();
   });
 
+  describe('malformed frames: the same connection.close, and the broker serves the next client', () => {
+    for (const m of MALFORMED) {
+      it(`${m.name}: ${m.code}`, async () => {
+        const c = await connect();
+        try {
+          await c.open();
+          if (m.on === 'channel') await c.openChannel(1);
+          await m.send(c);
+          const close = await c.expectMethod('connection.close');
+          const text = String(close.args['reply-text']);
+          expect(close.args['reply-code']).toBe(m.code);
+          if (m.textIsPrefix) expect(text.startsWith(m.text)).toBe(true);
+          else expect(text).toBe(m.text);
+          expect([close.args['class-id'], close.args['method-id']]).toEqual(m.classMethod);
+        } finally {
+          c.destroy();
+        }
+        await expectAlive(port());
+      });
+    }
+  });
+
   it('reusing a consumer tag on a channel: 530', async () => {
     const c = await connect();
     await c.open();
@@ -192,6 +351,49 @@ describe('bad input against the built-in broker', () => {
     d.send(0, 'connection.open', {});
     expect(await d.expectConnectionClose()).toEqual([504, 'CHANNEL_ERROR - unexpected method in connection state starting']);
     d.destroy();
+  });
+
+  // RabbitMQ drops the socket without a frame (or waits forever) on these: the built-in broker
+  // says why, with the code RabbitMQ uses for its nearest case (docs/broker.md lists them)
+  describe('where RabbitMQ answers nothing, the built-in broker says why', () => {
+    const cases: Array<[string, 'connection' | 'channel' | 'start', (c: RawClient) => void, number, string, [number, number]]> = [
+      ['a field table value of an unknown type', 'channel', (c) => c.write(method(1, [...DECLARE_Q, 0, 0, 0, 0, 5, 1, 0x61, 0x5a, 0, 0])), 501, 'FRAME_ERROR - cannot decode <<0,0,1,113,0,0,0,0,5,1,97,90,0,0>>', [50, 10]],
+      ['a nested table running past its parent', 'channel', (c) => c.write(method(1, [...DECLARE_Q, 0, 0, 0, 0, 7, 1, 0x61, 0x46, 0, 0, 0, 9])), 501, 'FRAME_ERROR - cannot decode <<0,0,1,113,0,0,0,0,7,1,97,70,0,0,0,9>>', [50, 10]],
+      ['a table key running past the table', 'channel', (c) => c.write(method(1, [...DECLARE_Q, 0, 0, 0, 0, 2, 9, 0x61])), 501, 'FRAME_ERROR - cannot decode <<0,0,1,113,0,0,0,0,2,9,97>>', [50, 10]],
+      ['a truncated connection.start-ok', 'start', (c) => c.write(method(0, [0, 10, 0, 11, 0, 0, 0, 0])), 501, 'FRAME_ERROR - cannot decode <<0,0,0,0>>', [10, 11]],
+      ['a zero-length method frame before connection.open', 'start', (c) => c.write(method(0, [])), 501, 'FRAME_ERROR - type 1, all octets = <<>>: unknown_frame', [0, 0]],
+      ['a heartbeat with a payload before connection.open', 'start', (c) => c.write(encodeFrame(8, 0, Buffer.from([1]))), 501, 'FRAME_ERROR - type 8, all octets = <<1>>: unknown_frame', [0, 0]],
+      [
+        'a body frame past the header\'s body-size',
+        'channel',
+        (c) => { publishTo(c); c.write(encodeContentHeaderFrame(1, { classId: 60, bodySize: 2, properties: {} })); c.write(encodeFrame(3, 1, Buffer.from([1, 2, 3]))); },
+        505,
+        "UNEXPECTED_FRAME - content body of 3 bytes exceeds the header's body-size 2",
+        [60, 40],
+      ],
+    ];
+    for (const [name, on, send, code, text, classMethod] of cases) {
+      it(`${name}: ${code}`, async () => {
+        const c = await RawClient.connect(broker.address.port);
+        try {
+          if (on === 'start') {
+            c.write(AMQP_0_9_1);
+            await c.expectMethod('connection.start');
+          } else {
+            await c.open();
+            if (on === 'channel') await c.openChannel(1);
+          }
+          send(c);
+          const close = await c.expectMethod('connection.close');
+          expect([close.args['reply-code'], close.args['reply-text'], close.args['class-id'], close.args['method-id']]).toEqual([code, text, ...classMethod]);
+          // before open, the connection ends at once (clients rarely answer close-ok then)
+          if (on === 'start') await c.waitForEnd();
+        } finally {
+          c.destroy();
+        }
+        await expectAlive(broker.address.port);
+      });
+    }
   });
 
   it('an unknown method id: 540 (RabbitMQ drops the socket without a word)', async () => {

@@ -220,7 +220,7 @@ describe('limits', () => {
   });
 
   it('blocks publishers above the memory high watermark and unblocks them below it', async () => {
-    const b = await broker({ memoryHighWatermark: 1 });
+    const b = await broker({ maxMemory: 1 });
     const c = await client(b);
     await c.open();
     await c.openChannel(1);
@@ -234,7 +234,7 @@ describe('limits', () => {
     await other.open();
     await other.openChannel(1);
     c.publish(1, '', q, 'second, sent while blocked');
-    b.broker.setMemoryHighWatermark(Number.MAX_SAFE_INTEGER);
+    b.broker.setMaxMemory(Number.MAX_SAFE_INTEGER);
     await c.expectMethod('connection.unblocked');
     c.send(1, 'queue.declare', { queue: q, passive: true });
     expect((await c.expectMethod('queue.declare-ok')).args['message-count']).toBe(2);
@@ -297,11 +297,20 @@ describe('observer and listener', () => {
 });
 
 describe('options', () => {
-  it('parses --user name:password and refuses bad values', async () => {
+  it('parses --user name:password[@vhost,...] and refuses bad values', async () => {
     expect(parseUserOption('ann:pa:ss')).toEqual({ name: 'ann', password: 'pa:ss' });
     expect(parseUserOption('bob:')).toEqual({ name: 'bob', password: '' });
+    expect(parseUserOption('ann:pw@/,orders')).toEqual({ name: 'ann', password: 'pw', vhosts: ['/', 'orders'] });
+    // the vhosts follow the last '@': a password with '@' in it is followed by a list, `*` for all
+    expect(parseUserOption('ann:p@ss@*')).toEqual({ name: 'ann', password: 'p@ss' });
+    expect(parseUserOption('ann:p@ss@/')).toEqual({ name: 'ann', password: 'p@ss', vhosts: ['/'] });
+    expect(() => parseUserOption('ann:pw@a,,b')).toThrow(`--user: an empty vhost name in "ann:pw@a,,b"`);
+    expect(() => parseUserOption('ann:pw@')).toThrow(BrokerOptionError);
     expect(() => parseUserOption('nocolon')).toThrow(BrokerOptionError);
-    expect(() => parseUserOption(':pw')).toThrow('--user: expected name:password, got ":pw"');
+    expect(() => parseUserOption(':pw')).toThrow('--user: expected name:password[@vhost,...], got ":pw"');
+    await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, users: [parseUserOption('ann:pw@orders')] })).rejects.toThrow(
+      "--user: user 'ann' is given vhost 'orders', which the broker does not have (add --vhost orders)",
+    );
     await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, maxMessageSize: 0 })).rejects.toThrow('--max-message-size: expected an integer from 1 to 536870912, got 0');
   });
 });

@@ -39,9 +39,9 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
-  static connect(port: number): Promise<RawClient> {
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(s)));
+      const s = net.connect({ host, port }, () => resolve(new RawClient(s)));
       s.once('error', reject);
     });
   }

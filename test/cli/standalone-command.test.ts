@@ -177,7 +177,42 @@ describe('amqp-spy --standalone', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--user applies with --standalone only/);
     expect(runCli(['--standalone', '--user', 'nocolon']).stderr).toMatch(/--user: expected name:password/);
-    expect(runCli(['--upstream', '127.0.0.1:5672', '--memory-high-watermark', '1']).stderr).toMatch(/--memory-high-watermark applies with --standalone only/);
-    expect(runCli(['--standalone', '--memory-high-watermark', '1.5']).stderr).toMatch(/--memory-high-watermark takes bytes, or a fraction of RAM below 1/);
+    expect(runCli(['--upstream', '127.0.0.1:5672', '--max-memory', '1']).stderr).toMatch(/--max-memory applies with --standalone only/);
+  });
+
+  it('--handshake-timeout closes a client that never opens; --max-connections refuses the one too many', async () => {
+    const port = await freePort();
+    const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--handshake-timeout', '300', '--max-connections', '1']);
+    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
+    const idle = await RawClient.connect(port);
+    cleanups.push(() => idle.destroy());
+    await idle.waitForEnd();
+    await waitFor(() => cli.stdout().includes('handshake timeout'), 'the timeout to be printed');
+    expect(cli.stdout()).toContain('handshake timeout: no connection.open within 300 ms (nothing received)');
+    const first = await amqplib.connect({ hostname: '127.0.0.1', port });
+    first.on('error', () => undefined);
+    cleanups.push(() => first.close().catch(() => undefined));
+    const second = await RawClient.connect(port);
+    cleanups.push(() => second.destroy());
+    await expect(second.open()).rejects.toThrow('got connection.close 530 NOT_ALLOWED - connection refused: node connection limit (1) is reached');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('refuses bad --handshake-timeout, --max-connections, --max-memory and --user values, and broker options without --standalone', () => {
+    for (const [args, message] of [
+      [['--standalone', '--handshake-timeout', 'soon'], '--handshake-timeout takes milliseconds (0: never) from 0 to 2147483647, got "soon"'],
+      [['--standalone', '--max-connections', '0'], '--max-connections takes a number of connections from 1 to 4294967295, got "0"'],
+      [['--upstream', '127.0.0.1:5672', '--max-connections', '5'], '--max-connections applies with --standalone only'],
+      [['--upstream', '127.0.0.1:5672', '--allow-remote-guest'], '--allow-remote-guest applies with --standalone only'],
+      [['--upstream', '127.0.0.1:5672', '--max-memory', '1000000'], '--max-memory applies with --standalone only'],
+      [['--standalone', '--max-memory', '64MiB'], '--max-memory takes a number of bytes from 1 to 9007199254740991, got "64MiB"'],
+      [['--standalone', '--user', 'ann:pw@orders'], "--user: user 'ann' is given vhost 'orders', which the broker does not have (add --vhost orders)"],
+    ] as const) {
+      const r = runCli([...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toBe(`amqp-spy: ${message}`);
+    }
   });
 });

@@ -47,7 +47,7 @@ const screenOf = (store: EventStore) => connectionLines(store.connections.values
 
 describe('a connection the built-in broker blocks (memory alarm), through the proxy', () => {
   it('is BLOCKED in the connections view, its publishes meanwhile are flagged, unblocked says for how long', async () => {
-    const broker: RunningBroker = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, memoryHighWatermark: 1 });
+    const broker: RunningBroker = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, maxMemory: 1 });
     cleanups.push(() => broker.close());
     const spy = await spyOn('127.0.0.1', broker.address.port);
     const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${spy.port}`);
@@ -72,7 +72,7 @@ describe('a connection the built-in broker blocks (memory alarm), through the pr
     expect(spy.events.filter((e) => error.matches(e)).map((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name)).toEqual(['connection.blocked']);
     expect(spy.events.filter((e) => blockedTerm.matches(e)).map((e) => (e.kind === 'message' ? 'message' : e.kind === 'frame' && e.frame.type === 'method' ? e.frame.method.name : e.kind))).toEqual(['connection.blocked', 'basic.publish', 'message']);
 
-    broker.broker.setMemoryHighWatermark(Number.MAX_SAFE_INTEGER);
+    broker.broker.setMaxMemory(Number.MAX_SAFE_INTEGER);
     await waitFor(() => unblocked, 'amqplib to be told connection.unblocked');
     await waitFor(() => methods(spy.events, 'connection.unblocked').length === 1, 'the spy to see connection.unblocked');
     const [blockedFrame] = methods(spy.events, 'connection.blocked');

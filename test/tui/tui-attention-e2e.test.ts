@@ -15,7 +15,7 @@ import { until } from './helpers.js';
   const connections: amqp.ChannelModel[] = [];
 
   beforeAll(async () => {
-    screen.start(['--standalone', '--memory-high-watermark', '1'], 120, 36);
+    screen.start(['--standalone', '--max-memory', '1'], 120, 36);
     await screen.waitFor('amqp-spy  standalone broker', 'the broker to listen');
     const url = `amqp://guest:guest@127.0.0.1:${screen.port()}`;
     const consumer = await amqp.connect(url);
