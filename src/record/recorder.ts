@@ -135,6 +135,16 @@ function linkError(path: string): RecordingLinkError {
   return new RecordingLinkError(path, target, realPath);
 }
 
+/** The path's own entry (a link is not followed), or undefined when there is none. */
+function lstatIfExists(path: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return undefined;
+  }
+}
+
 /**
  * Checks, without creating or changing anything, that the recording could be opened: the
  * errors `openRecordingFile` would give for a link, a missing directory, a directory or a
@@ -142,12 +152,7 @@ function linkError(path: string): RecordingLinkError {
  */
 function checkRecordingPath(path: string): void {
   if (path === STDOUT_PATH) return;
-  let existing: fs.Stats | undefined;
-  try {
-    existing = fs.lstatSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const existing = lstatIfExists(path);
   if (existing?.isSymbolicLink()) {
     if (!isOwnStream(path)) throw linkError(path);
     return;
@@ -173,12 +178,7 @@ function openRecordingFile(path: string): RecordingFile {
   if (path === STDOUT_PATH) {
     return { fd: 1, seekable: false, owned: false };
   }
-  let existing: fs.Stats | undefined;
-  try {
-    existing = fs.lstatSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const existing = lstatIfExists(path);
   if (existing?.isSymbolicLink()) {
     if (!isOwnStream(path)) throw linkError(path);
     // appending: a redirected stdout file is not truncated under the shell's feet
