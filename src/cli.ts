@@ -165,7 +165,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
   }
-  const { formatHostPort, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
+  const { formatHostPort, isLoopbackAddress, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
   const { createSummary } = await import('./view/summary.js');
   const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
@@ -196,7 +196,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   const notice = notices.notice;
   if (upstream?.tls) {
     if (opts.insecure) notice('warning: --insecure accepts any certificate from the upstream: whoever can intercept that connection sees the credentials and the traffic');
-    if (!isLoopback(listen.host)) notice(`warning: clients connect to ${formatHostPort(listen.host, listen.port)} in plain text: their credentials cross the network in clear before the proxy encrypts them to the upstream`);
+    if (!isLoopbackAddress(listen.host)) notice(`warning: clients connect to ${formatHostPort(listen.host, listen.port)} in plain text: their credentials cross the network in clear before the proxy encrypts them to the upstream`);
   }
   // `--record -`: stdout carries the recording, so nothing else is printed there
   const recordToStdout = opts.record === '-';
@@ -308,10 +308,6 @@ function lossReport(sinkFailures: number, recorder: Recorder | undefined): strin
   if (recorder?.error) parts.push(`${recorder.error.message}: ${recorder.eventsLost} event${recorder.eventsLost === 1 ? ' was' : 's were'} not recorded`);
   if (sinkFailures > 0) parts.push(`${sinkFailures} event${sinkFailures === 1 ? '' : 's'} failed to reach every view or the recording (see the notices above)`);
   return parts.length > 0 ? `incomplete: ${parts.join('; ')}` : undefined;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** An integer option in [min, max]; `what` names its unit for the error line. */

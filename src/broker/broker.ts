@@ -116,13 +116,6 @@ export function parseUserOption(text: string): BrokerUser {
   return { name, password, vhosts };
 }
 
-/** The addresses RabbitMQ's loopback_users accept: 127.0.0.0/8 and ::1, IPv4-mapped too. */
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v4.startsWith('127.') || address === '::1';
-}
-
 function checkInteger(option: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new BrokerOptionError(option, `expected an integer from ${min} to ${max}, got ${value}`);

@@ -35,6 +35,16 @@ export class AddressError extends Error {
 }
 
 /** `host:port` with IPv6 literals in brackets, for messages and logs. */
+/**
+ * Whether an address (a socket's peer, or a host to listen on) is this machine only:
+ * 127.0.0.0/8, ::1 (IPv4-mapped too), `localhost`. RabbitMQ's loopback_users accept the same.
+ */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1' || address === 'localhost';
+}
+
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
