@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
-import { LineBuffers } from './line-buffers.js';
+import { LineBuffers } from '../output/line-buffers.js';
 import { makeRecordingHeader, recordingLine, writeFrameLine, type RecordingHeader } from './recording-format.js';
 
 export class RecordingWriteError extends Error {
