@@ -165,7 +165,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
   }
-  const { formatHostPort, isLoopbackAddress, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
+  const { formatHostPort, isLoopbackAddress, parseListenAddress, parseUpstreamAddress } = await import('./source/address.js');
   const { createSummary } = await import('./view/summary.js');
   const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');

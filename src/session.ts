@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { BrokerUser } from './broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
-import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
+import type { ListenAddress, UpstreamAddress } from './source/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
 import { anyOverloaded, createTapObserver, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
 

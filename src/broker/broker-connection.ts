@@ -16,7 +16,7 @@ import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder
 import type { ProxyObserver, SocketEnd } from '../proxy/proxy-server.js';
 import { VERSION } from '../version.js';
 import { AmqpError, cannotDecode, payloadSnippet, replyTextOnWire, unknownFrame } from './amqp-error.js';
-import { isLoopbackAddress } from '../proxy/address.js';
+import { isLoopbackAddress } from '../source/address.js';
 import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
 import type { VirtualHost } from './vhost.js';

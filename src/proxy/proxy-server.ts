@@ -4,7 +4,7 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { formatHostPort, type ListenAddress, type UpstreamAddress } from './address.js';
+import { formatHostPort, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 
 import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
 

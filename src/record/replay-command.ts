@@ -2,7 +2,7 @@
 // kept out of cli.ts so the CLI only parses arguments.
 
 import { LineFeed, NoticeRouter, prepareTui } from '../tui-launch.js';
-import { parseUpstreamAddress } from '../proxy/address.js';
+import { parseUpstreamAddress } from '../source/address.js';
 import { parseFilter } from '../view/filter.js';
 import { createHeadlessPrinter, type PrinterOutput } from '../view/headless-printer.js';
 import { createSummary, plural } from '../view/summary.js';

@@ -1,4 +1,5 @@
-// Parsing of the proxy's --listen and --upstream options into host/port pairs.
+// Addresses every source shares: --listen (the proxy, the built-in broker), --upstream and
+// replay --to as host/port pairs, and which addresses are this machine's only.
 
 import { isIPv6 } from 'node:net';
 
