@@ -6,7 +6,8 @@ import type { BrokerUser } from './broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './source/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
-import { anyOverloaded, createTapObserver, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
+import type { ByteObserver } from './source/byte-observer.js';
+import { anyOverloaded, createTapObserver, type OverloadableSink } from './tap/tap-observer.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;

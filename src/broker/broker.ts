@@ -2,7 +2,7 @@
 // Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
 
 import type { ContentProperties } from '../decoder/types.js';
-import type { ProxyObserver } from '../proxy/proxy-server.js';
+import type { ByteObserver } from '../source/byte-observer.js';
 import { MemoryMonitor } from './memory-monitor.js';
 import { VirtualHost } from './vhost.js';
 
@@ -49,7 +49,7 @@ export interface BrokerOptions {
    */
   readonly maxMemory?: number;
   /** sees every byte received and sent, like the proxy's observer */
-  readonly observer?: ProxyObserver;
+  readonly observer?: ByteObserver;
   /** ms clock for TTLs (tests may pass a fake one); default Date.now */
   readonly now?: () => number;
   /** one-line warnings (default guest account on a public interface); default stderr */

@@ -1,41 +1,17 @@
 // The proxy's socket layer: accepts AMQP clients, opens one upstream connection for each,
 // and forwards bytes unchanged in both directions while reporting them to an observer.
-// No decoding here: the decoder reads the same chunks through ProxyObserver.onData.
+// No decoding here: the decoder reads the same chunks through ByteObserver.onData.
 
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatHostPort, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 
 import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
+import type { ByteObserver } from '../source/byte-observer.js';
 
 export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
 export type ProxyConnectionInfo = ConnectionInfo;
-
-/**
- * Plain callbacks, all optional. They run on the forwarding path, after the bytes were handed
- * to the other socket, so they cannot delay or alter forwarding; exceptions they throw are
- * caught (see ProxyServerOptions.onObserverError).
- */
-export interface ProxyObserver {
-  /** a client was accepted; the upstream connection is being opened */
-  onOpen?(conn: ProxyConnectionInfo): void;
-  /**
-   * Bytes forwarded, in order per direction; after one side failed, also what the other still
-   * sends, which cannot be forwarded. `chunk` is the Buffer that was written to the
-   * other side: read it, never modify it (it may still be queued for writing). The proxy
-   * never reuses its memory, so it may be kept without copying; but it can be a slice of a
-   * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
-   */
-  onData?(connId: number, dir: Direction, chunk: Buffer): void;
-  /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
-  onClose?(connId: number, end: SocketEnd): void;
-  /**
-   * e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose); `unforwarded`:
-   * client bytes still queued for the upstream, which it never got
-   */
-  onUpstreamError?(connId: number, message: string, unforwarded: number): void;
-}
 
 export interface UpstreamTlsOptions {
   /** PEM CA certificate(s) to trust instead of the system store (file contents) */
@@ -51,7 +27,7 @@ export interface ProxyServerOptions {
   readonly upstream: UpstreamAddress;
   /** used when upstream.tls is true */
   readonly tls?: UpstreamTlsOptions;
-  readonly observer?: ProxyObserver;
+  readonly observer?: ByteObserver;
   /** give up connecting upstream after this long (default 10 s) */
   readonly connectTimeoutMs?: number;
   /**
@@ -65,7 +41,7 @@ export interface ProxyServerOptions {
    * Told about the first exception thrown by each observer callback (later ones are only
    * counted). Default: one line on stderr.
    */
-  readonly onObserverError?: (callback: keyof ProxyObserver, error: unknown) => void;
+  readonly onObserverError?: (callback: keyof ByteObserver, error: unknown) => void;
 }
 
 /** The listen port cannot be bound; the message is one line. */
@@ -227,7 +203,7 @@ export class ProxyServer {
     if (this.#held) relay.hold(true);
   }
 
-  #observerFailed(callback: keyof ProxyObserver, error: unknown): void {
+  #observerFailed(callback: keyof ByteObserver, error: unknown): void {
     this.#observerErrors++;
     if (this.#reportedObserverErrors.has(callback)) return;
     this.#reportedObserverErrors.add(callback);
@@ -249,7 +225,7 @@ export class ProxyServer {
 interface RelayHooks {
   /** both sockets are closed and onClose was emitted */
   closed(id: number): void;
-  observerFailed(callback: keyof ProxyObserver, error: unknown): void;
+  observerFailed(callback: keyof ByteObserver, error: unknown): void;
   /** what the connections' read slabs may hold together */
   readonly slabs: SlabBudget;
 }
@@ -260,7 +236,7 @@ class Relay {
   readonly #client: net.Socket;
   readonly #upstream: net.Socket;
   readonly #owner: RelayHooks;
-  readonly #observer: ProxyObserver | undefined;
+  readonly #observer: ByteObserver | undefined;
   readonly #upstreamHost: string;
   readonly #upstreamPort: number;
   readonly #upstreamName: string;
