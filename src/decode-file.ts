@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import { EventBus, type DecodeErrorEvent, type EventSink } from './events.js';
 import { ConnectionTap } from './tap/connection-tap.js';
 import type { OverloadableSink } from './tap/tap-observer.js';
-import { describeFsError, isPcap } from './file-errors.js';
+import { describeFsError } from './source/errno.js';
+import { isPcap } from './source/pcap.js';
 
 export class InputFileError extends Error {
   constructor(readonly path: string, message: string) {

@@ -6,6 +6,7 @@ import type { BrokerUser } from './broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './source/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
+import { describeFsError } from './source/errno.js';
 import type { ByteObserver } from './source/byte-observer.js';
 import { anyOverloaded, createTapObserver, type OverloadableSink } from './tap/tap-observer.js';
 
@@ -85,8 +86,7 @@ function readCaFile(path: string): Buffer {
   try {
     pem = fs.readFileSync(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new CaFileError(path, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message);
+    throw new CaFileError(path, describeFsError(error));
   }
   const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {

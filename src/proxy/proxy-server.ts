@@ -8,6 +8,7 @@ import { formatHostPort, type ListenAddress, type UpstreamAddress } from '../sou
 
 import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
 import type { ByteObserver } from '../source/byte-observer.js';
+import { describeSocketError } from '../source/errno.js';
 
 export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
@@ -59,7 +60,7 @@ export class ListenError extends Error {
 
   /** From a listen 'error' event: `cannot listen on 127.0.0.1:5673: address already in use`. */
   static fromErrno(host: string, port: number, err: NodeJS.ErrnoException): ListenError {
-    return new ListenError(host, port, err.code, describeErrno(err));
+    return new ListenError(host, port, err.code, describeSocketError(err));
   }
 }
 
@@ -420,7 +421,7 @@ class Relay {
 
   #sideFailed(side: 'client' | 'upstream', err: NodeJS.ErrnoException): void {
     const other = side === 'client' ? this.#upstream : this.#client;
-    const what = describeErrno(err);
+    const what = describeSocketError(err);
     if (side === 'upstream') {
       if (!this.#connected) {
         clearTimeout(this.#connectTimer);
@@ -589,28 +590,4 @@ class SlabBudget {
     this.#held += granted;
     return granted;
   }
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host name lookup failed (temporary)',
-  EPIPE: 'broken pipe',
-  EADDRINUSE: 'address already in use',
-  EADDRNOTAVAIL: 'address not available',
-  EACCES: 'permission denied',
-};
-
-/** One short line for a socket error: known errno codes in words, TLS errors as `TLS: ...`. */
-function describeErrno(err: NodeJS.ErrnoException): string {
-  const code = err.code;
-  if (code !== undefined && ERRNO_TEXT[code] !== undefined) return ERRNO_TEXT[code];
-  if (code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code))) {
-    return `TLS: ${err.message}`;
-  }
-  return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
 }

@@ -6,7 +6,8 @@ import { DECODE_ERROR_CODES, type DecodeErrorCode } from '../decoder/errors.js';
 import type { DecodeErrorEvent, Direction, Endpoint, SocketEnd } from '../events.js';
 import { LineCutter } from './line-cutter.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
-import { describeFsError, isPcap } from '../file-errors.js';
+import { describeFsError } from '../source/errno.js';
+import { isPcap } from '../source/pcap.js';
 
 export class RecordingError extends Error {
   constructor(
