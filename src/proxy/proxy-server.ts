@@ -9,6 +9,7 @@ import { formatHostPort, type ListenAddress, type UpstreamAddress } from '../sou
 import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 import { describeSocketError } from '../source/errno.js';
+import { ListenError } from '../source/listen-error.js';
 
 export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
@@ -43,25 +44,6 @@ export interface ProxyServerOptions {
    * counted). Default: one line on stderr.
    */
   readonly onObserverError?: (callback: keyof ByteObserver, error: unknown) => void;
-}
-
-/** The listen port cannot be bound; the message is one line. */
-export class ListenError extends Error {
-  constructor(
-    readonly host: string,
-    readonly port: number,
-    /** errno code, e.g. EADDRINUSE */
-    readonly code: string | undefined,
-    reason: string,
-  ) {
-    super(`cannot listen on ${formatHostPort(host, port)}: ${reason}`);
-    this.name = new.target.name;
-  }
-
-  /** From a listen 'error' event: `cannot listen on 127.0.0.1:5673: address already in use`. */
-  static fromErrno(host: string, port: number, err: NodeJS.ErrnoException): ListenError {
-    return new ListenError(host, port, err.code, describeSocketError(err));
-  }
 }
 
 // Per-socket buffer limit: write() returns false above it and the source is paused until
