@@ -10,19 +10,11 @@ import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.j
 import type { ByteObserver } from '../source/byte-observer.js';
 import { describeSocketError } from '../source/errno.js';
 import { ListenError } from '../source/listen-error.js';
+import { connectTls, type UpstreamTlsOptions } from '../source/tls-connect.js';
 
 export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
 export type ProxyConnectionInfo = ConnectionInfo;
-
-export interface UpstreamTlsOptions {
-  /** PEM CA certificate(s) to trust instead of the system store (file contents) */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
-  /** default true; false accepts any certificate (for debugging only) */
-  readonly rejectUnauthorized?: boolean;
-  /** SNI / certificate name; defaults to the upstream host when it is a name, not an IP */
-  readonly servername?: string;
-}
 
 export interface ProxyServerOptions {
   readonly listen: ListenAddress;
@@ -250,12 +242,7 @@ class Relay {
 
     const base = { host, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK };
     if (options.upstream.tls) {
-      const t = options.tls ?? {};
-      const tlsOptions: tls.ConnectionOptions = { ...base, rejectUnauthorized: t.rejectUnauthorized ?? true };
-      if (t.ca !== undefined) tlsOptions.ca = t.ca as tls.ConnectionOptions['ca'];
-      const servername = t.servername ?? (net.isIP(host) === 0 ? host : undefined);
-      if (servername !== undefined) tlsOptions.servername = servername;
-      this.#upstream = tls.connect(tlsOptions);
+      this.#upstream = connectTls(base, options.tls);
     } else {
       // Plain TCP upstream: read straight into slabs (see ReadSlab) instead of letting Node
       // allocate a buffer per read and run it through the Readable machinery.
