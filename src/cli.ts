@@ -107,7 +107,7 @@ program
     if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
     const timeoutMs = Number(opts.timeout);
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
-    const { runReplayCommand } = await import('./record/replay-command.js');
+    const { runReplayCommand } = await import('./commands/replay.js');
     const { streamOutput } = await import('./view/headless-printer.js');
     const code = await runReplayCommand(file, {
       json: opts.json ?? false,
@@ -133,7 +133,7 @@ program
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .action(async (file: string, opts: { json?: boolean; showSecrets?: boolean }) => {
     const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
-    const { decodeFile } = await import('./decode-file.js');
+    const { decodeFile } = await import('./commands/decode.js');
     const printer = createHeadlessPrinter({
       write: writeStdout,
       json: opts.json ?? false,
@@ -170,7 +170,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
   const { startProxySession, startStandaloneSession } = await import('./session.js');
-  const { prepareTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
+  const { prepareTui, NoticeRouter, wantsTui } = await import('./commands/tui-launch.js');
   const upstream = opts.upstream !== undefined ? parseUpstreamAddress(opts.upstream) : undefined;
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);

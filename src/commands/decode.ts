@@ -2,11 +2,11 @@
 // decoded through the same tap as live traffic.
 
 import fs from 'node:fs';
-import { EventBus, type DecodeErrorEvent, type EventSink } from './events.js';
-import { ConnectionTap } from './tap/connection-tap.js';
-import type { OverloadableSink } from './tap/tap-observer.js';
-import { describeFsError } from './source/errno.js';
-import { isPcap } from './source/pcap.js';
+import { EventBus, type DecodeErrorEvent, type EventSink } from '../events.js';
+import { ConnectionTap } from '../tap/connection-tap.js';
+import type { OverloadableSink } from '../tap/tap-observer.js';
+import { describeFsError } from '../source/errno.js';
+import { isPcap } from '../source/pcap.js';
 
 export class InputFileError extends Error {
   constructor(readonly path: string, message: string) {
