@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import type { BrokerUser } from './broker/broker.js';
 import type { EventSink } from './events.js';
 import type { Recorder } from './record/recorder.js';
-import type { StandaloneSession } from './session.js';
+import type { StandaloneSession } from './commands/live-session.js';
 import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
@@ -169,7 +169,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   const { createSummary } = await import('./view/summary.js');
   const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
-  const { startProxySession, startStandaloneSession } = await import('./session.js');
+  const { startProxySession, startStandaloneSession } = await import('./commands/live-session.js');
   const { prepareTui, NoticeRouter, wantsTui } = await import('./commands/tui-launch.js');
   const upstream = opts.upstream !== undefined ? parseUpstreamAddress(opts.upstream) : undefined;
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;

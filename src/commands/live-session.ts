@@ -2,13 +2,13 @@
 
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import type { BrokerUser } from './broker/broker.js';
-import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
-import type { ListenAddress, UpstreamAddress } from './source/address.js';
-import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
-import { describeFsError } from './source/errno.js';
-import type { ByteObserver } from './source/byte-observer.js';
-import { anyOverloaded, createTapObserver, type OverloadableSink } from './tap/tap-observer.js';
+import type { BrokerUser } from '../broker/broker.js';
+import { EventBus, sinkFailureNotices, type EventSink } from '../events.js';
+import type { ListenAddress, UpstreamAddress } from '../source/address.js';
+import { ProxyServer, type Endpoint } from '../proxy/proxy-server.js';
+import { describeFsError } from '../source/errno.js';
+import type { ByteObserver } from '../source/byte-observer.js';
+import { anyOverloaded, createTapObserver, type OverloadableSink } from '../tap/tap-observer.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -131,7 +131,7 @@ export interface StandaloneSession extends RunningSession {
 
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
 export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<StandaloneSession> {
-  const { startBroker } = await import('./broker/broker-server.js');
+  const { startBroker } = await import('../broker/broker-server.js');
   const slow = [options.recorder, options.output].filter((s) => s !== undefined);
   const recorder = slow.length > 1 ? anyOverloaded(slow) : slow[0];
   // the broker exists by the time a connection reports data
