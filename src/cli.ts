@@ -7,33 +7,11 @@ import type { BrokerUser } from './broker/broker.js';
 import type { EventSink } from './events.js';
 import type { Recorder } from './record/recorder.js';
 import type { StandaloneSession } from './commands/live-session.js';
+import { AmqpSpyError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
 const STANDALONE_LISTEN_PORT = 5672;
-
-class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** Errors that are the user's to fix, by class name → exit code; their message is one line. */
-const USER_ERRORS: Readonly<Record<string, number>> = {
-  UsageError: 2,
-  AddressError: 2,
-  CaFileError: 2,
-  InputFileError: 2,
-  DecodeFileError: 1,
-  RecordingError: 2,
-  FilterSyntaxError: 2,
-  BrokerOptionError: 2,
-  ListenError: 1,
-  ReplayTargetError: 1,
-  RecordingWriteError: 1,
-  RecordingLinkError: 2,
-};
 
 interface RootOptions {
   listen?: string;
@@ -359,8 +337,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  const name = error instanceof Error ? error.name : '';
-  const exitCode = USER_ERRORS[name];
+  const exitCode = error instanceof AmqpSpyError ? error.exitCode : undefined;
   process.stderr.write(`amqp-spy: ${error instanceof Error ? error.message : String(error)}\n`);
   if (exitCode === undefined && error instanceof Error && process.env['AMQP_SPY_DEBUG']) process.stderr.write(`${error.stack}\n`);
   process.exit(exitCode ?? 1);

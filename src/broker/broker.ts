@@ -5,6 +5,7 @@ import type { ContentProperties } from '../decoder/types.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 import { MemoryMonitor } from './memory-monitor.js';
 import { VirtualHost } from './vhost.js';
+import { AmqpSpyError } from '../errors.js';
 
 export interface BrokerUser {
   readonly name: string;
@@ -86,7 +87,8 @@ export interface AlarmListener {
 }
 
 /** Invalid broker options (one line, names the option). */
-export class BrokerOptionError extends Error {
+export class BrokerOptionError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(
     readonly option: string,
     message: string,

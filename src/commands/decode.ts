@@ -7,8 +7,10 @@ import { ConnectionTap } from '../tap/connection-tap.js';
 import type { OverloadableSink } from '../tap/tap-observer.js';
 import { describeFsError } from '../source/errno.js';
 import { isPcap } from '../source/pcap.js';
+import { AmqpSpyError } from '../errors.js';
 
-export class InputFileError extends Error {
+export class InputFileError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(readonly path: string, message: string) {
     super(message);
     this.name = 'InputFileError';
@@ -16,7 +18,8 @@ export class InputFileError extends Error {
 }
 
 /** What went wrong decoding a file: its events were printed; the command exits non-zero. */
-export class DecodeFileError extends Error {
+export class DecodeFileError extends AmqpSpyError {
+  override readonly exitCode = 1;
   constructor(readonly path: string, readonly errors: number, message: string) {
     super(message);
     this.name = 'DecodeFileError';

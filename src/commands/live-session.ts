@@ -9,6 +9,7 @@ import { ProxyServer, type Endpoint } from '../proxy/proxy-server.js';
 import { describeFsError } from '../source/errno.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 import { anyOverloaded, createTapObserver, type OverloadableSink } from '../tap/tap-observer.js';
+import { AmqpSpyError } from '../errors.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -71,7 +72,8 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
 }
 
 /** A CA file the user named; unreadable → one clear line. */
-export class CaFileError extends Error {
+export class CaFileError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(readonly path: string, reason: string) {
     super(`--upstream-ca ${path}: ${reason}`);
     this.name = 'CaFileError';

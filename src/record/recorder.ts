@@ -9,8 +9,10 @@ import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
 import { LineBuffers } from '../output/line-buffers.js';
 import { describeFsError } from '../source/errno.js';
 import { makeRecordingHeader, recordingLine, writeFrameLine, type RecordingHeader } from './recording-format.js';
+import { AmqpSpyError } from '../errors.js';
 
-export class RecordingWriteError extends Error {
+export class RecordingWriteError extends AmqpSpyError {
+  override readonly exitCode: number = 1;
   constructor(readonly path: string, readonly code: string | undefined, reason: string) {
     super(`cannot write the recording ${path}: ${reason}`);
     this.name = 'RecordingWriteError';
@@ -62,6 +64,8 @@ export interface Recorder {
 
 /** The recording path is a symbolic link: recordings hold message bodies, so links are not followed. */
 export class RecordingLinkError extends RecordingWriteError {
+  // the path given is wrong (usage), where a failed write is a failure while running
+  override readonly exitCode = 2;
   constructor(path: string, readonly target: string, readonly realPath: string | undefined) {
     super(path, 'ELOOP', `it is a symbolic link (to ${target}), which a recording does not follow; give the real path${realPath !== undefined ? `: --record ${realPath}` : ''}`);
     this.name = 'RecordingLinkError';

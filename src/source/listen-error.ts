@@ -2,9 +2,11 @@
 
 import { formatHostPort } from './address.js';
 import { describeSocketError } from './errno.js';
+import { AmqpSpyError } from '../errors.js';
 
 /** The listen port cannot be bound; the message is one line. */
-export class ListenError extends Error {
+export class ListenError extends AmqpSpyError {
+  override readonly exitCode = 1;
   constructor(
     readonly host: string,
     readonly port: number,
