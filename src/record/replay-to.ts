@@ -14,7 +14,7 @@ import { FrameParser } from '../decoder/frame-parser.js';
 import { saslCredentials } from '../decoder/sasl.js';
 import { isErrorReplyCode } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedContentHeader, DecodedFrame, DecodedMethod } from '../decoder/types.js';
-import { formatHostPort } from '../proxy/address.js';
+import { formatHostPort } from '../source/address.js';
 import { formatArguments } from '../view/format.js';
 import { openRecording, type RecordedBytes } from './recording-reader.js';
 import { diffValues, NameMap } from './replay-compare.js';

@@ -2,17 +2,9 @@
 // ConnectionTap per connection, fed with the chunks as they are forwarded or written.
 // A sink that falls behind (the recorder) holds the source's reading until it drains.
 
-import { nowMicros, type ConnectionInfo, type Direction, type EventBus, type SocketEnd } from '../events.js';
+import { nowMicros, type EventBus } from '../events.js';
+import type { ByteObserver } from '../source/byte-observer.js';
 import { ConnectionTap, type ConnectionTapOptions } from './connection-tap.js';
-
-/** The observer shape both the proxy and the broker report to. */
-export interface ByteObserver {
-  onOpen(conn: ConnectionInfo): void;
-  onData(connId: number, dir: Direction, chunk: Uint8Array): void;
-  onClose(connId: number, end: SocketEnd): void;
-  /** the upstream failed (`message`: one line); `unforwarded`: client bytes it never got */
-  onUpstreamError(connId: number, message: string, unforwarded: number): void;
-}
 
 /** A sink that may fall behind: while `overloaded`, its source should stop reading. */
 export interface OverloadableSink {
@@ -48,7 +40,7 @@ export interface TapBackpressure {
  * when the tap knows whether the close handshake completed. RabbitMQ resets its socket after
  * every close-ok; a notice for each clean close would be a false alarm.
  */
-export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, backpressure?: TapBackpressure, notice?: (line: string) => void): ByteObserver {
+export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, backpressure?: TapBackpressure, notice?: (line: string) => void): Required<ByteObserver> {
   const taps = new Map<number, ConnectionTap>();
   const upstreamErrors = new Map<number, { message: string; unforwarded: number }>();
   let holding = false;

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus, type Direction, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
-import { stringifyEvent } from '../../src/record/event-json.js';
+import { stringifyEvent } from '../../src/output/event-json.js';
 import { createRecorder, type Recorder } from '../../src/record/recorder.js';
 import { makeRecordingHeader, recordingLine } from '../../src/record/recording-format.js';
 import { openRecording, RecordingError } from '../../src/record/recording-reader.js';

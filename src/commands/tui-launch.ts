@@ -1,7 +1,7 @@
 // Opens the TUI (imported lazily: ink costs ~300 ms to load) over an event source, and routes
 // one-line notices to its status line while it is up.
 
-import type { EventSink } from './events.js';
+import type { EventSink } from '../events.js';
 
 export interface TuiDrawOptions {
   readonly mode: string;
@@ -93,7 +93,7 @@ export function wantsTui(options: { tui?: boolean; json?: boolean }): boolean {
  * in the store, so the screen shows every event of the session.
  */
 export async function prepareTui(bufferSize?: number): Promise<PreparedTui> {
-  const { openTui } = await import('./tui/run-tui.js');
+  const { openTui } = await import('../tui/run-tui.js');
   const tui = openTui(bufferSize);
   return {
     sink: tui.sink,
