@@ -3,9 +3,9 @@
 // a difference; and inside tables and arrays only the entry that differs is named
 // (`headers.x-death[0].count: recorded 1, now 2`), not the whole table.
 
-import { isFieldTable } from '../decoder/field-table.js';
-import type { ArgumentValue, FieldValue } from '../decoder/types.js';
-import { formatValue } from '../view/format.js';
+import { isFieldTable } from '../../decoder/field-table.js';
+import type { ArgumentValue, FieldValue } from '../../decoder/types.js';
+import { formatValue } from '../../view/format.js';
 
 /** Names the broker makes up per run (server-named queues, consumer tags, direct reply-to). */
 const GENERATED_NAME = /^(amq\.gen-|amq\.ctag-|amq\.rabbitmq\.reply-to\.)/;

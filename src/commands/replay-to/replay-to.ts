@@ -8,15 +8,15 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { decodeFrame, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
-import { isFieldTable, tableString } from '../decoder/field-table.js';
-import { FrameParser } from '../decoder/frame-parser.js';
-import { saslCredentials } from '../decoder/sasl.js';
-import { isErrorReplyCode } from '../decoder/spec.js';
-import type { ArgumentValue, DecodedContentHeader, DecodedFrame, DecodedMethod } from '../decoder/types.js';
-import { formatHostPort } from '../proxy/address.js';
-import { formatArguments } from '../view/format.js';
-import { openRecording, type RecordedBytes } from './recording-reader.js';
+import { decodeFrame, encodeContentHeaderFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../decoder/frame-codec.js';
+import { isFieldTable, tableString } from '../../decoder/field-table.js';
+import { FrameParser } from '../../decoder/frame-parser.js';
+import { saslCredentials } from '../../decoder/sasl.js';
+import { isErrorReplyCode } from '../../decoder/spec.js';
+import type { ArgumentValue, DecodedContentHeader, DecodedFrame, DecodedMethod } from '../../decoder/types.js';
+import { formatHostPort } from '../../proxy/address.js';
+import { formatArguments } from '../../view/format.js';
+import { openRecording, type RecordedBytes } from '../../record/recording-reader.js';
 import { diffValues, NameMap } from './replay-compare.js';
 
 export interface ReplayTarget {
