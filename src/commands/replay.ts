@@ -7,7 +7,7 @@ import { parseFilter } from '../view/filter.js';
 import { createHeadlessPrinter, type PrinterOutput } from '../view/headless-printer.js';
 import { createSummary, plural } from '../view/summary.js';
 import { replayRecording, type ReplayProgress } from '../record/replay.js';
-import { formatDifference, replayTo, type ReplayTarget } from '../record/replay-to.js';
+import { formatDifference, replayTo, type ReplayTarget } from './replay-to/replay-to.js';
 
 export interface ReplayCommandOptions {
   readonly json?: boolean;

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { BrokerOptionError } from '../../src/broker/broker.js';
 import { DecodeFileError, InputFileError } from '../../src/commands/decode.js';
+import { ReplayTargetError } from '../../src/commands/replay-to/replay-connection.js';
 import { CaFileError } from '../../src/commands/live-session.js';
 import { AmqpSpyError, UsageError } from '../../src/errors.js';
 import { RecordingLinkError, RecordingWriteError } from '../../src/record/recorder.js';
@@ -27,6 +28,7 @@ describe('user errors', () => {
       [new ListenError('127.0.0.1', 5672, 'EADDRINUSE', 'address already in use'), 1],
       [new RecordingWriteError('f', 'ENOSPC', 'x'), 1],
       [new RecordingLinkError('f', 'target', undefined), 2],
+      [new ReplayTargetError('127.0.0.1', 5672, 'connection refused'), 1],
     ];
     for (const [error, code] of errors) {
       expect(error).toBeInstanceOf(AmqpSpyError);

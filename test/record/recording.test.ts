@@ -331,7 +331,7 @@ describe('withheld client bytes', () => {
 
   it('replay --to sends what precedes them and warns that the rest of the connection is not replayed', async () => {
     const { startBroker } = await import('../../src/broker/broker-server.js');
-    const { replayTo } = await import('../../src/record/replay-to.js');
+    const { replayTo } = await import('../../src/commands/replay-to/replay-to.js');
     const broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
     try {
       const file = tmpFile();
