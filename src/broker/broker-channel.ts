@@ -12,6 +12,7 @@ import { AmqpError, replyTextOnWire, unknownFrame } from './amqp-error.js';
 import type { BrokerConnection } from './broker-connection.js';
 import { amqpStringLength, isEmptyHeader, NO_PROPERTIES, readShortString, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
 import { DeliveryTracker } from './delivery-tracker.js';
+import type { FrameOutput } from './frame-output.js';
 import { lookup } from './field-values.js';
 import type { BrokerMessage } from './message.js';
 import type { Delivery, Queue, QueueConsumer } from './queue.js';
@@ -129,10 +130,15 @@ export class BrokerChannel {
   private txPublishes: TxPublish[] = [];
   private txSettlements: TxSettlement[] = [];
 
+  /** the connection's output, where this channel's frames are written */
+  private readonly out: FrameOutput;
+
   constructor(
     readonly conn: BrokerConnection,
     readonly id: number,
-  ) {}
+  ) {
+    this.out = conn.output;
+  }
 
   // ---- frames ----
 
@@ -347,7 +353,7 @@ export class BrokerChannel {
       throw e;
     }
     if (result.queues.length === 0 && mandatory) {
-      writeReturn(this.conn, this.id, 312, 'NO_ROUTE', { exchange, routingKey, properties, body });
+      writeReturn(this.out, this.id, 312, 'NO_ROUTE', { exchange, routingKey, properties, body });
     }
     if (this.confirm) {
       const seq = ++this.publishSeq;
@@ -360,7 +366,7 @@ export class BrokerChannel {
   private publishReply(routingKey: string, mandatory: boolean, properties: ContentProperties, body: Uint8Array): void {
     const target = this.conn.broker.replyTargets.get(routingKey);
     if (target !== undefined) target.deliverReply(routingKey, properties, body);
-    else if (mandatory) writeReturn(this.conn, this.id, 312, 'NO_ROUTE', { exchange: '', routingKey, properties, body });
+    else if (mandatory) writeReturn(this.out, this.id, 312, 'NO_ROUTE', { exchange: '', routingKey, properties, body });
     if (this.confirm) this.ackPublish(++this.publishSeq);
   }
 
@@ -376,20 +382,20 @@ export class BrokerChannel {
     }
     if (!this.confirmFlushWanted) {
       this.confirmFlushWanted = true;
-      this.conn.wantConfirmFlush(this);
+      this.out.wantConfirmFlush(this);
     }
   }
 
   private nackPublish(seq: number): void {
     this.flushConfirms();
-    writeConfirm(this.conn, this.id, false, seq, false);
+    writeConfirm(this.out, this.id, false, seq, false);
   }
 
   /** Sends the acks collected this turn: one basic.ack with multiple for a run. */
   flushConfirms(): void {
     this.confirmFlushWanted = false;
     if (this.ackTo === 0) return;
-    if (this.state === 'open') writeConfirm(this.conn, this.id, true, this.ackTo, this.ackTo > this.ackFrom);
+    if (this.state === 'open') writeConfirm(this.out, this.id, true, this.ackTo, this.ackTo > this.ackFrom);
     this.ackFrom = 0;
     this.ackTo = 0;
   }
@@ -397,7 +403,7 @@ export class BrokerChannel {
   // ---- methods ----
 
   private send<N extends MethodName>(name: N, args: MethodArgsInput<N>): void {
-    this.conn.sendMethod(this.id, name, args);
+    this.out.sendMethod(this.id, name, args);
   }
 
   private vhost() {
@@ -648,7 +654,7 @@ export class BrokerChannel {
   deliverReply(routingKey: string, properties: ContentProperties, body: Uint8Array): void {
     if (this.replyTag === undefined || this.state !== 'open') return;
     const tag = this.tracker.add(NO_ACK_DELIVERY);
-    writeDeliver(this.conn, this.id, this.replyTag, this.replyTagLength, tag, false, { exchange: '', routingKey, properties, body });
+    writeDeliver(this.out, this.id, this.replyTag, this.replyTagLength, tag, false, { exchange: '', routingKey, properties, body });
   }
 
   private get(d: MethodArgs<'basic.get'>): void {
@@ -660,7 +666,7 @@ export class BrokerChannel {
     }
     const tag = this.tracker.add(r.delivery);
     const m = r.delivery.message;
-    writeGetOk(this.conn, this.id, tag, r.delivery.redelivered, r.messageCount, m);
+    writeGetOk(this.out, this.id, tag, r.delivery.redelivered, r.messageCount, m);
   }
 
   private ack(tag: bigint, multiple: boolean): void {
@@ -705,12 +711,12 @@ export class BrokerChannel {
   canDeliver(): boolean {
     if (this.state !== 'open') return false;
     if (this.prefetchGlobal !== 0 && this.tracker.unackedCount >= this.prefetchGlobal) return false;
-    return this.conn.writable;
+    return this.out.writable;
   }
 
   deliver(c: ChannelConsumer, d: Delivery): void {
     const tag = this.tracker.add(d);
-    writeDeliver(this.conn, this.id, c.tag, c.tagLength, tag, d.redelivered, d.message as BrokerMessage);
+    writeDeliver(this.out, this.id, c.tag, c.tagLength, tag, d.redelivered, d.message as BrokerMessage);
   }
 
   /** The queue was deleted: tell the client (consumer_cancel_notify) and forget the consumer. */
