@@ -9,11 +9,11 @@ import { decodeContentHeader } from '../decoder/content-header.js';
 import type { MethodArgs, MethodArgsInput, MethodName } from '../decoder/spec.js';
 import type { AmqpString, ContentProperties, DecodedContentHeader, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import { AmqpError, replyTextOnWire, unknownFrame } from './amqp-error.js';
-import type { BrokerConnection } from './broker-connection.js';
 import { amqpStringLength, isEmptyHeader, NO_PROPERTIES, readShortString, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
+import type { ChannelHost } from './channel-host.js';
 import { DeliveryTracker } from './delivery-tracker.js';
-import type { FrameOutput } from './frame-output.js';
 import { lookup } from './field-values.js';
+import type { FrameOutput } from './frame-output.js';
 import type { BrokerMessage } from './message.js';
 import type { Delivery, Queue, QueueConsumer } from './queue.js';
 
@@ -134,7 +134,7 @@ export class BrokerChannel {
   private readonly out: FrameOutput;
 
   constructor(
-    readonly conn: BrokerConnection,
+    readonly conn: ChannelHost,
     readonly id: number,
   ) {
     this.out = conn.output;

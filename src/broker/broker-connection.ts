@@ -19,22 +19,15 @@ import { AmqpError, cannotDecode, payloadSnippet, replyTextOnWire, unknownFrame 
 import { isLoopbackAddress } from '../proxy/address.js';
 import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
+import type { ChannelHost, ClientCapabilities, ConnectionState } from './channel-host.js';
 import { FrameOutput } from './frame-output.js';
 import type { VirtualHost } from './vhost.js';
-
-type ConnectionState = 'header' | 'starting' | 'securing' | 'tuning' | 'opening' | 'running' | 'closing' | 'closed';
 
 /** RabbitMQ allows frames a little over frame-max (clients get it wrong by 8). */
 const FRAME_SIZE_FUDGE = 8;
 const ARENA_SIZE = 64 * 1024;
 /** Give up on a close handshake after this long. */
 const CLOSE_TIMEOUT_MS = 3_000;
-
-export interface ClientCapabilities {
-  readonly consumerCancelNotify: boolean;
-  readonly connectionBlocked: boolean;
-  readonly authenticationFailureClose: boolean;
-}
 
 const NO_CAPABILITIES: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
 
@@ -71,7 +64,7 @@ function text(s: AmqpString): string {
   return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
 }
 
-export class BrokerConnection implements AlarmListener {
+export class BrokerConnection implements AlarmListener, ChannelHost {
   state: ConnectionState = 'header';
   channelMax = 0;
   heartbeat = 0;
