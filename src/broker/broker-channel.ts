@@ -1,36 +1,21 @@
-// One channel of a broker connection: content assembly for basic.publish, the class methods
-// (exchange, queue, basic, confirm, tx), consumers with prefetch, delivery tags, publisher
-// confirms and transactions, and the close handshake. Errors are thrown as AmqpError; the
+// One channel of a broker connection: the class methods (exchange, queue, basic, confirm, tx),
+// publishes as PublishAssembler hands them over, consumers with prefetch, delivery tags,
+// publisher confirms and transactions, and the close handshake. Errors are thrown as AmqpError; the
 // connection turns soft ones into channel.close (see closeWithError) and hard ones into
 // connection.close.
 
 import { randomBytes } from 'node:crypto';
-import { decodeContentHeader } from '../decoder/content-header.js';
 import type { MethodArgs, MethodArgsInput, MethodName } from '../decoder/spec.js';
-import type { AmqpString, ContentProperties, DecodedContentHeader, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
-import { AmqpError, replyTextOnWire, unknownFrame } from './amqp-error.js';
-import { amqpStringLength, isEmptyHeader, NO_PROPERTIES, readShortString, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
+import type { AmqpString, ContentProperties, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
+import { AmqpError, replyTextOnWire } from './amqp-error.js';
+import { amqpStringLength, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
 import type { ChannelHost } from './channel-host.js';
 import { DeliveryTracker } from './delivery-tracker.js';
 import { lookup } from './field-values.js';
 import type { FrameOutput } from './frame-output.js';
 import type { BrokerMessage } from './message.js';
+import { PublishAssembler, type PublishCommand } from './publish-assembler.js';
 import type { Delivery, Queue, QueueConsumer } from './queue.js';
-
-const EXPECT_METHOD = 0;
-const EXPECT_HEADER = 1;
-const EXPECT_BODY = 2;
-
-interface PendingPublish {
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly mandatory: boolean;
-  properties: ContentProperties;
-  bodySize: number;
-  received: number;
-  /** body frames so far, when the body spans several */
-  parts: Uint8Array[] | null;
-}
 
 interface TxPublish {
   readonly exchange: string;
@@ -42,14 +27,11 @@ interface TxPublish {
 
 type TxSettlement = { readonly kind: 'ack'; readonly tag: bigint; readonly multiple: boolean } | { readonly kind: 'nack'; readonly tag: bigint; readonly multiple: boolean; readonly requeue: boolean };
 
-const EMPTY = new Uint8Array(0);
 /** RabbitMQ's direct reply-to pseudo-queue. */
 const REPLY_TO = 'amq.rabbitmq.reply-to';
 const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
 /** A delivery that awaits no ack (direct reply-to): takes a delivery tag, nothing more. */
 const NO_ACK_DELIVERY = { deliveryId: 0 } as unknown as Delivery;
-/** Bodies and headers up to this size are copied into the connection's arena (see BrokerConnection.copySmall). */
-const SMALL_BODY = 512;
 
 function text(s: AmqpString): string {
   return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
@@ -101,8 +83,8 @@ class ChannelConsumer implements QueueConsumer {
 export class BrokerChannel {
   /** 'closing': we sent channel.close and ignore everything until close-ok */
   private state: 'open' | 'closing' | 'closed' = 'open';
-  private expect = EXPECT_METHOD;
-  private pending: PendingPublish | undefined;
+  /** basic.publish's method, header and body frames */
+  private readonly assembler: PublishAssembler;
   private readonly tracker = new DeliveryTracker();
   private readonly consumers = new Map<string, ChannelConsumer>();
   private prefetchGlobal = 0;
@@ -112,11 +94,6 @@ export class BrokerChannel {
   private replyTag: string | undefined;
   private replyTagLength = 0;
   private replyKey: string | undefined;
-  // the previous publish's exchange and routing key, as bytes and strings
-  private lastExchange = '';
-  private lastExchangeBytes = EMPTY;
-  private lastKey = '';
-  private lastKeyBytes = EMPTY;
 
   // publisher confirms
   private confirm = false;
@@ -138,6 +115,7 @@ export class BrokerChannel {
     readonly id: number,
   ) {
     this.out = conn.output;
+    this.assembler = new PublishAssembler(conn);
   }
 
   // ---- frames ----
@@ -149,31 +127,22 @@ export class BrokerChannel {
     }
     switch (frame.type) {
       case 1:
-        if (this.expect !== EXPECT_METHOD) throw this.unexpected();
+        if (!this.assembler.awaitsMethod) throw this.assembler.unexpected();
         this.onMethodFrame(frame.payload, frame);
         return;
-      case 2:
-        if (this.expect !== EXPECT_HEADER) throw this.unexpected();
-        this.onHeader(frame.payload);
+      case 2: {
+        const command = this.assembler.header(frame.payload);
+        if (command !== undefined) this.completePublish(command);
         return;
-      case 3:
-        if (this.expect !== EXPECT_BODY) throw this.unexpected();
-        this.onBody(frame.payload);
+      }
+      case 3: {
+        const command = this.assembler.body(frame.payload);
+        if (command !== undefined) this.completePublish(command);
         return;
+      }
       default:
         throw new AmqpError(505, `UNEXPECTED_FRAME - type ${frame.type}`);
     }
-  }
-
-  /** RabbitMQ's command assembler texts. */
-  private unexpected(): AmqpError {
-    if (this.expect === EXPECT_HEADER) {
-      return new AmqpError(505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead').at(60, 40);
-    }
-    if (this.expect === EXPECT_BODY) {
-      return new AmqpError(505, 'UNEXPECTED_FRAME - expected content body, got non content body frame instead').at(60, 40);
-    }
-    return new AmqpError(505, 'UNEXPECTED_FRAME - expected method frame, got non method frame instead');
   }
 
   private onFrameWhileClosing(frame: RawFrame): void {
@@ -201,7 +170,7 @@ export class BrokerChannel {
     // basic.publish and basic.ack without the generic decoder: they are most of the traffic
     if (p.length >= 9 && p[0] === 0 && p[1] === 60 && p[2] === 0 && (p[3] === 40 || p[3] === 80)) {
       try {
-        if (p[3] === 40 && this.fastPublish(p)) return;
+        if (p[3] === 40 && this.assembler.fastPublish(p)) return;
         if (p[3] === 80 && p.length === 13) {
           this.ack(readTag(p, 4), (p[12]! & 1) === 1);
           return;
@@ -220,106 +189,8 @@ export class BrokerChannel {
     }
   }
 
-  /** Parses basic.publish in place; false when the payload needs the generic decoder. */
-  private fastPublish(p: Uint8Array): boolean {
-    const n = p.length;
-    let at = 6; // class, method, ticket
-    const exLen = p[at]!;
-    if (at + 1 + exLen + 1 > n) return false;
-    const exchange = sameBytes(p, at + 1, exLen, this.lastExchangeBytes) ? this.lastExchange : this.rememberExchange(p, at + 1, exLen);
-    at += 1 + exLen;
-    const rkLen = p[at]!;
-    if (at + 1 + rkLen + 1 !== n) return false;
-    // publishers mostly repeat their routing key: reuse the string (less garbage, less memory per queued message)
-    const routingKey = sameBytes(p, at + 1, rkLen, this.lastKeyBytes) ? this.lastKey : this.rememberKey(p, at + 1, rkLen);
-    at += 1 + rkLen;
-    const bits = p[at]!;
-    this.beginPublish(exchange, routingKey, (bits & 1) === 1, (bits & 2) === 2);
-    return true;
-  }
-
-  private rememberExchange(p: Uint8Array, at: number, len: number): string {
-    this.lastExchangeBytes = p.slice(at, at + len);
-    return (this.lastExchange = readShortString(p, at, len));
-  }
-
-  private rememberKey(p: Uint8Array, at: number, len: number): string {
-    this.lastKeyBytes = p.slice(at, at + len);
-    return (this.lastKey = readShortString(p, at, len));
-  }
-
-  private beginPublish(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean): void {
-    if (immediate) throw new AmqpError(540, 'NOT_IMPLEMENTED - immediate=true').at(60, 40);
-    this.pending = { exchange, routingKey, mandatory, properties: NO_PROPERTIES, bodySize: 0, received: 0, parts: null };
-    this.expect = EXPECT_HEADER;
-  }
-
-  private onHeader(payload: Uint8Array): void {
-    checkContentHeader(payload);
-    const pending = this.pending!;
-    let size: number;
-    if (isEmptyHeader(payload) && payload[0] === 0 && payload[1] === 60) {
-      // no properties: nothing to decode or keep
-      size = (((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0) * 0x100000000 +
-        (((payload[8]! << 24) | (payload[9]! << 16) | (payload[10]! << 8) | payload[11]!) >>> 0);
-      pending.properties = NO_PROPERTIES;
-    } else {
-      let header: DecodedContentHeader;
-      try {
-        header = decodeContentHeader(payload);
-      } catch (e) {
-        // RabbitMQ's properties parser crashes on these: 541, no class or method
-        throw AmqpError.of('INTERNAL_ERROR', `cannot decode the content header: ${(e as Error).message}`);
-      }
-      size = Number(header.bodySize);
-      pending.properties = withRawHeader(header.properties, payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload);
-    }
-    const max = this.conn.broker.maxMessageSize;
-    if (size > max) {
-      this.expect = EXPECT_METHOD;
-      this.pending = undefined;
-      throw AmqpError.of('PRECONDITION_FAILED', `message size ${size} is larger than configured max size ${max}`).at(60, 40);
-    }
-    pending.bodySize = size;
-    if (size === 0) {
-      this.expect = EXPECT_METHOD;
-      this.pending = undefined;
-      this.completePublish(pending, EMPTY);
-      return;
-    }
-    this.expect = EXPECT_BODY;
-  }
-
-  private onBody(payload: Uint8Array): void {
-    const pending = this.pending!;
-    pending.received += payload.length;
-    if (pending.received > pending.bodySize) {
-      throw new AmqpError(505, `UNEXPECTED_FRAME - content body of ${pending.received} bytes exceeds the header's body-size ${pending.bodySize}`).at(60, 40);
-    }
-    if (pending.received < pending.bodySize) {
-      (pending.parts ??= []).push(payload);
-      return;
-    }
-    this.expect = EXPECT_METHOD;
-    this.pending = undefined;
-    let body: Uint8Array;
-    if (pending.parts !== null) {
-      pending.parts.push(payload);
-      body = new Uint8Array(pending.bodySize);
-      let at = 0;
-      for (const part of pending.parts) {
-        body.set(part, at);
-        at += part.length;
-      }
-    } else {
-      // a small body is copied out of the socket chunk so a queued message doesn't keep the chunk alive
-      body = payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload;
-    }
-    this.completePublish(pending, body);
-  }
-
-  private completePublish(pending: PendingPublish, body: Uint8Array): void {
-    let properties = pending.properties;
+  private completePublish(command: PublishCommand): void {
+    let properties = command.properties;
     const replyTo = properties['reply-to'];
     if (replyTo !== undefined && text(replyTo as AmqpString) === REPLY_TO) {
       // an RPC request: the reply-to names this channel's reply consumer
@@ -333,11 +204,11 @@ export class BrokerChannel {
     this.conn.notePublish();
     if (this.tx) {
       // RabbitMQ checks the exchange at publish time, even in a transaction
-      this.vhost().route(pending.exchange, pending.routingKey);
-      this.txPublishes.push({ exchange: pending.exchange, routingKey: pending.routingKey, mandatory: pending.mandatory, properties, body });
+      this.vhost().route(command.exchange, command.routingKey);
+      this.txPublishes.push({ exchange: command.exchange, routingKey: command.routingKey, mandatory: command.mandatory, properties, body: command.body });
       return;
     }
-    this.publish(pending.exchange, pending.routingKey, pending.mandatory, properties, body);
+    this.publish(command.exchange, command.routingKey, command.mandatory, properties, command.body);
   }
 
   private publish(exchange: string, routingKey: string, mandatory: boolean, properties: ContentProperties, body: Uint8Array): void {
@@ -550,7 +421,7 @@ export class BrokerChannel {
       }
       case 'basic.publish': {
         const d = a as MethodArgs<'basic.publish'>;
-        this.beginPublish(text(d.exchange), text(d['routing-key']), d.mandatory, d.immediate);
+        this.assembler.begin(text(d.exchange), text(d['routing-key']), d.mandatory, d.immediate);
         return;
       }
       case 'basic.get':
@@ -756,8 +627,7 @@ export class BrokerChannel {
 
   /** Cancels consumers and requeues unacked deliveries (channel or connection closing). */
   release(): void {
-    this.pending = undefined;
-    this.expect = EXPECT_METHOD;
+    this.assembler.reset();
     this.txPublishes = [];
     this.txSettlements = [];
     this.ackFrom = 0;
@@ -768,25 +638,6 @@ export class BrokerChannel {
     this.stopReplies();
     this.tracker.releaseAll();
   }
-}
-
-/** RabbitMQ's command assembler checks, before any property is read. */
-function checkContentHeader(payload: Uint8Array): void {
-  // class, weight and body size: shorter is no frame RabbitMQ's reader knows
-  if (payload.length < 12) throw unknownFrame(2, payload);
-  if (payload[2] !== 0 || payload[3] !== 0) {
-    throw new AmqpError(505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead').at(60, 40);
-  }
-  const classId = (payload[0]! << 8) | payload[1]!;
-  if (classId !== 60) {
-    throw new AmqpError(505, `UNEXPECTED_FRAME - expected content header for class 60, got one for class ${classId} instead`).at(60, 40);
-  }
-}
-
-function sameBytes(p: Uint8Array, at: number, len: number, previous: Uint8Array): boolean {
-  if (previous.length !== len) return false;
-  for (let i = 0; i < len; i++) if (p[at + i] !== previous[i]) return false;
-  return true;
 }
 
 function readTag(p: Uint8Array, at: number): bigint {
