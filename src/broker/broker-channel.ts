@@ -1,21 +1,28 @@
-// One channel of a broker connection: the class methods (exchange, queue, basic, confirm, tx),
-// publishes as PublishAssembler hands them over, consumers with prefetch, delivery tags,
-// publisher confirms and transactions, and the close handshake. Errors are thrown as AmqpError; the
-// connection turns soft ones into channel.close (see closeWithError) and hard ones into
-// connection.close.
+// One channel of a broker connection: its state and close handshake, publishes as
+// PublishAssembler hands them over, consumers with prefetch, delivery tags, direct reply-to,
+// publisher confirms and transactions. Methods reach one handler per class (channel-exchange.ts,
+// channel-queue.ts, channel-basic.ts, channel-confirm-tx.ts), which act through ChannelContext.
+// Errors are thrown as AmqpError; the connection turns soft ones into channel.close (see
+// closeWithError) and hard ones into connection.close.
 
 import { randomBytes } from 'node:crypto';
 import type { MethodArgs, MethodArgsInput, MethodName } from '../decoder/spec.js';
 import type { AmqpString, ContentProperties, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import { AmqpError, replyTextOnWire } from './amqp-error.js';
 import { amqpStringLength, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
+import { basicMethod } from './channel-basic.js';
+import { confirmMethod, txMethod } from './channel-confirm-tx.js';
+import { REPLY_TO, text, unimplemented, type ChannelContext } from './channel-context.js';
+import { exchangeMethod } from './channel-exchange.js';
 import type { ChannelHost } from './channel-host.js';
+import { queueMethod } from './channel-queue.js';
 import { DeliveryTracker } from './delivery-tracker.js';
 import { lookup } from './field-values.js';
 import type { FrameOutput } from './frame-output.js';
 import type { BrokerMessage } from './message.js';
 import { PublishAssembler, type PublishCommand } from './publish-assembler.js';
 import type { Delivery, Queue, QueueConsumer } from './queue.js';
+import type { VirtualHost } from './vhost.js';
 
 interface TxPublish {
   readonly exchange: string;
@@ -27,15 +34,16 @@ interface TxPublish {
 
 type TxSettlement = { readonly kind: 'ack'; readonly tag: bigint; readonly multiple: boolean } | { readonly kind: 'nack'; readonly tag: bigint; readonly multiple: boolean; readonly requeue: boolean };
 
-/** RabbitMQ's direct reply-to pseudo-queue. */
-const REPLY_TO = 'amq.rabbitmq.reply-to';
-const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+const REPLY_TO_PREFIX = `${REPLY_TO}.`;
+const CLASS_CHANNEL = 20;
+const CLASS_ACCESS = 30;
+const CLASS_EXCHANGE = 40;
+const CLASS_QUEUE = 50;
+const CLASS_BASIC = 60;
+const CLASS_CONFIRM = 85;
+const CLASS_TX = 90;
 /** A delivery that awaits no ack (direct reply-to): takes a delivery tag, nothing more. */
 const NO_ACK_DELIVERY = { deliveryId: 0 } as unknown as Delivery;
-
-function text(s: AmqpString): string {
-  return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
-}
 
 function integerArg(table: FieldTable, key: string): number | undefined {
   const v = lookup(table, key);
@@ -80,7 +88,7 @@ class ChannelConsumer implements QueueConsumer {
   }
 }
 
-export class BrokerChannel {
+export class BrokerChannel implements ChannelContext {
   /** 'closing': we sent channel.close and ignore everything until close-ok */
   private state: 'open' | 'closing' | 'closed' = 'open';
   /** basic.publish's method, header and body frames */
@@ -89,7 +97,7 @@ export class BrokerChannel {
   private readonly consumers = new Map<string, ChannelConsumer>();
   private prefetchGlobal = 0;
   private prefetchConsumer = 0;
-  private mostRecentQueue = '';
+  mostRecentQueue = '';
   // direct reply-to consumer of this channel
   private replyTag: string | undefined;
   private replyTagLength = 0;
@@ -273,23 +281,49 @@ export class BrokerChannel {
 
   // ---- methods ----
 
-  private send<N extends MethodName>(name: N, args: MethodArgsInput<N>): void {
+  send<N extends MethodName>(name: N, args: MethodArgsInput<N>): void {
     this.out.sendMethod(this.id, name, args);
   }
 
-  private vhost() {
+  vhost(): VirtualHost {
     return this.conn.vhost!;
   }
 
-  private queueName(name: AmqpString): string {
+  queueName(name: AmqpString): string {
     const q = text(name);
     if (q !== '') return q;
     if (this.mostRecentQueue === '') throw AmqpError.of('NOT_FOUND', 'no previously declared queue');
     return this.mostRecentQueue;
   }
 
+  /** One handler per class; channel and access are the channel's own. */
   private onMethod(m: DecodedMethod): void {
-    const a = m.args;
+    switch (m.classId) {
+      case CLASS_CHANNEL:
+      case CLASS_ACCESS:
+        this.onChannelMethod(m);
+        return;
+      case CLASS_EXCHANGE:
+        exchangeMethod(this, m);
+        return;
+      case CLASS_QUEUE:
+        queueMethod(this, m);
+        return;
+      case CLASS_BASIC:
+        basicMethod(this, m);
+        return;
+      case CLASS_CONFIRM:
+        confirmMethod(this, m);
+        return;
+      case CLASS_TX:
+        txMethod(this, m);
+        return;
+      default:
+        throw unimplemented();
+    }
+  }
+
+  private onChannelMethod(m: DecodedMethod): void {
     switch (m.name) {
       case 'channel.open':
         throw new AmqpError(504, "CHANNEL_ERROR - second 'channel.open' seen");
@@ -301,9 +335,9 @@ export class BrokerChannel {
         return;
       case 'channel.close-ok':
         // nothing of ours to confirm: RabbitMQ's channel has no clause for it
-        throw AmqpError.of('COMMAND_INVALID', 'unimplemented method');
+        throw unimplemented();
       case 'channel.flow': {
-        const active = (a as MethodArgs<'channel.flow'>).active;
+        const active = (m.args as MethodArgs<'channel.flow'>).active;
         if (!active) throw AmqpError.of('NOT_IMPLEMENTED', 'active=false');
         this.send('channel.flow-ok', { active: true });
         return;
@@ -313,175 +347,37 @@ export class BrokerChannel {
       case 'access.request':
         this.send('access.request-ok', { ticket: 1 });
         return;
-
-      case 'exchange.declare': {
-        const d = a as MethodArgs<'exchange.declare'>;
-        this.vhost().declareExchange({
-          name: text(d.exchange),
-          type: text(d.type),
-          passive: d.passive,
-          durable: d.durable,
-          autoDelete: d['auto-delete'],
-          internal: d.internal,
-          arguments: d.arguments,
-        });
-        if (!d.nowait) this.send('exchange.declare-ok', {});
-        return;
-      }
-      case 'exchange.delete': {
-        const d = a as MethodArgs<'exchange.delete'>;
-        this.vhost().deleteExchange(text(d.exchange), d['if-unused']);
-        if (!d.nowait) this.send('exchange.delete-ok', {});
-        return;
-      }
-      case 'exchange.bind': {
-        const d = a as MethodArgs<'exchange.bind'>;
-        this.vhost().bindExchange(text(d.destination), text(d.source), text(d['routing-key']), d.arguments);
-        if (!d.nowait) this.send('exchange.bind-ok', {});
-        return;
-      }
-      case 'exchange.unbind': {
-        const d = a as MethodArgs<'exchange.unbind'>;
-        this.vhost().unbindExchange(text(d.destination), text(d.source), text(d['routing-key']), d.arguments);
-        if (!d.nowait) this.send('exchange.unbind-ok', {});
-        return;
-      }
-
-      case 'queue.declare': {
-        const d = a as MethodArgs<'queue.declare'>;
-        if (text(d.queue) === REPLY_TO && d.passive) {
-          if (!d.nowait) this.send('queue.declare-ok', { queue: REPLY_TO, 'message-count': 0, 'consumer-count': 0 });
-          return;
-        }
-        const ok = this.vhost().declareQueue({
-          name: text(d.queue),
-          connection: this.conn,
-          passive: d.passive,
-          durable: d.durable,
-          exclusive: d.exclusive,
-          autoDelete: d['auto-delete'],
-          arguments: d.arguments,
-        });
-        this.mostRecentQueue = ok.queue;
-        if (!d.nowait) this.send('queue.declare-ok', { queue: ok.queue, 'message-count': ok.messageCount, 'consumer-count': ok.consumerCount });
-        this.conn.broker.scheduleExpiry();
-        return;
-      }
-      case 'queue.bind': {
-        const d = a as MethodArgs<'queue.bind'>;
-        const queue = this.queueName(d.queue);
-        this.vhost().bindQueue(queue, text(d.exchange), bindingKey(d, queue), d.arguments, this.conn);
-        if (!d.nowait) this.send('queue.bind-ok', {});
-        return;
-      }
-      case 'queue.unbind': {
-        const d = a as MethodArgs<'queue.unbind'>;
-        const queue = this.queueName(d.queue);
-        this.vhost().unbindQueue(queue, text(d.exchange), bindingKey(d, queue), d.arguments, this.conn);
-        this.send('queue.unbind-ok', {});
-        return;
-      }
-      case 'queue.purge': {
-        const d = a as MethodArgs<'queue.purge'>;
-        const count = this.vhost().purgeQueue(this.queueName(d.queue), this.conn);
-        if (!d.nowait) this.send('queue.purge-ok', { 'message-count': count });
-        return;
-      }
-      case 'queue.delete': {
-        const d = a as MethodArgs<'queue.delete'>;
-        const count = this.vhost().deleteQueue(this.queueName(d.queue), this.conn, { ifUnused: d['if-unused'], ifEmpty: d['if-empty'] });
-        if (!d.nowait) this.send('queue.delete-ok', { 'message-count': count });
-        return;
-      }
-
-      case 'basic.qos': {
-        const d = a as MethodArgs<'basic.qos'>;
-        if (d['prefetch-size'] !== 0) throw AmqpError.of('NOT_IMPLEMENTED', `prefetch_size!=0 (${d['prefetch-size']})`);
-        if (d.global) this.prefetchGlobal = d['prefetch-count'];
-        else this.prefetchConsumer = d['prefetch-count'];
-        this.send('basic.qos-ok', {});
-        this.resumeDeliveries();
-        return;
-      }
-      case 'basic.consume':
-        this.consume(a as MethodArgs<'basic.consume'>);
-        return;
-      case 'basic.cancel': {
-        const d = a as MethodArgs<'basic.cancel'>;
-        const tag = text(d['consumer-tag']);
-        const c = this.consumers.get(tag);
-        if (c !== undefined) {
-          this.consumers.delete(tag);
-          c.queue.cancel(c);
-        } else if (tag === this.replyTag) {
-          this.stopReplies();
-        }
-        if (!d.nowait) this.send('basic.cancel-ok', { 'consumer-tag': tag });
-        return;
-      }
-      case 'basic.publish': {
-        const d = a as MethodArgs<'basic.publish'>;
-        this.assembler.begin(text(d.exchange), text(d['routing-key']), d.mandatory, d.immediate);
-        return;
-      }
-      case 'basic.get':
-        this.get(a as MethodArgs<'basic.get'>);
-        return;
-      case 'basic.ack': {
-        const d = a as MethodArgs<'basic.ack'>;
-        this.ack(d['delivery-tag'], d.multiple);
-        return;
-      }
-      case 'basic.nack': {
-        const d = a as MethodArgs<'basic.nack'>;
-        this.nack(d['delivery-tag'], d.multiple, d.requeue);
-        return;
-      }
-      case 'basic.reject': {
-        const d = a as MethodArgs<'basic.reject'>;
-        this.nack(d['delivery-tag'], false, d.requeue);
-        return;
-      }
-      case 'basic.recover-async':
-      case 'basic.recover': {
-        const requeue = (a as MethodArgs<'basic.recover'>).requeue;
-        if (!requeue) throw AmqpError.of('NOT_IMPLEMENTED', 'requeue=false');
-        this.tracker.releaseAll();
-        if (m.name === 'basic.recover') this.send('basic.recover-ok', {});
-        return;
-      }
-
-      case 'confirm.select': {
-        if (this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'cannot switch from tx to confirm mode');
-        this.confirm = true;
-        if (!(a as MethodArgs<'confirm.select'>).nowait) this.send('confirm.select-ok', {});
-        return;
-      }
-      case 'tx.select':
-        if (this.confirm) throw AmqpError.of('PRECONDITION_FAILED', 'cannot switch from confirm to tx mode');
-        this.tx = true;
-        this.send('tx.select-ok', {});
-        return;
-      case 'tx.commit':
-        if (!this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'channel is not transactional');
-        this.commit();
-        this.send('tx.commit-ok', {});
-        return;
-      case 'tx.rollback':
-        if (!this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'channel is not transactional');
-        this.txPublishes = [];
-        this.txSettlements = [];
-        this.send('tx.rollback-ok', {});
-        return;
-
       default:
-        throw AmqpError.of('COMMAND_INVALID', 'unimplemented method');
+        throw unimplemented();
     }
   }
 
   // ---- basic ----
 
-  private consume(d: MethodArgs<'basic.consume'>): void {
+  setPrefetch(count: number, global: boolean): void {
+    if (global) this.prefetchGlobal = count;
+    else this.prefetchConsumer = count;
+  }
+
+  beginPublish(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean): void {
+    this.assembler.begin(exchange, routingKey, mandatory, immediate);
+  }
+
+  cancel(tag: string): void {
+    const c = this.consumers.get(tag);
+    if (c !== undefined) {
+      this.consumers.delete(tag);
+      c.queue.cancel(c);
+    } else if (tag === this.replyTag) {
+      this.stopReplies();
+    }
+  }
+
+  recover(): void {
+    this.tracker.releaseAll();
+  }
+
+  consume(d: MethodArgs<'basic.consume'>): void {
     if (text(d.queue) === REPLY_TO) {
       this.consumeReplies(d);
       return;
@@ -528,7 +424,7 @@ export class BrokerChannel {
     writeDeliver(this.out, this.id, this.replyTag, this.replyTagLength, tag, false, { exchange: '', routingKey, properties, body });
   }
 
-  private get(d: MethodArgs<'basic.get'>): void {
+  get(d: MethodArgs<'basic.get'>): void {
     const queue = this.vhost().queueFor(this.queueName(d.queue), this.conn);
     const r = queue.get(d['no-ack'], this);
     if (r === undefined) {
@@ -540,7 +436,7 @@ export class BrokerChannel {
     writeGetOk(this.out, this.id, tag, r.delivery.redelivered, r.messageCount, m);
   }
 
-  private ack(tag: bigint, multiple: boolean): void {
+  ack(tag: bigint, multiple: boolean): void {
     if (this.tx) {
       this.checkTag(tag, multiple);
       this.txSettlements.push({ kind: 'ack', tag, multiple });
@@ -550,7 +446,7 @@ export class BrokerChannel {
     if (this.prefetchGlobal !== 0) this.resumeDeliveries();
   }
 
-  private nack(tag: bigint, multiple: boolean, requeue: boolean): void {
+  nack(tag: bigint, multiple: boolean, requeue: boolean): void {
     if (this.tx) {
       this.checkTag(tag, multiple);
       this.txSettlements.push({ kind: 'nack', tag, multiple, requeue });
@@ -565,7 +461,30 @@ export class BrokerChannel {
     if (!this.tracker.has(tag)) throw AmqpError.of('PRECONDITION_FAILED', `unknown delivery tag ${tag}`);
   }
 
-  private commit(): void {
+  // ---- confirm and tx modes ----
+
+  get confirming(): boolean {
+    return this.confirm;
+  }
+
+  get transactional(): boolean {
+    return this.tx;
+  }
+
+  selectConfirm(): void {
+    this.confirm = true;
+  }
+
+  selectTx(): void {
+    this.tx = true;
+  }
+
+  rollback(): void {
+    this.txPublishes = [];
+    this.txSettlements = [];
+  }
+
+  commit(): void {
     const settlements = this.txSettlements;
     const publishes = this.txPublishes;
     this.txSettlements = [];
@@ -644,10 +563,4 @@ function readTag(p: Uint8Array, at: number): bigint {
   const hi = ((p[at]! << 24) | (p[at + 1]! << 16) | (p[at + 2]! << 8) | p[at + 3]!) >>> 0;
   const lo = ((p[at + 4]! << 24) | (p[at + 5]! << 16) | (p[at + 6]! << 8) | p[at + 7]!) >>> 0;
   return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
-}
-
-/** queue.bind/unbind with neither queue nor routing key: the channel's last queue, keyed by its name. */
-function bindingKey(args: { readonly queue: AmqpString; readonly 'routing-key': AmqpString }, queue: string): string {
-  const key = text(args['routing-key']);
-  return key === '' && text(args.queue) === '' ? queue : key;
 }
