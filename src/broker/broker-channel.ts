@@ -1,35 +1,28 @@
-// One channel of a broker connection: content assembly for basic.publish, the class methods
-// (exchange, queue, basic, confirm, tx), consumers with prefetch, delivery tags, publisher
-// confirms and transactions, and the close handshake. Errors are thrown as AmqpError; the
-// connection turns soft ones into channel.close (see closeWithError) and hard ones into
-// connection.close.
+// One channel of a broker connection: its state and close handshake, publishes as
+// PublishAssembler hands them over, consumers with prefetch, delivery tags, direct reply-to,
+// publisher confirms and transactions. Methods reach one handler per class (channel-exchange.ts,
+// channel-queue.ts, channel-basic.ts, channel-confirm-tx.ts), which act through ChannelContext.
+// Errors are thrown as AmqpError; the connection turns soft ones into channel.close (see
+// closeWithError) and hard ones into connection.close.
 
 import { randomBytes } from 'node:crypto';
-import { decodeContentHeader } from '../decoder/content-header.js';
 import type { MethodArgs, MethodArgsInput, MethodName } from '../decoder/spec.js';
-import type { AmqpString, ContentProperties, DecodedContentHeader, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
-import { AmqpError, replyTextOnWire, unknownFrame } from './amqp-error.js';
-import type { BrokerConnection } from './broker-connection.js';
-import { amqpStringLength, isEmptyHeader, NO_PROPERTIES, readShortString, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
+import type { AmqpString, ContentProperties, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
+import { AmqpError, replyTextOnWire } from './amqp-error.js';
+import { amqpStringLength, writeConfirm, writeDeliver, writeGetOk, writeReturn } from './broker-wire.js';
+import { basicMethod } from './channel-basic.js';
+import { confirmMethod, txMethod } from './channel-confirm-tx.js';
+import { REPLY_TO, text, unimplemented, type ChannelContext } from './channel-context.js';
+import { exchangeMethod } from './channel-exchange.js';
+import type { ChannelHost } from './channel-host.js';
+import { queueMethod } from './channel-queue.js';
 import { DeliveryTracker } from './delivery-tracker.js';
 import { lookup } from './field-values.js';
+import type { FrameOutput } from './frame-output.js';
 import type { BrokerMessage } from './message.js';
+import { PublishAssembler, type PublishCommand } from './publish-assembler.js';
 import type { Delivery, Queue, QueueConsumer } from './queue.js';
-
-const EXPECT_METHOD = 0;
-const EXPECT_HEADER = 1;
-const EXPECT_BODY = 2;
-
-interface PendingPublish {
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly mandatory: boolean;
-  properties: ContentProperties;
-  bodySize: number;
-  received: number;
-  /** body frames so far, when the body spans several */
-  parts: Uint8Array[] | null;
-}
+import type { VirtualHost } from './vhost.js';
 
 interface TxPublish {
   readonly exchange: string;
@@ -41,18 +34,16 @@ interface TxPublish {
 
 type TxSettlement = { readonly kind: 'ack'; readonly tag: bigint; readonly multiple: boolean } | { readonly kind: 'nack'; readonly tag: bigint; readonly multiple: boolean; readonly requeue: boolean };
 
-const EMPTY = new Uint8Array(0);
-/** RabbitMQ's direct reply-to pseudo-queue. */
-const REPLY_TO = 'amq.rabbitmq.reply-to';
-const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+const REPLY_TO_PREFIX = `${REPLY_TO}.`;
+const CLASS_CHANNEL = 20;
+const CLASS_ACCESS = 30;
+const CLASS_EXCHANGE = 40;
+const CLASS_QUEUE = 50;
+const CLASS_BASIC = 60;
+const CLASS_CONFIRM = 85;
+const CLASS_TX = 90;
 /** A delivery that awaits no ack (direct reply-to): takes a delivery tag, nothing more. */
 const NO_ACK_DELIVERY = { deliveryId: 0 } as unknown as Delivery;
-/** Bodies and headers up to this size are copied into the connection's arena (see BrokerConnection.copySmall). */
-const SMALL_BODY = 512;
-
-function text(s: AmqpString): string {
-  return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
-}
 
 function integerArg(table: FieldTable, key: string): number | undefined {
   const v = lookup(table, key);
@@ -97,25 +88,20 @@ class ChannelConsumer implements QueueConsumer {
   }
 }
 
-export class BrokerChannel {
+export class BrokerChannel implements ChannelContext {
   /** 'closing': we sent channel.close and ignore everything until close-ok */
   private state: 'open' | 'closing' | 'closed' = 'open';
-  private expect = EXPECT_METHOD;
-  private pending: PendingPublish | undefined;
+  /** basic.publish's method, header and body frames */
+  private readonly assembler: PublishAssembler;
   private readonly tracker = new DeliveryTracker();
   private readonly consumers = new Map<string, ChannelConsumer>();
   private prefetchGlobal = 0;
   private prefetchConsumer = 0;
-  private mostRecentQueue = '';
+  mostRecentQueue = '';
   // direct reply-to consumer of this channel
   private replyTag: string | undefined;
   private replyTagLength = 0;
   private replyKey: string | undefined;
-  // the previous publish's exchange and routing key, as bytes and strings
-  private lastExchange = '';
-  private lastExchangeBytes = EMPTY;
-  private lastKey = '';
-  private lastKeyBytes = EMPTY;
 
   // publisher confirms
   private confirm = false;
@@ -129,10 +115,16 @@ export class BrokerChannel {
   private txPublishes: TxPublish[] = [];
   private txSettlements: TxSettlement[] = [];
 
+  /** the connection's output, where this channel's frames are written */
+  private readonly out: FrameOutput;
+
   constructor(
-    readonly conn: BrokerConnection,
+    readonly conn: ChannelHost,
     readonly id: number,
-  ) {}
+  ) {
+    this.out = conn.output;
+    this.assembler = new PublishAssembler(conn);
+  }
 
   // ---- frames ----
 
@@ -143,31 +135,22 @@ export class BrokerChannel {
     }
     switch (frame.type) {
       case 1:
-        if (this.expect !== EXPECT_METHOD) throw this.unexpected();
+        if (!this.assembler.awaitsMethod) throw this.assembler.unexpected();
         this.onMethodFrame(frame.payload, frame);
         return;
-      case 2:
-        if (this.expect !== EXPECT_HEADER) throw this.unexpected();
-        this.onHeader(frame.payload);
+      case 2: {
+        const command = this.assembler.header(frame.payload);
+        if (command !== undefined) this.completePublish(command);
         return;
-      case 3:
-        if (this.expect !== EXPECT_BODY) throw this.unexpected();
-        this.onBody(frame.payload);
+      }
+      case 3: {
+        const command = this.assembler.body(frame.payload);
+        if (command !== undefined) this.completePublish(command);
         return;
+      }
       default:
         throw new AmqpError(505, `UNEXPECTED_FRAME - type ${frame.type}`);
     }
-  }
-
-  /** RabbitMQ's command assembler texts. */
-  private unexpected(): AmqpError {
-    if (this.expect === EXPECT_HEADER) {
-      return new AmqpError(505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead').at(60, 40);
-    }
-    if (this.expect === EXPECT_BODY) {
-      return new AmqpError(505, 'UNEXPECTED_FRAME - expected content body, got non content body frame instead').at(60, 40);
-    }
-    return new AmqpError(505, 'UNEXPECTED_FRAME - expected method frame, got non method frame instead');
   }
 
   private onFrameWhileClosing(frame: RawFrame): void {
@@ -195,7 +178,7 @@ export class BrokerChannel {
     // basic.publish and basic.ack without the generic decoder: they are most of the traffic
     if (p.length >= 9 && p[0] === 0 && p[1] === 60 && p[2] === 0 && (p[3] === 40 || p[3] === 80)) {
       try {
-        if (p[3] === 40 && this.fastPublish(p)) return;
+        if (p[3] === 40 && this.assembler.fastPublish(p)) return;
         if (p[3] === 80 && p.length === 13) {
           this.ack(readTag(p, 4), (p[12]! & 1) === 1);
           return;
@@ -214,106 +197,8 @@ export class BrokerChannel {
     }
   }
 
-  /** Parses basic.publish in place; false when the payload needs the generic decoder. */
-  private fastPublish(p: Uint8Array): boolean {
-    const n = p.length;
-    let at = 6; // class, method, ticket
-    const exLen = p[at]!;
-    if (at + 1 + exLen + 1 > n) return false;
-    const exchange = sameBytes(p, at + 1, exLen, this.lastExchangeBytes) ? this.lastExchange : this.rememberExchange(p, at + 1, exLen);
-    at += 1 + exLen;
-    const rkLen = p[at]!;
-    if (at + 1 + rkLen + 1 !== n) return false;
-    // publishers mostly repeat their routing key: reuse the string (less garbage, less memory per queued message)
-    const routingKey = sameBytes(p, at + 1, rkLen, this.lastKeyBytes) ? this.lastKey : this.rememberKey(p, at + 1, rkLen);
-    at += 1 + rkLen;
-    const bits = p[at]!;
-    this.beginPublish(exchange, routingKey, (bits & 1) === 1, (bits & 2) === 2);
-    return true;
-  }
-
-  private rememberExchange(p: Uint8Array, at: number, len: number): string {
-    this.lastExchangeBytes = p.slice(at, at + len);
-    return (this.lastExchange = readShortString(p, at, len));
-  }
-
-  private rememberKey(p: Uint8Array, at: number, len: number): string {
-    this.lastKeyBytes = p.slice(at, at + len);
-    return (this.lastKey = readShortString(p, at, len));
-  }
-
-  private beginPublish(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean): void {
-    if (immediate) throw new AmqpError(540, 'NOT_IMPLEMENTED - immediate=true').at(60, 40);
-    this.pending = { exchange, routingKey, mandatory, properties: NO_PROPERTIES, bodySize: 0, received: 0, parts: null };
-    this.expect = EXPECT_HEADER;
-  }
-
-  private onHeader(payload: Uint8Array): void {
-    checkContentHeader(payload);
-    const pending = this.pending!;
-    let size: number;
-    if (isEmptyHeader(payload) && payload[0] === 0 && payload[1] === 60) {
-      // no properties: nothing to decode or keep
-      size = (((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0) * 0x100000000 +
-        (((payload[8]! << 24) | (payload[9]! << 16) | (payload[10]! << 8) | payload[11]!) >>> 0);
-      pending.properties = NO_PROPERTIES;
-    } else {
-      let header: DecodedContentHeader;
-      try {
-        header = decodeContentHeader(payload);
-      } catch (e) {
-        // RabbitMQ's properties parser crashes on these: 541, no class or method
-        throw AmqpError.of('INTERNAL_ERROR', `cannot decode the content header: ${(e as Error).message}`);
-      }
-      size = Number(header.bodySize);
-      pending.properties = withRawHeader(header.properties, payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload);
-    }
-    const max = this.conn.broker.maxMessageSize;
-    if (size > max) {
-      this.expect = EXPECT_METHOD;
-      this.pending = undefined;
-      throw AmqpError.of('PRECONDITION_FAILED', `message size ${size} is larger than configured max size ${max}`).at(60, 40);
-    }
-    pending.bodySize = size;
-    if (size === 0) {
-      this.expect = EXPECT_METHOD;
-      this.pending = undefined;
-      this.completePublish(pending, EMPTY);
-      return;
-    }
-    this.expect = EXPECT_BODY;
-  }
-
-  private onBody(payload: Uint8Array): void {
-    const pending = this.pending!;
-    pending.received += payload.length;
-    if (pending.received > pending.bodySize) {
-      throw new AmqpError(505, `UNEXPECTED_FRAME - content body of ${pending.received} bytes exceeds the header's body-size ${pending.bodySize}`).at(60, 40);
-    }
-    if (pending.received < pending.bodySize) {
-      (pending.parts ??= []).push(payload);
-      return;
-    }
-    this.expect = EXPECT_METHOD;
-    this.pending = undefined;
-    let body: Uint8Array;
-    if (pending.parts !== null) {
-      pending.parts.push(payload);
-      body = new Uint8Array(pending.bodySize);
-      let at = 0;
-      for (const part of pending.parts) {
-        body.set(part, at);
-        at += part.length;
-      }
-    } else {
-      // a small body is copied out of the socket chunk so a queued message doesn't keep the chunk alive
-      body = payload.length <= SMALL_BODY ? this.conn.copySmall(payload) : payload;
-    }
-    this.completePublish(pending, body);
-  }
-
-  private completePublish(pending: PendingPublish, body: Uint8Array): void {
-    let properties = pending.properties;
+  private completePublish(command: PublishCommand): void {
+    let properties = command.properties;
     const replyTo = properties['reply-to'];
     if (replyTo !== undefined && text(replyTo as AmqpString) === REPLY_TO) {
       // an RPC request: the reply-to names this channel's reply consumer
@@ -327,11 +212,11 @@ export class BrokerChannel {
     this.conn.notePublish();
     if (this.tx) {
       // RabbitMQ checks the exchange at publish time, even in a transaction
-      this.vhost().route(pending.exchange, pending.routingKey);
-      this.txPublishes.push({ exchange: pending.exchange, routingKey: pending.routingKey, mandatory: pending.mandatory, properties, body });
+      this.vhost().route(command.exchange, command.routingKey);
+      this.txPublishes.push({ exchange: command.exchange, routingKey: command.routingKey, mandatory: command.mandatory, properties, body: command.body });
       return;
     }
-    this.publish(pending.exchange, pending.routingKey, pending.mandatory, properties, body);
+    this.publish(command.exchange, command.routingKey, command.mandatory, properties, command.body);
   }
 
   private publish(exchange: string, routingKey: string, mandatory: boolean, properties: ContentProperties, body: Uint8Array): void {
@@ -347,7 +232,7 @@ export class BrokerChannel {
       throw e;
     }
     if (result.queues.length === 0 && mandatory) {
-      writeReturn(this.conn, this.id, 312, 'NO_ROUTE', { exchange, routingKey, properties, body });
+      writeReturn(this.out, this.id, 312, 'NO_ROUTE', { exchange, routingKey, properties, body });
     }
     if (this.confirm) {
       const seq = ++this.publishSeq;
@@ -360,7 +245,7 @@ export class BrokerChannel {
   private publishReply(routingKey: string, mandatory: boolean, properties: ContentProperties, body: Uint8Array): void {
     const target = this.conn.broker.replyTargets.get(routingKey);
     if (target !== undefined) target.deliverReply(routingKey, properties, body);
-    else if (mandatory) writeReturn(this.conn, this.id, 312, 'NO_ROUTE', { exchange: '', routingKey, properties, body });
+    else if (mandatory) writeReturn(this.out, this.id, 312, 'NO_ROUTE', { exchange: '', routingKey, properties, body });
     if (this.confirm) this.ackPublish(++this.publishSeq);
   }
 
@@ -376,43 +261,69 @@ export class BrokerChannel {
     }
     if (!this.confirmFlushWanted) {
       this.confirmFlushWanted = true;
-      this.conn.wantConfirmFlush(this);
+      this.out.wantConfirmFlush(this);
     }
   }
 
   private nackPublish(seq: number): void {
     this.flushConfirms();
-    writeConfirm(this.conn, this.id, false, seq, false);
+    writeConfirm(this.out, this.id, false, seq, false);
   }
 
   /** Sends the acks collected this turn: one basic.ack with multiple for a run. */
   flushConfirms(): void {
     this.confirmFlushWanted = false;
     if (this.ackTo === 0) return;
-    if (this.state === 'open') writeConfirm(this.conn, this.id, true, this.ackTo, this.ackTo > this.ackFrom);
+    if (this.state === 'open') writeConfirm(this.out, this.id, true, this.ackTo, this.ackTo > this.ackFrom);
     this.ackFrom = 0;
     this.ackTo = 0;
   }
 
   // ---- methods ----
 
-  private send<N extends MethodName>(name: N, args: MethodArgsInput<N>): void {
-    this.conn.sendMethod(this.id, name, args);
+  send<N extends MethodName>(name: N, args: MethodArgsInput<N>): void {
+    this.out.sendMethod(this.id, name, args);
   }
 
-  private vhost() {
+  vhost(): VirtualHost {
     return this.conn.vhost!;
   }
 
-  private queueName(name: AmqpString): string {
+  queueName(name: AmqpString): string {
     const q = text(name);
     if (q !== '') return q;
     if (this.mostRecentQueue === '') throw AmqpError.of('NOT_FOUND', 'no previously declared queue');
     return this.mostRecentQueue;
   }
 
+  /** One handler per class; channel and access are the channel's own. */
   private onMethod(m: DecodedMethod): void {
-    const a = m.args;
+    switch (m.classId) {
+      case CLASS_CHANNEL:
+      case CLASS_ACCESS:
+        this.onChannelMethod(m);
+        return;
+      case CLASS_EXCHANGE:
+        exchangeMethod(this, m);
+        return;
+      case CLASS_QUEUE:
+        queueMethod(this, m);
+        return;
+      case CLASS_BASIC:
+        basicMethod(this, m);
+        return;
+      case CLASS_CONFIRM:
+        confirmMethod(this, m);
+        return;
+      case CLASS_TX:
+        txMethod(this, m);
+        return;
+      default:
+        throw unimplemented();
+    }
+  }
+
+  private onChannelMethod(m: DecodedMethod): void {
     switch (m.name) {
       case 'channel.open':
         throw new AmqpError(504, "CHANNEL_ERROR - second 'channel.open' seen");
@@ -424,9 +335,9 @@ export class BrokerChannel {
         return;
       case 'channel.close-ok':
         // nothing of ours to confirm: RabbitMQ's channel has no clause for it
-        throw AmqpError.of('COMMAND_INVALID', 'unimplemented method');
+        throw unimplemented();
       case 'channel.flow': {
-        const active = (a as MethodArgs<'channel.flow'>).active;
+        const active = (m.args as MethodArgs<'channel.flow'>).active;
         if (!active) throw AmqpError.of('NOT_IMPLEMENTED', 'active=false');
         this.send('channel.flow-ok', { active: true });
         return;
@@ -436,175 +347,37 @@ export class BrokerChannel {
       case 'access.request':
         this.send('access.request-ok', { ticket: 1 });
         return;
-
-      case 'exchange.declare': {
-        const d = a as MethodArgs<'exchange.declare'>;
-        this.vhost().declareExchange({
-          name: text(d.exchange),
-          type: text(d.type),
-          passive: d.passive,
-          durable: d.durable,
-          autoDelete: d['auto-delete'],
-          internal: d.internal,
-          arguments: d.arguments,
-        });
-        if (!d.nowait) this.send('exchange.declare-ok', {});
-        return;
-      }
-      case 'exchange.delete': {
-        const d = a as MethodArgs<'exchange.delete'>;
-        this.vhost().deleteExchange(text(d.exchange), d['if-unused']);
-        if (!d.nowait) this.send('exchange.delete-ok', {});
-        return;
-      }
-      case 'exchange.bind': {
-        const d = a as MethodArgs<'exchange.bind'>;
-        this.vhost().bindExchange(text(d.destination), text(d.source), text(d['routing-key']), d.arguments);
-        if (!d.nowait) this.send('exchange.bind-ok', {});
-        return;
-      }
-      case 'exchange.unbind': {
-        const d = a as MethodArgs<'exchange.unbind'>;
-        this.vhost().unbindExchange(text(d.destination), text(d.source), text(d['routing-key']), d.arguments);
-        if (!d.nowait) this.send('exchange.unbind-ok', {});
-        return;
-      }
-
-      case 'queue.declare': {
-        const d = a as MethodArgs<'queue.declare'>;
-        if (text(d.queue) === REPLY_TO && d.passive) {
-          if (!d.nowait) this.send('queue.declare-ok', { queue: REPLY_TO, 'message-count': 0, 'consumer-count': 0 });
-          return;
-        }
-        const ok = this.vhost().declareQueue({
-          name: text(d.queue),
-          connection: this.conn,
-          passive: d.passive,
-          durable: d.durable,
-          exclusive: d.exclusive,
-          autoDelete: d['auto-delete'],
-          arguments: d.arguments,
-        });
-        this.mostRecentQueue = ok.queue;
-        if (!d.nowait) this.send('queue.declare-ok', { queue: ok.queue, 'message-count': ok.messageCount, 'consumer-count': ok.consumerCount });
-        this.conn.broker.scheduleExpiry();
-        return;
-      }
-      case 'queue.bind': {
-        const d = a as MethodArgs<'queue.bind'>;
-        const queue = this.queueName(d.queue);
-        this.vhost().bindQueue(queue, text(d.exchange), bindingKey(d, queue), d.arguments, this.conn);
-        if (!d.nowait) this.send('queue.bind-ok', {});
-        return;
-      }
-      case 'queue.unbind': {
-        const d = a as MethodArgs<'queue.unbind'>;
-        const queue = this.queueName(d.queue);
-        this.vhost().unbindQueue(queue, text(d.exchange), bindingKey(d, queue), d.arguments, this.conn);
-        this.send('queue.unbind-ok', {});
-        return;
-      }
-      case 'queue.purge': {
-        const d = a as MethodArgs<'queue.purge'>;
-        const count = this.vhost().purgeQueue(this.queueName(d.queue), this.conn);
-        if (!d.nowait) this.send('queue.purge-ok', { 'message-count': count });
-        return;
-      }
-      case 'queue.delete': {
-        const d = a as MethodArgs<'queue.delete'>;
-        const count = this.vhost().deleteQueue(this.queueName(d.queue), this.conn, { ifUnused: d['if-unused'], ifEmpty: d['if-empty'] });
-        if (!d.nowait) this.send('queue.delete-ok', { 'message-count': count });
-        return;
-      }
-
-      case 'basic.qos': {
-        const d = a as MethodArgs<'basic.qos'>;
-        if (d['prefetch-size'] !== 0) throw AmqpError.of('NOT_IMPLEMENTED', `prefetch_size!=0 (${d['prefetch-size']})`);
-        if (d.global) this.prefetchGlobal = d['prefetch-count'];
-        else this.prefetchConsumer = d['prefetch-count'];
-        this.send('basic.qos-ok', {});
-        this.resumeDeliveries();
-        return;
-      }
-      case 'basic.consume':
-        this.consume(a as MethodArgs<'basic.consume'>);
-        return;
-      case 'basic.cancel': {
-        const d = a as MethodArgs<'basic.cancel'>;
-        const tag = text(d['consumer-tag']);
-        const c = this.consumers.get(tag);
-        if (c !== undefined) {
-          this.consumers.delete(tag);
-          c.queue.cancel(c);
-        } else if (tag === this.replyTag) {
-          this.stopReplies();
-        }
-        if (!d.nowait) this.send('basic.cancel-ok', { 'consumer-tag': tag });
-        return;
-      }
-      case 'basic.publish': {
-        const d = a as MethodArgs<'basic.publish'>;
-        this.beginPublish(text(d.exchange), text(d['routing-key']), d.mandatory, d.immediate);
-        return;
-      }
-      case 'basic.get':
-        this.get(a as MethodArgs<'basic.get'>);
-        return;
-      case 'basic.ack': {
-        const d = a as MethodArgs<'basic.ack'>;
-        this.ack(d['delivery-tag'], d.multiple);
-        return;
-      }
-      case 'basic.nack': {
-        const d = a as MethodArgs<'basic.nack'>;
-        this.nack(d['delivery-tag'], d.multiple, d.requeue);
-        return;
-      }
-      case 'basic.reject': {
-        const d = a as MethodArgs<'basic.reject'>;
-        this.nack(d['delivery-tag'], false, d.requeue);
-        return;
-      }
-      case 'basic.recover-async':
-      case 'basic.recover': {
-        const requeue = (a as MethodArgs<'basic.recover'>).requeue;
-        if (!requeue) throw AmqpError.of('NOT_IMPLEMENTED', 'requeue=false');
-        this.tracker.releaseAll();
-        if (m.name === 'basic.recover') this.send('basic.recover-ok', {});
-        return;
-      }
-
-      case 'confirm.select': {
-        if (this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'cannot switch from tx to confirm mode');
-        this.confirm = true;
-        if (!(a as MethodArgs<'confirm.select'>).nowait) this.send('confirm.select-ok', {});
-        return;
-      }
-      case 'tx.select':
-        if (this.confirm) throw AmqpError.of('PRECONDITION_FAILED', 'cannot switch from confirm to tx mode');
-        this.tx = true;
-        this.send('tx.select-ok', {});
-        return;
-      case 'tx.commit':
-        if (!this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'channel is not transactional');
-        this.commit();
-        this.send('tx.commit-ok', {});
-        return;
-      case 'tx.rollback':
-        if (!this.tx) throw AmqpError.of('PRECONDITION_FAILED', 'channel is not transactional');
-        this.txPublishes = [];
-        this.txSettlements = [];
-        this.send('tx.rollback-ok', {});
-        return;
-
       default:
-        throw AmqpError.of('COMMAND_INVALID', 'unimplemented method');
+        throw unimplemented();
     }
   }
 
   // ---- basic ----
 
-  private consume(d: MethodArgs<'basic.consume'>): void {
+  setPrefetch(count: number, global: boolean): void {
+    if (global) this.prefetchGlobal = count;
+    else this.prefetchConsumer = count;
+  }
+
+  beginPublish(exchange: string, routingKey: string, mandatory: boolean, immediate: boolean): void {
+    this.assembler.begin(exchange, routingKey, mandatory, immediate);
+  }
+
+  cancel(tag: string): void {
+    const c = this.consumers.get(tag);
+    if (c !== undefined) {
+      this.consumers.delete(tag);
+      c.queue.cancel(c);
+    } else if (tag === this.replyTag) {
+      this.stopReplies();
+    }
+  }
+
+  recover(): void {
+    this.tracker.releaseAll();
+  }
+
+  consume(d: MethodArgs<'basic.consume'>): void {
     if (text(d.queue) === REPLY_TO) {
       this.consumeReplies(d);
       return;
@@ -648,10 +421,10 @@ export class BrokerChannel {
   deliverReply(routingKey: string, properties: ContentProperties, body: Uint8Array): void {
     if (this.replyTag === undefined || this.state !== 'open') return;
     const tag = this.tracker.add(NO_ACK_DELIVERY);
-    writeDeliver(this.conn, this.id, this.replyTag, this.replyTagLength, tag, false, { exchange: '', routingKey, properties, body });
+    writeDeliver(this.out, this.id, this.replyTag, this.replyTagLength, tag, false, { exchange: '', routingKey, properties, body });
   }
 
-  private get(d: MethodArgs<'basic.get'>): void {
+  get(d: MethodArgs<'basic.get'>): void {
     const queue = this.vhost().queueFor(this.queueName(d.queue), this.conn);
     const r = queue.get(d['no-ack'], this);
     if (r === undefined) {
@@ -660,10 +433,10 @@ export class BrokerChannel {
     }
     const tag = this.tracker.add(r.delivery);
     const m = r.delivery.message;
-    writeGetOk(this.conn, this.id, tag, r.delivery.redelivered, r.messageCount, m);
+    writeGetOk(this.out, this.id, tag, r.delivery.redelivered, r.messageCount, m);
   }
 
-  private ack(tag: bigint, multiple: boolean): void {
+  ack(tag: bigint, multiple: boolean): void {
     if (this.tx) {
       this.checkTag(tag, multiple);
       this.txSettlements.push({ kind: 'ack', tag, multiple });
@@ -673,7 +446,7 @@ export class BrokerChannel {
     if (this.prefetchGlobal !== 0) this.resumeDeliveries();
   }
 
-  private nack(tag: bigint, multiple: boolean, requeue: boolean): void {
+  nack(tag: bigint, multiple: boolean, requeue: boolean): void {
     if (this.tx) {
       this.checkTag(tag, multiple);
       this.txSettlements.push({ kind: 'nack', tag, multiple, requeue });
@@ -688,7 +461,30 @@ export class BrokerChannel {
     if (!this.tracker.has(tag)) throw AmqpError.of('PRECONDITION_FAILED', `unknown delivery tag ${tag}`);
   }
 
-  private commit(): void {
+  // ---- confirm and tx modes ----
+
+  get confirming(): boolean {
+    return this.confirm;
+  }
+
+  get transactional(): boolean {
+    return this.tx;
+  }
+
+  selectConfirm(): void {
+    this.confirm = true;
+  }
+
+  selectTx(): void {
+    this.tx = true;
+  }
+
+  rollback(): void {
+    this.txPublishes = [];
+    this.txSettlements = [];
+  }
+
+  commit(): void {
     const settlements = this.txSettlements;
     const publishes = this.txPublishes;
     this.txSettlements = [];
@@ -705,12 +501,12 @@ export class BrokerChannel {
   canDeliver(): boolean {
     if (this.state !== 'open') return false;
     if (this.prefetchGlobal !== 0 && this.tracker.unackedCount >= this.prefetchGlobal) return false;
-    return this.conn.writable;
+    return this.out.writable;
   }
 
   deliver(c: ChannelConsumer, d: Delivery): void {
     const tag = this.tracker.add(d);
-    writeDeliver(this.conn, this.id, c.tag, c.tagLength, tag, d.redelivered, d.message as BrokerMessage);
+    writeDeliver(this.out, this.id, c.tag, c.tagLength, tag, d.redelivered, d.message as BrokerMessage);
   }
 
   /** The queue was deleted: tell the client (consumer_cancel_notify) and forget the consumer. */
@@ -750,8 +546,7 @@ export class BrokerChannel {
 
   /** Cancels consumers and requeues unacked deliveries (channel or connection closing). */
   release(): void {
-    this.pending = undefined;
-    this.expect = EXPECT_METHOD;
+    this.assembler.reset();
     this.txPublishes = [];
     this.txSettlements = [];
     this.ackFrom = 0;
@@ -764,33 +559,8 @@ export class BrokerChannel {
   }
 }
 
-/** RabbitMQ's command assembler checks, before any property is read. */
-function checkContentHeader(payload: Uint8Array): void {
-  // class, weight and body size: shorter is no frame RabbitMQ's reader knows
-  if (payload.length < 12) throw unknownFrame(2, payload);
-  if (payload[2] !== 0 || payload[3] !== 0) {
-    throw new AmqpError(505, 'UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead').at(60, 40);
-  }
-  const classId = (payload[0]! << 8) | payload[1]!;
-  if (classId !== 60) {
-    throw new AmqpError(505, `UNEXPECTED_FRAME - expected content header for class 60, got one for class ${classId} instead`).at(60, 40);
-  }
-}
-
-function sameBytes(p: Uint8Array, at: number, len: number, previous: Uint8Array): boolean {
-  if (previous.length !== len) return false;
-  for (let i = 0; i < len; i++) if (p[at + i] !== previous[i]) return false;
-  return true;
-}
-
 function readTag(p: Uint8Array, at: number): bigint {
   const hi = ((p[at]! << 24) | (p[at + 1]! << 16) | (p[at + 2]! << 8) | p[at + 3]!) >>> 0;
   const lo = ((p[at + 4]! << 24) | (p[at + 5]! << 16) | (p[at + 6]! << 8) | p[at + 7]!) >>> 0;
   return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
-}
-
-/** queue.bind/unbind with neither queue nor routing key: the channel's last queue, keyed by its name. */
-function bindingKey(args: { readonly queue: AmqpString; readonly 'routing-key': AmqpString }, queue: string): string {
-  const key = text(args['routing-key']);
-  return key === '' && text(args.queue) === '' ? queue : key;
 }

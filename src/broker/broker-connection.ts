@@ -1,16 +1,16 @@
 // One client connection of the built-in broker: the AMQP 0-9-1 connection state machine
 // (protocol header, start/start-ok, tune/tune-ok, open, close both ways, heartbeats,
 // blocked/unblocked), channel 0, and the routing of channel frames to BrokerChannel.
-// Output is batched: everything sent during one turn goes out in one socket write.
+// Output is batched by FrameOutput: everything sent during one turn goes out in one write.
 
 import type net from 'node:net';
 import { fieldTable, tableGet } from '../decoder/field-table.js';
 import { FrameParser, type FrameParserOutput } from '../decoder/frame-parser.js';
-import { encodeHeartbeatFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
+import { encodeHeartbeatFrame } from '../decoder/frame-codec.js';
 import { decodeMethod } from '../decoder/method-codec.js';
 import { saslCredentials } from '../decoder/sasl.js';
 import { encodeProtocolHeader } from '../decoder/protocol-header.js';
-import { type MethodArgs, type MethodArgsInput, type MethodName } from '../decoder/spec.js';
+import { type MethodArgs } from '../decoder/spec.js';
 import type { DecodeError } from '../decoder/errors.js';
 import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import type { SocketEnd } from '../events.js';
@@ -20,25 +20,15 @@ import { AmqpError, cannotDecode, payloadSnippet, replyTextOnWire, unknownFrame 
 import { isLoopbackAddress } from '../source/address.js';
 import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
+import type { ChannelHost, ClientCapabilities, ConnectionState } from './channel-host.js';
+import { FrameOutput } from './frame-output.js';
 import type { VirtualHost } from './vhost.js';
-
-type ConnectionState = 'header' | 'starting' | 'securing' | 'tuning' | 'opening' | 'running' | 'closing' | 'closed';
 
 /** RabbitMQ allows frames a little over frame-max (clients get it wrong by 8). */
 const FRAME_SIZE_FUDGE = 8;
-/** Pending output above which consumers stop receiving until the socket drains. */
-const WRITE_HIGH_WATER = 4 * 1024 * 1024;
 const ARENA_SIZE = 64 * 1024;
-/** Output slab size: one turn's small frames usually fit in one. */
-const SLAB_SIZE = 128 * 1024;
 /** Give up on a close handshake after this long. */
 const CLOSE_TIMEOUT_MS = 3_000;
-
-export interface ClientCapabilities {
-  readonly consumerCancelNotify: boolean;
-  readonly connectionBlocked: boolean;
-  readonly authenticationFailureClose: boolean;
-}
 
 const NO_CAPABILITIES: ClientCapabilities = { consumerCancelNotify: false, connectionBlocked: false, authenticationFailureClose: false };
 
@@ -75,10 +65,8 @@ function text(s: AmqpString): string {
   return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
 }
 
-export class BrokerConnection implements AlarmListener {
+export class BrokerConnection implements AlarmListener, ChannelHost {
   state: ConnectionState = 'header';
-  /** negotiated in tune-ok; RabbitMQ's minimum until then */
-  frameMax = FRAME_MIN_SIZE;
   channelMax = 0;
   heartbeat = 0;
   vhost: VirtualHost | undefined = undefined;
@@ -101,23 +89,14 @@ export class BrokerConnection implements AlarmListener {
   private received = 0;
   private chunkStart = 0;
 
-  // output batching
-  private out: Uint8Array[] = [];
-  private outBytes = 0;
-  private slabBuffer: Buffer = Buffer.allocUnsafeSlow(0);
-  private slabStart = 0;
-  private slabUsed = 0;
+  /** this turn's output, written in one go (see FrameOutput) */
+  readonly output: FrameOutput;
   private arena = new Uint8Array(0);
   private arenaUsed = 0;
-  private flushScheduled = false;
-  private resumeWanted = false;
-  private resumeScheduled = false;
-  private readonly confirmChannels: BrokerChannel[] = [];
 
   // heartbeats
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
-  private lastSent = Date.now();
   private closeTimer: NodeJS.Timeout | undefined;
   /** armed from accept until connection.open (RabbitMQ's handshake_timeout) */
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -139,11 +118,12 @@ export class BrokerConnection implements AlarmListener {
     private readonly observer: ProxyObserver | undefined,
     private readonly onGone: (conn: BrokerConnection, end: SocketEnd) => void,
   ) {
+    this.output = new FrameOutput(id, socket, observer, this);
     socket.setNoDelay(true);
     broker.socketOpened();
     if (broker.handshakeTimeout > 0) this.armHandshakeTimer();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.maybeResume());
+    socket.on('drain', () => this.output.maybeResume());
     socket.on('error', (e: NodeJS.ErrnoException) => {
       this.closeReason ??= e.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: e.code ?? e.message };
     });
@@ -200,7 +180,7 @@ export class BrokerConnection implements AlarmListener {
       return;
     }
     this.state = 'starting';
-    this.sendMethod(0, 'connection.start', {
+    this.output.sendMethod(0, 'connection.start', {
       'version-major': 0,
       'version-minor': 9,
       'server-properties': serverProperties(),
@@ -213,8 +193,8 @@ export class BrokerConnection implements AlarmListener {
   private refuse(): void {
     this.state = 'closed';
     this.closeReason = { by: 'server', how: 'closed', detail: 'unsupported protocol header' };
-    this.send(encodeProtocolHeader());
-    this.flush();
+    this.output.send(encodeProtocolHeader());
+    this.output.flush();
     this.socket.end();
   }
 
@@ -226,7 +206,7 @@ export class BrokerConnection implements AlarmListener {
     let detail = error.message;
     const m = /type (\d+), channel (\d+), payload (\d+)/.exec(error.message);
     if (error.code === 'frame-too-large' && m !== null) {
-      detail = `type ${m[1]}, all octets = <<>>: {frame_too_large,${m[3]},${this.frameMax - 8}}`;
+      detail = `type ${m[1]}, all octets = <<>>: {frame_too_large,${m[3]},${this.output.frameMax - 8}}`;
     } else if (error.code === 'frame-end') {
       const end = /end byte is 0x([0-9a-f]+)/.exec(error.message);
       const f = /frame at offset (\d+): type (\d+), channel \d+, payload (\d+) bytes/.exec(error.message);
@@ -287,7 +267,7 @@ export class BrokerConnection implements AlarmListener {
       }
       ch = new BrokerChannel(this, channel);
       this.channels.set(channel, ch);
-      this.sendMethod(channel, 'channel.open-ok', {});
+      this.output.sendMethod(channel, 'channel.open-ok', {});
       return;
     }
     try {
@@ -358,7 +338,7 @@ export class BrokerConnection implements AlarmListener {
         return;
       case 'connection.update-secret':
         if (this.state !== 'running') throw this.unexpectedMethod(method);
-        this.sendMethod(0, 'connection.update-secret-ok', {});
+        this.output.sendMethod(0, 'connection.update-secret-ok', {});
         return;
       default:
         throw this.unexpectedMethod(method);
@@ -397,7 +377,7 @@ export class BrokerConnection implements AlarmListener {
     }
     this.user = credentials.user;
     this.state = 'tuning';
-    this.sendMethod(0, 'connection.tune', {
+    this.output.sendMethod(0, 'connection.tune', {
       'channel-max': this.broker.channelMax,
       'frame-max': this.broker.frameMax,
       heartbeat: this.broker.heartbeat,
@@ -422,7 +402,7 @@ export class BrokerConnection implements AlarmListener {
       return;
     }
     this.state = 'closed';
-    this.flush();
+    this.output.flush();
     this.socket.end();
   }
 
@@ -431,7 +411,7 @@ export class BrokerConnection implements AlarmListener {
     const channelMax = args['channel-max'];
     checkNegotiated('frame_max', FRAME_MIN_SIZE, this.broker.frameMax, frameMax);
     checkNegotiated('channel_max', 1, this.broker.channelMax, channelMax);
-    this.frameMax = frameMax;
+    this.output.frameMax = frameMax;
     this.channelMax = channelMax;
     this.heartbeat = args.heartbeat;
     this.state = 'opening';
@@ -460,7 +440,7 @@ export class BrokerConnection implements AlarmListener {
     this.state = 'running';
     this.disarmHandshakeTimer();
     this.broker.addAlarmListener(this);
-    this.sendMethod(0, 'connection.open-ok', {});
+    this.output.sendMethod(0, 'connection.open-ok', {});
   }
 
   private clientClose(): void {
@@ -468,8 +448,8 @@ export class BrokerConnection implements AlarmListener {
     this.state = 'closed';
     // the tap says `client closed the connection`: it saw the close and this close-ok
     this.closeReason ??= { by: 'server', how: 'closed' };
-    this.sendMethod(0, 'connection.close-ok', {});
-    this.flush();
+    this.output.sendMethod(0, 'connection.close-ok', {});
+    this.output.flush();
     this.socket.end();
   }
 
@@ -486,10 +466,10 @@ export class BrokerConnection implements AlarmListener {
       this.closeReason ??= { by: 'server', how: 'closed' };
       this.socket.end();
     } else if (method.name === 'connection.close') {
-      this.sendMethod(0, 'connection.close-ok', {});
+      this.output.sendMethod(0, 'connection.close-ok', {});
       this.state = 'closed';
       this.closeReason ??= { by: 'server', how: 'closed' };
-      this.flush();
+      this.output.flush();
       this.socket.end();
     }
   }
@@ -557,13 +537,13 @@ export class BrokerConnection implements AlarmListener {
   closeWithError(e: AmqpError, endNow: boolean): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.releaseAll();
-    this.sendMethod(0, 'connection.close', {
+    this.output.sendMethod(0, 'connection.close', {
       'reply-code': e.replyCode,
       'reply-text': replyTextOnWire(e.replyText),
       'class-id': e.classId ?? 0,
       'method-id': e.methodId ?? 0,
     });
-    this.flush();
+    this.output.flush();
     // before the connection is open a client rarely answers close-ok: end at once
     if (endNow || this.state !== 'running') {
       this.state = 'closed';
@@ -611,138 +591,13 @@ export class BrokerConnection implements AlarmListener {
     this.published = true;
   }
 
-  // ---- output ----
-
-  // Output goes into a slab: encoders reserve space and write in place; a flush hands the
-  // slab's new region to the socket and later output continues after it (never overwriting
-  // what was written, so the socket and observers may keep those bytes).
-
-  /** The buffer `reserve` offsets point into (FrameSink). */
-  get slab(): Buffer {
-    return this.slabBuffer;
-  }
-
-  /** Room for `n` bytes of this turn's output; returns their offset in `slab`. */
-  reserve(n: number): number {
-    if (this.slabUsed + n > this.slabBuffer.length) {
-      this.retireSlab();
-      this.slabBuffer = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, n));
-      this.slabStart = 0;
-      this.slabUsed = 0;
-    }
-    const at = this.slabUsed;
-    this.slabUsed = at + n;
-    this.outBytes += n;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(this.flushTick);
-    }
-    return at;
-  }
-
-  /** Moves the slab's unflushed region to the output list. */
-  private retireSlab(): void {
-    if (this.slabUsed > this.slabStart) {
-      this.out.push(this.slabBuffer.subarray(this.slabStart, this.slabUsed));
-      this.slabStart = this.slabUsed;
-    }
-  }
-
-  /** Queues bytes for this turn's write (copied into the slab unless large). */
-  send(bytes: Uint8Array): void {
-    if (this.state === 'closed' && this.socket.writableEnded) return;
-    if (bytes.length <= 16384) {
-      const at = this.reserve(bytes.length);
-      this.slabBuffer.set(bytes, at);
-      return;
-    }
-    this.retireSlab();
-    this.out.push(bytes);
-    this.outBytes += bytes.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(this.flushTick);
-    }
-  }
-
-  sendMethod<N extends MethodName>(channel: number, name: N, args: MethodArgsInput<N>): void {
-    this.send(encodeMethodFrame(channel, name, args));
-  }
-
-  /** A channel has publisher confirms to send at the end of this turn. */
-  wantConfirmFlush(ch: BrokerChannel): void {
-    this.confirmChannels.push(ch);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(this.flushTick);
-    }
-  }
-
-  /** Whether consumers may be handed more deliveries now (socket backpressure). */
-  get writable(): boolean {
-    if (this.outBytes + this.socket.writableLength < WRITE_HIGH_WATER) return true;
-    this.resumeWanted = true;
-    return false;
-  }
-
-  private readonly flushTick = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
-
-  flush(): void {
-    if (this.confirmChannels.length > 0) {
-      const chs = this.confirmChannels.splice(0);
-      for (const ch of chs) ch.flushConfirms();
-    }
-    this.retireSlab();
-    const out = this.out;
-    if (out.length === 0) return;
-    this.out = [];
-    this.outBytes = 0;
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.lastSent = Date.now();
-    if (out.length === 1) {
-      const data = toBuffer(out[0]!);
-      this.report(data);
-      this.socket.write(data);
-    } else {
-      this.socket.cork();
-      for (const part of out) {
-        const data = toBuffer(part);
-        this.report(data);
-        this.socket.write(data);
-      }
-      this.socket.uncork();
-    }
-    if (this.resumeWanted) this.maybeResume();
-  }
-
-  private report(data: Buffer): void {
-    if (this.observer?.onData === undefined) return;
+  /** The socket drained (FrameOutput): consumers held back by backpressure get their messages. */
+  resumeDeliveries(): void {
     try {
-      this.observer.onData(this.id, 's2c', data);
-    } catch {
-      // ignore observer faults
+      for (const ch of this.channels.values()) ch.resumeDeliveries();
+    } catch (e) {
+      this.internalError(e);
     }
-  }
-
-  /** The socket has room again: consumers held back by backpressure get their messages. */
-  private maybeResume(): void {
-    if (!this.resumeWanted || this.resumeScheduled) return;
-    if (this.outBytes + this.socket.writableLength >= WRITE_HIGH_WATER) return;
-    this.resumeScheduled = true;
-    setImmediate(() => {
-      this.resumeScheduled = false;
-      if (this.state !== 'running') return;
-      if (this.outBytes + this.socket.writableLength >= WRITE_HIGH_WATER) return;
-      this.resumeWanted = false;
-      try {
-        for (const ch of this.channels.values()) ch.resumeDeliveries();
-      } catch (e) {
-        this.internalError(e);
-      }
-    });
   }
 
   // ---- heartbeats ----
@@ -758,7 +613,7 @@ export class BrokerConnection implements AlarmListener {
       this.socket.destroy();
       return;
     }
-    if (now - this.lastSent >= period / 2) this.send(encodeHeartbeatFrame());
+    if (now - this.output.lastSent >= period / 2) this.output.send(encodeHeartbeatFrame());
   }
 
   // ---- memory alarm ----
@@ -772,7 +627,7 @@ export class BrokerConnection implements AlarmListener {
     this.blocked = true;
     if (this.capabilities.connectionBlocked) {
       this.blockedSent = true;
-      this.sendMethod(0, 'connection.blocked', { reason: 'low on memory' });
+      this.output.sendMethod(0, 'connection.blocked', { reason: 'low on memory' });
     }
     this.socket.pause();
   }
@@ -783,7 +638,7 @@ export class BrokerConnection implements AlarmListener {
     this.lastReceived = Date.now();
     if (this.blockedSent && this.state === 'running') {
       this.blockedSent = false;
-      this.sendMethod(0, 'connection.unblocked', {});
+      this.output.sendMethod(0, 'connection.unblocked', {});
     }
     if (!this.held) this.socket.resume();
   }
@@ -838,10 +693,6 @@ export class BrokerConnection implements AlarmListener {
     this.broker.socketClosed();
     this.onGone(this, this.closeReason ?? { by: 'client', how: 'closed' });
   }
-}
-
-function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length);
 }
 
 /** RabbitMQ's tune-ok checks (`validate_negotiated_integer_value`). */
