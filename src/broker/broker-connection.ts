@@ -14,7 +14,7 @@ import { type MethodArgs } from '../decoder/spec.js';
 import type { DecodeError } from '../decoder/errors.js';
 import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import type { SocketEnd } from '../events.js';
-import type { ByteObserver as ProxyObserver } from '../source/byte-observer.js';
+import type { ByteObserver } from '../source/byte-observer.js';
 import { VERSION } from '../version.js';
 import { AmqpError, cannotDecode, payloadSnippet, replyTextOnWire, unknownFrame } from './amqp-error.js';
 import { isLoopbackAddress } from '../source/address.js';
@@ -115,7 +115,7 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
     readonly id: number,
     readonly socket: net.Socket,
     readonly broker: Broker,
-    private readonly observer: ProxyObserver | undefined,
+    private readonly observer: ByteObserver | undefined,
     private readonly onGone: (conn: BrokerConnection, end: SocketEnd) => void,
   ) {
     this.output = new FrameOutput(id, socket, observer, this);

@@ -18,7 +18,7 @@ const SLAB_SIZE = 128 * 1024;
 /** Frames up to this size are copied into the slab; larger ones are written as they are. */
 const COPY_LIMIT = 16384;
 
-/** The observer callback the output reports written bytes to (a ProxyObserver is one). */
+/** The observer callback the output reports written bytes to (a ByteObserver is one). */
 export interface OutputObserver {
   onData?(connId: number, dir: Direction, chunk: Buffer): void;
 }

@@ -3,11 +3,11 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { ProxyServer, type Direction, type ProxyConnectionInfo, type ProxyServerOptions, type SocketEnd } from '../../src/proxy/proxy-server.js';
-import type { ByteObserver as ProxyObserver } from '../../src/source/byte-observer.js';
+import type { ByteObserver } from '../../src/source/byte-observer.js';
 import { describeSocketEnd } from '../../src/tap/close-reason.js';
 
 /** Everything the proxy reported, per connection. */
-export class RecordingObserver implements ProxyObserver {
+export class RecordingObserver implements ByteObserver {
   readonly opens = new Map<number, ProxyConnectionInfo>();
   readonly chunks = new Map<number, { c2s: Buffer[]; s2c: Buffer[] }>();
   /** each connection's end as the tap words a socket's end (`client closed the socket`) */
@@ -58,7 +58,7 @@ export class RecordingObserver implements ProxyObserver {
 
 export async function startProxy(
   upstreamPort: number,
-  observer: ProxyObserver,
+  observer: ByteObserver,
   extra: Partial<ProxyServerOptions> = {},
 ): Promise<{ proxy: ProxyServer; port: number }> {
   const proxy = new ProxyServer({
