@@ -170,7 +170,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
   const { createSessionRecorder } = await import('./record/recorder.js');
   const { startProxySession, startStandaloneSession } = await import('./session.js');
-  const { prepareTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
+  const { prepareLiveTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
   const upstream = opts.upstream !== undefined ? parseUpstreamAddress(opts.upstream) : undefined;
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
@@ -203,7 +203,7 @@ async function runLive(opts: RootOptions): Promise<void> {
   if (recordToStdout && process.stdout.isTTY) throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
   if (recordToStdout && (opts.json || opts.frames)) throw new UsageError(`--record - puts the recording on stdout, so ${opts.json ? '--json' : '--frames'} has nowhere to print`);
   // every sink exists before the source starts: the TUI's store too (its ink loads later)
-  const tui = wantsTui(opts) && !recordToStdout ? await prepareTui(bufferSize) : undefined;
+  const tui = wantsTui(opts) && !recordToStdout ? await prepareLiveTui(bufferSize, opts.showSecrets ?? false) : undefined;
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
@@ -219,10 +219,6 @@ async function runLive(opts: RootOptions): Promise<void> {
     sinks.push(printer);
     sinkNames.push('the output');
   }
-  if (tui) {
-    sinks.push(tui.sink);
-    sinkNames.push('the terminal UI');
-  }
   const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
   const recorder: Recorder | undefined = opts.record !== undefined
     ? createSessionRecorder({
@@ -234,7 +230,7 @@ async function runLive(opts: RootOptions): Promise<void> {
     sinks.push(recorder.sink);
     sinkNames.push('the recorder');
   }
-  const secrets = { showSecrets: opts.showSecrets ?? false, keepSecrets: opts.recordSecrets ?? false, sinks, sinkNames, notice };
+  const secrets = { showSecrets: opts.showSecrets ?? false, keepSecrets: opts.recordSecrets ?? false, sinks, sinkNames, notice, ...(tui ? { watchers: [tui.observer] } : {}) };
   // who may log in where: users by name only, never their passwords
   const logins = (s: StandaloneSession) => `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}`;
   let standalone: StandaloneSession | undefined;

@@ -6,7 +6,7 @@ import type { BrokerUser } from './broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
 import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
 import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
-import { anyOverloaded, createTapObserver, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
+import { anyOverloaded, createTapObserver, teeObservers, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -26,17 +26,19 @@ export interface ProxySessionOptions {
   readonly recorder?: OverloadableSink;
   /** one-line notices for people (upstream unreachable, sink failures) */
   readonly notice: (line: string) => void;
+  /** observers of the same bytes beside the session's taps (the terminal UI's thread) */
+  readonly watchers?: readonly ByteObserver[];
 }
 
 /** What every live source shares: the bus with its sinks, and taps fed by the source. */
 function tapSource(
-  options: { readonly sinks: readonly EventSink[]; readonly sinkNames?: readonly string[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink },
+  options: { readonly sinks: readonly EventSink[]; readonly sinkNames?: readonly string[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink; readonly watchers?: readonly ByteObserver[] },
   hold: (held: boolean) => void,
 ): { bus: EventBus; observer: ByteObserver } {
   const bus = new EventBus(options.sinks, sinkFailureNotices(options.notice, options.sinkNames));
   const tapOptions = { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true };
-  const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined, options.notice);
-  return { bus, observer };
+  const taps = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined, options.notice);
+  return { bus, observer: teeObservers([taps, ...(options.watchers ?? [])]) };
 }
 
 export interface RunningSession {
@@ -116,6 +118,7 @@ export interface StandaloneSessionOptions {
   readonly sinks: readonly EventSink[];
   readonly sinkNames?: readonly string[];
   readonly notice: (line: string) => void;
+  readonly watchers?: readonly ByteObserver[];
   /** a sink that may fall behind (the recorder): while it is overloaded, clients are not read */
   readonly recorder?: OverloadableSink;
   /** the headless output: while its reader is behind, clients are not read either */

@@ -2,6 +2,7 @@
 // one-line notices to its status line while it is up.
 
 import type { EventSink } from './events.js';
+import type { ByteObserver } from './tap/tap-observer.js';
 
 export interface TuiDrawOptions {
   readonly mode: string;
@@ -111,4 +112,22 @@ export async function prepareTui(bufferSize?: number): Promise<PreparedTui> {
       }).finally(() => options.notices.release());
     },
   };
+}
+
+export interface PreparedLiveTui {
+  /** give this to the live source beside its taps, before it starts */
+  readonly observer: ByteObserver;
+  /** draws until the user quits; resolves once the terminal is restored */
+  draw(options: TuiDrawOptions): Promise<void>;
+}
+
+/**
+ * The TUI for a live source (proxy, built-in broker), on its own thread: it decodes and draws
+ * there from copies of the bytes, so forwarding never waits for the screen. Its thread starts
+ * (and loads ink) now; bytes that come while it loads wait for it.
+ */
+export async function prepareLiveTui(bufferSize: number | undefined, showSecrets: boolean): Promise<PreparedLiveTui> {
+  const { startTuiWorker } = await import('./tui/worker/tui-worker-host.js');
+  const worker = startTuiWorker({ ...(bufferSize !== undefined ? { bufferSize } : {}), showSecrets });
+  return { observer: worker.observer, draw: (options) => worker.draw(options) };
 }

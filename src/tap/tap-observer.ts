@@ -7,9 +7,10 @@ import { ConnectionTap, type ConnectionTapOptions } from './connection-tap.js';
 
 /** The observer shape both the proxy and the broker report to. */
 export interface ByteObserver {
-  onOpen(conn: ConnectionInfo): void;
-  onData(connId: number, dir: Direction, chunk: Uint8Array): void;
-  onClose(connId: number, end: SocketEnd): void;
+  /** `ts` (µs): when it happened, if not now (a call read back on another thread) */
+  onOpen(conn: ConnectionInfo, ts?: number): void;
+  onData(connId: number, dir: Direction, chunk: Uint8Array, ts?: number): void;
+  onClose(connId: number, end: SocketEnd, ts?: number): void;
   /** the upstream failed (`message`: one line); `unforwarded`: client bytes it never got */
   onUpstreamError(connId: number, message: string, unforwarded: number): void;
 }
@@ -48,17 +49,22 @@ export interface TapBackpressure {
  * when the tap knows whether the close handshake completed. RabbitMQ resets its socket after
  * every close-ok; a notice for each clean close would be a false alarm.
  */
-export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, backpressure?: TapBackpressure, notice?: (line: string) => void): ByteObserver {
+/** The taps' observer; `onSkip` tells a tap that whole frames were not given to it (see ConnectionTap.skip). */
+export interface TapObserver extends ByteObserver {
+  onSkip(connId: number, dir: Direction, length: number, ts: number): void;
+}
+
+export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, backpressure?: TapBackpressure, notice?: (line: string) => void): TapObserver {
   const taps = new Map<number, ConnectionTap>();
   const upstreamErrors = new Map<number, { message: string; unforwarded: number }>();
   let holding = false;
   return {
-    onOpen(conn) {
+    onOpen(conn, ts = nowMicros()) {
       taps.set(conn.id, new ConnectionTap(conn.id, bus, options));
-      bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: nowMicros(), conn: conn.id, client: conn.client, server: conn.server });
+      bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts, conn: conn.id, client: conn.client, server: conn.server });
     },
-    onData(connId, dir, chunk) {
-      taps.get(connId)?.feed(dir, chunk);
+    onData(connId, dir, chunk, ts) {
+      taps.get(connId)?.feed(dir, chunk, ts);
       if (backpressure && !holding && backpressure.sink.overloaded) {
         holding = true;
         backpressure.hold(true);
@@ -68,7 +74,7 @@ export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, 
         });
       }
     },
-    onClose(connId, end) {
+    onClose(connId, end, ts) {
       const tap = taps.get(connId);
       const failure = upstreamErrors.get(connId);
       // the handshake completed (with bytes the client sent after the failure too): nothing lost
@@ -76,12 +82,41 @@ export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, 
         notice?.(`${failure.message}${failure.unforwarded > 0 ? `; ${failure.unforwarded} bytes from the client were not forwarded` : ''}`);
       }
       upstreamErrors.delete(connId);
-      tap?.close(end);
+      tap?.close(end, ts);
       taps.delete(connId);
+    },
+    onSkip(connId, dir, length, ts) {
+      taps.get(connId)?.skip(dir, length, ts);
     },
     onUpstreamError(connId, message, unforwarded) {
       // the first failure says what went wrong
       if (!upstreamErrors.has(connId)) upstreamErrors.set(connId, { message, unforwarded });
     },
+  };
+}
+
+/**
+ * One observer that calls each of `observers` in order (the session's taps, then the UI's
+ * thread): one that throws does not keep the others from the call; the first error is
+ * rethrown after all were called, for the source to report.
+ */
+export function teeObservers(observers: readonly ByteObserver[]): ByteObserver {
+  if (observers.length === 1) return observers[0]!;
+  const each = (call: (observer: ByteObserver) => void): void => {
+    let failure: { error: unknown } | undefined;
+    for (const observer of observers) {
+      try {
+        call(observer);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  };
+  return {
+    onOpen: (conn, ts) => each((o) => o.onOpen(conn, ts)),
+    onData: (connId, dir, chunk, ts) => each((o) => o.onData(connId, dir, chunk, ts)),
+    onClose: (connId, end, ts) => each((o) => o.onClose(connId, end, ts)),
+    onUpstreamError: (connId, message, unforwarded) => each((o) => o.onUpstreamError(connId, message, unforwarded)),
   };
 }
