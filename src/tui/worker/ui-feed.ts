@@ -81,11 +81,14 @@ export class UiFeed implements ByteObserver {
       } else {
         if (boundary > 0) this.writer.data(connId, dir, chunk.subarray(0, boundary), nowMicros());
         stream.dropped = chunk.length - boundary;
+        this.notShown += stream.dropped;
       }
     } else if (this.inFlight + this.writer.size > this.options.budget / 2 || boundary < 0) {
       // caught up to half the budget before taking frames again, so it does not flap
       stream.dropped += chunk.length;
+      this.notShown += chunk.length;
     } else {
+      this.notShown += boundary;
       this.endDrop(connId, dir, stream, boundary);
       this.writer.data(connId, dir, chunk.subarray(boundary), nowMicros());
     }
@@ -123,7 +126,6 @@ export class UiFeed implements ByteObserver {
   private endDrop(connId: number, dir: Direction, stream: StreamState, boundary: number): void {
     const length = stream.dropped + boundary;
     stream.dropped = -1;
-    this.notShown += length;
     this.writer.skip(connId, dir, length, nowMicros());
   }
 
