@@ -2,6 +2,8 @@
 // them with its own taps into its own event store, and draws with ink on a terminal that the
 // session's thread lends it (keys in, screen out). Nothing here can hold a socket.
 
+import fs from 'node:fs';
+import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { EventBus, sinkFailureNotices } from '../../events.js';
@@ -10,6 +12,24 @@ import { createTapObserver } from '../../tap/tap-observer.js';
 import { LineFeed, NoticeRouter } from '../../tui-launch.js';
 import { openTui } from '../run-tui.js';
 import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
+
+/**
+ * The UI's thread runs at a lower priority (a higher nice value) than forwarding, the broker and
+ * the client on the same machine: on saturated cores the screen falls behind (and drops whole
+ * frames for itself) rather than take CPU time from the traffic it shows.
+ */
+const UI_THREAD_NICE = 5;
+
+/** Linux: nice applies per thread, and /proc/thread-self names this one. Elsewhere: as is. */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0 && os.getPriority(tid) < UI_THREAD_NICE) os.setPriority(tid, UI_THREAD_NICE);
+  } catch {
+    // no /proc, or not allowed: the UI runs at the session's priority
+  }
+}
+lowerThreadPriority();
 
 const port = parentPort!;
 const data = workerData as TuiWorkerData;
