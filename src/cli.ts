@@ -1,39 +1,16 @@
 #!/usr/bin/env node
-// Arguments → a session. No protocol logic here. Every command's code is imported when the
-// command runs (the TUI only when it is shown), so `--help` starts fast.
+// Arguments → a command (src/commands/). Only parsing and dispatch here: every command's code
+// is imported when it runs (the TUI only when it is shown), so `--help` starts fast.
 
 import { Command, CommanderError } from 'commander';
 import type { BrokerUser } from './broker/broker.js';
-import type { EventSink } from './events.js';
-import type { Recorder } from './record/recorder.js';
-import type { StandaloneSession } from './session.js';
+import type { LiveOptions } from './commands/live.js';
+import { useColor, writeStdout } from './commands/stdio.js';
+import { AmqpSpyError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
 const STANDALONE_LISTEN_PORT = 5672;
-
-class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** Errors that are the user's to fix, by class name → exit code; their message is one line. */
-const USER_ERRORS: Readonly<Record<string, number>> = {
-  UsageError: 2,
-  AddressError: 2,
-  CaFileError: 2,
-  InputFileError: 2,
-  DecodeFileError: 1,
-  RecordingError: 2,
-  FilterSyntaxError: 2,
-  BrokerOptionError: 2,
-  ListenError: 1,
-  ReplayTargetError: 1,
-  RecordingWriteError: 1,
-  RecordingLinkError: 2,
-};
 
 interface RootOptions {
   listen?: string;
@@ -85,7 +62,13 @@ const program = new Command()
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option('--buffer <events>', 'the most events the terminal UI keeps; the oldest also leave once the kept ones would take 256 MiB of memory (decoded form counted); never the recording', '100000')
-  .action(async (opts: RootOptions) => runLive(opts));
+  .action(async (opts: RootOptions) => {
+    const options = await liveOptions(opts);
+    const { runLive } = await import('./commands/live.js');
+    const code = await runLive(options);
+    // every sink has written; exit once stdout has taken the last line
+    process.stdout.write('', () => process.exit(code));
+  });
 
 program
   .command('replay')
@@ -107,7 +90,7 @@ program
     if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
     const timeoutMs = Number(opts.timeout);
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
-    const { runReplayCommand } = await import('./record/replay-command.js');
+    const { runReplayCommand } = await import('./commands/replay.js');
     const { streamOutput } = await import('./view/headless-printer.js');
     const code = await runReplayCommand(file, {
       json: opts.json ?? false,
@@ -132,26 +115,13 @@ program
   .option('--json', 'one JSON object per frame (the recording schema)')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .action(async (file: string, opts: { json?: boolean; showSecrets?: boolean }) => {
-    const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
-    const { decodeFile } = await import('./decode-file.js');
-    const printer = createHeadlessPrinter({
-      write: writeStdout,
-      json: opts.json ?? false,
-      color: useColor(),
-      mode: 'frames',
-      position: 'offset',
-      output: streamOutput(process.stdout),
-    });
-    try {
-      // the file is read as fast as stdout is
-      await decodeFile(file, printer, { showSecrets: opts.showSecrets ?? false, hold: printer });
-    } finally {
-      printer.flush();
-    }
+    const { runDecodeCommand } = await import('./commands/decode.js');
+    const { streamOutput } = await import('./view/headless-printer.js');
+    await runDecodeCommand(file, { json: opts.json ?? false, showSecrets: opts.showSecrets ?? false }, { write: writeStdout, output: streamOutput(process.stdout), color: useColor() });
   });
 
-/** The live modes: proxy (--upstream) or the built-in broker (--standalone). */
-async function runLive(opts: RootOptions): Promise<void> {
+/** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */
+async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   if (opts.upstream === undefined && !opts.standalone) {
     throw new UsageError('nothing to do: give --upstream host:port to put the proxy in front of a broker, or --standalone to run the built-in broker (or a subcommand: amqp-spy decode <file>)');
   }
@@ -165,12 +135,7 @@ async function runLive(opts: RootOptions): Promise<void> {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
   }
-  const { formatHostPort, isLoopbackAddress, parseListenAddress, parseUpstreamAddress } = await import('./proxy/address.js');
-  const { createSummary } = await import('./view/summary.js');
-  const { createHeadlessPrinter, streamOutput } = await import('./view/headless-printer.js');
-  const { createSessionRecorder } = await import('./record/recorder.js');
-  const { startProxySession, startStandaloneSession } = await import('./session.js');
-  const { prepareLiveTui, NoticeRouter, wantsTui } = await import('./tui-launch.js');
+  const { parseListenAddress, parseUpstreamAddress } = await import('./source/address.js');
   const upstream = opts.upstream !== undefined ? parseUpstreamAddress(opts.upstream) : undefined;
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
@@ -192,118 +157,26 @@ async function runLive(opts: RootOptions): Promise<void> {
   }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
-  const notices = new NoticeRouter((line) => process.stderr.write(`amqp-spy: ${line}\n`));
-  const notice = notices.notice;
-  if (upstream?.tls) {
-    if (opts.insecure) notice('warning: --insecure accepts any certificate from the upstream: whoever can intercept that connection sees the credentials and the traffic');
-    if (!isLoopbackAddress(listen.host)) notice(`warning: clients connect to ${formatHostPort(listen.host, listen.port)} in plain text: their credentials cross the network in clear before the proxy encrypts them to the upstream`);
-  }
-  // `--record -`: stdout carries the recording, so nothing else is printed there
-  const recordToStdout = opts.record === '-';
-  if (recordToStdout && process.stdout.isTTY) throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
-  if (recordToStdout && (opts.json || opts.frames)) throw new UsageError(`--record - puts the recording on stdout, so ${opts.json ? '--json' : '--frames'} has nowhere to print`);
-  // every sink exists before the source starts: the TUI's store too (its ink loads later)
-  const tui = wantsTui(opts) && !recordToStdout ? await prepareLiveTui(bufferSize, opts.showSecrets ?? false) : undefined;
-  const summary = createSummary();
-  const sinks: EventSink[] = [summary.sink];
-  const sinkNames = ['the summary'];
-  // a reader of stdout that stops (a pager) must not make the output grow: the built-in broker
-  // waits for it, the proxy (which must keep forwarding) drops lines and says how many
-  const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({
-    write: writeStdout, json: opts.json ?? false, color: useColor(), mode: opts.frames ? 'frames' : 'messages',
-    output: streamOutput(process.stdout),
-    whenBehind: upstream ? 'drop' : 'hold',
-    onDropped: (n) => notice(`${n} line${n === 1 ? '' : 's'} of output dropped: stdout was not read fast enough, and the proxy forwards rather than wait`),
-  });
-  if (printer) {
-    sinks.push(printer);
-    sinkNames.push('the output');
-  }
-  const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
-  const recorder: Recorder | undefined = opts.record !== undefined
-    ? createSessionRecorder({
-      path: opts.record, keepSecrets: opts.recordSecrets ?? false, mode: upstream ? 'proxy' : 'standalone', tool: `amqp-spy ${VERSION}`, notice,
-      listen: formatHostPort(listen.host, listen.port), ...(target !== undefined ? { upstream: target } : {}),
-    })
-    : undefined;
-  if (recorder) {
-    sinks.push(recorder.sink);
-    sinkNames.push('the recorder');
-  }
-  const secrets = { showSecrets: opts.showSecrets ?? false, keepSecrets: opts.recordSecrets ?? false, sinks, sinkNames, notice, ...(tui ? { watchers: [tui.observer] } : {}) };
-  // who may log in where: users by name only, never their passwords
-  const logins = (s: StandaloneSession) => `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}`;
-  let standalone: StandaloneSession | undefined;
-  const session = upstream
-    ? await startProxySession({
-      listen,
-      upstream,
-      ...(opts.upstreamCa !== undefined ? { upstreamCaFile: opts.upstreamCa } : {}),
-      insecure: opts.insecure ?? false,
-      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-      ...secrets,
-      ...(recorder ? { recorder } : {}),
-    })
-    : standalone = await startStandaloneSession({
-      listen,
-      users,
-      vhosts: opts.vhost,
-      allowRemoteGuest: opts.allowRemoteGuest ?? false,
-      ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
-      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-      ...(maxConnections !== undefined ? { maxConnections } : {}),
-      ...(maxMemory !== undefined ? { maxMemory } : {}),
-      ...secrets,
-      ...(recorder ? { recorder } : {}),
-      ...(printer ? { output: printer } : {}),
-    });
-  if (recorder) {
-    // only now that the session listens: a session that cannot start leaves an existing file as it was
-    try {
-      recorder.open();
-    } catch (error) {
-      await session.stop();
-      throw error;
-    }
-  }
-  const listening = formatHostPort(session.address.address, session.address.port);
-  const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
-  let stopping: Promise<void> | undefined;
-  // stop accepting, close connections, then flush the recording: every forwarded frame is in it
-  const stop = () => (stopping ??= (async () => {
-    await session.stop();
-    await recorder?.close();
-  })());
-  if (tui) {
-    const abort = new AbortController();
-    process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
-    await tui.draw({
-      mode,
-      ...(recorder ? { recording: () => ({ path: recorder.path, bytes: recorder.bytesWritten }) } : {}),
-      notices,
-      onQuit: stop,
-      signal: abort.signal,
-    });
-    await stop();
-  } else {
-    notice(standalone ? `built-in broker listening on ${listening}; ${logins(standalone)} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`);
-    await untilSignal();
-    await stop();
-  }
-  printer?.flush();
-  notice(summary.text());
-  const lost = lossReport(session.sinkFailures(), recorder);
-  if (lost !== undefined) notice(lost);
-  // every sink has written; exit once stdout has taken the last line
-  process.stdout.write('', () => process.exit(lost === undefined ? 0 : 1));
-}
-
-/** What the session failed to keep, as one line, or undefined when nothing was lost. */
-function lossReport(sinkFailures: number, recorder: Recorder | undefined): string | undefined {
-  const parts: string[] = [];
-  if (recorder?.error) parts.push(`${recorder.error.message}: ${recorder.eventsLost} event${recorder.eventsLost === 1 ? ' was' : 's were'} not recorded`);
-  if (sinkFailures > 0) parts.push(`${sinkFailures} event${sinkFailures === 1 ? '' : 's'} failed to reach every view or the recording (see the notices above)`);
-  return parts.length > 0 ? `incomplete: ${parts.join('; ')}` : undefined;
+  return {
+    listen,
+    ...(upstream !== undefined ? { upstream } : {}),
+    ...(opts.upstreamCa !== undefined ? { upstreamCa: opts.upstreamCa } : {}),
+    insecure: opts.insecure ?? false,
+    users,
+    vhosts: opts.vhost,
+    allowRemoteGuest: opts.allowRemoteGuest ?? false,
+    ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+    ...(maxMemory !== undefined ? { maxMemory } : {}),
+    ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+    bufferSize,
+    ...(opts.record !== undefined ? { record: opts.record } : {}),
+    recordSecrets: opts.recordSecrets ?? false,
+    showSecrets: opts.showSecrets ?? false,
+    json: opts.json ?? false,
+    frames: opts.frames ?? false,
+    tui: opts.tui ?? true,
+  };
 }
 
 /** An integer option in [min, max]; `what` names its unit for the error line. */
@@ -324,26 +197,6 @@ function parseBufferSize(text: string): number {
   return n;
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const onSignal = () => {
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(130)).once('SIGTERM', () => process.exit(143));
-      resolve();
-    };
-    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  });
-}
-
-function useColor(): boolean {
-  return process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
-}
-
-function writeStdout(output: string | Uint8Array): void {
-  process.stdout.write(output);
-}
-
 // A closed pipe (`amqp-spy ... | head`) ends the program quietly.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(0);
@@ -355,8 +208,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  const name = error instanceof Error ? error.name : '';
-  const exitCode = USER_ERRORS[name];
+  const exitCode = error instanceof AmqpSpyError ? error.exitCode : undefined;
   process.stderr.write(`amqp-spy: ${error instanceof Error ? error.message : String(error)}\n`);
   if (exitCode === undefined && error instanceof Error && process.env['AMQP_SPY_DEBUG']) process.stderr.write(`${error.stack}\n`);
   process.exit(exitCode ?? 1);

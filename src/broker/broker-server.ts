@@ -3,7 +3,7 @@
 // proxy reports its traffic, so the spy shows the broker's sessions like proxied ones.
 
 import net from 'node:net';
-import { ListenError } from '../proxy/proxy-server.js';
+import { ListenError } from '../source/listen-error.js';
 import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConnection } from './broker-connection.js';
 

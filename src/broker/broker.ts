@@ -2,9 +2,10 @@
 // Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
 
 import type { ContentProperties } from '../decoder/types.js';
-import type { ProxyObserver } from '../proxy/proxy-server.js';
+import type { ByteObserver } from '../source/byte-observer.js';
 import { MemoryMonitor } from './memory-monitor.js';
 import { VirtualHost } from './vhost.js';
+import { AmqpSpyError } from '../errors.js';
 
 export interface BrokerUser {
   readonly name: string;
@@ -49,7 +50,7 @@ export interface BrokerOptions {
    */
   readonly maxMemory?: number;
   /** sees every byte received and sent, like the proxy's observer */
-  readonly observer?: ProxyObserver;
+  readonly observer?: ByteObserver;
   /** ms clock for TTLs (tests may pass a fake one); default Date.now */
   readonly now?: () => number;
   /** one-line warnings (default guest account on a public interface); default stderr */
@@ -86,7 +87,8 @@ export interface AlarmListener {
 }
 
 /** Invalid broker options (one line, names the option). */
-export class BrokerOptionError extends Error {
+export class BrokerOptionError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(
     readonly option: string,
     message: string,

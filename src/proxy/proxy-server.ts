@@ -1,57 +1,27 @@
 // The proxy's socket layer: accepts AMQP clients, opens one upstream connection for each,
 // and forwards bytes unchanged in both directions while reporting them to an observer.
-// No decoding here: the decoder reads the same chunks through ProxyObserver.onData.
+// No decoding here: the decoder reads the same chunks through ByteObserver.onData.
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { formatHostPort, type ListenAddress, type UpstreamAddress } from './address.js';
+import { formatHostPort, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 
 import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
+import type { ByteObserver } from '../source/byte-observer.js';
+import { describeSocketError } from '../source/errno.js';
+import { ListenError } from '../source/listen-error.js';
+import { connectTls, type UpstreamTlsOptions } from '../source/tls-connect.js';
 
 export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
 export type ProxyConnectionInfo = ConnectionInfo;
-
-/**
- * Plain callbacks, all optional. They run on the forwarding path, after the bytes were handed
- * to the other socket, so they cannot delay or alter forwarding; exceptions they throw are
- * caught (see ProxyServerOptions.onObserverError).
- */
-export interface ProxyObserver {
-  /** a client was accepted; the upstream connection is being opened */
-  onOpen?(conn: ProxyConnectionInfo): void;
-  /**
-   * Bytes forwarded, in order per direction; after one side failed, also what the other still
-   * sends, which cannot be forwarded. `chunk` is the Buffer that was written to the
-   * other side: read it, never modify it (it may still be queued for writing). The proxy
-   * never reuses its memory, so it may be kept without copying; but it can be a slice of a
-   * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
-   */
-  onData?(connId: number, dir: Direction, chunk: Buffer): void;
-  /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
-  onClose?(connId: number, end: SocketEnd): void;
-  /**
-   * e.g. `upstream 127.0.0.1:5672: connection refused` (followed by onClose); `unforwarded`:
-   * client bytes still queued for the upstream, which it never got
-   */
-  onUpstreamError?(connId: number, message: string, unforwarded: number): void;
-}
-
-export interface UpstreamTlsOptions {
-  /** PEM CA certificate(s) to trust instead of the system store (file contents) */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
-  /** default true; false accepts any certificate (for debugging only) */
-  readonly rejectUnauthorized?: boolean;
-  /** SNI / certificate name; defaults to the upstream host when it is a name, not an IP */
-  readonly servername?: string;
-}
 
 export interface ProxyServerOptions {
   readonly listen: ListenAddress;
   readonly upstream: UpstreamAddress;
   /** used when upstream.tls is true */
   readonly tls?: UpstreamTlsOptions;
-  readonly observer?: ProxyObserver;
+  readonly observer?: ByteObserver;
   /** give up connecting upstream after this long (default 10 s) */
   readonly connectTimeoutMs?: number;
   /**
@@ -65,26 +35,7 @@ export interface ProxyServerOptions {
    * Told about the first exception thrown by each observer callback (later ones are only
    * counted). Default: one line on stderr.
    */
-  readonly onObserverError?: (callback: keyof ProxyObserver, error: unknown) => void;
-}
-
-/** The listen port cannot be bound; the message is one line. */
-export class ListenError extends Error {
-  constructor(
-    readonly host: string,
-    readonly port: number,
-    /** errno code, e.g. EADDRINUSE */
-    readonly code: string | undefined,
-    reason: string,
-  ) {
-    super(`cannot listen on ${formatHostPort(host, port)}: ${reason}`);
-    this.name = new.target.name;
-  }
-
-  /** From a listen 'error' event: `cannot listen on 127.0.0.1:5673: address already in use`. */
-  static fromErrno(host: string, port: number, err: NodeJS.ErrnoException): ListenError {
-    return new ListenError(host, port, err.code, describeErrno(err));
-  }
+  readonly onObserverError?: (callback: keyof ByteObserver, error: unknown) => void;
 }
 
 // Per-socket buffer limit: write() returns false above it and the source is paused until
@@ -227,7 +178,7 @@ export class ProxyServer {
     if (this.#held) relay.hold(true);
   }
 
-  #observerFailed(callback: keyof ProxyObserver, error: unknown): void {
+  #observerFailed(callback: keyof ByteObserver, error: unknown): void {
     this.#observerErrors++;
     if (this.#reportedObserverErrors.has(callback)) return;
     this.#reportedObserverErrors.add(callback);
@@ -249,7 +200,7 @@ export class ProxyServer {
 interface RelayHooks {
   /** both sockets are closed and onClose was emitted */
   closed(id: number): void;
-  observerFailed(callback: keyof ProxyObserver, error: unknown): void;
+  observerFailed(callback: keyof ByteObserver, error: unknown): void;
   /** what the connections' read slabs may hold together */
   readonly slabs: SlabBudget;
 }
@@ -260,7 +211,7 @@ class Relay {
   readonly #client: net.Socket;
   readonly #upstream: net.Socket;
   readonly #owner: RelayHooks;
-  readonly #observer: ProxyObserver | undefined;
+  readonly #observer: ByteObserver | undefined;
   readonly #upstreamHost: string;
   readonly #upstreamPort: number;
   readonly #upstreamName: string;
@@ -291,12 +242,7 @@ class Relay {
 
     const base = { host, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK };
     if (options.upstream.tls) {
-      const t = options.tls ?? {};
-      const tlsOptions: tls.ConnectionOptions = { ...base, rejectUnauthorized: t.rejectUnauthorized ?? true };
-      if (t.ca !== undefined) tlsOptions.ca = t.ca as tls.ConnectionOptions['ca'];
-      const servername = t.servername ?? (net.isIP(host) === 0 ? host : undefined);
-      if (servername !== undefined) tlsOptions.servername = servername;
-      this.#upstream = tls.connect(tlsOptions);
+      this.#upstream = connectTls(base, options.tls);
     } else {
       // Plain TCP upstream: read straight into slabs (see ReadSlab) instead of letting Node
       // allocate a buffer per read and run it through the Readable machinery.
@@ -444,7 +390,7 @@ class Relay {
 
   #sideFailed(side: 'client' | 'upstream', err: NodeJS.ErrnoException): void {
     const other = side === 'client' ? this.#upstream : this.#client;
-    const what = describeErrno(err);
+    const what = describeSocketError(err);
     if (side === 'upstream') {
       if (!this.#connected) {
         clearTimeout(this.#connectTimer);
@@ -613,28 +559,4 @@ class SlabBudget {
     this.#held += granted;
     return granted;
   }
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host name lookup failed (temporary)',
-  EPIPE: 'broken pipe',
-  EADDRINUSE: 'address already in use',
-  EADDRNOTAVAIL: 'address not available',
-  EACCES: 'permission denied',
-};
-
-/** One short line for a socket error: known errno codes in words, TLS errors as `TLS: ...`. */
-function describeErrno(err: NodeJS.ErrnoException): string {
-  const code = err.code;
-  if (code !== undefined && ERRNO_TEXT[code] !== undefined) return ERRNO_TEXT[code];
-  if (code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code))) {
-    return `TLS: ${err.message}`;
-  }
-  return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
 }

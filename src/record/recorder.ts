@@ -6,10 +6,13 @@
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { nowMicros, type EventSink, type SpyEvent } from '../events.js';
-import { LineBuffers } from './line-buffers.js';
+import { LineBuffers } from '../output/line-buffers.js';
+import { describeFsError } from '../source/errno.js';
 import { makeRecordingHeader, recordingLine, writeFrameLine, type RecordingHeader } from './recording-format.js';
+import { AmqpSpyError } from '../errors.js';
 
-export class RecordingWriteError extends Error {
+export class RecordingWriteError extends AmqpSpyError {
+  override readonly exitCode: number = 1;
   constructor(readonly path: string, readonly code: string | undefined, reason: string) {
     super(`cannot write the recording ${path}: ${reason}`);
     this.name = 'RecordingWriteError';
@@ -61,24 +64,25 @@ export interface Recorder {
 
 /** The recording path is a symbolic link: recordings hold message bodies, so links are not followed. */
 export class RecordingLinkError extends RecordingWriteError {
+  // the path given is wrong (usage), where a failed write is a failure while running
+  override readonly exitCode = 2;
   constructor(path: string, readonly target: string, readonly realPath: string | undefined) {
     super(path, 'ELOOP', `it is a symbolic link (to ${target}), which a recording does not follow; give the real path${realPath !== undefined ? `: --record ${realPath}` : ''}`);
     this.name = 'RecordingLinkError';
   }
 }
 
-function describeWriteError(path: string, error: unknown): RecordingWriteError {
-  const code = (error as NodeJS.ErrnoException).code;
+/** What a recording's write failures mean (the rest as for any file, see describeFsError). */
+const RECORDING_WORDS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such directory',
+  ENOSPC: 'no space left on the device',
+  EPIPE: 'the pipe has no reader any more',
   // opening /dev/stdout when it is a socket (not a pipe) gives ENXIO
-  const reason =
-    code === 'ENOENT' ? 'no such directory'
-      : code === 'EACCES' ? 'permission denied'
-        : code === 'EISDIR' ? 'it is a directory'
-          : code === 'ENOSPC' ? 'no space left on the device'
-            : code === 'EPIPE' ? 'the pipe has no reader any more'
-              : code === 'ENXIO' ? 'no such device, or it is a socket (record to a file, FIFO or terminal)'
-                : (error as Error).message;
-  return new RecordingWriteError(path, code, reason);
+  ENXIO: 'no such device, or it is a socket (record to a file, FIFO or terminal)',
+};
+
+function describeWriteError(path: string, error: unknown): RecordingWriteError {
+  return new RecordingWriteError(path, (error as NodeJS.ErrnoException).code, describeFsError(error, RECORDING_WORDS));
 }
 
 /** A write starts at once when this much is waiting; less waits up to WRITE_DELAY_MS. */

@@ -6,8 +6,8 @@ import { isFieldTable } from '../decoder/field-table.js';
 import { perMethod } from '../decoder/spec.js';
 import type { Direction, FrameEvent, SpyEvent } from '../events.js';
 import type { ArgumentValue } from '../decoder/types.js';
-import { base64, bigintToJson, eventToJson, valueToJson, type Json } from './event-json.js';
-import type { LineBuffers } from './line-buffers.js';
+import { base64, bigintToJson, eventToJson, valueToJson, type Json } from '../output/event-json.js';
+import type { LineBuffers } from '../output/line-buffers.js';
 
 export const RECORDING_FORMAT = 'amqp-spy';
 export const RECORDING_VERSION = 1;

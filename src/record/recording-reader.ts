@@ -6,9 +6,12 @@ import { DECODE_ERROR_CODES, type DecodeErrorCode } from '../decoder/errors.js';
 import type { DecodeErrorEvent, Direction, Endpoint, SocketEnd } from '../events.js';
 import { LineCutter } from './line-cutter.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
-import { describeFsError, isPcap } from '../file-errors.js';
+import { describeFsError } from '../source/errno.js';
+import { isPcap } from '../source/pcap.js';
+import { AmqpSpyError } from '../errors.js';
 
-export class RecordingError extends Error {
+export class RecordingError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(
     readonly path: string,
     /** 1-based line number, when one line is at fault */

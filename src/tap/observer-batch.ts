@@ -15,7 +15,7 @@ const TYPE_SKIP = 5;
 /** What a batch is read back into: the byte observer's calls, with their time, and skips. */
 export interface ObserverBatchTarget {
   onOpen(conn: ConnectionInfo, ts: number): void;
-  onData(connId: number, dir: Direction, chunk: Uint8Array, ts: number): void;
+  onData(connId: number, dir: Direction, chunk: Buffer, ts: number): void;
   onClose(connId: number, end: SocketEnd, ts: number): void;
   onUpstreamError(connId: number, message: string, unforwarded: number): void;
   /** `length` bytes of whole frames of `dir` were not given (the reader fell behind) */
@@ -113,7 +113,7 @@ export function readObserverBatch(batch: Uint8Array, target: ObserverBatchTarget
     at = start + length;
     switch (type) {
       case TYPE_DATA:
-        target.onData(connId, dir, batch.slice(start, at), ts);
+        target.onData(connId, dir, Buffer.from(batch.subarray(start, at)), ts);
         break;
       case TYPE_SKIP:
         target.onSkip(connId, dir, view.getFloat64(start), ts);

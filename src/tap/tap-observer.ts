@@ -2,18 +2,9 @@
 // ConnectionTap per connection, fed with the chunks as they are forwarded or written.
 // A sink that falls behind (the recorder) holds the source's reading until it drains.
 
-import { nowMicros, type ConnectionInfo, type Direction, type EventBus, type SocketEnd } from '../events.js';
+import { nowMicros, type Direction, type EventBus } from '../events.js';
+import type { ByteObserver } from '../source/byte-observer.js';
 import { ConnectionTap, type ConnectionTapOptions } from './connection-tap.js';
-
-/** The observer shape both the proxy and the broker report to. */
-export interface ByteObserver {
-  /** `ts` (µs): when it happened, if not now (a call read back on another thread) */
-  onOpen(conn: ConnectionInfo, ts?: number): void;
-  onData(connId: number, dir: Direction, chunk: Uint8Array, ts?: number): void;
-  onClose(connId: number, end: SocketEnd, ts?: number): void;
-  /** the upstream failed (`message`: one line); `unforwarded`: client bytes it never got */
-  onUpstreamError(connId: number, message: string, unforwarded: number): void;
-}
 
 /** A sink that may fall behind: while `overloaded`, its source should stop reading. */
 export interface OverloadableSink {
@@ -50,7 +41,7 @@ export interface TapBackpressure {
  * every close-ok; a notice for each clean close would be a false alarm.
  */
 /** The taps' observer; `onSkip` tells a tap that whole frames were not given to it (see ConnectionTap.skip). */
-export interface TapObserver extends ByteObserver {
+export interface TapObserver extends Required<ByteObserver> {
   onSkip(connId: number, dir: Direction, length: number, ts: number): void;
 }
 
@@ -102,21 +93,52 @@ export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, 
  */
 export function teeObservers(observers: readonly ByteObserver[]): ByteObserver {
   if (observers.length === 1) return observers[0]!;
-  const each = (call: (observer: ByteObserver) => void): void => {
-    let failure: { error: unknown } | undefined;
-    for (const observer of observers) {
-      try {
-        call(observer);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure !== undefined) throw failure.error;
-  };
+  const list = [...observers];
+  // one loop per callback, no closure per call: onData is on the forwarding path
   return {
-    onOpen: (conn, ts) => each((o) => o.onOpen(conn, ts)),
-    onData: (connId, dir, chunk, ts) => each((o) => o.onData(connId, dir, chunk, ts)),
-    onClose: (connId, end, ts) => each((o) => o.onClose(connId, end, ts)),
-    onUpstreamError: (connId, message, unforwarded) => each((o) => o.onUpstreamError(connId, message, unforwarded)),
+    onOpen(conn, ts) {
+      let failure: { error: unknown } | undefined;
+      for (const o of list) {
+        try {
+          o.onOpen?.(conn, ts);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
+    },
+    onData(connId, dir, chunk, ts) {
+      let failure: { error: unknown } | undefined;
+      for (let i = 0; i < list.length; i++) {
+        try {
+          list[i]!.onData?.(connId, dir, chunk, ts);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
+    },
+    onClose(connId, end, ts) {
+      let failure: { error: unknown } | undefined;
+      for (const o of list) {
+        try {
+          o.onClose?.(connId, end, ts);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
+    },
+    onUpstreamError(connId, message, unforwarded) {
+      let failure: { error: unknown } | undefined;
+      for (const o of list) {
+        try {
+          o.onUpstreamError?.(connId, message, unforwarded);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
+    },
   };
 }

@@ -12,6 +12,7 @@ import type { ArgumentValue } from '../decoder/types.js';
 import type { SpyEvent } from '../events.js';
 import { formatEventLine, isBlockedEvent, needsAttention } from './format.js';
 import { bodyOf, bodyTextIncludes, findInFields } from './search-fields.js';
+import { AmqpSpyError } from '../errors.js';
 
 export interface FilterKey {
   readonly key: string;
@@ -46,7 +47,8 @@ export const FILTER_SYNTAX: readonly { readonly example: string; readonly help: 
   { example: 'OR', help: 'not supported yet: two filters' },
 ];
 
-export class FilterSyntaxError extends Error {
+export class FilterSyntaxError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(readonly input: string, readonly position: number, reason: string) {
     super(`filter "${input}": ${reason}`);
     this.name = 'FilterSyntaxError';

@@ -9,8 +9,8 @@
 // must keep forwarding).
 
 import type { EventSink, SpyEvent } from '../events.js';
-import { stringifyEvent } from '../record/event-json.js';
-import { LineBuffers } from '../record/line-buffers.js';
+import { stringifyEvent } from '../output/event-json.js';
+import { LineBuffers } from '../output/line-buffers.js';
 import type { OverloadableSink } from '../tap/tap-observer.js';
 import { writeEventLine } from './line-bytes.js';
 import { formatDuration, formatValue } from './format.js';

@@ -7,7 +7,7 @@
 import { perMethod } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedMethod } from '../decoder/types.js';
 import type { Direction, FrameInsight, SpyEvent } from '../events.js';
-import type { LineBuffers } from '../record/line-buffers.js';
+import type { LineBuffers } from '../output/line-buffers.js';
 import {
   ARROWS,
   MAX_VALUE_CHARS,

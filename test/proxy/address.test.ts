@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressError, formatHostPort, parseListenAddress, parseUpstreamAddress } from '../../src/proxy/address.js';
+import { AddressError, formatHostPort, parseListenAddress, parseUpstreamAddress } from '../../src/source/address.js';
 
 describe('parseListenAddress', () => {
   it.each([

@@ -2,7 +2,8 @@
 
 import { createHash } from 'node:crypto';
 import net from 'node:net';
-import { ProxyServer, type Direction, type ProxyConnectionInfo, type ProxyObserver, type ProxyServerOptions, type SocketEnd } from '../../src/proxy/proxy-server.js';
+import { ProxyServer, type Direction, type ProxyConnectionInfo, type ProxyServerOptions, type SocketEnd } from '../../src/proxy/proxy-server.js';
+import type { ByteObserver as ProxyObserver } from '../../src/source/byte-observer.js';
 import { describeSocketEnd } from '../../src/tap/close-reason.js';
 
 /** Everything the proxy reported, per connection. */

@@ -2,7 +2,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ListenError, ProxyServer } from '../../src/proxy/proxy-server.js';
+import { ProxyServer } from '../../src/proxy/proxy-server.js';
+import { ListenError } from '../../src/source/listen-error.js';
 import {
   RecordingObserver,
   closeServer,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import type net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseUpstreamAddress } from '../../src/proxy/address.js';
+import { parseUpstreamAddress } from '../../src/source/address.js';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/proxy-server.js';
 import { RecordingObserver, collect, connectClient, rng, sha256, writeChunked } from './helpers.js';
 

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { fieldTable, typed } from '../../src/decoder/field-table.js';
 import { encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { EventBus, type FrameEvent, type SpyEvent } from '../../src/events.js';
-import { base64Length, writeBase64 } from '../../src/record/base64-write.js';
-import { stringifyEvent } from '../../src/record/event-json.js';
-import { LineBuffers } from '../../src/record/line-buffers.js';
+import { base64Length, writeBase64 } from '../../src/output/base64-write.js';
+import { stringifyEvent } from '../../src/output/event-json.js';
+import { LineBuffers } from '../../src/output/line-buffers.js';
 import { recordingLine, writeFrameLine } from '../../src/record/recording-format.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 

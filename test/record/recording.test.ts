@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus, type Direction, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
-import { stringifyEvent } from '../../src/record/event-json.js';
+import { stringifyEvent } from '../../src/output/event-json.js';
 import { createRecorder, type Recorder } from '../../src/record/recorder.js';
 import { makeRecordingHeader, recordingLine } from '../../src/record/recording-format.js';
 import { openRecording, RecordingError } from '../../src/record/recording-reader.js';
@@ -331,7 +331,7 @@ describe('withheld client bytes', () => {
 
   it('replay --to sends what precedes them and warns that the rest of the connection is not replayed', async () => {
     const { startBroker } = await import('../../src/broker/broker-server.js');
-    const { replayTo } = await import('../../src/record/replay-to.js');
+    const { replayTo } = await import('../../src/commands/replay-to/replay-to.js');
     const broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
     try {
       const file = tmpFile();

@@ -8,7 +8,7 @@ import { encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus } from '../../src/events.js';
 import { createRecorder } from '../../src/record/recorder.js';
-import { describeProgress } from '../../src/record/replay-command.js';
+import { describeProgress } from '../../src/commands/replay.js';
 import { makeRecordingHeader } from '../../src/record/recording-format.js';
 import { replayRecording, type ReplayProgress } from '../../src/record/replay.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fieldTable, typed } from '../../src/decoder/field-table.js';
 import { encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { EventBus, type SpyEvent } from '../../src/events.js';
-import { LineBuffers } from '../../src/record/line-buffers.js';
+import { LineBuffers } from '../../src/output/line-buffers.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 import { formatEventLine, type LineOptions } from '../../src/view/format.js';
 import { createHeadlessPrinter } from '../../src/view/headless-printer.js';

@@ -4,8 +4,8 @@
 // screen out), and runs the session's stop when the user quits.
 
 import { Worker } from 'node:worker_threads';
-import type { ByteObserver } from '../../tap/tap-observer.js';
-import type { TuiDrawOptions } from '../../tui-launch.js';
+import type { ByteObserver } from '../../source/byte-observer.js';
+import type { TuiDrawOptions } from '../draw-options.js';
 import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
 import { UiFeed } from './ui-feed.js';
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { EventBus, sinkFailureNotices } from '../../events.js';
 import { readObserverBatch } from '../../tap/observer-batch.js';
 import { createTapObserver } from '../../tap/tap-observer.js';
-import { LineFeed, NoticeRouter } from '../../tui-launch.js';
+import { LineFeed, NoticeRouter } from '../draw-options.js';
 import { openTui } from '../run-tui.js';
 import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
 

@@ -8,7 +8,7 @@ import { FrameBoundaryTracker } from '../../decoder/frame-boundary.js';
 import type { ConnectionInfo, Direction, SocketEnd } from '../../events.js';
 import { nowMicros } from '../../events.js';
 import { ObserverBatchWriter } from '../../tap/observer-batch.js';
-import type { ByteObserver } from '../../tap/tap-observer.js';
+import type { ByteObserver } from '../../source/byte-observer.js';
 
 /** A batch grows to this before it is sent without waiting for the timer. */
 const BATCH_BYTES = 256 * 1024;

@@ -2,12 +2,16 @@
 // decoded through the same tap as live traffic.
 
 import fs from 'node:fs';
-import { EventBus, type DecodeErrorEvent, type EventSink } from './events.js';
-import { ConnectionTap } from './tap/connection-tap.js';
-import type { OverloadableSink } from './tap/tap-observer.js';
-import { describeFsError, isPcap } from './file-errors.js';
+import { EventBus, type DecodeErrorEvent, type EventSink } from '../events.js';
+import { ConnectionTap } from '../tap/connection-tap.js';
+import type { OverloadableSink } from '../tap/tap-observer.js';
+import { describeFsError } from '../source/errno.js';
+import { isPcap } from '../source/pcap.js';
+import { createHeadlessPrinter, type PrinterOutput } from '../view/headless-printer.js';
+import { AmqpSpyError } from '../errors.js';
 
-export class InputFileError extends Error {
+export class InputFileError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(readonly path: string, message: string) {
     super(message);
     this.name = 'InputFileError';
@@ -15,7 +19,8 @@ export class InputFileError extends Error {
 }
 
 /** What went wrong decoding a file: its events were printed; the command exits non-zero. */
-export class DecodeFileError extends Error {
+export class DecodeFileError extends AmqpSpyError {
+  override readonly exitCode = 1;
   constructor(readonly path: string, readonly errors: number, message: string) {
     super(message);
     this.name = 'DecodeFileError';
@@ -71,5 +76,36 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
   if (first !== undefined) {
     const guess = clientStream ? '' : ' (read as server→client: the file does not start with "AMQP")';
     throw new DecodeFileError(path, errors, `${path}: ${errors} decode error${errors === 1 ? '' : 's'}, the first at offset ${first.offset}: ${first.code}${guess}`);
+  }
+}
+
+export interface DecodeCommandOptions {
+  readonly json: boolean;
+  readonly showSecrets: boolean;
+}
+
+export interface DecodeCommandIo {
+  /** stdout: batches of UTF-8 lines from the printer */
+  readonly write: (output: Uint8Array) => void;
+  /** how far behind stdout's reader is: the file is read no faster than it takes the lines */
+  readonly output?: PrinterOutput;
+  readonly color: boolean;
+}
+
+/** The command: one line (or JSON object) per frame, at the frame's offset in the file. */
+export async function runDecodeCommand(path: string, options: DecodeCommandOptions, io: DecodeCommandIo): Promise<void> {
+  const printer = createHeadlessPrinter({
+    write: io.write,
+    json: options.json,
+    color: io.color,
+    mode: 'frames',
+    position: 'offset',
+    ...(io.output ? { output: io.output } : {}),
+  });
+  try {
+    // the file is read as fast as stdout is
+    await decodeFile(path, printer, { showSecrets: options.showSecrets, hold: printer });
+  } finally {
+    printer.flush();
   }
 }

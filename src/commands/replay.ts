@@ -1,13 +1,13 @@
 // `amqp-spy replay FILE [--to host:port]`: the command around replayRecording / replayTo,
 // kept out of cli.ts so the CLI only parses arguments.
 
-import { LineFeed, NoticeRouter, prepareTui } from '../tui-launch.js';
-import { parseUpstreamAddress } from '../proxy/address.js';
+import { LineFeed, NoticeRouter, prepareTui } from './tui-launch.js';
+import { parseUpstreamAddress } from '../source/address.js';
 import { parseFilter } from '../view/filter.js';
 import { createHeadlessPrinter, type PrinterOutput } from '../view/headless-printer.js';
 import { createSummary, plural } from '../view/summary.js';
-import { replayRecording, type ReplayProgress } from './replay.js';
-import { formatDifference, replayTo, type ReplayTarget } from './replay-to.js';
+import { replayRecording, type ReplayProgress } from '../record/replay.js';
+import { formatDifference, replayTo, type ReplayTarget } from './replay-to/replay-to.js';
 
 export interface ReplayCommandOptions {
   readonly json?: boolean;

@@ -1,7 +1,7 @@
 // What replay --to calls a difference between a recorded value and the new server's.
 import { describe, expect, it } from 'vitest';
-import type { FieldTable, FieldValue } from '../../src/decoder/types.js';
-import { diffValues, NameMap } from '../../src/record/replay-compare.js';
+import type { FieldTable, FieldValue } from '../../../src/decoder/types.js';
+import { diffValues, NameMap } from '../../../src/commands/replay-to/replay-compare.js';
 
 const table = (entries: [string, FieldValue][]): FieldTable => ({ entries });
 const xDeath = (count: number, time: bigint, queue: string): FieldValue => ({

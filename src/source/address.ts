@@ -1,6 +1,8 @@
-// Parsing of the proxy's --listen and --upstream options into host/port pairs.
+// Addresses every source shares: --listen (the proxy, the built-in broker), --upstream and
+// replay --to as host/port pairs, and which addresses are this machine's only.
 
 import { isIPv6 } from 'node:net';
+import { AmqpSpyError } from '../errors.js';
 
 /** Where the proxy accepts client connections. */
 export interface ListenAddress {
@@ -22,7 +24,8 @@ export const AMQP_PORT = 5672;
 export const AMQPS_PORT = 5671;
 
 /** Bad --listen / --upstream input; the message is one line naming the option and the input. */
-export class AddressError extends Error {
+export class AddressError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(
     /** the option as the user typed it, e.g. `--upstream` */
     readonly option: string,

@@ -2,11 +2,14 @@
 
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import type { BrokerUser } from './broker/broker.js';
-import { EventBus, sinkFailureNotices, type EventSink } from './events.js';
-import type { ListenAddress, UpstreamAddress } from './proxy/address.js';
-import { ProxyServer, type Endpoint } from './proxy/proxy-server.js';
-import { anyOverloaded, createTapObserver, teeObservers, type ByteObserver, type OverloadableSink } from './tap/tap-observer.js';
+import type { BrokerUser } from '../broker/broker.js';
+import { EventBus, sinkFailureNotices, type EventSink } from '../events.js';
+import type { ListenAddress, UpstreamAddress } from '../source/address.js';
+import { ProxyServer, type Endpoint } from '../proxy/proxy-server.js';
+import { describeFsError } from '../source/errno.js';
+import type { ByteObserver } from '../source/byte-observer.js';
+import { anyOverloaded, createTapObserver, teeObservers, type OverloadableSink } from '../tap/tap-observer.js';
+import { AmqpSpyError } from '../errors.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -71,7 +74,8 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
 }
 
 /** A CA file the user named; unreadable → one clear line. */
-export class CaFileError extends Error {
+export class CaFileError extends AmqpSpyError {
+  override readonly exitCode = 2;
   constructor(readonly path: string, reason: string) {
     super(`--upstream-ca ${path}: ${reason}`);
     this.name = 'CaFileError';
@@ -86,8 +90,7 @@ function readCaFile(path: string): Buffer {
   try {
     pem = fs.readFileSync(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new CaFileError(path, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message);
+    throw new CaFileError(path, describeFsError(error));
   }
   const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
@@ -133,7 +136,7 @@ export interface StandaloneSession extends RunningSession {
 
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
 export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<StandaloneSession> {
-  const { startBroker } = await import('./broker/broker-server.js');
+  const { startBroker } = await import('../broker/broker-server.js');
   const slow = [options.recorder, options.output].filter((s) => s !== undefined);
   const recorder = slow.length > 1 ? anyOverloaded(slow) : slow[0];
   // the broker exists by the time a connection reports data
