@@ -11,6 +11,9 @@
 // is steadier than throughput when the machine is noisy.
 // Before the measured rounds every target gets a short unmeasured warm-up (BENCH_WARMUP
 // messages of each size), so that amqp-spy's JIT compilation is not counted against it.
+// With tmux installed, amqp-spy also runs with its terminal UI open (a 150x40 tmux pane), so
+// the cost of drawing is measured beside headless; BENCH_TUI_BASE=/path/to/other/dist/cli.js
+// adds that build's TUI too, for a same-run A/B.
 // Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (3), BENCH_WARMUP (20000).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -169,7 +172,33 @@ async function startTargets() {
       fs.closeSync(recordOut);
     },
   });
+  if (spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0) {
+    targets.push(await startTuiTarget('amqp-spy TUI', path.join(root, 'dist/cli.js')));
+    if (process.env.BENCH_TUI_BASE) targets.push(await startTuiTarget('amqp-spy TUI base', path.resolve(process.env.BENCH_TUI_BASE)));
+  } else {
+    console.log('tmux not installed: the TUI is not measured');
+  }
   return targets;
+}
+
+/** amqp-spy with its TUI open in a 150x40 terminal (a detached tmux session). */
+async function startTuiTarget(name, cli) {
+  const port = await freePort();
+  const session = `amqp-spy-bench-${process.pid}-${port}`;
+  const command = `exec ${process.execPath} ${cli} --listen ${port} --upstream ${brokerHost}:${brokerPort}`;
+  const started = spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '150', '-y', '40', command]);
+  if (started.status !== 0) throw new Error(`tmux: ${started.stderr}`);
+  const pid = Number(spawnSync('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}'], { encoding: 'utf8' }).stdout.trim());
+  await waitForPort(port);
+  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  return {
+    name, port, child: { pid },
+    stop: async () => {
+      spawnSync('tmux', ['send-keys', '-t', session, 'q']);
+      for (let i = 0; i < 200 && alive(); i++) await sleep(25);
+      spawnSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });
+    },
+  };
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -177,6 +206,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const targets = await startTargets();
 const results = new Map(targets.map((t) => [t.name, { small: [], large: [], p50: [], p99: [] }]));
 let spyPeakRss = 0;
+const tuiPeakRss = new Map();
 const recordWriteMbPerSec = [];
 console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds after a ${WARMUP}-message warm-up, ${brokerName} at ${brokerHost}:${brokerPort}, ${os.cpus().length} cores shared by broker, client and relay`);
 if (WARMUP > 0) {
@@ -203,6 +233,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     const lat = await latency(t.port);
     r.small.push(small); r.large.push(large); r.p50.push(lat.p50); r.p99.push(lat.p99);
     if (t.name === 'amqp-spy') spyPeakRss = Math.max(spyPeakRss, peakRssMb(t.child.pid));
+    if (t.name.includes('TUI')) tuiPeakRss.set(t.name, Math.max(tuiPeakRss.get(t.name) ?? 0, peakRssMb(t.child.pid)));
     const cpu = t.child ? `  cpu ${small.cpuMicrosPerMsg.toFixed(1)} / ${large.cpuMicrosPerMsg.toFixed(1)} µs/msg` : '';
     console.log(`round ${round} ${t.name.padEnd(17)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms${cpu}`);
   }
@@ -241,6 +272,12 @@ const recorded = summary['amqp-spy --record'];
 if (spy && recorded) {
   console.log('\namqp-spy --record vs amqp-spy (targets: throughput ≥ 0.7x, recording written ≥ 100 MB/s):');
   console.log(`throughput 16 B: ${(recorded.small / spy.small).toFixed(3)}x   4 KB: ${(recorded.large / spy.large).toFixed(3)}x   (relay CPU ${recorded.cpuSmall.toFixed(1)} / ${recorded.cpuLarge.toFixed(1)} µs/msg)   file written at ${median(recordWriteMbPerSec).toFixed(1)} MB/s (median), ${fs.statSync(recordTarget.recordFile).size} bytes in all`);
+}
+for (const name of ['amqp-spy TUI', 'amqp-spy TUI base']) {
+  const tui = summary[name];
+  if (!tui || !spy) continue;
+  console.log(`\n${name} vs amqp-spy headless (targets: throughput ≥ 0.9x, RTT p99 within 2 ms of socat's):`);
+  console.log(`throughput 16 B: ${(tui.small / spy.small).toFixed(3)}x   4 KB: ${(tui.large / spy.large).toFixed(3)}x   p99 ${tui.p99.toFixed(3)} ms vs socat ${base ? base.p99.toFixed(3) : '?'} ms (${base ? `${tui.p99 - base.p99 >= 0 ? '+' : ''}${(tui.p99 - base.p99).toFixed(3)} ms` : 'no socat'})   CPU ${tui.cpuSmall.toFixed(1)} / ${tui.cpuLarge.toFixed(1)} µs/msg (both threads)   peak RSS ${tuiPeakRss.get(name).toFixed(1)} MB`);
 }
 fs.rmSync(recordTarget.recordFile, { force: true });
 fs.rmSync(recordTarget.outFile, { force: true });

@@ -8,7 +8,7 @@ import type { ListenAddress, UpstreamAddress } from '../source/address.js';
 import { ProxyServer, type Endpoint } from '../proxy/proxy-server.js';
 import { describeFsError } from '../source/errno.js';
 import type { ByteObserver } from '../source/byte-observer.js';
-import { anyOverloaded, createTapObserver, type OverloadableSink } from '../tap/tap-observer.js';
+import { anyOverloaded, createTapObserver, teeObservers, type OverloadableSink } from '../tap/tap-observer.js';
 import { AmqpSpyError } from '../errors.js';
 
 export interface ProxySessionOptions {
@@ -29,17 +29,19 @@ export interface ProxySessionOptions {
   readonly recorder?: OverloadableSink;
   /** one-line notices for people (upstream unreachable, sink failures) */
   readonly notice: (line: string) => void;
+  /** observers of the same bytes beside the session's taps (the terminal UI's thread) */
+  readonly watchers?: readonly ByteObserver[];
 }
 
 /** What every live source shares: the bus with its sinks, and taps fed by the source. */
 function tapSource(
-  options: { readonly sinks: readonly EventSink[]; readonly sinkNames?: readonly string[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink },
+  options: { readonly sinks: readonly EventSink[]; readonly sinkNames?: readonly string[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink; readonly watchers?: readonly ByteObserver[] },
   hold: (held: boolean) => void,
 ): { bus: EventBus; observer: ByteObserver } {
   const bus = new EventBus(options.sinks, sinkFailureNotices(options.notice, options.sinkNames));
   const tapOptions = { showSecrets: options.showSecrets ?? false, keepSecrets: options.keepSecrets ?? false, keepUndecoded: true };
-  const observer = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined, options.notice);
-  return { bus, observer };
+  const taps = createTapObserver(bus, tapOptions, options.recorder ? { sink: options.recorder, hold } : undefined, options.notice);
+  return { bus, observer: teeObservers([taps, ...(options.watchers ?? [])]) };
 }
 
 export interface RunningSession {
@@ -119,6 +121,7 @@ export interface StandaloneSessionOptions {
   readonly sinks: readonly EventSink[];
   readonly sinkNames?: readonly string[];
   readonly notice: (line: string) => void;
+  readonly watchers?: readonly ByteObserver[];
   /** a sink that may fall behind (the recorder): while it is overloaded, clients are not read */
   readonly recorder?: OverloadableSink;
   /** the headless output: while its reader is behind, clients are not read either */

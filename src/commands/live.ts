@@ -11,7 +11,7 @@ import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js
 import { createSummary } from '../view/summary.js';
 import { startProxySession, startStandaloneSession, type StandaloneSession } from './live-session.js';
 import { useColor, writeStdout } from './stdio.js';
-import { NoticeRouter, prepareTui, wantsTui } from './tui-launch.js';
+import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
 
 /** The live command's options, parsed and checked against each other (cli.ts). */
 export interface LiveOptions {
@@ -54,7 +54,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   if (recordToStdout && process.stdout.isTTY) throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
   if (recordToStdout && (options.json || options.frames)) throw new UsageError(`--record - puts the recording on stdout, so ${options.json ? '--json' : '--frames'} has nowhere to print`);
   // every sink exists before the source starts: the TUI's store too (its ink loads later)
-  const tui = wantsTui(options) && !recordToStdout ? await prepareTui(bufferSize) : undefined;
+  const tui = wantsTui(options) && !recordToStdout ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
@@ -70,10 +70,6 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinks.push(printer);
     sinkNames.push('the output');
   }
-  if (tui) {
-    sinks.push(tui.sink);
-    sinkNames.push('the terminal UI');
-  }
   const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
   const recorder: Recorder | undefined = options.record !== undefined
     ? createSessionRecorder({
@@ -85,7 +81,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinks.push(recorder.sink);
     sinkNames.push('the recorder');
   }
-  const secrets = { showSecrets: options.showSecrets, keepSecrets: options.recordSecrets, sinks, sinkNames, notice };
+  const secrets = { showSecrets: options.showSecrets, keepSecrets: options.recordSecrets, sinks, sinkNames, notice, ...(tui ? { watchers: [tui.observer] } : {}) };
   // who may log in where: users by name only, never their passwords
   const logins = (s: StandaloneSession) => `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}`;
   let standalone: StandaloneSession | undefined;

@@ -184,6 +184,19 @@ export class FrameParser {
     return this.partial !== null ? this.partialStart : this.frameHeadStart;
   }
 
+  /**
+   * The next `length` bytes of the stream are not given (a source dropped whole frames for a
+   * slow observer): the stream goes on after them. Only at a frame boundary (nothing held);
+   * returns false, and skips nothing, otherwise or when stopped.
+   */
+  skip(length: number): boolean {
+    if (this.phase === PHASE_STOPPED || this.phase === PHASE_PROTOCOL_HEADER || this.buffered !== 0) return false;
+    this.position += length;
+    // what was dropped at the start was the protocol header (or the first frames): frames follow
+    if (this.phase === PHASE_START && length > 0) this.phase = PHASE_FRAMES;
+    return true;
+  }
+
   /** Applies a negotiated frame-max (0 = no limit) to frames whose header is read from now on. */
   setFrameMax(frameMax: number): void {
     this.frameMaxValue = checkFrameMax(frameMax, 'frameMax');

@@ -60,6 +60,11 @@ const EMPTY = new Uint8Array(0);
 
 export class MessageAssembler {
   private readonly pending = new Map<number, PendingContent>();
+  /**
+   * After frames were skipped (`skipGap`): the channels that have had a method since. Until
+   * then a channel's header and body frames belong to a message whose start was skipped.
+   */
+  private resynced: Set<number> | undefined;
 
   /**
    * Feeds one decoded frame. Returns a message when one is complete, an error when the
@@ -69,6 +74,10 @@ export class MessageAssembler {
   push(frame: DecodedFrame, id: number, offset: number): AssemblyResult | undefined {
     if (frame.type === 'heartbeat') return undefined;
     const channel = frame.channel;
+    if (this.resynced !== undefined && !this.resynced.has(channel)) {
+      if (frame.type !== 'method') return undefined;
+      this.resynced.add(channel);
+    }
     const current = this.pending.get(channel);
     if (current !== undefined && current.discard !== 0) {
       if (frame.type !== 'method') {
@@ -142,6 +151,19 @@ export class MessageAssembler {
     const pending: PendingContent = { method: undefined, header: undefined, bodySize: 0, received: 0, firstPart: undefined, parts: undefined, frames: [], discard: 0 };
     this.pending.set(channel, pending);
     return pending;
+  }
+
+  /**
+   * Whole frames of the stream were skipped: every message in progress is forgotten, and a
+   * channel's header and body frames before its next method are taken as frames only (the
+   * method that began their message was skipped), not as errors.
+   */
+  skipGap(): void {
+    for (const pending of this.pending.values()) {
+      this.reset(pending);
+      pending.discard = 0;
+    }
+    this.resynced = new Set();
   }
 
   /** Forget a channel's partial message (channel closed). */

@@ -9,8 +9,10 @@ import type { ConnectionInfo, Direction, SocketEnd } from '../events.js';
  * throw are caught by the source.
  */
 export interface ByteObserver {
+  // `ts` (µs since the epoch): when it happened, for a call read back later on another
+  // thread (the terminal UI's); sources leave it out (now)
   /** a client was accepted (for the proxy: the upstream connection is being opened) */
-  onOpen?(conn: ConnectionInfo): void;
+  onOpen?(conn: ConnectionInfo, ts?: number): void;
   /**
    * Bytes forwarded or written, in order per direction; after one side failed, also what the
    * other still sends, which cannot be forwarded. `chunk` is the Buffer that was written to
@@ -18,9 +20,9 @@ export interface ByteObserver {
    * never reuse its memory, so it may be kept without copying; but it can be a slice of a
    * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
    */
-  onData?(connId: number, dir: Direction, chunk: Buffer): void;
+  onData?(connId: number, dir: Direction, chunk: Buffer, ts?: number): void;
   /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
-  onClose?(connId: number, end: SocketEnd): void;
+  onClose?(connId: number, end: SocketEnd, ts?: number): void;
   /**
    * The proxy's upstream failed, e.g. `upstream 127.0.0.1:5672: connection refused` (followed
    * by onClose); `unforwarded`: client bytes still queued for the upstream, which it never got

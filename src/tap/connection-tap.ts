@@ -163,6 +163,27 @@ export class ConnectionTap {
   }
 
   /**
+   * Whole frames (`length` bytes) of `dir` were dropped before reaching this tap, by a source
+   * feeding an observer that fell behind (the terminal UI): they were forwarded and recorded,
+   * only not shown. Decoding goes on after them; the gap is one event at its place.
+   */
+  skip(dir: Direction, length: number, ts: number): void {
+    const state = this.directions[dir];
+    const offset = state.offset;
+    state.offset += length;
+    if (state.stopped) return;
+    if (!state.parser.skip(length)) {
+      // not at a frame boundary (the source cuts only there): the rest cannot be decoded
+      state.stopped = true;
+      this.emitErrorInfo(dir, { code: 'not-decoded', offset, text: `${length} bytes not shown (the screen fell behind the traffic) inside a frame: the rest of this direction is not decoded` }, true, ts);
+      return;
+    }
+    state.assembler.skipGap();
+    state.contentInsight.clear();
+    this.emitErrorInfo(dir, { code: 'not-decoded', offset, text: `${length} bytes of whole frames not shown: the screen fell behind the traffic (they were forwarded and recorded)` }, false, ts);
+  }
+
+  /**
    * The connection ended, its sockets as `end` says (or a source's words, such as a reason
    * from an older recording); the reason given is worded from that and the close handshake
    * seen, with the requests never answered and what was left unacked and unconfirmed.

@@ -39,6 +39,8 @@ export interface DrawTuiOptions {
   progress?(sink: (line: string | undefined) => void): () => void;
   /** closes the TUI from outside (e.g. SIGTERM); `onQuit` still runs, once */
   signal?: AbortSignal;
+  /** route console output above the UI (default: when console can be patched); off on the UI's own thread */
+  patchConsole?: boolean;
 }
 
 const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
@@ -72,7 +74,7 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
     createElement(App, { store, mode: options.mode, recording: options.recording, onQuit, renderCost, ...(options.notices ? { notices: options.notices } : {}), ...(options.progress ? { progress: options.progress } : {}) }),
     // console output from elsewhere goes above the UI instead of through it (when console can be
     // patched: test runners replace it with one that cannot)
-    { stdout, stdin, exitOnCtrlC: false, patchConsole: typeof console.Console === 'function', onRender: ({ renderTime }) => renderCost.record(renderTime) },
+    { stdout, stdin, exitOnCtrlC: false, patchConsole: options.patchConsole ?? typeof console.Console === 'function', onRender: ({ renderTime }) => renderCost.record(renderTime) },
   );
   const onAbort = () => instance.unmount();
   if (options.signal?.aborted) onAbort();

@@ -1,0 +1,33 @@
+// What the terminal UI's thread and the session's thread say to each other.
+
+/** Given to the UI's thread when it starts. */
+export interface TuiWorkerData {
+  readonly bufferSize: number | undefined;
+  readonly showSecrets: boolean;
+}
+
+/** Session thread → UI thread. */
+export type ToTui =
+  | { readonly type: 'batch'; readonly batch: Uint8Array }
+  | { readonly type: 'draw'; readonly mode: string; readonly columns: number; readonly rows: number }
+  | { readonly type: 'stdin'; readonly data: Uint8Array }
+  | { readonly type: 'resize'; readonly columns: number; readonly rows: number }
+  | { readonly type: 'notice'; readonly line: string }
+  | { readonly type: 'progress'; readonly line: string | undefined }
+  | { readonly type: 'recording'; readonly recording: { readonly path: string; readonly bytes: number } | undefined }
+  /** the session stopped (after a quit asked for it): every close is in the batches before this */
+  | { readonly type: 'quit-done' }
+  /** close the UI from outside (SIGTERM) */
+  | { readonly type: 'abort' };
+
+/** UI thread → session thread. */
+export type FromTui =
+  | { readonly type: 'ack'; readonly length: number }
+  | { readonly type: 'stdout'; readonly data: string }
+  | { readonly type: 'raw-mode'; readonly on: boolean }
+  /** the user quit: stop the session, then answer quit-done */
+  | { readonly type: 'quit' }
+  /** a line for stderr (a notice the UI could not show: it was closing) */
+  | { readonly type: 'stderr'; readonly line: string }
+  /** the UI is gone and the terminal restored; `error` if it failed */
+  | { readonly type: 'exited'; readonly error?: string };

@@ -1,0 +1,168 @@
+// The session's side of the terminal UI on its own thread: the UI decodes and draws there, so
+// forwarding (and the broker's socket work) never waits for a frame to be drawn. This side
+// tees the source's observer calls into batches for it, lends it the terminal (keys in,
+// screen out), and runs the session's stop when the user quits.
+
+import { Worker } from 'node:worker_threads';
+import type { ByteObserver } from '../../source/byte-observer.js';
+import type { TuiDrawOptions } from '../draw-options.js';
+import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
+import { UiFeed } from './ui-feed.js';
+
+/** Bytes the UI may be behind before whole frames are dropped for it (forwarding is never held). */
+const DEFAULT_BEHIND_BUDGET = 32 * 1024 * 1024;
+/** How often the recording's size is sent to the UI's header. */
+const RECORDING_INFO_MS = 250;
+const LEAVE_ALT_SCREEN = '\x1b[?1049l';
+
+/** The UI's thread failed: the session was stopped, the terminal restored. */
+export class TuiThreadError extends Error {
+  constructor(reason: string) {
+    super(`the terminal UI failed: ${reason}`);
+    this.name = 'TuiThreadError';
+  }
+}
+
+export interface TuiWorker {
+  /** tee the source's observer calls into this (with the session's own observer) */
+  readonly observer: ByteObserver;
+  /** draws until the user quits (runs `onQuit` then); resolves once the terminal is restored */
+  draw(options: TuiDrawOptions): Promise<void>;
+  /** bytes of whole frames not given to the UI because it fell behind */
+  notShown(): number;
+}
+
+export interface TuiWorkerOptions {
+  /** events the UI keeps (its store's `--buffer`) */
+  readonly bufferSize?: number;
+  readonly showSecrets: boolean;
+  /** see DEFAULT_BEHIND_BUDGET */
+  readonly behindBudget?: number;
+}
+
+/** Starts the UI's thread (it loads ink meanwhile); give `observer` to the source before it starts. */
+export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
+  const workerData: TuiWorkerData = { bufferSize: options.bufferSize, showSecrets: options.showSecrets };
+  const worker = new Worker(new URL('./tui-worker.js', import.meta.url), { workerData });
+  // the session's life is the draw's: a UI thread never keeps the process up by itself
+  worker.unref();
+  const post = (message: ToTui, transfer?: ArrayBuffer[]): void => worker.postMessage(message, transfer);
+  let failure: Error | undefined;
+  let gone = false;
+  const feed = new UiFeed({
+    post: (batch) => post({ type: 'batch', batch }, [batch.buffer as ArrayBuffer]),
+    budget: options.behindBudget ?? DEFAULT_BEHIND_BUDGET,
+  });
+  const onAck = (message: FromTui): void => {
+    if (message.type === 'ack') feed.ack(message.length);
+  };
+  worker.on('message', onAck);
+  const onGone = (error?: Error): void => {
+    failure ??= error ?? new Error('its thread exited');
+    gone = true;
+    feed.stop();
+  };
+  worker.once('error', onGone);
+  worker.once('exit', () => {
+    if (!gone) onGone();
+  });
+
+  return {
+    observer: feed,
+    notShown: () => feed.notShown,
+    draw: (draw) => new Promise<void>((resolve, reject) => {
+      const stdin = draw.stdin ?? process.stdin;
+      const stdout = draw.stdout ?? process.stdout;
+      let quitRan: Promise<void> | undefined;
+      let quitError: unknown;
+      const runQuit = (): Promise<void> => (quitRan ??= draw.onQuit().catch((error: unknown) => {
+        quitError ??= error;
+      }));
+      const onKeys = (chunk: Buffer): void => post({ type: 'stdin', data: chunk });
+      const setRawMode = (on: boolean): void => {
+        if (stdin.isTTY) stdin.setRawMode(on);
+        if (on) {
+          stdin.on('data', onKeys);
+          stdin.resume();
+        } else {
+          stdin.off('data', onKeys);
+          stdin.pause();
+        }
+      };
+      const onResize = (): void => post({ type: 'resize', columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
+      const sendRecording = (): void => post({ type: 'recording', recording: draw.recording?.() });
+      const recordingTimer = setInterval(sendRecording, RECORDING_INFO_MS);
+      recordingTimer.unref();
+      const onAbort = (): void => post({ type: 'abort' });
+
+      let finished = false;
+      const finish = (error?: string): void => {
+        if (finished) return;
+        finished = true;
+        worker.off('message', onMessage);
+        worker.off('error', onFailure);
+        worker.off('exit', onExit);
+        stdout.off('resize', onResize);
+        draw.signal?.removeEventListener('abort', onAbort);
+        clearInterval(recordingTimer);
+        setRawMode(false);
+        detachNotices();
+        detachProgress?.();
+        draw.notices.release();
+        feed.stop();
+        const thread = failure ?? (error !== undefined ? new Error(error) : undefined);
+        // a thread that died drew over the screen: give the shell its screen back
+        if (failure !== undefined) stdout.write(LEAVE_ALT_SCREEN);
+        void worker.terminate().then(runQuit).then(() => {
+          if (thread !== undefined) reject(new TuiThreadError(thread.message));
+          else if (quitError !== undefined) reject(quitError);
+          else resolve();
+        });
+      };
+      const onMessage = (message: FromTui): void => {
+        switch (message.type) {
+          case 'stdout':
+            stdout.write(message.data);
+            break;
+          case 'raw-mode':
+            setRawMode(message.on);
+            break;
+          case 'quit':
+            void runQuit().then(() => {
+              // every close the stop caused is batched: send it before the answer
+              feed.flush();
+              if (!gone) post({ type: 'quit-done' });
+            });
+            break;
+          case 'stderr':
+            process.stderr.write(`${message.line}\n`);
+            break;
+          case 'exited':
+            finish(message.error);
+            break;
+          case 'ack':
+            break;
+        }
+      };
+      const onFailure = (): void => finish();
+      const onExit = (): void => finish();
+
+      draw.notices.holdForTui();
+      const detachNotices = draw.notices.attach((line) => post({ type: 'notice', line }));
+      const detachProgress = draw.progress?.attach((line) => post({ type: 'progress', line }));
+      worker.on('message', onMessage);
+      worker.once('error', onFailure);
+      worker.once('exit', onExit);
+      stdout.on('resize', onResize);
+      if (draw.signal?.aborted) onAbort();
+      else draw.signal?.addEventListener('abort', onAbort, { once: true });
+      if (gone) {
+        finish();
+        return;
+      }
+      sendRecording();
+      feed.flush();
+      post({ type: 'draw', mode: draw.mode, columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
+    }),
+  };
+}

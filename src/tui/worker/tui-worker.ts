@@ -1,0 +1,145 @@
+// The terminal UI's thread: it reads the session's observer calls back from batches, decodes
+// them with its own taps into its own event store, and draws with ink on a terminal that the
+// session's thread lends it (keys in, screen out). Nothing here can hold a socket.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import { Readable, Writable } from 'node:stream';
+import { parentPort, workerData } from 'node:worker_threads';
+import { EventBus, sinkFailureNotices } from '../../events.js';
+import { readObserverBatch } from '../../tap/observer-batch.js';
+import { createTapObserver } from '../../tap/tap-observer.js';
+import { LineFeed, NoticeRouter } from '../draw-options.js';
+import { openTui } from '../run-tui.js';
+import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
+
+/**
+ * The UI's thread runs at a lower priority (a higher nice value) than forwarding, the broker and
+ * the client on the same machine: on saturated cores the screen falls behind (and drops whole
+ * frames for itself) rather than take CPU time from the traffic it shows.
+ */
+const UI_THREAD_NICE = 5;
+
+/** Linux: nice applies per thread, and /proc/thread-self names this one. Elsewhere: as is. */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0 && os.getPriority(tid) < UI_THREAD_NICE) os.setPriority(tid, UI_THREAD_NICE);
+  } catch {
+    // no /proc, or not allowed: the UI runs at the session's priority
+  }
+}
+lowerThreadPriority();
+
+const port = parentPort!;
+const data = workerData as TuiWorkerData;
+const send = (message: FromTui): void => port.postMessage(message);
+
+/** The terminal's screen, written through the session's thread. */
+class LentStdout extends Writable {
+  readonly isTTY = true;
+  columns = 80;
+  rows = 24;
+  constructor() {
+    super({ decodeStrings: false });
+  }
+  override _write(chunk: string | Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    send({ type: 'stdout', data: typeof chunk === 'string' ? chunk : chunk.toString('utf8') });
+    callback();
+  }
+  resize(columns: number, rows: number): void {
+    this.columns = columns;
+    this.rows = rows;
+    this.emit('resize');
+  }
+}
+
+/** The terminal's keys, read on the session's thread and passed on. */
+class LentStdin extends Readable {
+  readonly isTTY = true;
+  override _read(): void {}
+  setRawMode(on: boolean): this {
+    send({ type: 'raw-mode', on });
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+}
+
+const stdout = new LentStdout();
+const stdin = new LentStdin();
+const notices = new NoticeRouter((line) => send({ type: 'stderr', line }));
+notices.holdForTui();
+const progress = new LineFeed();
+let recording: { path: string; bytes: number } | undefined;
+let quitDone: (() => void) | undefined;
+const abort = new AbortController();
+
+const tui = openTui(data.bufferSize);
+const bus = new EventBus([tui.sink], sinkFailureNotices(notices.notice, ['the terminal UI']));
+const taps = createTapObserver(bus, { showSecrets: data.showSecrets, keepSecrets: false, keepUndecoded: true });
+
+port.on('message', (message: ToTui) => {
+  switch (message.type) {
+    case 'batch':
+      readObserverBatch(message.batch, taps);
+      send({ type: 'ack', length: message.batch.length });
+      break;
+    case 'draw':
+      stdout.columns = message.columns;
+      stdout.rows = message.rows;
+      void draw(message.mode);
+      break;
+    case 'stdin':
+      stdin.push(Buffer.from(message.data));
+      break;
+    case 'resize':
+      stdout.resize(message.columns, message.rows);
+      break;
+    case 'notice':
+      notices.notice(message.line);
+      break;
+    case 'progress':
+      progress.set(message.line);
+      break;
+    case 'recording':
+      recording = message.recording;
+      break;
+    case 'quit-done':
+      quitDone?.();
+      break;
+    case 'abort':
+      abort.abort();
+      break;
+  }
+});
+
+async function draw(mode: string): Promise<void> {
+  let error: string | undefined;
+  try {
+    await tui.draw({
+      mode,
+      recording: () => recording,
+      stdin: stdin as unknown as NodeJS.ReadStream,
+      stdout: stdout as unknown as NodeJS.WriteStream,
+      notices: (sink) => notices.attach(sink),
+      progress: (sink) => progress.attach(sink),
+      // the session's stop runs on its own thread; the closes it causes come before the answer
+      onQuit: () => new Promise<void>((resolve) => {
+        quitDone = resolve;
+        send({ type: 'quit' });
+      }),
+      signal: abort.signal,
+      patchConsole: false,
+    });
+  } catch (failure) {
+    error = failure instanceof Error ? failure.message : String(failure);
+  }
+  notices.release();
+  send(error === undefined ? { type: 'exited' } : { type: 'exited', error });
+  port.close();
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { ConnectionInfo, Direction, SocketEnd } from '../../src/events.js';
+import { ObserverBatchWriter, readObserverBatch, type ObserverBatchTarget } from '../../src/tap/observer-batch.js';
+
+function recorder(): { calls: unknown[]; target: ObserverBatchTarget } {
+  const calls: unknown[] = [];
+  return {
+    calls,
+    target: {
+      onOpen: (conn: ConnectionInfo, ts: number) => calls.push(['open', conn, ts]),
+      onData: (id: number, dir: Direction, chunk: Uint8Array, ts: number) => calls.push(['data', id, dir, [...chunk], ts]),
+      onClose: (id: number, end: SocketEnd, ts: number) => calls.push(['close', id, end, ts]),
+      onUpstreamError: (id: number, message: string, unforwarded: number) => calls.push(['upstream', id, message, unforwarded]),
+      onSkip: (id: number, dir: Direction, length: number, ts: number) => calls.push(['skip', id, dir, length, ts]),
+    },
+  };
+}
+
+describe('observer batches', () => {
+  it('read back every call in order, with its time', () => {
+    const writer = new ObserverBatchWriter(32);
+    const conn = { id: 70000, client: { address: '127.0.0.1', port: 40000 }, server: { address: '::1', port: 5672 } };
+    writer.open(conn, 1_700_000_000_000_001);
+    writer.data(70000, 'c2s', Uint8Array.of(1, 2, 3), 5);
+    writer.data(70000, 's2c', new Uint8Array(1000).fill(7), 6);
+    writer.skip(70000, 's2c', 5_000_000_000, 7);
+    writer.upstreamError(70000, 'connection refused — é', 12);
+    writer.close(70000, { by: 'server', how: 'reset', detail: 'x' }, 8);
+    const batch = writer.take()!;
+    expect(writer.take()).toBeUndefined();
+    const { calls, target } = recorder();
+    readObserverBatch(batch, target);
+    expect(calls).toEqual([
+      ['open', conn, 1_700_000_000_000_001],
+      ['data', 70000, 'c2s', [1, 2, 3], 5],
+      ['data', 70000, 's2c', new Array(1000).fill(7), 6],
+      ['skip', 70000, 's2c', 5_000_000_000, 7],
+      ['upstream', 70000, 'connection refused — é', 12],
+      ['close', 70000, { by: 'server', how: 'reset', detail: 'x' }, 8],
+    ]);
+  });
+
+  it('a data chunk read back is a copy: the batch can be reused', () => {
+    const writer = new ObserverBatchWriter();
+    writer.data(1, 'c2s', Uint8Array.of(9, 9), 1);
+    const batch = writer.take()!;
+    let chunk: Uint8Array | undefined;
+    readObserverBatch(batch, { ...recorder().target, onData: (_id, _dir, c) => (chunk = c) });
+    batch.fill(0);
+    expect([...chunk!]).toEqual([9, 9]);
+  });
+});
