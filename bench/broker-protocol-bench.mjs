@@ -9,12 +9,20 @@
 //   10p/10c    ten producers and ten consumers on ten queues, 16 B and 4 KB
 //   queued     1,000,000 messages of 16 B published to a queue nobody consumes: broker RSS
 // The built-in broker runs in its own process (like RabbitMQ), so RSS is the broker's alone.
+// With tmux installed, the throughput workloads also run against the real CLI's --standalone,
+// headless (output to a file) and with its terminal UI open (150x40), to show what drawing
+// costs the broker's clients (target: with the TUI ≥ 0.9x headless).
 // BENCH_MESSAGES (default 100000) and BENCH_QUEUED (default 1000000) scale the runs.
 
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import fs, { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import { cpuSeconds, startBuiltInBroker } from './processes.mjs';
+import { cpuSeconds, freePort, hasTmux, startBuiltInBroker, startCliInTmux, waitForPort } from './processes.mjs';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const QUEUED = Number(process.env.BENCH_QUEUED ?? 1_000_000);
@@ -149,10 +157,10 @@ async function queued(url, pid, count) {
 const mb = (b) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
-async function runAll(target) {
+async function runAll(target, { queuedTest = true } = {}) {
   const results = {};
   // the memory test first, so a fresh broker process shows what queued messages cost
-  if (target.pid && QUEUED > 0 && ONLY === undefined) {
+  if (queuedTest && target.pid && QUEUED > 0 && ONLY === undefined) {
     const q = await queued(target.url, target.pid, QUEUED);
     results.queued = q;
     console.log(`${target.name.padEnd(9)} ${fmt(QUEUED)} queued 16 B: ${fmt(q.rate)} msg/s publish (confirmed), RSS ${mb(q.before)} → peak ${mb(q.peak)}, queue holds ${fmt(q.messageCount)}`);
@@ -199,4 +207,37 @@ if (!RABBIT_URL) {
   if (ours.queued && rabbit.queued) {
     console.log(`  ${fmt(QUEUED)} queued: peak RSS ${mb(ours.queued.peak)} vs ${mb(rabbit.queued.peak)} (×${(ours.queued.peak / rabbit.queued.peak).toFixed(2)})`);
   }
+}
+
+if (hasTmux()) {
+  // the real CLI: headless (its output to a file), then with the TUI open
+  const headlessPort = await freePort();
+  const outFile = path.join(os.tmpdir(), `amqp-spy-broker-bench-${process.pid}.log`);
+  const out = fs.openSync(outFile, 'w');
+  const child = spawn(process.execPath, [cli, '--standalone', '--listen', String(headlessPort)], { stdio: ['ignore', out, 'ignore'] });
+  await waitForPort(headlessPort);
+  let headless;
+  try {
+    headless = await runAll({ name: 'headless', url: `amqp://guest:guest@127.0.0.1:${headlessPort}`, pid: child.pid }, { queuedTest: false });
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+    fs.closeSync(out);
+    fs.rmSync(outFile, { force: true });
+  }
+  const tuiPort = await freePort();
+  const tui = await startCliInTmux(cli, ['--standalone', '--listen', String(tuiPort)], tuiPort);
+  let withTui;
+  try {
+    withTui = await runAll({ name: 'TUI', url: `amqp://guest:guest@127.0.0.1:${tuiPort}`, pid: tui.pid }, { queuedTest: false });
+  } finally {
+    await tui.stop();
+  }
+  console.log('\n--standalone with the TUI / headless (target: throughput ≥ 0.9x)');
+  for (const label of Object.keys(withTui)) {
+    if (typeof withTui[label] !== 'object' || withTui[label] === null || headless[label] === undefined) continue;
+    console.log(`  ${label.padEnd(14)} throughput ×${(withTui[label].rate / headless[label].rate).toFixed(2)}   p99 ${withTui[label].p99.toFixed(2)} vs ${headless[label].p99.toFixed(2)} ms   CPU ${withTui[label].cpuPerMsg.toFixed(1)} vs ${headless[label].cpuPerMsg.toFixed(1)} µs/msg (both threads)`);
+  }
+} else {
+  console.log('tmux not installed: --standalone with the TUI is not measured');
 }

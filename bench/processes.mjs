@@ -1,6 +1,7 @@
 // What the benchmarks share about processes: the built-in broker started on its own (like
 // RabbitMQ, so its CPU and memory are its alone), and CPU time read from /proc.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 
 /** The built-in broker alone (no tap, no output) in a child process; resolves once it listens. */
@@ -61,4 +62,56 @@ export function cpuSeconds(pid, { children = false } = {}) {
   } catch {
     return NaN;
   }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether tmux is installed (the TUI targets run the real CLI in a detached tmux pane). */
+export function hasTmux() {
+  return spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * `node <cli> ...args` with its TUI open in a detached 150x40 tmux pane; resolves once `port`
+ * accepts connections. `stop` quits it with q (the session closes its connections first).
+ */
+export async function startCliInTmux(cli, args, port) {
+  const session = `amqp-spy-bench-${process.pid}-${port}`;
+  const command = `exec ${process.execPath} ${cli} ${args.join(' ')}`;
+  const started = spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '150', '-y', '40', command], { encoding: 'utf8' });
+  if (started.status !== 0) throw new Error(`tmux: ${started.stderr}`);
+  const pid = Number(spawnSync('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}'], { encoding: 'utf8' }).stdout.trim());
+  await waitForPort(port);
+  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  return {
+    pid,
+    stop: async () => {
+      spawnSync('tmux', ['send-keys', '-t', session, 'q']);
+      for (let i = 0; i < 200 && alive(); i++) await sleep(25);
+      spawnSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });
+    },
+  };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:`port` (5 s at most). */
+export async function waitForPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(25);
+  }
+  throw new Error(`nothing listens on ${port}`);
 }

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
-import { cpuSeconds, startBuiltInBroker } from './processes.mjs';
+import { cpuSeconds, freePort, hasTmux, startBuiltInBroker, startCliInTmux, waitForPort } from './processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -38,25 +38,6 @@ const user = decodeURIComponent(broker.username || 'guest');
 const pass = decodeURIComponent(broker.password || 'guest');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-async function waitForPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(25);
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 function peakRssMb(pid) {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -172,7 +153,7 @@ async function startTargets() {
       fs.closeSync(recordOut);
     },
   });
-  if (spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0) {
+  if (hasTmux()) {
     targets.push(await startTuiTarget('amqp-spy TUI', path.join(root, 'dist/cli.js')));
     if (process.env.BENCH_TUI_BASE) targets.push(await startTuiTarget('amqp-spy TUI base', path.resolve(process.env.BENCH_TUI_BASE)));
   } else {
@@ -184,21 +165,8 @@ async function startTargets() {
 /** amqp-spy with its TUI open in a 150x40 terminal (a detached tmux session). */
 async function startTuiTarget(name, cli) {
   const port = await freePort();
-  const session = `amqp-spy-bench-${process.pid}-${port}`;
-  const command = `exec ${process.execPath} ${cli} --listen ${port} --upstream ${brokerHost}:${brokerPort}`;
-  const started = spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '150', '-y', '40', command]);
-  if (started.status !== 0) throw new Error(`tmux: ${started.stderr}`);
-  const pid = Number(spawnSync('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}'], { encoding: 'utf8' }).stdout.trim());
-  await waitForPort(port);
-  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
-  return {
-    name, port, child: { pid },
-    stop: async () => {
-      spawnSync('tmux', ['send-keys', '-t', session, 'q']);
-      for (let i = 0; i < 200 && alive(); i++) await sleep(25);
-      spawnSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });
-    },
-  };
+  const { pid, stop } = await startCliInTmux(cli, ['--listen', String(port), '--upstream', `${brokerHost}:${brokerPort}`], port);
+  return { name, port, child: { pid }, stop };
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
