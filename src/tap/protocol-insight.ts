@@ -31,7 +31,8 @@ interface PendingConsume {
   readonly limit: number;
 }
 
-interface ChannelState {
+/** What the insight keeps per channel to pair replies, settle tags and confirm publishes. */
+interface ChannelLedger {
   /** synchronous requests waiting for their reply, oldest first */
   pending: PendingRequest[];
   /** deliveries that need settling, by delivery-tag (see tagKey) in tag order, with their seqs */
@@ -60,7 +61,7 @@ interface ChannelState {
   readonly lastSent: Map<number, number>;
 }
 
-function newChannel(): ChannelState {
+function newChannel(): ChannelLedger {
   return {
     pending: [],
     unacked: new TagQueue(),
@@ -90,7 +91,7 @@ function repliesOf(name: string): ReadonlySet<string> {
 }
 
 export class ProtocolInsight {
-  private readonly channels = new Map<number, ChannelState>();
+  private readonly channels = new Map<number, ChannelLedger>();
   /** when the server sent connection.blocked, until connection.unblocked */
   private blockedSince: number | undefined = undefined;
   /** the first connection.close, and whether close-ok answered it */
@@ -101,7 +102,7 @@ export class ProtocolInsight {
     return this.close;
   }
 
-  private channel(id: number): ChannelState {
+  private channel(id: number): ChannelLedger {
     let state = this.channels.get(id);
     if (state === undefined) {
       state = newChannel();
@@ -297,7 +298,7 @@ export class ProtocolInsight {
     return result.sort((a, b) => a.seq - b.seq);
   }
 
-  private causeOf(ch: ChannelState, channelId: number, close: DecodedMethod): { seq: number; name: string } | undefined {
+  private causeOf(ch: ChannelLedger, channelId: number, close: DecodedMethod): { seq: number; name: string } | undefined {
     const classId = Number(close.args['class-id']);
     const methodId = Number(close.args['method-id']);
     const key = classId * 65536 + methodId;
@@ -317,14 +318,14 @@ export class ProtocolInsight {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function addConsumer(ch: ChannelState, tag: string, consume: PendingConsume): void {
+function addConsumer(ch: ChannelLedger, tag: string, consume: PendingConsume): void {
   const consumer: ConsumerState = { noAck: consume.noAck, limit: consume.limit, unacked: 0, full: undefined };
   ch.consumers.set(tag, consumer);
   ch.consumerList.push(consumer);
 }
 
 /** A cancelled consumer's deliveries may still be acked, but it is at no limit any more. */
-function removeConsumer(ch: ChannelState, tag: string): void {
+function removeConsumer(ch: ChannelLedger, tag: string): void {
   const consumer = ch.consumers.get(tag);
   if (consumer === undefined) return;
   ch.consumers.delete(tag);
@@ -333,7 +334,7 @@ function removeConsumer(ch: ChannelState, tag: string): void {
 }
 
 /** The channel's prefetchFull when its consumers' unacked deliveries reach basic.qos global. */
-function channelFull(ch: ChannelState): PrefetchFull | undefined {
+function channelFull(ch: ChannelLedger): PrefetchFull | undefined {
   const limit = ch.channelPrefetch;
   if (limit === 0) return undefined;
   const unacked = ch.unacked.size - ch.gets.unacked;
@@ -352,7 +353,7 @@ function consumerFull(consumer: ConsumerState): PrefetchFull | undefined {
 }
 
 /** After a settle: the channel's limit, or the first consumer's, that is still reached. */
-function stillFull(ch: ChannelState): PrefetchFull | undefined {
+function stillFull(ch: ChannelLedger): PrefetchFull | undefined {
   const full = channelFull(ch);
   if (full !== undefined) return full;
   const list = ch.consumerList;

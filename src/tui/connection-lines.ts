@@ -2,9 +2,10 @@
 // vhost and negotiated limits, whether the server blocked them, and per channel its state,
 // consumers, prefetch, unacked deliveries (FULL at the prefetch limit) and unconfirmed publishes. Plain TS: the view draws it, ui-state scrolls over it.
 
-import type { ChannelInfo, ConnectionInfo, EventStore } from './event-store.js';
+import type { TrackedChannel, TrackedConnection } from '../tap/connection-tracker.js';
+import type { EventStore } from './event-store.js';
 import { formatCount } from '../view/event-row.js';
-import { describePrefetchFull, formatDuration } from '../view/format.js';
+import { describeLeft, describePrefetchFull, formatDuration } from '../view/format.js';
 
 export type ConnectionLineTone = 'title' | 'open' | 'closed' | 'error' | 'warn' | 'dim' | 'normal' | 'heading';
 export interface ConnectionLine {
@@ -24,16 +25,17 @@ const CHANNEL_COLUMNS = [
   { title: 'UNACKED', width: 20 }, { title: 'UNCONFIRMED', width: 12 },
 ] as const;
 
-export function connectionLines(connections: Iterable<ConnectionInfo>, options: ConnectionLinesOptions = {}): ConnectionLine[] {
+export function connectionLines(connections: Iterable<TrackedConnection>, options: ConnectionLinesOptions = {}): ConnectionLine[] {
   const lines: ConnectionLine[] = [];
   const list = [...connections].sort((a, b) => (a.state === 'closed' ? 1 : 0) - (b.state === 'closed' ? 1 : 0) || a.id - b.id);
   if (list.length === 0) lines.push({ text: 'no connections yet', tone: 'dim' });
   for (const c of list) {
     const peers = c.client && c.server ? `${c.client.address}:${c.client.port} → ${c.server.address}:${c.server.port}` : '';
-    const state = c.state === 'closed' ? `closed${c.closeReason ? ` (${c.closeReason})` : ''}${c.closeLeft ? `, ${c.closeLeft}` : ''}` : c.state;
+    const left = c.state === 'closed' ? describeLeft({ unacked: c.leftUnacked, unconfirmed: c.leftUnconfirmed }) : '';
+    const state = c.state === 'closed' ? `closed${c.closeReason ? ` (${c.closeReason})` : ''}${left ? `, ${left}` : ''}` : c.state;
     // the server holds this connection's publishes: say so first, and for how long
     const blocked = c.blockedSince !== undefined ? `BLOCKED ${formatDuration(Math.max(0, (options.now ?? 0) - c.blockedSince))}${c.blockedReason ? ` (${c.blockedReason})` : ''}  ` : '';
-    lines.push({ text: `#${c.id}  ${blocked}${state}  ${peers}`, tone: c.closeError || blocked ? 'error' : c.closeLeft ? 'warn' : c.state === 'closed' ? 'closed' : 'title' });
+    lines.push({ text: `#${c.id}  ${blocked}${state}  ${peers}`, tone: c.closeError || blocked ? 'error' : left ? 'warn' : c.state === 'closed' ? 'closed' : 'title' });
     const client = [c.product, c.version].filter(Boolean).join(' ') || 'unknown client';
     lines.push({ text: `    ${client}${c.platform ? ` (${c.platform})` : ''}`, tone: 'normal' });
     lines.push({ text: `    user ${c.user ?? '?'} · vhost ${c.vhost ?? '?'} · frame-max ${c.frameMax ?? '?'} · heartbeat ${c.heartbeat === undefined ? '?' : c.heartbeat === 0 ? 'off' : `${c.heartbeat}s`} · channel-max ${c.channelMax ?? '?'}`, tone: 'normal' });
@@ -58,7 +60,7 @@ export function connectionLinesOf(store: EventStore, options: ConnectionLinesOpt
   return connectionLines(store.connections.values(), options);
 }
 
-function channelCells(ch: ChannelInfo): string[] {
+function channelCells(ch: TrackedChannel): string[] {
   return [
     String(ch.id),
     ch.closeError ? `${ch.state} ${ch.closeError.split(' ')[0]}` : ch.state,

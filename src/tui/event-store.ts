@@ -1,15 +1,12 @@
 // The TUI's memory: a bounded ring of the last N events, the list's view (the positions of
 // the events that pass the mode, heartbeat and filter choices, kept incrementally), lookups by
-// seq, traffic counters for the header's rates, and the connections view-model derived from
-// the events as they pass (so it survives events leaving the ring). Plain TS, no React.
+// seq, traffic counters for the header's rates, and the connections (a ConnectionTracker fed
+// the events as they pass, so it survives events leaving the ring). Plain TS, no React.
 
-import type { ArgumentValue } from '../decoder/types.js';
-import type { Direction, Endpoint, FrameInsight, MessageEvent, PrefetchFull, SpyEvent } from '../events.js';
+import type { MessageEvent, SpyEvent } from '../events.js';
 import type { Filter } from '../view/filter.js';
-import { isFieldTable, tableString } from '../decoder/field-table.js';
-import { saslCredentials } from '../decoder/sasl.js';
+import { ConnectionTracker, type TrackedConnection } from '../tap/connection-tracker.js';
 import { LaterFactsIndex, type LaterFacts } from '../view/later-facts.js';
-import { describeLeft } from '../view/format.js';
 import { decodedCost, eventCost } from './event-cost.js';
 
 export type ListMode = 'messages' | 'frames';
@@ -27,58 +24,11 @@ export interface TrafficTotals {
   readonly messagesS2C: number;
 }
 
-export type ChannelState = 'opening' | 'open' | 'flow-stopped' | 'closing' | 'closed';
-
-export interface ChannelInfo {
-  readonly id: number;
-  state: ChannelState;
-  /** consumer tags confirmed by consume-ok and not cancelled */
-  readonly consumers: Set<string>;
-  prefetch: number | undefined;
-  unacked: number;
-  /** a prefetch limit reached on the channel, as the tap last said (FULL 5/5) */
-  prefetchFull: PrefetchFull | undefined;
-  confirmMode: boolean;
-  unconfirmed: number;
-  /** the reply code and text of an error close */
-  closeError: string | undefined;
-}
-
-export interface ConnectionInfo {
-  readonly id: number;
-  client: Endpoint | undefined;
-  server: Endpoint | undefined;
-  state: 'open' | 'closing' | 'closed';
-  closeReason: string | undefined;
-  /** what the close left: `left 3 deliveries unacked, 2 publishes unconfirmed`, or undefined */
-  closeLeft: string | undefined;
-  closeError: string | undefined;
-  product: string | undefined;
-  version: string | undefined;
-  platform: string | undefined;
-  user: string | undefined;
-  vhost: string | undefined;
-  frameMax: number | undefined;
-  heartbeat: number | undefined;
-  channelMax: number | undefined;
-  /** when the server blocked the connection (connection.blocked, µs), until connection.unblocked */
-  blockedSince: number | undefined;
-  blockedReason: string | undefined;
-  /** how long it was blocked before, in all (µs) */
-  blockedMicros: number;
-  readonly channels: Map<number, ChannelInfo>;
-  frames: number;
-  messages: number;
-  errors: number;
-}
-
 /**
  * Memory the kept events may take before the oldest leave the list: their decoded form
  * estimated (eventCost) plus the bytes they hold, so it bounds the heap whatever the traffic.
  */
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
-/** Closed connections kept in the connections view; the oldest leave first. */
-const MAX_CLOSED_CONNECTIONS = 200;
 /** How far after a content frame its assembled message event may be. */
 const MESSAGE_SEARCH_SPAN = 4096;
 
@@ -96,7 +46,8 @@ export class EventStore {
   private readonly listeners = new Set<() => void>();
   private readonly totals = { framesC2S: 0, framesS2C: 0, messagesC2S: 0, messagesS2C: 0 };
   private readonly samples: { at: number; totals: TrafficTotals }[] = [];
-  readonly connections = new Map<number, ConnectionInfo>();
+  /** each connection and its channels, from the events as they pass (not bounded by the ring) */
+  readonly connectionTracker = new ConnectionTracker();
   /** what became of publishes and deliveries, and RPC pairs, learnt from later events */
   private readonly later = new LaterFactsIndex();
   /** bumped on every change, so a snapshot can tell it is stale */
@@ -151,7 +102,8 @@ export class EventStore {
     this.ring[index % this.capacity] = event;
     this.costs[index % this.capacity] = cost;
     if (this.passes(event)) this.view.push(index);
-    this.observe(event);
+    this.count(event);
+    this.connectionTracker.observe(event);
     this.later.observe(event);
     this.version++;
     for (const listener of this.listeners) listener();
@@ -364,177 +316,23 @@ export class EventStore {
     };
   }
 
+  /** The connections seen, by id (closed ones too, up to the tracker's limit). */
+  get connections(): ReadonlyMap<number, TrackedConnection> {
+    return this.connectionTracker.connections;
+  }
+
   get openConnections(): number {
-    let n = 0;
-    for (const c of this.connections.values()) if (c.state !== 'closed') n++;
-    return n;
+    return this.connectionTracker.openCount;
   }
 
-  // --- connections view-model ---------------------------------------------------------------
-
-  private observe(event: SpyEvent): void {
-    switch (event.kind) {
-      case 'frame': {
-        if (event.dir === 'c2s') this.totals.framesC2S++;
-        else this.totals.framesS2C++;
-        const conn = this.connection(event.conn);
-        conn.frames++;
-        if (event.frame.type === 'method') this.observeMethod(conn, event.dir, event.channel, event.frame.method.name, event.frame.method.args, event.insight, event.ts);
-        return;
-      }
-      case 'message': {
-        if (event.dir === 'c2s') this.totals.messagesC2S++;
-        else this.totals.messagesS2C++;
-        this.connection(event.conn).messages++;
-        return;
-      }
-      case 'conn.open': {
-        const conn = this.connection(event.conn);
-        conn.client = event.client;
-        conn.server = event.server;
-        return;
-      }
-      case 'conn.close': {
-        const conn = this.connection(event.conn);
-        conn.state = 'closed';
-        conn.closeReason = event.reason;
-        conn.closeLeft = describeLeft(event) || undefined;
-        if (conn.blockedSince !== undefined) {
-          // blocked until the end
-          conn.blockedMicros += Math.max(0, event.ts - conn.blockedSince);
-          conn.blockedSince = undefined;
-        }
-        for (const ch of conn.channels.values()) ch.state = 'closed';
-        this.forgetOldClosed();
-        return;
-      }
-      case 'decode.error':
-        this.connection(event.conn).errors++;
-        return;
-      default:
-        return;
-    }
-  }
-
-  private connection(id: number): ConnectionInfo {
-    let conn = this.connections.get(id);
-    if (!conn) {
-      conn = {
-        id, client: undefined, server: undefined, state: 'open', closeReason: undefined, closeLeft: undefined, closeError: undefined,
-        product: undefined, version: undefined, platform: undefined, user: undefined, vhost: undefined,
-        frameMax: undefined, heartbeat: undefined, channelMax: undefined, blockedSince: undefined, blockedReason: undefined, blockedMicros: 0,
-        channels: new Map(), frames: 0, messages: 0, errors: 0,
-      };
-      this.connections.set(id, conn);
-    }
-    return conn;
-  }
-
-  private channel(conn: ConnectionInfo, id: number): ChannelInfo {
-    let ch = conn.channels.get(id);
-    if (!ch) {
-      ch = { id, state: 'open', consumers: new Set(), prefetch: undefined, unacked: 0, prefetchFull: undefined, confirmMode: false, unconfirmed: 0, closeError: undefined };
-      conn.channels.set(id, ch);
-    }
-    return ch;
-  }
-
-  private observeMethod(conn: ConnectionInfo, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: FrameInsight | undefined, ts: number): void {
-    if (insight?.error) {
-      conn.errors++;
-      const text = `${insight.error.replyCode} ${insight.error.replyName}`;
-      if (channelId === 0) conn.closeError = text;
-      else this.channel(conn, channelId).closeError = text;
-    }
-    switch (name) {
-      case 'connection.start-ok': {
-        const props = args['client-properties'];
-        if (isFieldTable(props)) {
-          conn.product = tableString(props, 'product');
-          conn.version = tableString(props, 'version');
-          conn.platform = tableString(props, 'platform');
-        }
-        conn.user = saslCredentials(args['mechanism'], args['response'])?.user;
-        return;
-      }
-      case 'connection.tune-ok':
-        conn.frameMax = Number(args['frame-max']);
-        conn.heartbeat = Number(args['heartbeat']);
-        conn.channelMax = Number(args['channel-max']);
-        return;
-      case 'connection.open':
-        conn.vhost = typeof args['virtual-host'] === 'string' ? args['virtual-host'] : undefined;
-        return;
-      case 'connection.close':
-        conn.state = 'closing';
-        return;
-      case 'connection.blocked':
-        conn.blockedSince ??= ts;
-        conn.blockedReason = typeof args['reason'] === 'string' ? args['reason'] : undefined;
-        return;
-      case 'connection.unblocked':
-        if (conn.blockedSince !== undefined) conn.blockedMicros += insight?.blockedMicros ?? Math.max(0, ts - conn.blockedSince);
-        conn.blockedSince = undefined;
-        return;
-      case 'channel.open':
-        this.channel(conn, channelId).state = 'opening';
-        return;
-      case 'channel.open-ok':
-        this.channel(conn, channelId).state = 'open';
-        return;
-      case 'channel.flow':
-        if (dir === 's2c') this.channel(conn, channelId).state = args['active'] === false ? 'flow-stopped' : 'open';
-        return;
-      case 'channel.close':
-        this.channel(conn, channelId).state = 'closing';
-        return;
-      case 'channel.close-ok': {
-        const ch = this.channel(conn, channelId);
-        ch.state = 'closed';
-        ch.consumers.clear();
-        ch.unacked = 0;
-        ch.prefetchFull = undefined;
-        ch.unconfirmed = 0;
-        return;
-      }
-      case 'basic.qos':
-        this.channel(conn, channelId).prefetch = Number(args['prefetch-count']);
-        return;
-      case 'basic.consume-ok':
-        if (typeof args['consumer-tag'] === 'string') this.channel(conn, channelId).consumers.add(args['consumer-tag']);
-        return;
-      case 'basic.cancel-ok':
-        if (typeof args['consumer-tag'] === 'string') this.channel(conn, channelId).consumers.delete(args['consumer-tag']);
-        return;
-      case 'basic.cancel':
-        // a broker-initiated cancel (queue deleted) ends the consumer without a cancel-ok
-        if (dir === 's2c' && typeof args['consumer-tag'] === 'string') this.channel(conn, channelId).consumers.delete(args['consumer-tag']);
-        return;
-      case 'confirm.select':
-        this.channel(conn, channelId).confirmMode = true;
-        return;
-      default:
-        break;
-    }
-    // the counts are the tap's (protocol insight), not worked out again here
-    if (insight?.unacked !== undefined) {
-      const ch = this.channel(conn, channelId);
-      ch.unacked = insight.unacked;
-      // a delivery only adds to what is full; a settle (or recover) says what still is
-      if (insight.prefetchFull !== undefined || insight.settles !== undefined || name.startsWith('basic.recover')) ch.prefetchFull = insight.prefetchFull;
-    }
-    if (insight?.unconfirmed !== undefined) this.channel(conn, channelId).unconfirmed = insight.unconfirmed;
-  }
-
-  private forgetOldClosed(): void {
-    let closed = 0;
-    for (const c of this.connections.values()) if (c.state === 'closed') closed++;
-    for (const [id, c] of this.connections) {
-      if (closed <= MAX_CLOSED_CONNECTIONS) break;
-      if (c.state === 'closed') {
-        this.connections.delete(id);
-        closed--;
-      }
+  private count(event: SpyEvent): void {
+    // named fields, not [event.dir]: this runs for every event
+    if (event.kind === 'frame') {
+      if (event.dir === 'c2s') this.totals.framesC2S++;
+      else this.totals.framesS2C++;
+    } else if (event.kind === 'message') {
+      if (event.dir === 'c2s') this.totals.messagesC2S++;
+      else this.totals.messagesS2C++;
     }
   }
 }
