@@ -54,7 +54,7 @@ function rssSampler(pid) {
     stop() {
       clearInterval(timer);
       const r = rssOf(pid);
-      return r > peak ? r : peak;
+      return Math.max(r, peak);
     },
   };
 }
@@ -125,7 +125,9 @@ async function pipeline(url, pairs, total, size) {
   for (const { cch, q } of setups) await cch.deleteQueue(q);
   for (const c of conns) await c.close();
   const all = new Float64Array(perPair * pairs);
-  results.forEach((l, i) => all.set(l, i * perPair));
+  results.forEach((l, i) => {
+    all.set(l, i * perPair);
+  });
   all.sort();
   return { rate: (perPair * pairs) / seconds, p50: percentile(all, 50), p99: percentile(all, 99) };
 }

@@ -17,7 +17,6 @@
 // Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (3), BENCH_WARMUP (20000).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

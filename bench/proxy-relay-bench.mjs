@@ -332,7 +332,10 @@ async function runDriver() {
   const merge = (arrays) => {
     const all = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
     let o = 0;
-    for (const a of arrays) all.set(a, o), (o += a.length);
+    for (const a of arrays) {
+      all.set(a, o);
+      o += a.length;
+    }
     return all.sort();
   };
   console.log('\nmedian of rounds (latency: all round trips pooled)');

@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { BrokerUser } from './broker/broker.js';
 import type { LiveOptions } from './commands/live.js';
-import { useColor, writeStdout } from './commands/stdio.js';
+import { wantsColor, writeStdout } from './commands/stdio.js';
 import { AmqpSpyError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -104,7 +104,7 @@ program
       ...(opts.to !== undefined ? { to: opts.to } : {}),
       timeoutMs,
       insecure: opts.insecure ?? false,
-    }, { write: writeStdout, output: streamOutput(process.stdout), notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: useColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
+    }, { write: writeStdout, output: streamOutput(process.stdout), notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: wantsColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
     process.stdout.write('', () => process.exit(code));
   });
 
@@ -117,7 +117,7 @@ program
   .action(async (file: string, opts: { json?: boolean; showSecrets?: boolean }) => {
     const { runDecodeCommand } = await import('./commands/decode.js');
     const { streamOutput } = await import('./view/headless-printer.js');
-    await runDecodeCommand(file, { json: opts.json ?? false, showSecrets: opts.showSecrets ?? false }, { write: writeStdout, output: streamOutput(process.stdout), color: useColor() });
+    await runDecodeCommand(file, { json: opts.json ?? false, showSecrets: opts.showSecrets ?? false }, { write: writeStdout, output: streamOutput(process.stdout), color: wantsColor() });
   });
 
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */

@@ -22,7 +22,7 @@ import type { FrameOutput } from './frame-output.js';
 import type { BrokerMessage } from './message.js';
 import { PublishAssembler, type PublishCommand } from './publish-assembler.js';
 import type { Delivery, Queue, QueueConsumer } from './queue.js';
-import type { VirtualHost } from './vhost.js';
+import type { PublishResult, VirtualHost } from './vhost.js';
 
 interface TxPublish {
   readonly exchange: string;
@@ -224,7 +224,7 @@ export class BrokerChannel implements ChannelContext {
       this.publishReply(routingKey, mandatory, properties, body);
       return;
     }
-    let result;
+    let result: PublishResult;
     try {
       result = this.vhost().publish(exchange, routingKey, properties, body);
     } catch (e) {

@@ -10,7 +10,7 @@ import { encodeHeartbeatFrame } from '../decoder/frame-codec.js';
 import { decodeMethod } from '../decoder/method-codec.js';
 import { saslCredentials } from '../decoder/sasl.js';
 import { encodeProtocolHeader } from '../decoder/protocol-header.js';
-import { type MethodArgs } from '../decoder/spec.js';
+import type { MethodArgs } from '../decoder/spec.js';
 import type { DecodeError } from '../decoder/errors.js';
 import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import type { SocketEnd } from '../events.js';

@@ -52,7 +52,7 @@ export function publishedMessage(exchange: string, routingKey: string, propertie
   const cc = headerRoutes(headers, 'CC');
   const bcc = headerRoutes(headers, 'BCC');
   let props = properties;
-  if (headers !== undefined && headers.entries.some(([k]) => k === 'BCC')) {
+  if (headers?.entries.some(([k]) => k === 'BCC')) {
     headers = { entries: headers.entries.filter(([k]) => k !== 'BCC') };
     props = { ...properties, headers };
   }

@@ -112,7 +112,7 @@ export class TopicMatcher<T> {
    * smallest index it was entered at: the walk stays O(trie size × words) even for `#.#.#`.
    */
   private enterHash(hash: TrieNode<T>, words: readonly string[], i: number, out: Set<T>): void {
-    let from = i;
+    const from = i;
     let to = words.length;
     if (hash.visitGen === this.generation) {
       if (hash.visitFrom <= i) return;

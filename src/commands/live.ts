@@ -10,7 +10,7 @@ import { VERSION } from '../version.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
 import { startProxySession, startStandaloneSession, type StandaloneSession } from './live-session.js';
-import { useColor, writeStdout } from './stdio.js';
+import { wantsColor, writeStdout } from './stdio.js';
 import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
 
 /** The live command's options, parsed and checked against each other (cli.ts). */
@@ -61,7 +61,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   // a reader of stdout that stops (a pager) must not make the output grow: the built-in broker
   // waits for it, the proxy (which must keep forwarding) drops lines and says how many
   const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({
-    write: writeStdout, json: options.json, color: useColor(), mode: options.frames ? 'frames' : 'messages',
+    write: writeStdout, json: options.json, color: wantsColor(), mode: options.frames ? 'frames' : 'messages',
     output: streamOutput(process.stdout),
     whenBehind: upstream ? 'drop' : 'hold',
     onDropped: (n) => notice(`${n} line${n === 1 ? '' : 's'} of output dropped: stdout was not read fast enough, and the proxy forwards rather than wait`),

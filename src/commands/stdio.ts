@@ -1,7 +1,7 @@
 // The process's stdout as every command prints to it.
 
 /** Colour on a terminal, unless NO_COLOR is set (https://no-color.org). */
-export function useColor(): boolean {
+export function wantsColor(): boolean {
   return process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
 }
 

@@ -116,7 +116,7 @@ export function writeKey(key: string, target: Uint8Array, offset: number): numbe
   return writeUtf8(key, target, offset, true);
 }
 
-function utf8ByteLength(s: string, escape: boolean): number {
+function utf8ByteLength(s: string, escapeKey: boolean): number {
   let n = 0;
   const len = s.length;
   for (let i = 0; i < len; i++) {
@@ -126,7 +126,7 @@ function utf8ByteLength(s: string, escape: boolean): number {
     else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len && isLowSurrogate(s.charCodeAt(i + 1))) {
       n += 4;
       i++;
-    } else if (escape && c >= 0xdc80 && c <= 0xdcff) n += 1;
+    } else if (escapeKey && c >= 0xdc80 && c <= 0xdcff) n += 1;
     else n += 3; // BMP, or a lone surrogate written as U+FFFD (as TextEncoder does)
   }
   return n;
@@ -136,7 +136,7 @@ function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
-function writeUtf8(s: string, target: Uint8Array, offset: number, escape: boolean): number {
+function writeUtf8(s: string, target: Uint8Array, offset: number, escapeKey: boolean): number {
   let p = offset;
   const len = s.length;
   for (let i = 0; i < len; i++) {
@@ -161,7 +161,7 @@ function writeUtf8(s: string, target: Uint8Array, offset: number, escape: boolea
         i++;
         continue;
       }
-      if (escape && c >= 0xdc80 && c <= 0xdcff) {
+      if (escapeKey && c >= 0xdc80 && c <= 0xdcff) {
         target[p++] = c - 0xdc00;
         continue;
       }

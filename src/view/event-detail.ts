@@ -277,7 +277,9 @@ function fieldValueLines(label: string, field: FieldValue, indent: number, lines
     tableLines(field.value, indent + 1, lines, path);
   } else if (field.type === 'A') {
     lines.push({ indent, label, value: field.value.length ? '' : '[]', tag: `${tag} (${field.value.length})`, path });
-    field.value.forEach((item, i) => fieldValueLines(`[${i}]`, item, indent + 1, lines, `${path}[${i}]`));
+    field.value.forEach((item, i) => {
+      fieldValueLines(`[${i}]`, item, indent + 1, lines, `${path}[${i}]`);
+    });
   } else if (field.type === 'T') {
     const seconds = Number(field.value);
     const iso = Number.isFinite(seconds) && Math.abs(seconds) < 8.64e12 ? new Date(seconds * 1000).toISOString() : '';

@@ -202,7 +202,9 @@ describe.skipIf(!haveSpec)(
           expect(m!.synchronous, `${name} synchronous`).toBe(jm.synchronous === true);
           expect(m!.content, `${name} content`).toBe(jm.content === true);
           expect(m!.fields.length, `${name} argument count`).toBe(jm.arguments.length);
-          jm.arguments.forEach((arg, i) => checkField(m!.fields[i], arg, domains, `${name} argument ${i}`));
+          jm.arguments.forEach((arg, i) => {
+            checkField(m!.fields[i], arg, domains, `${name} argument ${i}`);
+          });
           count++;
         }
       }
@@ -212,7 +214,9 @@ describe.skipIf(!haveSpec)(
     it('has the basic content properties in flag-bit order', () => {
       const jsonProperties = json.classes.find((c) => c.name === 'basic')!.properties!;
       expect(BASIC_PROPERTIES).toHaveLength(jsonProperties.length);
-      jsonProperties.forEach((p, i) => checkField(BASIC_PROPERTIES[i], p, domains, `basic property ${i}`));
+      jsonProperties.forEach((p, i) => {
+        checkField(BASIC_PROPERTIES[i], p, domains, `basic property ${i}`);
+      });
       for (const c of json.classes) {
         if (c.name !== 'basic') expect(classById(c.id)!.properties).toHaveLength(c.properties?.length ?? 0);
       }

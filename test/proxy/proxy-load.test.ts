@@ -3,7 +3,7 @@
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { MessageEvent } from '../../src/events.js';
-import { startByteTee, useTeedProxy, type ByteTee } from '../support/byte-tee.js';
+import { startByteTee, teedProxyFixture, type ByteTee } from '../support/byte-tee.js';
 import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
 import { waitFor } from '../support/cli.js';
 
@@ -11,7 +11,7 @@ import { waitFor } from '../support/cli.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function suite(target: () => Target): void {
-  const proxy = useTeedProxy(target);
+  const proxy = teedProxyFixture(target);
   const events = proxy.events;
   let clientTee: ByteTee;
   beforeAll(async () => {

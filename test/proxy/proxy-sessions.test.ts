@@ -4,7 +4,7 @@ import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
 import { expect, it } from 'vitest';
 import type { SpyEvent, FrameEvent, MessageEvent } from '../../src/events.js';
-import { useTeedProxy } from '../support/byte-tee.js';
+import { teedProxyFixture } from '../support/byte-tee.js';
 import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
 import { waitFor } from '../support/cli.js';
 
@@ -111,7 +111,7 @@ async function cloudamqpSession({ username, password }: Target, port: number): P
 }
 
 function suite(target: () => Target): void {
-  const proxy = useTeedProxy(target);
+  const proxy = teedProxyFixture(target);
   const events = proxy.events;
 
   it('amqplib gets the same results through the proxy as directly, and the events tell the session', async () => {

@@ -48,7 +48,7 @@ export async function startByteTee(upstreamHost: string, upstreamPort: number): 
  * (what the proxy forwarded), collecting every event. Set up before and torn down after the
  * enclosing describe's tests.
  */
-export function useTeedProxy(target: () => { host: string; port: number }): {
+export function teedProxyFixture(target: () => { host: string; port: number }): {
   readonly events: SpyEvent[];
   session(): RunningSession;
   upstreamTee(): ByteTee;

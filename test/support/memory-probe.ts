@@ -60,9 +60,9 @@ export async function startMemoryProbe<Ready>(setup: string): Promise<MemoryProb
       lines.push(buffered.slice(0, at));
       buffered = buffered.slice(at + 1);
     }
-    waiters.splice(0).forEach((w) => w());
+    for (const w of waiters.splice(0)) w();
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { waiters.splice(0).forEach((w) => w()); resolve(); }));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { for (const w of waiters.splice(0)) w(); resolve(); }));
   const nextLine = async (what: string): Promise<Record<string, unknown>> => {
     while (lines.length === 0) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the probe exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}: ${stderr}`);

@@ -172,6 +172,8 @@ function shape(events: readonly SpyEvent[]): unknown[] {
         return [e.kind];
       case 'conn.close':
         return [e.kind, e.unanswered.map((u) => u.name)];
+      default:
+        return [];
     }
   });
 }

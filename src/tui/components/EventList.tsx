@@ -76,9 +76,9 @@ interface EventRowProps {
 }
 
 const EventRow = memo(function EventRow({ event, facts, pending, columns, selected, match, onMount }: EventRowProps) {
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per mounted row, not per render
   useEffect(() => {
     onMount?.(event.seq);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   const cells = eventRowCells(event, describeLater(event, facts, pending));
   const name = fitText(cells.name, Math.min(cells.name.length, columns.summary));

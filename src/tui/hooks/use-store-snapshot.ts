@@ -39,6 +39,7 @@ export function useStoreSnapshot(store: EventStore, intervalMs: number = RENDER_
   const take = (renders: number): StoreSnapshot => ({ version: store.version, end: store.endIndex, renders });
   const [snapshot, setSnapshot] = useState<StoreSnapshot>(() => take(0));
   const renders = useRef(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `take` is remade each render and reads only `store`
   useEffect(() => {
     let timer: NodeJS.Timeout | undefined;
     let last = 0;
@@ -61,7 +62,6 @@ export function useStoreSnapshot(store: EventStore, intervalMs: number = RENDER_
       if (timer) clearTimeout(timer);
       clearInterval(idle);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [store, intervalMs, cost]);
   return snapshot;
 }
