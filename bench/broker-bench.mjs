@@ -14,7 +14,7 @@ const base = process.env.BROKER_FROM_SRC ? '../src/broker/' : '../dist/broker/';
 const { VirtualHost } = await import(`${base}vhost.js`);
 
 let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const pick = (xs) => xs[Math.floor(rand() * xs.length)];
 const vocab = Array.from({ length: 60 }, (_, i) => `w${i}`);
 
@@ -105,23 +105,38 @@ const conn = 'bench';
   vhost.declareQueue({ name: 'q', connection: conn });
   const q = vhost.queue('q');
   const body = new Uint8Array(64);
-  time('queue: publish + get(no-ack), 64 B', 1_000_000, (n) => {
-    for (let i = 0; i < n; i++) vhost.publish('', 'q', {}, body);
-    for (let i = 0; i < n; i++) q.get(true, 'ch');
-  }, 'msgs');
+  time(
+    'queue: publish + get(no-ack), 64 B',
+    1_000_000,
+    (n) => {
+      for (let i = 0; i < n; i++) vhost.publish('', 'q', {}, body);
+      for (let i = 0; i < n; i++) q.get(true, 'ch');
+    },
+    'msgs',
+  );
   const pending = [];
   const consumer = { tag: 'c', channel: 'ch', noAck: false, prefetchCount: 100, canDeliver: () => true, deliver: (d) => pending.push(d.deliveryId) };
   q.consume(consumer);
-  time('queue: publish → consumer (prefetch 100) → ack', 1_000_000, (n) => {
-    for (let i = 0; i < n; i++) {
-      vhost.publish('', 'q', {}, body);
-      if (pending.length >= 50) q.settle(pending.splice(0), 'ack');
-    }
-    q.settle(pending.splice(0), 'ack');
-  }, 'msgs');
+  time(
+    'queue: publish → consumer (prefetch 100) → ack',
+    1_000_000,
+    (n) => {
+      for (let i = 0; i < n; i++) {
+        vhost.publish('', 'q', {}, body);
+        if (pending.length >= 50) q.settle(pending.splice(0), 'ack');
+      }
+      q.settle(pending.splice(0), 'ack');
+    },
+    'msgs',
+  );
   q.cancel(consumer);
-  time('queue: publish 1M, then purge', 1_000_000, (n) => {
-    for (let i = 0; i < n; i++) q.publish({ exchange: '', routingKey: 'q', routingKeys: ['q'], properties: {}, body });
-    q.purge();
-  }, 'msgs');
+  time(
+    'queue: publish 1M, then purge',
+    1_000_000,
+    (n) => {
+      for (let i = 0; i < n; i++) q.publish({ exchange: '', routingKey: 'q', routingKeys: ['q'], properties: {}, body });
+      q.purge();
+    },
+    'msgs',
+  );
 }

@@ -116,11 +116,13 @@ async function pipeline(url, pairs, total, size) {
     setups.push({ pch, cch, q });
   }
   const t0 = performance.now();
-  const results = await Promise.all(setups.map(async ({ pch, cch, q }) => {
-    const consumed = consume(cch, q, perPair);
-    await produce(pch, q, perPair, size);
-    return consumed;
-  }));
+  const results = await Promise.all(
+    setups.map(async ({ pch, cch, q }) => {
+      const consumed = consume(cch, q, perPair);
+      await produce(pch, q, perPair, size);
+      return consumed;
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
   for (const { cch, q } of setups) await cch.deleteQueue(q);
   for (const c of conns) await c.close();
@@ -165,10 +167,17 @@ async function runAll(target, { queuedTest = true } = {}) {
   if (queuedTest && target.pid && QUEUED > 0 && ONLY === undefined) {
     const q = await queued(target.url, target.pid, QUEUED);
     results.queued = q;
-    console.log(`${target.name.padEnd(9)} ${fmt(QUEUED)} queued 16 B: ${fmt(q.rate)} msg/s publish (confirmed), RSS ${mb(q.before)} → peak ${mb(q.peak)}, queue holds ${fmt(q.messageCount)}`);
+    console.log(
+      `${target.name.padEnd(9)} ${fmt(QUEUED)} queued 16 B: ${fmt(q.rate)} msg/s publish (confirmed), RSS ${mb(q.before)} → peak ${mb(q.peak)}, queue holds ${fmt(q.messageCount)}`,
+    );
   }
   const sampler = target.pid ? rssSampler(target.pid) : undefined;
-  for (const [label, pairs, size] of [['1p/1c 16 B', 1, 16], ['1p/1c 4 KB', 1, 4096], ['10p/10c 16 B', 10, 16], ['10p/10c 4 KB', 10, 4096]]) {
+  for (const [label, pairs, size] of [
+    ['1p/1c 16 B', 1, 16],
+    ['1p/1c 4 KB', 1, 4096],
+    ['10p/10c 16 B', 10, 16],
+    ['10p/10c 4 KB', 10, 4096],
+  ]) {
     if (ONLY !== undefined && !label.includes(ONLY)) continue;
     await pipeline(target.url, pairs, Math.min(MESSAGES, 10_000), size); // warm-up
     // NaN without a pid or /proc
@@ -207,7 +216,9 @@ if (!RABBIT_URL) {
   }
   console.log(`  peak RSS during the throughput runs: ${mb(ours.peakRss)} vs ${mb(rabbit.peakRss)} (×${(ours.peakRss / rabbit.peakRss).toFixed(2)})`);
   if (ours.queued && rabbit.queued) {
-    console.log(`  ${fmt(QUEUED)} queued: peak RSS ${mb(ours.queued.peak)} vs ${mb(rabbit.queued.peak)} (×${(ours.queued.peak / rabbit.queued.peak).toFixed(2)})`);
+    console.log(
+      `  ${fmt(QUEUED)} queued: peak RSS ${mb(ours.queued.peak)} vs ${mb(rabbit.queued.peak)} (×${(ours.queued.peak / rabbit.queued.peak).toFixed(2)})`,
+    );
   }
 }
 
@@ -238,7 +249,9 @@ if (hasTmux()) {
   console.log('\n--standalone with the TUI / headless (target: throughput ≥ 0.9x)');
   for (const label of Object.keys(withTui)) {
     if (typeof withTui[label] !== 'object' || withTui[label] === null || headless[label] === undefined) continue;
-    console.log(`  ${label.padEnd(14)} throughput ×${(withTui[label].rate / headless[label].rate).toFixed(2)}   p99 ${withTui[label].p99.toFixed(2)} vs ${headless[label].p99.toFixed(2)} ms   CPU ${withTui[label].cpuPerMsg.toFixed(1)} vs ${headless[label].cpuPerMsg.toFixed(1)} µs/msg (both threads)`);
+    console.log(
+      `  ${label.padEnd(14)} throughput ×${(withTui[label].rate / headless[label].rate).toFixed(2)}   p99 ${withTui[label].p99.toFixed(2)} vs ${headless[label].p99.toFixed(2)} ms   CPU ${withTui[label].cpuPerMsg.toFixed(1)} vs ${headless[label].cpuPerMsg.toFixed(1)} µs/msg (both threads)`,
+    );
   }
 } else {
   console.log('tmux not installed: --standalone with the TUI is not measured');

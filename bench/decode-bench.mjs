@@ -154,7 +154,10 @@ const heartbeat = () => frame(8, 0, new Uint8Array(0));
 function contentHeader(channel, bodySize, id) {
   const flags = (1 << 15) | (1 << 12) | (1 << 7) | (1 << 6);
   const w = new Writer().short(60).short(0).longlong(bodySize).short(flags);
-  w.shortstr('application/json').octet(2).shortstr(`msg-${id}`).longlong(1_700_000_000 + id);
+  w.shortstr('application/json')
+    .octet(2)
+    .shortstr(`msg-${id}`)
+    .longlong(1_700_000_000 + id);
   return frame(2, channel, w.done());
 }
 
@@ -223,7 +226,15 @@ function buildSession(bodySize, messages) {
   s2c.push(method(1, 60, 11));
   c2s.push(
     method(1, 60, 20, (w) =>
-      w.short(0).shortstr('bench.queue').shortstr('ctag-1').bit(false).bit(false).bit(false).bit(false).table([['x-priority', 'I', 5]]),
+      w
+        .short(0)
+        .shortstr('bench.queue')
+        .shortstr('ctag-1')
+        .bit(false)
+        .bit(false)
+        .bit(false)
+        .bit(false)
+        .table([['x-priority', 'I', 5]]),
     ),
   );
   s2c.push(method(1, 60, 21, (w) => w.shortstr('ctag-1')));
@@ -232,11 +243,25 @@ function buildSession(bodySize, messages) {
   for (let i = 0; i < bodySize; i++) body[i] = 0x20 + (i % 90);
   const bodies = bodyFrames(1, body);
   for (let i = 0; i < messages; i++) {
-    c2s.push(method(1, 60, 40, (w) => w.short(0).shortstr('amq.topic').shortstr(`orders.eu.${i % 16}`).bit(false).bit(false)));
+    c2s.push(
+      method(1, 60, 40, (w) =>
+        w
+          .short(0)
+          .shortstr('amq.topic')
+          .shortstr(`orders.eu.${i % 16}`)
+          .bit(false)
+          .bit(false),
+      ),
+    );
     c2s.push(contentHeader(1, bodySize, i), ...bodies);
     s2c.push(
       method(1, 60, 60, (w) =>
-        w.shortstr('ctag-1').longlong(i + 1).bit(false).shortstr('amq.topic').shortstr(`orders.eu.${i % 16}`),
+        w
+          .shortstr('ctag-1')
+          .longlong(i + 1)
+          .bit(false)
+          .shortstr('amq.topic')
+          .shortstr(`orders.eu.${i % 16}`),
       ),
     );
     s2c.push(contentHeader(1, bodySize, i), ...bodies);
@@ -353,7 +378,10 @@ for (const workload of workloads.filter((w) => ONLY_BODY === 0 || w.bodySize ===
     ['parser', parserPass],
   ];
   if (decodeFrame !== undefined) passes.push(['decode', decodePass]);
-  const measured = measureAll(passes.map(([, pass]) => pass), streams);
+  const measured = measureAll(
+    passes.map(([, pass]) => pass),
+    streams,
+  );
   const rows = passes.map(([name], index) => [name, measured[index]]);
   const baseline = measured[0];
   const frames = rows[1][1].frames;

@@ -27,10 +27,11 @@ export async function startBuiltInBroker() {
   return {
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     pid: child.pid,
-    stop: () => new Promise((r) => {
-      child.once('exit', r);
-      child.stdin.end();
-    }),
+    stop: () =>
+      new Promise((r) => {
+        child.once('exit', r);
+        child.stdin.end();
+      }),
   };
 }
 
@@ -82,7 +83,14 @@ export async function startCliInTmux(cli, args, port) {
   if (started.status !== 0) throw new Error(`tmux: ${started.stderr}`);
   const pid = Number(spawnSync('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}'], { encoding: 'utf8' }).stdout.trim());
   await waitForPort(port);
-  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   return {
     pid,
     stop: async () => {
@@ -107,7 +115,10 @@ export async function waitForPort(port) {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => { s.destroy(); resolve(true); });
+      s.on('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;

@@ -42,7 +42,9 @@ function peakRssMb(pid) {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
     return kb / 1024;
-  } catch { return NaN; }
+  } catch {
+    return NaN;
+  }
 }
 
 const connect = (port) => amqplib.connect({ hostname: '127.0.0.1', port, username: user, password: pass, frameMax: 131072 });
@@ -63,7 +65,9 @@ async function throughput(port, size, atEnd = () => {}, messages = MESSAGES) {
     const body = Buffer.alloc(size, 0x61);
     let received = 0;
     let done;
-    const finished = new Promise((r) => { done = r; });
+    const finished = new Promise((r) => {
+      done = r;
+    });
     await sub.consume(queue, (msg) => {
       received++;
       if (received % 100 === 0 || received === messages) sub.ack(msg, true);
@@ -94,13 +98,21 @@ async function latency(port) {
     const client = await clientConn.createChannel();
     await server.assertQueue(reqQueue, { autoDelete: true, durable: false });
     const { queue: replyQueue } = await client.assertQueue('', { exclusive: true });
-    await server.consume(reqQueue, (msg) => { server.sendToQueue(msg.properties.replyTo, msg.content); }, { noAck: true });
+    await server.consume(
+      reqQueue,
+      (msg) => {
+        server.sendToQueue(msg.properties.replyTo, msg.content);
+      },
+      { noAck: true },
+    );
     let resolveReply;
     await client.consume(replyQueue, () => resolveReply(), { noAck: true });
     const samples = [];
     const body = Buffer.alloc(16, 0x62);
     for (let i = 0; i < RPC; i++) {
-      const replied = new Promise((r) => { resolveReply = r; });
+      const replied = new Promise((r) => {
+        resolveReply = r;
+      });
       const t0 = process.hrtime.bigint();
       client.sendToQueue(reqQueue, body, { replyTo: replyQueue });
       await replied;
@@ -120,17 +132,29 @@ async function startTargets() {
     const port = await freePort();
     const child = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:${brokerHost}:${brokerPort}`], { stdio: 'ignore' });
     await waitForPort(port);
-    targets.push({ name: 'socat', port, child, stop: async () => { child.kill('SIGTERM'); } });
+    targets.push({
+      name: 'socat',
+      port,
+      child,
+      stop: async () => {
+        child.kill('SIGTERM');
+      },
+    });
   } else {
     console.log('socat not installed (apt-get install socat): ratios to socat are not available');
   }
   const port = await freePort();
   const outFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.log`);
   const out = fs.openSync(outFile, 'w');
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), '--listen', String(port), '--upstream', `${brokerHost}:${brokerPort}`], { stdio: ['ignore', out, 'ignore'] });
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), '--listen', String(port), '--upstream', `${brokerHost}:${brokerPort}`], {
+    stdio: ['ignore', out, 'ignore'],
+  });
   await waitForPort(port);
   targets.push({
-    name: 'amqp-spy', port, child, outFile,
+    name: 'amqp-spy',
+    port,
+    child,
+    outFile,
     stop: async () => {
       child.kill('SIGINT');
       await new Promise((r) => child.on('exit', r));
@@ -142,10 +166,18 @@ async function startTargets() {
   const recordFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.jsonl`);
   const recordOutFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.record.log`);
   const recordOut = fs.openSync(recordOutFile, 'w');
-  const recordChild = spawn(process.execPath, [path.join(root, 'dist/cli.js'), '--listen', String(recordPort), '--upstream', `${brokerHost}:${brokerPort}`, '--record', recordFile], { stdio: ['ignore', recordOut, 'ignore'] });
+  const recordChild = spawn(
+    process.execPath,
+    [path.join(root, 'dist/cli.js'), '--listen', String(recordPort), '--upstream', `${brokerHost}:${brokerPort}`, '--record', recordFile],
+    { stdio: ['ignore', recordOut, 'ignore'] },
+  );
   await waitForPort(recordPort);
   targets.push({
-    name: 'amqp-spy --record', port: recordPort, child: recordChild, outFile: recordOutFile, recordFile,
+    name: 'amqp-spy --record',
+    port: recordPort,
+    child: recordChild,
+    outFile: recordOutFile,
+    recordFile,
     stop: async () => {
       recordChild.kill('SIGINT');
       await new Promise((r) => recordChild.on('exit', r));
@@ -168,14 +200,19 @@ async function startTuiTarget(name, cli) {
   return { name, port, child: { pid }, stop };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 const targets = await startTargets();
 const results = new Map(targets.map((t) => [t.name, { small: [], large: [], p50: [], p99: [] }]));
 let spyPeakRss = 0;
 const tuiPeakRss = new Map();
 const recordWriteMbPerSec = [];
-console.log(`bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds after a ${WARMUP}-message warm-up, ${brokerName} at ${brokerHost}:${brokerPort}, ${os.cpus().length} cores shared by broker, client and relay`);
+console.log(
+  `bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds after a ${WARMUP}-message warm-up, ${brokerName} at ${brokerHost}:${brokerPort}, ${os.cpus().length} cores shared by broker, client and relay`,
+);
 if (WARMUP > 0) {
   for (const t of targets) for (const size of [16, 4096]) await throughput(t.port, size, () => {}, WARMUP);
 }
@@ -186,7 +223,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     const measured = async (size) => {
       const before = t.child ? cpuSeconds(t.child.pid, { children: true }) : NaN;
       let after = NaN;
-      const result = await throughput(t.port, size, () => { if (t.child) after = cpuSeconds(t.child.pid, { children: true }); });
+      const result = await throughput(t.port, size, () => {
+        if (t.child) after = cpuSeconds(t.child.pid, { children: true });
+      });
       await sleep(100); // socat's per-connection children exit and are reaped
       return { ...result, cpuMicrosPerMsg: ((after - before) * 1e6) / MESSAGES };
     };
@@ -198,11 +237,16 @@ for (let round = 1; round <= ROUNDS; round++) {
       recordWriteMbPerSec.push((fs.statSync(t.recordFile).size - sizeBefore) / seconds / 1e6);
     }
     const lat = await latency(t.port);
-    r.small.push(small); r.large.push(large); r.p50.push(lat.p50); r.p99.push(lat.p99);
+    r.small.push(small);
+    r.large.push(large);
+    r.p50.push(lat.p50);
+    r.p99.push(lat.p99);
     if (t.name === 'amqp-spy') spyPeakRss = Math.max(spyPeakRss, peakRssMb(t.child.pid));
     if (t.name.includes('TUI')) tuiPeakRss.set(t.name, Math.max(tuiPeakRss.get(t.name) ?? 0, peakRssMb(t.child.pid)));
     const cpu = t.child ? `  cpu ${small.cpuMicrosPerMsg.toFixed(1)} / ${large.cpuMicrosPerMsg.toFixed(1)} µs/msg` : '';
-    console.log(`round ${round} ${t.name.padEnd(17)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms${cpu}`);
+    console.log(
+      `round ${round} ${t.name.padEnd(17)} 16 B ${Math.round(small.msgsPerSec)} msg/s  4 KB ${Math.round(large.msgsPerSec)} msg/s (${large.mbPerSec.toFixed(1)} MB/s)  rtt p50 ${lat.p50.toFixed(3)} ms p99 ${lat.p99.toFixed(3)} ms${cpu}`,
+    );
   }
 }
 const spyTarget = targets.find((t) => t.name === 'amqp-spy');
@@ -223,28 +267,38 @@ for (const [name, r] of results) {
   };
   const s = summary[name];
   const cpu = Number.isNaN(s.cpuSmall) ? '' : ` | relay cpu ${s.cpuSmall.toFixed(1)} / ${s.cpuLarge.toFixed(1)} µs/msg`;
-  console.log(`${name.padEnd(17)} 16 B ${Math.round(s.small)} msg/s | 4 KB ${Math.round(s.large)} msg/s ${s.largeMb.toFixed(1)} MB/s | p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms${cpu}`);
+  console.log(
+    `${name.padEnd(17)} 16 B ${Math.round(s.small)} msg/s | 4 KB ${Math.round(s.large)} msg/s ${s.largeMb.toFixed(1)} MB/s | p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms${cpu}`,
+  );
 }
 const base = summary.socat;
 const spy = summary['amqp-spy'];
 if (base && spy) {
   console.log('\namqp-spy vs socat (targets: throughput ≥ 0.95x, p50 within +0.05 ms, RSS < 200 MB):');
   console.log(`throughput 16 B: ${(spy.small / base.small).toFixed(3)}x   4 KB: ${(spy.large / base.large).toFixed(3)}x`);
-  console.log(`latency p50: ${spy.p50.toFixed(3)} ms vs ${base.p50.toFixed(3)} ms (${(spy.p50 - base.p50 >= 0 ? '+' : '')}${(spy.p50 - base.p50).toFixed(3)} ms)   p99: ${spy.p99.toFixed(3)} vs ${base.p99.toFixed(3)} ms`);
-  console.log(`relay CPU per message (what limits throughput when the cores are shared): 16 B ${spy.cpuSmall.toFixed(1)} µs vs socat ${base.cpuSmall.toFixed(1)} µs, 4 KB ${spy.cpuLarge.toFixed(1)} µs vs ${base.cpuLarge.toFixed(1)} µs`);
+  console.log(
+    `latency p50: ${spy.p50.toFixed(3)} ms vs ${base.p50.toFixed(3)} ms (${spy.p50 - base.p50 >= 0 ? '+' : ''}${(spy.p50 - base.p50).toFixed(3)} ms)   p99: ${spy.p99.toFixed(3)} vs ${base.p99.toFixed(3)} ms`,
+  );
+  console.log(
+    `relay CPU per message (what limits throughput when the cores are shared): 16 B ${spy.cpuSmall.toFixed(1)} µs vs socat ${base.cpuSmall.toFixed(1)} µs, 4 KB ${spy.cpuLarge.toFixed(1)} µs vs ${base.cpuLarge.toFixed(1)} µs`,
+  );
 }
 console.log(`amqp-spy peak RSS: ${spyPeakRss.toFixed(1)} MB; its headless output: ${fs.statSync(spyTarget.outFile).size} bytes in ${spyTarget.outFile}`);
 fs.rmSync(spyTarget.outFile, { force: true });
 const recorded = summary['amqp-spy --record'];
 if (spy && recorded) {
   console.log('\namqp-spy --record vs amqp-spy (targets: throughput ≥ 0.7x, recording written ≥ 100 MB/s):');
-  console.log(`throughput 16 B: ${(recorded.small / spy.small).toFixed(3)}x   4 KB: ${(recorded.large / spy.large).toFixed(3)}x   (relay CPU ${recorded.cpuSmall.toFixed(1)} / ${recorded.cpuLarge.toFixed(1)} µs/msg)   file written at ${median(recordWriteMbPerSec).toFixed(1)} MB/s (median), ${fs.statSync(recordTarget.recordFile).size} bytes in all`);
+  console.log(
+    `throughput 16 B: ${(recorded.small / spy.small).toFixed(3)}x   4 KB: ${(recorded.large / spy.large).toFixed(3)}x   (relay CPU ${recorded.cpuSmall.toFixed(1)} / ${recorded.cpuLarge.toFixed(1)} µs/msg)   file written at ${median(recordWriteMbPerSec).toFixed(1)} MB/s (median), ${fs.statSync(recordTarget.recordFile).size} bytes in all`,
+  );
 }
 for (const name of ['amqp-spy TUI', 'amqp-spy TUI base']) {
   const tui = summary[name];
   if (!tui || !spy) continue;
   console.log(`\n${name} vs amqp-spy headless (targets: throughput ≥ 0.9x, RTT p99 within 2 ms of socat's):`);
-  console.log(`throughput 16 B: ${(tui.small / spy.small).toFixed(3)}x   4 KB: ${(tui.large / spy.large).toFixed(3)}x   p99 ${tui.p99.toFixed(3)} ms vs socat ${base ? base.p99.toFixed(3) : '?'} ms (${base ? `${tui.p99 - base.p99 >= 0 ? '+' : ''}${(tui.p99 - base.p99).toFixed(3)} ms` : 'no socat'})   CPU ${tui.cpuSmall.toFixed(1)} / ${tui.cpuLarge.toFixed(1)} µs/msg (both threads)   peak RSS ${tuiPeakRss.get(name).toFixed(1)} MB`);
+  console.log(
+    `throughput 16 B: ${(tui.small / spy.small).toFixed(3)}x   4 KB: ${(tui.large / spy.large).toFixed(3)}x   p99 ${tui.p99.toFixed(3)} ms vs socat ${base ? base.p99.toFixed(3) : '?'} ms (${base ? `${tui.p99 - base.p99 >= 0 ? '+' : ''}${(tui.p99 - base.p99).toFixed(3)} ms` : 'no socat'})   CPU ${tui.cpuSmall.toFixed(1)} / ${tui.cpuLarge.toFixed(1)} µs/msg (both threads)   peak RSS ${tuiPeakRss.get(name).toFixed(1)} MB`,
+  );
 }
 fs.rmSync(recordTarget.recordFile, { force: true });
 fs.rmSync(recordTarget.outFile, { force: true });

@@ -89,10 +89,7 @@ function sendDownload(socket, total, size) {
 async function runProxy(upstreamPort, observerKind) {
   const { ProxyServer } = await import('../dist/proxy/proxy-server.js');
   let bytes = 0;
-  const observer =
-    observerKind === 'count'
-      ? { onData: (_id, _dir, chunk) => void (bytes += chunk.length) }
-      : {};
+  const observer = observerKind === 'count' ? { onData: (_id, _dir, chunk) => void (bytes += chunk.length) } : {};
   const proxy = new ProxyServer({
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { host: '127.0.0.1', port: upstreamPort, tls: false },

@@ -20,13 +20,23 @@ const { encodeProtocolHeader } = await import(path.join(root, 'dist/decoder/prot
 const { replayRecording } = await import(path.join(root, 'dist/record/replay.js'));
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
-const LONG_LINES_MIB = (process.env.BENCH_LONG_LINES_MIB ?? '64,256').split(',').filter((s) => s !== '').map(Number);
+const LONG_LINES_MIB = (process.env.BENCH_LONG_LINES_MIB ?? '64,256')
+  .split(',')
+  .filter((s) => s !== '')
+  .map(Number);
 
 async function run(bodySize) {
   const file = path.join(os.tmpdir(), `amqp-spy-record-bench-${process.pid}.jsonl`);
   const recorder = createRecorder({
     path: file,
-    header: makeRecordingHeader({ tool: 'bench', startedMicros: Date.now() * 1000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }),
+    header: makeRecordingHeader({
+      tool: 'bench',
+      startedMicros: Date.now() * 1000,
+      mode: 'proxy',
+      listen: '127.0.0.1:5673',
+      upstream: '127.0.0.1:5672',
+      secrets: 'masked',
+    }),
   });
   const bus = new EventBus([recorder.sink]);
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
@@ -47,7 +57,9 @@ async function run(bodySize) {
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const size = fs.statSync(file).size;
   fs.rmSync(file, { force: true });
-  console.log(`${String(bodySize).padStart(5)} B bodies: ${(size / seconds / 1e6).toFixed(1)} MB/s written, ${Math.round((MESSAGES * 3) / seconds)} frames/s, ${Math.round(MESSAGES / seconds)} msg/s (traffic ${((MESSAGES * one.length) / seconds / 1e6).toFixed(1)} MB/s), file ${(size / 1e6).toFixed(1)} MB`);
+  console.log(
+    `${String(bodySize).padStart(5)} B bodies: ${(size / seconds / 1e6).toFixed(1)} MB/s written, ${Math.round((MESSAGES * 3) / seconds)} frames/s, ${Math.round(MESSAGES / seconds)} msg/s (traffic ${((MESSAGES * one.length) / seconds / 1e6).toFixed(1)} MB/s), file ${(size / 1e6).toFixed(1)} MB`,
+  );
 }
 
 console.log(`record-bench — ${MESSAGES} messages through a tap into the recorder`);
@@ -59,10 +71,24 @@ async function replayLongLine(mib) {
   const file = path.join(os.tmpdir(), `amqp-spy-record-bench-line-${process.pid}.jsonl`);
   const recorder = createRecorder({
     path: file,
-    header: makeRecordingHeader({ tool: 'bench', startedMicros: Date.now() * 1000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }),
+    header: makeRecordingHeader({
+      tool: 'bench',
+      startedMicros: Date.now() * 1000,
+      mode: 'proxy',
+      listen: '127.0.0.1:5673',
+      upstream: '127.0.0.1:5672',
+      secrets: 'masked',
+    }),
   });
   const bus = new EventBus([recorder.sink]);
-  bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: Date.now() * 1000, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
+  bus.emit({
+    kind: 'conn.open',
+    seq: bus.nextSeq(),
+    ts: Date.now() * 1000,
+    conn: 1,
+    client: { address: '127.0.0.1', port: 40001 },
+    server: { address: '127.0.0.1', port: 5672 },
+  });
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
   tap.feed('c2s', encodeProtocolHeader());
   const bodySize = Math.floor((mib * 1024 * 1024 * 3) / 4);
@@ -73,7 +99,14 @@ async function replayLongLine(mib) {
   const size = fs.statSync(file).size;
   let messages = 0;
   const start = process.hrtime.bigint();
-  await replayRecording({ path: file, sinks: [(e) => { if (e.kind === 'message') messages++; }] });
+  await replayRecording({
+    path: file,
+    sinks: [
+      (e) => {
+        if (e.kind === 'message') messages++;
+      },
+    ],
+  });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   fs.rmSync(file, { force: true });
   if (messages !== 1) throw new Error(`replayed ${messages} messages, expected 1`);

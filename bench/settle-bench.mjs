@@ -27,9 +27,11 @@ function feedAll(tap, dir, frames) {
 
 function newTap() {
   let settled = 0;
-  const bus = new EventBus([(e) => {
-    if (e.kind === 'frame' && e.insight) settled += (e.insight.settles?.deliverySeqs.length ?? 0) + (e.insight.confirms?.publishSeqs.length ?? 0);
-  }]);
+  const bus = new EventBus([
+    (e) => {
+      if (e.kind === 'frame' && e.insight) settled += (e.insight.settles?.deliverySeqs.length ?? 0) + (e.insight.confirms?.publishSeqs.length ?? 0);
+    },
+  ]);
   const tap = new ConnectionTap(1, bus, {});
   feedAll(tap, 'c2s', [encodeProtocolHeader(), encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 })]);
   feedAll(tap, 'c2s', [encodeMethodFrame(1, 'channel.open', {})]);
@@ -43,7 +45,8 @@ function acks(n) {
   const { tap, settled } = newTap();
   feedAll(tap, 'c2s', [encodeMethodFrame(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' })]);
   const deliveries = [];
-  for (let tag = 1; tag <= n; tag++) deliveries.push(encodeMethodFrame(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(tag), exchange: '', 'routing-key': 'q' }), ...content);
+  for (let tag = 1; tag <= n; tag++)
+    deliveries.push(encodeMethodFrame(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(tag), exchange: '', 'routing-key': 'q' }), ...content);
   feedAll(tap, 's2c', deliveries);
   const ackFrames = [];
   for (let tag = 1; tag <= n; tag++) ackFrames.push(encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': BigInt(tag), multiple: true }));

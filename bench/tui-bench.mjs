@@ -46,14 +46,26 @@ const PACED_SECONDS = Number(arg('paced-seconds', 3));
 
 function sessionEvents() {
   const events = [];
-  const bus = new EventBus([(e) => events.push(e)], (failure) => { throw failure.error; });
+  const bus = new EventBus([(e) => events.push(e)], (failure) => {
+    throw failure.error;
+  });
   const tap = new ConnectionTap(1, bus);
   let ts = Date.now() * 1000;
-  const send = (dir, ...frames) => { for (const f of frames) tap.feed(dir, f, (ts += 20)); };
+  const send = (dir, ...frames) => {
+    for (const f of frames) tap.feed(dir, f, (ts += 20));
+  };
   const m = encodeMethodFrame;
   send('c2s', encodeProtocolHeader());
   send('s2c', m(0, 'connection.start', { 'server-properties': fieldTable({ product: 'RabbitMQ' }), mechanisms: 'PLAIN', locales: 'en_US' }));
-  send('c2s', m(0, 'connection.start-ok', { 'client-properties': fieldTable({ product: 'bench' }), mechanism: 'PLAIN', response: '\u0000guest\u0000guest', locale: 'en_US' }));
+  send(
+    'c2s',
+    m(0, 'connection.start-ok', {
+      'client-properties': fieldTable({ product: 'bench' }),
+      mechanism: 'PLAIN',
+      response: '\u0000guest\u0000guest',
+      locale: 'en_US',
+    }),
+  );
   send('s2c', m(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 }));
   send('c2s', m(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 }));
   send('c2s', m(0, 'connection.open', { 'virtual-host': '/' }));
@@ -68,9 +80,17 @@ function sessionEvents() {
   const start = events.length;
   for (let i = 1; i <= 200; i++) {
     const body = new TextEncoder().encode(JSON.stringify({ id: i, item: 'book', price: 12.5, tags: ['a', 'b'] }));
-    send('c2s', m(1, 'basic.publish', { exchange: 'orders', 'routing-key': `order.created.${i % 7}` }), ...encodeContentFrames(1, 60, { 'content-type': 'application/json', 'delivery-mode': 2 }, body, 131072));
+    send(
+      'c2s',
+      m(1, 'basic.publish', { exchange: 'orders', 'routing-key': `order.created.${i % 7}` }),
+      ...encodeContentFrames(1, 60, { 'content-type': 'application/json', 'delivery-mode': 2 }, body, 131072),
+    );
     send('s2c', m(1, 'basic.ack', { 'delivery-tag': BigInt(i) }));
-    send('s2c', m(1, 'basic.deliver', { 'consumer-tag': 'ctag-1', 'delivery-tag': BigInt(i), exchange: 'orders', 'routing-key': `order.created.${i % 7}` }), ...encodeContentFrames(1, 60, { 'content-type': 'application/json' }, body, 131072));
+    send(
+      's2c',
+      m(1, 'basic.deliver', { 'consumer-tag': 'ctag-1', 'delivery-tag': BigInt(i), exchange: 'orders', 'routing-key': `order.created.${i % 7}` }),
+      ...encodeContentFrames(1, 60, { 'content-type': 'application/json' }, body, 131072),
+    );
     send('c2s', m(1, 'basic.ack', { 'delivery-tag': BigInt(i) }));
     if (i % 50 === 0) send('c2s', encodeHeartbeatFrame());
   }
@@ -103,11 +123,21 @@ const renderCost = new RenderCost();
 let inkFrames = 0;
 let inkRenderMs = 0;
 const instance = render(createElement(App, { store, mode: 'bench (null terminal 120x40)', onQuit: async () => {}, columns: 120, rows: 40, renderCost }), {
-  stdout, stdin, exitOnCtrlC: false, patchConsole: false, onRender: ({ renderTime }) => { inkFrames++; inkRenderMs += renderTime; renderCost.record(renderTime); },
+  stdout,
+  stdin,
+  exitOnCtrlC: false,
+  patchConsole: false,
+  onRender: ({ renderTime }) => {
+    inkFrames++;
+    inkRenderMs += renderTime;
+    renderCost.record(renderTime);
+  },
 });
 
 let peakRss = process.memoryUsage().rss;
-const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 20);
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 20);
 
 let seq = 0;
 for (const e of setup) store.push({ ...e, seq: ++seq });
@@ -156,13 +186,21 @@ instance.unmount();
 instance.cleanup();
 
 const mb = (b) => `${(b / (1024 * 1024)).toFixed(1)} MB`;
-console.log(`tui-bench: ${TOTAL.toLocaleString('en-US')} events (${Math.round(frameShare * 100)}% frames, the rest assembled messages), buffer ${BUFFER.toLocaleString('en-US')}, batches of ${BATCH}${FILTER ? `, filter "${FILTER}"` : ''}`);
+console.log(
+  `tui-bench: ${TOTAL.toLocaleString('en-US')} events (${Math.round(frameShare * 100)}% frames, the rest assembled messages), buffer ${BUFFER.toLocaleString('en-US')}, batches of ${BATCH}${FILTER ? `, filter "${FILTER}"` : ''}`,
+);
 console.log(`  ingested        ${Math.round(TOTAL / elapsed).toLocaleString('en-US')} events/s over ${elapsed.toFixed(2)} s (wall, renders included)`);
 console.log(`  push only       ${Math.round(TOTAL / (pushTime / 1000)).toLocaleString('en-US')} events/s (time inside store.push)`);
-console.log(`  renders         ${renders} ink renders in ${elapsed.toFixed(2)} s = ${(renders / elapsed).toFixed(1)} renders/s (throttle: at most ~20/s, fewer when a render is costly)`);
+console.log(
+  `  renders         ${renders} ink renders in ${elapsed.toFixed(2)} s = ${(renders / elapsed).toFixed(1)} renders/s (throttle: at most ~20/s, fewer when a render is costly)`,
+);
 console.log(`  ink output      ${(inkRenderMs / Math.max(1, inkFrames)).toFixed(1)} ms per render on average (layout and text of the whole screen)`);
 console.log(`  output          ${writes} writes, ${mb(bytesWritten)} to the null terminal`);
-console.log(`  store           ${store.size.toLocaleString('en-US')} events kept, ${store.dropped.toLocaleString('en-US')} dropped, ${store.viewLength().toLocaleString('en-US')} rows in view`);
-console.log(`  paced           ${pacedFed.toLocaleString('en-US')} events at ${Math.round(pacedFed / pacedElapsed).toLocaleString('en-US')}/s for ${pacedElapsed.toFixed(1)} s: ${(pacedRenders / pacedElapsed).toFixed(1)} renders/s, event-loop delay p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms max ${(delay.max / 1e6).toFixed(1)} ms`);
+console.log(
+  `  store           ${store.size.toLocaleString('en-US')} events kept, ${store.dropped.toLocaleString('en-US')} dropped, ${store.viewLength().toLocaleString('en-US')} rows in view`,
+);
+console.log(
+  `  paced           ${pacedFed.toLocaleString('en-US')} events at ${Math.round(pacedFed / pacedElapsed).toLocaleString('en-US')}/s for ${pacedElapsed.toFixed(1)} s: ${(pacedRenders / pacedElapsed).toFixed(1)} renders/s, event-loop delay p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms max ${(delay.max / 1e6).toFixed(1)} ms`,
+);
 console.log(`  peak RSS        ${mb(peakRss)} (target < 300 MB)`);
 process.exit(0);

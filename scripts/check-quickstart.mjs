@@ -22,19 +22,29 @@ export function quickStartCommand(readme) {
   if (!section) throw new Error('README.md has no "## Quick start" section');
   const block = /```sh\n([\s\S]*?)```/.exec(section);
   if (!block) throw new Error('the Quick start section has no ```sh block');
-  const command = block[1].split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+  const command = block[1]
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '' && !l.startsWith('#'));
   if (!command) throw new Error('the Quick start ```sh block is empty');
   return command;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const portAccepts = (port) => new Promise((resolve) => {
-  const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); }).on('error', () => resolve(false));
-});
+const portAccepts = (port) =>
+  new Promise((resolve) => {
+    const socket = net
+      .connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      })
+      .on('error', () => resolve(false));
+  });
 
 async function main() {
   const command = quickStartCommand(fs.readFileSync(path.join(root, 'README.md'), 'utf8'));
-  if (await portAccepts(PORT)) throw new Error(`port ${PORT} is already in use: the quick start's broker cannot listen (stop what listens there, e.g. RabbitMQ, first)`);
+  if (await portAccepts(PORT))
+    throw new Error(`port ${PORT} is already in use: the quick start's broker cannot listen (stop what listens there, e.g. RabbitMQ, first)`);
   const session = `amqp-spy-quickstart-${process.pid}`;
   const doneFile = path.join(os.tmpdir(), `${session}.done`);
   const logFile = path.join(os.tmpdir(), `${session}.log`);
@@ -70,7 +80,7 @@ async function main() {
     await conn.close();
     const screenDeadline = Date.now() + 15_000;
     while (!/basic\.publish[^\n]*routing-key=quickstart-check/.test(capture())) {
-      if (Date.now() > screenDeadline) fail('the client\'s basic.publish never appeared on the screen');
+      if (Date.now() > screenDeadline) fail("the client's basic.publish never appeared on the screen");
       await sleep(100);
     }
     if (!capture().includes('amqp-spy  standalone broker 127.0.0.1:5672')) fail('the header does not name the standalone broker on 127.0.0.1:5672');
@@ -91,7 +101,13 @@ async function main() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().then(
-    () => { console.log('quick start: passed'); process.exit(0); },
-    (error) => { console.log(`quick start: failed: ${error instanceof Error ? error.message : String(error)}`); process.exit(1); },
+    () => {
+      console.log('quick start: passed');
+      process.exit(0);
+    },
+    (error) => {
+      console.log(`quick start: failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
   );
 }

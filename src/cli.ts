@@ -45,14 +45,28 @@ const program = new Command()
   .enablePositionalOptions()
   .option('--upstream <address>', 'the broker to proxy: host:port, amqp://host:port or amqps://host:port (TLS)')
   .option('--standalone', 'run the built-in in-memory broker instead of proxying one (listens on 127.0.0.1:5672)')
-  .option('--listen <address>', `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`)
-  .option('--user <name:password[@vhost,...]>', 'with --standalone: a user, allowed into the vhosts after the last @ (default: all; repeatable; replaces the default guest:guest)', collect, [])
+  .option(
+    '--listen <address>',
+    `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`,
+  )
+  .option(
+    '--user <name:password[@vhost,...]>',
+    'with --standalone: a user, allowed into the vhosts after the last @ (default: all; repeatable; replaces the default guest:guest)',
+    collect,
+    [],
+  )
   .option('--allow-remote-guest', 'with --standalone: accept guest from other machines too (refused by default, as RabbitMQ does)')
   .option('--vhost <name>', 'with --standalone: a virtual host (repeatable; default /)', collect, [])
   .option('--max-message-size <bytes>', 'with --standalone: the largest message body accepted (default 134217728, 128 MiB)')
   .option('--max-connections <n>', 'with --standalone: client connections allowed at once; connection.open beyond it is refused with 530 (default no limit)')
-  .option('--max-memory <bytes>', 'with --standalone: V8 heap + buffer memory above which publishers are blocked (connection.blocked), as RabbitMQ\'s memory alarm (default 40% of RAM; the heap above 60% of its limit blocks them too)')
-  .option('--handshake-timeout <ms>', 'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)')
+  .option(
+    '--max-memory <bytes>',
+    "with --standalone: V8 heap + buffer memory above which publishers are blocked (connection.blocked), as RabbitMQ's memory alarm (default 40% of RAM; the heap above 60% of its limit blocks them too)",
+  )
+  .option(
+    '--handshake-timeout <ms>',
+    'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)',
+  )
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
@@ -61,7 +75,11 @@ const program = new Command()
   .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
-  .option('--buffer <events>', 'the most events the terminal UI keeps; the oldest also leave once the kept ones would take 256 MiB of memory (decoded form counted); never the recording', '100000')
+  .option(
+    '--buffer <events>',
+    'the most events the terminal UI keeps; the oldest also leave once the kept ones would take 256 MiB of memory (decoded form counted); never the recording',
+    '100000',
+  )
   .action(async (opts: RootOptions) => {
     const options = await liveOptions(opts);
     const { runLive } = await import('./commands/live.js');
@@ -85,28 +103,56 @@ program
   .option('--to <address>', 're-send the client side to this broker (host:port or amqp://user:pass@host:port) and report where its answers differ')
   .option('--timeout <ms>', 'with --to: how long to wait for each awaited server frame', '5000')
   .option('--insecure', 'with an amqps:// --to: accept any certificate')
-  .action(async (file: string, opts: { json?: boolean; frames?: boolean; tui?: boolean; buffer: string; speed?: string; filter?: string; lenient?: boolean; showSecrets?: boolean; to?: string; timeout: string; insecure?: boolean }) => {
-    const speed = opts.speed === undefined ? undefined : Number(opts.speed);
-    if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
-    const timeoutMs = Number(opts.timeout);
-    if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
-    const { runReplayCommand } = await import('./commands/replay.js');
-    const { streamOutput } = await import('./view/headless-printer.js');
-    const code = await runReplayCommand(file, {
-      json: opts.json ?? false,
-      frames: opts.frames ?? false,
-      tui: opts.tui ?? true,
-      bufferSize: parseBufferSize(opts.buffer),
-      ...(speed !== undefined ? { speed } : {}),
-      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
-      lenient: opts.lenient ?? false,
-      showSecrets: opts.showSecrets ?? false,
-      ...(opts.to !== undefined ? { to: opts.to } : {}),
-      timeoutMs,
-      insecure: opts.insecure ?? false,
-    }, { write: writeStdout, output: streamOutput(process.stdout), notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`), color: wantsColor(), terminal: process.stdout.isTTY === true && process.stdin.isTTY === true });
-    process.stdout.write('', () => process.exit(code));
-  });
+  .action(
+    async (
+      file: string,
+      opts: {
+        json?: boolean;
+        frames?: boolean;
+        tui?: boolean;
+        buffer: string;
+        speed?: string;
+        filter?: string;
+        lenient?: boolean;
+        showSecrets?: boolean;
+        to?: string;
+        timeout: string;
+        insecure?: boolean;
+      },
+    ) => {
+      const speed = opts.speed === undefined ? undefined : Number(opts.speed);
+      if (speed !== undefined && !(speed > 0 && Number.isFinite(speed)))
+        throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
+      const timeoutMs = Number(opts.timeout);
+      if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
+      const { runReplayCommand } = await import('./commands/replay.js');
+      const { streamOutput } = await import('./view/headless-printer.js');
+      const code = await runReplayCommand(
+        file,
+        {
+          json: opts.json ?? false,
+          frames: opts.frames ?? false,
+          tui: opts.tui ?? true,
+          bufferSize: parseBufferSize(opts.buffer),
+          ...(speed !== undefined ? { speed } : {}),
+          ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+          lenient: opts.lenient ?? false,
+          showSecrets: opts.showSecrets ?? false,
+          ...(opts.to !== undefined ? { to: opts.to } : {}),
+          timeoutMs,
+          insecure: opts.insecure ?? false,
+        },
+        {
+          write: writeStdout,
+          output: streamOutput(process.stdout),
+          notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
+          color: wantsColor(),
+          terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
+        },
+      );
+      process.stdout.write('', () => process.exit(code));
+    },
+  );
 
 program
   .command('decode')
@@ -117,21 +163,38 @@ program
   .action(async (file: string, opts: { json?: boolean; showSecrets?: boolean }) => {
     const { runDecodeCommand } = await import('./commands/decode.js');
     const { streamOutput } = await import('./view/headless-printer.js');
-    await runDecodeCommand(file, { json: opts.json ?? false, showSecrets: opts.showSecrets ?? false }, { write: writeStdout, output: streamOutput(process.stdout), color: wantsColor() });
+    await runDecodeCommand(
+      file,
+      { json: opts.json ?? false, showSecrets: opts.showSecrets ?? false },
+      { write: writeStdout, output: streamOutput(process.stdout), color: wantsColor() },
+    );
   });
 
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */
 async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   if (opts.upstream === undefined && !opts.standalone) {
-    throw new UsageError('nothing to do: give --upstream host:port to put the proxy in front of a broker, or --standalone to run the built-in broker (or a subcommand: amqp-spy decode <file>)');
+    throw new UsageError(
+      'nothing to do: give --upstream host:port to put the proxy in front of a broker, or --standalone to run the built-in broker (or a subcommand: amqp-spy decode <file>)',
+    );
   }
-  if (opts.upstream !== undefined && opts.standalone) throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
+  if (opts.upstream !== undefined && opts.standalone)
+    throw new UsageError('--upstream and --standalone exclude each other: proxy a broker, or run the built-in one');
   if (!opts.standalone) {
-    for (const [given, name] of [[opts.user.length > 0, '--user'], [opts.vhost.length > 0, '--vhost'], [opts.maxMessageSize !== undefined, '--max-message-size'], [opts.maxConnections !== undefined, '--max-connections'], [opts.allowRemoteGuest === true, '--allow-remote-guest'], [opts.maxMemory !== undefined, '--max-memory']] as const) {
+    for (const [given, name] of [
+      [opts.user.length > 0, '--user'],
+      [opts.vhost.length > 0, '--vhost'],
+      [opts.maxMessageSize !== undefined, '--max-message-size'],
+      [opts.maxConnections !== undefined, '--max-connections'],
+      [opts.allowRemoteGuest === true, '--allow-remote-guest'],
+      [opts.maxMemory !== undefined, '--max-memory'],
+    ] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
   } else {
-    for (const [given, name] of [[opts.upstreamCa !== undefined, '--upstream-ca'], [opts.insecure === true, '--insecure']] as const) {
+    for (const [given, name] of [
+      [opts.upstreamCa !== undefined, '--upstream-ca'],
+      [opts.insecure === true, '--insecure'],
+    ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
   }
@@ -144,13 +207,15 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   let maxMessageSize: number | undefined;
   let maxConnections: number | undefined;
   let maxMemory: number | undefined;
-  const handshakeTimeoutMs = opts.handshakeTimeout === undefined ? undefined : parseInteger('--handshake-timeout', opts.handshakeTimeout, 0, 2_147_483_647, 'milliseconds (0: never)');
+  const handshakeTimeoutMs =
+    opts.handshakeTimeout === undefined ? undefined : parseInteger('--handshake-timeout', opts.handshakeTimeout, 0, 2_147_483_647, 'milliseconds (0: never)');
   if (opts.standalone) {
     const { parseUserOption } = await import('./broker/broker.js');
     users = opts.user.map(parseUserOption);
     if (opts.maxMessageSize !== undefined) {
       maxMessageSize = Number(opts.maxMessageSize);
-      if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) throw new UsageError(`--max-message-size takes a number of bytes, got "${opts.maxMessageSize}"`);
+      if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1)
+        throw new UsageError(`--max-message-size takes a number of bytes, got "${opts.maxMessageSize}"`);
     }
     if (opts.maxConnections !== undefined) maxConnections = parseInteger('--max-connections', opts.maxConnections, 1, 0xffffffff, 'a number of connections');
     if (opts.maxMemory !== undefined) maxMemory = parseInteger('--max-memory', opts.maxMemory, 1, Number.MAX_SAFE_INTEGER, 'a number of bytes');

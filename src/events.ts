@@ -2,13 +2,7 @@
 // sink (TUI, recorder, headless printer, summary). Events are immutable once emitted.
 
 import type { DecodeErrorCode } from './decoder/errors.js';
-import type {
-  ContentProperties,
-  DecodedContentHeader,
-  DecodedFrame,
-  DecodedMethod,
-  ProtocolHeader,
-} from './decoder/types.js';
+import type { ContentProperties, DecodedContentHeader, DecodedFrame, DecodedMethod, ProtocolHeader } from './decoder/types.js';
 
 export type Direction = 'c2s' | 's2c';
 
@@ -222,14 +216,7 @@ export function undecodedSize(event: UndecodedBytesEvent): number {
   return event.data?.length ?? event.withheld ?? 0;
 }
 
-export type SpyEvent =
-  | ConnOpenEvent
-  | ConnCloseEvent
-  | ProtocolHeaderEvent
-  | FrameEvent
-  | MessageEvent
-  | DecodeErrorEvent
-  | UndecodedBytesEvent;
+export type SpyEvent = ConnOpenEvent | ConnCloseEvent | ProtocolHeaderEvent | FrameEvent | MessageEvent | DecodeErrorEvent | UndecodedBytesEvent;
 
 export type SpyEventKind = SpyEvent['kind'];
 export type EventSink = (event: SpyEvent) => void;
@@ -291,9 +278,11 @@ export function sinkFailureNotices(notice: (line: string) => void, names: readon
     if (count !== 1 && !Number.isInteger(Math.log10(count))) return;
     const name = names[failure.sinkIndex] ?? `sink ${failure.sinkIndex + 1}`;
     const reason = failure.error instanceof Error ? failure.error.message : String(failure.error);
-    notice(count === 1
-      ? `${name} failed on event ${failure.seq} (${failure.kind}, connection ${failure.conn}): ${reason}; that event is missing from it, later events still reach it`
-      : `${name} has failed on ${count} events so far (latest: event ${failure.seq}: ${reason})`);
+    notice(
+      count === 1
+        ? `${name} failed on event ${failure.seq} (${failure.kind}, connection ${failure.conn}): ${reason}; that event is missing from it, later events still reach it`
+        : `${name} has failed on ${count} events so far (latest: event ${failure.seq}: ${reason})`,
+    );
   };
 }
 

@@ -103,8 +103,7 @@ export function resourceName(kind: 'queue' | 'exchange', name: string, vhost: st
 export const notFound = (kind: 'queue' | 'exchange', name: string, vhost: string): AmqpError =>
   AmqpError.of('NOT_FOUND', `no ${resourceName(kind, name, vhost)}`);
 
-export const defaultExchangeRefused = (): AmqpError =>
-  AmqpError.of('ACCESS_REFUSED', 'operation not permitted on the default exchange');
+export const defaultExchangeRefused = (): AmqpError => AmqpError.of('ACCESS_REFUSED', 'operation not permitted on the default exchange');
 
 export const queueLocked = (name: string, vhost: string): AmqpError =>
   AmqpError.of(
@@ -113,5 +112,4 @@ export const queueLocked = (name: string, vhost: string): AmqpError =>
       'It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.',
   );
 
-export const unknownDeliveryTag = (tag: bigint | number): AmqpError =>
-  AmqpError.of('PRECONDITION_FAILED', `unknown delivery tag ${tag}`);
+export const unknownDeliveryTag = (tag: bigint | number): AmqpError => AmqpError.of('PRECONDITION_FAILED', `unknown delivery tag ${tag}`);

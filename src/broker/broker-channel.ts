@@ -32,7 +32,9 @@ interface TxPublish {
   readonly body: Uint8Array;
 }
 
-type TxSettlement = { readonly kind: 'ack'; readonly tag: bigint; readonly multiple: boolean } | { readonly kind: 'nack'; readonly tag: bigint; readonly multiple: boolean; readonly requeue: boolean };
+type TxSettlement =
+  | { readonly kind: 'ack'; readonly tag: bigint; readonly multiple: boolean }
+  | { readonly kind: 'nack'; readonly tag: bigint; readonly multiple: boolean; readonly requeue: boolean };
 
 const REPLY_TO_PREFIX = `${REPLY_TO}.`;
 const CLASS_CHANNEL = 20;
@@ -49,9 +51,16 @@ function integerArg(table: FieldTable, key: string): number | undefined {
   const v = lookup(table, key);
   if (v === undefined) return undefined;
   switch (v.type) {
-    case 'b': case 'B': case 's': case 'u': case 'U': case 'I': case 'i':
+    case 'b':
+    case 'B':
+    case 's':
+    case 'u':
+    case 'U':
+    case 'I':
+    case 'i':
       return v.value;
-    case 'l': case 'L':
+    case 'l':
+    case 'L':
       return Number(v.value);
     default:
       return undefined;

@@ -81,7 +81,8 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
   private readonly parser: FrameParser = new FrameParser({
     expectProtocolHeader: true,
     frameMax: FRAME_MIN_SIZE + FRAME_SIZE_FUDGE,
-    onTuneOk: (frameMax: number): number => (frameMax >= FRAME_MIN_SIZE && frameMax <= this.broker.frameMax ? frameMax + FRAME_SIZE_FUDGE : this.parser.frameMax),
+    onTuneOk: (frameMax: number): number =>
+      frameMax >= FRAME_MIN_SIZE && frameMax <= this.broker.frameMax ? frameMax + FRAME_SIZE_FUDGE : this.parser.frameMax,
   });
   private readonly channels = new Map<number, BrokerChannel>();
   private mechanism = '';
@@ -223,7 +224,7 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
       const type = chunk[at] ?? 0;
       let octets = '';
       if (at >= 0 && at + 7 <= chunk.length) {
-        const size = (((chunk[at + 3]! << 24) | (chunk[at + 4]! << 16) | (chunk[at + 5]! << 8) | chunk[at + 6]!) >>> 0);
+        const size = ((chunk[at + 3]! << 24) | (chunk[at + 4]! << 16) | (chunk[at + 5]! << 8) | chunk[at + 6]!) >>> 0;
         if (at + 7 + size <= chunk.length) octets = `, ${payloadSnippet(chunk.subarray(at + 7, at + 7 + size))}`;
       }
       detail = `type ${type}${octets}: unknown_frame`;
@@ -362,7 +363,10 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
     }
     const credentials = saslCredentials(mechanism, args.response);
     if (credentials === undefined || credentials.password === undefined) {
-      this.authFailed(credentials === undefined ? `no user name and password in the ${mechanism} response` : `no password for user '${credentials.user}'`, credentials?.user);
+      this.authFailed(
+        credentials === undefined ? `no user name and password in the ${mechanism} response` : `no password for user '${credentials.user}'`,
+        credentials?.user,
+      );
       return;
     }
     const refusal = this.broker.refusal(credentials.user, credentials.password);
@@ -391,7 +395,9 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
    */
   private authFailed(reason: string, user: string | undefined): void {
     this.closeReason = { by: 'server', how: 'closed', detail: 'authentication failed' };
-    this.broker.onNotice?.(`connection #${this.id}: refused login${user !== undefined ? ` of user '${user}'` : ''}: ${reason} (users: ${this.broker.userNames})`);
+    this.broker.onNotice?.(
+      `connection #${this.id}: refused login${user !== undefined ? ` of user '${user}'` : ''}: ${reason} (users: ${this.broker.userNames})`,
+    );
     if (this.capabilities.authenticationFailureClose) {
       const error = new AmqpError(
         403,
@@ -501,9 +507,12 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
       return;
     }
     const ms = this.broker.handshakeTimeout;
-    const where = this.state !== 'header'
-      ? `stopped in connection state ${this.state}`
-      : this.received === 0 ? 'nothing received' : `${this.received} bytes received, not a whole protocol header`;
+    const where =
+      this.state !== 'header'
+        ? `stopped in connection state ${this.state}`
+        : this.received === 0
+          ? 'nothing received'
+          : `${this.received} bytes received, not a whole protocol header`;
     this.closeReason = { by: 'server', how: 'closed', detail: `handshake timeout: no connection.open within ${ms} ms (${where})` };
     this.state = 'closed';
     this.releaseAll();
@@ -705,4 +714,3 @@ function checkNegotiated(field: string, min: number, server: number, client: num
     throw new AmqpError(530, `NOT_ALLOWED - negotiated ${field} = ${client}${detail} is higher than the maximum allowed value (${server})`).at(10, 30);
   }
 }
-

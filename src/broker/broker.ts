@@ -114,7 +114,8 @@ export function parseUserOption(text: string): BrokerUser {
   const password = rest.slice(0, at);
   if (list === '*') return { name, password };
   const vhosts = list.split(',');
-  if (vhosts.some((v) => v === '')) throw new BrokerOptionError('--user', `an empty vhost name in ${JSON.stringify(text)} (the vhosts follow the last '@', separated by ',')`);
+  if (vhosts.some((v) => v === ''))
+    throw new BrokerOptionError('--user', `an empty vhost name in ${JSON.stringify(text)} (the vhosts follow the last '@', separated by ',')`);
   return { name, password, vhosts };
 }
 
@@ -165,7 +166,8 @@ export class Broker {
     for (const u of users) {
       if (u.name === '') throw new BrokerOptionError('--user', 'the user name is empty');
       for (const v of u.vhosts ?? []) {
-        if (!vhostNames.includes(v)) throw new BrokerOptionError('--user', `user '${u.name}' is given vhost '${v}', which the broker does not have (add --vhost ${v})`);
+        if (!vhostNames.includes(v))
+          throw new BrokerOptionError('--user', `user '${u.name}' is given vhost '${v}', which the broker does not have (add --vhost ${v})`);
       }
       map.set(u.name, { password: u.password, vhosts: u.vhosts === undefined ? undefined : new Set(u.vhosts) });
     }

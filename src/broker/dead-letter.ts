@@ -59,7 +59,14 @@ function updateXDeath(info: Entry[], headers: readonly Entry[]): Entry[] {
     updated = [['count', { type: 'l', value: 1n }], ...info];
   } else {
     const count = lookup(match, 'count');
-    const n = count === undefined ? undefined : count.type === 'l' || count.type === 'L' ? count.value : typeof count.value === 'number' ? BigInt(Math.trunc(count.value)) : undefined;
+    const n =
+      count === undefined
+        ? undefined
+        : count.type === 'l' || count.type === 'L'
+          ? count.value
+          : typeof count.value === 'number'
+            ? BigInt(Math.trunc(count.value))
+            : undefined;
     updated =
       n === undefined
         ? [['count', { type: 'l', value: 1n }], ...match.entries]
@@ -72,7 +79,14 @@ function updateXDeath(info: Entry[], headers: readonly Entry[]): Entry[] {
  * The message that leaves `queue` for the dead-letter exchange `dlx`: new x-death headers,
  * no expiration, routed with `dlrk` when the queue sets one (and then without CC).
  */
-export function deadLetterMessage(message: BrokerMessage, reason: DeadLetterReason, queue: string, dlx: string, dlrk: string | undefined, nowMs: number): BrokerMessage {
+export function deadLetterMessage(
+  message: BrokerMessage,
+  reason: DeadLetterReason,
+  queue: string,
+  dlx: string,
+  dlrk: string | undefined,
+  nowMs: number,
+): BrokerMessage {
   const held = messageHeaders(message);
   // decoded once: a held table decodes on each read
   const headers = held === undefined ? undefined : { entries: held.entries };

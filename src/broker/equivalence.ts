@@ -14,8 +14,7 @@ export function assertFieldEquivalence(current: string | boolean, requested: str
   if (current !== requested) throw inequivalent(key, resource, `'${String(requested)}'`, `'${String(current)}'`);
 }
 
-const typed = (v: FieldValue | undefined): string =>
-  v === undefined ? 'none' : `the value '${erlangDisplay(v)}' of type '${erlangTypeName(v.type)}'`;
+const typed = (v: FieldValue | undefined): string => (v === undefined ? 'none' : `the value '${erlangDisplay(v)}' of type '${erlangTypeName(v.type)}'`);
 
 /**
  * Checks the listed argument keys, in order. Values of the same type class (all integer

@@ -19,9 +19,13 @@ export function checkExchangeType(type: string): ExchangeType {
 
 export function createExchange(type: ExchangeType, props: ExchangeProperties): Exchange {
   switch (type) {
-    case 'direct': return new DirectExchange(props);
-    case 'fanout': return new FanoutExchange(props);
-    case 'topic': return new TopicExchange(props);
-    case 'headers': return new HeadersExchange(props);
+    case 'direct':
+      return new DirectExchange(props);
+    case 'fanout':
+      return new FanoutExchange(props);
+    case 'topic':
+      return new TopicExchange(props);
+    case 'headers':
+      return new HeadersExchange(props);
   }
 }

@@ -16,25 +16,44 @@ export function lookup(table: FieldTable | undefined, key: string): FieldValue |
 /** The atom RabbitMQ uses for each type tag (as printed in its error texts). */
 export function erlangTypeName(tag: FieldTypeTag): string {
   switch (tag) {
-    case 't': return 'bool';
-    case 'b': return 'byte';
-    case 'B': return 'unsignedbyte';
-    case 's': return 'short';
-    case 'u': return 'unsignedshort';
-    case 'U': return 'short';
-    case 'I': return 'signedint';
-    case 'i': return 'unsignedint';
-    case 'l': return 'long';
-    case 'L': return 'long';
-    case 'f': return 'float';
-    case 'd': return 'double';
-    case 'D': return 'decimal';
-    case 'S': return 'longstr';
-    case 'A': return 'array';
-    case 'T': return 'timestamp';
-    case 'F': return 'table';
-    case 'V': return 'void';
-    case 'x': return 'binary';
+    case 't':
+      return 'bool';
+    case 'b':
+      return 'byte';
+    case 'B':
+      return 'unsignedbyte';
+    case 's':
+      return 'short';
+    case 'u':
+      return 'unsignedshort';
+    case 'U':
+      return 'short';
+    case 'I':
+      return 'signedint';
+    case 'i':
+      return 'unsignedint';
+    case 'l':
+      return 'long';
+    case 'L':
+      return 'long';
+    case 'f':
+      return 'float';
+    case 'd':
+      return 'double';
+    case 'D':
+      return 'decimal';
+    case 'S':
+      return 'longstr';
+    case 'A':
+      return 'array';
+    case 'T':
+      return 'timestamp';
+    case 'F':
+      return 'table';
+    case 'V':
+      return 'void';
+    case 'x':
+      return 'binary';
   }
 }
 
@@ -47,9 +66,16 @@ export function isIntegerValue(v: FieldValue): boolean {
 /** Integer value of an integer-typed field, exact as bigint. */
 export function integerOf(v: FieldValue): bigint | undefined {
   switch (v.type) {
-    case 'b': case 'B': case 's': case 'u': case 'U': case 'I': case 'i':
+    case 'b':
+    case 'B':
+    case 's':
+    case 'u':
+    case 'U':
+    case 'I':
+    case 'i':
       return BigInt(v.value);
-    case 'l': case 'L':
+    case 'l':
+    case 'L':
       return v.value;
     default:
       return undefined;
@@ -86,9 +112,19 @@ export function amqpStringText(s: AmqpString): string {
 /** Numeric view used by Erlang's `==` (integers, floats and timestamps are all numbers there). */
 function numericOf(v: FieldValue): number | bigint | undefined {
   switch (v.type) {
-    case 'b': case 'B': case 's': case 'u': case 'U': case 'I': case 'i': case 'f': case 'd':
+    case 'b':
+    case 'B':
+    case 's':
+    case 'u':
+    case 'U':
+    case 'I':
+    case 'i':
+    case 'f':
+    case 'd':
       return v.value;
-    case 'l': case 'L': case 'T':
+    case 'l':
+    case 'L':
+    case 'T':
       return v.value;
     default:
       return undefined;
@@ -118,8 +154,10 @@ export function valuesEqual(a: FieldValue, b: FieldValue): boolean {
   if (aStr || bStr) return aStr && bStr && amqpStringEqual(a.value as AmqpString, b.value as AmqpString);
   if (a.type !== b.type) return false;
   switch (a.type) {
-    case 't': return a.value === (b as typeof a).value;
-    case 'V': return true;
+    case 't':
+      return a.value === (b as typeof a).value;
+    case 'V':
+      return true;
     case 'D': {
       const d = (b as typeof a).value;
       return a.value.scale === d.scale && a.value.value === d.value;
@@ -166,16 +204,24 @@ export function sortedEntries(t: FieldTable): Array<readonly [string, FieldValue
 /** A stable text key for a table, so bindings with equal arguments get equal identities. */
 export function canonicalTableKey(t: FieldTable): string {
   if (t.entries.length === 0) return '';
-  return sortedEntries(t).map(([k, v]) => `${k}=${canonicalValueKey(v)}`).join(';');
+  return sortedEntries(t)
+    .map(([k, v]) => `${k}=${canonicalValueKey(v)}`)
+    .join(';');
 }
 
 function canonicalValueKey(v: FieldValue): string {
   switch (v.type) {
-    case 'A': return `${v.type}[${v.value.map(canonicalValueKey).join(',')}]`;
-    case 'F': return `${v.type}{${canonicalTableKey(v.value)}}`;
-    case 'S': case 'x': return `${v.type}${JSON.stringify(Array.from(bytesOf(v.value)))}`;
-    case 'D': return `D${v.value.scale}:${v.value.value}`;
-    default: return `${v.type}${String(v.value)}`;
+    case 'A':
+      return `${v.type}[${v.value.map(canonicalValueKey).join(',')}]`;
+    case 'F':
+      return `${v.type}{${canonicalTableKey(v.value)}}`;
+    case 'S':
+    case 'x':
+      return `${v.type}${JSON.stringify(Array.from(bytesOf(v.value)))}`;
+    case 'D':
+      return `D${v.value.scale}:${v.value.value}`;
+    default:
+      return `${v.type}${String(v.value)}`;
   }
 }
 
@@ -193,14 +239,24 @@ function erlangFloat(n: number): string {
 /** A value as Erlang's `~tp` prints the bare term (binaries as `<<"...">>`). */
 export function erlangTerm(v: FieldValue): string {
   switch (v.type) {
-    case 't': return String(v.value);
-    case 'f': case 'd': return erlangFloat(v.value);
-    case 'S': case 'x': return `<<${JSON.stringify(amqpStringText(v.value))}>>`;
-    case 'V': return 'undefined';
-    case 'D': return `{${v.value.scale},${v.value.value}}`;
-    case 'A': return `[${v.value.map((x) => `{${erlangTypeName(x.type)},${erlangTerm(x)}}`).join(',')}]`;
-    case 'F': return `[${v.value.entries.map(([k, x]) => `{<<${JSON.stringify(k)}>>,${erlangTypeName(x.type)},${erlangTerm(x)}}`).join(',')}]`;
-    default: return String(v.value);
+    case 't':
+      return String(v.value);
+    case 'f':
+    case 'd':
+      return erlangFloat(v.value);
+    case 'S':
+    case 'x':
+      return `<<${JSON.stringify(amqpStringText(v.value))}>>`;
+    case 'V':
+      return 'undefined';
+    case 'D':
+      return `{${v.value.scale},${v.value.value}}`;
+    case 'A':
+      return `[${v.value.map((x) => `{${erlangTypeName(x.type)},${erlangTerm(x)}}`).join(',')}]`;
+    case 'F':
+      return `[${v.value.entries.map(([k, x]) => `{<<${JSON.stringify(k)}>>,${erlangTypeName(x.type)},${erlangTerm(x)}}`).join(',')}]`;
+    default:
+      return String(v.value);
   }
 }
 

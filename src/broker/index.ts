@@ -10,7 +10,24 @@ export { HeadersExchange, type HeadersMatchKind } from './exchange-headers.js';
 export { TopicExchange } from './exchange-topic.js';
 export { EXCHANGE_TYPES, checkExchangeType, createExchange, type ExchangeType } from './exchange-types.js';
 export { MAX_EXPIRY_MS, parseExpiration, publishedMessage, type BrokerMessage } from './message.js';
-export { Queue, type Delivery, type GetResult, type PublishOutcome, type QueueConsumer, type QueueEnvironment, type QueueOwner, type Settlement } from './queue.js';
+export {
+  Queue,
+  type Delivery,
+  type GetResult,
+  type PublishOutcome,
+  type QueueConsumer,
+  type QueueEnvironment,
+  type QueueOwner,
+  type Settlement,
+} from './queue.js';
 export { consumerPriority, type OverflowBehaviour, type QueueSettings } from './queue-arguments.js';
 export { TopicMatcher, splitTopicWords } from './topic-matcher.js';
-export { VirtualHost, serverNamedQueue, type ExchangeDeclaration, type PublishResult, type QueueDeclaration, type QueueDeclareOk, type VirtualHostOptions } from './vhost.js';
+export {
+  VirtualHost,
+  serverNamedQueue,
+  type ExchangeDeclaration,
+  type PublishResult,
+  type QueueDeclaration,
+  type QueueDeclareOk,
+  type VirtualHostOptions,
+} from './vhost.js';

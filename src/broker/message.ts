@@ -45,7 +45,12 @@ export function headerRoutes(headers: FieldTable | undefined, key: 'CC' | 'BCC')
  * gain the CC/BCC keys, and BCC leaves the headers (RabbitMQ never shows BCC to consumers).
  * `headers` is the message's headers decoded once, for routing (headers exchanges).
  */
-export function publishedMessage(exchange: string, routingKey: string, properties: ContentProperties, body: Uint8Array): { message: BrokerMessage; bccKeys: string[]; headers: FieldTable | undefined } {
+export function publishedMessage(
+  exchange: string,
+  routingKey: string,
+  properties: ContentProperties,
+  body: Uint8Array,
+): { message: BrokerMessage; bccKeys: string[]; headers: FieldTable | undefined } {
   const given = headersOf(properties);
   // one decode for every reader below: a held table decodes on each read
   let headers = given instanceof RawFieldTable ? { entries: given.entries } : given;

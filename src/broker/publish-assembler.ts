@@ -104,7 +104,8 @@ export class PublishAssembler {
     let size: number;
     if (isEmptyHeader(payload) && payload[0] === 0 && payload[1] === 60) {
       // no properties: nothing to decode or keep
-      size = (((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0) * 0x100000000 +
+      size =
+        (((payload[4]! << 24) | (payload[5]! << 16) | (payload[6]! << 8) | payload[7]!) >>> 0) * 0x100000000 +
         (((payload[8]! << 24) | (payload[9]! << 16) | (payload[10]! << 8) | payload[11]!) >>> 0);
       pending.properties = NO_PROPERTIES;
     } else {

@@ -185,7 +185,10 @@ export class Queue {
       }
     }
     const { maxLength, maxLengthBytes, overflow } = this.settings;
-    if (overflow !== 'drop-head' && ((maxLength !== undefined && this.ready.length + 1 > maxLength) || (maxLengthBytes !== undefined && this.ready.bytes + entry.size > maxLengthBytes))) {
+    if (
+      overflow !== 'drop-head' &&
+      ((maxLength !== undefined && this.ready.length + 1 > maxLength) || (maxLengthBytes !== undefined && this.ready.bytes + entry.size > maxLengthBytes))
+    ) {
       if (overflow === 'reject-publish-dlx') this.deadLetter(entry, 'maxlen');
       return 'rejected';
     }
@@ -431,9 +434,10 @@ export class Queue {
       this.unacked.set(deliveryId, { entry, channel, consumer });
       if (consumer !== undefined) consumer.unacked++;
     }
-    const delivery: Delivery = consumer === undefined
-      ? { queue: this, deliveryId, message: entry.message, redelivered: entry.redelivered }
-      : { queue: this, deliveryId, message: entry.message, redelivered: entry.redelivered, consumer: consumer.consumer };
+    const delivery: Delivery =
+      consumer === undefined
+        ? { queue: this, deliveryId, message: entry.message, redelivered: entry.redelivered }
+        : { queue: this, deliveryId, message: entry.message, redelivered: entry.redelivered, consumer: consumer.consumer };
     return delivery;
   }
 }

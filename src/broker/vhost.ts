@@ -198,7 +198,12 @@ export class VirtualHost implements QueueEnvironment {
       return this.declareOk(existing);
     }
     validateQueueArguments(name, this.name, args, durable);
-    const q = new Queue(owner === undefined ? { name, vhost: this.name, durable, autoDelete, arguments: args } : { name, vhost: this.name, durable, autoDelete, owner, arguments: args }, this);
+    const q = new Queue(
+      owner === undefined
+        ? { name, vhost: this.name, durable, autoDelete, arguments: args }
+        : { name, vhost: this.name, durable, autoDelete, owner, arguments: args },
+      this,
+    );
     this.queueMap.set(name, q);
     return this.declareOk(q);
   }

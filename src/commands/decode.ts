@@ -12,7 +12,10 @@ import { AmqpSpyError } from '../errors.js';
 
 export class InputFileError extends AmqpSpyError {
   override readonly exitCode = 2;
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'InputFileError';
   }
@@ -21,7 +24,11 @@ export class InputFileError extends AmqpSpyError {
 /** What went wrong decoding a file: its events were printed; the command exits non-zero. */
 export class DecodeFileError extends AmqpSpyError {
   override readonly exitCode = 1;
-  constructor(readonly path: string, readonly errors: number, message: string) {
+  constructor(
+    readonly path: string,
+    readonly errors: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'DecodeFileError';
   }
@@ -48,7 +55,10 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
     const head = Buffer.alloc(4);
     await handle.read(head, 0, 4, 0);
     if (isPcap(head)) {
-      throw new InputFileError(path, `${path} is a pcap capture; decode reads raw bytes of one direction (export them with Wireshark's "Follow TCP Stream" as raw)`);
+      throw new InputFileError(
+        path,
+        `${path} is a pcap capture; decode reads raw bytes of one direction (export them with Wireshark's "Follow TCP Stream" as raw)`,
+      );
     }
     const countErrors: EventSink = (event) => {
       if (event.kind !== 'decode.error') return;
@@ -75,7 +85,11 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
   }
   if (first !== undefined) {
     const guess = clientStream ? '' : ' (read as server→client: the file does not start with "AMQP")';
-    throw new DecodeFileError(path, errors, `${path}: ${errors} decode error${errors === 1 ? '' : 's'}, the first at offset ${first.offset}: ${first.code}${guess}`);
+    throw new DecodeFileError(
+      path,
+      errors,
+      `${path}: ${errors} decode error${errors === 1 ? '' : 's'}, the first at offset ${first.offset}: ${first.code}${guess}`,
+    );
   }
 }
 

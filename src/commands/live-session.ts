@@ -35,7 +35,15 @@ export interface ProxySessionOptions {
 
 /** What every live source shares: the bus with its sinks, and taps fed by the source. */
 function tapSource(
-  options: { readonly sinks: readonly EventSink[]; readonly sinkNames?: readonly string[]; readonly notice: (line: string) => void; readonly showSecrets?: boolean; readonly keepSecrets?: boolean; readonly recorder?: OverloadableSink; readonly watchers?: readonly ByteObserver[] },
+  options: {
+    readonly sinks: readonly EventSink[];
+    readonly sinkNames?: readonly string[];
+    readonly notice: (line: string) => void;
+    readonly showSecrets?: boolean;
+    readonly keepSecrets?: boolean;
+    readonly recorder?: OverloadableSink;
+    readonly watchers?: readonly ByteObserver[];
+  },
   hold: (held: boolean) => void,
 ): { bus: EventBus; observer: ByteObserver } {
   const bus = new EventBus(options.sinks, sinkFailureNotices(options.notice, options.sinkNames));
@@ -76,7 +84,10 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
 /** A CA file the user named; unreadable → one clear line. */
 export class CaFileError extends AmqpSpyError {
   override readonly exitCode = 2;
-  constructor(readonly path: string, reason: string) {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
     super(`--upstream-ca ${path}: ${reason}`);
     this.name = 'CaFileError';
   }
@@ -95,7 +106,10 @@ function readCaFile(path: string): Buffer {
   const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
     const der = pem[0] === 0x30;
-    throw new CaFileError(path, `no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----"${der ? '; it looks like DER: convert it with openssl x509 -inform der -in FILE -out ca.pem' : ''})`);
+    throw new CaFileError(
+      path,
+      `no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----"${der ? '; it looks like DER: convert it with openssl x509 -inform der -in FILE -out ca.pem' : ''})`,
+    );
   }
   blocks.forEach((block, i) => {
     try {

@@ -46,13 +46,19 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const notices = new NoticeRouter((line) => process.stderr.write(`amqp-spy: ${line}\n`));
   const notice = notices.notice;
   if (upstream?.tls) {
-    if (options.insecure) notice('warning: --insecure accepts any certificate from the upstream: whoever can intercept that connection sees the credentials and the traffic');
-    if (!isLoopbackAddress(listen.host)) notice(`warning: clients connect to ${formatHostPort(listen.host, listen.port)} in plain text: their credentials cross the network in clear before the proxy encrypts them to the upstream`);
+    if (options.insecure)
+      notice('warning: --insecure accepts any certificate from the upstream: whoever can intercept that connection sees the credentials and the traffic');
+    if (!isLoopbackAddress(listen.host))
+      notice(
+        `warning: clients connect to ${formatHostPort(listen.host, listen.port)} in plain text: their credentials cross the network in clear before the proxy encrypts them to the upstream`,
+      );
   }
   // `--record -`: stdout carries the recording, so nothing else is printed there
   const recordToStdout = options.record === '-';
-  if (recordToStdout && process.stdout.isTTY) throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
-  if (recordToStdout && (options.json || options.frames)) throw new UsageError(`--record - puts the recording on stdout, so ${options.json ? '--json' : '--frames'} has nowhere to print`);
+  if (recordToStdout && process.stdout.isTTY)
+    throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
+  if (recordToStdout && (options.json || options.frames))
+    throw new UsageError(`--record - puts the recording on stdout, so ${options.json ? '--json' : '--frames'} has nowhere to print`);
   // every sink exists before the source starts: the TUI's store too (its ink loads later)
   const tui = wantsTui(options) && !recordToStdout ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
   const summary = createSummary();
@@ -60,54 +66,74 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const sinkNames = ['the summary'];
   // a reader of stdout that stops (a pager) must not make the output grow: the built-in broker
   // waits for it, the proxy (which must keep forwarding) drops lines and says how many
-  const printer = tui || recordToStdout ? undefined : createHeadlessPrinter({
-    write: writeStdout, json: options.json, color: wantsColor(), mode: options.frames ? 'frames' : 'messages',
-    output: streamOutput(process.stdout),
-    whenBehind: upstream ? 'drop' : 'hold',
-    onDropped: (n) => notice(`${n} line${n === 1 ? '' : 's'} of output dropped: stdout was not read fast enough, and the proxy forwards rather than wait`),
-  });
+  const printer =
+    tui || recordToStdout
+      ? undefined
+      : createHeadlessPrinter({
+          write: writeStdout,
+          json: options.json,
+          color: wantsColor(),
+          mode: options.frames ? 'frames' : 'messages',
+          output: streamOutput(process.stdout),
+          whenBehind: upstream ? 'drop' : 'hold',
+          onDropped: (n) =>
+            notice(`${n} line${n === 1 ? '' : 's'} of output dropped: stdout was not read fast enough, and the proxy forwards rather than wait`),
+        });
   if (printer) {
     sinks.push(printer);
     sinkNames.push('the output');
   }
   const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
-  const recorder: Recorder | undefined = options.record !== undefined
-    ? createSessionRecorder({
-      path: options.record, keepSecrets: options.recordSecrets, mode: upstream ? 'proxy' : 'standalone', tool: `amqp-spy ${VERSION}`, notice,
-      listen: formatHostPort(listen.host, listen.port), ...(target !== undefined ? { upstream: target } : {}),
-    })
-    : undefined;
+  const recorder: Recorder | undefined =
+    options.record !== undefined
+      ? createSessionRecorder({
+          path: options.record,
+          keepSecrets: options.recordSecrets,
+          mode: upstream ? 'proxy' : 'standalone',
+          tool: `amqp-spy ${VERSION}`,
+          notice,
+          listen: formatHostPort(listen.host, listen.port),
+          ...(target !== undefined ? { upstream: target } : {}),
+        })
+      : undefined;
   if (recorder) {
     sinks.push(recorder.sink);
     sinkNames.push('the recorder');
   }
-  const secrets = { showSecrets: options.showSecrets, keepSecrets: options.recordSecrets, sinks, sinkNames, notice, ...(tui ? { watchers: [tui.observer] } : {}) };
+  const secrets = {
+    showSecrets: options.showSecrets,
+    keepSecrets: options.recordSecrets,
+    sinks,
+    sinkNames,
+    notice,
+    ...(tui ? { watchers: [tui.observer] } : {}),
+  };
   // who may log in where: users by name only, never their passwords
   const logins = (s: StandaloneSession) => `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}`;
   let standalone: StandaloneSession | undefined;
   const session = upstream
     ? await startProxySession({
-      listen,
-      upstream,
-      ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
-      insecure: options.insecure,
-      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-      ...secrets,
-      ...(recorder ? { recorder } : {}),
-    })
-    : standalone = await startStandaloneSession({
-      listen,
-      users,
-      vhosts: options.vhosts,
-      allowRemoteGuest: options.allowRemoteGuest,
-      ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
-      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-      ...(maxConnections !== undefined ? { maxConnections } : {}),
-      ...(maxMemory !== undefined ? { maxMemory } : {}),
-      ...secrets,
-      ...(recorder ? { recorder } : {}),
-      ...(printer ? { output: printer } : {}),
-    });
+        listen,
+        upstream,
+        ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
+        insecure: options.insecure,
+        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+        ...secrets,
+        ...(recorder ? { recorder } : {}),
+      })
+    : (standalone = await startStandaloneSession({
+        listen,
+        users,
+        vhosts: options.vhosts,
+        allowRemoteGuest: options.allowRemoteGuest,
+        ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+        ...(maxConnections !== undefined ? { maxConnections } : {}),
+        ...(maxMemory !== undefined ? { maxMemory } : {}),
+        ...secrets,
+        ...(recorder ? { recorder } : {}),
+        ...(printer ? { output: printer } : {}),
+      }));
   if (recorder) {
     // only now that the session listens: a session that cannot start leaves an existing file as it was
     try {
@@ -121,10 +147,11 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
   let stopping: Promise<void> | undefined;
   // stop accepting, close connections, then flush the recording: every forwarded frame is in it
-  const stop = () => (stopping ??= (async () => {
-    await session.stop();
-    await recorder?.close();
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      await session.stop();
+      await recorder?.close();
+    })());
   if (tui) {
     const abort = new AbortController();
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
@@ -137,7 +164,9 @@ export async function runLive(options: LiveOptions): Promise<number> {
     });
     await stop();
   } else {
-    notice(standalone ? `built-in broker listening on ${listening}; ${logins(standalone)} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`);
+    notice(
+      standalone ? `built-in broker listening on ${listening}; ${logins(standalone)} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`,
+    );
     await untilSignal();
     await stop();
   }

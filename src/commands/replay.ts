@@ -68,8 +68,18 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
       ...(io.stdin ? { stdin: io.stdin } : {}),
       ...(io.stdout ? { stdout: io.stdout } : {}),
     });
-    await replayRecording({ ...replayOptions, onWarning: (line) => notices.notice(`warning: ${line}`), sinks: [tui.sink], sinkNames: ['the terminal UI'], unfilteredSinks: [summary.sink], signal: abort.signal, onProgress: (p) => progress.set(describeProgress(p)) })
-      .catch((error: unknown) => { replayError = error; abort.abort(); });
+    await replayRecording({
+      ...replayOptions,
+      onWarning: (line) => notices.notice(`warning: ${line}`),
+      sinks: [tui.sink],
+      sinkNames: ['the terminal UI'],
+      unfilteredSinks: [summary.sink],
+      signal: abort.signal,
+      onProgress: (p) => progress.set(describeProgress(p)),
+    }).catch((error: unknown) => {
+      replayError = error;
+      abort.abort();
+    });
     if (replayError === undefined) notices.notice(`replay of ${file} complete: q to quit`);
     await ui;
     if (replayError !== undefined) throw replayError;
@@ -83,9 +93,17 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     mode: options.frames ? 'frames' : 'messages',
     ...(io.output ? { output: io.output } : {}),
   });
-  const result = await replayRecording({ ...replayOptions, sinks: [printer], sinkNames: ['the output'], unfilteredSinks: [summary.sink], hold: printer }).finally(() => printer.flush());
+  const result = await replayRecording({
+    ...replayOptions,
+    sinks: [printer],
+    sinkNames: ['the output'],
+    unfilteredSinks: [summary.sink],
+    hold: printer,
+  }).finally(() => printer.flush());
   io.notice(`replayed ${file}${describeOrigin(result.header)}`);
-  io.notice(`${summary.text()}${filter && !filter.empty ? `; ${result.matched} of ${plural(result.events, 'event')} matched the filter, ${plural(printer.lines(), 'line')} printed` : ''}`);
+  io.notice(
+    `${summary.text()}${filter && !filter.empty ? `; ${result.matched} of ${plural(result.events, 'event')} matched the filter, ${plural(printer.lines(), 'line')} printed` : ''}`,
+  );
   return result.sinkFailures > 0 ? 1 : 0;
 }
 
@@ -101,7 +119,9 @@ export function describeProgress(p: ReplayProgress): string {
 
 /** ": recorded <when> by <tool>, <listen> → <upstream>", with only what the header holds. */
 function describeOrigin(h: { readonly started?: string; readonly tool?: string; readonly listen?: string; readonly upstream?: string }): string {
-  const recorded = [h.started !== undefined ? `recorded ${h.started}` : undefined, h.tool !== undefined ? `by ${h.tool}` : undefined].filter((p) => p !== undefined).join(' ');
+  const recorded = [h.started !== undefined ? `recorded ${h.started}` : undefined, h.tool !== undefined ? `by ${h.tool}` : undefined]
+    .filter((p) => p !== undefined)
+    .join(' ');
   const where = h.listen !== undefined ? `${h.listen}${h.upstream !== undefined ? ` → ${h.upstream}` : ''}` : h.upstream;
   const parts = [recorded, where].filter((p) => p !== undefined && p !== '');
   return parts.length > 0 ? `: ${parts.join(', ')}` : '';

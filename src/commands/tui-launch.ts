@@ -15,7 +15,6 @@ export interface PreparedTui {
   draw(options: TuiDrawOptions): Promise<void>;
 }
 
-
 /** Whether the view is the TUI: asked for (not --no-tui), not --json, and stdout a terminal. */
 export function wantsTui(options: { tui?: boolean; json?: boolean }): boolean {
   return options.tui !== false && !options.json && process.stdout.isTTY === true && process.stdin.isTTY === true;
@@ -33,16 +32,18 @@ export async function prepareTui(bufferSize?: number): Promise<PreparedTui> {
     sink: tui.sink,
     draw: (options) => {
       options.notices.holdForTui();
-      return tui.draw({
-        mode: options.mode,
-        ...(options.recording ? { recording: options.recording } : {}),
-        notices: (sink) => options.notices.attach(sink),
-        ...(options.progress ? { progress: (sink: (line: string | undefined) => void) => options.progress!.attach(sink) } : {}),
-        onQuit: options.onQuit,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.stdin ? { stdin: options.stdin } : {}),
-        ...(options.stdout ? { stdout: options.stdout } : {}),
-      }).finally(() => options.notices.release());
+      return tui
+        .draw({
+          mode: options.mode,
+          ...(options.recording ? { recording: options.recording } : {}),
+          notices: (sink) => options.notices.attach(sink),
+          ...(options.progress ? { progress: (sink: (line: string | undefined) => void) => options.progress!.attach(sink) } : {}),
+          onQuit: options.onQuit,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.stdin ? { stdin: options.stdin } : {}),
+          ...(options.stdout ? { stdout: options.stdout } : {}),
+        })
+        .finally(() => options.notices.release());
     },
   };
 }

@@ -15,9 +15,25 @@ export const MAX_FIELD_NESTING = 64;
 
 /** Every type octet the decoder knows, with the name of its type. */
 export const FIELD_TYPES: Readonly<Record<FieldTypeTag, string>> = Object.freeze({
-  t: 'boolean', b: 'int8', B: 'uint8', s: 'int16', u: 'uint16', U: 'int16', I: 'int32', i: 'uint32',
-  l: 'int64', L: 'int64', f: 'float32', d: 'float64', D: 'decimal', S: 'longstr', A: 'array',
-  T: 'timestamp', F: 'table', V: 'void', x: 'bytes',
+  t: 'boolean',
+  b: 'int8',
+  B: 'uint8',
+  s: 'int16',
+  u: 'uint16',
+  U: 'int16',
+  I: 'int32',
+  i: 'uint32',
+  l: 'int64',
+  L: 'int64',
+  f: 'float32',
+  d: 'float64',
+  D: 'decimal',
+  S: 'longstr',
+  A: 'array',
+  T: 'timestamp',
+  F: 'table',
+  V: 'void',
+  x: 'bytes',
 });
 
 const EMPTY_ENTRIES: FieldTable['entries'] = Object.freeze([]);
@@ -147,11 +163,7 @@ export function readFieldValue(r: WireReader, depth: number): FieldValue {
       return { type: 'x', value: r.copy(size, 'byte array', at + 1) };
     }
     default:
-      throw new PayloadError(
-        'unknown-field-type',
-        `unknown field type ${describeOctet(tag)} at offset ${at}`,
-        at,
-      );
+      throw new PayloadError('unknown-field-type', `unknown field type ${describeOctet(tag)} at offset ${at}`, at);
   }
 }
 
@@ -517,7 +529,9 @@ function hex(bytes: Uint8Array): string {
 /** `{ scale: 2, value: 12345 }` → `"123.45"` */
 export function decimalToString(d: Decimal): string {
   const negative = d.value < 0;
-  const digits = Math.abs(d.value).toString().padStart(d.scale + 1, '0');
+  const digits = Math.abs(d.value)
+    .toString()
+    .padStart(d.scale + 1, '0');
   const cut = digits.length - d.scale;
   const text = d.scale === 0 ? digits : `${digits.slice(0, cut)}.${digits.slice(cut)}`;
   return negative ? `-${text}` : text;

@@ -53,11 +53,7 @@ export function decodeFrame(frame: RawFrame): DecodedFrame {
  * A method or header payload decoded in place in the frame's bytes. A fault is decoded again
  * from a view of the payload, whose offsets its error reports: faults are rare, frames many.
  */
-function decodePayload<T>(
-  frame: RawFrame,
-  inPlace: (bytes: Uint8Array, start: number, end: number) => T,
-  fromView: (payload: Uint8Array) => T,
-): T {
+function decodePayload<T>(frame: RawFrame, inPlace: (bytes: Uint8Array, start: number, end: number) => T, fromView: (payload: Uint8Array) => T): T {
   const raw = frame.raw;
   try {
     return inPlace(raw, FRAME_HEADER_SIZE, raw.length - 1);

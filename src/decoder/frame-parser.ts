@@ -249,11 +249,7 @@ export class FrameParser {
       } else {
         this.fail(
           out,
-          new DecodeError(
-            'truncated',
-            `stream ended inside a frame header at offset ${this.frameHeadStart}: ${held} of 7 bytes`,
-            this.frameHeadStart,
-          ),
+          new DecodeError('truncated', `stream ended inside a frame header at offset ${this.frameHeadStart}: ${held} of 7 bytes`, this.frameHeadStart),
           this.frameHeadStart,
           this.frameHead,
         );
@@ -452,12 +448,7 @@ export class FrameParser {
     this.partial = null;
     const endByte = buffer[size - 1]!;
     if (endByte !== FRAME_END) {
-      this.fail(
-        out,
-        frameEndError(endByte, start + size - 1, this.partialType, this.partialChannel, size - FRAME_OVERHEAD, start),
-        start,
-        buffer,
-      );
+      this.fail(out, frameEndError(endByte, start + size - 1, this.partialType, this.partialChannel, size - FRAME_OVERHEAD, start), start, buffer);
       return i;
     }
     out.push(new ParsedFrame(this.partialType, this.partialChannel, buffer, start));
@@ -496,14 +487,7 @@ function hex(byte: number): string {
   return `0x${byte.toString(16).padStart(2, '0')}`;
 }
 
-function frameEndError(
-  endByte: number,
-  offset: number,
-  type: number,
-  channel: number,
-  size: number,
-  start: number,
-): DecodeError {
+function frameEndError(endByte: number, offset: number, type: number, channel: number, size: number, start: number): DecodeError {
   return new DecodeError(
     'frame-end',
     `frame end byte is ${hex(endByte)}, expected 0xce (frame at offset ${start}: type ${type}, channel ${channel}, payload ${size} bytes)`,
@@ -521,12 +505,7 @@ function unknownFrameTypeError(c: Uint8Array, i: number, offset: number): Decode
 }
 
 function cannotAllocateError(total: number, start: number, channel: number): DecodeError {
-  return new DecodeError(
-    'frame-too-large',
-    `frame of ${total} bytes at offset ${start} is too large to buffer`,
-    start,
-    { channel },
-  );
+  return new DecodeError('frame-too-large', `frame of ${total} bytes at offset ${start} is too large to buffer`, start, { channel });
 }
 
 function notAmqpError(c: Uint8Array, i: number, offset: number, expected: string): DecodeError {

@@ -26,9 +26,7 @@ export interface PartialMessage {
   readonly frames: readonly number[];
 }
 
-export type AssemblyResult =
-  | { readonly kind: 'message'; readonly message: AssembledMessage }
-  | { readonly kind: 'error'; readonly error: DecodeError };
+export type AssemblyResult = { readonly kind: 'message'; readonly message: AssembledMessage } | { readonly kind: 'error'; readonly error: DecodeError };
 
 /**
  * One channel's message in progress. Kept per channel and reused (a Map set and delete per
@@ -109,11 +107,7 @@ export class MessageAssembler {
         }
         if (frame.header.classId !== active.method.classId) {
           this.reset(active);
-          return this.unexpected(
-            `content header of class ${frame.header.classId} after ${active.method.name} on channel ${channel}`,
-            offset,
-            frame,
-          );
+          return this.unexpected(`content header of class ${frame.header.classId} after ${active.method.name} on channel ${channel}`, offset, frame);
         }
         if (frame.header.bodySize > BigInt(Number.MAX_SAFE_INTEGER)) {
           this.reset(active);
@@ -148,7 +142,16 @@ export class MessageAssembler {
 
   /** A new idle state for a channel's first message. */
   private idle(channel: number): PendingContent {
-    const pending: PendingContent = { method: undefined, header: undefined, bodySize: 0, received: 0, firstPart: undefined, parts: undefined, frames: [], discard: 0 };
+    const pending: PendingContent = {
+      method: undefined,
+      header: undefined,
+      bodySize: 0,
+      received: 0,
+      firstPart: undefined,
+      parts: undefined,
+      frames: [],
+      discard: 0,
+    };
     this.pending.set(channel, pending);
     return pending;
   }
@@ -230,9 +233,8 @@ export class MessageAssembler {
   }
 
   private unexpected(text: string, offset: number, frame: DecodedFrame): AssemblyResult {
-    const context = frame.type === 'method'
-      ? { channel: frame.channel, classId: frame.method.classId, methodId: frame.method.methodId }
-      : { channel: frame.channel };
+    const context =
+      frame.type === 'method' ? { channel: frame.channel, classId: frame.method.classId, methodId: frame.method.methodId } : { channel: frame.channel };
     return { kind: 'error', error: new DecodeError('unexpected-frame', text, offset, context) };
   }
 }

@@ -35,7 +35,15 @@ const OPCODES: Record<SpecFieldType, number> = {
 
 const EMPTY_TABLE: FieldTable = Object.freeze({ entries: Object.freeze([]) });
 const ZERO_DEFAULTS: Record<SpecFieldType, ArgumentValue> = {
-  bit: false, octet: 0, short: 0, long: 0, longlong: 0n, timestamp: 0n, shortstr: '', longstr: '', table: EMPTY_TABLE,
+  bit: false,
+  octet: 0,
+  short: 0,
+  long: 0,
+  longlong: 0n,
+  timestamp: 0n,
+  shortstr: '',
+  longstr: '',
+  table: EMPTY_TABLE,
 };
 
 /** A method's argument program, built once from its spec. */
@@ -155,12 +163,7 @@ export function decodeMethodIn(bytes: Uint8Array, start: number, end: number): D
     throw withMethodContext(e, classId, methodId);
   }
   if (r.pos !== end) {
-    throw new PayloadError(
-      'trailing-bytes',
-      `${end - r.pos} bytes after the arguments of ${c.spec.name} at offset ${r.pos}`,
-      r.pos,
-      { classId, methodId },
-    );
+    throw new PayloadError('trailing-bytes', `${end - r.pos} bytes after the arguments of ${c.spec.name} at offset ${r.pos}`, r.pos, { classId, methodId });
   }
   return { classId, methodId, name: c.spec.name, spec: c.spec, args };
 }
@@ -197,12 +200,7 @@ function isAmqpString(v: unknown): v is AmqpString {
  * Checks a value against a spec type and returns its size on the wire (0 for a bit, whose
  * octet the caller counts). Throws EncodeError naming `label`.
  */
-export function checkedValueSize(
-  type: SpecFieldType,
-  v: unknown,
-  label: string,
-  context: { readonly method?: string; readonly field?: string },
-): number {
+export function checkedValueSize(type: SpecFieldType, v: unknown, label: string, context: { readonly method?: string; readonly field?: string }): number {
   const fail = (what: string): EncodeError =>
     new EncodeError(
       typeof v === 'number' || typeof v === 'bigint' ? 'value-out-of-range' : 'bad-value',

@@ -38,13 +38,7 @@ const KNOWN_HEADERS: readonly KnownHeader[] = [
 
 /** True when `bytes` holds the complete "AMQP" magic at `at` (at least 4 bytes). */
 export function startsWithProtocolMagic(bytes: Uint8Array, at = 0): boolean {
-  return (
-    bytes.length - at >= 4 &&
-    bytes[at] === 0x41 &&
-    bytes[at + 1] === 0x4d &&
-    bytes[at + 2] === 0x51 &&
-    bytes[at + 3] === 0x50
-  );
+  return bytes.length - at >= 4 && bytes[at] === 0x41 && bytes[at + 1] === 0x4d && bytes[at + 2] === 0x51 && bytes[at + 3] === 0x50;
 }
 
 /** Names the protocol a version quadruple stands for ('unknown AMQP' when none matches). */

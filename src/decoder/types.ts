@@ -49,16 +49,7 @@ export interface FieldTable {
 export type ArgumentValue = number | bigint | boolean | AmqpString | FieldTable;
 
 /** Domain types of method arguments and content properties in the spec. */
-export type SpecFieldType =
-  | 'bit'
-  | 'octet'
-  | 'short'
-  | 'long'
-  | 'longlong'
-  | 'shortstr'
-  | 'longstr'
-  | 'table'
-  | 'timestamp';
+export type SpecFieldType = 'bit' | 'octet' | 'short' | 'long' | 'longlong' | 'shortstr' | 'longstr' | 'table' | 'timestamp';
 
 export interface FieldSpec {
   /** The spec's name, e.g. `routing-key`. Decoded arguments use it as the key. */

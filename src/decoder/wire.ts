@@ -38,11 +38,7 @@ export class WireReader {
   }
 
   truncated(what: string, at: number, size: number): PayloadError {
-    return new PayloadError(
-      'truncated',
-      `${what} at offset ${at} needs ${size} bytes but only ${Math.max(0, this.end - at)} remain`,
-      at,
-    );
+    return new PayloadError('truncated', `${what} at offset ${at} needs ${size} bytes but only ${Math.max(0, this.end - at)} remain`, at);
   }
 
   need(size: number, what: string): void {

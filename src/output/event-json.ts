@@ -19,7 +19,6 @@ export function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-
 /** A decoded value for people: tables as objects, bytes as `{ "base64": ... }`. */
 export function valueToJson(value: ArgumentValue | FieldValue['value']): Json {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
@@ -73,21 +72,36 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
       return { ...base, client: { ...event.client }, server: { ...event.server } };
     case 'conn.close':
       return {
-        ...base, reason: event.reason, ...(event.socket ? { socket: { ...event.socket } } : {}),
-        unanswered: event.unanswered.map((u) => ({ ...u })), unacked: event.unacked, unconfirmed: event.unconfirmed,
+        ...base,
+        reason: event.reason,
+        ...(event.socket ? { socket: { ...event.socket } } : {}),
+        unanswered: event.unanswered.map((u) => ({ ...u })),
+        unacked: event.unacked,
+        unconfirmed: event.unconfirmed,
       };
     case 'protocol-header':
       return { ...base, dir: event.dir, offset: event.offset, protocol: event.header.protocol, version: [...event.header.version], raw: base64(event.raw) };
     case 'frame':
       return {
-        ...base, dir: event.dir, channel: event.channel, offset: event.offset, raw: base64(event.raw),
-        frame: frameToJson(event.frame), ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
+        ...base,
+        dir: event.dir,
+        channel: event.channel,
+        offset: event.offset,
+        raw: base64(event.raw),
+        frame: frameToJson(event.frame),
+        ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
       };
     case 'message':
       return {
-        ...base, dir: event.dir, channel: event.channel, method: methodToJson(event.method),
-        properties: recordToJson(event.properties), bodySize: event.body.length, body: base64(event.body),
-        frames: [...event.frames], ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
+        ...base,
+        dir: event.dir,
+        channel: event.channel,
+        method: methodToJson(event.method),
+        properties: recordToJson(event.properties),
+        bodySize: event.body.length,
+        body: base64(event.body),
+        frames: [...event.frames],
+        ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
         ...(event.incomplete !== undefined ? { incomplete: event.incomplete } : {}),
       };
     case 'decode.error':

@@ -499,7 +499,6 @@ const READ_MIN = 16 * 1024;
 /** What the read slabs of all connections may take together (each at least SLAB_MIN). */
 const SLAB_BUDGET = 32 * 1024 * 1024;
 
-
 class ReadSlab {
   #slab: Buffer = NO_SLAB;
   // No release of an idle connection's slab: Node registers the next read's buffer (a view of

@@ -13,7 +13,11 @@ import { AmqpSpyError } from '../errors.js';
 
 export class RecordingWriteError extends AmqpSpyError {
   override readonly exitCode: number = 1;
-  constructor(readonly path: string, readonly code: string | undefined, reason: string) {
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    reason: string,
+  ) {
     super(`cannot write the recording ${path}: ${reason}`);
     this.name = 'RecordingWriteError';
   }
@@ -66,8 +70,16 @@ export interface Recorder {
 export class RecordingLinkError extends RecordingWriteError {
   // the path given is wrong (usage), where a failed write is a failure while running
   override readonly exitCode = 2;
-  constructor(path: string, readonly target: string, readonly realPath: string | undefined) {
-    super(path, 'ELOOP', `it is a symbolic link (to ${target}), which a recording does not follow; give the real path${realPath !== undefined ? `: --record ${realPath}` : ''}`);
+  constructor(
+    path: string,
+    readonly target: string,
+    readonly realPath: string | undefined,
+  ) {
+    super(
+      path,
+      'ELOOP',
+      `it is a symbolic link (to ${target}), which a recording does not follow; give the real path${realPath !== undefined ? `: --record ${realPath}` : ''}`,
+    );
     this.name = 'RecordingLinkError';
   }
 }
@@ -478,14 +490,15 @@ export function createSessionRecorder(options: SessionRecordingOptions): Recorde
     path: options.path,
     keepSecrets: options.keepSecrets,
     deferOpen: true,
-    header: () => makeRecordingHeader({
-      tool: options.tool,
-      startedMicros: nowMicros(),
-      mode: options.mode,
-      listen: options.listen,
-      ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),
-      secrets: options.keepSecrets ? 'kept' : 'masked',
-    }),
+    header: () =>
+      makeRecordingHeader({
+        tool: options.tool,
+        startedMicros: nowMicros(),
+        mode: options.mode,
+        listen: options.listen,
+        ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),
+        secrets: options.keepSecrets ? 'kept' : 'masked',
+      }),
     onError: (error) => options.notice(`${error.message}; recording stopped`),
   });
   process.once('exit', () => recorder.closeSync());

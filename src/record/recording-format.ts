@@ -29,7 +29,9 @@ export interface RecordingHeader {
   readonly secrets: 'masked' | 'kept';
 }
 
-export function makeRecordingHeader(fields: Omit<RecordingHeader, 'format' | 'version' | 'started' | 'startedMicros'> & { startedMicros: number }): RecordingHeader {
+export function makeRecordingHeader(
+  fields: Omit<RecordingHeader, 'format' | 'version' | 'started' | 'startedMicros'> & { startedMicros: number },
+): RecordingHeader {
   return {
     format: RECORDING_FORMAT,
     version: RECORDING_VERSION,
@@ -177,7 +179,9 @@ interface MethodPieces {
 const methodPieces = perMethod((spec): MethodPieces => {
   const names = spec.fields.map((f) => f.name);
   return {
-    prefix: Buffer.from(`","frame":{"type":"method","method":{"name":${JSON.stringify(spec.name)},"classId":${spec.classId},"methodId":${spec.methodId},"args":`),
+    prefix: Buffer.from(
+      `","frame":{"type":"method","method":{"name":${JSON.stringify(spec.name)},"classId":${spec.classId},"methodId":${spec.methodId},"args":`,
+    ),
     names,
     keys: names.map((name, i) => keyPrefix(name, i === 0)),
   };

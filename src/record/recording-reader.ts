@@ -112,8 +112,7 @@ function sniffNonRecording(path: string, head: Buffer): string | undefined {
 }
 
 /** A recording's header as read: what describes the session is there only if the file says it. */
-export type ReadRecordingHeader = Pick<RecordingHeader, 'format' | 'version' | 'secrets'> &
-  Partial<Omit<RecordingHeader, 'format' | 'version' | 'secrets'>>;
+export type ReadRecordingHeader = Pick<RecordingHeader, 'format' | 'version' | 'secrets'> & Partial<Omit<RecordingHeader, 'format' | 'version' | 'secrets'>>;
 
 function checkHeader(path: string, text: string): ReadRecordingHeader {
   let json: unknown;
@@ -135,7 +134,11 @@ function checkHeader(path: string, text: string): ReadRecordingHeader {
     throw new RecordingError(path, 1, `${path}: the header's "version" is ${JSON.stringify(version)}, expected ${RECORDING_VERSION}`);
   }
   if (version > RECORDING_VERSION) {
-    throw new RecordingError(path, 1, `${path} was written by a newer amqp-spy (recording format version ${version}; this one reads version ${RECORDING_VERSION}): upgrade amqp-spy`);
+    throw new RecordingError(
+      path,
+      1,
+      `${path} was written by a newer amqp-spy (recording format version ${version}; this one reads version ${RECORDING_VERSION}): upgrade amqp-spy`,
+    );
   }
   // only what the file really holds: a hand-made or older header may lack the descriptions
   const stringField = (key: string): string | undefined => (typeof header[key] === 'string' ? header[key] : undefined);
@@ -172,7 +175,14 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
   switch (kind) {
     case 'conn.open':
       if (!isEndpoint(e['client']) || !isEndpoint(e['server'])) return 'conn.open without client and server addresses';
-      return { kind, line, ts, conn, client: { address: e['client'].address, port: e['client'].port }, server: { address: e['server'].address, port: e['server'].port } };
+      return {
+        kind,
+        line,
+        ts,
+        conn,
+        client: { address: e['client'].address, port: e['client'].port },
+        server: { address: e['server'].address, port: e['server'].port },
+      };
     case 'conn.close': {
       const socket = toSocketEnd(e['socket']);
       return { kind, line, ts, conn, reason: typeof e['reason'] === 'string' ? e['reason'] : 'closed', ...(socket ? { socket } : {}) };
@@ -225,7 +235,9 @@ function toDecodeError(v: unknown): DecodeErrorEvent['error'] | undefined {
   if (!isCode(e['code']) || !isInt(e['offset']) || typeof e['text'] !== 'string') return undefined;
   const { channel, classId, methodId } = e;
   return {
-    code: e['code'], offset: e['offset'], text: e['text'],
+    code: e['code'],
+    offset: e['offset'],
+    text: e['text'],
     ...(isInt(channel) ? { channel } : {}),
     ...(isInt(classId) ? { classId } : {}),
     ...(isInt(methodId) ? { methodId } : {}),

@@ -8,7 +8,6 @@ import type { OverloadableSink } from '../tap/tap-observer.js';
 import type { Filter } from '../view/filter.js';
 import { openRecording, type ReadRecordingHeader, type RecordedEntry } from './recording-reader.js';
 
-
 export interface ReplayOptions {
   readonly path: string;
   /** the views: they get the events the filter matches */
@@ -103,9 +102,16 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
       }
       return lastMatch;
     };
-    sinks = sinks.map((view): EventSink => (e) => { if (matches(e)) view(e); });
+    sinks = sinks.map(
+      (view): EventSink =>
+        (e) => {
+          if (matches(e)) view(e);
+        },
+    );
   }
-  sinks.push(...(options.unfilteredSinks ?? []), () => { events++; });
+  sinks.push(...(options.unfilteredSinks ?? []), () => {
+    events++;
+  });
   const bus = new EventBus(sinks, sinkFailureNotices(warn, options.sinkNames));
 
   const taps = new Map<number, ConnectionTap>();
@@ -132,7 +138,10 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
   // progress is for timed replays: one at full speed is over before it could be read
   const onProgress = speed > 0 ? options.onProgress : undefined;
   let total: number | undefined;
-  if (onProgress) void countEntries(options.path, options.lenient ?? false, options.signal).then((n) => { total = n; });
+  if (onProgress)
+    void countEntries(options.path, options.lenient ?? false, options.signal).then((n) => {
+      total = n;
+    });
   let progressAt = -Infinity;
   const progress = (nextInMs: number | undefined, finished = false) => {
     progressAt = performance.now();
@@ -187,7 +196,9 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
   if (onProgress && !options.signal?.aborted) progress(undefined, true);
   if (taps.size > 0 && !options.signal?.aborted) {
     const ids = [...taps.keys()].map((id) => `#${id}`).join(', ');
-    warn(`${options.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`);
+    warn(
+      `${options.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`,
+    );
   }
   return { header: recording.header, connections, entries, events, matched: filter && !filter.empty ? matched : events, sinkFailures: bus.failures };
 }

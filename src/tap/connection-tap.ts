@@ -123,8 +123,14 @@ export class ConnectionTap {
       if (item.kind === 'frame') this.onFrame(dir, state, item.frame, ts);
       else if (item.kind === 'protocol-header') {
         this.bus.emit({
-          kind: 'protocol-header', seq: this.bus.nextSeq(), ts, conn: this.conn, dir,
-          header: item.header, raw: item.header.raw, offset: item.header.offset,
+          kind: 'protocol-header',
+          seq: this.bus.nextSeq(),
+          ts,
+          conn: this.conn,
+          dir,
+          header: item.header,
+          raw: item.header.raw,
+          offset: item.header.offset,
         });
       } else {
         state.stopped = true;
@@ -157,7 +163,12 @@ export class ConnectionTap {
     state.offset += length;
     if (!state.stopped) {
       state.stopped = true;
-      this.emitErrorInfo(dir, cause ?? { code: 'not-decoded', offset, text: `${length} bytes withheld from the recording (they may hold credentials) are not decoded` }, true, ts);
+      this.emitErrorInfo(
+        dir,
+        cause ?? { code: 'not-decoded', offset, text: `${length} bytes withheld from the recording (they may hold credentials) are not decoded` },
+        true,
+        ts,
+      );
     }
     if (this.options.keepUndecoded) this.bus.emit({ kind: 'bytes', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, offset, withheld: length });
   }
@@ -175,12 +186,26 @@ export class ConnectionTap {
     if (!state.parser.skip(length)) {
       // not at a frame boundary (the source cuts only there): the rest cannot be decoded
       state.stopped = true;
-      this.emitErrorInfo(dir, { code: 'not-decoded', offset, text: `${length} bytes not shown (the screen fell behind the traffic) inside a frame: the rest of this direction is not decoded` }, true, ts);
+      this.emitErrorInfo(
+        dir,
+        {
+          code: 'not-decoded',
+          offset,
+          text: `${length} bytes not shown (the screen fell behind the traffic) inside a frame: the rest of this direction is not decoded`,
+        },
+        true,
+        ts,
+      );
       return;
     }
     state.assembler.skipGap();
     state.contentInsight.clear();
-    this.emitErrorInfo(dir, { code: 'not-decoded', offset, text: `${length} bytes of whole frames not shown: the screen fell behind the traffic (they were forwarded and recorded)` }, false, ts);
+    this.emitErrorInfo(
+      dir,
+      { code: 'not-decoded', offset, text: `${length} bytes of whole frames not shown: the screen fell behind the traffic (they were forwarded and recorded)` },
+      false,
+      ts,
+    );
   }
 
   /**
@@ -195,9 +220,15 @@ export class ConnectionTap {
     const socket = typeof end === 'string' ? legacySocketEnd(end) : end;
     const { unacked, unconfirmed } = this.insight.outstanding();
     this.bus.emit({
-      kind: 'conn.close', seq: this.bus.nextSeq(), ts, conn: this.conn,
-      reason: closeReason(this.insight.closeHandshake, socket ?? end), ...(socket ? { socket } : {}),
-      unanswered: this.insight.unanswered(), unacked, unconfirmed,
+      kind: 'conn.close',
+      seq: this.bus.nextSeq(),
+      ts,
+      conn: this.conn,
+      reason: closeReason(this.insight.closeHandshake, socket ?? end),
+      ...(socket ? { socket } : {}),
+      unanswered: this.insight.unanswered(),
+      unacked,
+      unconfirmed,
     });
   }
 
@@ -213,7 +244,12 @@ export class ConnectionTap {
       const { parser, stopped } = this.directions[dir];
       if (stopped || parser.buffered === 0) continue;
       const held = parser.heldBytes();
-      this.emitError(dir, new DecodeError('truncated', `connection closed inside a frame: ${held.length} bytes of it were forwarded`, parser.heldOffset), true, ts);
+      this.emitError(
+        dir,
+        new DecodeError('truncated', `connection closed inside a frame: ${held.length} bytes of it were forwarded`, parser.heldOffset),
+        true,
+        ts,
+      );
       // decoding went on up to here, so the frame's first bytes tell whether it may be a credential
       if (this.options.keepUndecoded) this.emitBytes(dir, held, parser.heldOffset, ts, dir === 'c2s' && mayHoldSecret(held));
       this.directions[dir].stopped = true;
@@ -242,7 +278,8 @@ export class ConnectionTap {
     }
     // a channel (or the connection) closed with an error while the peer was sending a message
     // on it: that message (often the cause) comes before the close, as far as it came
-    if (decoded.type === 'method' && decoded.method.classId <= 20 && isErrorClose(decoded.method)) this.cutMessages(dir, frame.channel, decoded.method.name, ts);
+    if (decoded.type === 'method' && decoded.method.classId <= 20 && isErrorClose(decoded.method))
+      this.cutMessages(dir, frame.channel, decoded.method.name, ts);
     const seq = this.bus.nextSeq();
     let insight: FrameInsight | undefined;
     if (decoded.type === 'method') {
@@ -272,8 +309,16 @@ export class ConnectionTap {
     // cleared in place, not deleted: a set and delete per message makes the map rehash often
     if (methodInsight !== undefined) state.contentInsight.set(message.channel, undefined);
     const messageEvent: Mutable<MessageEvent> = {
-      kind: 'message', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, channel: message.channel,
-      method: message.method, header: message.header, properties: message.header.properties, body: message.body,
+      kind: 'message',
+      seq: this.bus.nextSeq(),
+      ts,
+      conn: this.conn,
+      dir,
+      channel: message.channel,
+      method: message.method,
+      header: message.header,
+      properties: message.header.properties,
+      body: message.body,
       frames: message.frames,
     };
     if (methodInsight) messageEvent.insight = methodInsight;
@@ -290,8 +335,16 @@ export class ConnectionTap {
       const methodInsight = state.contentInsight.get(partial.channel);
       if (methodInsight !== undefined) state.contentInsight.set(partial.channel, undefined);
       const event: Mutable<MessageEvent> = {
-        kind: 'message', seq: this.bus.nextSeq(), ts, conn: this.conn, dir, channel: partial.channel,
-        method: partial.method, properties: partial.header?.properties ?? {}, body: partial.body, frames: partial.frames,
+        kind: 'message',
+        seq: this.bus.nextSeq(),
+        ts,
+        conn: this.conn,
+        dir,
+        channel: partial.channel,
+        method: partial.method,
+        properties: partial.header?.properties ?? {},
+        body: partial.body,
+        frames: partial.frames,
         incomplete: `cut by ${closeName}`,
       };
       if (partial.header !== undefined) event.header = partial.header;
@@ -303,7 +356,9 @@ export class ConnectionTap {
   private emitError(dir: Direction, error: DecodeError, stopped: boolean, ts: number, raw?: Uint8Array): void {
     const { channel, classId, methodId } = error.context;
     const info = {
-      code: error.code, offset: error.offset, text: error.message,
+      code: error.code,
+      offset: error.offset,
+      text: error.message,
       ...(channel !== undefined ? { channel } : {}),
       ...(classId !== undefined ? { classId } : {}),
       ...(methodId !== undefined ? { methodId } : {}),

@@ -78,7 +78,8 @@ export class ConnectionTracker {
       case 'frame': {
         const conn = this.connection(event.conn);
         conn.frames++;
-        if (event.frame.type === 'method') this.observeMethod(conn, event.dir, event.channel, event.frame.method.name, event.frame.method.args, event.insight, event.ts);
+        if (event.frame.type === 'method')
+          this.observeMethod(conn, event.dir, event.channel, event.frame.method.name, event.frame.method.args, event.insight, event.ts);
         return;
       }
       case 'message':
@@ -117,10 +118,29 @@ export class ConnectionTracker {
     let conn = this.connections.get(id);
     if (!conn) {
       conn = {
-        id, client: undefined, server: undefined, state: 'open', closeReason: undefined, leftUnacked: 0, leftUnconfirmed: 0, closeError: undefined,
-        product: undefined, version: undefined, platform: undefined, user: undefined, vhost: undefined,
-        frameMax: undefined, heartbeat: undefined, channelMax: undefined, blockedSince: undefined, blockedReason: undefined, blockedMicros: 0,
-        channels: new Map(), frames: 0, messages: 0, errors: 0,
+        id,
+        client: undefined,
+        server: undefined,
+        state: 'open',
+        closeReason: undefined,
+        leftUnacked: 0,
+        leftUnconfirmed: 0,
+        closeError: undefined,
+        product: undefined,
+        version: undefined,
+        platform: undefined,
+        user: undefined,
+        vhost: undefined,
+        frameMax: undefined,
+        heartbeat: undefined,
+        channelMax: undefined,
+        blockedSince: undefined,
+        blockedReason: undefined,
+        blockedMicros: 0,
+        channels: new Map(),
+        frames: 0,
+        messages: 0,
+        errors: 0,
       };
       this.connections.set(id, conn);
     }
@@ -130,13 +150,31 @@ export class ConnectionTracker {
   private channel(conn: TrackedConnection, id: number): TrackedChannel {
     let ch = conn.channels.get(id);
     if (!ch) {
-      ch = { id, state: 'open', consumers: new Set(), prefetch: undefined, unacked: 0, prefetchFull: undefined, confirmMode: false, unconfirmed: 0, closeError: undefined };
+      ch = {
+        id,
+        state: 'open',
+        consumers: new Set(),
+        prefetch: undefined,
+        unacked: 0,
+        prefetchFull: undefined,
+        confirmMode: false,
+        unconfirmed: 0,
+        closeError: undefined,
+      };
       conn.channels.set(id, ch);
     }
     return ch;
   }
 
-  private observeMethod(conn: TrackedConnection, dir: Direction, channelId: number, name: string, args: Readonly<Record<string, ArgumentValue>>, insight: FrameInsight | undefined, ts: number): void {
+  private observeMethod(
+    conn: TrackedConnection,
+    dir: Direction,
+    channelId: number,
+    name: string,
+    args: Readonly<Record<string, ArgumentValue>>,
+    insight: FrameInsight | undefined,
+    ts: number,
+  ): void {
     if (insight?.error) {
       conn.errors++;
       const text = `${insight.error.replyCode} ${insight.error.replyName}`;

@@ -41,7 +41,13 @@ export interface AppProps {
 /** Keys typed faster than they are read, one by one (tab, enter and backspace included). */
 function splitPresses(input: string): { input: string; key: KeyFlags }[] {
   return [...input].map((ch) =>
-    ch === '\t' ? { input: '', key: { tab: true } } : ch === '\r' ? { input: '', key: { return: true } } : ch === '\x7f' ? { input: '', key: { backspace: true } } : { input: ch, key: {} },
+    ch === '\t'
+      ? { input: '', key: { tab: true } }
+      : ch === '\r'
+        ? { input: '', key: { return: true } }
+        : ch === '\x7f'
+          ? { input: '', key: { backspace: true } }
+          : { input: ch, key: {} },
   );
 }
 
@@ -86,7 +92,8 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
   useInput(
     (input, key) => {
       // keys typed (or sent) faster than they are read arrive as one string: take them one by one
-      const presses = input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e\t\r\x7f]+$/.test(input) && /[\t\r\x7f]/.test(input) ? splitPresses(input) : [{ input, key }];
+      const presses =
+        input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e\t\r\x7f]+$/.test(input) && /[\t\r\x7f]/.test(input) ? splitPresses(input) : [{ input, key }];
       for (const press of presses) {
         // Ctrl+C quits from anywhere, the prompt included
         const interrupt = press.key.ctrl === true && press.input === 'c';
@@ -142,11 +149,28 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
   const status = state.quitting ? { text: 'quitting: closing connections and flushing the recording…', tone: 'info' as const } : state.status;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
-      <HeaderBar store={store} mode={mode} {...(progressLine ? { note: progressLine } : {})} recording={recording?.()} state={state} rows={view.length} width={layout.width} version={snapshot.version} />
+      <HeaderBar
+        store={store}
+        mode={mode}
+        {...(progressLine ? { note: progressLine } : {})}
+        recording={recording?.()}
+        state={state}
+        rows={view.length}
+        width={layout.width}
+        version={snapshot.version}
+      />
       {state.screen === 'help' ? (
         <HelpScreen keymap={KEYMAP} width={layout.width} height={layout.main} scroll={state.helpScroll} />
       ) : state.screen === 'connections' ? (
-        <ConnectionsView store={store} width={layout.width} height={layout.main} scroll={state.connectionsScroll} foldClosedChannels={state.foldClosedChannels} version={snapshot.version} now={mode.startsWith('replay') ? undefined : nowMicros} />
+        <ConnectionsView
+          store={store}
+          width={layout.width}
+          height={layout.main}
+          scroll={state.connectionsScroll}
+          foldClosedChannels={state.foldClosedChannels}
+          version={snapshot.version}
+          now={mode.startsWith('replay') ? undefined : nowMicros}
+        />
       ) : (
         <>
           <EventList
@@ -160,7 +184,18 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
             {...(onRowMount ? { onRowMount } : {})}
           />
           {layout.detail > 0 ? (
-            <DetailPane event={view.selectedEvent} width={layout.width} height={layout.detail} bodyMode={state.bodyMode} showRaw={state.showRaw} scroll={state.detailScroll} lookup={lookup} laterFacts={view.selectedEvent ? store.laterFacts(view.selectedEvent) : undefined} pending={view.selectedEvent ? store.isPending(view.selectedEvent) : false} highlight={highlight} />
+            <DetailPane
+              event={view.selectedEvent}
+              width={layout.width}
+              height={layout.detail}
+              bodyMode={state.bodyMode}
+              showRaw={state.showRaw}
+              scroll={state.detailScroll}
+              lookup={lookup}
+              laterFacts={view.selectedEvent ? store.laterFacts(view.selectedEvent) : undefined}
+              pending={view.selectedEvent ? store.isPending(view.selectedEvent) : false}
+              highlight={highlight}
+            />
           ) : null}
         </>
       )}

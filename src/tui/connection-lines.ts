@@ -21,8 +21,12 @@ export interface ConnectionLinesOptions {
 }
 
 const CHANNEL_COLUMNS = [
-  { title: 'CH', width: 6 }, { title: 'STATE', width: 13 }, { title: 'CONSUMERS', width: 10 }, { title: 'PREFETCH', width: 9 },
-  { title: 'UNACKED', width: 20 }, { title: 'UNCONFIRMED', width: 12 },
+  { title: 'CH', width: 6 },
+  { title: 'STATE', width: 13 },
+  { title: 'CONSUMERS', width: 10 },
+  { title: 'PREFETCH', width: 9 },
+  { title: 'UNACKED', width: 20 },
+  { title: 'UNCONFIRMED', width: 12 },
 ] as const;
 
 export function connectionLines(connections: Iterable<TrackedConnection>, options: ConnectionLinesOptions = {}): ConnectionLine[] {
@@ -34,20 +38,38 @@ export function connectionLines(connections: Iterable<TrackedConnection>, option
     const left = c.state === 'closed' ? describeLeft({ unacked: c.leftUnacked, unconfirmed: c.leftUnconfirmed }) : '';
     const state = c.state === 'closed' ? `closed${c.closeReason ? ` (${c.closeReason})` : ''}${left ? `, ${left}` : ''}` : c.state;
     // the server holds this connection's publishes: say so first, and for how long
-    const blocked = c.blockedSince !== undefined ? `BLOCKED ${formatDuration(Math.max(0, (options.now ?? 0) - c.blockedSince))}${c.blockedReason ? ` (${c.blockedReason})` : ''}  ` : '';
-    lines.push({ text: `#${c.id}  ${blocked}${state}  ${peers}`, tone: c.closeError || blocked ? 'error' : left ? 'warn' : c.state === 'closed' ? 'closed' : 'title' });
+    const blocked =
+      c.blockedSince !== undefined
+        ? `BLOCKED ${formatDuration(Math.max(0, (options.now ?? 0) - c.blockedSince))}${c.blockedReason ? ` (${c.blockedReason})` : ''}  `
+        : '';
+    lines.push({
+      text: `#${c.id}  ${blocked}${state}  ${peers}`,
+      tone: c.closeError || blocked ? 'error' : left ? 'warn' : c.state === 'closed' ? 'closed' : 'title',
+    });
     const client = [c.product, c.version].filter(Boolean).join(' ') || 'unknown client';
     lines.push({ text: `    ${client}${c.platform ? ` (${c.platform})` : ''}`, tone: 'normal' });
-    lines.push({ text: `    user ${c.user ?? '?'} · vhost ${c.vhost ?? '?'} · frame-max ${c.frameMax ?? '?'} · heartbeat ${c.heartbeat === undefined ? '?' : c.heartbeat === 0 ? 'off' : `${c.heartbeat}s`} · channel-max ${c.channelMax ?? '?'}`, tone: 'normal' });
+    lines.push({
+      text: `    user ${c.user ?? '?'} · vhost ${c.vhost ?? '?'} · frame-max ${c.frameMax ?? '?'} · heartbeat ${c.heartbeat === undefined ? '?' : c.heartbeat === 0 ? 'off' : `${c.heartbeat}s`} · channel-max ${c.channelMax ?? '?'}`,
+      tone: 'normal',
+    });
     const wasBlocked = c.blockedMicros > 0 ? ` · was blocked ${formatDuration(c.blockedMicros)}` : '';
-    lines.push({ text: `    ${formatCount(c.frames)} frames · ${formatCount(c.messages)} messages · ${c.errors} error${c.errors === 1 ? '' : 's'}${wasBlocked}${c.closeError ? ` · closed with ${c.closeError}` : ''}`, tone: c.closeError ? 'error' : 'dim' });
+    lines.push({
+      text: `    ${formatCount(c.frames)} frames · ${formatCount(c.messages)} messages · ${c.errors} error${c.errors === 1 ? '' : 's'}${wasBlocked}${c.closeError ? ` · closed with ${c.closeError}` : ''}`,
+      tone: c.closeError ? 'error' : 'dim',
+    });
     const all = [...c.channels.values()].filter((ch) => ch.id !== 0).sort((a, b) => a.id - b.id);
     // a channel closed by an error stays in sight: it is what people look for
     const folded = options.foldClosedChannels ? all.filter((ch) => ch.state === 'closed' && !ch.closeError) : [];
     const channels = folded.length ? all.filter((ch) => !folded.includes(ch)) : all;
     if (channels.length) {
       lines.push({ text: `    ${CHANNEL_COLUMNS.map((col) => col.title.padEnd(col.width)).join('')}`, tone: 'heading' });
-      for (const ch of channels) lines.push({ text: `    ${channelCells(ch).map((cell, i) => cell.padEnd(CHANNEL_COLUMNS[i]!.width)).join('')}`, tone: ch.closeError ? 'error' : ch.state === 'closed' ? 'closed' : ch.prefetchFull ? 'warn' : 'normal' });
+      for (const ch of channels)
+        lines.push({
+          text: `    ${channelCells(ch)
+            .map((cell, i) => cell.padEnd(CHANNEL_COLUMNS[i]!.width))
+            .join('')}`,
+          tone: ch.closeError ? 'error' : ch.state === 'closed' ? 'closed' : ch.prefetchFull ? 'warn' : 'normal',
+        });
     }
     if (folded.length) lines.push({ text: `    + ${folded.length} closed channel${folded.length === 1 ? '' : 's'} folded (z unfolds)`, tone: 'dim' });
     lines.push({ text: '', tone: 'normal' });

@@ -14,7 +14,6 @@ export interface TuiDrawOptions {
   readonly stdout?: NodeJS.WriteStream;
 }
 
-
 /**
  * Notices go to stderr, or to the TUI's status line while it is up. Between `holdForTui` and
  * the TUI attaching, notices wait (the TUI would draw over a line written to the terminal

@@ -42,7 +42,16 @@ export function eventCost(event: SpyEvent): number {
     }
     case 'message':
       // its method and header are its frame events' objects (see decodedCost)
-      return EVENT + bytesCost(event.body) + DECODED + recordCost(event.method.args) + DECODED + recordCost(event.properties) + 8 * event.frames.length + insightCost(event.insight);
+      return (
+        EVENT +
+        bytesCost(event.body) +
+        DECODED +
+        recordCost(event.method.args) +
+        DECODED +
+        recordCost(event.properties) +
+        8 * event.frames.length +
+        insightCost(event.insight)
+      );
     case 'protocol-header':
       return EVENT + 2 * bytesCost(event.raw);
     case 'decode.error':
@@ -113,9 +122,21 @@ function tableCost(table: FieldTable): number {
 
 function fieldValueCost(field: FieldValue): number {
   switch (field.type) {
-    case 't': case 'b': case 'B': case 's': case 'u': case 'U': case 'I': case 'V':
+    case 't':
+    case 'b':
+    case 'B':
+    case 's':
+    case 'u':
+    case 'U':
+    case 'I':
+    case 'V':
       return FIELD_VALUE;
-    case 'i': case 'f': case 'd': case 'l': case 'L': case 'T':
+    case 'i':
+    case 'f':
+    case 'd':
+    case 'l':
+    case 'L':
+    case 'T':
       return FIELD_VALUE + BOXED;
     case 'D':
       return FIELD_VALUE + CONTAINER;

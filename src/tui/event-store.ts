@@ -130,7 +130,11 @@ export class EventStore {
       if (index === undefined) continue;
       const slot = index % this.capacity;
       const frame = this.ring[slot]!;
-      if (frame.kind !== 'frame' || (frame.frame.type === 'method' ? frame.frame.method !== message.method : frame.frame.type !== 'header' || frame.frame.header !== message.header)) continue;
+      if (
+        frame.kind !== 'frame' ||
+        (frame.frame.type === 'method' ? frame.frame.method !== message.method : frame.frame.type !== 'header' || frame.frame.header !== message.header)
+      )
+        continue;
       const shared = decodedCost(frame);
       this.costs[slot] = this.costs[slot]! - shared;
       this.bytesKept -= shared;

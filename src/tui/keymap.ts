@@ -3,8 +3,18 @@
 
 /** The named keys ink reports as flags. */
 export type SpecialKey =
-  | 'upArrow' | 'downArrow' | 'leftArrow' | 'rightArrow' | 'pageUp' | 'pageDown' | 'home' | 'end'
-  | 'return' | 'escape' | 'tab' | 'backspace';
+  | 'upArrow'
+  | 'downArrow'
+  | 'leftArrow'
+  | 'rightArrow'
+  | 'pageUp'
+  | 'pageDown'
+  | 'home'
+  | 'end'
+  | 'return'
+  | 'escape'
+  | 'tab'
+  | 'backspace';
 
 export interface KeySpec {
   /** a printable character, case-sensitive */
@@ -14,11 +24,34 @@ export interface KeySpec {
 }
 
 export type ActionId =
-  | 'select-prev' | 'select-next' | 'page-up' | 'page-down' | 'select-first' | 'select-last'
-  | 'follow' | 'toggle-messages' | 'toggle-heartbeats'
-  | 'jump-link' | 'jump-back' | 'cycle-body' | 'toggle-raw' | 'detail-down' | 'detail-up' | 'toggle-detail'
-  | 'connections' | 'fold-closed' | 'filter' | 'search' | 'search-next' | 'search-prev' | 'next-error'
-  | 'pause' | 'clear' | 'help' | 'escape' | 'quit';
+  | 'select-prev'
+  | 'select-next'
+  | 'page-up'
+  | 'page-down'
+  | 'select-first'
+  | 'select-last'
+  | 'follow'
+  | 'toggle-messages'
+  | 'toggle-heartbeats'
+  | 'jump-link'
+  | 'jump-back'
+  | 'cycle-body'
+  | 'toggle-raw'
+  | 'detail-down'
+  | 'detail-up'
+  | 'toggle-detail'
+  | 'connections'
+  | 'fold-closed'
+  | 'filter'
+  | 'search'
+  | 'search-next'
+  | 'search-prev'
+  | 'next-error'
+  | 'pause'
+  | 'clear'
+  | 'help'
+  | 'escape'
+  | 'quit';
 
 export type KeyGroup = 'Move' | 'Show' | 'Detail' | 'Find' | 'Session';
 
@@ -63,12 +96,22 @@ export const KEYMAP: readonly KeyBinding[] = [
 export const KEY_GROUPS: readonly KeyGroup[] = ['Move', 'Show', 'Detail', 'Find', 'Session'];
 
 const SPECIAL_LABELS: Record<SpecialKey, string> = {
-  upArrow: '↑', downArrow: '↓', leftArrow: '←', rightArrow: '→', pageUp: 'PgUp', pageDown: 'PgDn', home: 'Home', end: 'End',
-  return: 'Enter', escape: 'Esc', tab: 'Tab', backspace: 'Backspace',
+  upArrow: '↑',
+  downArrow: '↓',
+  leftArrow: '←',
+  rightArrow: '→',
+  pageUp: 'PgUp',
+  pageDown: 'PgDn',
+  home: 'Home',
+  end: 'End',
+  return: 'Enter',
+  escape: 'Esc',
+  tab: 'Tab',
+  backspace: 'Backspace',
 };
 
 export function keyLabel(spec: KeySpec): string {
-  const name = spec.special ? SPECIAL_LABELS[spec.special] : spec.char === ' ' ? 'Space' : spec.char ?? '';
+  const name = spec.special ? SPECIAL_LABELS[spec.special] : spec.char === ' ' ? 'Space' : (spec.char ?? '');
   return spec.ctrl ? `Ctrl+${name}` : name;
 }
 

@@ -37,7 +37,14 @@ export function computeLayout(terminalWidth: number, terminalHeight: number, opt
   const list = options.showDetail ? Math.max(3, Math.ceil(main * 0.5)) : main;
   const detail = main - list;
   return {
-    width, height, header: HEADER_LINES, footer: FOOTER_LINES, main, list, listRows: Math.max(1, list - 1), detail,
+    width,
+    height,
+    header: HEADER_LINES,
+    footer: FOOTER_LINES,
+    main,
+    list,
+    listRows: Math.max(1, list - 1),
+    detail,
     columns: rowColumns(width),
   };
 }

@@ -50,9 +50,9 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
   // React picks its build when first loaded: the development one is several times slower and
   // checks things a user cannot act on
   process.env['NODE_ENV'] ??= 'production';
-  const [{ render }, { createElement }, { App }, { RenderCost }] = await withoutCiDetection(() => Promise.all([
-    import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'),
-  ]));
+  const [{ render }, { createElement }, { App }, { RenderCost }] = await withoutCiDetection(() =>
+    Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js')]),
+  );
   const renderCost = new RenderCost();
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
@@ -71,10 +71,24 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
     }
   };
   const instance = render(
-    createElement(App, { store, mode: options.mode, recording: options.recording, onQuit, renderCost, ...(options.notices ? { notices: options.notices } : {}), ...(options.progress ? { progress: options.progress } : {}) }),
+    createElement(App, {
+      store,
+      mode: options.mode,
+      recording: options.recording,
+      onQuit,
+      renderCost,
+      ...(options.notices ? { notices: options.notices } : {}),
+      ...(options.progress ? { progress: options.progress } : {}),
+    }),
     // console output from elsewhere goes above the UI instead of through it (when console can be
     // patched: test runners replace it with one that cannot)
-    { stdout, stdin, exitOnCtrlC: false, patchConsole: options.patchConsole ?? typeof console.Console === 'function', onRender: ({ renderTime }) => renderCost.record(renderTime) },
+    {
+      stdout,
+      stdin,
+      exitOnCtrlC: false,
+      patchConsole: options.patchConsole ?? typeof console.Console === 'function',
+      onRender: ({ renderTime }) => renderCost.record(renderTime),
+    },
   );
   const onAbort = () => instance.unmount();
   if (options.signal?.aborted) onAbort();

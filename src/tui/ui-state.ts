@@ -51,10 +51,29 @@ export interface UiState {
 
 export function initialUiState(): UiState {
   return {
-    screen: 'list', following: true, paused: false, frozenEnd: 0, selected: undefined, mode: 'messages', hideHeartbeats: false,
-    filterText: '', searchText: '', search: undefined, editing: undefined, draft: '', draftError: undefined,
-    bodyMode: undefined, showRaw: false, showDetail: true, detailScroll: 0, history: [], status: undefined,
-    connectionsScroll: 0, foldClosedChannels: false, helpScroll: 0, quitting: false,
+    screen: 'list',
+    following: true,
+    paused: false,
+    frozenEnd: 0,
+    selected: undefined,
+    mode: 'messages',
+    hideHeartbeats: false,
+    filterText: '',
+    searchText: '',
+    search: undefined,
+    editing: undefined,
+    draft: '',
+    draftError: undefined,
+    bodyMode: undefined,
+    showRaw: false,
+    showDetail: true,
+    detailScroll: 0,
+    history: [],
+    status: undefined,
+    connectionsScroll: 0,
+    foldClosedChannels: false,
+    helpScroll: 0,
+    quitting: false,
   };
 }
 
@@ -108,18 +127,28 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
   }
   if (state.screen === 'help') {
     switch (action) {
-      case 'select-prev': return { ...cleared, helpScroll: Math.max(0, state.helpScroll - 1) };
-      case 'select-next': return { ...cleared, helpScroll: state.helpScroll + 1 };
-      case 'page-up': return { ...cleared, helpScroll: Math.max(0, state.helpScroll - ctx.listRows) };
-      case 'page-down': return { ...cleared, helpScroll: state.helpScroll + ctx.listRows };
+      case 'select-prev':
+        return { ...cleared, helpScroll: Math.max(0, state.helpScroll - 1) };
+      case 'select-next':
+        return { ...cleared, helpScroll: state.helpScroll + 1 };
+      case 'page-up':
+        return { ...cleared, helpScroll: Math.max(0, state.helpScroll - ctx.listRows) };
+      case 'page-down':
+        return { ...cleared, helpScroll: state.helpScroll + ctx.listRows };
       case 'help':
-      case 'escape': return { ...cleared, screen: 'list', helpScroll: 0 };
-      default: return cleared;
+      case 'escape':
+        return { ...cleared, screen: 'list', helpScroll: 0 };
+      default:
+        return cleared;
     }
   }
   if (action === 'fold-closed') {
     const foldClosedChannels = !state.foldClosedChannels;
-    const folded = { ...cleared, foldClosedChannels, status: { text: foldClosedChannels ? 'closed channels folded (z unfolds)' : 'closed channels shown', tone: 'info' as const } };
+    const folded = {
+      ...cleared,
+      foldClosedChannels,
+      status: { text: foldClosedChannels ? 'closed channels folded (z unfolds)' : 'closed channels shown', tone: 'info' as const },
+    };
     return state.screen === 'connections' ? { ...folded, connectionsScroll: clampConnectionsScroll(folded, ctx, state.connectionsScroll) } : folded;
   }
   if (state.screen === 'connections') {
@@ -128,27 +157,43 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
     const at = clampConnectionsScroll(state, ctx, state.connectionsScroll);
     const scrollTo = (line: number): UiState => ({ ...cleared, connectionsScroll: clampConnectionsScroll(state, ctx, line) });
     switch (action) {
-      case 'select-prev': return scrollTo(at - 1);
-      case 'select-next': return scrollTo(at + 1);
-      case 'page-up': return scrollTo(at - rows);
-      case 'page-down': return scrollTo(at + rows);
-      case 'select-first': return scrollTo(0);
-      case 'select-last': return scrollTo(Infinity);
+      case 'select-prev':
+        return scrollTo(at - 1);
+      case 'select-next':
+        return scrollTo(at + 1);
+      case 'page-up':
+        return scrollTo(at - rows);
+      case 'page-down':
+        return scrollTo(at + rows);
+      case 'select-first':
+        return scrollTo(0);
+      case 'select-last':
+        return scrollTo(Infinity);
       case 'connections':
-      case 'escape': return { ...cleared, screen: 'list' };
-      case 'help': return { ...cleared, screen: 'help' };
-      case 'pause': return togglePause(cleared, ctx);
-      default: return cleared;
+      case 'escape':
+        return { ...cleared, screen: 'list' };
+      case 'help':
+        return { ...cleared, screen: 'help' };
+      case 'pause':
+        return togglePause(cleared, ctx);
+      default:
+        return cleared;
     }
   }
   switch (action) {
-    case 'select-prev': return selectPosition(cleared, ctx, view, view.selectedPosition - 1);
-    case 'select-next': return selectPosition(cleared, ctx, view, view.selectedPosition + 1);
-    case 'page-up': return selectPosition(cleared, ctx, view, view.selectedPosition - ctx.listRows);
-    case 'page-down': return selectPosition(cleared, ctx, view, view.selectedPosition + ctx.listRows);
-    case 'select-first': return selectPosition(cleared, ctx, view, 0);
+    case 'select-prev':
+      return selectPosition(cleared, ctx, view, view.selectedPosition - 1);
+    case 'select-next':
+      return selectPosition(cleared, ctx, view, view.selectedPosition + 1);
+    case 'page-up':
+      return selectPosition(cleared, ctx, view, view.selectedPosition - ctx.listRows);
+    case 'page-down':
+      return selectPosition(cleared, ctx, view, view.selectedPosition + ctx.listRows);
+    case 'select-first':
+      return selectPosition(cleared, ctx, view, 0);
     case 'select-last':
-    case 'follow': return { ...cleared, following: true, selected: undefined, detailScroll: 0 };
+    case 'follow':
+      return { ...cleared, following: true, selected: undefined, detailScroll: 0 };
     case 'toggle-messages': {
       const mode: ListMode = state.mode === 'messages' ? 'frames' : 'messages';
       store.setView({ ...store.options, mode });
@@ -160,9 +205,12 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
       return { ...cleared, hideHeartbeats, status: { text: hideHeartbeats ? 'heartbeats hidden' : 'heartbeats shown', tone: 'info' } };
     }
     // the view opens at the top, on the open connections
-    case 'connections': return { ...cleared, screen: 'connections', connectionsScroll: 0 };
-    case 'help': return { ...cleared, screen: 'help' };
-    case 'jump-link': return jumpToLink(cleared, ctx, view);
+    case 'connections':
+      return { ...cleared, screen: 'connections', connectionsScroll: 0 };
+    case 'help':
+      return { ...cleared, screen: 'help' };
+    case 'jump-link':
+      return jumpToLink(cleared, ctx, view);
     case 'jump-back': {
       const target = state.history[state.history.length - 1];
       if (target === undefined) return { ...cleared, status: { text: 'nothing to go back to', tone: 'info' } };
@@ -170,25 +218,38 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
     }
     case 'cycle-body': {
       const event = view.selectedEvent;
-      if (!event || (event.kind !== 'message' && !(event.kind === 'frame' && event.frame.type === 'body'))) return { ...cleared, status: { text: 'the selected row has no body', tone: 'info' } };
+      if (!event || (event.kind !== 'message' && !(event.kind === 'frame' && event.frame.type === 'body')))
+        return { ...cleared, status: { text: 'the selected row has no body', tone: 'info' } };
       const detail = describeEventDetail(event, state.bodyMode ? { bodyMode: state.bodyMode } : {});
       return { ...cleared, bodyMode: nextBodyMode(detail.bodyModes, detail.bodyMode) };
     }
-    case 'toggle-raw': return { ...cleared, showRaw: !state.showRaw };
-    case 'toggle-detail': return { ...cleared, showDetail: !state.showDetail };
-    case 'detail-down': return { ...cleared, detailScroll: state.detailScroll + Math.max(1, ctx.detailRows - 2) };
-    case 'detail-up': return { ...cleared, detailScroll: Math.max(0, state.detailScroll - Math.max(1, ctx.detailRows - 2)) };
+    case 'toggle-raw':
+      return { ...cleared, showRaw: !state.showRaw };
+    case 'toggle-detail':
+      return { ...cleared, showDetail: !state.showDetail };
+    case 'detail-down':
+      return { ...cleared, detailScroll: state.detailScroll + Math.max(1, ctx.detailRows - 2) };
+    case 'detail-up':
+      return { ...cleared, detailScroll: Math.max(0, state.detailScroll - Math.max(1, ctx.detailRows - 2)) };
     case 'search-next':
     case 'search-prev': {
       if (!state.search) return { ...cleared, status: { text: 'no search: press s to search', tone: 'info' } };
       return findAndSelect(cleared, ctx, view, state.search, action === 'search-next' ? 1 : -1, `no other match for "${state.searchText}"`);
     }
-    case 'next-error': return findAndSelect(cleared, ctx, view, ERROR_FILTER, 1, 'no other error');
+    case 'next-error':
+      return findAndSelect(cleared, ctx, view, ERROR_FILTER, 1, 'no other error');
     case 'escape': {
       if (state.filterText) store.setView({ ...store.options, filter: undefined });
-      return { ...cleared, filterText: '', searchText: '', search: undefined, status: state.filterText || state.searchText ? { text: 'filter and search cleared', tone: 'info' } : undefined };
+      return {
+        ...cleared,
+        filterText: '',
+        searchText: '',
+        search: undefined,
+        status: state.filterText || state.searchText ? { text: 'filter and search cleared', tone: 'info' } : undefined,
+      };
     }
-    case 'pause': return togglePause(cleared, ctx);
+    case 'pause':
+      return togglePause(cleared, ctx);
     case 'clear':
       store.clear();
       return { ...cleared, selected: undefined, following: true, history: [], frozenEnd: store.endIndex, detailScroll: 0 };
@@ -213,7 +274,10 @@ function findAndSelect(state: UiState, ctx: ActionContext, view: ListView, filte
   // wrap around, like a pager's search
   const wrapped = ctx.store.findInView(filter, step === 1 ? -1 : view.length, step, view.length);
   if (wrapped === undefined || wrapped === view.selectedPosition) return { ...state, status: { text: notFound, tone: 'info' } };
-  const moved = { ...selectPosition(state, ctx, view, wrapped), status: { text: step === 1 ? 'search wrapped to the top' : 'search wrapped to the bottom', tone: 'info' as const } };
+  const moved = {
+    ...selectPosition(state, ctx, view, wrapped),
+    status: { text: step === 1 ? 'search wrapped to the top' : 'search wrapped to the bottom', tone: 'info' as const },
+  };
   return withMatchNote(moved, ctx, filter, wrapped);
 }
 
@@ -221,13 +285,17 @@ function findAndSelect(state: UiState, ctx: ActionContext, view: ListView, filte
 function withMatchNote(state: UiState, ctx: Pick<ActionContext, 'store'>, filter: Filter, position: number): UiState {
   const index = ctx.store.viewAt(position);
   const event = index === undefined ? undefined : ctx.store.at(index);
-  const fields = event ? filter.matchedIn?.(event) ?? [] : [];
+  const fields = event ? (filter.matchedIn?.(event) ?? []) : [];
   if (fields.length === 0 || !event) return state;
   const note = `matched in ${fields.join(', ')}`;
   // the detail scrolls to the first matching field (one line of context above it)
   const lines = describeEventDetail(event, { ...(state.bodyMode ? { bodyMode: state.bodyMode } : {}), showRaw: state.showRaw }).lines;
   const at = lines.findIndex((line) => line.path !== undefined && fields.includes(line.path));
-  return { ...state, detailScroll: at > 0 ? at - 1 : state.detailScroll, status: { text: state.status ? `${state.status.text}; ${note}` : note, tone: 'info' } };
+  return {
+    ...state,
+    detailScroll: at > 0 ? at - 1 : state.detailScroll,
+    status: { text: state.status ? `${state.status.text}; ${note}` : note, tone: 'info' },
+  };
 }
 
 function jumpToLink(state: UiState, ctx: ActionContext, view: ListView): UiState {
@@ -242,7 +310,14 @@ function jumpToLink(state: UiState, ctx: ActionContext, view: ListView): UiState
     return { ...state, status: { text: `event ${link.seq} (${link.label}) ${why}`, tone: 'error' } };
   }
   if (state.paused && target >= view.end) return { ...state, status: { text: `event ${link.seq} arrived after the pause`, tone: 'info' } };
-  return { ...state, selected: target, following: false, history: [...state.history, view.selectedIndex].slice(-100), detailScroll: 0, status: { text: `jumped to ${link.label}, event ${link.seq} (Backspace goes back)`, tone: 'info' } };
+  return {
+    ...state,
+    selected: target,
+    following: false,
+    history: [...state.history, view.selectedIndex].slice(-100),
+    detailScroll: 0,
+    status: { text: `jumped to ${link.label}, event ${link.seq} (Backspace goes back)`, tone: 'info' },
+  };
 }
 
 // --- the prompt ---------------------------------------------------------------------------

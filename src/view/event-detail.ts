@@ -51,9 +51,25 @@ export interface EventDetail {
 }
 
 const TYPE_NAMES: Readonly<Record<FieldTypeTag, string>> = {
-  t: 'bool', b: 'int8', B: 'uint8', s: 'int16', u: 'uint16', U: 'int16', I: 'int32', i: 'uint32',
-  l: 'int64', L: 'int64', f: 'float', d: 'double', D: 'decimal', S: 'longstr', A: 'array',
-  T: 'timestamp', F: 'table', V: 'void', x: 'bytes',
+  t: 'bool',
+  b: 'int8',
+  B: 'uint8',
+  s: 'int16',
+  u: 'uint16',
+  U: 'int16',
+  I: 'int32',
+  i: 'uint32',
+  l: 'int64',
+  L: 'int64',
+  f: 'float',
+  d: 'double',
+  D: 'decimal',
+  S: 'longstr',
+  A: 'array',
+  T: 'timestamp',
+  F: 'table',
+  V: 'void',
+  x: 'bytes',
 };
 
 /** Lines kept for a body or dump: the pane shows a screenful, more only costs time. */
@@ -68,14 +84,21 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
   const field = (label: string, value: string, tag?: string, indent = 1, tone?: DetailTone) =>
     lines.push({ indent, label, value, ...(tag !== undefined ? { tag } : {}), ...(tone ? { tone } : {}) });
   const where = (dir?: keyof typeof ARROWS, channel?: number) =>
-    [`event ${event.seq}`, formatClock(event.ts), `conn #${event.conn}`, dir ? ARROWS[dir] : '', channel !== undefined ? `channel ${channel}` : ''].filter(Boolean).join('  ');
+    [`event ${event.seq}`, formatClock(event.ts), `conn #${event.conn}`, dir ? ARROWS[dir] : '', channel !== undefined ? `channel ${channel}` : '']
+      .filter(Boolean)
+      .join('  ');
   let bodyMode: BodyMode | undefined;
   let bodyModes: readonly BodyMode[] = [];
   const body = (bytes: Uint8Array) => {
     const rendering = renderBody(bytes, options.bodyMode, width);
     bodyMode = rendering.mode;
     bodyModes = rendering.modes;
-    lines.push({ indent: 0, value: `Body  ${formatSize(bytes.length)}  as ${rendering.mode}${rendering.modes.length > 1 ? `  (b: ${rendering.modes.join('/')})` : ''}`, tone: 'heading', path: 'body' });
+    lines.push({
+      indent: 0,
+      value: `Body  ${formatSize(bytes.length)}  as ${rendering.mode}${rendering.modes.length > 1 ? `  (b: ${rendering.modes.join('/')})` : ''}`,
+      tone: 'heading',
+      path: 'body',
+    });
     lines.push(...rendering.lines);
   };
 
@@ -107,7 +130,13 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
       const frame = event.frame;
       if (frame.type === 'method') {
         heading(`${frame.method.name}  ${where(event.dir, event.channel)}`);
-        field('frame', `method  class ${frame.method.classId} method ${frame.method.methodId}  offset ${event.offset}  ${formatSize(event.raw.length)}`, undefined, 1, 'dim');
+        field(
+          'frame',
+          `method  class ${frame.method.classId} method ${frame.method.methodId}  offset ${event.offset}  ${formatSize(event.raw.length)}`,
+          undefined,
+          1,
+          'dim',
+        );
         insightLines(event.insight, lines, links);
         laterLines(event, options.later, lines, links);
         methodLines(frame.method, lines);
@@ -161,7 +190,14 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
       field('offset', String(event.offset));
       field('size', formatSize(undecodedSize(event)));
       if (event.data !== undefined) rawSection(lines, event.data, width, 'Bytes');
-      else field('bytes', 'withheld: client bytes the tap could not decode may hold credentials (--show-secrets shows them, --record-secrets records them)', undefined, 1, 'dim');
+      else
+        field(
+          'bytes',
+          'withheld: client bytes the tap could not decode may hold credentials (--show-secrets shows them, --record-secrets records them)',
+          undefined,
+          1,
+          'dim',
+        );
       break;
   }
   if (links.length) {
@@ -175,23 +211,43 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
 function laterLines(event: SpyEvent, later: DetailOptions['later'], lines: DetailLine[], links: EventLink[]): void {
   if (later === undefined) return;
   const { facts, pending } = later;
-  const publish = (event.kind === 'message' ? event.method.name : event.kind === 'frame' && event.frame.type === 'method' ? event.frame.method.name : '') === 'basic.publish';
+  const publish =
+    (event.kind === 'message' ? event.method.name : event.kind === 'frame' && event.frame.type === 'method' ? event.frame.method.name : '') === 'basic.publish';
   const add = (label: string, value: string, tone?: DetailTone) => lines.push({ indent: 1, label, value, ...(tone ? { tone } : {}) });
   const outcome = facts?.outcome;
   if (outcome) {
     const after = `after ${formatDuration(outcome.afterMicros)}`;
     const by = `event ${outcome.bySeq}`;
     switch (outcome.kind) {
-      case 'confirmed': add('confirmed', `by the broker's basic.ack, ${by}, ${after}`); links.push({ label: 'its confirm', seq: outcome.bySeq }); break;
-      case 'refused': add('refused', `by the broker's basic.nack, ${by}, ${after}: the broker did not take it`, 'error'); links.push({ label: 'its nack', seq: outcome.bySeq }); break;
-      case 'acked': add('settled', `acked by the client, ${by}, ${after}`); links.push({ label: 'its ack', seq: outcome.bySeq }); break;
+      case 'confirmed':
+        add('confirmed', `by the broker's basic.ack, ${by}, ${after}`);
+        links.push({ label: 'its confirm', seq: outcome.bySeq });
+        break;
+      case 'refused':
+        add('refused', `by the broker's basic.nack, ${by}, ${after}: the broker did not take it`, 'error');
+        links.push({ label: 'its nack', seq: outcome.bySeq });
+        break;
+      case 'acked':
+        add('settled', `acked by the client, ${by}, ${after}`);
+        links.push({ label: 'its ack', seq: outcome.bySeq });
+        break;
       case 'nacked':
       case 'rejected':
-        add('settled', `${outcome.kind} by the client, ${by}, ${after}, ${outcome.requeue ? 'requeued' : 'not requeued (dead-lettered if its queue has a dead-letter exchange, else dropped)'}`, outcome.requeue ? undefined : 'error');
+        add(
+          'settled',
+          `${outcome.kind} by the client, ${by}, ${after}, ${outcome.requeue ? 'requeued' : 'not requeued (dead-lettered if its queue has a dead-letter exchange, else dropped)'}`,
+          outcome.requeue ? undefined : 'error',
+        );
         links.push({ label: `its ${outcome.kind === 'nacked' ? 'nack' : 'reject'}`, seq: outcome.bySeq });
         break;
       case 'closed':
-        add(publish ? 'unconfirmed' : 'unsettled', publish ? `the channel closed (${by}) before a confirm came: whether the broker took it is unknown` : `the channel closed (${by}) before an ack: the broker requeues it`, 'error');
+        add(
+          publish ? 'unconfirmed' : 'unsettled',
+          publish
+            ? `the channel closed (${by}) before a confirm came: whether the broker took it is unknown`
+            : `the channel closed (${by}) before an ack: the broker requeues it`,
+          'error',
+        );
         links.push({ label: 'the close', seq: outcome.bySeq });
         break;
     }
@@ -202,7 +258,10 @@ function laterLines(event: SpyEvent, later: DetailOptions['later'], lines: Detai
   }
   if (facts?.rpc) {
     const rpc = facts.rpc;
-    add(rpc.role === 'reply' ? 'RPC reply' : 'RPC request', `${rpc.role === 'reply' ? 'answers' : 'answered by'} event ${rpc.otherSeq} (correlation-id ${formatValue(rpc.correlationId)}) after ${formatDuration(rpc.rttMicros)}`);
+    add(
+      rpc.role === 'reply' ? 'RPC reply' : 'RPC request',
+      `${rpc.role === 'reply' ? 'answers' : 'answered by'} event ${rpc.otherSeq} (correlation-id ${formatValue(rpc.correlationId)}) after ${formatDuration(rpc.rttMicros)}`,
+    );
     links.push({ label: rpc.role === 'reply' ? 'the RPC request' : 'the RPC reply', seq: rpc.otherSeq });
   }
 }
@@ -216,7 +275,11 @@ function insightLines(insight: FrameInsight | undefined, lines: DetailLine[], li
   }
   if (insight.error) {
     const e = insight.error;
-    add('error', e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`, 'error');
+    add(
+      'error',
+      e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`,
+      'error',
+    );
     if (e.causeSeq !== undefined) {
       add('caused by', `event ${e.causeSeq} ${e.causeName ?? ''}`, 'error');
       links.push({ label: `cause ${e.causeName ?? ''}`.trim(), seq: e.causeSeq });
@@ -224,12 +287,22 @@ function insightLines(insight: FrameInsight | undefined, lines: DetailLine[], li
   }
   if (insight.settles) {
     const s = insight.settles;
-    add(s.outcome, s.unknownTag ? 'an unknown delivery tag (a broker closes the channel with 406)' : `${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome === 'ack' ? '' : s.requeue ? ', requeued' : ', not requeued (dead-lettered if its queue has a dead-letter exchange, else dropped)'}`, s.unknownTag ? 'error' : undefined);
+    add(
+      s.outcome,
+      s.unknownTag
+        ? 'an unknown delivery tag (a broker closes the channel with 406)'
+        : `${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome === 'ack' ? '' : s.requeue ? ', requeued' : ', not requeued (dead-lettered if its queue has a dead-letter exchange, else dropped)'}`,
+      s.unknownTag ? 'error' : undefined,
+    );
     for (const seq of s.deliverySeqs) links.push({ label: `delivery ${s.outcome === 'ack' ? 'acked' : s.outcome === 'nack' ? 'nacked' : 'rejected'}`, seq });
   }
   if (insight.confirms) {
     const c = insight.confirms;
-    add('confirms', `${c.publishSeqs.length} publish${c.publishSeqs.length === 1 ? '' : 'es'}${c.outcome === 'nack' ? ' NEGATIVELY (nack)' : ''}`, c.outcome === 'nack' ? 'error' : undefined);
+    add(
+      'confirms',
+      `${c.publishSeqs.length} publish${c.publishSeqs.length === 1 ? '' : 'es'}${c.outcome === 'nack' ? ' NEGATIVELY (nack)' : ''}`,
+      c.outcome === 'nack' ? 'error' : undefined,
+    );
     for (const seq of c.publishSeqs) links.push({ label: `publish ${c.outcome === 'ack' ? 'confirmed' : 'nacked'}`, seq });
   }
   if (insight.returnOf !== undefined) {
@@ -392,7 +465,8 @@ export function renderBody(bytes: Uint8Array, preferred: BodyMode | undefined, w
   const all = shownText.split('\n');
   for (const line of all.slice(0, MAX_BODY_LINES)) lines.push({ indent: 1, value: line.replace(/\t/g, '  ').replace(/\r$/, '') });
   if (all.length > MAX_BODY_LINES) lines.push({ indent: 1, value: `… ${all.length - MAX_BODY_LINES} more lines`, tone: 'dim' });
-  if (bytes.length > MAX_BODY_BYTES) lines.push({ indent: 1, value: `… body cut at ${formatSize(MAX_BODY_BYTES)} of ${formatSize(bytes.length)}`, tone: 'dim' });
+  if (bytes.length > MAX_BODY_BYTES)
+    lines.push({ indent: 1, value: `… body cut at ${formatSize(MAX_BODY_BYTES)} of ${formatSize(bytes.length)}`, tone: 'dim' });
   return { mode, modes, lines };
 }
 

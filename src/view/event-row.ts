@@ -4,7 +4,21 @@
 import { undecodedSize, type Direction, type FrameInsight, type SpyEvent } from '../events.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { LaterText } from './later-facts.js';
-import { describeFrame, describeIncomplete, describeInsight, describeLeft, describePrefetchFull, formatArguments, formatClock, formatDuration, formatSize, formatValue, isBlockedEvent, isErrorEvent, WITHHELD_NOTE } from './format.js';
+import {
+  describeFrame,
+  describeIncomplete,
+  describeInsight,
+  describeLeft,
+  describePrefetchFull,
+  formatArguments,
+  formatClock,
+  formatDuration,
+  formatSize,
+  formatValue,
+  isBlockedEvent,
+  isErrorEvent,
+  WITHHELD_NOTE,
+} from './format.js';
 
 export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
 
@@ -40,29 +54,73 @@ export function eventRowCells(event: SpyEvent, later?: LaterText): RowCells {
 
 function ownRowCells(event: SpyEvent): RowCells {
   // a blocked connection and what it publishes meanwhile stand out like errors
-  const base = { time: formatClock(event.ts), conn: `#${event.conn}`, size: '', rtt: '', tone: (isErrorEvent(event) || isBlockedEvent(event) ? 'error' : 'normal') as RowTone };
+  const base = {
+    time: formatClock(event.ts),
+    conn: `#${event.conn}`,
+    size: '',
+    rtt: '',
+    tone: (isErrorEvent(event) || isBlockedEvent(event) ? 'error' : 'normal') as RowTone,
+  };
   switch (event.kind) {
     case 'conn.open':
-      return { ...base, dir: undefined, channel: '', name: 'connection opened', detail: `${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`, tone: 'connection' };
+      return {
+        ...base,
+        dir: undefined,
+        channel: '',
+        name: 'connection opened',
+        detail: `${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`,
+        tone: 'connection',
+      };
     case 'conn.close': {
       const left = describeLeft(event);
-      const unanswered = event.unanswered.length ? `; never answered: ${event.unanswered.map((u) => `event ${u.seq} ch${u.channel} ${u.name}`).join(', ')}` : '';
-      return { ...base, dir: undefined, channel: '', name: 'connection closed', detail: `(${event.reason}${left ? `; ${left}` : ''})${unanswered}`, tone: 'connection' };
+      const unanswered = event.unanswered.length
+        ? `; never answered: ${event.unanswered.map((u) => `event ${u.seq} ch${u.channel} ${u.name}`).join(', ')}`
+        : '';
+      return {
+        ...base,
+        dir: undefined,
+        channel: '',
+        name: 'connection closed',
+        detail: `(${event.reason}${left ? `; ${left}` : ''})${unanswered}`,
+        tone: 'connection',
+      };
     }
     case 'protocol-header':
-      return { ...base, dir: event.dir, channel: '', name: 'protocol-header', detail: describeProtocolHeader(event.header), size: formatSize(event.raw.length) };
+      return {
+        ...base,
+        dir: event.dir,
+        channel: '',
+        name: 'protocol-header',
+        detail: describeProtocolHeader(event.header),
+        size: formatSize(event.raw.length),
+      };
     case 'frame': {
       const insight = insightText(event);
       const rtt = event.insight?.request ? formatDuration(event.insight.request.rttMicros) : '';
       const size = formatSize(event.raw.length);
       if (event.frame.type === 'method') {
         const method = event.frame.method;
-        return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: method.name, detail: joinText(leadText(event.insight), joinText(formatArguments(method), insight)), size, rtt };
+        return {
+          ...base,
+          dir: event.dir,
+          channel: `ch${event.channel}`,
+          name: method.name,
+          detail: joinText(leadText(event.insight), joinText(formatArguments(method), insight)),
+          size,
+          rtt,
+        };
       }
       if (event.frame.type === 'heartbeat') return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: 'heartbeat', detail: '', size, tone: 'dim' };
       const text = describeFrame(event.frame);
       const space = text.indexOf(' ');
-      return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: space < 0 ? text : text.slice(0, space), detail: space < 0 ? '' : text.slice(space + 1), size };
+      return {
+        ...base,
+        dir: event.dir,
+        channel: `ch${event.channel}`,
+        name: space < 0 ? text : text.slice(0, space),
+        detail: space < 0 ? '' : text.slice(space + 1),
+        size,
+      };
     }
     case 'message': {
       const contentType = event.properties['content-type'];
@@ -72,9 +130,24 @@ function ownRowCells(event: SpyEvent): RowCells {
       return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: event.method.name, detail, size: formatSize(event.body.length) };
     }
     case 'decode.error':
-      return { ...base, dir: event.dir, channel: event.error.channel !== undefined ? `ch${event.error.channel}` : '', name: `decode error (${event.error.code})`, detail: `at offset ${event.error.offset}: ${event.error.text}`, size: event.raw ? formatSize(event.raw.length) : '' };
+      return {
+        ...base,
+        dir: event.dir,
+        channel: event.error.channel !== undefined ? `ch${event.error.channel}` : '',
+        name: `decode error (${event.error.code})`,
+        detail: `at offset ${event.error.offset}: ${event.error.text}`,
+        size: event.raw ? formatSize(event.raw.length) : '',
+      };
     case 'bytes':
-      return { ...base, dir: event.dir, channel: '', name: 'not decoded', detail: `bytes at offset ${event.offset}${event.data === undefined ? `, ${WITHHELD_NOTE}` : ''}`, size: formatSize(undecodedSize(event)), tone: 'dim' };
+      return {
+        ...base,
+        dir: event.dir,
+        channel: '',
+        name: 'not decoded',
+        detail: `bytes at offset ${event.offset}${event.data === undefined ? `, ${WITHHELD_NOTE}` : ''}`,
+        size: formatSize(undecodedSize(event)),
+        tone: 'dim',
+      };
   }
 }
 

@@ -28,7 +28,11 @@ export const FILTER_KEYS: readonly FilterKey[] = [
   { key: 'exchange', example: 'exchange:orders', help: 'exchange argument; * matches any characters' },
   { key: 'queue', example: 'queue:jobs', help: 'queue argument; * matches any characters' },
   { key: 'rk', example: 'rk:order.*', help: 'routing key, as a topic pattern (* one word, # any words)' },
-  { key: 'error', example: 'error', help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors; and connection.blocked/unblocked' },
+  {
+    key: 'error',
+    example: 'error',
+    help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors; and connection.blocked/unblocked',
+  },
   { key: 'blocked', example: 'blocked', help: 'connection.blocked, connection.unblocked and the publishes sent while blocked' },
   { key: 'text', example: 'timeout', help: 'free text in the row, properties, headers or a text body' },
 ];
@@ -49,7 +53,11 @@ export const FILTER_SYNTAX: readonly { readonly example: string; readonly help: 
 
 export class FilterSyntaxError extends AmqpSpyError {
   override readonly exitCode = 2;
-  constructor(readonly input: string, readonly position: number, reason: string) {
+  constructor(
+    readonly input: string,
+    readonly position: number,
+    reason: string,
+  ) {
     super(`filter "${input}": ${reason}`);
     this.name = 'FilterSyntaxError';
   }
@@ -173,7 +181,13 @@ function compileTerm(source: string, term: string, at: number): { predicate: Pre
   const key = term.slice(0, colon);
   const value = term.slice(colon + 1);
   if (!KEYS.has(key)) {
-    throw new FilterSyntaxError(source, at, `unknown key "${key}:" (keys: ${FILTER_KEYS.filter((k) => k.key !== 'text' && k.key !== 'error' && k.key !== 'blocked').map((k) => `${k.key}:`).join(' ')})`);
+    throw new FilterSyntaxError(
+      source,
+      at,
+      `unknown key "${key}:" (keys: ${FILTER_KEYS.filter((k) => k.key !== 'text' && k.key !== 'error' && k.key !== 'blocked')
+        .map((k) => `${k.key}:`)
+        .join(' ')})`,
+    );
   }
   if (value === '') throw new FilterSyntaxError(source, at, `"${key}:" needs a value, e.g. ${FILTER_KEYS.find((k) => k.key === key)!.example}`);
   const on = (test: (e: SpyEvent) => boolean) => ({ predicate: (c: MatchContext) => test(c.event) });

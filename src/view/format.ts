@@ -100,7 +100,6 @@ export function formatValue(value: ArgumentValue | FieldValue['value']): string 
   return String(decimal.value / 10 ** decimal.scale);
 }
 
-
 /** How a method's arguments are shown, worked out once per method. */
 export interface ArgumentColumn {
   readonly name: string;
@@ -153,7 +152,9 @@ export function argumentText(value: ArgumentValue): string {
 
 /** `content-type=application/json delivery-mode=2` */
 export function formatProperties(properties: Readonly<Record<string, ArgumentValue>>): string {
-  return Object.entries(properties).map(([k, v]) => `${k}=${truncate(formatValue(v))}`).join(' ');
+  return Object.entries(properties)
+    .map(([k, v]) => `${k}=${truncate(formatValue(v))}`)
+    .join(' ');
 }
 
 /** One frame's decoded form, without time, connection or direction. */
@@ -181,14 +182,26 @@ export function describeInsight(insight: FrameInsight | undefined): string {
   if (insight.error) {
     const e = insight.error;
     // RabbitMQ's texts already start with the name: `PRECONDITION_FAILED - inequivalent arg ...`
-    text = joinPart(text, e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`);
+    text = joinPart(
+      text,
+      e.replyText.startsWith(e.replyName) ? `${e.replyCode} ${e.replyText}` : `${e.replyCode} ${e.replyName}${e.replyText ? ` - ${e.replyText}` : ''}`,
+    );
     if (e.causeName) text = joinPart(text, `caused by ${e.causeName}`);
   }
   if (insight.settles) {
     const s = insight.settles;
-    text = joinPart(text, s.unknownTag ? `${s.outcome} of an unknown delivery tag` : `${s.outcome}s ${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome !== 'ack' ? (s.requeue ? ' (requeue)' : ' (not requeued)') : ''}`);
+    text = joinPart(
+      text,
+      s.unknownTag
+        ? `${s.outcome} of an unknown delivery tag`
+        : `${s.outcome}s ${s.deliverySeqs.length} deliver${s.deliverySeqs.length === 1 ? 'y' : 'ies'}${s.outcome !== 'ack' ? (s.requeue ? ' (requeue)' : ' (not requeued)') : ''}`,
+    );
   }
-  if (insight.confirms) text = joinPart(text, `confirms ${insight.confirms.publishSeqs.length} publish${insight.confirms.publishSeqs.length === 1 ? '' : 'es'}${insight.confirms.outcome === 'nack' ? ' NEGATIVELY' : ''}`);
+  if (insight.confirms)
+    text = joinPart(
+      text,
+      `confirms ${insight.confirms.publishSeqs.length} publish${insight.confirms.publishSeqs.length === 1 ? '' : 'es'}${insight.confirms.outcome === 'nack' ? ' NEGATIVELY' : ''}`,
+    );
   if (insight.publishSeqNo !== undefined) text = joinPart(text, `publish-seq ${insight.publishSeqNo}`);
   if (insight.returnOf !== undefined) text = joinPart(text, 'returns a publish');
   if (insight.unacked !== undefined) text = joinPart(text, `unacked=${insight.unacked}`);
@@ -200,7 +213,11 @@ export function describeInsight(insight: FrameInsight | undefined): string {
 }
 
 /** `(incomplete: 100 B of 200 B, cut by channel.close)` for a message cut short */
-export function describeIncomplete(event: { readonly incomplete?: string; readonly header?: { readonly bodySize: bigint }; readonly body: Uint8Array }): string {
+export function describeIncomplete(event: {
+  readonly incomplete?: string;
+  readonly header?: { readonly bodySize: bigint };
+  readonly body: Uint8Array;
+}): string {
   const of = event.header !== undefined ? `${formatSize(event.body.length)} of ${formatSize(Number(event.header.bodySize))}, ` : 'before its content header, ';
   return `(incomplete: ${of}${event.incomplete ?? ''})`;
 }
@@ -286,9 +303,7 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
       return `${start}    ${c.green('connection opened')} ${event.client.address}:${event.client.port} → ${event.server.address}:${event.server.port}`;
     case 'conn.close': {
       const left = describeLeft(event);
-      const unanswered = event.unanswered.length
-        ? c.yellow(`; never answered: ${event.unanswered.map((u) => `ch${u.channel} ${u.name}`).join(', ')}`)
-        : '';
+      const unanswered = event.unanswered.length ? c.yellow(`; never answered: ${event.unanswered.map((u) => `ch${u.channel} ${u.name}`).join(', ')}`) : '';
       return `${start}    ${c.green('connection closed')} (${event.reason}${left ? c.yellow(`; ${left}`) : ''})${unanswered}`;
     }
     case 'protocol-header':

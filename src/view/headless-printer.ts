@@ -28,7 +28,9 @@ export interface PrinterOutput {
 export function streamOutput(stream: NodeJS.WritableStream & { readonly writableLength: number }): PrinterOutput {
   return {
     pendingBytes: () => stream.writableLength,
-    onceDrained: (callback) => { stream.once('drain', callback); },
+    onceDrained: (callback) => {
+      stream.once('drain', callback);
+    },
   };
 }
 
@@ -55,13 +57,14 @@ export interface HeadlessPrinterOptions {
 }
 
 /** A sink that also writes out what it holds on `flush()` (call it before exiting). */
-export type HeadlessPrinter = EventSink & OverloadableSink & {
-  flush(): void;
-  /** lines printed so far */
-  lines(): number;
-  /** lines dropped so far ('drop' only) */
-  dropped(): number;
-};
+export type HeadlessPrinter = EventSink &
+  OverloadableSink & {
+    flush(): void;
+    /** lines printed so far */
+    lines(): number;
+    /** lines dropped so far ('drop' only) */
+    dropped(): number;
+  };
 
 const BATCH_BYTES = 1024 * 1024;
 /** written at once when this much is waiting, else within FLUSH_DELAY_MS (too short to see) */
@@ -130,7 +133,8 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
     if (options.json) out.utf8(stringifyEvent(event));
     else {
       writeEventLine(out, event, lineOptions);
-      if (reply !== undefined) out.utf8(`  [RPC reply to correlation-id ${formatValue(reply.correlationId)}, ${formatDuration(reply.rttMicros)} after its request]`);
+      if (reply !== undefined)
+        out.utf8(`  [RPC reply to correlation-id ${formatValue(reply.correlationId)}, ${formatDuration(reply.rttMicros)} after its request]`);
     }
     out.endLine();
     if (out.sealedBytes + out.unsealedBytes >= FLUSH_BYTES) flush();

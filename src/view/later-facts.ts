@@ -8,9 +8,12 @@ import type { MessageEvent, SpyEvent } from '../events.js';
 
 export type OutcomeKind =
   /** publisher confirms: the broker took it (basic.ack) or refused it (basic.nack) */
-  | 'confirmed' | 'refused'
+  | 'confirmed'
+  | 'refused'
   /** deliveries: settled by the client */
-  | 'acked' | 'nacked' | 'rejected'
+  | 'acked'
+  | 'nacked'
+  | 'rejected'
   /** the channel or connection closed first: an unacked delivery goes back to its queue; an unconfirmed publish is unknown */
   | 'closed';
 
@@ -219,7 +222,8 @@ export function describeLater(event: SpyEvent, facts: LaterFacts | undefined, pe
   if (outcome !== undefined) {
     parts.push(outcomeWords(outcome, publish));
     afterMicros = outcome.afterMicros;
-    if (outcome.kind === 'refused' || outcome.kind === 'closed' || (outcome.kind !== 'acked' && outcome.kind !== 'confirmed' && outcome.requeue === false)) tone = 'error';
+    if (outcome.kind === 'refused' || outcome.kind === 'closed' || (outcome.kind !== 'acked' && outcome.kind !== 'confirmed' && outcome.requeue === false))
+      tone = 'error';
   } else if (pending) {
     parts.push(publish ? 'awaiting confirm' : 'unacked');
     if (tone === 'normal') tone = 'pending';
@@ -234,12 +238,17 @@ export function describeLater(event: SpyEvent, facts: LaterFacts | undefined, pe
 
 function outcomeWords(outcome: Outcome, publish: boolean): string {
   switch (outcome.kind) {
-    case 'confirmed': return 'confirmed';
-    case 'refused': return 'NACKED by the broker';
-    case 'acked': return 'acked';
+    case 'confirmed':
+      return 'confirmed';
+    case 'refused':
+      return 'NACKED by the broker';
+    case 'acked':
+      return 'acked';
     case 'nacked':
-    case 'rejected': return `${outcome.kind}, ${outcome.requeue ? 'requeued' : 'not requeued'}`;
-    case 'closed': return publish ? 'never confirmed: closed first' : 'never settled: closed first (requeued)';
+    case 'rejected':
+      return `${outcome.kind}, ${outcome.requeue ? 'requeued' : 'not requeued'}`;
+    case 'closed':
+      return publish ? 'never confirmed: closed first' : 'never settled: closed first (requeued)';
   }
 }
 

@@ -29,7 +29,12 @@ afterEach(async () => {
 });
 
 async function broker(options: Partial<BrokerOptions>, closes: string[] = []): Promise<RunningBroker> {
-  const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, observer: { onClose: (_id, reason) => closes.push(reason.detail ?? `${reason.by} ${reason.how}`) }, onWarning: () => undefined, ...options });
+  const b = await startBroker({
+    listen: { host: '127.0.0.1', port: 0 },
+    observer: { onClose: (_id, reason) => closes.push(reason.detail ?? `${reason.by} ${reason.how}`) },
+    onWarning: () => undefined,
+    ...options,
+  });
   cleanups.push(() => b.close());
   return b;
 }
@@ -46,18 +51,21 @@ const LOGIN_REFUSED = 'ACCESS_REFUSED - Login was refused using authentication m
 
 /** What RabbitMQ answers guest from another host: the login refusal that never says why. */
 function guestFromElsewhere(port: () => number): void {
-  it.skipIf(REMOTE === undefined)(`refuses guest from ${REMOTE ?? 'another address'} with 403, silently without authentication_failure_close${REMOTE === undefined ? ` (${NO_REMOTE})` : ''}`, async () => {
-    await expect(amqplib.connect({ hostname: REMOTE!, port: port(), username: 'guest', password: 'guest' })).rejects.toThrow(
-      `Handshake terminated by server: 403 (ACCESS-REFUSED) with message "${LOGIN_REFUSED}`,
-    );
-    const c = await RawClient.connect(port(), REMOTE!);
-    cleanups.push(() => c.destroy());
-    await expect(c.open()).rejects.toThrow(`got connection.close 403 ${LOGIN_REFUSED}`);
-    const quiet = await RawClient.connect(port(), REMOTE!);
-    cleanups.push(() => quiet.destroy());
-    await expect(quiet.open({ capabilities: {} })).rejects.toThrow(/socket closed while waiting for connection.tune/);
-    expect(quiet.frames.map((f) => f.type === 'method' && f.method.name)).toEqual(['connection.start']);
-  });
+  it.skipIf(REMOTE === undefined)(
+    `refuses guest from ${REMOTE ?? 'another address'} with 403, silently without authentication_failure_close${REMOTE === undefined ? ` (${NO_REMOTE})` : ''}`,
+    async () => {
+      await expect(amqplib.connect({ hostname: REMOTE!, port: port(), username: 'guest', password: 'guest' })).rejects.toThrow(
+        `Handshake terminated by server: 403 (ACCESS-REFUSED) with message "${LOGIN_REFUSED}`,
+      );
+      const c = await RawClient.connect(port(), REMOTE!);
+      cleanups.push(() => c.destroy());
+      await expect(c.open()).rejects.toThrow(`got connection.close 403 ${LOGIN_REFUSED}`);
+      const quiet = await RawClient.connect(port(), REMOTE!);
+      cleanups.push(() => quiet.destroy());
+      await expect(quiet.open({ capabilities: {} })).rejects.toThrow(/socket closed while waiting for connection.tune/);
+      expect(quiet.frames.map((f) => f.type === 'method' && f.method.name)).toEqual(['connection.start']);
+    },
+  );
 }
 
 /** What RabbitMQ answers a user opening a vhost it has no access to. */
@@ -69,7 +77,9 @@ function vhostRefused(target: () => { port: number; user: string; password: stri
     const text = `NOT_ALLOWED - access to vhost '/' refused for user '${user}'`;
     await expect(new AMQPClient(`amqp://${user}:${password}@127.0.0.1:${port}/%2F`).connect()).rejects.toThrow(`connection closed: ${text} (530)`);
     // amqplib does not read the close it gets for connection.open, from either broker
-    await expect(amqplib.connect({ hostname: '127.0.0.1', port, username: user, password, vhost: '/' })).rejects.toThrow('Expected ConnectionOpenOk; got <ConnectionClose channel:0>');
+    await expect(amqplib.connect({ hostname: '127.0.0.1', port, username: user, password, vhost: '/' })).rejects.toThrow(
+      'Expected ConnectionOpenOk; got <ConnectionClose channel:0>',
+    );
     const c = await RawClient.connect(port);
     cleanups.push(() => c.destroy());
     await expect(c.open({ user, password })).rejects.toThrow(`got connection.close 530 ${text}`);
@@ -83,19 +93,30 @@ describe('access control, the built-in broker', () => {
     let b: RunningBroker;
     const closes: string[] = [];
     beforeAll(async () => {
-      b = await startBroker({ listen: { host: '0.0.0.0', port: 0 }, users: [{ name: 'guest', password: 'guest' }, { name: 'ann', password: 'pw' }], observer: { onClose: (_id, reason) => closes.push(reason.detail ?? `${reason.by} ${reason.how}`) }, onWarning: () => undefined });
+      b = await startBroker({
+        listen: { host: '0.0.0.0', port: 0 },
+        users: [
+          { name: 'guest', password: 'guest' },
+          { name: 'ann', password: 'pw' },
+        ],
+        observer: { onClose: (_id, reason) => closes.push(reason.detail ?? `${reason.by} ${reason.how}`) },
+        onWarning: () => undefined,
+      });
     });
     afterAll(async () => {
       await b.close();
     });
     guestFromElsewhere(() => b.address.port);
 
-    it.skipIf(REMOTE === undefined)(`says why in the spy's close reason; guest from 127.0.0.1 and other users from anywhere log in${REMOTE === undefined ? ` (${NO_REMOTE})` : ''}`, async () => {
-      await waitFor(() => closes.length >= 3, 'the refused connections to close');
-      expect(closes[0]).toBe("authentication failed: user 'guest' can only connect via localhost (--allow-remote-guest allows it) (403 sent)");
-      await amqplibConnect('127.0.0.1', b.address.port, 'guest', 'guest');
-      await amqplibConnect(REMOTE!, b.address.port, 'ann', 'pw');
-    });
+    it.skipIf(REMOTE === undefined)(
+      `says why in the spy's close reason; guest from 127.0.0.1 and other users from anywhere log in${REMOTE === undefined ? ` (${NO_REMOTE})` : ''}`,
+      async () => {
+        await waitFor(() => closes.length >= 3, 'the refused connections to close');
+        expect(closes[0]).toBe("authentication failed: user 'guest' can only connect via localhost (--allow-remote-guest allows it) (403 sent)");
+        await amqplibConnect('127.0.0.1', b.address.port, 'guest', 'guest');
+        await amqplibConnect(REMOTE!, b.address.port, 'ann', 'pw');
+      },
+    );
   });
 
   it.skipIf(REMOTE === undefined)(`--allow-remote-guest lets guest in from anywhere${REMOTE === undefined ? ` (${NO_REMOTE})` : ''}`, async () => {
@@ -117,7 +138,14 @@ describe('access control, the built-in broker', () => {
   describe('per-user vhosts', () => {
     let b: RunningBroker;
     beforeAll(async () => {
-      b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, vhosts: ['/', 'orders'], users: [{ name: 'ann', password: 'pw', vhosts: ['orders'] }, { name: 'bob', password: 'pw' }] });
+      b = await startBroker({
+        listen: { host: '127.0.0.1', port: 0 },
+        vhosts: ['/', 'orders'],
+        users: [
+          { name: 'ann', password: 'pw', vhosts: ['orders'] },
+          { name: 'bob', password: 'pw' },
+        ],
+      });
     });
     afterAll(async () => {
       await b.close();
@@ -154,6 +182,8 @@ describeWithRabbitMQ('access control', () => {
     afterAll(() => {
       if (created) execFileSync('rabbitmqctl', ['delete_user', user], { stdio: 'ignore', timeout: 60_000 });
     }, 70_000);
-    vhostRefused(() => (created ? { port: rabbitAddress().port, user, password: 'pw' } : 'skipped: rabbitmqctl cannot create a user here (built-in broker only)'));
+    vhostRefused(() =>
+      created ? { port: rabbitAddress().port, user, password: 'pw' } : 'skipped: rabbitmqctl cannot create a user here (built-in broker only)',
+    );
   });
 });

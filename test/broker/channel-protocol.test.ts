@@ -50,7 +50,11 @@ function channelCases(port: () => number): void {
       c.publish(1, '', q, 'three');
       await c.expectMethod('basic.return');
       while (confirmOutcomes(c).size < 3) await c.next('confirms');
-      expect([...confirmOutcomes(c)]).toEqual([[1, 'ack'], [2, 'ack'], [3, 'ack']]);
+      expect([...confirmOutcomes(c)]).toEqual([
+        [1, 'ack'],
+        [2, 'ack'],
+        [3, 'ack'],
+      ]);
       // the return comes before any ack that covers tag 2
       const names = methods(c.frames).map((m) => m.name);
       const returnAt = names.indexOf('basic.return');
@@ -71,9 +75,17 @@ function channelCases(port: () => number): void {
       c.send(1, 'basic.get', { queue: q, 'no-ack': true });
       c.publish(1, '', q, 'fits again');
       while (confirmOutcomes(c).size < 3) await c.next('confirms');
-      expect([...confirmOutcomes(c)]).toEqual([[1, 'ack'], [2, 'nack'], [3, 'ack']]);
+      expect([...confirmOutcomes(c)]).toEqual([
+        [1, 'ack'],
+        [2, 'nack'],
+        [3, 'ack'],
+      ]);
       const confirms = methods(c.frames).filter((m) => m.name === 'basic.ack' || m.name === 'basic.nack');
-      expect(confirms.map((m) => [m.name, Number(m.args['delivery-tag'])])).toEqual([['basic.ack', 1], ['basic.nack', 2], ['basic.ack', 3]]);
+      expect(confirms.map((m) => [m.name, Number(m.args['delivery-tag'])])).toEqual([
+        ['basic.ack', 1],
+        ['basic.nack', 2],
+        ['basic.ack', 3],
+      ]);
       c.destroy();
     });
   });
@@ -159,7 +171,12 @@ function channelCases(port: () => number): void {
       const third = await getOne(false);
       c.send(1, 'basic.nack', { 'delivery-tag': third.tag, multiple: true, requeue: true });
       const again = [await getOne(true), await getOne(true), await getOne(true), await getOne(true)];
-      expect(again.map((m) => [m.body, m.redelivered])).toEqual([['m1', true], ['m2', true], ['m3', true], ['m4', false]]);
+      expect(again.map((m) => [m.body, m.redelivered])).toEqual([
+        ['m1', true],
+        ['m2', true],
+        ['m3', true],
+        ['m4', false],
+      ]);
       c.destroy();
     });
 

@@ -18,7 +18,11 @@ afterEach(async () => {
 });
 
 async function broker(options: Partial<BrokerOptions>, closes: string[] = []): Promise<RunningBroker> {
-  const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, observer: { onClose: (_id, reason) => closes.push(reason.detail ?? `${reason.by} ${reason.how}`) }, ...options });
+  const b = await startBroker({
+    listen: { host: '127.0.0.1', port: 0 },
+    observer: { onClose: (_id, reason) => closes.push(reason.detail ?? `${reason.by} ${reason.how}`) },
+    ...options,
+  });
   cleanups.push(() => b.close());
   return b;
 }
@@ -87,7 +91,9 @@ describe('handshake timeout', () => {
   it('0 turns the timeout off', async () => {
     const b = await broker({ handshakeTimeout: 0 });
     expect(b.broker.handshakeTimeout).toBe(0);
-    await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, handshakeTimeout: -1 })).rejects.toThrow('--handshake-timeout: expected an integer from 0 to 2147483647, got -1');
+    await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, handshakeTimeout: -1 })).rejects.toThrow(
+      '--handshake-timeout: expected an integer from 0 to 2147483647, got -1',
+    );
   });
 });
 

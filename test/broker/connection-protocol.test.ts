@@ -53,7 +53,16 @@ describe('handshake', () => {
     const props = start.args['server-properties'] as FieldTable;
     expect(tableGet(props, 'product')?.value).toBe('amqp-spy');
     expect(typeof tableGet(props, 'version')?.value).toBe('string');
-    for (const cap of ['publisher_confirms', 'exchange_exchange_bindings', 'basic.nack', 'consumer_cancel_notify', 'connection.blocked', 'authentication_failure_close', 'per_consumer_qos', 'direct_reply_to']) {
+    for (const cap of [
+      'publisher_confirms',
+      'exchange_exchange_bindings',
+      'basic.nack',
+      'consumer_cancel_notify',
+      'connection.blocked',
+      'authentication_failure_close',
+      'per_consumer_qos',
+      'direct_reply_to',
+    ]) {
       expect(capability(props, cap)).toBe(true);
     }
     c.send(0, 'connection.start-ok', { 'client-properties': fieldTable({}), mechanism: 'PLAIN', response: '\u0000guest\u0000guest' });
@@ -91,7 +100,9 @@ describe('handshake', () => {
       "connection #2: refused login of user 'guest': no user 'guest' on this broker (users: ann)",
     ]);
     const e = await client(b);
-    await expect(e.open({ user: 'bob', password: 'x' })).rejects.toThrow("ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. No user 'bob' on this broker.");
+    await expect(e.open({ user: 'bob', password: 'x' })).rejects.toThrow(
+      "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. No user 'bob' on this broker.",
+    );
   });
 
   it('refuses an unknown vhost with 530 and accepts the configured ones', async () => {
@@ -127,22 +138,29 @@ describe('handshake', () => {
     const c = await client(b);
     c.write(AMQP_0_9_1);
     await c.expectMethod('connection.start');
-    c.send(0, 'connection.start-ok', { 'client-properties': fieldTable({ product: 'raw-test' }), mechanism: 'PLAIN', response: '\0guest\0guest', locale: 'en_US' });
+    c.send(0, 'connection.start-ok', {
+      'client-properties': fieldTable({ product: 'raw-test' }),
+      mechanism: 'PLAIN',
+      response: '\0guest\0guest',
+      locale: 'en_US',
+    });
     await c.expectMethod('connection.tune');
     // one write: tune-ok, open, a channel, a queue, a publish whose body frame is 10008 bytes
     // (over the handshake's 4096 + 8), and a get
     const body = Buffer.alloc(10_000, 7);
     c.frameMax = 131072;
     const m = encodeMethodFrame;
-    c.write(Buffer.concat([
-      m(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 }),
-      m(0, 'connection.open', { 'virtual-host': '/' }),
-      m(1, 'channel.open', {}),
-      m(1, 'queue.declare', { queue: 'pipelined', exclusive: true }),
-      m(1, 'basic.publish', { exchange: '', 'routing-key': 'pipelined' }),
-      ...encodeContentFrames(1, 60, {}, body, 131072),
-      m(1, 'basic.get', { queue: 'pipelined', 'no-ack': true }),
-    ]));
+    c.write(
+      Buffer.concat([
+        m(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 }),
+        m(0, 'connection.open', { 'virtual-host': '/' }),
+        m(1, 'channel.open', {}),
+        m(1, 'queue.declare', { queue: 'pipelined', exclusive: true }),
+        m(1, 'basic.publish', { exchange: '', 'routing-key': 'pipelined' }),
+        ...encodeContentFrames(1, 60, {}, body, 131072),
+        m(1, 'basic.get', { queue: 'pipelined', 'no-ack': true }),
+      ]),
+    );
     await c.expectMethod('connection.open-ok');
     await c.expectMethod('basic.get-ok');
     await c.next('the content header');
@@ -311,7 +329,9 @@ describe('options', () => {
     await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, users: [parseUserOption('ann:pw@orders')] })).rejects.toThrow(
       "--user: user 'ann' is given vhost 'orders', which the broker does not have (add --vhost orders)",
     );
-    await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, maxMessageSize: 0 })).rejects.toThrow('--max-message-size: expected an integer from 1 to 536870912, got 0');
+    await expect(startBroker({ listen: { host: '127.0.0.1', port: 0 }, maxMessageSize: 0 })).rejects.toThrow(
+      '--max-message-size: expected an integer from 1 to 536870912, got 0',
+    );
   });
 });
 
@@ -338,31 +358,31 @@ function sharedCases(port: () => number): void {
     );
   });
 
-    it('splits deliveries at the client frame-max (8192) and enforces channel-max (256)', async () => {
-      const c = await connect();
-      await c.open({ frameMax: 8192, channelMax: 256 });
-      await c.openChannel(1);
-      c.send(1, 'queue.declare', { queue: '', exclusive: true });
-      const q = String((await c.expectMethod('queue.declare-ok')).args['queue']);
-      const body = Buffer.alloc(20_000, 7);
-      c.publish(1, '', q, body);
-      c.send(1, 'basic.get', { queue: q, 'no-ack': true });
-      await c.expectMethod('basic.get-ok');
-      expect((await c.next()).type).toBe('header');
-      const parts: Uint8Array[] = [];
-      while (parts.reduce((n, p) => n + p.length, 0) < body.length) {
-        const f = await c.next();
-        if (f.type !== 'body') throw new Error(`expected a body frame, got ${f.type}`);
-        expect(f.body.length).toBeLessThanOrEqual(8192 - 8);
-        parts.push(f.body);
-      }
-      expect(parts).toHaveLength(3);
-      expect(Buffer.concat(parts)).toEqual(body);
-      for (let ch = 2; ch <= 256; ch++) c.send(ch, 'channel.open');
-      for (let ch = 2; ch <= 256; ch++) await c.expectMethod('channel.open-ok');
-      c.send(257, 'channel.open');
-      expect(await c.expectConnectionClose()).toEqual([530, 'NOT_ALLOWED - number of channels opened (256) has reached the negotiated channel_max (256)']);
-    });
+  it('splits deliveries at the client frame-max (8192) and enforces channel-max (256)', async () => {
+    const c = await connect();
+    await c.open({ frameMax: 8192, channelMax: 256 });
+    await c.openChannel(1);
+    c.send(1, 'queue.declare', { queue: '', exclusive: true });
+    const q = String((await c.expectMethod('queue.declare-ok')).args['queue']);
+    const body = Buffer.alloc(20_000, 7);
+    c.publish(1, '', q, body);
+    c.send(1, 'basic.get', { queue: q, 'no-ack': true });
+    await c.expectMethod('basic.get-ok');
+    expect((await c.next()).type).toBe('header');
+    const parts: Uint8Array[] = [];
+    while (parts.reduce((n, p) => n + p.length, 0) < body.length) {
+      const f = await c.next();
+      if (f.type !== 'body') throw new Error(`expected a body frame, got ${f.type}`);
+      expect(f.body.length).toBeLessThanOrEqual(8192 - 8);
+      parts.push(f.body);
+    }
+    expect(parts).toHaveLength(3);
+    expect(Buffer.concat(parts)).toEqual(body);
+    for (let ch = 2; ch <= 256; ch++) c.send(ch, 'channel.open');
+    for (let ch = 2; ch <= 256; ch++) await c.expectMethod('channel.open-ok');
+    c.send(257, 'channel.open');
+    expect(await c.expectConnectionClose()).toEqual([530, 'NOT_ALLOWED - number of channels opened (256) has reached the negotiated channel_max (256)']);
+  });
 }
 
 describe('handshake details shared with RabbitMQ, on the built-in broker', () => {

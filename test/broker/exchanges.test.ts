@@ -99,7 +99,12 @@ describe('headers matching', () => {
     ['boolean vs string', t(['a', { type: 't', value: true }]), t(['a', S('true')]), false],
     ['string vs bytes with the same content', t(['a', S('ab')]), t(['a', { type: 'x', value: new Uint8Array([97, 98]) }]), true],
     ['arrays compare typed elements', t(['a', { type: 'A', value: [S('x')] }]), t(['a', { type: 'A', value: [S('x')] }]), true],
-    ['arrays with other element types differ', t(['a', { type: 'A', value: [{ type: 'b', value: 1 }] }]), t(['a', { type: 'A', value: [{ type: 'l', value: 1n }] }]), false],
+    [
+      'arrays with other element types differ',
+      t(['a', { type: 'A', value: [{ type: 'b', value: 1 }] }]),
+      t(['a', { type: 'A', value: [{ type: 'l', value: 1n }] }]),
+      false,
+    ],
     ['no headers property', t(['a', S('1')]), undefined, false],
   ];
   it.each(table)('%s', (_name, args, headers, expected) => {

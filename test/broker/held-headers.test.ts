@@ -19,7 +19,9 @@ describe('the built-in broker holds message headers as bytes', () => {
       ready = { port: broker.address.port };
     `);
   });
-  afterAll(async () => { await probe.stop(); });
+  afterAll(async () => {
+    await probe.stop();
+  });
 
   it('hundreds of messages with huge void-valued headers, queued and dead-lettered: memory is their bytes; consumed intact', async () => {
     const conn = await amqplib.connect({ hostname: '127.0.0.1', port: probe.ready.port, username: 'guest', password: 'guest' });
@@ -28,7 +30,10 @@ describe('the built-in broker holds message headers as bytes', () => {
       await ch.assertQueue('held', { durable: false });
       await ch.assertQueue('dead', { durable: false });
       // expires at once into 'dead': the dead-lettered copy gets new headers (x-death)
-      await ch.assertQueue('expiring', { durable: false, arguments: { 'x-message-ttl': 0, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'dead' } });
+      await ch.assertQueue('expiring', {
+        durable: false,
+        arguments: { 'x-message-ttl': 0, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'dead' },
+      });
       const voids = new Array<null>(VOIDS).fill(null);
       const base = await probe.measure();
       for (let i = 0; i < PER_QUEUE; i++) {

@@ -49,7 +49,9 @@ describe('memory alarm with real clients', () => {
     const other = await amqplib.connect({ hostname: '127.0.0.1', port: b.address.port });
     cleanups.push(() => other.close().catch(() => undefined));
     let otherBlocked = false;
-    other.on('blocked', () => { otherBlocked = true; });
+    other.on('blocked', () => {
+      otherBlocked = true;
+    });
     const otherCh = await other.createChannel();
     expect((await otherCh.checkQueue(queue)).messageCount).toBe(1);
 
@@ -88,11 +90,13 @@ describe('memory alarm with real clients', () => {
     c.send(1, 'queue.declare', { queue: '', exclusive: true });
     const q = String((await c.expectMethod('queue.declare-ok')).args['queue']);
     // one write, one chunk: the declare after the publish is read with it and answered
-    c.write(Buffer.concat([
-      encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': q }),
-      ...encodeContentFrames(1, 60, {}, Buffer.from('first'), c.frameMax),
-      encodeMethodFrame(1, 'queue.declare', { queue: q, passive: true }),
-    ]));
+    c.write(
+      Buffer.concat([
+        encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': q }),
+        ...encodeContentFrames(1, 60, {}, Buffer.from('first'), c.frameMax),
+        encodeMethodFrame(1, 'queue.declare', { queue: q, passive: true }),
+      ]),
+    );
     expect((await c.expectMethod('queue.declare-ok')).args['message-count']).toBe(1);
     // what comes after is not read
     c.send(1, 'queue.declare', { queue: q, passive: true });
@@ -116,9 +120,13 @@ function rss(pid: number): number {
 
 async function spawnBroker(args: string[], nodeOptions: string[] = []): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeOptions, CLI, '--standalone', '--listen', String(port), '--no-tui', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeOptions, CLI, '--standalone', '--listen', String(port), '--no-tui', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -142,9 +150,15 @@ async function floodUntilBlocked(port: number, body: Buffer): Promise<{ publishe
   let blocked = false;
   let unblocked = false;
   let closed = false;
-  conn.on('blocked', () => { blocked = true; });
-  conn.on('unblocked', () => { unblocked = true; });
-  conn.on('close', () => { closed = true; });
+  conn.on('blocked', () => {
+    blocked = true;
+  });
+  conn.on('unblocked', () => {
+    unblocked = true;
+  });
+  conn.on('close', () => {
+    closed = true;
+  });
   const ch = await conn.createChannel();
   const queue = 'memory-flood';
   await ch.assertQueue(queue, { durable: false });
@@ -154,7 +168,12 @@ async function floodUntilBlocked(port: number, body: Buffer): Promise<{ publishe
     if (!ch.sendToQueue(queue, body)) {
       // the socket is full: wait for it to drain, or for the broker to say why it does not
       await new Promise<void>((resolve) => {
-        const done = (): void => { ch.off('drain', done); conn.off('blocked', done); conn.off('close', done); resolve(); };
+        const done = (): void => {
+          ch.off('drain', done);
+          conn.off('blocked', done);
+          conn.off('close', done);
+          resolve();
+        };
         ch.once('drain', done);
         conn.once('blocked', done);
         conn.once('close', done);
@@ -180,7 +199,9 @@ describe('a flood into a queue nobody reads', () => {
     const before = rss(child.pid!);
     const { blockedAt } = await floodUntilBlocked(port, Buffer.alloc(4096, 7));
     const grown = rss(child.pid!) - before;
-    console.log(`--max-memory 64 MiB: blocked after ${blockedAt} publishes of 4 KiB (${(blockedAt * 4096 / MiB).toFixed(1)} MiB of bodies), broker RSS grew ${(grown / MiB).toFixed(1)} MiB`);
+    console.log(
+      `--max-memory 64 MiB: blocked after ${blockedAt} publishes of 4 KiB (${((blockedAt * 4096) / MiB).toFixed(1)} MiB of bodies), broker RSS grew ${(grown / MiB).toFixed(1)} MiB`,
+    );
     expect(child.exitCode).toBe(null);
     // blocked because of the bodies it holds, well before holding twice the limit
     expect(blockedAt * 4096).toBeLessThan(2 * maxMemory);
@@ -201,7 +222,9 @@ describe('a flood into a queue nobody reads', () => {
     const conn = await amqplib.connect({ hostname: '127.0.0.1', port });
     conn.on('error', () => undefined);
     let blocked = false;
-    conn.on('blocked', () => { blocked = true; });
+    conn.on('blocked', () => {
+      blocked = true;
+    });
     const ch = await conn.createChannel();
     ch.on('error', () => undefined);
     await ch.assertQueue('big', { durable: false });
@@ -209,7 +232,9 @@ describe('a flood into a queue nobody reads', () => {
     ch.sendToQueue('big', Buffer.alloc(size, 1));
     await waitFor(() => blocked, 'connection.blocked', 60_000);
     const socket = (conn.connection as unknown as { stream: { bytesWritten: number } }).stream;
-    console.log(`a 100 MiB body: blocked with ${(socket.bytesWritten / MiB).toFixed(1)} MiB of it handed to the socket, broker RSS ${(rss(child.pid!) / MiB).toFixed(1)} MiB`);
+    console.log(
+      `a 100 MiB body: blocked with ${(socket.bytesWritten / MiB).toFixed(1)} MiB of it handed to the socket, broker RSS ${(rss(child.pid!) / MiB).toFixed(1)} MiB`,
+    );
     expect(socket.bytesWritten).toBeLessThan(size);
     expect(child.exitCode).toBe(null);
     // the half-read body goes with its connection; then the alarm ends and publishers pass
@@ -217,6 +242,8 @@ describe('a flood into a queue nobody reads', () => {
     const next = await amqplib.connect({ hostname: '127.0.0.1', port });
     cleanups.push(() => next.close().catch(() => undefined));
     const confirms = await next.createConfirmChannel();
-    await new Promise<void>((resolve, reject) => confirms.sendToQueue('big', Buffer.from('small'), {}, (err: unknown) => (err ? reject(err as Error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      confirms.sendToQueue('big', Buffer.from('small'), {}, (err: unknown) => (err ? reject(err as Error) : resolve())),
+    );
   }, 120_000);
 });

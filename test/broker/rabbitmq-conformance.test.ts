@@ -35,17 +35,28 @@ const long = (value: number): FieldValue => ({ type: 'l', value: BigInt(value) }
 
 function toAmqplib(v: FieldValue): unknown {
   switch (v.type) {
-    case 'S': return typeof v.value === 'string' ? v.value : Buffer.from(v.value);
-    case 't': return v.value;
-    case 'b': return { '!': 'byte', value: v.value };
-    case 's': return { '!': 'short', value: v.value };
-    case 'I': return { '!': 'int', value: v.value };
-    case 'l': return { '!': 'long', value: Number(v.value) };
-    case 'd': return { '!': 'double', value: v.value };
-    case 'T': return { '!': 'timestamp', value: Number(v.value) };
-    case 'V': return null;
-    case 'A': return v.value.map(toAmqplib);
-    default: throw new Error(`no amqplib encoding for ${v.type} in this test`);
+    case 'S':
+      return typeof v.value === 'string' ? v.value : Buffer.from(v.value);
+    case 't':
+      return v.value;
+    case 'b':
+      return { '!': 'byte', value: v.value };
+    case 's':
+      return { '!': 'short', value: v.value };
+    case 'I':
+      return { '!': 'int', value: v.value };
+    case 'l':
+      return { '!': 'long', value: Number(v.value) };
+    case 'd':
+      return { '!': 'double', value: v.value };
+    case 'T':
+      return { '!': 'timestamp', value: Number(v.value) };
+    case 'V':
+      return null;
+    case 'A':
+      return v.value.map(toAmqplib);
+    default:
+      throw new Error(`no amqplib encoding for ${v.type} in this test`);
   }
 }
 const amqplibTable = (args: Args | undefined): Record<string, unknown> => Object.fromEntries((args ?? []).map(([k, v]) => [k, toAmqplib(v)]));
@@ -93,16 +104,28 @@ async function runOnRabbit(conns: Record<Conn, amqp.ChannelModel>, ops: readonly
             const ch = await channel();
             used.add(`x:${n(o.name)}`);
             if (o.passive === true) await ch.checkExchange(n(o.name));
-            else await ch.assertExchange(n(o.name), o.type ?? 'direct', { durable: o.durable ?? false, autoDelete: o.autoDelete ?? false, internal: o.internal ?? false, arguments: amqplibTable(o.args) });
+            else
+              await ch.assertExchange(n(o.name), o.type ?? 'direct', {
+                durable: o.durable ?? false,
+                autoDelete: o.autoDelete ?? false,
+                internal: o.internal ?? false,
+                arguments: amqplibTable(o.args),
+              });
             out.push('ok');
             break;
           }
           case 'queue': {
             const ch = await channel(o.conn);
             used.add(`q:${n(o.name)}`);
-            const r = o.passive === true
-              ? await ch.checkQueue(n(o.name))
-              : await ch.assertQueue(n(o.name), { durable: o.durable ?? false, exclusive: o.exclusive ?? false, autoDelete: o.autoDelete ?? false, arguments: amqplibTable(o.args) });
+            const r =
+              o.passive === true
+                ? await ch.checkQueue(n(o.name))
+                : await ch.assertQueue(n(o.name), {
+                    durable: o.durable ?? false,
+                    exclusive: o.exclusive ?? false,
+                    autoDelete: o.autoDelete ?? false,
+                    arguments: amqplibTable(o.args),
+                  });
             out.push(`ok ${r.messageCount}/${r.consumerCount}`);
             break;
           }
@@ -181,11 +204,27 @@ function runOnModel(ops: readonly Op[], n: (s: string) => string): string[] {
     try {
       switch (o.op) {
         case 'exchange':
-          vhost.declareExchange({ name: n(o.name), type: o.type ?? 'direct', passive: o.passive ?? false, durable: o.durable ?? false, autoDelete: o.autoDelete ?? false, internal: o.internal ?? false, arguments: table(o.args) });
+          vhost.declareExchange({
+            name: n(o.name),
+            type: o.type ?? 'direct',
+            passive: o.passive ?? false,
+            durable: o.durable ?? false,
+            autoDelete: o.autoDelete ?? false,
+            internal: o.internal ?? false,
+            arguments: table(o.args),
+          });
           out.push('ok');
           break;
         case 'queue': {
-          const r = vhost.declareQueue({ name: n(o.name), connection: o.conn ?? 'A', passive: o.passive ?? false, durable: o.durable ?? false, exclusive: o.exclusive ?? false, autoDelete: o.autoDelete ?? false, arguments: table(o.args) });
+          const r = vhost.declareQueue({
+            name: n(o.name),
+            connection: o.conn ?? 'A',
+            passive: o.passive ?? false,
+            durable: o.durable ?? false,
+            exclusive: o.exclusive ?? false,
+            autoDelete: o.autoDelete ?? false,
+            arguments: table(o.args),
+          });
           out.push(`ok ${r.messageCount}/${r.consumerCount}`);
           break;
         }
@@ -246,39 +285,129 @@ function runOnModel(ops: readonly Op[], n: (s: string) => string): string[] {
 }
 
 const scenarios: Record<string, Op[]> = {
-  'exchange durable mismatch': [{ op: 'exchange', name: 'x' }, { op: 'exchange', name: 'x', durable: true }],
-  'exchange type mismatch': [{ op: 'exchange', name: 'x' }, { op: 'exchange', name: 'x', type: 'fanout' }],
-  'exchange auto-delete mismatch': [{ op: 'exchange', name: 'x' }, { op: 'exchange', name: 'x', autoDelete: true }],
-  'exchange internal mismatch': [{ op: 'exchange', name: 'x' }, { op: 'exchange', name: 'x', internal: true }],
-  'alternate-exchange added': [{ op: 'exchange', name: 'x' }, { op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae')]] }],
-  'alternate-exchange removed': [{ op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae')]] }, { op: 'exchange', name: 'x' }],
-  'alternate-exchange changed': [{ op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae')]] }, { op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae2')]] }],
+  'exchange durable mismatch': [
+    { op: 'exchange', name: 'x' },
+    { op: 'exchange', name: 'x', durable: true },
+  ],
+  'exchange type mismatch': [
+    { op: 'exchange', name: 'x' },
+    { op: 'exchange', name: 'x', type: 'fanout' },
+  ],
+  'exchange auto-delete mismatch': [
+    { op: 'exchange', name: 'x' },
+    { op: 'exchange', name: 'x', autoDelete: true },
+  ],
+  'exchange internal mismatch': [
+    { op: 'exchange', name: 'x' },
+    { op: 'exchange', name: 'x', internal: true },
+  ],
+  'alternate-exchange added': [
+    { op: 'exchange', name: 'x' },
+    { op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae')]] },
+  ],
+  'alternate-exchange removed': [
+    { op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae')]] },
+    { op: 'exchange', name: 'x' },
+  ],
+  'alternate-exchange changed': [
+    { op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae')]] },
+    { op: 'exchange', name: 'x', args: [['alternate-exchange', S('ae2')]] },
+  ],
   'alternate-exchange of the wrong type': [{ op: 'exchange', name: 'x', args: [['alternate-exchange', byte(5)]] }],
   'reserved exchange name': [{ op: 'exchange', name: 'amq.spy-test' }],
-  'amq.direct redeclared': [{ op: 'exchange', name: 'amq.direct', durable: true }, { op: 'exchange', name: 'amq.direct' }],
+  'amq.direct redeclared': [
+    { op: 'exchange', name: 'amq.direct', durable: true },
+    { op: 'exchange', name: 'amq.direct' },
+  ],
   'default exchange declared': [{ op: 'exchange', name: '', durable: true }],
   'default exchange passive': [{ op: 'exchange', name: '', passive: true }],
   'missing exchange passive': [{ op: 'exchange', name: 'nope', passive: true }],
-  'delete missing exchange, then default': [{ op: 'deleteExchange', name: 'nope' }, { op: 'deleteExchange', name: '' }],
+  'delete missing exchange, then default': [
+    { op: 'deleteExchange', name: 'nope' },
+    { op: 'deleteExchange', name: '' },
+  ],
   'delete system exchange': [{ op: 'deleteExchange', name: 'amq.fanout', ifUnused: true }],
-  'delete bound exchange if unused': [{ op: 'exchange', name: 'x' }, { op: 'queue', name: 'q' }, { op: 'bind', queue: 'q', exchange: 'x', key: 'k' }, { op: 'deleteExchange', name: 'x', ifUnused: true }],
-  'bind to a missing queue': [{ op: 'exchange', name: 'x' }, { op: 'bind', queue: 'noq', exchange: 'x', key: 'k' }],
+  'delete bound exchange if unused': [
+    { op: 'exchange', name: 'x' },
+    { op: 'queue', name: 'q' },
+    { op: 'bind', queue: 'q', exchange: 'x', key: 'k' },
+    { op: 'deleteExchange', name: 'x', ifUnused: true },
+  ],
+  'bind to a missing queue': [
+    { op: 'exchange', name: 'x' },
+    { op: 'bind', queue: 'noq', exchange: 'x', key: 'k' },
+  ],
   'bind with both ends missing': [{ op: 'bind', queue: 'noq', exchange: 'nox', key: 'k' }],
-  'bind to the default exchange': [{ op: 'queue', name: 'q' }, { op: 'bind', queue: 'q', exchange: '', key: 'k' }],
-  'unbind nothing, then from the default exchange': [{ op: 'queue', name: 'q' }, { op: 'unbind', queue: 'q', exchange: 'amq.direct', key: 'zz' }, { op: 'unbind', queue: 'q', exchange: 'nox', key: 'zz' }, { op: 'unbind', queue: 'q', exchange: '', key: 'q' }],
-  'exchange-to-exchange with missing ends': [{ op: 'exchange', name: 'x' }, { op: 'bindExchange', destination: 'x', source: 'nosrc', key: 'k' }],
-  'exchange-to-exchange to a missing destination': [{ op: 'exchange', name: 'x' }, { op: 'bindExchange', destination: 'nodst', source: 'x', key: 'k' }],
-  'headers binding with a bad x-match': [{ op: 'queue', name: 'q' }, { op: 'bind', queue: 'q', exchange: 'amq.headers', key: '', args: [['x-match', S('bogus')]] }],
-  'headers binding with a numeric x-match': [{ op: 'queue', name: 'q' }, { op: 'bind', queue: 'q', exchange: 'amq.headers', key: '', args: [['x-match', byte(5)]] }],
-  'queue durable mismatch': [{ op: 'queue', name: 'q' }, { op: 'queue', name: 'q', durable: true }],
-  'queue auto-delete mismatch': [{ op: 'queue', name: 'q' }, { op: 'queue', name: 'q', autoDelete: true }],
-  'queue exclusive mismatch': [{ op: 'queue', name: 'q' }, { op: 'queue', name: 'q', exclusive: true }],
-  'queue x-max-length changed': [{ op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] }, { op: 'queue', name: 'q', args: [['x-max-length', byte(20)]] }],
-  'queue x-max-length removed': [{ op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] }, { op: 'queue', name: 'q' }],
-  'queue x-max-length as long and string': [{ op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] }, { op: 'queue', name: 'q', args: [['x-max-length', long(10)], ['foo', S('bar')]] }, { op: 'queue', name: 'q', args: [['x-max-length', S('10')]] }],
-  'queue x-max-length as double': [{ op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] }, { op: 'queue', name: 'q', args: [['x-max-length', { type: 'd', value: 10 }]] }],
-  'queue x-message-ttl changed': [{ op: 'queue', name: 'q', args: [['x-message-ttl', byte(10)]] }, { op: 'queue', name: 'q', args: [['x-message-ttl', byte(20)]] }],
-  'queue x-queue-type classic is the default': [{ op: 'queue', name: 'q' }, { op: 'queue', name: 'q', args: [['x-queue-type', S('classic')]] }],
+  'bind to the default exchange': [
+    { op: 'queue', name: 'q' },
+    { op: 'bind', queue: 'q', exchange: '', key: 'k' },
+  ],
+  'unbind nothing, then from the default exchange': [
+    { op: 'queue', name: 'q' },
+    { op: 'unbind', queue: 'q', exchange: 'amq.direct', key: 'zz' },
+    { op: 'unbind', queue: 'q', exchange: 'nox', key: 'zz' },
+    { op: 'unbind', queue: 'q', exchange: '', key: 'q' },
+  ],
+  'exchange-to-exchange with missing ends': [
+    { op: 'exchange', name: 'x' },
+    { op: 'bindExchange', destination: 'x', source: 'nosrc', key: 'k' },
+  ],
+  'exchange-to-exchange to a missing destination': [
+    { op: 'exchange', name: 'x' },
+    { op: 'bindExchange', destination: 'nodst', source: 'x', key: 'k' },
+  ],
+  'headers binding with a bad x-match': [
+    { op: 'queue', name: 'q' },
+    { op: 'bind', queue: 'q', exchange: 'amq.headers', key: '', args: [['x-match', S('bogus')]] },
+  ],
+  'headers binding with a numeric x-match': [
+    { op: 'queue', name: 'q' },
+    { op: 'bind', queue: 'q', exchange: 'amq.headers', key: '', args: [['x-match', byte(5)]] },
+  ],
+  'queue durable mismatch': [
+    { op: 'queue', name: 'q' },
+    { op: 'queue', name: 'q', durable: true },
+  ],
+  'queue auto-delete mismatch': [
+    { op: 'queue', name: 'q' },
+    { op: 'queue', name: 'q', autoDelete: true },
+  ],
+  'queue exclusive mismatch': [
+    { op: 'queue', name: 'q' },
+    { op: 'queue', name: 'q', exclusive: true },
+  ],
+  'queue x-max-length changed': [
+    { op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] },
+    { op: 'queue', name: 'q', args: [['x-max-length', byte(20)]] },
+  ],
+  'queue x-max-length removed': [
+    { op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] },
+    { op: 'queue', name: 'q' },
+  ],
+  'queue x-max-length as long and string': [
+    { op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] },
+    {
+      op: 'queue',
+      name: 'q',
+      args: [
+        ['x-max-length', long(10)],
+        ['foo', S('bar')],
+      ],
+    },
+    { op: 'queue', name: 'q', args: [['x-max-length', S('10')]] },
+  ],
+  'queue x-max-length as double': [
+    { op: 'queue', name: 'q', args: [['x-max-length', byte(10)]] },
+    { op: 'queue', name: 'q', args: [['x-max-length', { type: 'd', value: 10 }]] },
+  ],
+  'queue x-message-ttl changed': [
+    { op: 'queue', name: 'q', args: [['x-message-ttl', byte(10)]] },
+    { op: 'queue', name: 'q', args: [['x-message-ttl', byte(20)]] },
+  ],
+  'queue x-queue-type classic is the default': [
+    { op: 'queue', name: 'q' },
+    { op: 'queue', name: 'q', args: [['x-queue-type', S('classic')]] },
+  ],
   'x-max-length string': [{ op: 'queue', name: 'q', args: [['x-max-length', S('abc')]] }],
   'x-max-length negative': [{ op: 'queue', name: 'q', args: [['x-max-length', byte(-1)]] }],
   'x-message-ttl too large': [{ op: 'queue', name: 'q', args: [['x-message-ttl', long(315360000001)]] }],
@@ -290,25 +419,79 @@ const scenarios: Record<string, Op[]> = {
   'x-dead-letter-routing-key alone': [{ op: 'queue', name: 'q', args: [['x-dead-letter-routing-key', S('rk')]] }],
   'x-queue-mode bogus': [{ op: 'queue', name: 'q', args: [['x-queue-mode', S('bogus')]] }],
   'x-single-active-consumer string': [{ op: 'queue', name: 'q', args: [['x-single-active-consumer', S('yes')]] }],
-  'validation order': [{ op: 'queue', name: 'q', args: [['x-max-length', byte(-1)], ['x-expires', byte(0)]] }],
+  'validation order': [
+    {
+      op: 'queue',
+      name: 'q',
+      args: [
+        ['x-max-length', byte(-1)],
+        ['x-expires', byte(0)],
+      ],
+    },
+  ],
   'reserved queue name': [{ op: 'queue', name: 'amq.spy-test' }],
   'missing queue passive': [{ op: 'queue', name: 'noq', passive: true }],
   'purge a missing queue': [{ op: 'purge', name: 'noq' }],
   'delete a missing queue': [{ op: 'deleteQueue', name: 'noq' }],
-  'delete a non-empty queue if empty': [{ op: 'queue', name: 'q' }, { op: 'publish', exchange: '', key: 'q', body: 'a' }, { op: 'publish', exchange: '', key: 'q', body: 'b' }, { op: 'queue', name: 'q', passive: true }, { op: 'purge', name: 'q' }, { op: 'publish', exchange: '', key: 'q' }, { op: 'queue', name: 'q', passive: true }, { op: 'deleteQueue', name: 'q', ifEmpty: true }],
-  'delete returns the count': [{ op: 'queue', name: 'q' }, { op: 'publish', exchange: '', key: 'q' }, { op: 'queue', name: 'q', passive: true }, { op: 'deleteQueue', name: 'q' }],
-  'exclusive queue from another connection': [{ op: 'queue', name: 'q', exclusive: true }, { op: 'queue', name: 'q', passive: true }, { op: 'queue', name: 'q', conn: 'B' }],
-  'exclusive queue passive from another connection': [{ op: 'queue', name: 'q', exclusive: true }, { op: 'queue', name: 'q', passive: true, conn: 'B' }],
-  'exclusive queue bound from another connection': [{ op: 'queue', name: 'q', exclusive: true }, { op: 'bind', queue: 'q', exchange: 'amq.direct', key: 'k', conn: 'B' }],
-  'exclusive queue purged from another connection': [{ op: 'queue', name: 'q', exclusive: true }, { op: 'purge', name: 'q', conn: 'B' }],
-  'exclusive queue deleted from another connection': [{ op: 'queue', name: 'q', exclusive: true }, { op: 'deleteQueue', name: 'q', conn: 'B' }],
+  'delete a non-empty queue if empty': [
+    { op: 'queue', name: 'q' },
+    { op: 'publish', exchange: '', key: 'q', body: 'a' },
+    { op: 'publish', exchange: '', key: 'q', body: 'b' },
+    { op: 'queue', name: 'q', passive: true },
+    { op: 'purge', name: 'q' },
+    { op: 'publish', exchange: '', key: 'q' },
+    { op: 'queue', name: 'q', passive: true },
+    { op: 'deleteQueue', name: 'q', ifEmpty: true },
+  ],
+  'delete returns the count': [
+    { op: 'queue', name: 'q' },
+    { op: 'publish', exchange: '', key: 'q' },
+    { op: 'queue', name: 'q', passive: true },
+    { op: 'deleteQueue', name: 'q' },
+  ],
+  'exclusive queue from another connection': [
+    { op: 'queue', name: 'q', exclusive: true },
+    { op: 'queue', name: 'q', passive: true },
+    { op: 'queue', name: 'q', conn: 'B' },
+  ],
+  'exclusive queue passive from another connection': [
+    { op: 'queue', name: 'q', exclusive: true },
+    { op: 'queue', name: 'q', passive: true, conn: 'B' },
+  ],
+  'exclusive queue bound from another connection': [
+    { op: 'queue', name: 'q', exclusive: true },
+    { op: 'bind', queue: 'q', exchange: 'amq.direct', key: 'k', conn: 'B' },
+  ],
+  'exclusive queue purged from another connection': [
+    { op: 'queue', name: 'q', exclusive: true },
+    { op: 'purge', name: 'q', conn: 'B' },
+  ],
+  'exclusive queue deleted from another connection': [
+    { op: 'queue', name: 'q', exclusive: true },
+    { op: 'deleteQueue', name: 'q', conn: 'B' },
+  ],
   'publish to a missing exchange': [{ op: 'publish', exchange: 'nox', key: 'k' }],
-  'publish to an internal exchange': [{ op: 'exchange', name: 'xi', internal: true }, { op: 'publish', exchange: 'xi', key: 'k' }],
-  'publish with bad expirations': [{ op: 'queue', name: 'q' }, { op: 'publish', exchange: '', key: 'q', expiration: '+5' }, { op: 'publish', exchange: '', key: 'q', expiration: '5x' }],
+  'publish to an internal exchange': [
+    { op: 'exchange', name: 'xi', internal: true },
+    { op: 'publish', exchange: 'xi', key: 'k' },
+  ],
+  'publish with bad expirations': [
+    { op: 'queue', name: 'q' },
+    { op: 'publish', exchange: '', key: 'q', expiration: '+5' },
+    { op: 'publish', exchange: '', key: 'q', expiration: '5x' },
+  ],
   'publish with a negative expiration': [{ op: 'publish', exchange: '', key: 'q', expiration: '-1' }],
   'publish with a non-numeric expiration': [{ op: 'publish', exchange: '', key: 'q', expiration: 'abc' }],
-  'max-length drop-head count': [{ op: 'queue', name: 'q', args: [['x-max-length', byte(2)]] }, ...['a', 'b', 'c'].map((body): Op => ({ op: 'publish', exchange: '', key: 'q', body })), { op: 'queue', name: 'q', passive: true }],
-  'max-length-bytes count': [{ op: 'queue', name: 'q', args: [['x-max-length-bytes', byte(5)]] }, ...['aa', 'bb', 'cc'].map((body): Op => ({ op: 'publish', exchange: '', key: 'q', body })), { op: 'queue', name: 'q', passive: true }],
+  'max-length drop-head count': [
+    { op: 'queue', name: 'q', args: [['x-max-length', byte(2)]] },
+    ...['a', 'b', 'c'].map((body): Op => ({ op: 'publish', exchange: '', key: 'q', body })),
+    { op: 'queue', name: 'q', passive: true },
+  ],
+  'max-length-bytes count': [
+    { op: 'queue', name: 'q', args: [['x-max-length-bytes', byte(5)]] },
+    ...['aa', 'bb', 'cc'].map((body): Op => ({ op: 'publish', exchange: '', key: 'q', body })),
+    { op: 'queue', name: 'q', passive: true },
+  ],
   'routing through topic, e2e, fanout and CC/BCC': [
     { op: 'exchange', name: 't', type: 'topic' },
     { op: 'exchange', name: 'f', type: 'fanout', internal: true },
@@ -320,7 +503,15 @@ const scenarios: Record<string, Op[]> = {
     { op: 'bind', queue: 'q2', exchange: 'f', key: '' },
     { op: 'publish', exchange: 't', key: 'lazy.orange.rabbit' },
     { op: 'publish', exchange: 't', key: 'quick.orange.fox' },
-    { op: 'publish', exchange: 't', key: 'x', headers: [['CC', { type: 'A', value: [S('lazy.y')] }], ['BCC', { type: 'A', value: [S('a.orange.b')] }]] },
+    {
+      op: 'publish',
+      exchange: 't',
+      key: 'x',
+      headers: [
+        ['CC', { type: 'A', value: [S('lazy.y')] }],
+        ['BCC', { type: 'A', value: [S('a.orange.b')] }],
+      ],
+    },
     { op: 'queue', name: 'q1', passive: true },
     { op: 'queue', name: 'q2', passive: true },
     { op: 'queue', name: 'q3', passive: true },
@@ -357,7 +548,14 @@ const scenarios: Record<string, Op[]> = {
     ...Array.from({ length: 3 }, (): Op => ({ op: 'get', name: 'q' })),
   ],
   'reject-publish keeps the queue as it is': [
-    { op: 'queue', name: 'q', args: [['x-max-length', byte(1)], ['x-overflow', S('reject-publish')]] },
+    {
+      op: 'queue',
+      name: 'q',
+      args: [
+        ['x-max-length', byte(1)],
+        ['x-overflow', S('reject-publish')],
+      ],
+    },
     { op: 'publish', exchange: '', key: 'q', body: 'a' },
     { op: 'publish', exchange: '', key: 'q', body: 'b' },
     { op: 'get', name: 'q' },
@@ -371,10 +569,25 @@ const scenarios: Record<string, Op[]> = {
     { op: 'publish', exchange: '', key: 'src', body: 'rejected' },
     { op: 'get', name: 'src' },
     { op: 'settle', index: 0, how: 'reject' },
-    { op: 'queue', name: 'ml', args: [['x-dead-letter-exchange', S('__dlx__')], ['x-max-length', byte(1)]] },
+    {
+      op: 'queue',
+      name: 'ml',
+      args: [
+        ['x-dead-letter-exchange', S('__dlx__')],
+        ['x-max-length', byte(1)],
+      ],
+    },
     { op: 'publish', exchange: '', key: 'ml', body: 'dropped' },
     { op: 'publish', exchange: '', key: 'ml', body: 'kept' },
-    { op: 'queue', name: 'rp', args: [['x-dead-letter-exchange', S('__dlx__')], ['x-max-length', byte(1)], ['x-overflow', S('reject-publish-dlx')]] },
+    {
+      op: 'queue',
+      name: 'rp',
+      args: [
+        ['x-dead-letter-exchange', S('__dlx__')],
+        ['x-max-length', byte(1)],
+        ['x-overflow', S('reject-publish-dlx')],
+      ],
+    },
     { op: 'publish', exchange: '', key: 'rp', body: 'in' },
     { op: 'publish', exchange: '', key: 'rp', body: 'refused' },
     ...Array.from({ length: 4 }, (): Op => ({ op: 'get', name: 'dlq' })),
@@ -382,15 +595,68 @@ const scenarios: Record<string, Op[]> = {
   'headers exchange matching': [
     { op: 'exchange', name: 'h', type: 'headers' },
     ...['all', 'any', 'void', 'withx', 'empty-any'].map((name): Op => ({ op: 'queue', name })),
-    { op: 'bind', queue: 'all', exchange: 'h', key: '', args: [['x-match', S('all')], ['a', byte(1)], ['b', S('x')]] },
-    { op: 'bind', queue: 'any', exchange: 'h', key: '', args: [['x-match', S('any')], ['a', byte(1)], ['x-ignored', S('y')]] },
+    {
+      op: 'bind',
+      queue: 'all',
+      exchange: 'h',
+      key: '',
+      args: [
+        ['x-match', S('all')],
+        ['a', byte(1)],
+        ['b', S('x')],
+      ],
+    },
+    {
+      op: 'bind',
+      queue: 'any',
+      exchange: 'h',
+      key: '',
+      args: [
+        ['x-match', S('any')],
+        ['a', byte(1)],
+        ['x-ignored', S('y')],
+      ],
+    },
     { op: 'bind', queue: 'void', exchange: 'h', key: '', args: [['c', { type: 'V', value: null }]] },
-    { op: 'bind', queue: 'withx', exchange: 'h', key: '', args: [['x-match', S('any-with-x')], ['x-tag', S('t')]] },
+    {
+      op: 'bind',
+      queue: 'withx',
+      exchange: 'h',
+      key: '',
+      args: [
+        ['x-match', S('any-with-x')],
+        ['x-tag', S('t')],
+      ],
+    },
     { op: 'bind', queue: 'empty-any', exchange: 'h', key: '', args: [['x-match', S('any')]] },
-    { op: 'publish', exchange: 'h', key: '', headers: [['a', long(1)], ['b', S('x')]] },
+    {
+      op: 'publish',
+      exchange: 'h',
+      key: '',
+      headers: [
+        ['a', long(1)],
+        ['b', S('x')],
+      ],
+    },
     { op: 'publish', exchange: 'h', key: '', headers: [['a', { type: 'd', value: 1 }]] },
-    { op: 'publish', exchange: 'h', key: '', headers: [['a', S('1')], ['c', S('anything')]] },
-    { op: 'publish', exchange: 'h', key: '', headers: [['x-ignored', S('y')], ['x-tag', S('t')]] },
+    {
+      op: 'publish',
+      exchange: 'h',
+      key: '',
+      headers: [
+        ['a', S('1')],
+        ['c', S('anything')],
+      ],
+    },
+    {
+      op: 'publish',
+      exchange: 'h',
+      key: '',
+      headers: [
+        ['x-ignored', S('y')],
+        ['x-tag', S('t')],
+      ],
+    },
     { op: 'publish', exchange: 'h', key: '' },
     ...['all', 'any', 'void', 'withx', 'empty-any'].map((name): Op => ({ op: 'queue', name, passive: true })),
   ],
@@ -421,43 +687,49 @@ const scenarios: Record<string, Op[]> = {
 };
 
 // A set URL whose broker is unreachable fails the test run here, loudly.
-const conns = URL === undefined ? undefined : await (async () => {
-  const a = await amqp.connect(URL, { timeout: 5000 });
-  const b = await amqp.connect(URL, { timeout: 5000 });
-  a.on('error', () => {});
-  b.on('error', () => {});
-  return { A: a, B: b };
-})();
+const conns =
+  URL === undefined
+    ? undefined
+    : await (async () => {
+        const a = await amqp.connect(URL, { timeout: 5000 });
+        const b = await amqp.connect(URL, { timeout: 5000 });
+        a.on('error', () => {});
+        b.on('error', () => {});
+        return { A: a, B: b };
+      })();
 
-describe.skipIf(conns === undefined)(`model vs RabbitMQ (live broker)${URL === undefined ? ' (skipped: set AMQP_SPY_RABBITMQ_URL to run against RabbitMQ)' : ''}`, () => {
-  const used = new Set<string>();
-  const run = `spy-conf-${process.pid}-${Date.now() % 100000}-`;
-  let counter = 0;
+describe.skipIf(conns === undefined)(
+  `model vs RabbitMQ (live broker)${URL === undefined ? ' (skipped: set AMQP_SPY_RABBITMQ_URL to run against RabbitMQ)' : ''}`,
+  () => {
+    const used = new Set<string>();
+    const run = `spy-conf-${process.pid}-${Date.now() % 100000}-`;
+    let counter = 0;
 
-  afterAll(async () => {
-    if (conns === undefined) return;
-    const ch = await conns.A.createChannel();
-    ch.on('error', () => {});
-    for (const u of used) {
-      const name = u.slice(2);
-      if (name === '' || name.startsWith('amq.')) continue;
-      try {
-        if (u.startsWith('q:')) await ch.deleteQueue(name);
-        else await ch.deleteExchange(name);
-      } catch {
-        // exclusive queues of B or already gone; the connection close removes the rest
+    afterAll(async () => {
+      if (conns === undefined) return;
+      const ch = await conns.A.createChannel();
+      ch.on('error', () => {});
+      for (const u of used) {
+        const name = u.slice(2);
+        if (name === '' || name.startsWith('amq.')) continue;
+        try {
+          if (u.startsWith('q:')) await ch.deleteQueue(name);
+          else await ch.deleteExchange(name);
+        } catch {
+          // exclusive queues of B or already gone; the connection close removes the rest
+        }
       }
-    }
-    await ch.close().catch(() => {});
-    await conns.A.close().catch(() => {});
-    await conns.B.close().catch(() => {});
-  });
+      await ch.close().catch(() => {});
+      await conns.A.close().catch(() => {});
+      await conns.B.close().catch(() => {});
+    });
 
-  it.each(Object.entries(scenarios))('%s', async (_name, ops) => {
-    const n = namer(`${run}${counter++}-`);
-    const named = withNames(ops, n);
-    const rabbit = await runOnRabbit(conns!, named, n, used);
-    const model = runOnModel(named, n);
-    expect(model).toEqual(rabbit);
-  });
-});
+    it.each(Object.entries(scenarios))('%s', async (_name, ops) => {
+      const n = namer(`${run}${counter++}-`);
+      const named = withNames(ops, n);
+      const rabbit = await runOnRabbit(conns!, named, n, used);
+      const model = runOnModel(named, n);
+      expect(model).toEqual(rabbit);
+    });
+  },
+);

@@ -55,7 +55,8 @@ export class RawClient {
   private async waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
     const deadline = Date.now() + ms;
     while (!check()) {
-      if (this.ended && what !== 'the socket to close') throw new Error(`socket closed while waiting for ${what}; frames: ${this.frames.map(describe).join(', ')}`);
+      if (this.ended && what !== 'the socket to close')
+        throw new Error(`socket closed while waiting for ${what}; frames: ${this.frames.map(describe).join(', ')}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${this.frames.map(describe).join(', ')}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
@@ -72,9 +73,19 @@ export class RawClient {
     this.write(encodeMethodFrame(channel, name, args));
   }
 
-  publish(channel: number, exchange: string, routingKey: string, body: string | Uint8Array, properties: BasicPropertiesInput = {}, extra: { mandatory?: boolean } = {}): void {
+  publish(
+    channel: number,
+    exchange: string,
+    routingKey: string,
+    body: string | Uint8Array,
+    properties: BasicPropertiesInput = {},
+    extra: { mandatory?: boolean } = {},
+  ): void {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-    const frames = [encodeMethodFrame(channel, 'basic.publish', { exchange, 'routing-key': routingKey, mandatory: extra.mandatory ?? false }), ...encodeContentFrames(channel, 60, properties, bytes, this.frameMax)];
+    const frames = [
+      encodeMethodFrame(channel, 'basic.publish', { exchange, 'routing-key': routingKey, mandatory: extra.mandatory ?? false }),
+      ...encodeContentFrames(channel, 60, properties, bytes, this.frameMax),
+    ];
     this.write(Buffer.concat(frames));
   }
 
@@ -100,11 +111,24 @@ export class RawClient {
   }
 
   /** Runs the handshake up to connection.open-ok. */
-  async open(options: { vhost?: string; user?: string; password?: string; heartbeat?: number; frameMax?: number; channelMax?: number; capabilities?: Record<string, boolean> } = {}): Promise<void> {
+  async open(
+    options: {
+      vhost?: string;
+      user?: string;
+      password?: string;
+      heartbeat?: number;
+      frameMax?: number;
+      channelMax?: number;
+      capabilities?: Record<string, boolean>;
+    } = {},
+  ): Promise<void> {
     this.write(encodeProtocolHeader());
     await this.expectMethod('connection.start');
     this.send(0, 'connection.start-ok', {
-      'client-properties': fieldTable({ product: 'raw-test', capabilities: options.capabilities ?? { authentication_failure_close: true, consumer_cancel_notify: true, 'connection.blocked': true } }),
+      'client-properties': fieldTable({
+        product: 'raw-test',
+        capabilities: options.capabilities ?? { authentication_failure_close: true, consumer_cancel_notify: true, 'connection.blocked': true },
+      }),
       mechanism: 'PLAIN',
       response: `\u0000${options.user ?? 'guest'}\u0000${options.password ?? 'guest'}`,
       locale: 'en_US',

@@ -144,7 +144,13 @@ export const amqplibClient: ClientFactory = async (target) => {
       const serverCancelled: string[] = [];
       ch.on('return', (m: amqplib.Message) => {
         const f = m.fields as unknown as { replyCode: number; replyText: string };
-        returned.push({ replyCode: f.replyCode, replyText: f.replyText, exchange: m.fields.exchange, routingKey: m.fields.routingKey, body: m.content.toString() });
+        returned.push({
+          replyCode: f.replyCode,
+          replyText: f.replyText,
+          exchange: m.fields.exchange,
+          routingKey: m.fields.routingKey,
+          body: m.content.toString(),
+        });
       });
       const received = (m: amqplib.Message | amqplib.GetMessage): ReceivedMessage => ({
         body: m.content.toString(),
@@ -179,7 +185,14 @@ export const amqplibClient: ClientFactory = async (target) => {
         declareQueue: async (name, o = {}) =>
           o.passive === true
             ? wrap(ch.checkQueue(name))
-            : wrap(ch.assertQueue(name, { exclusive: o.exclusive ?? false, autoDelete: o.autoDelete ?? false, durable: o.durable ?? false, ...(o.arguments ? { arguments: o.arguments } : {}) })),
+            : wrap(
+                ch.assertQueue(name, {
+                  exclusive: o.exclusive ?? false,
+                  autoDelete: o.autoDelete ?? false,
+                  durable: o.durable ?? false,
+                  ...(o.arguments ? { arguments: o.arguments } : {}),
+                }),
+              ),
         declareExchange: async (name, type, o = {}) => {
           if (o.passive === true) await wrap(ch.checkExchange(name));
           else await wrap(ch.assertExchange(name, type, { durable: o.durable ?? false, autoDelete: o.autoDelete ?? false }));
@@ -287,7 +300,13 @@ export const cloudamqpClient: ClientFactory = async (target) => {
       const returned: Returned[] = [];
       const serverCancelled: string[] = [];
       ch.onReturn = (m: AMQPMessage) => {
-        returned.push({ replyCode: m.replyCode ?? 0, replyText: m.replyText ?? '', exchange: m.exchange, routingKey: m.routingKey, body: text(m.body as Uint8Array | null) });
+        returned.push({
+          replyCode: m.replyCode ?? 0,
+          replyText: m.replyText ?? '',
+          exchange: m.exchange,
+          routingKey: m.routingKey,
+          body: text(m.body as Uint8Array | null),
+        });
       };
       ch.onerror = (reason: string) => closed.resolve(cloudError(reason));
       void connClosed.promise.then((e) => closed.resolve(e));
@@ -324,12 +343,18 @@ export const cloudamqpClient: ClientFactory = async (target) => {
         closedByServer: closed.promise,
         declareQueue: async (name, o = {}) => {
           const ok = await wrap(
-            ch.queueDeclare(name, { passive: o.passive ?? false, exclusive: o.exclusive ?? false, autoDelete: o.autoDelete ?? false, durable: o.durable ?? false }, o.arguments ?? {}),
+            ch.queueDeclare(
+              name,
+              { passive: o.passive ?? false, exclusive: o.exclusive ?? false, autoDelete: o.autoDelete ?? false, durable: o.durable ?? false },
+              o.arguments ?? {},
+            ),
           );
           return { queue: ok.name, messageCount: ok.messageCount, consumerCount: ok.consumerCount };
         },
         declareExchange: async (name, type, o = {}) => {
-          await wrap(ch.exchangeDeclare(name, type as 'direct', { passive: o.passive ?? false, durable: o.durable ?? false, autoDelete: o.autoDelete ?? false }));
+          await wrap(
+            ch.exchangeDeclare(name, type as 'direct', { passive: o.passive ?? false, durable: o.durable ?? false, autoDelete: o.autoDelete ?? false }),
+          );
         },
         deleteExchange: async (name) => {
           await wrap(ch.exchangeDelete(name));
@@ -363,7 +388,9 @@ export const cloudamqpClient: ClientFactory = async (target) => {
         },
         consume: async (q, onMessage, o = {}) => {
           const consumer = await wrap(
-            ch.basicConsume(q, { noAck: o.noAck ?? false, exclusive: o.exclusive ?? false, ...(o.tag !== undefined ? { tag: o.tag } : {}) }, (m) => onMessage(received(m))),
+            ch.basicConsume(q, { noAck: o.noAck ?? false, exclusive: o.exclusive ?? false, ...(o.tag !== undefined ? { tag: o.tag } : {}) }, (m) =>
+              onMessage(received(m)),
+            ),
           );
           consumers.set(consumer.tag, consumer);
           consumer.wait().catch(() => serverCancelled.push(consumer.tag));

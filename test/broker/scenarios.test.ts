@@ -346,11 +346,16 @@ function defineScenarios(target: () => Target, connect: ClientFactory): void {
       const ch2 = await client.channel();
       const q = unique('inequivalent');
       await ch2.declareQueue(q, { exclusive: true });
-      const refused = (await ch2.declareQueue(q, { exclusive: true, arguments: { 'x-max-length': 3 } }).catch((e: unknown) => e)) as { code: number; text: string };
+      const refused = (await ch2.declareQueue(q, { exclusive: true, arguments: { 'x-max-length': 3 } }).catch((e: unknown) => e)) as {
+        code: number;
+        text: string;
+      };
       expect(refused.code).toBe(406);
       // the type name depends on how the client library encodes 3
       expect(refused.text).toMatch(
-        new RegExp(`^PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue '${q.replace(/\./g, '\\.')}' in vhost '/': received the value '3' of type '(byte|short|signedint|long)' but current is none$`),
+        new RegExp(
+          `^PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue '${q.replace(/\./g, '\\.')}' in vhost '/': received the value '3' of type '(byte|short|signedint|long)' but current is none$`,
+        ),
       );
       const ch3 = await client.channel();
       expect((await ch3.declareQueue(q, { passive: true })).queue).toBe(q);
@@ -385,7 +390,9 @@ function defineScenarios(target: () => Target, connect: ClientFactory): void {
     const vhost = unique('vhost');
     // amqplib reports a connection.close during connection.open without its text
     const vhostError = (await connect({ ...t, vhost }).catch((e: unknown) => e)) as Error;
-    expect(vhostError.message).toMatch(new RegExp(`NOT_ALLOWED - vhost ${vhost.replace(/\./g, '\\.')} not found|^Expected ConnectionOpenOk; got <ConnectionClose channel:0>$`));
+    expect(vhostError.message).toMatch(
+      new RegExp(`NOT_ALLOWED - vhost ${vhost.replace(/\./g, '\\.')} not found|^Expected ConnectionOpenOk; got <ConnectionClose channel:0>$`),
+    );
     const authError = (await connect({ ...t, password: `${t.password}-wrong` }).catch((e: unknown) => e)) as Error;
     expect(authError.message).toContain('ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. ');
   });

@@ -15,7 +15,14 @@ describe('standalone session held by an overloaded sink', () => {
       listen: { host: '127.0.0.1', port: 0 },
       sinks: [(e) => events.push(e)],
       notice: () => {},
-      recorder: { get overloaded() { return overloaded; }, onDrain(cb) { drain = cb; } },
+      recorder: {
+        get overloaded() {
+          return overloaded;
+        },
+        onDrain(cb) {
+          drain = cb;
+        },
+      },
     });
     try {
       const conn = await amqplib.connect({ hostname: '127.0.0.1', port: session.address.port, username: 'guest', password: 'guest' });

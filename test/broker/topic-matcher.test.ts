@@ -107,23 +107,31 @@ describe('TopicMatcher against the reference matcher', () => {
 
   it('returns exactly the matching bindings of many patterns, through adds and removes', () => {
     fc.assert(
-      fc.property(fc.array(pattern, { minLength: 1, maxLength: 40 }), fc.array(key, { minLength: 1, maxLength: 10 }), fc.array(fc.nat(), { maxLength: 20 }), (patterns, keys, removals) => {
-        const m = new TopicMatcher<number>();
-        const live = new Map<number, string>();
-        patterns.forEach((p, i) => {
-          expect(m.add(p, i)).toBe(true);
-          live.set(i, p);
-        });
-        for (const r of removals) {
-          const i = r % patterns.length;
-          expect(m.remove(patterns[i]!, i)).toBe(live.delete(i));
-        }
-        expect(m.size).toBe(live.size);
-        for (const k of keys) {
-          const expected = [...live].filter(([, p]) => referenceMatch(p, k)).map(([i]) => i).sort((a, b) => a - b);
-          expect([...m.match(k)].sort((a, b) => a - b)).toEqual(expected);
-        }
-      }),
+      fc.property(
+        fc.array(pattern, { minLength: 1, maxLength: 40 }),
+        fc.array(key, { minLength: 1, maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (patterns, keys, removals) => {
+          const m = new TopicMatcher<number>();
+          const live = new Map<number, string>();
+          patterns.forEach((p, i) => {
+            expect(m.add(p, i)).toBe(true);
+            live.set(i, p);
+          });
+          for (const r of removals) {
+            const i = r % patterns.length;
+            expect(m.remove(patterns[i]!, i)).toBe(live.delete(i));
+          }
+          expect(m.size).toBe(live.size);
+          for (const k of keys) {
+            const expected = [...live]
+              .filter(([, p]) => referenceMatch(p, k))
+              .map(([i]) => i)
+              .sort((a, b) => a - b);
+            expect([...m.match(k)].sort((a, b) => a - b)).toEqual(expected);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });

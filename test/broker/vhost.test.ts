@@ -27,15 +27,30 @@ function expectError(fn: () => unknown, code: number, text: string): void {
 function setup() {
   const clock = new FakeClock();
   const vhost = new VirtualHost({ now: clock.now });
-  const declare = (name: string, args: FieldTable = table(), extra: { exclusive?: boolean; autoDelete?: boolean; durable?: boolean; connection?: string } = {}) =>
-    vhost.declareQueue({ name, connection: extra.connection ?? CONN, arguments: args, durable: extra.durable ?? false, exclusive: extra.exclusive ?? false, autoDelete: extra.autoDelete ?? false });
+  const declare = (
+    name: string,
+    args: FieldTable = table(),
+    extra: { exclusive?: boolean; autoDelete?: boolean; durable?: boolean; connection?: string } = {},
+  ) =>
+    vhost.declareQueue({
+      name,
+      connection: extra.connection ?? CONN,
+      arguments: args,
+      durable: extra.durable ?? false,
+      exclusive: extra.exclusive ?? false,
+      autoDelete: extra.autoDelete ?? false,
+    });
   const drain = (queue: string): string[] => {
     const q = vhost.queueFor(queue, CONN);
     const out: string[] = [];
     for (let r = q.get(true, 'ch'); r !== undefined; r = q.get(true, 'ch')) out.push(text(r.delivery.message.body));
     return out;
   };
-  const routed = (exchange: string, key: string, headers?: FieldTable) => vhost.route(exchange, key, headers).map((q) => q.name).sort();
+  const routed = (exchange: string, key: string, headers?: FieldTable) =>
+    vhost
+      .route(exchange, key, headers)
+      .map((q) => q.name)
+      .sort();
   return { clock, vhost, declare, drain, routed };
 }
 
@@ -57,17 +72,37 @@ describe('exchange declaration', () => {
     const { vhost } = setup();
     vhost.declareExchange({ name: 'x', type: 'direct' });
     expect(vhost.declareExchange({ name: 'x', type: 'direct' }).name).toBe('x');
-    expectError(() => vhost.declareExchange({ name: 'x', type: 'direct', durable: true }), 406, "PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'x' in vhost '/': received 'true' but current is 'false'");
-    expectError(() => vhost.declareExchange({ name: 'x', type: 'fanout' }), 406, "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'x' in vhost '/': received 'fanout' but current is 'direct'");
-    expectError(() => vhost.declareExchange({ name: 'x', type: 'direct', autoDelete: true }), 406, "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for exchange 'x' in vhost '/': received 'true' but current is 'false'");
-    expectError(() => vhost.declareExchange({ name: 'x', type: 'direct', internal: true }), 406, "PRECONDITION_FAILED - inequivalent arg 'internal' for exchange 'x' in vhost '/': received 'true' but current is 'false'");
+    expectError(
+      () => vhost.declareExchange({ name: 'x', type: 'direct', durable: true }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'x' in vhost '/': received 'true' but current is 'false'",
+    );
+    expectError(
+      () => vhost.declareExchange({ name: 'x', type: 'fanout' }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'x' in vhost '/': received 'fanout' but current is 'direct'",
+    );
+    expectError(
+      () => vhost.declareExchange({ name: 'x', type: 'direct', autoDelete: true }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for exchange 'x' in vhost '/': received 'true' but current is 'false'",
+    );
+    expectError(
+      () => vhost.declareExchange({ name: 'x', type: 'direct', internal: true }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'internal' for exchange 'x' in vhost '/': received 'true' but current is 'false'",
+    );
     expectError(
       () => vhost.declareExchange({ name: 'x', type: 'direct', arguments: table(['alternate-exchange', S('ae')]) }),
       406,
       "PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' in vhost '/': received the value 'ae' of type 'longstr' but current is none",
     );
     vhost.declareExchange({ name: 'xa', type: 'direct', arguments: table(['alternate-exchange', S('ae')]) });
-    expectError(() => vhost.declareExchange({ name: 'xa', type: 'direct' }), 406, "PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'xa' in vhost '/': received none but current is the value 'ae' of type 'longstr'");
+    expectError(
+      () => vhost.declareExchange({ name: 'xa', type: 'direct' }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'xa' in vhost '/': received none but current is the value 'ae' of type 'longstr'",
+    );
     expectError(
       () => vhost.declareExchange({ name: 'xa', type: 'direct', arguments: table(['alternate-exchange', S('ae2')]) }),
       406,
@@ -79,10 +114,22 @@ describe('exchange declaration', () => {
 
   it('guards reserved names and the default exchange', () => {
     const { vhost } = setup();
-    expectError(() => vhost.declareExchange({ name: 'amq.foo', type: 'direct' }), 403, "ACCESS_REFUSED - exchange name 'amq.foo' contains reserved prefix 'amq.*'");
+    expectError(
+      () => vhost.declareExchange({ name: 'amq.foo', type: 'direct' }),
+      403,
+      "ACCESS_REFUSED - exchange name 'amq.foo' contains reserved prefix 'amq.*'",
+    );
     vhost.declareExchange({ name: 'amq.direct', type: 'direct', durable: true });
-    expectError(() => vhost.declareExchange({ name: 'amq.direct', type: 'fanout', durable: true }), 406, "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'amq.direct' in vhost '/': received 'fanout' but current is 'direct'");
-    expectError(() => vhost.declareExchange({ name: 'amq.direct', type: 'direct' }), 406, "PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'amq.direct' in vhost '/': received 'false' but current is 'true'");
+    expectError(
+      () => vhost.declareExchange({ name: 'amq.direct', type: 'fanout', durable: true }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'amq.direct' in vhost '/': received 'fanout' but current is 'direct'",
+    );
+    expectError(
+      () => vhost.declareExchange({ name: 'amq.direct', type: 'direct' }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'amq.direct' in vhost '/': received 'false' but current is 'true'",
+    );
     const defaultText = 'ACCESS_REFUSED - operation not permitted on the default exchange';
     expectError(() => vhost.declareExchange({ name: '', type: 'direct', durable: true }), 403, defaultText);
     expectError(() => vhost.declareExchange({ name: '', type: 'fanout' }), 403, defaultText);
@@ -102,7 +149,11 @@ describe('exchange declaration', () => {
     expect(vhost.declareExchange({ name: 'amq.topic', type: 'ignored', passive: true }).type).toBe('topic');
     const bogus = caught(() => vhost.declareExchange({ name: 'x', type: 'bogus' }));
     expect([bogus.replyCode, bogus.replyText, bogus.hard]).toEqual([503, "COMMAND_INVALID - unknown exchange type 'bogus'", true]);
-    expectError(() => vhost.declareExchange({ name: 'xae', type: 'direct', arguments: table(['alternate-exchange', byte(5)]) }), 406, "PRECONDITION_FAILED - invalid type 'byte' for arg 'alternate-exchange' in exchange 'xae' in vhost '/'");
+    expectError(
+      () => vhost.declareExchange({ name: 'xae', type: 'direct', arguments: table(['alternate-exchange', byte(5)]) }),
+      406,
+      "PRECONDITION_FAILED - invalid type 'byte' for arg 'alternate-exchange' in exchange 'xae' in vhost '/'",
+    );
     expect(vhost.exchange('xae')).toBeUndefined();
   });
 
@@ -131,27 +182,67 @@ describe('queue declaration', () => {
   it('checks equivalence of durable, auto-delete, exclusivity and x- arguments', () => {
     const { declare } = setup();
     declare('q');
-    expectError(() => declare('q', table(), { durable: true }), 406, "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/': received 'true' but current is 'false'");
-    expectError(() => declare('q', table(), { autoDelete: true }), 406, "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for queue 'q' in vhost '/': received 'true' but current is 'false'");
+    expectError(
+      () => declare('q', table(), { durable: true }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/': received 'true' but current is 'false'",
+    );
+    expectError(
+      () => declare('q', table(), { autoDelete: true }),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for queue 'q' in vhost '/': received 'true' but current is 'false'",
+    );
     expectError(
       () => declare('q', table(), { exclusive: true }),
       405,
       "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'q' in vhost '/'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
     );
     declare('qm', table(['x-max-length', byte(10)]));
-    expectError(() => declare('qm', table(['x-max-length', byte(20)])), 406, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '20' but current is '10'");
-    expectError(() => declare('qm', table()), 406, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received none but current is the value '10' of type 'byte'");
-    expectError(() => declare('q', table(['x-max-length', byte(20)])), 406, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received the value '20' of type 'byte' but current is none");
-    expectError(() => declare('qm', table(['x-max-length', S('10')])), 406, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '10' but current is '10'");
+    expectError(
+      () => declare('qm', table(['x-max-length', byte(20)])),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '20' but current is '10'",
+    );
+    expectError(
+      () => declare('qm', table()),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received none but current is the value '10' of type 'byte'",
+    );
+    expectError(
+      () => declare('q', table(['x-max-length', byte(20)])),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received the value '20' of type 'byte' but current is none",
+    );
+    expectError(
+      () => declare('qm', table(['x-max-length', S('10')])),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '10' but current is '10'",
+    );
     // an integer and a float are different type classes even with equal values; so are timestamps
-    expectError(() => declare('qm', table(['x-max-length', { type: 'd', value: 10 }])), 406, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '10.0' but current is '10'");
-    expectError(() => declare('qm', table(['x-max-length', { type: 'T', value: 10n }])), 406, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '10' but current is '10'");
+    expectError(
+      () => declare('qm', table(['x-max-length', { type: 'd', value: 10 }])),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '10.0' but current is '10'",
+    );
+    expectError(
+      () => declare('qm', table(['x-max-length', { type: 'T', value: 10n }])),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'qm' in vhost '/': received '10' but current is '10'",
+    );
     // same value in another integer width, and non-x arguments: equivalent
     declare('qm', table(['x-max-length', long(10)], ['foo', S('bar')]));
     declare('qo', table(['x-overflow', S('drop-head')]));
-    expectError(() => declare('qo', table(['x-overflow', S('reject-publish')])), 406, "PRECONDITION_FAILED - inequivalent arg 'x-overflow' for queue 'qo' in vhost '/': received 'reject-publish' but current is 'drop-head'");
+    expectError(
+      () => declare('qo', table(['x-overflow', S('reject-publish')])),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-overflow' for queue 'qo' in vhost '/': received 'reject-publish' but current is 'drop-head'",
+    );
     declare('qs', table(['x-single-active-consumer', { type: 't', value: false }]));
-    expectError(() => declare('qs', table()), 406, "PRECONDITION_FAILED - inequivalent arg 'x-single-active-consumer' for queue 'qs' in vhost '/': received none but current is the value 'false' of type 'bool'");
+    expectError(
+      () => declare('qs', table()),
+      406,
+      "PRECONDITION_FAILED - inequivalent arg 'x-single-active-consumer' for queue 'qs' in vhost '/': received none but current is the value 'false' of type 'bool'",
+    );
     // x-queue-type classic equals no type
     declare('q', table(['x-queue-type', S('classic')]));
   });
@@ -166,26 +257,70 @@ describe('queue declaration', () => {
   const invalid: Array<[string, FieldTable, string]> = [
     ['x-max-length string', table(['x-max-length', S('abc')]), `invalid arg 'x-max-length' for queue 'v' in vhost '/': "expected integer, got longstr"`],
     ['x-max-length negative', table(['x-max-length', byte(-1)]), `invalid arg 'x-max-length' for queue 'v' in vhost '/': {value_negative,-1}`],
-    ['x-max-length double', table(['x-max-length', { type: 'd', value: 1.5 }]), `invalid arg 'x-max-length' for queue 'v' in vhost '/': "expected integer, got double"`],
-    ['x-max-length bool', table(['x-max-length', { type: 't', value: true }]), `invalid arg 'x-max-length' for queue 'v' in vhost '/': "expected integer, got bool"`],
-    ['x-max-length-bytes negative', table(['x-max-length-bytes', byte(-1)]), `invalid arg 'x-max-length-bytes' for queue 'v' in vhost '/': {value_negative,-1}`],
+    [
+      'x-max-length double',
+      table(['x-max-length', { type: 'd', value: 1.5 }]),
+      `invalid arg 'x-max-length' for queue 'v' in vhost '/': "expected integer, got double"`,
+    ],
+    [
+      'x-max-length bool',
+      table(['x-max-length', { type: 't', value: true }]),
+      `invalid arg 'x-max-length' for queue 'v' in vhost '/': "expected integer, got bool"`,
+    ],
+    [
+      'x-max-length-bytes negative',
+      table(['x-max-length-bytes', byte(-1)]),
+      `invalid arg 'x-max-length-bytes' for queue 'v' in vhost '/': {value_negative,-1}`,
+    ],
     ['x-message-ttl negative', table(['x-message-ttl', byte(-1)]), `invalid arg 'x-message-ttl' for queue 'v' in vhost '/': {value_negative,-1}`],
-    ['x-message-ttl too large', table(['x-message-ttl', long(315360000001)]), `invalid arg 'x-message-ttl' for queue 'v' in vhost '/': {value_too_large,315360000001}`],
+    [
+      'x-message-ttl too large',
+      table(['x-message-ttl', long(315360000001)]),
+      `invalid arg 'x-message-ttl' for queue 'v' in vhost '/': {value_too_large,315360000001}`,
+    ],
     ['x-expires zero', table(['x-expires', byte(0)]), `invalid arg 'x-expires' for queue 'v' in vhost '/': {value_zero,0}`],
     ['x-expires negative', table(['x-expires', byte(-5)]), `invalid arg 'x-expires' for queue 'v' in vhost '/': {value_negative,-5}`],
-    ['x-expires decimal', table(['x-expires', { type: 'D', value: { scale: 0, value: 5 } }]), `invalid arg 'x-expires' for queue 'v' in vhost '/': "expected integer, got decimal"`],
+    [
+      'x-expires decimal',
+      table(['x-expires', { type: 'D', value: { scale: 0, value: 5 } }]),
+      `invalid arg 'x-expires' for queue 'v' in vhost '/': "expected integer, got decimal"`,
+    ],
     ['x-max-priority too large', table(['x-max-priority', int(300)]), `invalid arg 'x-max-priority' for queue 'v' in vhost '/': {max_value_exceeded,300}`],
     ['x-overflow bogus', table(['x-overflow', S('bogus')]), `invalid arg 'x-overflow' for queue 'v' in vhost '/': invalid_overflow`],
     ['x-overflow number', table(['x-overflow', byte(5)]), `invalid arg 'x-overflow' for queue 'v' in vhost '/': {unacceptable_type,byte}`],
-    ['x-dead-letter-exchange number', table(['x-dead-letter-exchange', byte(5)]), `invalid type 'byte' for arg 'x-dead-letter-exchange' in queue 'v' in vhost '/'`],
-    ['x-dead-letter-routing-key without dlx', table(['x-dead-letter-routing-key', S('rk')]), `invalid arg 'x-dead-letter-routing-key' for queue 'v' in vhost '/': routing_key_but_no_dlx_defined`],
-    ['x-dead-letter-routing-key number', table(['x-dead-letter-exchange', S('d')], ['x-dead-letter-routing-key', byte(5)]), `invalid arg 'x-dead-letter-routing-key' for queue 'v' in vhost '/': {unacceptable_type,byte}`],
+    [
+      'x-dead-letter-exchange number',
+      table(['x-dead-letter-exchange', byte(5)]),
+      `invalid type 'byte' for arg 'x-dead-letter-exchange' in queue 'v' in vhost '/'`,
+    ],
+    [
+      'x-dead-letter-routing-key without dlx',
+      table(['x-dead-letter-routing-key', S('rk')]),
+      `invalid arg 'x-dead-letter-routing-key' for queue 'v' in vhost '/': routing_key_but_no_dlx_defined`,
+    ],
+    [
+      'x-dead-letter-routing-key number',
+      table(['x-dead-letter-exchange', S('d')], ['x-dead-letter-routing-key', byte(5)]),
+      `invalid arg 'x-dead-letter-routing-key' for queue 'v' in vhost '/': {unacceptable_type,byte}`,
+    ],
     ['x-queue-mode bogus', table(['x-queue-mode', S('bogus')]), `invalid arg 'x-queue-mode' for queue 'v' in vhost '/': "unsupported queue mode 'bogus'"`],
     ['x-queue-type bogus', table(['x-queue-type', S('bogus')]), `invalid arg 'x-queue-type' for queue 'v' in vhost '/': "unsupported queue type 'bogus'"`],
     ['x-queue-type quorum, non-durable', table(['x-queue-type', S('quorum')]), `invalid property 'non-durable' for queue 'v' in vhost '/'`],
-    ['x-single-active-consumer string', table(['x-single-active-consumer', S('yes')]), `invalid arg 'x-single-active-consumer' for queue 'v' in vhost '/': {unacceptable_type,longstr}`],
-    ['first failure in declare_args order', table(['x-max-length', byte(-1)], ['x-expires', byte(0)]), `invalid arg 'x-expires' for queue 'v' in vhost '/': {value_zero,0}`],
-    ['the channel checks the DLX type first', table(['x-expires', byte(0)], ['x-dead-letter-exchange', byte(5)]), `invalid type 'byte' for arg 'x-dead-letter-exchange' in queue 'v' in vhost '/'`],
+    [
+      'x-single-active-consumer string',
+      table(['x-single-active-consumer', S('yes')]),
+      `invalid arg 'x-single-active-consumer' for queue 'v' in vhost '/': {unacceptable_type,longstr}`,
+    ],
+    [
+      'first failure in declare_args order',
+      table(['x-max-length', byte(-1)], ['x-expires', byte(0)]),
+      `invalid arg 'x-expires' for queue 'v' in vhost '/': {value_zero,0}`,
+    ],
+    [
+      'the channel checks the DLX type first',
+      table(['x-expires', byte(0)], ['x-dead-letter-exchange', byte(5)]),
+      `invalid type 'byte' for arg 'x-dead-letter-exchange' in queue 'v' in vhost '/'`,
+    ],
   ];
   it.each(invalid)('validates arguments: %s', (_name, args, reason) => {
     const { declare, vhost } = setup();
@@ -196,7 +331,10 @@ describe('queue declaration', () => {
   it('accepts the limits RabbitMQ accepts', () => {
     const { declare } = setup();
     declare('a', table(['x-message-ttl', long(315360000000)], ['x-expires', long(315360000000)], ['x-max-priority', int(255)], ['x-max-length', byte(0)]));
-    declare('b', table(['x-overflow', S('reject-publish-dlx')], ['x-queue-mode', S('lazy')], ['x-dead-letter-exchange', S('')], ['x-max-length', { type: 'i', value: 7 }]));
+    declare(
+      'b',
+      table(['x-overflow', S('reject-publish-dlx')], ['x-queue-mode', S('lazy')], ['x-dead-letter-exchange', S('')], ['x-max-length', { type: 'i', value: 7 }]),
+    );
     declare('c', table(['x-foo', S('anything')]));
   });
 
@@ -269,7 +407,11 @@ describe('bindings', () => {
   it('validates headers bindings when binding', () => {
     const { vhost, declare } = setup();
     declare('q');
-    expectError(() => vhost.bindQueue('q', 'amq.headers', '', table(['x-match', S('bogus')])), 406, 'PRECONDITION_FAILED - Invalid x-match field value <<"bogus">>; expected all, any, all-with-x, or any-with-x');
+    expectError(
+      () => vhost.bindQueue('q', 'amq.headers', '', table(['x-match', S('bogus')])),
+      406,
+      'PRECONDITION_FAILED - Invalid x-match field value <<"bogus">>; expected all, any, all-with-x, or any-with-x',
+    );
     expect(vhost.bindings()).toEqual([]);
   });
 
@@ -423,7 +565,15 @@ describe('dead-lettering through the vhost', () => {
     expect(dead.routingKey).toBe('src');
     expect(dead.properties['expiration']).toBeUndefined();
     expect(dead.properties['content-type']).toBe('text/plain');
-    const firstEntry = F(['count', long(1)], ['reason', S('rejected')], ['queue', S('src')], ['time', time], ['exchange', S('')], ['routing-keys', A(S('src'))], ['original-expiration', S('60000')]);
+    const firstEntry = F(
+      ['count', long(1)],
+      ['reason', S('rejected')],
+      ['queue', S('src')],
+      ['time', time],
+      ['exchange', S('')],
+      ['routing-keys', A(S('src'))],
+      ['original-expiration', S('60000')],
+    );
     expect(headersOf(dead)).toEqual([
       ['h', S('x')],
       ['x-death', A(firstEntry)],
@@ -438,7 +588,20 @@ describe('dead-lettering through the vhost', () => {
     const again = vhost.queueFor('dlq', CONN).get(true, 'ch')!.delivery.message;
     expect(headersOf(again)).toEqual([
       ['h', S('x')],
-      ['x-death', A(F(['count', long(2)], ['exchange', S('')], ['original-expiration', S('60000')], ['queue', S('src')], ['reason', S('rejected')], ['routing-keys', A(S('src'))], ['time', time]))],
+      [
+        'x-death',
+        A(
+          F(
+            ['count', long(2)],
+            ['exchange', S('')],
+            ['original-expiration', S('60000')],
+            ['queue', S('src')],
+            ['reason', S('rejected')],
+            ['routing-keys', A(S('src'))],
+            ['time', time],
+          ),
+        ),
+      ],
       ['x-first-death-exchange', S('')],
       ['x-first-death-queue', S('src')],
       ['x-first-death-reason', S('rejected')],
@@ -456,7 +619,15 @@ describe('dead-lettering through the vhost', () => {
     expect(deaths).toEqual(
       A(
         F(['count', long(1)], ['exchange', S('')], ['queue', S('src2')], ['reason', S('rejected')], ['routing-keys', A(S('src2'))], ['time', time2]),
-        F(['count', long(2)], ['exchange', S('')], ['original-expiration', S('60000')], ['queue', S('src')], ['reason', S('rejected')], ['routing-keys', A(S('src'))], ['time', time]),
+        F(
+          ['count', long(2)],
+          ['exchange', S('')],
+          ['original-expiration', S('60000')],
+          ['queue', S('src')],
+          ['reason', S('rejected')],
+          ['routing-keys', A(S('src'))],
+          ['time', time],
+        ),
       ),
     );
   });
@@ -471,7 +642,20 @@ describe('dead-lettering through the vhost', () => {
     const dead = vhost.queueFor('dlq', CONN).get(true, 'ch')!.delivery.message;
     expect(headersOf(dead)).toEqual([
       ['CC', A(S('other1'))],
-      ['x-death', A(F(['count', long(1)], ['reason', S('expired')], ['queue', S('src')], ['time', time], ['exchange', S('')], ['routing-keys', A(S('src'), S('other1'))], ['original-expiration', S('10')]))],
+      [
+        'x-death',
+        A(
+          F(
+            ['count', long(1)],
+            ['reason', S('expired')],
+            ['queue', S('src')],
+            ['time', time],
+            ['exchange', S('')],
+            ['routing-keys', A(S('src'), S('other1'))],
+            ['original-expiration', S('10')],
+          ),
+        ),
+      ],
       ['x-first-death-exchange', S('')],
       ['x-first-death-queue', S('src')],
       ['x-first-death-reason', S('expired')],

@@ -9,7 +9,16 @@ import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-
 import type { BasicPropertiesInput } from '../../src/decoder/spec.js';
 import { fieldTable } from '../../src/decoder/field-table.js';
 import type { ContentProperties, FieldTable } from '../../src/decoder/types.js';
-import { NO_PROPERTIES, withRawHeader, writeConfirm, writeDeliver, writeGetOk, writeReturn, amqpStringLength, type FrameSink } from '../../src/broker/broker-wire.js';
+import {
+  NO_PROPERTIES,
+  withRawHeader,
+  writeConfirm,
+  writeDeliver,
+  writeGetOk,
+  writeReturn,
+  amqpStringLength,
+  type FrameSink,
+} from '../../src/broker/broker-wire.js';
 
 /** A sink like the connection's: one slab that grows by reservation. */
 class TestSink implements FrameSink {
@@ -32,10 +41,20 @@ class TestSink implements FrameSink {
 const shortString = fc.string({ maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= 255);
 const body = fc.uint8Array({ maxLength: 20_000 });
 const frameMax = fc.constantFrom(4096, 8192, 131072, 0);
-const headers = fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.constant(null), fc.integer(), shortString, fc.array(fc.constant(null), { maxLength: 5 })), { maxKeys: 4 })
+const headers = fc
+  .dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.constant(null), fc.integer(), shortString, fc.array(fc.constant(null), { maxLength: 5 })), {
+    maxKeys: 4,
+  })
   .map((o) => fieldTable(o));
 const properties = fc.record(
-  { 'content-type': shortString, 'content-encoding': shortString, headers, 'correlation-id': shortString, priority: fc.integer({ min: 0, max: 9 }), 'delivery-mode': fc.constantFrom(1, 2) },
+  {
+    'content-type': shortString,
+    'content-encoding': shortString,
+    headers,
+    'correlation-id': shortString,
+    priority: fc.integer({ min: 0, max: 9 }),
+    'delivery-mode': fc.constantFrom(1, 2),
+  },
   { requiredKeys: [] },
 ) as fc.Arbitrary<BasicPropertiesInput>;
 
@@ -73,12 +92,24 @@ describe('broker hot-path encoders', () => {
           const m = { exchange, routingKey, properties: asHeld(p, b.length, kind), body: b };
           const deliver = new TestSink(max);
           writeDeliver(deliver, channel, tag, amqpStringLength(tag), deliveryTag, redelivered, m);
-          const method = encodeMethodFrame(channel, 'basic.deliver', { 'consumer-tag': tag, 'delivery-tag': deliveryTag, redelivered, exchange, 'routing-key': routingKey });
+          const method = encodeMethodFrame(channel, 'basic.deliver', {
+            'consumer-tag': tag,
+            'delivery-tag': deliveryTag,
+            redelivered,
+            exchange,
+            'routing-key': routingKey,
+          });
           expect(deliver.bytes()).toEqual(expected(method, channel, p, b, max));
 
           const getOk = new TestSink(max);
           writeGetOk(getOk, channel, deliveryTag, redelivered, 42, m);
-          const getMethod = encodeMethodFrame(channel, 'basic.get-ok', { 'delivery-tag': deliveryTag, redelivered, exchange, 'routing-key': routingKey, 'message-count': 42 });
+          const getMethod = encodeMethodFrame(channel, 'basic.get-ok', {
+            'delivery-tag': deliveryTag,
+            redelivered,
+            exchange,
+            'routing-key': routingKey,
+            'message-count': 42,
+          });
           expect(getOk.bytes()).toEqual(expected(getMethod, channel, p, b, max));
 
           const ret = new TestSink(max);
@@ -93,14 +124,20 @@ describe('broker hot-path encoders', () => {
 
   it('confirms match basic.ack / basic.nack', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.boolean(), fc.boolean(), (channel, tag, multiple, ack) => {
-        const sink = new TestSink(0);
-        writeConfirm(sink, channel, ack, tag, multiple);
-        const method = ack
-          ? encodeMethodFrame(channel, 'basic.ack', { 'delivery-tag': BigInt(tag), multiple })
-          : encodeMethodFrame(channel, 'basic.nack', { 'delivery-tag': BigInt(tag), multiple, requeue: false });
-        expect(sink.bytes()).toEqual(Buffer.from(method));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 65535 }),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.boolean(),
+        fc.boolean(),
+        (channel, tag, multiple, ack) => {
+          const sink = new TestSink(0);
+          writeConfirm(sink, channel, ack, tag, multiple);
+          const method = ack
+            ? encodeMethodFrame(channel, 'basic.ack', { 'delivery-tag': BigInt(tag), multiple })
+            : encodeMethodFrame(channel, 'basic.nack', { 'delivery-tag': BigInt(tag), multiple, requeue: false });
+          expect(sink.bytes()).toEqual(Buffer.from(method));
+        },
+      ),
     );
   });
 });

@@ -18,7 +18,9 @@ import { REPO_ROOT } from '../support/fixtures.js';
 import { freePort } from '../support/net.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-close-'));
 
 /**
@@ -38,8 +40,12 @@ async function killedConsumer(port: number, count: number): Promise<void> {
     })().catch((e) => { process.stderr.write(String(e)); process.exit(1); });`;
   const child = spawn(process.execPath, ['-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   await waitFor(() => out.includes('ready') || child.exitCode !== null, 'the consumer to hold its deliveries');
   expect(out).toBe('ready\n');
@@ -54,10 +60,21 @@ const KILLED = /^client (closed the socket without connection\.close|reset the s
 async function recordedProxy(upstreamPort: number): Promise<{ events: SpyEvent[]; port: number; file: string; stop: () => Promise<void> }> {
   const file = path.join(tmp, `proxy-${upstreamPort}-${Date.now()}.jsonl`);
   const events: SpyEvent[] = [];
-  const recorder = createSessionRecorder({ path: file, keepSecrets: false, mode: 'proxy', tool: 'amqp-spy test', notice: () => {}, listen: '127.0.0.1:0', upstream: `127.0.0.1:${upstreamPort}` });
+  const recorder = createSessionRecorder({
+    path: file,
+    keepSecrets: false,
+    mode: 'proxy',
+    tool: 'amqp-spy test',
+    notice: () => {},
+    listen: '127.0.0.1:0',
+    upstream: `127.0.0.1:${upstreamPort}`,
+  });
   const session = await startProxySession({
-    listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: upstreamPort, tls: false },
-    sinks: [(e) => events.push(e), recorder.sink], notice: () => {}, recorder,
+    listen: { host: '127.0.0.1', port: 0 },
+    upstream: { host: '127.0.0.1', port: upstreamPort, tls: false },
+    sinks: [(e) => events.push(e), recorder.sink],
+    notice: () => {},
+    recorder,
   });
   // as the CLI does: the file is opened once the session listens
   recorder.open();
@@ -117,12 +134,17 @@ describe('a client killed with deliveries unacked', () => {
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     await killedConsumer(port, 3);
     await waitFor(() => cli.stdout().includes('connection closed'), 'the close line');
-    const line = cli.stdout().split('\n').find((l) => l.includes('connection closed'))!;
+    const line = cli
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('connection closed'))!;
     expect(line).toMatch(/ {4}connection closed \(client (closed the socket without connection\.close|reset the socket); left 3 deliveries unacked\)$/);
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     expect(cli.stderr()).toMatch(/summary: 1 connection; .*; 3 deliveries left unacked\n/);
-    const replayedLine = runCli(['replay', recording, '--no-tui']).stdout.split('\n').find((l) => l.includes('connection closed'));
+    const replayedLine = runCli(['replay', recording, '--no-tui'])
+      .stdout.split('\n')
+      .find((l) => l.includes('connection closed'));
     expect(replayedLine).toBe(line);
   });
 });

@@ -16,7 +16,9 @@ describe('amqp-spy decode', () => {
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/protocol-header AMQP 0-9-1/);
     expect(lines).toHaveLength(1 + 44);
-    expect(lines[1]).toMatch(/C→S ch0 connection\.start-ok client-properties=\{connection_name="amqp-spy fixture capture".* response="\\u0000guest\\u0000\*\*\*\*\*"/);
+    expect(lines[1]).toMatch(
+      /C→S ch0 connection\.start-ok client-properties=\{connection_name="amqp-spy fixture capture".* response="\\u0000guest\\u0000\*\*\*\*\*"/,
+    );
     expect(stdout).toContain('basic.publish exchange=spy.orders routing-key=order.created');
     expect(stdout).toContain('content-header body-size=300000 content-type=text/plain');
     // the SASL password is masked, the user name kept
@@ -26,7 +28,12 @@ describe('amqp-spy decode', () => {
   it('prints a server stream with --json, one object per frame', () => {
     const { status, stdout } = runCli(['decode', '--json', session('s2c')]);
     expect(status).toBe(0);
-    const objects = stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; dir: string; frame?: { type: string; method?: { name: string; args: Record<string, unknown> } }; raw: string });
+    const objects = stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as { kind: string; dir: string; frame?: { type: string; method?: { name: string; args: Record<string, unknown> } }; raw: string },
+      );
     expect(objects).toHaveLength(46);
     expect(objects.every((o) => o.kind === 'frame' && o.dir === 's2c')).toBe(true);
     const close = objects.find((o) => o.frame?.method?.name === 'channel.close')!;
@@ -42,7 +49,12 @@ describe('amqp-spy decode', () => {
     const { status, stdout, stderr } = runCli(['decode', file]);
     expect(status).toBe(1);
     expect(stdout).toMatch(/decode error \(not-amqp\) at offset 0/);
-    expect(stdout.trim().split('\n').filter((l) => l.includes('decode error'))).toHaveLength(1);
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('decode error')),
+    ).toHaveLength(1);
     expect(stderr).toBe(`amqp-spy: ${file}: 1 decode error, the first at offset 0: not-amqp (read as server→client: the file does not start with "AMQP")\n`);
   });
 
@@ -69,8 +81,30 @@ describe('amqp-spy decode', () => {
 
   it.each([
     ['a missing file', ['decode', path.join(tmp, 'nope.bin')], /cannot read .*nope\.bin: no such file/],
-    ['an empty file', ['decode', (() => { const f = path.join(tmp, 'empty.bin'); fs.writeFileSync(f, ''); return f; })()], /is empty/],
-    ['a pcap', ['decode', (() => { const f = path.join(tmp, 'x.pcap'); fs.writeFileSync(f, Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0])); return f; })()], /is a pcap capture/],
+    [
+      'an empty file',
+      [
+        'decode',
+        (() => {
+          const f = path.join(tmp, 'empty.bin');
+          fs.writeFileSync(f, '');
+          return f;
+        })(),
+      ],
+      /is empty/,
+    ],
+    [
+      'a pcap',
+      [
+        'decode',
+        (() => {
+          const f = path.join(tmp, 'x.pcap');
+          fs.writeFileSync(f, Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]));
+          return f;
+        })(),
+      ],
+      /is a pcap capture/,
+    ],
   ])('refuses %s with one line and a non-zero exit', (_what, args, message) => {
     const { status, stdout, stderr } = runCli(args);
     expect(status).not.toBe(0);

@@ -9,7 +9,9 @@ import { runCli, startCli, waitFor } from '../support/cli.js';
 import { freePort } from '../support/net.js';
 
 const cleanups: (() => void)[] = [];
-afterEach(() => { while (cleanups.length) cleanups.pop()!(); });
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
 
 async function listenOn(server: net.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -17,12 +19,13 @@ async function listenOn(server: net.Server): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-
 describe('amqp-spy --upstream (the proxy command)', () => {
   it('decodes traffic through it, and on SIGINT closes, prints a summary and exits 0', async () => {
     // a broker stand-in that answers the protocol header with connection.start
     const broker = net.createServer((socket) => {
-      socket.once('data', () => socket.write(encodeMethodFrame(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN AMQPLAIN', locales: 'en_US' })));
+      socket.once('data', () =>
+        socket.write(encodeMethodFrame(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN AMQPLAIN', locales: 'en_US' })),
+      );
       socket.on('error', () => {});
     });
     const upstreamPort = await listenOn(broker);

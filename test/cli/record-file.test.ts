@@ -11,7 +11,9 @@ import { CLI, runCli, startCli, waitFor } from '../support/cli.js';
 import { freePort } from '../support/net.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-record-file-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -19,7 +21,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 async function standaloneRecording(file: string): Promise<{ port: number; cli: ReturnType<typeof startCli> }> {
   const port = await freePort();
   const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', file]);
-  cleanups.push(() => { cli.child.kill('SIGKILL'); });
+  cleanups.push(() => {
+    cli.child.kill('SIGKILL');
+  });
   await waitFor(() => cli.stderr().includes('built-in broker listening') || cli.child.exitCode !== null, 'the broker to listen');
   expect(cli.stderr()).toContain('built-in broker listening');
   return { port, cli };
@@ -70,15 +74,22 @@ describe('--record FILE', () => {
     fs.symlinkSync(real, link);
     const dangling = path.join(dir, 'dangling.jsonl');
     fs.symlinkSync(path.join(dir, 'nowhere.jsonl'), dangling);
-    for (const [given, realPath] of [[link, real], [dangling, path.join(dir, 'nowhere.jsonl')]] as const) {
+    for (const [given, realPath] of [
+      [link, real],
+      [dangling, path.join(dir, 'nowhere.jsonl')],
+    ] as const) {
       // started, not run to completion: a CLI that followed the link would listen and not exit
       const cli = startCli(['--standalone', '--listen', '0', '--no-tui', '--record', given]);
-      cleanups.push(() => { cli.child.kill('SIGKILL'); });
+      cleanups.push(() => {
+        cli.child.kill('SIGKILL');
+      });
       await waitFor(() => cli.child.exitCode !== null || cli.stderr().includes('listening'), 'the CLI to exit or listen');
       expect(cli.stderr()).not.toContain('listening');
       expect(await cli.exited).toBe(2);
       await waitFor(() => cli.stderr().endsWith('\n'), 'the error line');
-      expect(cli.stderr()).toBe(`amqp-spy: cannot write the recording ${given}: it is a symbolic link (to ${realPath}), which a recording does not follow; give the real path: --record ${realPath}\n`);
+      expect(cli.stderr()).toBe(
+        `amqp-spy: cannot write the recording ${given}: it is a symbolic link (to ${realPath}), which a recording does not follow; give the real path: --record ${realPath}\n`,
+      );
     }
     expect(fs.readFileSync(real, 'utf8')).toBe('precious\n');
     expect(fs.existsSync(path.join(dir, 'nowhere.jsonl'))).toBe(false);
@@ -94,7 +105,9 @@ describe('--record FILE', () => {
     const port = (busy.address() as net.AddressInfo).port;
     for (const mode of [['--standalone'], ['--upstream', '127.0.0.1:1']]) {
       const cli = startCli([...mode, '--listen', String(port), '--no-tui', '--record', existing]);
-      cleanups.push(() => { cli.child.kill('SIGKILL'); });
+      cleanups.push(() => {
+        cli.child.kill('SIGKILL');
+      });
       expect(await cli.exited).toBe(1);
       expect(cli.stderr()).toBe(`amqp-spy: cannot listen on 127.0.0.1:${port}: address already in use\n`);
       expect(fs.readFileSync(existing, 'utf8')).toBe(content);
@@ -105,7 +118,9 @@ describe('--record FILE', () => {
     const fifo = path.join(dir, 'recording.fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const reader = spawn('cat', [fifo]);
-    cleanups.push(() => { reader.kill('SIGKILL'); });
+    cleanups.push(() => {
+      reader.kill('SIGKILL');
+    });
     const read: Buffer[] = [];
     reader.stdout.on('data', (d: Buffer) => read.push(d));
     const readerDone = new Promise<number | null>((resolve) => reader.on('exit', (code) => resolve(code)));
@@ -117,7 +132,10 @@ describe('--record FILE', () => {
     expect(await readerDone).toBe(0); // the writer closed: the reader saw the end
 
     const text = Buffer.concat(read).toString('utf8');
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { format?: string; kind?: string; seq?: number });
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { format?: string; kind?: string; seq?: number });
     expect(lines[0]).toMatchObject({ format: 'amqp-spy', mode: 'standalone' });
     const seqs = lines.slice(1).map((l) => l.seq!);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
@@ -134,9 +152,13 @@ describe('--record FILE', () => {
     fs.writeFileSync(out, 'written before\n');
     const fd = fs.openSync(out, 'a');
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, '--standalone', '--listen', String(port), '--no-tui', '--record', '/dev/stderr'], { stdio: ['ignore', 'ignore', fd] });
+    const child = spawn(process.execPath, [CLI, '--standalone', '--listen', String(port), '--no-tui', '--record', '/dev/stderr'], {
+      stdio: ['ignore', 'ignore', fd],
+    });
     fs.closeSync(fd);
-    cleanups.push(() => { child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      child.kill('SIGKILL');
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const text = () => fs.readFileSync(out, 'utf8');
     await waitFor(() => text().includes('built-in broker listening') || child.exitCode !== null, 'the broker to listen');
@@ -146,7 +168,9 @@ describe('--record FILE', () => {
     expect(await exited).toBe(0);
     expect(text()).toMatch(/^written before\n/);
     expect(text()).not.toContain('cannot write');
-    const recording = text().split('\n').filter((l) => l.startsWith('{'));
+    const recording = text()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
     expect(recording[0]).toMatch(/^\{"format":"amqp-spy"/);
     const copy = path.join(dir, 'from-stderr.jsonl');
     fs.writeFileSync(copy, `${recording.join('\n')}\n`);
@@ -158,13 +182,19 @@ describe('--record - (the recording on stdout)', () => {
   it('streams the recording into the program reading stdout; it replays like a file', async () => {
     const port = await freePort();
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', '-']);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     await clientSession(port);
     await waitFor(() => cli.stdout().includes('"kind":"conn.close"'), 'the close in the recording');
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
-    const lines = cli.stdout().trimEnd().split('\n').map((l) => JSON.parse(l) as { format?: string; kind?: string });
+    const lines = cli
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { format?: string; kind?: string });
     expect(lines[0]!.format).toBe('amqp-spy');
     // nothing but the recording on stdout: every line after the header is an event
     expect(lines.slice(1).every((l) => typeof l.kind === 'string')).toBe(true);
@@ -174,14 +204,19 @@ describe('--record - (the recording on stdout)', () => {
     expect(replayed.status).toBe(0);
     expect(replayed.stdout).toMatch(/C→S ch1 queue\.declare queue=record-file/);
     // a terminal is no place for it
-    const tty = spawnSync('script', ['-qec', `${process.execPath} ${CLI} --standalone --listen ${await freePort()} --record -`, '/dev/null'], { encoding: 'utf8', timeout: 10_000 });
+    const tty = spawnSync('script', ['-qec', `${process.execPath} ${CLI} --standalone --listen ${await freePort()} --record -`, '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(tty.stdout).toMatch(/--record - writes the recording to stdout: pipe it/);
   });
 
   it('the reader goes away mid-session: recording stops, the session goes on, exit 1 naming the events not recorded', async () => {
     const port = await freePort();
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', '-']);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     await clientSession(port);
     await waitFor(() => cli.stdout().includes('"kind":"conn.close"'), 'the first session in the recording');

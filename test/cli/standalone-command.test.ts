@@ -11,9 +11,10 @@ import { runCli, startCli, waitFor } from '../support/cli.js';
 import { freePort } from '../support/net.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-standalone-'));
-
 
 async function clientSession(port: number, user = 'guest', password = 'guest'): Promise<string[]> {
   const conn = await amqplib.connect({ hostname: '127.0.0.1', port, username: user, password });
@@ -28,7 +29,10 @@ async function clientSession(port: number, user = 'guest', password = 'guest'): 
     const got: string[] = [];
     for (let i = 0; i < 100 && got.length === 0; i++) {
       const m = await ch.get('order-jobs');
-      if (m) { got.push(m.content.toString()); ch.ack(m); } else await new Promise((r) => setTimeout(r, 10));
+      if (m) {
+        got.push(m.content.toString());
+        ch.ack(m);
+      } else await new Promise((r) => setTimeout(r, 10));
     }
     await ch.deleteQueue('order-jobs');
     await ch.deleteExchange('orders');
@@ -43,7 +47,9 @@ describe('amqp-spy --standalone', () => {
     const port = await freePort();
     const recording = path.join(tmp, 'standalone.jsonl');
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', recording, '--user', 'alice:wonder']);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     // who may log in where, by name: never a password
     expect(cli.stderr()).toContain(`built-in broker listening on 127.0.0.1:${port}; users alice · vhosts / (Ctrl-C to stop)`);
@@ -74,13 +80,20 @@ describe('amqp-spy --standalone', () => {
   it('refuses unknown users with 403, and the port in use with one line', async () => {
     const port = await freePort();
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui']);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     // RabbitMQ's code and words, then what was wrong (not "see the broker logfile": there is none)
-    await expect(amqplib.connect({ hostname: '127.0.0.1', port, username: 'guest', password: 'wrong' })).rejects.toThrow(/403 \(ACCESS-REFUSED\) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN\. Wrong password for user 'guest'\."/);
+    await expect(amqplib.connect({ hostname: '127.0.0.1', port, username: 'guest', password: 'wrong' })).rejects.toThrow(
+      /403 \(ACCESS-REFUSED\) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN\. Wrong password for user 'guest'\."/,
+    );
     await waitFor(() => cli.stdout().includes('403'), 'the refusal to be printed');
     // and amqp-spy's side says who was refused
-    await waitFor(() => cli.stderr().includes("amqp-spy: connection #1: refused login of user 'guest': wrong password for user 'guest' (users: guest)"), 'the refusal notice');
+    await waitFor(
+      () => cli.stderr().includes("amqp-spy: connection #1: refused login of user 'guest': wrong password for user 'guest' (users: guest)"),
+      'the refusal notice',
+    );
     const second = runCli(['--standalone', '--listen', String(port), '--no-tui']);
     expect(second.status).toBe(1);
     expect(second.stderr.trim()).toBe(`amqp-spy: cannot listen on 127.0.0.1:${port}: address already in use`);
@@ -92,7 +105,9 @@ describe('amqp-spy --standalone', () => {
     const port = await freePort();
     const recording = path.join(tmp, 'normal-close.jsonl');
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--record', recording]);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     const client = await RawClient.connect(port);
     cleanups.push(() => client.destroy());
@@ -107,7 +122,12 @@ describe('amqp-spy --standalone', () => {
     expect(out).toMatch(/C→S ch1 channel\.close reply-code=0 .*\n.*S→C ch1 channel\.close-ok/);
     expect(out).toMatch(/C→S ch0 connection\.close reply-code=0 reply-text="?Normal shutdown/);
     expect(out).not.toContain('UNKNOWN');
-    expect(out.split('\n').filter((l) => /\.close reply-code/.test(l)).every((l) => !l.includes('['))).toBe(true);
+    expect(
+      out
+        .split('\n')
+        .filter((l) => /\.close reply-code/.test(l))
+        .every((l) => !l.includes('[')),
+    ).toBe(true);
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     expect(cli.stderr()).toMatch(/summary: 1 connection; .*; 0 errors/);
@@ -120,40 +140,71 @@ describe('amqp-spy --standalone', () => {
   it('headless: an RPC reply says which request it answers and after how long (classic reply queue, two connections)', async () => {
     const port = await freePort();
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui']);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     const server = await amqplib.connect({ hostname: '127.0.0.1', port });
     const client = await amqplib.connect({ hostname: '127.0.0.1', port });
-    cleanups.push(async () => { await client.close(); await server.close(); });
+    cleanups.push(async () => {
+      await client.close();
+      await server.close();
+    });
     const serverCh = await server.createChannel();
     await serverCh.assertQueue('rpc-calc', { durable: false });
-    await serverCh.consume('rpc-calc', (m) => {
-      if (m) serverCh.sendToQueue(m.properties.replyTo as string, Buffer.from('42'), { correlationId: m.properties.correlationId as string });
-    }, { noAck: true });
+    await serverCh.consume(
+      'rpc-calc',
+      (m) => {
+        if (m) serverCh.sendToQueue(m.properties.replyTo as string, Buffer.from('42'), { correlationId: m.properties.correlationId as string });
+      },
+      { noAck: true },
+    );
     const ch = await client.createChannel();
     const { queue: replies } = await ch.assertQueue('', { exclusive: true });
     const answers: string[] = [];
-    await ch.consume(replies, (m) => { if (m) answers.push(m.content.toString()); }, { noAck: true });
+    await ch.consume(
+      replies,
+      (m) => {
+        if (m) answers.push(m.content.toString());
+      },
+      { noAck: true },
+    );
     ch.sendToQueue('rpc-calc', Buffer.from('6*7'), { replyTo: replies, correlationId: 'calc-1' });
     await waitFor(() => answers.length === 1, 'the reply');
     await waitFor(() => /RPC reply/.test(cli.stdout()), 'the reply line');
-    const replyLine = cli.stdout().split('\n').find((l) => l.includes('RPC reply'))!;
-    expect(replyLine).toMatch(new RegExp(`#1 C→S ch1 basic\\.publish routing-key=${replies.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*\\[RPC reply to correlation-id calc-1, [\\d.]+ (ms|µs) after its request\\]$`));
+    const replyLine = cli
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('RPC reply'))!;
+    expect(replyLine).toMatch(
+      new RegExp(
+        `#1 C→S ch1 basic\\.publish routing-key=${replies.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*\\[RPC reply to correlation-id calc-1, [\\d.]+ (ms|µs) after its request\\]$`,
+      ),
+    );
     // the server (#1, connected first) replies; only the reply says it
-    expect(cli.stdout().split('\n').filter((l) => l.includes('RPC reply'))).toHaveLength(1);
+    expect(
+      cli
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('RPC reply')),
+    ).toHaveLength(1);
   });
 
   it('--max-message-size: the publish it refuses is printed before the 406, incomplete', async () => {
     const port = await freePort();
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--max-message-size', '100000']);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     const conn = await amqplib.connect({ hostname: '127.0.0.1', port, username: 'guest', password: 'guest' });
     cleanups.push(() => conn.close().catch(() => {}));
     const ch = await conn.createChannel();
     let closed = false;
     ch.on('error', () => {});
-    ch.on('close', () => { closed = true; });
+    ch.on('close', () => {
+      closed = true;
+    });
     // 1 MiB: the broker refuses it at its header, while most of its body is still to come
     ch.publish('', 'nowhere', Buffer.alloc(1024 * 1024, 1));
     await waitFor(() => closed, 'the channel to be closed');
@@ -183,7 +234,9 @@ describe('amqp-spy --standalone', () => {
   it('--handshake-timeout closes a client that never opens; --max-connections refuses the one too many', async () => {
     const port = await freePort();
     const cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--handshake-timeout', '300', '--max-connections', '1']);
-    cleanups.push(() => { cli.child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     const idle = await RawClient.connect(port);
     cleanups.push(() => idle.destroy());

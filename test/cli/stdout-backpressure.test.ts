@@ -26,7 +26,9 @@ const BODY = Buffer.alloc(32 * 1024, 0x78);
 const COUNT = 4000;
 
 const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-stdout-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -43,9 +45,13 @@ interface StoppedReader {
 /** The CLI with a stdout pipe nobody reads (until `resume`). */
 function startWithStoppedReader(args: string[]): StoppedReader {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-  cleanups.push(() => { child.kill('SIGKILL'); });
+  cleanups.push(() => {
+    child.kill('SIGKILL');
+  });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const out: Buffer[] = [];
   let text: string | undefined;
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -54,7 +60,12 @@ function startWithStoppedReader(args: string[]): StoppedReader {
     pid: child.pid!,
     stdout: () => (text ??= Buffer.concat(out).toString('utf8')),
     stderr: () => stderr,
-    resume: () => { child.stdout.on('data', (d: Buffer) => { out.push(d); text = undefined; }); },
+    resume: () => {
+      child.stdout.on('data', (d: Buffer) => {
+        out.push(d);
+        text = undefined;
+      });
+    },
     exited,
   };
 }
@@ -64,7 +75,12 @@ function publishAll(ch: amqplib.ConfirmChannel, routingKey: string): { confirmed
   let confirmed = 0;
   const done = (async () => {
     for (let i = 0; i < COUNT; i++) {
-      if (!ch.publish('', routingKey, BODY, {}, () => { confirmed++; })) await new Promise((r) => ch.once('drain', r));
+      if (
+        !ch.publish('', routingKey, BODY, {}, () => {
+          confirmed++;
+        })
+      )
+        await new Promise((r) => ch.once('drain', r));
     }
     await ch.waitForConfirms();
   })();
@@ -131,7 +147,11 @@ describe('headless output to a reader that stops', () => {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     expect(cli.stderr()).not.toContain('dropped');
-    const messages = cli.stdout().trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string; dir?: string; method?: { name: string } })
+    const messages = cli
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; dir?: string; method?: { name: string } })
       .filter((e) => e.kind === 'message' && e.method?.name === 'basic.publish');
     expect(messages).toHaveLength(COUNT);
   });
@@ -140,15 +160,35 @@ describe('headless output to a reader that stops', () => {
     // a recording of 3000 publishes of 32 KiB: ~130 MB of --json output
     const count = 3000;
     const file = path.join(dir, 'large.jsonl');
-    const recorder = createRecorder({ path: file, header: makeRecordingHeader({ tool: 'test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
+    const recorder = createRecorder({
+      path: file,
+      header: makeRecordingHeader({
+        tool: 'test',
+        startedMicros: 1_700_000_000_000_000,
+        mode: 'proxy',
+        listen: '127.0.0.1:5673',
+        upstream: '127.0.0.1:5672',
+        secrets: 'masked',
+      }),
+    });
     const bus = new EventBus([recorder.sink]);
     const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
-    bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_001, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
+    bus.emit({
+      kind: 'conn.open',
+      seq: bus.nextSeq(),
+      ts: 1_700_000_000_000_001,
+      conn: 1,
+      client: { address: '127.0.0.1', port: 40001 },
+      server: { address: '127.0.0.1', port: 5672 },
+    });
     let ts = 1_700_000_000_000_100;
     tap.feed('c2s', encodeProtocolHeader(), ts);
     // 32 KiB frames need a negotiated frame-max (4 KiB before tune-ok)
     tap.feed('c2s', encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }), ts);
-    const publish = Buffer.concat([encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': 'jobs' }), ...encodeContentFrames(1, 60, {}, BODY, 131072)]);
+    const publish = Buffer.concat([
+      encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': 'jobs' }),
+      ...encodeContentFrames(1, 60, {}, BODY, 131072),
+    ]);
     for (let i = 0; i < count; i++) tap.feed('c2s', publish, (ts += 10));
     tap.close('client closed', ts + 1);
     await recorder.close();
@@ -164,7 +204,11 @@ describe('headless output to a reader that stops', () => {
 
     cli.resume();
     expect(await cli.exited).toBe(0);
-    const messages = cli.stdout().trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string })
+    const messages = cli
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string })
       .filter((e) => e.kind === 'message');
     expect(messages).toHaveLength(count);
   });

@@ -26,7 +26,11 @@ describe('AmqpString', () => {
 
   it('keeps invalid UTF-8 as a copy of the bytes', () => {
     const frame = new Uint8Array([0x61, 0xff, 0x62, 0xed, 0xa0, 0x80, 0xc0, 0xaf]);
-    for (const [start, end] of [[0, 3], [3, 6], [6, 8]] as const) {
+    for (const [start, end] of [
+      [0, 3],
+      [3, 6],
+      [6, 8],
+    ] as const) {
       const s = decodeAmqpString(frame, start, end);
       expect(s).toBeInstanceOf(Uint8Array);
       expect(s).toEqual(frame.slice(start, end));

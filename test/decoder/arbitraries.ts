@@ -9,7 +9,14 @@ const utf8 = new TextEncoder();
 
 /** Strings of valid Unicode (no lone surrogates), so they are their UTF-8's decoding. */
 export const unicodeString = (maxLength: number): fc.Arbitrary<string> =>
-  fc.string({ unit: fc.oneof(fc.constantFrom('a', 'Z', '.', '-', '#', '*'), fc.constantFrom('é', '€', '😀', '\u0000', '\uFEFF'), fc.string({ unit: 'grapheme', maxLength: 1 })), maxLength });
+  fc.string({
+    unit: fc.oneof(
+      fc.constantFrom('a', 'Z', '.', '-', '#', '*'),
+      fc.constantFrom('é', '€', '😀', '\u0000', '\uFEFF'),
+      fc.string({ unit: 'grapheme', maxLength: 1 }),
+    ),
+    maxLength,
+  });
 
 /** Bytes that are not valid UTF-8 (so they stay bytes when decoded). */
 export const invalidUtf8 = (maxLength: number): fc.Arbitrary<Uint8Array> =>

@@ -31,14 +31,40 @@ describe('content header: golden vectors', () => {
 
   it('all 14 properties, in flag order', () => {
     const properties = {
-      'content-type': 'a', 'content-encoding': 'b', headers: fieldTable({ k: true }), 'delivery-mode': 1, priority: 9,
-      'correlation-id': 'c', 'reply-to': 'd', expiration: 'e', 'message-id': 'f', timestamp: 1700000000n, type: 'g',
-      'user-id': 'h', 'app-id': 'i', 'cluster-id': 'j',
+      'content-type': 'a',
+      'content-encoding': 'b',
+      headers: fieldTable({ k: true }),
+      'delivery-mode': 1,
+      priority: 9,
+      'correlation-id': 'c',
+      'reply-to': 'd',
+      expiration: 'e',
+      'message-id': 'f',
+      timestamp: 1700000000n,
+      type: 'g',
+      'user-id': 'h',
+      'app-id': 'i',
+      'cluster-id': 'j',
     };
     const bytes = encodeContentHeader({ classId: 60, bodySize: 2n ** 40n, properties });
     expect(hex(bytes)).toBe(
-      '003c0000' + '0000010000000000' + 'fffc' + '0161' + '0162' + '00000004016b7401' + '01' + '09' + '0163' + '0164' + '0165' + '0166' +
-        '000000006553f100' + '0167' + '0168' + '0169' + '016a',
+      '003c0000' +
+        '0000010000000000' +
+        'fffc' +
+        '0161' +
+        '0162' +
+        '00000004016b7401' +
+        '01' +
+        '09' +
+        '0163' +
+        '0164' +
+        '0165' +
+        '0166' +
+        '000000006553f100' +
+        '0167' +
+        '0168' +
+        '0169' +
+        '016a',
     );
     expect(decodeContentHeader(bytes).properties).toEqual(properties);
   });

@@ -56,7 +56,20 @@ describe('field tables: every type code', () => {
     ['D', [0x44, 2, 0xff, 0xff, 0xcf, 0xc7], { type: 'D', value: { scale: 2, value: -12345 } }],
     ['S', [0x53, ...u32(3), 0x61, 0xc3, 0xa9], { type: 'S', value: 'aé' }],
     ['S bytes', [0x53, ...u32(2), 0xff, 0x00], { type: 'S', value: new Uint8Array([0xff, 0]) }],
-    ['A', [0x41, ...u32(7), 0x74, 0, 0x56, 0x42, 7, 0x56, 0x56], { type: 'A', value: [{ type: 't', value: false }, { type: 'V', value: null }, { type: 'B', value: 7 }, { type: 'V', value: null }, { type: 'V', value: null }] }],
+    [
+      'A',
+      [0x41, ...u32(7), 0x74, 0, 0x56, 0x42, 7, 0x56, 0x56],
+      {
+        type: 'A',
+        value: [
+          { type: 't', value: false },
+          { type: 'V', value: null },
+          { type: 'B', value: 7 },
+          { type: 'V', value: null },
+          { type: 'V', value: null },
+        ],
+      },
+    ],
     ['T', [0x54, 0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00], { type: 'T', value: 1700000000n }],
     ['F', [0x46, ...u32(3), 1, 0x6b, 0x56], { type: 'F', value: { entries: [['k', { type: 'V', value: null }]] } }],
     ['V', [0x56], { type: 'V', value: null }],
@@ -75,7 +88,10 @@ describe('field tables: every type code', () => {
   it('keeps duplicate keys, in order', () => {
     const wire = bytes(u32(8), 1, 'a', 0x42, 1, 1, 'a', 0x42, 2);
     const table = decodeFieldTable(wire);
-    expect(table.entries.map(([k, v]) => [k, v.value])).toEqual([['a', 1], ['a', 2]]);
+    expect(table.entries.map(([k, v]) => [k, v.value])).toEqual([
+      ['a', 1],
+      ['a', 2],
+    ]);
     expect(tableGet(table, 'a')).toEqual({ type: 'B', value: 1 });
     expect(encodeFieldTable(table)).toEqual(wire);
   });
@@ -242,13 +258,36 @@ describe('field tables: encoding checks', () => {
 describe('field tables: building and showing', () => {
   it('infers tags from JS values', () => {
     const t = fieldTable({
-      s: 'text', yes: true, small: 7, big: 2 ** 40, neg: -(2 ** 31), frac: 0.5, huge: 2n ** 62n, raw: new Uint8Array([1]),
-      when: new Date(1_700_000_000_500), list: [1, 'a', null], nested: { deep: { x: false } }, none: null,
-      forced: typed('T', 5n), table: fieldTable({ a: 1 }),
+      s: 'text',
+      yes: true,
+      small: 7,
+      big: 2 ** 40,
+      neg: -(2 ** 31),
+      frac: 0.5,
+      huge: 2n ** 62n,
+      raw: new Uint8Array([1]),
+      when: new Date(1_700_000_000_500),
+      list: [1, 'a', null],
+      nested: { deep: { x: false } },
+      none: null,
+      forced: typed('T', 5n),
+      table: fieldTable({ a: 1 }),
     });
     expect(Object.fromEntries(t.entries.map(([k, v]) => [k, v.type]))).toEqual({
-      s: 'S', yes: 't', small: 'I', big: 'l', neg: 'I', frac: 'd', huge: 'l', raw: 'x', when: 'T', list: 'A', nested: 'F',
-      none: 'V', forced: 'T', table: 'F',
+      s: 'S',
+      yes: 't',
+      small: 'I',
+      big: 'l',
+      neg: 'I',
+      frac: 'd',
+      huge: 'l',
+      raw: 'x',
+      when: 'T',
+      list: 'A',
+      nested: 'F',
+      none: 'V',
+      forced: 'T',
+      table: 'F',
     });
     expect(tableGet(t, 'big')).toEqual({ type: 'l', value: 2n ** 40n });
     expect(tableGet(t, 'when')).toEqual({ type: 'T', value: 1_700_000_000n });
@@ -262,7 +301,15 @@ describe('field tables: building and showing', () => {
   });
 
   it('shows tables as JSON-safe plain objects', () => {
-    const t = fieldTable({ n: 1, big: 2n ** 60n, d: typed('D', { scale: 2, value: -5 }), x: new Uint8Array([0xab, 1]), inf: Infinity, list: [true], sub: { a: 'b' } });
+    const t = fieldTable({
+      n: 1,
+      big: 2n ** 60n,
+      d: typed('D', { scale: 2, value: -5 }),
+      x: new Uint8Array([0xab, 1]),
+      inf: Infinity,
+      list: [true],
+      sub: { a: 'b' },
+    });
     const plain = fieldTableToPlain(t);
     expect(plain).toEqual({ n: 1, big: '1152921504606846976', d: '-0.05', x: { $bytes: 'ab01' }, inf: 'Infinity', list: [true], sub: { a: 'b' } });
     expect(JSON.parse(JSON.stringify(plain))).toEqual(plain);
@@ -274,7 +321,10 @@ describe('field tables: building and showing', () => {
 
   it('sets keys and recognises tables', () => {
     const t = tableSet(fieldTable({ a: 1, b: 2 }), 'a', { type: 'V', value: null });
-    expect(t.entries.map(([k, v]) => [k, v.type])).toEqual([['a', 'V'], ['b', 'I']]);
+    expect(t.entries.map(([k, v]) => [k, v.type])).toEqual([
+      ['a', 'V'],
+      ['b', 'I'],
+    ]);
     expect(isFieldTable(t)).toBe(true);
     expect(isFieldTable(new Uint8Array(1))).toBe(false);
     expect(isFieldTable('x')).toBe(false);

@@ -16,7 +16,7 @@ const PROTOCOL_HEADER = Uint8Array.of(0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1);
 
 /** The stream and the offsets where its units (protocol header, frames) begin. */
 function stream(withHeader: boolean, payloads: readonly number[]): { bytes: Uint8Array; starts: number[] } {
-  const parts = [...(withHeader ? [PROTOCOL_HEADER] : []), ...payloads.map((n, i) => frameBytes(i % 3 + 1, i % 5, n))];
+  const parts = [...(withHeader ? [PROTOCOL_HEADER] : []), ...payloads.map((n, i) => frameBytes((i % 3) + 1, i % 5, n))];
   const starts: number[] = [];
   let at = 0;
   for (const part of parts) {
@@ -34,23 +34,25 @@ function stream(withHeader: boolean, payloads: readonly number[]): { bytes: Uint
 
 describe('FrameBoundaryTracker', () => {
   it('finds the first unit start of every chunk, however the stream is split', () => {
-    fc.assert(fc.property(
-      fc.boolean(),
-      fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 30 }),
-      fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 60 }),
-      (withHeader, payloads, cuts) => {
-        const { bytes, starts } = stream(withHeader, payloads);
-        const tracker = new FrameBoundaryTracker();
-        let at = 0;
-        let cut = 0;
-        while (at < bytes.length) {
-          const size = Math.min(cuts[cut++ % cuts.length]!, bytes.length - at);
-          const expected = starts.find((s) => s >= at && s < at + size);
-          expect(tracker.feed(bytes.subarray(at, at + size))).toBe(expected === undefined ? -1 : expected - at);
-          at += size;
-        }
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 60 }),
+        (withHeader, payloads, cuts) => {
+          const { bytes, starts } = stream(withHeader, payloads);
+          const tracker = new FrameBoundaryTracker();
+          let at = 0;
+          let cut = 0;
+          while (at < bytes.length) {
+            const size = Math.min(cuts[cut++ % cuts.length]!, bytes.length - at);
+            const expected = starts.find((s) => s >= at && s < at + size);
+            expect(tracker.feed(bytes.subarray(at, at + size))).toBe(expected === undefined ? -1 : expected - at);
+            at += size;
+          }
+        },
+      ),
+    );
   });
 
   it('a frame header split byte by byte still gives the next frame', () => {

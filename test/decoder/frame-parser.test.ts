@@ -3,11 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../src/decoder/errors.js';
 import { FrameParser } from '../../src/decoder/frame-parser.js';
 import type { FrameParserOptions, FrameParserOutput } from '../../src/decoder/frame-parser.js';
-import {
-  describeProtocolHeader,
-  encodeProtocolHeader,
-  parseProtocolHeader,
-} from '../../src/decoder/protocol-header.js';
+import { describeProtocolHeader, encodeProtocolHeader, parseProtocolHeader } from '../../src/decoder/protocol-header.js';
 import type { ProtocolName, RawFrame } from '../../src/decoder/types.js';
 
 // ---- test stream builder ------------------------------------------------------------------
@@ -260,7 +256,12 @@ describe('FrameParser: splitting', () => {
 
   it('reassembles a 1 MB body frame arriving in 64 KB chunks', () => {
     const body = patterned(1024 * 1024, 9);
-    const stream = concat([frameBytes(1, 1, patterned(20, 1)), frameBytes(2, 1, patterned(14, 2)), frameBytes(3, 1, body), frameBytes(8, 0, new Uint8Array(0))]);
+    const stream = concat([
+      frameBytes(1, 1, patterned(20, 1)),
+      frameBytes(2, 1, patterned(14, 2)),
+      frameBytes(3, 1, body),
+      frameBytes(8, 0, new Uint8Array(0)),
+    ]);
     const chunks = splitEvery(stream, 64 * 1024);
     const parser = new FrameParser({ frameMax: 0 });
     const got: RawFrame[] = [];
@@ -389,9 +390,7 @@ describe('FrameParser: protocol headers', () => {
     const parsed = parseProtocolHeader(encoded)!;
     expect(parsed.protocol).toBe('AMQP 0-9-1');
     expect(describeProtocolHeader(parsed)).toBe('AMQP 0-9-1 (AMQP 0 0 9 1)');
-    expect(describeProtocolHeader(parseProtocolHeader(Uint8Array.of(65, 77, 81, 80, 3, 1, 0, 0))!)).toBe(
-      'AMQP 1.0 SASL (AMQP 3 1 0 0), not decoded',
-    );
+    expect(describeProtocolHeader(parseProtocolHeader(Uint8Array.of(65, 77, 81, 80, 3, 1, 0, 0))!)).toBe('AMQP 1.0 SASL (AMQP 3 1 0 0), not decoded');
     expect(describeProtocolHeader(parseProtocolHeader(Uint8Array.of(65, 77, 81, 80, 1, 1, 0, 10))!)).toContain('AMQP 0-10');
     expect(parseProtocolHeader(Uint8Array.of(65, 77, 81))).toBeUndefined();
     expect(parseProtocolHeader(Uint8Array.of(65, 77, 81, 81, 0, 0, 9, 1))).toBeUndefined();
@@ -484,7 +483,10 @@ describe('FrameParser: bad input', () => {
         if (item.kind === 'frame') frames.push(item.frame);
       }
     }
-    expect(frames.map((f) => [f.type, f.offset, f.raw.length])).toEqual([[3, 0, size + 8], [8, size + 8, 8]]);
+    expect(frames.map((f) => [f.type, f.offset, f.raw.length])).toEqual([
+      [3, 0, size + 8],
+      [8, size + 8, 8],
+    ]);
     expect(Buffer.from(frames[0]!.payload).equals(Buffer.from(payload))).toBe(true);
   });
 
@@ -591,13 +593,20 @@ describe('FrameParser: bad input', () => {
 
 describe('FrameParser: frame-max from tune-ok', () => {
   // connection.tune-ok: class 10 method 31, channel-max 0, frame-max, heartbeat 0
-  const tuneOk = (frameMax: number) => frameBytes(1, 0, Uint8Array.of(0, 10, 0, 31, 0, 0, frameMax >>> 24, (frameMax >>> 16) & 0xff, (frameMax >>> 8) & 0xff, frameMax & 0xff, 0, 0));
+  const tuneOk = (frameMax: number) =>
+    frameBytes(1, 0, Uint8Array.of(0, 10, 0, 31, 0, 0, frameMax >>> 24, (frameMax >>> 16) & 0xff, (frameMax >>> 8) & 0xff, frameMax & 0xff, 0, 0));
   const stream = concat([tuneOk(131072), frameBytes(3, 1, patterned(100_000, 1)), frameBytes(3, 1, patterned(131073, 2))]);
 
   it('applies a tune-ok to the frames after it, in whatever chunks they come', () => {
     for (const chunks of [[stream], [...splitEvery(stream.subarray(0, 40), 1), stream.subarray(40)], splitEvery(stream, 7), splitEvery(stream, 65536)]) {
       const seen: number[] = [];
-      const result = runChunks(chunks, { frameMax: 4096, onTuneOk: (frameMax) => { seen.push(frameMax); return frameMax + 8; } });
+      const result = runChunks(chunks, {
+        frameMax: 4096,
+        onTuneOk: (frameMax) => {
+          seen.push(frameMax);
+          return frameMax + 8;
+        },
+      });
       expect(seen).toEqual([131072]);
       expect(result.parser.frameMax).toBe(131080);
       // the 100,000-byte frame is within the new limit; the next (131081 bytes) is over it

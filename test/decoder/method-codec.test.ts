@@ -22,7 +22,15 @@ function decodeError(fn: () => unknown): DecodeError {
 }
 
 const ZERO: Record<SpecFieldType, ArgumentValue> = {
-  bit: false, octet: 0, short: 0, long: 0, longlong: 0n, timestamp: 0n, shortstr: '', longstr: '', table: { entries: [] },
+  bit: false,
+  octet: 0,
+  short: 0,
+  long: 0,
+  longlong: 0n,
+  timestamp: 0n,
+  shortstr: '',
+  longstr: '',
+  table: { entries: [] },
 };
 
 describe('method codec: golden vectors (laid out by hand from the spec)', () => {
@@ -31,7 +39,14 @@ describe('method codec: golden vectors (laid out by hand from the spec)', () => 
     // class 50, method 10 | ticket 0 | shortstr "q" | bits: passive0 durable1 exclusive0 auto-delete1 nowait0 | empty table
     expect(hex(bytes)).toBe('0032000a' + '0000' + '0171' + '0a' + '00000000');
     expect(decodeMethod(bytes).args).toEqual({
-      ticket: 0, queue: 'q', passive: false, durable: true, exclusive: false, 'auto-delete': true, nowait: false, arguments: { entries: [] },
+      ticket: 0,
+      queue: 'q',
+      passive: false,
+      durable: true,
+      exclusive: false,
+      'auto-delete': true,
+      nowait: false,
+      arguments: { entries: [] },
     });
   });
 
@@ -70,9 +85,7 @@ describe('method codec: golden vectors (laid out by hand from the spec)', () => 
   it('connection.start-ok: table, shortstr, binary longstr, shortstr', () => {
     const response = new Uint8Array([0, 0x67, 0, 0x70]);
     const bytes = encodeMethod('connection.start-ok', { 'client-properties': fieldTable({ p: 'x' }), response });
-    expect(hex(bytes)).toBe(
-      '000a000b' + '00000008' + '0170' + '53' + '00000001' + '78' + '05504c41494e' + '00000004' + '00670070' + '05656e5f5553',
-    );
+    expect(hex(bytes)).toBe('000a000b' + '00000008' + '0170' + '53' + '00000001' + '78' + '05504c41494e' + '00000004' + '00670070' + '05656e5f5553');
     // valid UTF-8 (NULs included) comes back as a string with the same bytes
     expect(decodeMethod(bytes).args['response']).toBe('\0g\0p');
   });
@@ -114,7 +127,12 @@ describe('method codec: round trips over every method (property)', () => {
 
 describe('method codec: bad input', () => {
   it('names unknown class/method ids', () => {
-    for (const [classId, methodId] of [[60, 41], [99, 10], [0, 0], [0xffff, 0xffff]] as const) {
+    for (const [classId, methodId] of [
+      [60, 41],
+      [99, 10],
+      [0, 0],
+      [0xffff, 0xffff],
+    ] as const) {
       const e = decodeError(() => decodeMethod(new Uint8Array([classId >> 8, classId & 0xff, methodId >> 8, methodId & 0xff])));
       expect(e.code).toBe('unknown-method');
       expect(e.offset).toBe(0);
@@ -124,15 +142,18 @@ describe('method codec: bad input', () => {
 
   it('every strict prefix of a valid payload is truncated, with the ids in context', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...METHODS).chain((m) => fc.tuple(fc.constant(m), argumentsArb(m.fields))), ([spec, args]) => {
-        const bytes = encodeMethod(spec, args);
-        for (let cut = 0; cut < bytes.length; cut++) {
-          const e = decodeError(() => decodeMethod(bytes.subarray(0, cut)));
-          expect(e.code).toBe('truncated');
-          expect(e.offset).toBeLessThanOrEqual(cut);
-          if (cut >= 4) expect(e.context).toMatchObject({ classId: spec.classId, methodId: spec.methodId });
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...METHODS).chain((m) => fc.tuple(fc.constant(m), argumentsArb(m.fields))),
+        ([spec, args]) => {
+          const bytes = encodeMethod(spec, args);
+          for (let cut = 0; cut < bytes.length; cut++) {
+            const e = decodeError(() => decodeMethod(bytes.subarray(0, cut)));
+            expect(e.code).toBe('truncated');
+            expect(e.offset).toBeLessThanOrEqual(cut);
+            if (cut >= 4) expect(e.context).toMatchObject({ classId: spec.classId, methodId: spec.methodId });
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -173,7 +194,11 @@ describe('method codec: encoding', () => {
   it('fills missing arguments with spec defaults, else zero values', () => {
     expect(methodArgsWithDefaults('basic.nack', { 'delivery-tag': 3 })).toEqual({ 'delivery-tag': 3n, multiple: false, requeue: true });
     expect(decodeMethod(encodeMethod('connection.start')).args).toEqual({
-      'version-major': 0, 'version-minor': 9, 'server-properties': { entries: [] }, mechanisms: 'PLAIN', locales: 'en_US',
+      'version-major': 0,
+      'version-minor': 9,
+      'server-properties': { entries: [] },
+      mechanisms: 'PLAIN',
+      locales: 'en_US',
     });
     expect(decodeMethod(encodeMethod('connection.close')).args).toEqual({ 'reply-code': 0, 'reply-text': '', 'class-id': 0, 'method-id': 0 });
   });

@@ -62,9 +62,19 @@ interface JsonSpec {
 // Methods RabbitMQ added to 0-9-1 (absent from the XML), and methods whose sender RabbitMQ
 // widened: it sends basic.ack/nack for publisher confirms and basic.cancel to notify consumers.
 const RABBITMQ_EXTENSIONS = [
-  'connection.blocked', 'connection.unblocked', 'connection.update-secret', 'connection.update-secret-ok',
-  'access.request', 'access.request-ok', 'exchange.bind', 'exchange.bind-ok', 'exchange.unbind', 'exchange.unbind-ok',
-  'basic.nack', 'confirm.select', 'confirm.select-ok',
+  'connection.blocked',
+  'connection.unblocked',
+  'connection.update-secret',
+  'connection.update-secret-ok',
+  'access.request',
+  'access.request-ok',
+  'exchange.bind',
+  'exchange.bind-ok',
+  'exchange.unbind',
+  'exchange.unbind-ok',
+  'basic.nack',
+  'confirm.select',
+  'confirm.select-ok',
 ];
 const WIDENED_SENDERS: Record<string, readonly string[]> = {
   'basic.ack': ['client', 'server'],
@@ -246,7 +256,11 @@ describe.skipIf(!haveSpec)(
     });
 
     it('lists exactly the RabbitMQ extensions as methods the XML lacks', () => {
-      expect(METHODS.map((m) => m.name).filter((n) => !xml.has(n)).sort()).toEqual([...RABBITMQ_EXTENSIONS].sort());
+      expect(
+        METHODS.map((m) => m.name)
+          .filter((n) => !xml.has(n))
+          .sort(),
+      ).toEqual([...RABBITMQ_EXTENSIONS].sort());
     });
   },
 );

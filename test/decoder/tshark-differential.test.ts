@@ -21,13 +21,36 @@ function ours(bytes: Uint8Array): string[] {
 
 /** tshark's frames for one direction, in order, in the same notation. */
 function theirs(pcap: string, srcPort: number): string[] {
-  const out = execFileSync('tshark', ['-r', pcap, '-d', 'tcp.port==5672,amqp', '-Y', `tcp.srcport==${srcPort}`, '-T', 'fields',
-    '-e', 'amqp.type', '-e', 'amqp.channel', '-e', 'amqp.method.class', '-e', 'amqp.method.method'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync(
+    'tshark',
+    [
+      '-r',
+      pcap,
+      '-d',
+      'tcp.port==5672,amqp',
+      '-Y',
+      `tcp.srcport==${srcPort}`,
+      '-T',
+      'fields',
+      '-e',
+      'amqp.type',
+      '-e',
+      'amqp.channel',
+      '-e',
+      'amqp.method.class',
+      '-e',
+      'amqp.method.method',
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const frames: string[] = [];
   for (const line of out.split('\n')) {
     const [types = '', channels = '', classes = '', methods = ''] = line.split('\t');
     if (types === '') continue;
-    const t = types.split(','), ch = channels.split(','), c = classes.split(','), m = methods.split(',');
+    const t = types.split(','),
+      ch = channels.split(','),
+      c = classes.split(','),
+      m = methods.split(',');
     let k = 0;
     t.forEach((type, i) => {
       frames.push(type === '1' ? `1:${c[k]}.${m[k++]}@${ch[i]}` : `${type}@${ch[i]}`);

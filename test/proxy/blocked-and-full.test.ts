@@ -43,7 +43,10 @@ const methods = (events: readonly SpyEvent[], name: string): FrameEvent[] =>
   events.filter((e): e is FrameEvent => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === name);
 const published = (events: readonly SpyEvent[], body: string): MessageEvent | undefined =>
   events.find((e): e is MessageEvent => e.kind === 'message' && e.method.name === 'basic.publish' && Buffer.from(e.body).toString() === body);
-const screenOf = (store: EventStore) => connectionLines(store.connections.values(), { now: nowMicros() }).map((l) => l.text).join('\n');
+const screenOf = (store: EventStore) =>
+  connectionLines(store.connections.values(), { now: nowMicros() })
+    .map((l) => l.text)
+    .join('\n');
 
 describe('a connection the built-in broker blocks (memory alarm), through the proxy', () => {
   it('is BLOCKED in the connections view, its publishes meanwhile are flagged, unblocked says for how long', async () => {
@@ -54,8 +57,12 @@ describe('a connection the built-in broker blocks (memory alarm), through the pr
     cleanups.push(() => connection.close());
     let blocked = false;
     let unblocked = false;
-    connection.on('blocked', () => { blocked = true; });
-    connection.on('unblocked', () => { unblocked = true; });
+    connection.on('blocked', () => {
+      blocked = true;
+    });
+    connection.on('unblocked', () => {
+      unblocked = true;
+    });
     const channel = await connection.createChannel();
     const { queue } = await channel.assertQueue('', { exclusive: true });
     channel.sendToQueue(queue, Buffer.from('first'));
@@ -69,8 +76,14 @@ describe('a connection the built-in broker blocks (memory alarm), through the pr
     expect(screenOf(spy.store)).toMatch(/#1 {2}BLOCKED \d+(\.\d+)? (µs|ms|s) \(low on memory\) {2}open/);
     const error = parseFilter('error');
     const blockedTerm = parseFilter('blocked');
-    expect(spy.events.filter((e) => error.matches(e)).map((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name)).toEqual(['connection.blocked']);
-    expect(spy.events.filter((e) => blockedTerm.matches(e)).map((e) => (e.kind === 'message' ? 'message' : e.kind === 'frame' && e.frame.type === 'method' ? e.frame.method.name : e.kind))).toEqual(['connection.blocked', 'basic.publish', 'message']);
+    expect(spy.events.filter((e) => error.matches(e)).map((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name)).toEqual([
+      'connection.blocked',
+    ]);
+    expect(
+      spy.events
+        .filter((e) => blockedTerm.matches(e))
+        .map((e) => (e.kind === 'message' ? 'message' : e.kind === 'frame' && e.frame.type === 'method' ? e.frame.method.name : e.kind)),
+    ).toEqual(['connection.blocked', 'basic.publish', 'message']);
 
     broker.broker.setMaxMemory(Number.MAX_SAFE_INTEGER);
     await waitFor(() => unblocked, 'amqplib to be told connection.unblocked');
@@ -101,7 +114,9 @@ describeAgainstBrokers('a consumer at its prefetch limit, through the proxy to',
     for (let i = 0; i < 4; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
     await channel.prefetch(2);
     const received: amqp.ConsumeMessage[] = [];
-    await channel.consume(queue, (message) => { if (message) received.push(message); });
+    await channel.consume(queue, (message) => {
+      if (message) received.push(message);
+    });
     await waitFor(() => received.length === 2 && methods(spy.events, 'basic.deliver').length === 2, 'two deliveries');
     const [first, second] = methods(spy.events, 'basic.deliver');
     expect(first!.insight?.prefetchFull).toBeUndefined();

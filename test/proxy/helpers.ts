@@ -72,10 +72,7 @@ export async function startProxy(
 }
 
 /** A TCP server on 127.0.0.1 (port 0 unless given), with allowHalfOpen so tests control ends. */
-export async function listenServer(
-  onSocket: (socket: net.Socket) => void,
-  port = 0,
-): Promise<{ server: net.Server; port: number; sockets: Set<net.Socket> }> {
+export async function listenServer(onSocket: (socket: net.Socket) => void, port = 0): Promise<{ server: net.Server; port: number; sockets: Set<net.Socket> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);

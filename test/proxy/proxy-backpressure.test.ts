@@ -59,7 +59,10 @@ describe('ProxyServer backpressure', () => {
         if (buffered > maxBuffered) maxBuffered = buffered;
       },
     });
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
 
     const client = await connectClient(port);
     if (dir === 'c2s') {

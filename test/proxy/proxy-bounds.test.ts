@@ -11,7 +11,9 @@ import { startProxySession } from '../../src/commands/live-session.js';
 import { waitFor } from '../support/cli.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 
 const MiB = 1024 * 1024;
 
@@ -20,7 +22,10 @@ describe('proxy bounds', () => {
     const upstreamHash = createHash('sha256');
     let upstreamBytes = 0;
     const upstream = net.createServer({ allowHalfOpen: true }, (socket) => {
-      socket.on('data', (d: Buffer) => { upstreamHash.update(d); upstreamBytes += d.length; });
+      socket.on('data', (d: Buffer) => {
+        upstreamHash.update(d);
+        upstreamBytes += d.length;
+      });
       socket.on('end', () => socket.end());
       socket.on('error', () => {});
     });
@@ -34,10 +39,12 @@ describe('proxy bounds', () => {
     const session = await startProxySession({
       listen: { host: '127.0.0.1', port: 0 },
       upstream: { host: '127.0.0.1', port: (upstream.address() as net.AddressInfo).port, tls: false },
-      sinks: [(e) => {
-        if (e.kind === 'decode.error') stops.push(e);
-        else if (e.kind === 'conn.close') closed = true;
-      }],
+      sinks: [
+        (e) => {
+          if (e.kind === 'decode.error') stops.push(e);
+          else if (e.kind === 'conn.close') closed = true;
+        },
+      ],
       notice: (line) => notices.push(line),
     });
     cleanups.push(() => session.stop());
@@ -49,7 +56,9 @@ describe('proxy bounds', () => {
     const sentHash = createHash('sha256').update(head);
     const rssBefore = process.memoryUsage().rss;
     let rssPeak = rssBefore;
-    const sample = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); }, 5);
+    const sample = setInterval(() => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    }, 5);
     cleanups.push(() => clearInterval(sample));
 
     const client = net.connect({ port: session.address.port, host: '127.0.0.1', allowHalfOpen: true });

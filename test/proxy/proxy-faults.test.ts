@@ -78,7 +78,10 @@ describe('ProxyServer faults', () => {
     });
     const observer = new RecordingObserver();
     const { proxy, port } = await startProxy(upstream.port, observer);
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
     const client = await connectClient(port);
     // The client keeps sending while the upstream ends its side.
     client.write(randomBytes(1000));
@@ -98,7 +101,10 @@ describe('ProxyServer faults', () => {
     });
     const observer = new RecordingObserver();
     const { proxy, port } = await startProxy(upstream.port, observer);
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
     const client = await connectClient(port);
     const result = collect(client);
     client.write('hello');
@@ -119,7 +125,10 @@ describe('ProxyServer faults', () => {
     });
     const observer = new RecordingObserver();
     const { proxy, port } = await startProxy(upstream.port, observer);
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
     const client = await connectClient(port);
     client.write(randomBytes(100_000));
     await dataArrived;
@@ -141,7 +150,10 @@ describe('ProxyServer faults', () => {
     });
     const observer = new RecordingObserver();
     const { proxy, port } = await startProxy(upstream.port, observer);
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
     const client = await connectClient(port);
     const answer = collect(client);
     client.end('question');
@@ -157,7 +169,10 @@ describe('ProxyServer faults', () => {
     });
     const observer = new RecordingObserver();
     const { proxy, port } = await startProxy(upstream.port, observer);
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
     const client = await connectClient(port);
     expect((await readUntilEnd(client)).toString()).toBe('server done');
     const late = randomBytes(2 * 1024 * 1024);

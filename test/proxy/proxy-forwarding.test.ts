@@ -3,18 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  RecordingObserver,
-  closeServer,
-  collect,
-  connectClient,
-  listenServer,
-  readUntilEnd,
-  rng,
-  sha256,
-  startProxy,
-  writeChunked,
-} from './helpers.js';
+import { RecordingObserver, closeServer, collect, connectClient, listenServer, readUntilEnd, rng, sha256, startProxy, writeChunked } from './helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -25,7 +14,10 @@ async function setup(onSocket: (socket: net.Socket) => void) {
   const upstream = await listenServer(onSocket);
   const observer = new RecordingObserver();
   const { proxy, port } = await startProxy(upstream.port, observer);
-  cleanups.push(() => closeServer(upstream), () => proxy.close());
+  cleanups.push(
+    () => closeServer(upstream),
+    () => proxy.close(),
+  );
   return { upstream, observer, proxy, port };
 }
 
@@ -145,7 +137,10 @@ describe('ProxyServer forwarding', () => {
       },
       { onObserverError: (callback, err) => reported.push(`${callback}: ${(err as Error).message}`) },
     );
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
     const payload = randomBytes(300_000);
     const client = await connectClient(port);
     const received = collect(client);

@@ -26,7 +26,9 @@ describe('proxy handshake timeout', () => {
     const idle: Promise<{ ended: boolean }>[] = [];
     for (let i = 0; i < 20; i++) {
       const socket = await connectClient(port);
-      cleanups.push(() => { socket.destroy(); });
+      cleanups.push(() => {
+        socket.destroy();
+      });
       if (i % 2 === 1) socket.write('AMQ');
       idle.push(collect(socket));
     }
@@ -39,7 +41,9 @@ describe('proxy handshake timeout', () => {
     await waitFor(() => observer.closes.size >= 20, 'the proxy to report 20 closes');
     const reasons = [...observer.closes.values()];
     expect(reasons.filter((r) => r === 'proxy closed the socket (handshake timeout: the client sent nothing in 1000 ms)')).toHaveLength(10);
-    expect(reasons.filter((r) => r === 'proxy closed the socket (handshake timeout: the client sent 3 bytes, not a whole protocol header, in 1000 ms)')).toHaveLength(10);
+    expect(
+      reasons.filter((r) => r === 'proxy closed the socket (handshake timeout: the client sent 3 bytes, not a whole protocol header, in 1000 ms)'),
+    ).toHaveLength(10);
     // their upstream connections are gone from the broker too
     await waitFor(() => broker.connectionCount === 1, 'the broker to hold only the real client');
 
@@ -58,7 +62,9 @@ describe('proxy handshake timeout', () => {
     const { proxy, port } = await startProxy(silent.port, observer, { handshakeTimeoutMs: 300 });
     cleanups.push(() => proxy.close());
     const headerSent = await connectClient(port);
-    cleanups.push(() => { headerSent.destroy(); });
+    cleanups.push(() => {
+      headerSent.destroy();
+    });
     headerSent.write(encodeProtocolHeader());
     await waitFor(() => silent.sockets.size === 1, 'the upstream connection');
     // an idle client connected later is timed out later: once it is closed, the first one's time is up too
@@ -70,4 +76,3 @@ describe('proxy handshake timeout', () => {
     expect(proxy.connectionCount).toBe(1);
   });
 });
-

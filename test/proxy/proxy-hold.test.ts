@@ -5,20 +5,31 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startProxySession, type RunningSession } from '../../src/commands/live-session.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 
 describe('proxy held by an overloaded sink', () => {
   it('stops reading while the sink is overloaded and delivers everything after it drains', async () => {
     let upstreamBytes = 0;
-    const upstream = net.createServer((s) => { s.on('data', (d) => { upstreamBytes += d.length; }); s.on('error', () => {}); });
+    const upstream = net.createServer((s) => {
+      s.on('data', (d) => {
+        upstreamBytes += d.length;
+      });
+      s.on('error', () => {});
+    });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => upstream.close(() => r())));
 
     let overloaded = false;
     let drain: (() => void) | undefined;
     const recorder = {
-      get overloaded() { return overloaded; },
-      onDrain(callback: () => void) { drain = callback; },
+      get overloaded() {
+        return overloaded;
+      },
+      onDrain(callback: () => void) {
+        drain = callback;
+      },
     };
     const session: RunningSession = await startProxySession({
       listen: { host: '127.0.0.1', port: 0 },
@@ -40,7 +51,10 @@ describe('proxy held by an overloaded sink', () => {
     const writeMore = () => {
       while (written < total) {
         written += piece.length;
-        if (!client.write(piece)) { client.once('drain', writeMore); return; }
+        if (!client.write(piece)) {
+          client.once('drain', writeMore);
+          return;
+        }
       }
     };
     writeMore();

@@ -7,7 +7,6 @@ import { startByteTee, teedProxyFixture, type ByteTee } from '../support/byte-te
 import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
 import { waitFor } from '../support/cli.js';
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function suite(target: () => Target): void {
@@ -28,7 +27,12 @@ function suite(target: () => Target): void {
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.prefetch(500);
     let received = 0;
-    await ch.consume(queue, (msg) => { if (msg) { received++; ch.ack(msg); } });
+    await ch.consume(queue, (msg) => {
+      if (msg) {
+        received++;
+        ch.ack(msg);
+      }
+    });
     for (let i = 0; i < 10_000; i++) {
       const body = Buffer.alloc(16 + (i % 7) * 300, i % 251);
       if (!ch.sendToQueue(queue, body, { messageId: `m${i}`, headers: { i } })) await new Promise((r) => ch.once('drain', r));
@@ -37,7 +41,10 @@ function suite(target: () => Target): void {
     await waitFor(() => received === 10_000, '10,000 deliveries', 60_000);
     await conn.close();
     const index = clientTee.connections.length - 1;
-    await waitFor(() => events.some((e) => e.kind === 'conn.close' && e.conn === events.filter((x) => x.kind === 'conn.open').at(-1)!.conn), 'the proxy to see the close');
+    await waitFor(
+      () => events.some((e) => e.kind === 'conn.close' && e.conn === events.filter((x) => x.kind === 'conn.open').at(-1)!.conn),
+      'the proxy to see the close',
+    );
     const client = clientTee.connections[index]!;
     const upstream = proxy.upstreamTee().connections.at(-1)!;
     expect(client.c2s.bytes).toBeGreaterThan(10_000 * 16);
@@ -55,26 +62,31 @@ function suite(target: () => Target): void {
   it('200 simultaneous connections, each its own short session, all events on the right connection', async () => {
     const { username, password } = target();
     const before = events.length;
-    const results = await Promise.all(Array.from({ length: 200 }, async (_, n) => {
-      const conn = await amqplib.connect({ hostname: '127.0.0.1', port: proxy.session().address.port, username, password });
-      try {
-        const ch = await conn.createChannel();
-        const { queue } = await ch.assertQueue('', { exclusive: true });
-        ch.sendToQueue(queue, Buffer.from(`client-${n}`));
-        let got: string | undefined;
-        for (let i = 0; i < 200 && got === undefined; i++) {
-          const m = await ch.get(queue, { noAck: true });
-          if (m) got = m.content.toString(); else await sleep(5);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, n) => {
+        const conn = await amqplib.connect({ hostname: '127.0.0.1', port: proxy.session().address.port, username, password });
+        try {
+          const ch = await conn.createChannel();
+          const { queue } = await ch.assertQueue('', { exclusive: true });
+          ch.sendToQueue(queue, Buffer.from(`client-${n}`));
+          let got: string | undefined;
+          for (let i = 0; i < 200 && got === undefined; i++) {
+            const m = await ch.get(queue, { noAck: true });
+            if (m) got = m.content.toString();
+            else await sleep(5);
+          }
+          return { queue, got };
+        } finally {
+          await conn.close();
         }
-        return { queue, got };
-      } finally {
-        await conn.close();
-      }
-    }));
+      }),
+    );
     expect(results.map((r) => r.got)).toEqual(Array.from({ length: 200 }, (_, n) => `client-${n}`));
     const mine = () => events.slice(before);
     await waitFor(() => mine().filter((e) => e.kind === 'conn.close').length === 200, '200 closes', 60_000);
-    const opened = mine().filter((e) => e.kind === 'conn.open').map((e) => e.conn);
+    const opened = mine()
+      .filter((e) => e.kind === 'conn.open')
+      .map((e) => e.conn);
     expect(new Set(opened).size).toBe(200);
     // each connection's publish carries its own client's body, its get-ok the same body
     for (const conn of opened) {

@@ -13,13 +13,19 @@ import { waitFor } from '../support/cli.js';
 import { capturedSession } from '../support/fixtures.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 
 /** Deterministic pseudo-random numbers, so a failure can be reproduced from its seed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 0x100000000;
   };
 }
@@ -58,12 +64,30 @@ describe('proxy with malformed streams', () => {
       const events: SpyEvent[] = [];
       const summary = createSummary();
       let printed = 0;
-      const text = createHeadlessPrinter({ write: (t) => { printed += t.length; }, mode: 'frames' });
-      const json = createHeadlessPrinter({ write: (t) => { for (const line of Buffer.from(t).toString('utf8').trim().split('\n')) JSON.parse(line); }, json: true });
+      const text = createHeadlessPrinter({
+        write: (t) => {
+          printed += t.length;
+        },
+        mode: 'frames',
+      });
+      const json = createHeadlessPrinter({
+        write: (t) => {
+          for (const line of Buffer.from(t).toString('utf8').trim().split('\n')) JSON.parse(line);
+        },
+        json: true,
+      });
       const session = await startProxySession({
         listen: { host: '127.0.0.1', port: 0 },
         upstream: { host: '127.0.0.1', port: (upstream.address() as net.AddressInfo).port, tls: false },
-        sinks: [(e) => events.push(e), summary.sink, text, json, (e) => { recordingLine(e, false); }],
+        sinks: [
+          (e) => events.push(e),
+          summary.sink,
+          text,
+          json,
+          (e) => {
+            recordingLine(e, false);
+          },
+        ],
         notice: (line) => failures.push(line),
       });
       cleanups.push(() => session.stop());

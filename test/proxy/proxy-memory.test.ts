@@ -20,15 +20,24 @@ describe('ProxyServer read memory', () => {
     const payload = randomBytes(4 * 1024 * 1024);
     const digest = createHash('sha256').update(payload).digest('hex');
     // the upstream writes everything at once, so the proxy reads as much as the kernel holds
-    const upstream = await listenServer((socket: net.Socket) => { socket.end(payload); });
+    const upstream = await listenServer((socket: net.Socket) => {
+      socket.end(payload);
+    });
     const { proxy, port } = await startProxy(upstream.port, new RecordingObserver());
-    cleanups.push(() => closeServer(upstream), () => proxy.close());
+    cleanups.push(
+      () => closeServer(upstream),
+      () => proxy.close(),
+    );
     let largest = 0;
-    const sample = setInterval(() => { largest = Math.max(largest, proxy.readSlabBytes()); }, 2);
-    const received = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      const client = await connectClient(port);
-      return readUntilEnd(client);
-    }));
+    const sample = setInterval(() => {
+      largest = Math.max(largest, proxy.readSlabBytes());
+    }, 2);
+    const received = await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        const client = await connectClient(port);
+        return readUntilEnd(client);
+      }),
+    );
     clearInterval(sample);
     largest = Math.max(largest, proxy.readSlabBytes());
     for (const data of received) expect(createHash('sha256').update(data).digest('hex')).toBe(digest);

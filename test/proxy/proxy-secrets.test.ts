@@ -22,7 +22,9 @@ import { waitFor } from '../support/cli.js';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-secrets-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const cleanups: (() => void | Promise<void>)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 let fileNo = 0;
 
 const AMQP_0_9 = Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
@@ -43,8 +45,16 @@ async function spy(target: BrokerTarget, options: { keepSecrets?: boolean } = {}
   const file = path.join(dir, `${++fileNo}.jsonl`);
   const keepSecrets = options.keepSecrets ?? false;
   const recorder = createRecorder({
-    path: file, keepSecrets,
-    header: makeRecordingHeader({ tool: 'amqp-spy test', startedMicros: Date.now() * 1000, mode: 'proxy', listen: '127.0.0.1:0', upstream: `${target.host}:${target.port}`, secrets: keepSecrets ? 'kept' : 'masked' }),
+    path: file,
+    keepSecrets,
+    header: makeRecordingHeader({
+      tool: 'amqp-spy test',
+      startedMicros: Date.now() * 1000,
+      mode: 'proxy',
+      listen: '127.0.0.1:0',
+      upstream: `${target.host}:${target.port}`,
+      secrets: keepSecrets ? 'kept' : 'masked',
+    }),
   });
   const printed: string[] = [];
   const text = createHeadlessPrinter({ write: (t) => printed.push(Buffer.from(t).toString('utf8')), mode: 'frames' });
@@ -72,7 +82,10 @@ async function spy(target: BrokerTarget, options: { keepSecrets?: boolean } = {}
     return withDecodedBase64([...printed, ...detail, ...notices].join('\n'));
   };
   return {
-    port: session.address.port, file, events, shown,
+    port: session.address.port,
+    file,
+    events,
+    shown,
     async finish() {
       await stop();
       text.flush();
@@ -91,7 +104,9 @@ function withDecodedBase64(text: string): string {
 const startOk = (user: string, password: string) =>
   encodeMethodFrame(0, 'connection.start-ok', {
     'client-properties': fieldTable({ product: 'secrets-test', capabilities: { authentication_failure_close: true } }),
-    mechanism: 'PLAIN', response: `\u0000${user}\u0000${password}`, locale: 'en_US',
+    mechanism: 'PLAIN',
+    response: `\u0000${user}\u0000${password}`,
+    locale: 'en_US',
   });
 
 /** Everything up to connection.open-ok, with the target's real credentials. */
@@ -127,13 +142,18 @@ describeAgainstBrokers('secrets through the proxy,', (target) => {
     cleanups.push(() => client.destroy());
     await client.open({ user: target().username, password: target().password, frameMax: 4096 });
     await client.openChannel(1);
-    client.write(Buffer.concat([
-      encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': secret('nowhere') }),
-      ...encodeContentFrames(1, 60, {}, Buffer.alloc(4096, 0x2e), 4096 + 8), // a body frame of 4104 bytes
-    ]));
+    client.write(
+      Buffer.concat([
+        encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': secret('nowhere') }),
+        ...encodeContentFrames(1, 60, {}, Buffer.alloc(4096, 0x2e), 4096 + 8), // a body frame of 4104 bytes
+      ]),
+    );
     client.send(0, 'connection.update-secret', { 'new-secret': token, reason: 'refresh' });
     // the broker took the big frame: it answers the update-secret (or refuses the secret) on the same connection
-    const answer = await client.expectMethod('connection.update-secret-ok').then(() => 'ok', (error: Error) => error.message);
+    const answer = await client.expectMethod('connection.update-secret-ok').then(
+      () => 'ok',
+      (error: Error) => error.message,
+    );
     expect(answer).toMatch(/^ok$|connection\.close/);
     client.destroy();
     await waitFor(() => session.events.some((e) => e.kind === 'conn.close'), 'the close event');
@@ -150,7 +170,9 @@ describeAgainstBrokers('secrets through the proxy,', (target) => {
     const client = net.connect({ host: '127.0.0.1', port: session.port });
     client.on('error', () => {});
     client.resume();
-    cleanups.push(() => { client.destroy(); });
+    cleanups.push(() => {
+      client.destroy();
+    });
     // header and start-ok in one write: the broker may refuse 0-8, but the tap saw them
     client.write(Buffer.concat([Buffer.from([0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0]), startOk(target().username, password)]));
     await waitFor(() => session.events.some((e) => e.kind === 'bytes' && e.dir === 'c2s'), 'the start-ok through the tap');
@@ -168,7 +190,9 @@ describeAgainstBrokers('secrets through the proxy,', (target) => {
       const token = secret('token-after-garbage');
       const client = await openClient(session.port, target());
       // a frame of unknown type stops the tap (the broker closes the connection for it)
-      client.write(Buffer.concat([Buffer.of(9, 0, 0, 0, 0, 0, 0, 0xce), encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': token, reason: 'refresh' })]));
+      client.write(
+        Buffer.concat([Buffer.of(9, 0, 0, 0, 0, 0, 0, 0xce), encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': token, reason: 'refresh' })]),
+      );
       await waitFor(() => session.events.some((e) => e.kind === 'bytes' && e.dir === 'c2s'), 'the update-secret through the tap');
       client.destroy();
       await waitFor(() => session.events.some((e) => e.kind === 'conn.close'), 'the close event');

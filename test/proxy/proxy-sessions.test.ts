@@ -8,7 +8,6 @@ import { teedProxyFixture } from '../support/byte-tee.js';
 import { describeAgainstBrokers, type BrokerTarget as Target } from '../support/brokers.js';
 import { waitFor } from '../support/cli.js';
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const unique = (name: string) => `spy-test.${name}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
 
@@ -16,7 +15,6 @@ function methodFrames(events: SpyEvent[], conn?: number): FrameEvent[] {
   return events.filter((e): e is FrameEvent => e.kind === 'frame' && e.frame.type === 'method' && (conn === undefined || e.conn === conn));
 }
 const nameOf = (e: FrameEvent) => (e.frame.type === 'method' ? e.frame.method.name : e.frame.type);
-
 
 interface SessionOutcome {
   delivered: { body: string; headers: unknown; contentType: unknown }[];
@@ -37,13 +35,23 @@ async function amqplibSession({ username, password }: Target, port: number, queu
     const delivered: SessionOutcome['delivered'] = [];
     await ch.consume(queue, (msg) => {
       if (!msg) return;
-      delivered.push({ body: msg.content.length > 100 ? `len:${msg.content.length}` : msg.content.toString(), headers: msg.properties.headers, contentType: msg.properties.contentType });
+      delivered.push({
+        body: msg.content.length > 100 ? `len:${msg.content.length}` : msg.content.toString(),
+        headers: msg.properties.headers,
+        contentType: msg.properties.contentType,
+      });
       ch.ack(msg);
     });
-    ch.publish(exchange, 'rk', Buffer.from('{"n":1}'), { contentType: 'application/json', headers: { 'x-a': 1, 'x-b': 'two', 'x-c': { d: true } }, messageId: 'm1' });
+    ch.publish(exchange, 'rk', Buffer.from('{"n":1}'), {
+      contentType: 'application/json',
+      headers: { 'x-a': 1, 'x-b': 'two', 'x-c': { d: true } },
+      messageId: 'm1',
+    });
     ch.publish(exchange, 'rk', Buffer.alloc(1024 * 1024, 7));
     let confirmsOk = true;
-    await ch.waitForConfirms().catch(() => { confirmsOk = false; });
+    await ch.waitForConfirms().catch(() => {
+      confirmsOk = false;
+    });
     await waitFor(() => delivered.length === 2, 'two deliveries');
     const getQueue = `${queue}.get`;
     await ch.assertQueue(getQueue, { exclusive: true });
@@ -52,14 +60,27 @@ async function amqplibSession({ username, password }: Target, port: number, queu
     let got: string | undefined;
     for (let i = 0; i < 100 && got === undefined; i++) {
       const m = await ch.get(getQueue);
-      if (m) { got = m.content.toString(); ch.ack(m); } else await sleep(10);
+      if (m) {
+        got = m.content.toString();
+        ch.ack(m);
+      } else await sleep(10);
     }
     const failing = await conn.createChannel();
     let channelError = '';
-    failing.on('error', (e: Error) => { channelError = e.message; });
-    await failing.checkQueue(`${queue}.missing`).catch((e: Error) => { channelError ||= e.message; });
+    failing.on('error', (e: Error) => {
+      channelError = e.message;
+    });
+    await failing.checkQueue(`${queue}.missing`).catch((e: Error) => {
+      channelError ||= e.message;
+    });
     await ch.close();
-    return { delivered, got, largeLength: delivered.find((d) => d.body.startsWith('len:')) ? 1024 * 1024 : 0, channelError: channelError.replaceAll(queue, '<queue>'), confirmsOk };
+    return {
+      delivered,
+      got,
+      largeLength: delivered.find((d) => d.body.startsWith('len:')) ? 1024 * 1024 : 0,
+      channelError: channelError.replaceAll(queue, '<queue>'),
+      confirmsOk,
+    };
   } finally {
     await conn.close().catch(() => {});
   }
@@ -84,7 +105,8 @@ async function cloudamqpSession({ username, password }: Target, port: number): P
     await ch.queueBind(queue, exchange, 'work.#');
     await ch.confirmSelect();
     const bodies = Array.from({ length: 50 }, (_, i) => `message ${i}`);
-    for (const [i, b] of bodies.entries()) await ch.basicPublish(exchange, `work.${i}`, b, { contentType: 'text/plain', headers: { i, tag: 'x', nested: { ok: true } } });
+    for (const [i, b] of bodies.entries())
+      await ch.basicPublish(exchange, `work.${i}`, b, { contentType: 'text/plain', headers: { i, tag: 'x', nested: { ok: true } } });
     await ch.basicPublish(exchange, 'work.large', new Uint8Array(1024 * 1024).fill(9));
     const received: string[] = [];
     const headers: unknown[] = [];
@@ -100,10 +122,14 @@ async function cloudamqpSession({ username, password }: Target, port: number): P
     let got: string | undefined;
     for (let i = 0; i < 100 && got === undefined; i++) {
       const m = await ch.basicGet(queue, { noAck: true });
-      if (m) got = m.bodyToString() ?? undefined; else await sleep(10);
+      if (m) got = m.bodyToString() ?? undefined;
+      else await sleep(10);
     }
     const failing = await conn.channel();
-    const channelError = await failing.queueDeclare(`${queue}.missing`, { passive: true }).then(() => '', (e: Error) => e.message.replaceAll(queue, '<queue>'));
+    const channelError = await failing.queueDeclare(`${queue}.missing`, { passive: true }).then(
+      () => '',
+      (e: Error) => e.message.replaceAll(queue, '<queue>'),
+    );
     return { received, headers, got, channelError };
   } finally {
     await conn.close().catch(() => {});
@@ -128,9 +154,28 @@ function suite(target: () => Target): void {
     const mine = events.slice(before);
     const conn = mine.find((e) => e.kind === 'conn.open')!.conn;
     const names = methodFrames(mine, conn).map(nameOf);
-    for (const expected of ['connection.start', 'connection.start-ok', 'connection.tune', 'connection.tune-ok', 'connection.open', 'connection.open-ok',
-      'channel.open', 'confirm.select', 'exchange.declare', 'queue.declare', 'queue.bind', 'basic.consume', 'basic.publish', 'basic.deliver',
-      'basic.ack', 'basic.get', 'basic.get-ok', 'channel.close', 'connection.close', 'connection.close-ok']) {
+    for (const expected of [
+      'connection.start',
+      'connection.start-ok',
+      'connection.tune',
+      'connection.tune-ok',
+      'connection.open',
+      'connection.open-ok',
+      'channel.open',
+      'confirm.select',
+      'exchange.declare',
+      'queue.declare',
+      'queue.bind',
+      'basic.consume',
+      'basic.publish',
+      'basic.deliver',
+      'basic.ack',
+      'basic.get',
+      'basic.get-ok',
+      'channel.close',
+      'connection.close',
+      'connection.close-ok',
+    ]) {
       expect(names, expected).toContain(expected);
     }
     // no decode errors on a real session
@@ -159,7 +204,9 @@ function suite(target: () => Target): void {
     // deliveries settled by the client's acks; confirms matched to publishes
     const acks = methodFrames(mine, conn).filter((e) => nameOf(e) === 'basic.ack' && e.dir === 'c2s');
     expect(acks.flatMap((a) => a.insight?.settles?.deliverySeqs ?? [])).toHaveLength(3);
-    const confirmed = methodFrames(mine, conn).filter((e) => nameOf(e) === 'basic.ack' && e.dir === 's2c').flatMap((a) => a.insight?.confirms?.publishSeqs ?? []);
+    const confirmed = methodFrames(mine, conn)
+      .filter((e) => nameOf(e) === 'basic.ack' && e.dir === 's2c')
+      .flatMap((a) => a.insight?.confirms?.publishSeqs ?? []);
     expect(confirmed).toHaveLength(3);
 
     // the password is masked in every event, the user name kept

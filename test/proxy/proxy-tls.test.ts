@@ -38,9 +38,21 @@ describe.skipIf(!opensslAvailable)('ProxyServer with a TLS upstream (amqps://)',
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
       ],
       { stdio: 'ignore' },
     );
@@ -112,9 +124,7 @@ describe.skipIf(!opensslAvailable)('ProxyServer with a TLS upstream (amqps://)',
     const reason = await observer.closed(1);
     expect(reason).toMatch(/^upstream unreachable: TLS: self[- ]signed certificate/);
     expect(observer.upstreamErrors).toHaveLength(1);
-    expect(observer.upstreamErrors[0]!.message).toMatch(
-      new RegExp(`^upstream 127\\.0\\.0\\.1:${serverPort}: TLS: self[- ]signed certificate`),
-    );
+    expect(observer.upstreamErrors[0]!.message).toMatch(new RegExp(`^upstream 127\\.0\\.0\\.1:${serverPort}: TLS: self[- ]signed certificate`));
   });
 
   it('holds client bytes sent before the upstream is ready, then forwards them in order', async () => {

@@ -15,14 +15,18 @@ import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
 import { listenServer, startProxy } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 
 async function spy(upstreamPort: number): Promise<{ events: SpyEvent[]; notices: string[]; port: number }> {
   const events: SpyEvent[] = [];
   const notices: string[] = [];
   const session = await startProxySession({
-    listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: upstreamPort, tls: false },
-    sinks: [(e) => events.push(e)], notice: (line) => notices.push(line),
+    listen: { host: '127.0.0.1', port: 0 },
+    upstream: { host: '127.0.0.1', port: upstreamPort, tls: false },
+    sinks: [(e) => events.push(e)],
+    notice: (line) => notices.push(line),
   });
   cleanups.push(() => session.stop());
   return { events, notices, port: session.address.port };
@@ -48,10 +52,15 @@ async function rawClient(port: number, endWhenEnded = false): Promise<{ socket: 
 }
 
 const closeOf = (events: readonly SpyEvent[]) => events.find((e): e is ConnCloseEvent => e.kind === 'conn.close');
-const forced = encodeMethodFrame(0, 'connection.close', { 'reply-code': 320, 'reply-text': "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'", 'class-id': 0, 'method-id': 0 });
+const forced = encodeMethodFrame(0, 'connection.close', {
+  'reply-code': 320,
+  'reply-text': "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'",
+  'class-id': 0,
+  'method-id': 0,
+});
 
 describe('an upstream that resets', () => {
-  it('after its connection.close: the client\'s close-ok, sent after the reset, is decoded; no notice', async () => {
+  it("after its connection.close: the client's close-ok, sent after the reset, is decoded; no notice", async () => {
     let upstream: net.Socket | undefined;
     const fake = await listenServer((socket) => {
       upstream = socket;
@@ -67,9 +76,15 @@ describe('an upstream that resets', () => {
     await waitFor(() => client.ended(), 'the proxy to end the client side');
     client.socket.end(encodeMethodFrame(0, 'connection.close-ok', {}));
     await waitFor(() => closeOf(s.events) !== undefined, 'the close event');
-    const names = s.events.filter((e): e is FrameEvent => e.kind === 'frame' && e.frame.type === 'method').map((e) => `${e.dir} ${e.frame.type === 'method' ? e.frame.method.name : ''}`);
+    const names = s.events
+      .filter((e): e is FrameEvent => e.kind === 'frame' && e.frame.type === 'method')
+      .map((e) => `${e.dir} ${e.frame.type === 'method' ? e.frame.method.name : ''}`);
     expect(names).toEqual(['s2c connection.close', 'c2s connection.close-ok']);
-    expect(closeOf(s.events)).toMatchObject({ reason: 'server closed the connection with 320 CONNECTION_FORCED', socket: { by: 'server', how: 'reset' }, unanswered: [] });
+    expect(closeOf(s.events)).toMatchObject({
+      reason: 'server closed the connection with 320 CONNECTION_FORCED',
+      socket: { by: 'server', how: 'reset' },
+      unanswered: [],
+    });
     expect(s.notices).toEqual([]);
   });
 

@@ -14,7 +14,9 @@ import { ConnectionTap } from '../../src/tap/connection-tap.js';
 /** Frame events as a tap makes them from the given frames (c2s unless marked s2c). */
 function frameEvents(frames: readonly (Uint8Array | { s2c: Uint8Array })[], ts: number): FrameEvent[] {
   const events: SpyEvent[] = [];
-  const bus = new EventBus([(e) => events.push(e)], (f) => { throw f.error; });
+  const bus = new EventBus([(e) => events.push(e)], (f) => {
+    throw f.error;
+  });
   const tap = new ConnectionTap(7, bus, { keepUndecoded: true });
   let t = ts;
   for (const f of frames) {
@@ -33,17 +35,39 @@ function written(events: readonly FrameEvent[], batchBytes: number): string {
 
 const tricky = [
   encodeMethodFrame(1, 'queue.declare', {
-    queue: 'naïve "quoted" \\ back\u0001slash ✓ 😀', durable: true,
+    queue: 'naïve "quoted" \\ back\u0001slash ✓ 😀',
+    durable: true,
     arguments: fieldTable({
-      'x-message-ttl': typed('l', 2n ** 60n), 'x-neg': typed('I', -5), 'x-float': typed('d', 1.5), 'x-inf': typed('d', Infinity),
-      'x-bytes': typed('x', new Uint8Array([0, 255, 7])), 'x-nested': fieldTable({ a: [1, 'two', null] }), 'ключ': 'значение',
+      'x-message-ttl': typed('l', 2n ** 60n),
+      'x-neg': typed('I', -5),
+      'x-float': typed('d', 1.5),
+      'x-inf': typed('d', Infinity),
+      'x-bytes': typed('x', new Uint8Array([0, 255, 7])),
+      'x-nested': fieldTable({ a: [1, 'two', null] }),
+      ключ: 'значение',
     }),
   }),
   { s2c: encodeMethodFrame(1, 'queue.declare-ok', { queue: 'naïve "quoted" \\ back\u0001slash ✓ 😀', 'message-count': 4_000_000_000, 'consumer-count': 0 }) },
   encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }),
-  encodeContentHeaderFrame(1, { classId: 60, bodySize: 5, properties: { 'content-type': 'application/json', headers: fieldTable({ trace: 'ü', n: typed('l', -(2n ** 62n)) }), timestamp: 2n ** 63n + 5n, 'delivery-mode': 2 } }),
+  encodeContentHeaderFrame(1, {
+    classId: 60,
+    bodySize: 5,
+    properties: {
+      'content-type': 'application/json',
+      headers: fieldTable({ trace: 'ü', n: typed('l', -(2n ** 62n)) }),
+      timestamp: 2n ** 63n + 5n,
+      'delivery-mode': 2,
+    },
+  }),
   encodeFrame(3, 1, new TextEncoder().encode('{"a":')),
-  { s2c: encodeMethodFrame(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’ "x"', 'class-id': 50, 'method-id': 10 }) },
+  {
+    s2c: encodeMethodFrame(1, 'channel.close', {
+      'reply-code': 406,
+      'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’ "x"',
+      'class-id': 50,
+      'method-id': 10,
+    }),
+  },
   encodeHeartbeatFrame(),
   encodeMethodFrame(3000, 'channel.open', {}),
   { s2c: encodeMethodFrame(3000, 'channel.open-ok', {}) },
@@ -75,7 +99,11 @@ describe('frame lines written byte by byte', () => {
       encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 5n }),
     ]);
     const inOneChunk = frameEvents([chunk], 1_000_000);
-    expect(inOneChunk.map((e) => [e.ts, e.channel])).toEqual([[1_001_234, 1], [1_001_234, 2], [1_001_234, 1]]);
+    expect(inOneChunk.map((e) => [e.ts, e.channel])).toEqual([
+      [1_001_234, 1],
+      [1_001_234, 2],
+      [1_001_234, 1],
+    ]);
     expect(written(inOneChunk, 1 << 20)).toBe(inOneChunk.map((e) => `${stringifyEvent(e)}\n`).join(''));
   });
 
@@ -90,7 +118,9 @@ describe('frame lines written byte by byte', () => {
       {},
     ];
     const events = variants.map((args) => ({ ...publish, frame: { ...publish.frame, method: { ...method, args } } }) as FrameEvent);
-    const lines = written(events, 1 << 20).split('\n').slice(0, -1);
+    const lines = written(events, 1 << 20)
+      .split('\n')
+      .slice(0, -1);
     expect(lines).toEqual(events.map(stringifyEvent));
     expect(JSON.parse(lines[0]!).frame.method.args).toEqual(variants[0]);
     expect(JSON.parse(lines[3]!).frame.method.args).toEqual({});
@@ -120,7 +150,29 @@ describe('base64 written in place', () => {
 
 describe('integers written as digits', () => {
   it('match String(n) across digit counts, the 10^8 split, and values off the fast path', () => {
-    const values = [0, 1, 9, 10, 11, 99, 100, 101, 12_345, 99_999_999, 100_000_000, 100_000_001, 2 ** 31, 2 ** 32 + 7, 1_795_778_781_892_619, Number.MAX_SAFE_INTEGER, -1, -0, 1.5, 2 ** 60, 1e21];
+    const values = [
+      0,
+      1,
+      9,
+      10,
+      11,
+      99,
+      100,
+      101,
+      12_345,
+      99_999_999,
+      100_000_000,
+      100_000_001,
+      2 ** 31,
+      2 ** 32 + 7,
+      1_795_778_781_892_619,
+      Number.MAX_SAFE_INTEGER,
+      -1,
+      -0,
+      1.5,
+      2 ** 60,
+      1e21,
+    ];
     for (let n = 1; n < 1e8; n = n * 7 + 3) values.push(n, n - 1, n + 1);
     const out = new LineBuffers(16);
     for (const n of values) {

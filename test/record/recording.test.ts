@@ -20,7 +20,14 @@ let fileNo = 0;
 const tmpFile = (name = 'session.jsonl') => path.join(dir, `${++fileNo}-${name}`);
 
 const header = (secrets: 'masked' | 'kept' = 'masked') =>
-  makeRecordingHeader({ tool: 'amqp-spy test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets });
+  makeRecordingHeader({
+    tool: 'amqp-spy test',
+    startedMicros: 1_700_000_000_000_000,
+    mode: 'proxy',
+    listen: '127.0.0.1:5673',
+    upstream: '127.0.0.1:5672',
+    secrets,
+  });
 
 interface LiveSession {
   readonly events: SpyEvent[];
@@ -39,12 +46,23 @@ function liveSession(file: string, options: { keepSecrets?: boolean; highWaterBy
     ...(options.highWaterBytes !== undefined ? { highWaterBytes: options.highWaterBytes } : {}),
     ...(options.batchBytes !== undefined ? { batchBytes: options.batchBytes } : {}),
   });
-  const bus = new EventBus([(e) => events.push(e), recorder.sink], (f) => { throw f.error; });
+  const bus = new EventBus([(e) => events.push(e), recorder.sink], (f) => {
+    throw f.error;
+  });
   return {
-    events, recorder, bus,
+    events,
+    recorder,
+    bus,
     open(conn) {
       const tap = new ConnectionTap(conn, bus, { keepUndecoded: true, keepSecrets: options.keepSecrets ?? false });
-      bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_000 + conn, conn, client: { address: '127.0.0.1', port: 40000 + conn }, server: { address: '127.0.0.1', port: 5672 } });
+      bus.emit({
+        kind: 'conn.open',
+        seq: bus.nextSeq(),
+        ts: 1_700_000_000_000_000 + conn,
+        conn,
+        client: { address: '127.0.0.1', port: 40000 + conn },
+        server: { address: '127.0.0.1', port: 5672 },
+      });
       return tap;
     },
   };
@@ -60,7 +78,10 @@ function feedCaptured(tap: ConnectionTap, c2s: Uint8Array, s2c: Uint8Array, chun
   return ts;
 }
 
-async function replayed(file: string, options: { lenient?: boolean; filter?: string; showSecrets?: boolean } = {}): Promise<{ events: SpyEvent[]; warnings: string[] }> {
+async function replayed(
+  file: string,
+  options: { lenient?: boolean; filter?: string; showSecrets?: boolean } = {},
+): Promise<{ events: SpyEvent[]; warnings: string[] }> {
   const events: SpyEvent[] = [];
   const warnings: string[] = [];
   await replayRecording({
@@ -114,8 +135,16 @@ describe('recording and replay', () => {
     expect(warnings).toEqual([]);
     expect(events.map(stringifyEvent)).toEqual(live.events.map(stringifyEvent));
     // every forwarded byte is in the file, per connection and direction
-    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(1).map((l) => JSON.parse(l) as { conn: number; dir?: Direction; raw?: string; kind: string });
-    const stream = (conn: number, d: Direction) => Buffer.concat(lines.filter((l) => l.conn === conn && l.dir === d && l.raw !== undefined && l.kind !== 'decode.error').map((l) => Buffer.from(l.raw!, 'base64')));
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as { conn: number; dir?: Direction; raw?: string; kind: string });
+    const stream = (conn: number, d: Direction) =>
+      Buffer.concat(
+        lines.filter((l) => l.conn === conn && l.dir === d && l.raw !== undefined && l.kind !== 'decode.error').map((l) => Buffer.from(l.raw!, 'base64')),
+      );
     // the client's stream differs only where its password was masked
     const recordedC2s = stream(2, 'c2s');
     expect(recordedC2s.length).toBe(c2s.length);
@@ -147,8 +176,15 @@ describe('recording and replay', () => {
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     expect(lines.length).toBe(2);
     expect(JSON.parse(lines[0]!)).toEqual({
-      format: 'amqp-spy', version: 1, tool: 'amqp-spy test', started: '2023-11-14T22:13:20.000Z', startedMicros: 1_700_000_000_000_000,
-      mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked',
+      format: 'amqp-spy',
+      version: 1,
+      tool: 'amqp-spy test',
+      started: '2023-11-14T22:13:20.000Z',
+      startedMicros: 1_700_000_000_000_000,
+      mode: 'proxy',
+      listen: '127.0.0.1:5673',
+      upstream: '127.0.0.1:5672',
+      secrets: 'masked',
     });
     const recording = await openRecording(file);
     expect(recording.header.listen).toBe('127.0.0.1:5673');
@@ -187,7 +223,11 @@ describe('recording and replay', () => {
     const live = liveSession(file);
     const tap = live.open(1);
     tap.feed('c2s', encodeProtocolHeader(), 10);
-    tap.feed('c2s', Buffer.concat([encodeMethodFrame(0, 'connection.start-ok', { mechanism: 'PLAIN', response: 'x', locale: 'en_US' }), Buffer.from('GET / HTTP/1.1\r\n')]), 11);
+    tap.feed(
+      'c2s',
+      Buffer.concat([encodeMethodFrame(0, 'connection.start-ok', { mechanism: 'PLAIN', response: 'x', locale: 'en_US' }), Buffer.from('GET / HTTP/1.1\r\n')]),
+      11,
+    );
     tap.feed('c2s', Buffer.from('Host: example\r\n\r\n'), 12);
     tap.close('client closed', 13);
     await live.recorder.close();
@@ -262,7 +302,9 @@ describe('recording and replay', () => {
   });
 
   it('fails to create a recording in a missing directory with one clear line', () => {
-    expect(() => createRecorder({ path: path.join(dir, 'no/such/dir/s.jsonl'), header: header() })).toThrow(/cannot write the recording .*s\.jsonl: no such directory/);
+    expect(() => createRecorder({ path: path.join(dir, 'no/such/dir/s.jsonl'), header: header() })).toThrow(
+      /cannot write the recording .*s\.jsonl: no such directory/,
+    );
   });
 });
 
@@ -287,7 +329,10 @@ describe('withheld client bytes', () => {
     const text = fs.readFileSync(file, 'utf8');
     expect(allRawBytes(file).includes(password)).toBe(false);
     expect(text).not.toContain(password);
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l['kind'] === 'bytes')).toEqual([
       { seq: 4, ts: 11, conn: 1, kind: 'bytes', dir: 'c2s', offset: 8, withheld: startOk('alice', password).length },
       { seq: 6, ts: 12, conn: 1, kind: 'bytes', dir: 's2c', offset: 0, data: Buffer.from('server bytes').toString('base64') },
@@ -341,7 +386,14 @@ describe('withheld client bytes', () => {
       tap.feed('s2c', encodeMethodFrame(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN', locales: 'en_US' }), 2);
       tap.feed('c2s', startOk('guest', 'guest'), 3);
       tap.feed('s2c', encodeMethodFrame(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 }), 4);
-      tap.feed('c2s', Buffer.concat([encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 }), encodeMethodFrame(0, 'connection.open', { 'virtual-host': '/' })]), 5);
+      tap.feed(
+        'c2s',
+        Buffer.concat([
+          encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 }),
+          encodeMethodFrame(0, 'connection.open', { 'virtual-host': '/' }),
+        ]),
+        5,
+      );
       tap.feed('s2c', encodeMethodFrame(0, 'connection.open-ok', {}), 6);
       // garbage stops decoding; an update-secret follows in the same bytes
       tap.feed('c2s', Buffer.concat([Buffer.of(9, 9, 9), encodeMethodFrame(0, 'connection.update-secret', { 'new-secret': 'token-x', reason: 'r' })]), 7);
@@ -349,8 +401,17 @@ describe('withheld client bytes', () => {
       tap.close('client closed', 9);
       await live.recorder.close();
       const warnings: string[] = [];
-      const result = await replayTo({ path: file, target: { host: '127.0.0.1', port: broker.address.port, tls: false }, timeoutMs: 2000, onWarning: (w) => warnings.push(w) });
-      expect(warnings).toEqual([expect.stringMatching(/line \d+: connection #1: the recording withheld \d+ client bytes that may hold credentials \(record with --record-secrets to replay them\); the rest of this connection is not replayed/)]);
+      const result = await replayTo({
+        path: file,
+        target: { host: '127.0.0.1', port: broker.address.port, tls: false },
+        timeoutMs: 2000,
+        onWarning: (w) => warnings.push(w),
+      });
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /line \d+: connection #1: the recording withheld \d+ client bytes that may hold credentials \(record with --record-secrets to replay them\); the rest of this connection is not replayed/,
+        ),
+      ]);
       expect(result.differences).toEqual([]);
       expect(result.compared).toBe(3); // start, tune, open-ok
       expect(result.framesSent).toBe(4); // header, start-ok, tune-ok, open: nothing after the withheld bytes

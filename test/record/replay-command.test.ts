@@ -25,13 +25,40 @@ let liveJson = '';
 beforeAll(async () => {
   // a recording of the captured amqplib ⇄ RabbitMQ session, and what live output showed
   const printers = [
-    createHeadlessPrinter({ write: (t) => { liveText += Buffer.from(t).toString('utf8'); }, mode: 'messages' }),
-    createHeadlessPrinter({ write: (t) => { liveJson += Buffer.from(t).toString('utf8'); }, json: true }),
+    createHeadlessPrinter({
+      write: (t) => {
+        liveText += Buffer.from(t).toString('utf8');
+      },
+      mode: 'messages',
+    }),
+    createHeadlessPrinter({
+      write: (t) => {
+        liveJson += Buffer.from(t).toString('utf8');
+      },
+      json: true,
+    }),
   ];
-  const recorder = createRecorder({ path: file, header: makeRecordingHeader({ tool: 'test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
+  const recorder = createRecorder({
+    path: file,
+    header: makeRecordingHeader({
+      tool: 'test',
+      startedMicros: 1_700_000_000_000_000,
+      mode: 'proxy',
+      listen: '127.0.0.1:5673',
+      upstream: '127.0.0.1:5672',
+      secrets: 'masked',
+    }),
+  });
   const bus = new EventBus([...printers, recorder.sink]);
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
-  bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_001, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
+  bus.emit({
+    kind: 'conn.open',
+    seq: bus.nextSeq(),
+    ts: 1_700_000_000_000_001,
+    conn: 1,
+    client: { address: '127.0.0.1', port: 40001 },
+    server: { address: '127.0.0.1', port: 5672 },
+  });
   const { c2s, s2c } = capturedSession();
   let ts = 1_700_000_000_000_100;
   for (let at = 0; at < Math.max(c2s.length, s2c.length); at += 2048) {
@@ -73,13 +100,24 @@ describe('amqp-spy replay', () => {
     // the captured session's errors (fed in chunks that do not keep cause before effect, so
     // some acks come before their deliveries), the 404 channel.close and a basic.return
     // among them, each printed once and counted once
-    expect(printed.some((l) => /channel\.close reply-code=404/.test(l)), filtered.stdout).toBe(true);
+    expect(
+      printed.some((l) => /channel\.close reply-code=404/.test(l)),
+      filtered.stdout,
+    ).toBe(true);
     expect(printed.filter((l) => / basic\.return /.test(l))).toHaveLength(1);
     const summaryOf = (stderr: string) => stderr.split('\n').find((l) => l.includes('summary:'))!;
-    expect(summaryOf(whole.stderr)).toMatch(new RegExp(`summary: 1 connection; C→S \\d+ frames, \\d+ messages; S→C \\d+ frames, \\d+ messages; ${printed.length} errors(;|$)`));
-    const all = new Set([...runCli(['replay', file, '--json']).stdout.trim().split('\n'), ...runCli(['replay', file, '--json', '--frames']).stdout.trim().split('\n')].map((l) => (JSON.parse(l) as { seq: number }).seq));
+    expect(summaryOf(whole.stderr)).toMatch(
+      new RegExp(`summary: 1 connection; C→S \\d+ frames, \\d+ messages; S→C \\d+ frames, \\d+ messages; ${printed.length} errors(;|$)`),
+    );
+    const all = new Set(
+      [...runCli(['replay', file, '--json']).stdout.trim().split('\n'), ...runCli(['replay', file, '--json', '--frames']).stdout.trim().split('\n')].map(
+        (l) => (JSON.parse(l) as { seq: number }).seq,
+      ),
+    );
     // the return matches as its method frame and as its message: one event more than lines
-    expect(summaryOf(filtered.stderr)).toBe(`${summaryOf(whole.stderr)}; ${printed.length + 1} of ${all.size} events matched the filter, ${printed.length} lines printed`);
+    expect(summaryOf(filtered.stderr)).toBe(
+      `${summaryOf(whole.stderr)}; ${printed.length + 1} of ${all.size} events matched the filter, ${printed.length} lines printed`,
+    );
   });
 
   it('--speed replays the same events; --filter narrows them', () => {
@@ -150,13 +188,20 @@ describe('amqp-spy replay', () => {
 
   it('--to: a normal close with reply code 0 recorded and 200 now is no difference', async () => {
     // a scripted server: the recording's closes channel 1 with 0 (as py-amqp and Bunny do), the new one with 200
-    const serverFrames = (code: number) => new Map<string, Uint8Array[]>([
-      ['protocol-header', [m(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN', locales: 'en_US' })]],
-      ['connection.start-ok', [m(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 })]],
-      ['connection.open', [m(0, 'connection.open-ok', {})]],
-      ['channel.open', [m(1, 'channel.open-ok', {}), m(1, 'channel.close', { 'reply-code': code, 'reply-text': code === 0 ? '' : 'Goodbye', 'class-id': 0, 'method-id': 0 })]],
-      ['connection.close', [m(0, 'connection.close-ok', {})]],
-    ]);
+    const serverFrames = (code: number) =>
+      new Map<string, Uint8Array[]>([
+        ['protocol-header', [m(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN', locales: 'en_US' })]],
+        ['connection.start-ok', [m(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 0 })]],
+        ['connection.open', [m(0, 'connection.open-ok', {})]],
+        [
+          'channel.open',
+          [
+            m(1, 'channel.open-ok', {}),
+            m(1, 'channel.close', { 'reply-code': code, 'reply-text': code === 0 ? '' : 'Goodbye', 'class-id': 0, 'method-id': 0 }),
+          ],
+        ],
+        ['connection.close', [m(0, 'connection.close-ok', {})]],
+      ]);
     const clientFrames: [string, Uint8Array][] = [
       ['protocol-header', encodeProtocolHeader()],
       ['connection.start-ok', m(0, 'connection.start-ok', { mechanism: 'PLAIN', response: '\0guest\0guest', locale: 'en_US' })],
@@ -167,9 +212,26 @@ describe('amqp-spy replay', () => {
       ['connection.close', m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'bye', 'class-id': 0, 'method-id': 0 })],
     ];
     const recorded = path.join(dir, 'normal-close.jsonl');
-    const recorder = createRecorder({ path: recorded, header: makeRecordingHeader({ tool: 'test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
+    const recorder = createRecorder({
+      path: recorded,
+      header: makeRecordingHeader({
+        tool: 'test',
+        startedMicros: 1_700_000_000_000_000,
+        mode: 'proxy',
+        listen: '127.0.0.1:5673',
+        upstream: '127.0.0.1:5672',
+        secrets: 'masked',
+      }),
+    });
     const bus = new EventBus([recorder.sink]);
-    bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_001, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
+    bus.emit({
+      kind: 'conn.open',
+      seq: bus.nextSeq(),
+      ts: 1_700_000_000_000_001,
+      conn: 1,
+      client: { address: '127.0.0.1', port: 40001 },
+      server: { address: '127.0.0.1', port: 5672 },
+    });
     const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
     const script = serverFrames(0);
     let ts = 1_700_000_000_000_100;

@@ -20,9 +20,19 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 async function gappedRecording(): Promise<string> {
   const file = path.join(dir, 'gapped.jsonl');
   const t0 = 1_700_000_000_000_000;
-  const recorder = createRecorder({ path: file, header: makeRecordingHeader({ tool: 'test', startedMicros: t0, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }) });
+  const recorder = createRecorder({
+    path: file,
+    header: makeRecordingHeader({ tool: 'test', startedMicros: t0, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: 'masked' }),
+  });
   const bus = new EventBus([recorder.sink]);
-  bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: t0, conn: 1, client: { address: '127.0.0.1', port: 40001 }, server: { address: '127.0.0.1', port: 5672 } });
+  bus.emit({
+    kind: 'conn.open',
+    seq: bus.nextSeq(),
+    ts: t0,
+    conn: 1,
+    client: { address: '127.0.0.1', port: 40001 },
+    server: { address: '127.0.0.1', port: 5672 },
+  });
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true });
   tap.feed('c2s', encodeProtocolHeader(), t0 + 1);
   for (let i = 1; i <= 3; i++) tap.feed('c2s', encodeMethodFrame(i, 'channel.open', {}), t0 + i * 400_000);

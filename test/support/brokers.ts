@@ -37,7 +37,9 @@ export function describeAgainstBrokers(name: string, suite: (target: () => Broke
       const started = spawn(process.execPath, [CLI, '--standalone', '--listen', String(port), '--no-tui'], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = started;
       let stderr = '';
-      started.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      started.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
       await waitFor(() => stderr.includes('built-in broker listening') || started.exitCode !== null, 'the built-in broker to listen');
       if (started.exitCode !== null) throw new Error(`amqp-spy --standalone exited: ${stderr}`);
     });

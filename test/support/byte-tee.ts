@@ -26,8 +26,16 @@ export async function startByteTee(upstreamHost: string, upstreamPort: number): 
     connections.push(counts);
     const upstream = net.connect({ host: upstreamHost, port: upstreamPort, allowHalfOpen: true });
     sockets.add(client).add(upstream);
-    client.on('data', (b) => { counts.c2s.bytes += b.length; counts.c2s.hash.update(b); upstream.write(b); });
-    upstream.on('data', (b) => { counts.s2c.bytes += b.length; counts.s2c.hash.update(b); client.write(b); });
+    client.on('data', (b) => {
+      counts.c2s.bytes += b.length;
+      counts.c2s.hash.update(b);
+      upstream.write(b);
+    });
+    upstream.on('data', (b) => {
+      counts.s2c.bytes += b.length;
+      counts.s2c.hash.update(b);
+      client.write(b);
+    });
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
     client.on('error', () => upstream.destroy());
@@ -39,7 +47,11 @@ export async function startByteTee(upstreamHost: string, upstreamPort: number): 
   return {
     port: (server.address() as net.AddressInfo).port,
     connections,
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -50,7 +50,9 @@ export async function startMemoryProbe<Ready>(setup: string): Promise<MemoryProb
   `;
   const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const lines: string[] = [];
   const waiters: (() => void)[] = [];
   let buffered = '';
@@ -62,10 +64,16 @@ export async function startMemoryProbe<Ready>(setup: string): Promise<MemoryProb
     }
     for (const w of waiters.splice(0)) w();
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { for (const w of waiters.splice(0)) w(); resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      for (const w of waiters.splice(0)) w();
+      resolve();
+    }),
+  );
   const nextLine = async (what: string): Promise<Record<string, unknown>> => {
     while (lines.length === 0) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the probe exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}: ${stderr}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`the probe exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}: ${stderr}`);
       await new Promise<void>((resolve) => waiters.push(resolve));
     }
     return JSON.parse(lines.shift()!) as Record<string, unknown>;

@@ -3,7 +3,10 @@
 
 const MSS = 1400;
 
-interface Endpoint { readonly ip: readonly [number, number, number, number]; readonly port: number }
+interface Endpoint {
+  readonly ip: readonly [number, number, number, number];
+  readonly port: number;
+}
 
 /** Segments of both directions alternate (client first) so each side's replies follow its requests. */
 export function tcpSessionPcap(c2s: Uint8Array, s2c: Uint8Array, serverPort = 5672): Buffer {
@@ -16,7 +19,9 @@ export function tcpSessionPcap(c2s: Uint8Array, s2c: Uint8Array, serverPort = 56
   const push = (from: Endpoint, to: Endpoint, seq: number, ack: number, flags: number, data: Uint8Array) => {
     packets.push(record(ts++, ipv4Tcp(from, to, seq, ack, flags, data)));
   };
-  const SYN = 0x02, ACK = 0x10, PSH = 0x08;
+  const SYN = 0x02,
+    ACK = 0x10,
+    PSH = 0x08;
   push(client, server, clientSeq - 1, 0, SYN, new Uint8Array(0));
   push(server, client, serverSeq - 1, clientSeq, SYN | ACK, new Uint8Array(0));
   push(client, server, clientSeq, serverSeq, ACK, new Uint8Array(0));

@@ -65,4 +65,3 @@ export class TmuxScreen {
     fs.rmSync(this.readyFile, { force: true });
   }
 }
-

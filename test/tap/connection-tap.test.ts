@@ -2,7 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeContentHeaderFrame, encodeFrame, encodeHeartbeatFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
-import { EventBus, type ConnCloseEvent, type Direction, type FrameEvent, type MessageEvent, type SocketEnd, type SpyEvent, type UndecodedBytesEvent } from '../../src/events.js';
+import {
+  EventBus,
+  type ConnCloseEvent,
+  type Direction,
+  type FrameEvent,
+  type MessageEvent,
+  type SocketEnd,
+  type SpyEvent,
+  type UndecodedBytesEvent,
+} from '../../src/events.js';
 import { ConnectionTap } from '../../src/tap/connection-tap.js';
 import { formatEventLine } from '../../src/view/format.js';
 
@@ -72,10 +81,19 @@ describe('ConnectionTap', () => {
   it('masks update-secret and AMQPLAIN passwords', () => {
     const events = run([
       ['c2s', encodeProtocolHeader()],
-      ['c2s', m(0, 'connection.start-ok', { mechanism: 'AMQPLAIN', response: Buffer.from('\x05LOGINS\x00\x00\x00\x03bob\x08PASSWORDS\x00\x00\x00\x06hunter', 'latin1') })],
+      [
+        'c2s',
+        m(0, 'connection.start-ok', {
+          mechanism: 'AMQPLAIN',
+          response: Buffer.from('\x05LOGINS\x00\x00\x00\x03bob\x08PASSWORDS\x00\x00\x00\x06hunter', 'latin1'),
+        }),
+      ],
       ['c2s', m(0, 'connection.update-secret', { 'new-secret': 'token-123', reason: 'refresh' })],
     ]);
-    const text = events.filter((e): e is FrameEvent => e.kind === 'frame').map((e) => Buffer.from(e.raw).toString('latin1')).join('|');
+    const text = events
+      .filter((e): e is FrameEvent => e.kind === 'frame')
+      .map((e) => Buffer.from(e.raw).toString('latin1'))
+      .join('|');
     expect(text).not.toContain('hunter');
     expect(text).not.toContain('token-123');
     expect(text).toContain('bob');
@@ -95,21 +113,37 @@ describe('ConnectionTap', () => {
     const update = method(events, 'connection.update-secret')[0]!;
     expect(Buffer.from(update.raw).includes(Buffer.from('token-after-big-frame'))).toBe(false);
     // 9 over is too large, as for RabbitMQ
-    const tooLarge = run([...handshake, ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.alloc(4097), 4096 + 9).map((f): Step => ['c2s', f])]);
+    const tooLarge = run([
+      ...handshake,
+      ['c2s', m(1, 'basic.publish', { exchange: '' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.alloc(4097), 4096 + 9).map((f): Step => ['c2s', f]),
+    ]);
     expect(tooLarge.filter((e) => e.kind === 'decode.error')).toMatchObject([{ dir: 'c2s', stopped: true, error: { code: 'frame-too-large' } }]);
   });
 
   it('masks every argument of a credential frame whose fields cannot be followed (it fails to decode)', () => {
     const payload = (methodId: number, args: Buffer) => Buffer.concat([Buffer.of(0, 10, 0, methodId), args]);
     const framed = (p: Buffer) => encodeFrame(1, 0, p);
-    const longstr = (text: string, claimed?: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(claimed ?? text.length); return Buffer.concat([b, Buffer.from(text)]); };
+    const longstr = (text: string, claimed?: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(claimed ?? text.length);
+      return Buffer.concat([b, Buffer.from(text)]);
+    };
     // start-ok whose client-properties claim more bytes than the frame has, password after them
-    const startOk = framed(payload(11, Buffer.concat([Buffer.of(0, 0, 0xff, 0xff), Buffer.of(5), Buffer.from('PLAIN'), longstr('\0bob\0pw-broken-table'), Buffer.of(5), Buffer.from('en_US')])));
+    const startOk = framed(
+      payload(
+        11,
+        Buffer.concat([Buffer.of(0, 0, 0xff, 0xff), Buffer.of(5), Buffer.from('PLAIN'), longstr('\0bob\0pw-broken-table'), Buffer.of(5), Buffer.from('en_US')]),
+      ),
+    );
     // update-secret whose secret claims more bytes than there are
     const update = framed(payload(70, longstr('token-broken-length', 999)));
     const events = run([...handshake, ['c2s', startOk], ['c2s', update]]);
     const errors = events.filter((e) => e.kind === 'decode.error');
-    expect(errors.map((e) => e.kind === 'decode.error' && [e.stopped, e.raw?.length])).toEqual([[false, startOk.length], [false, update.length]]);
+    expect(errors.map((e) => e.kind === 'decode.error' && [e.stopped, e.raw?.length])).toEqual([
+      [false, startOk.length],
+      [false, update.length],
+    ]);
     const text = errors.map((e) => (e.kind === 'decode.error' ? Buffer.from(e.raw!).toString('latin1') : '')).join('|');
     expect(text).not.toContain('pw-broken-table');
     expect(text).not.toContain('token-broken');
@@ -131,13 +165,21 @@ describe('ConnectionTap', () => {
       ['s2c', m(1, 'confirm.select-ok', {})],
       ['c2s', m(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'a' })],
       ['c2s', m(2, 'basic.publish', { exchange: 'other', 'routing-key': 'b' })],
-      ['c2s', one[0]!], ['c2s', two[0]!], ['c2s', one[1]!], ['c2s', two[1]!], ...one.slice(2).map((f): Step => ['c2s', f]),
+      ['c2s', one[0]!],
+      ['c2s', two[0]!],
+      ['c2s', one[1]!],
+      ['c2s', two[1]!],
+      ...one.slice(2).map((f): Step => ['c2s', f]),
       ['c2s', m(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'c' })],
       ...encodeContentFrames(1, 60, {}, Buffer.alloc(0), 4096).map((f): Step => ['c2s', f]),
       ['s2c', m(1, 'basic.ack', { 'delivery-tag': 2n, multiple: true })],
     ]);
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
-    expect(messages.map((e) => [e.channel, e.body.length])).toEqual([[2, 3], [1, 10_000], [1, 0]]);
+    expect(messages.map((e) => [e.channel, e.body.length])).toEqual([
+      [2, 3],
+      [1, 10_000],
+      [1, 0],
+    ]);
     const [second, first, third] = messages as [MessageEvent, MessageEvent, MessageEvent];
     expect(Buffer.from(first.body).equals(body)).toBe(true);
     expect(first.frames).toHaveLength(2 + Math.ceil(10_000 / 4088));
@@ -157,7 +199,10 @@ describe('ConnectionTap', () => {
       ...handshake,
       ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'ctag' })],
       ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'ctag' })],
-      ...deliver(1n), ...deliver(2n), ...deliver(3n), ...deliver(4n),
+      ...deliver(1n),
+      ...deliver(2n),
+      ...deliver(3n),
+      ...deliver(4n),
       ['c2s', m(1, 'basic.ack', { 'delivery-tag': 2n, multiple: true })],
       ['c2s', m(1, 'basic.nack', { 'delivery-tag': 3n, multiple: false, requeue: true })],
       ['c2s', m(1, 'basic.reject', { 'delivery-tag': 4n, requeue: false })],
@@ -165,7 +210,12 @@ describe('ConnectionTap', () => {
     ]);
     const deliveries = method(events, 'basic.deliver');
     expect(deliveries.map((d) => d.insight?.unacked)).toEqual([1, 2, 3, 4]);
-    const [ack, nack, reject, unknown] = [method(events, 'basic.ack')[0]!, method(events, 'basic.nack')[0]!, method(events, 'basic.reject')[0]!, method(events, 'basic.ack')[1]!];
+    const [ack, nack, reject, unknown] = [
+      method(events, 'basic.ack')[0]!,
+      method(events, 'basic.nack')[0]!,
+      method(events, 'basic.reject')[0]!,
+      method(events, 'basic.ack')[1]!,
+    ];
     expect(ack.insight?.settles).toEqual({ outcome: 'ack', requeue: false, deliverySeqs: [deliveries[0]!.seq, deliveries[1]!.seq] });
     expect(nack.insight?.settles).toEqual({ outcome: 'nack', requeue: true, deliverySeqs: [deliveries[2]!.seq] });
     expect(reject.insight?.settles).toMatchObject({ outcome: 'reject', requeue: false });
@@ -185,8 +235,11 @@ describe('ConnectionTap', () => {
     ]);
     const close = method(events, 'channel.close')[0]!;
     expect(close.insight?.error).toEqual({
-      replyCode: 406, replyName: 'PRECONDITION_FAILED', replyText: "PRECONDITION_FAILED - inequivalent arg 'durable'",
-      causeSeq: method(events, 'queue.declare')[0]!.seq, causeName: 'queue.declare',
+      replyCode: 406,
+      replyName: 'PRECONDITION_FAILED',
+      replyText: "PRECONDITION_FAILED - inequivalent arg 'durable'",
+      causeSeq: method(events, 'queue.declare')[0]!.seq,
+      causeName: 'queue.declare',
     });
     expect(method(events, 'channel.close-ok')[0]!.insight?.request?.name).toBe('channel.close');
     expect(events.at(-1)).toMatchObject({ kind: 'conn.close', unanswered: [{ channel: 2, name: 'exchange.declare' }] });
@@ -206,7 +259,12 @@ describe('ConnectionTap', () => {
       ['c2s', m(0, 'connection.close', { 'reply-code': 0, 'reply-text': 'Normal shutdown', 'class-id': 0, 'method-id': 0 })],
     ]);
     const closes = [...method(events, 'channel.close'), ...method(events, 'connection.close')];
-    expect(closes.map((e) => `${e.dir} ${e.frame.type === 'method' ? String(e.frame.method.args['reply-code']) : ''}`)).toEqual(['c2s 0', 's2c 0', 's2c 200', 'c2s 0']);
+    expect(closes.map((e) => `${e.dir} ${e.frame.type === 'method' ? String(e.frame.method.args['reply-code']) : ''}`)).toEqual([
+      'c2s 0',
+      's2c 0',
+      's2c 200',
+      'c2s 0',
+    ]);
     expect(closes.map((e) => e.insight?.error)).toEqual([undefined, undefined, undefined, undefined]);
   });
 
@@ -232,7 +290,15 @@ describe('ConnectionTap', () => {
       ['c2s', header!],
       ['c2s', bodies[0]!],
       // the broker refuses it at its header (a size over its limit) while the body still comes
-      ['s2c', m(1, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - message size 10000 is larger than configured max size 5000', 'class-id': 60, 'method-id': 40 })],
+      [
+        's2c',
+        m(1, 'channel.close', {
+          'reply-code': 406,
+          'reply-text': 'PRECONDITION_FAILED - message size 10000 is larger than configured max size 5000',
+          'class-id': 60,
+          'method-id': 40,
+        }),
+      ],
       ['c2s', bodies[1]!],
       ['c2s', bodies[2]!],
       ['c2s', m(1, 'channel.close-ok', {})],
@@ -247,7 +313,10 @@ describe('ConnectionTap', () => {
     ]);
     expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
-    expect(messages.map((e) => [Buffer.from(e.body).toString('latin1').slice(0, 4), e.body.length, e.incomplete])).toEqual([['\x05\x05\x05\x05', 4088, 'cut by channel.close'], ['kept', 4, undefined]]);
+    expect(messages.map((e) => [Buffer.from(e.body).toString('latin1').slice(0, 4), e.body.length, e.incomplete])).toEqual([
+      ['\x05\x05\x05\x05', 4088, 'cut by channel.close'],
+      ['kept', 4, undefined],
+    ]);
     const [cut] = messages;
     const close = method(events, 'channel.close')[0]!;
     expect(cut!.seq).toBeLessThan(close.seq);
@@ -257,7 +326,14 @@ describe('ConnectionTap', () => {
     // the body frames after the close are frames, of no message
     const bodyFrames = frames(events).filter((e) => e.frame.type === 'body' && e.dir === 'c2s');
     expect(bodyFrames).toHaveLength(4);
-    expect(cut!.frames).toEqual([method(events, 'basic.publish')[0]!.seq, ...frames(events).filter((e) => e.frame.type === 'header').slice(0, 1).map((e) => e.seq), bodyFrames[0]!.seq]);
+    expect(cut!.frames).toEqual([
+      method(events, 'basic.publish')[0]!.seq,
+      ...frames(events)
+        .filter((e) => e.frame.type === 'header')
+        .slice(0, 1)
+        .map((e) => e.seq),
+      bodyFrames[0]!.seq,
+    ]);
   });
 
   it('a connection.close with an error cuts the messages of every channel, before its content header too', () => {
@@ -273,17 +349,27 @@ describe('ConnectionTap', () => {
     ]);
     expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
-    expect(messages.map((e) => [e.channel, e.method.args['exchange'], e.header, e.body.length, e.incomplete])).toEqual([[1, 'b', undefined, 0, 'cut by connection.close'], [2, 'a', undefined, 0, 'cut by connection.close']]);
-    expect(formatEventLine(messages[0]!)).toMatch(/ C→S ch1 basic\.publish exchange=b 0 B \(incomplete: before its content header, cut by connection\.close\)$/);
+    expect(messages.map((e) => [e.channel, e.method.args['exchange'], e.header, e.body.length, e.incomplete])).toEqual([
+      [1, 'b', undefined, 0, 'cut by connection.close'],
+      [2, 'a', undefined, 0, 'cut by connection.close'],
+    ]);
+    expect(formatEventLine(messages[0]!)).toMatch(
+      / C→S ch1 basic\.publish exchange=b 0 B \(incomplete: before its content header, cut by connection\.close\)$/,
+    );
   });
 
   it('counts unconfirmed publishes per channel in confirm mode', () => {
-    const publish = (): Step[] => [['c2s', m(1, 'basic.publish', { exchange: 'e' })], ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['c2s', f])];
+    const publish = (): Step[] => [
+      ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['c2s', f]),
+    ];
     const events = run([
       ...handshake,
       ['c2s', m(1, 'confirm.select', {})],
       ['s2c', m(1, 'confirm.select-ok', {})],
-      ...publish(), ...publish(), ...publish(),
+      ...publish(),
+      ...publish(),
+      ...publish(),
       ['s2c', m(1, 'basic.ack', { 'delivery-tag': 2n, multiple: true })],
     ]);
     expect(method(events, 'basic.publish').map((e) => e.insight?.unconfirmed)).toEqual([1, 2, 3]);
@@ -305,7 +391,11 @@ describe('ConnectionTap', () => {
       ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'b' })],
       ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'no-ack', 'no-ack': true })],
       ['s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'no-ack' })],
-      ...deliver(1, 'amq.ctag-a', 1n), ...deliver(1, 'b', 2n), ...deliver(1, 'amq.ctag-a', 3n), ...deliver(1, 'no-ack', 4n), ...deliver(1, 'no-ack', 5n),
+      ...deliver(1, 'amq.ctag-a', 1n),
+      ...deliver(1, 'b', 2n),
+      ...deliver(1, 'amq.ctag-a', 3n),
+      ...deliver(1, 'no-ack', 4n),
+      ...deliver(1, 'no-ack', 5n),
       ['c2s', m(1, 'basic.get', { queue: 'q' })],
       ['s2c', m(1, 'basic.get-ok', { 'delivery-tag': 6n, exchange: '', 'routing-key': 'q', 'message-count': 0 })],
       ...encodeContentFrames(1, 60, {}, Buffer.from('got'), 4096).map((f): Step => ['s2c', f]),
@@ -318,7 +408,8 @@ describe('ConnectionTap', () => {
       ['c2s', m(2, 'basic.qos', { 'prefetch-count': 2, global: true })],
       ['c2s', m(2, 'basic.consume', { queue: 'q', 'consumer-tag': 'x', nowait: true })],
       ['c2s', m(2, 'basic.consume', { queue: 'q', 'consumer-tag': 'y', nowait: true })],
-      ...deliver(2, 'x', 1n), ...deliver(2, 'y', 2n),
+      ...deliver(2, 'x', 1n),
+      ...deliver(2, 'y', 2n),
       ['c2s', m(2, 'basic.nack', { 'delivery-tag': 2n, requeue: true })],
     ]);
     const full = (e: FrameEvent) => e.insight?.prefetchFull;
@@ -343,7 +434,10 @@ describe('ConnectionTap', () => {
   });
 
   it('flags publishes the client sends while blocked, and says how long it was blocked', () => {
-    const publish = (body: string): Step[] => [['c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' })], ...encodeContentFrames(1, 60, {}, Buffer.from(body), 4096).map((f): Step => ['c2s', f])];
+    const publish = (body: string): Step[] => [
+      ['c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' })],
+      ...encodeContentFrames(1, 60, {}, Buffer.from(body), 4096).map((f): Step => ['c2s', f]),
+    ];
     const events = run([
       ...handshake,
       ...publish('before'),
@@ -354,7 +448,12 @@ describe('ConnectionTap', () => {
       ...publish('after'),
     ]);
     const messages = events.filter((e): e is MessageEvent => e.kind === 'message');
-    expect(messages.map((e) => [Buffer.from(e.body).toString(), e.insight?.whileBlocked ?? false])).toEqual([['before', false], ['while', true], ['still', true], ['after', false]]);
+    expect(messages.map((e) => [Buffer.from(e.body).toString(), e.insight?.whileBlocked ?? false])).toEqual([
+      ['before', false],
+      ['while', true],
+      ['still', true],
+      ['after', false],
+    ]);
     const blocked = method(events, 'connection.blocked')[0]!;
     const unblocked = method(events, 'connection.unblocked')[0]!;
     expect(unblocked.insight?.blockedMicros).toBe(unblocked.ts - blocked.ts);
@@ -368,15 +467,28 @@ describe('ConnectionTap', () => {
   });
 
   it('gives the same events for every chunk size', () => {
-    const steps: Step[] = [...handshake, ['c2s', m(1, 'basic.publish', { exchange: 'e' })], ...encodeContentFrames(1, 60, { priority: 1 }, Buffer.alloc(300, 2), 128).map((f): Step => ['c2s', f]), ['s2c', encodeHeartbeatFrame()]];
-    const shape = (events: SpyEvent[]) => events.map((e) => [e.kind, 'raw' in e && e.raw ? Buffer.from(e.raw).toString('hex') : '', e.kind === 'message' ? Buffer.from(e.body).toString('hex') : '']);
+    const steps: Step[] = [
+      ...handshake,
+      ['c2s', m(1, 'basic.publish', { exchange: 'e' })],
+      ...encodeContentFrames(1, 60, { priority: 1 }, Buffer.alloc(300, 2), 128).map((f): Step => ['c2s', f]),
+      ['s2c', encodeHeartbeatFrame()],
+    ];
+    const shape = (events: SpyEvent[]) =>
+      events.map((e) => [
+        e.kind,
+        'raw' in e && e.raw ? Buffer.from(e.raw).toString('hex') : '',
+        e.kind === 'message' ? Buffer.from(e.body).toString('hex') : '',
+      ]);
     const whole = shape(run(steps));
     for (const chunk of [1, 2, 3, 7, 13, 64]) expect(shape(run(steps, { chunk }))).toEqual(whole);
   });
 
   it('reports garbage once, stops decoding, and keeps the undecoded bytes', () => {
     const garbage = Buffer.from('\x16\x03\x01\x02\x00 TLS hello, not AMQP', 'latin1');
-    const events = run([['s2c', garbage], ['s2c', Buffer.from('more')]]);
+    const events = run([
+      ['s2c', garbage],
+      ['s2c', Buffer.from('more')],
+    ]);
     const errors = events.filter((e) => e.kind === 'decode.error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ stopped: true, error: { code: 'not-amqp', offset: 0 } });
@@ -403,9 +515,16 @@ describe('ConnectionTap', () => {
       ['c2s', update('token-10')],
       ['s2c', Buffer.of(0x07, 1, 2, 3)],
     ]);
-    expect(later.filter((e) => e.kind === 'decode.error').map((e) => e.kind === 'decode.error' && [e.dir, e.error.code, e.stopped])).toEqual([['c2s', 'unknown-frame-type', true], ['s2c', 'unknown-frame-type', true]]);
+    expect(later.filter((e) => e.kind === 'decode.error').map((e) => e.kind === 'decode.error' && [e.dir, e.error.code, e.stopped])).toEqual([
+      ['c2s', 'unknown-frame-type', true],
+      ['s2c', 'unknown-frame-type', true],
+    ]);
     const spans = undecoded(later);
-    expect(spans.map((e) => [e.dir, e.withheld ?? e.data?.length])).toEqual([['c2s', 3 + update('token-9').length], ['c2s', update('token-10').length], ['s2c', 4]]);
+    expect(spans.map((e) => [e.dir, e.withheld ?? e.data?.length])).toEqual([
+      ['c2s', 3 + update('token-9').length],
+      ['c2s', update('token-10').length],
+      ['s2c', 4],
+    ]);
     expect(spans.filter((e) => e.dir === 'c2s').every((e) => e.data === undefined && e.secretData === undefined)).toBe(true);
     expect(Buffer.from(spans[2]!.data!)).toEqual(Buffer.of(0x07, 1, 2, 3)); // the server's bytes hold no credentials
   });
@@ -423,7 +542,11 @@ describe('ConnectionTap', () => {
   });
 
   it('a header without its method is an unexpected-frame error, and decoding goes on', () => {
-    const events = run([...handshake, ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['c2s', f]), ['c2s', m(1, 'basic.qos', { 'prefetch-count': 5 })]]);
+    const events = run([
+      ...handshake,
+      ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['c2s', f]),
+      ['c2s', m(1, 'basic.qos', { 'prefetch-count': 5 })],
+    ]);
     const errors = events.filter((e) => e.kind === 'decode.error');
     expect(errors[0]).toMatchObject({ error: { code: 'unexpected-frame', channel: 1 }, stopped: false });
     expect(method(events, 'basic.qos')).toHaveLength(1);
@@ -440,39 +563,80 @@ describe('ConnectionTap words the close from the handshake it saw and how the so
   };
   const clientClose: Step = ['c2s', m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'Goodbye', 'class-id': 0, 'method-id': 0 })];
   const serverCloseOk: Step = ['s2c', m(0, 'connection.close-ok', {})];
-  const forced: Step = ['s2c', m(0, 'connection.close', { 'reply-code': 320, 'reply-text': "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'", 'class-id': 0, 'method-id': 0 })];
+  const forced: Step = [
+    's2c',
+    m(0, 'connection.close', {
+      'reply-code': 320,
+      'reply-text': "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'",
+      'class-id': 0,
+      'method-id': 0,
+    }),
+  ];
 
   it.each<[string, Step[], SocketEnd | string, string]>([
     // RabbitMQ resets its socket after close-ok: still a clean close
     ['a close answered, then a reset', [...handshake, clientClose, serverCloseOk], { by: 'server', how: 'reset' }, 'client closed the connection'],
-    ['the server closing with an error', [...handshake, forced, ['c2s', m(0, 'connection.close-ok', {})]], { by: 'server', how: 'closed' }, 'server closed the connection with 320 CONNECTION_FORCED'],
-    ['a close unanswered, the closer ends the socket', [...handshake, clientClose], { by: 'client', how: 'closed' }, 'client sent connection.close and closed the socket before close-ok'],
-    ['a close unanswered, the other side resets', [...handshake, forced], { by: 'client', how: 'reset' }, 'server sent connection.close with 320 CONNECTION_FORCED; client reset the socket before close-ok'],
+    [
+      'the server closing with an error',
+      [...handshake, forced, ['c2s', m(0, 'connection.close-ok', {})]],
+      { by: 'server', how: 'closed' },
+      'server closed the connection with 320 CONNECTION_FORCED',
+    ],
+    [
+      'a close unanswered, the closer ends the socket',
+      [...handshake, clientClose],
+      { by: 'client', how: 'closed' },
+      'client sent connection.close and closed the socket before close-ok',
+    ],
+    [
+      'a close unanswered, the other side resets',
+      [...handshake, forced],
+      { by: 'client', how: 'reset' },
+      'server sent connection.close with 320 CONNECTION_FORCED; client reset the socket before close-ok',
+    ],
     ['no close: a killed client', handshake, { by: 'client', how: 'closed' }, 'client closed the socket without connection.close'],
     ['no close: the server resets', handshake, { by: 'server', how: 'reset' }, 'server reset the socket'],
-    ['no close: the broker drops a silent client', handshake, { by: 'server', how: 'closed', detail: 'missed heartbeats from client, timeout: 60s' }, 'server closed the socket without connection.close (missed heartbeats from client, timeout: 60s)'],
+    [
+      'no close: the broker drops a silent client',
+      handshake,
+      { by: 'server', how: 'closed', detail: 'missed heartbeats from client, timeout: 60s' },
+      'server closed the socket without connection.close (missed heartbeats from client, timeout: 60s)',
+    ],
     ['the proxy stopping', handshake, { by: 'proxy', how: 'stopped' }, 'proxy stopped'],
     ['an unreachable upstream', [], { by: 'server', how: 'unreachable', detail: 'connection refused' }, 'upstream unreachable: connection refused'],
     // reasons recorded before the vocabulary was one
     ['an old recording\'s "client closed"', handshake, 'client closed', 'client closed the socket without connection.close'],
-    ['an old recording\'s "upstream reset (ECONNRESET)" after a clean close', [...handshake, clientClose, serverCloseOk], 'upstream reset (ECONNRESET)', 'client closed the connection'],
+    [
+      'an old recording\'s "upstream reset (ECONNRESET)" after a clean close',
+      [...handshake, clientClose, serverCloseOk],
+      'upstream reset (ECONNRESET)',
+      'client closed the connection',
+    ],
     ['words it does not know', handshake, 'reopened in the recording', 'reopened in the recording'],
   ])('%s', (_name, steps, end, reason) => {
     expect(closeOf(steps, end).reason).toBe(reason);
   });
 
   it('says what the close left: deliveries unacked, publishes unconfirmed', () => {
-    const close = closeOf([
-      ...handshake,
-      ['c2s', m(1, 'confirm.select', {})],
-      ['s2c', m(1, 'confirm.select-ok', {})],
-      ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.from('a'), 4096).map((f): Step => ['c2s', f]),
-      ['c2s', m(1, 'basic.publish', { exchange: '' })], ...encodeContentFrames(1, 60, {}, Buffer.from('b'), 4096).map((f): Step => ['c2s', f]),
-      ['s2c', m(1, 'basic.ack', { 'delivery-tag': 1n })],
-      ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' })],
-      ...[1n, 2n, 3n].flatMap((tag): Step[] => [['s2c', m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': tag, exchange: '', 'routing-key': 'q' })], ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['s2c', f])]),
-      ['c2s', m(1, 'basic.ack', { 'delivery-tag': 1n })],
-    ], { by: 'client', how: 'reset' });
+    const close = closeOf(
+      [
+        ...handshake,
+        ['c2s', m(1, 'confirm.select', {})],
+        ['s2c', m(1, 'confirm.select-ok', {})],
+        ['c2s', m(1, 'basic.publish', { exchange: '' })],
+        ...encodeContentFrames(1, 60, {}, Buffer.from('a'), 4096).map((f): Step => ['c2s', f]),
+        ['c2s', m(1, 'basic.publish', { exchange: '' })],
+        ...encodeContentFrames(1, 60, {}, Buffer.from('b'), 4096).map((f): Step => ['c2s', f]),
+        ['s2c', m(1, 'basic.ack', { 'delivery-tag': 1n })],
+        ['c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' })],
+        ...[1n, 2n, 3n].flatMap((tag): Step[] => [
+          ['s2c', m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': tag, exchange: '', 'routing-key': 'q' })],
+          ...encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096).map((f): Step => ['s2c', f]),
+        ]),
+        ['c2s', m(1, 'basic.ack', { 'delivery-tag': 1n })],
+      ],
+      { by: 'client', how: 'reset' },
+    );
     expect(close).toMatchObject({ reason: 'client reset the socket', socket: { by: 'client', how: 'reset' }, unacked: 2, unconfirmed: 1 });
   });
 });
@@ -512,25 +676,30 @@ describe('ConnectionTap settling at scale', () => {
   it('40k deliveries acked one at a time with multiple=true: each ack settles exactly its delivery', () => {
     const acks: FrameEvent[] = [];
     const deliveries: number[] = [];
-    const bus = new EventBus([(e) => {
-      if (e.kind !== 'frame' || e.frame.type !== 'method') return;
-      if (e.frame.method.name === 'basic.deliver') deliveries.push(e.seq);
-      else if (e.frame.method.name === 'basic.ack') acks.push(e);
-    }]);
+    const bus = new EventBus([
+      (e) => {
+        if (e.kind !== 'frame' || e.frame.type !== 'method') return;
+        if (e.frame.method.name === 'basic.deliver') deliveries.push(e.seq);
+        else if (e.frame.method.name === 'basic.ack') acks.push(e);
+      },
+    ]);
     const tap = new ConnectionTap(1, bus, {});
     for (const [dir, bytes] of handshake) tap.feed(dir, Buffer.concat(Array.isArray(bytes) ? bytes : [bytes]));
     tap.feed('c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c' }));
     const n = 40_000;
     const content = Buffer.concat(encodeContentFrames(1, 60, {}, Buffer.from('x'), 4096));
     const frames: Uint8Array[] = [];
-    for (let tag = 1; tag <= n; tag++) frames.push(m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(tag), exchange: '', 'routing-key': 'q' }), content);
+    for (let tag = 1; tag <= n; tag++)
+      frames.push(m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(tag), exchange: '', 'routing-key': 'q' }), content);
     tap.feed('s2c', Buffer.concat(frames));
     frames.length = 0;
     for (let tag = 1; tag <= n; tag++) frames.push(m(1, 'basic.ack', { 'delivery-tag': BigInt(tag), multiple: true }));
     tap.feed('c2s', Buffer.concat(frames));
     expect(deliveries).toHaveLength(n);
     expect(acks).toHaveLength(n);
-    const wrong = acks.findIndex((ack, i) => ack.insight?.settles?.deliverySeqs.length !== 1 || ack.insight.settles.deliverySeqs[0] !== deliveries[i] || ack.insight.unacked !== n - i - 1);
+    const wrong = acks.findIndex(
+      (ack, i) => ack.insight?.settles?.deliverySeqs.length !== 1 || ack.insight.settles.deliverySeqs[0] !== deliveries[i] || ack.insight.unacked !== n - i - 1,
+    );
     expect(wrong).toBe(-1);
   });
 });
@@ -576,7 +745,16 @@ describe('ConnectionTap bounds what it buffers', () => {
     expect(stops(small.events)).toMatchObject([{ error: { code: 'frame-too-large' } }]);
     expect(small.tap.buffered).toBe(0);
     const none = tuned(0);
-    none.tap.feed('c2s', Buffer.concat([m(1, 'basic.publish', {}), encodeContentHeaderFrame(1, { classId: 60, bodySize: 5_000_000 }), frameHead(3, 1, 5_000_000), Buffer.alloc(5_000_000), Buffer.of(0xce)]));
+    none.tap.feed(
+      'c2s',
+      Buffer.concat([
+        m(1, 'basic.publish', {}),
+        encodeContentHeaderFrame(1, { classId: 60, bodySize: 5_000_000 }),
+        frameHead(3, 1, 5_000_000),
+        Buffer.alloc(5_000_000),
+        Buffer.of(0xce),
+      ]),
+    );
     expect(none.events.filter((e) => e.kind === 'message').length).toBe(1);
     none.tap.feed('c2s', frameHead(3, 1, 0xfffffff0));
     none.tap.feed('c2s', Buffer.alloc(1024 * 1024));
@@ -587,21 +765,30 @@ describe('ConnectionTap bounds what it buffers', () => {
   it('tune-ok applies to the frames after it in the same chunk', () => {
     const { tap, events } = open();
     const body = Buffer.alloc(100_000, 3);
-    tap.feed('c2s', Buffer.concat([
-      encodeProtocolHeader(),
-      m(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }),
-      m(0, 'connection.open', { 'virtual-host': '/' }),
-      m(1, 'channel.open', {}),
-      m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }),
-      ...encodeContentFrames(1, 60, {}, body, 131072),
-    ]));
+    tap.feed(
+      'c2s',
+      Buffer.concat([
+        encodeProtocolHeader(),
+        m(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }),
+        m(0, 'connection.open', { 'virtual-host': '/' }),
+        m(1, 'channel.open', {}),
+        m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }),
+        ...encodeContentFrames(1, 60, {}, body, 131072),
+      ]),
+    );
     expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     expect(events.filter((e): e is MessageEvent => e.kind === 'message').map((e) => e.body.length)).toEqual([100_000]);
   });
 
   it('a file decoded from mid-stream has no handshake bound (frameMaxUntilTuneOk 0)', () => {
     const { tap, events } = open({ frameMaxUntilTuneOk: 0 });
-    tap.feed('s2c', Buffer.concat([m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': 1n, exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.alloc(200_000), 0)]));
+    tap.feed(
+      's2c',
+      Buffer.concat([
+        m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': 1n, exchange: '', 'routing-key': 'q' }),
+        ...encodeContentFrames(1, 60, {}, Buffer.alloc(200_000), 0),
+      ]),
+    );
     expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     expect(events.filter((e) => e.kind === 'message')).toHaveLength(1);
   });

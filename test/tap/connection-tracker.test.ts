@@ -14,17 +14,29 @@ const m = encodeMethodFrame;
 class Session {
   readonly tracker = new ConnectionTracker();
   readonly events: SpyEvent[] = [];
-  readonly bus = new EventBus([(e) => this.events.push(e), (e) => this.tracker.observe(e)], (failure) => { throw failure.error; });
+  readonly bus = new EventBus([(e) => this.events.push(e), (e) => this.tracker.observe(e)], (failure) => {
+    throw failure.error;
+  });
   clock = 1_700_000_000_000_000;
 
   open(conn: number): Client {
-    this.bus.emit({ kind: 'conn.open', seq: this.bus.nextSeq(), ts: this.clock, conn, client: { address: '10.0.0.1', port: 50000 + conn }, server: { address: '10.0.0.2', port: 5672 } });
+    this.bus.emit({
+      kind: 'conn.open',
+      seq: this.bus.nextSeq(),
+      ts: this.clock,
+      conn,
+      client: { address: '10.0.0.1', port: 50000 + conn },
+      server: { address: '10.0.0.2', port: 5672 },
+    });
     return new Client(this, new ConnectionTap(conn, this.bus));
   }
 }
 
 class Client {
-  constructor(private readonly session: Session, private readonly tap: ConnectionTap) {}
+  constructor(
+    private readonly session: Session,
+    private readonly tap: ConnectionTap,
+  ) {}
 
   send(dir: Direction, ...frames: Uint8Array[]): this {
     for (const frame of frames) this.tap.feed(dir, frame, (this.session.clock += 1000));
@@ -35,7 +47,15 @@ class Client {
   handshake(): this {
     return this.send('c2s', encodeProtocolHeader())
       .send('s2c', m(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, mechanisms: 'PLAIN', locales: 'en_US' }))
-      .send('c2s', m(0, 'connection.start-ok', { 'client-properties': fieldTable({ product: 'pika', version: '1.3.2', platform: 'Python 3.12' }), mechanism: 'PLAIN', response: '\0alice\0secret', locale: 'en_US' }))
+      .send(
+        'c2s',
+        m(0, 'connection.start-ok', {
+          'client-properties': fieldTable({ product: 'pika', version: '1.3.2', platform: 'Python 3.12' }),
+          mechanism: 'PLAIN',
+          response: '\0alice\0secret',
+          locale: 'en_US',
+        }),
+      )
       .send('s2c', m(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 }))
       .send('c2s', m(0, 'connection.tune-ok', { 'channel-max': 100, 'frame-max': 65536, heartbeat: 0 }))
       .send('c2s', m(0, 'connection.open', { 'virtual-host': 'orders' }))
@@ -47,11 +67,19 @@ class Client {
   }
 
   publish(channel: number, body = 'x'): this {
-    return this.send('c2s', m(channel, 'basic.publish', { exchange: '', 'routing-key': 'jobs' }), ...encodeContentFrames(channel, 60, {}, new TextEncoder().encode(body), 65536));
+    return this.send(
+      'c2s',
+      m(channel, 'basic.publish', { exchange: '', 'routing-key': 'jobs' }),
+      ...encodeContentFrames(channel, 60, {}, new TextEncoder().encode(body), 65536),
+    );
   }
 
   deliver(channel: number, tag: string, deliveryTag: bigint): this {
-    return this.send('s2c', m(channel, 'basic.deliver', { 'consumer-tag': tag, 'delivery-tag': deliveryTag, exchange: '', 'routing-key': 'jobs' }), ...encodeContentFrames(channel, 60, {}, new TextEncoder().encode('job'), 65536));
+    return this.send(
+      's2c',
+      m(channel, 'basic.deliver', { 'consumer-tag': tag, 'delivery-tag': deliveryTag, exchange: '', 'routing-key': 'jobs' }),
+      ...encodeContentFrames(channel, 60, {}, new TextEncoder().encode('job'), 65536),
+    );
   }
 
   close(reason = 'client closed'): void {
@@ -65,9 +93,20 @@ describe('ConnectionTracker', () => {
     s.open(3).handshake();
     const conn = s.tracker.connections.get(3)!;
     expect(conn).toMatchObject({
-      id: 3, state: 'open', client: { address: '10.0.0.1', port: 50003 }, server: { address: '10.0.0.2', port: 5672 },
-      product: 'pika', version: '1.3.2', platform: 'Python 3.12', user: 'alice', vhost: 'orders',
-      frameMax: 65536, heartbeat: 0, channelMax: 100, errors: 0, closeError: undefined,
+      id: 3,
+      state: 'open',
+      client: { address: '10.0.0.1', port: 50003 },
+      server: { address: '10.0.0.2', port: 5672 },
+      product: 'pika',
+      version: '1.3.2',
+      platform: 'Python 3.12',
+      user: 'alice',
+      vhost: 'orders',
+      frameMax: 65536,
+      heartbeat: 0,
+      channelMax: 100,
+      errors: 0,
+      closeError: undefined,
     });
     // the protocol header is no frame; start, start-ok, tune, tune-ok, open, open-ok are
     expect(conn.frames).toBe(6);
@@ -97,7 +136,7 @@ describe('ConnectionTracker', () => {
     expect(s.tracker.connections.get(1)!.channels.get(2)!.closeError).toBeUndefined();
   });
 
-  it('keeps the consumers, the prefetch, and the tap\'s unacked count with FULL at the limit', () => {
+  it("keeps the consumers, the prefetch, and the tap's unacked count with FULL at the limit", () => {
     const s = new Session();
     const c = s.open(1).handshake().openChannel(1);
     const ch = () => s.tracker.connections.get(1)!.channels.get(1)!;
@@ -154,7 +193,9 @@ describe('ConnectionTracker', () => {
 
   it('counts a decode error against its connection', () => {
     const s = new Session();
-    s.open(1).handshake().send('s2c', Uint8Array.of(0x07, 1, 2, 3));
+    s.open(1)
+      .handshake()
+      .send('s2c', Uint8Array.of(0x07, 1, 2, 3));
     expect(s.events.some((e) => e.kind === 'decode.error')).toBe(true);
     expect(s.tracker.connections.get(1)!.errors).toBe(1);
   });
@@ -179,7 +220,9 @@ describe('ConnectionTracker', () => {
     const c = s.open(1).handshake().openChannel(1).openChannel(2);
     c.send('c2s', m(1, 'basic.consume', { queue: 'jobs', 'consumer-tag': 'ctag' })).send('s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'ctag' }));
     c.deliver(1, 'ctag', 1n).deliver(1, 'ctag', 2n);
-    c.send('c2s', m(2, 'confirm.select', {})).send('s2c', m(2, 'confirm.select-ok', {})).publish(2);
+    c.send('c2s', m(2, 'confirm.select', {}))
+      .send('s2c', m(2, 'confirm.select-ok', {}))
+      .publish(2);
     s.open(2).handshake();
     expect(s.tracker.openCount).toBe(2);
     c.close('client closed the socket without connection.close');

@@ -39,8 +39,15 @@ function session(frameMax: number, publishes: readonly number[]): Record<Directi
   ];
   publishes.forEach((size, i) => {
     const body = Buffer.alloc(size, i + 1);
-    c2s.push(m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, { 'content-type': 'text/plain' }, body, frameMax || 4096));
-    s2c.push(m(1, 'basic.ack', { 'delivery-tag': BigInt(i + 1) }), m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(i + 1), exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, body, frameMax || 4096));
+    c2s.push(
+      m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }),
+      ...encodeContentFrames(1, 60, { 'content-type': 'text/plain' }, body, frameMax || 4096),
+    );
+    s2c.push(
+      m(1, 'basic.ack', { 'delivery-tag': BigInt(i + 1) }),
+      m(1, 'basic.deliver', { 'consumer-tag': 'c', 'delivery-tag': BigInt(i + 1), exchange: '', 'routing-key': 'q' }),
+      ...encodeContentFrames(1, 60, {}, body, frameMax || 4096),
+    );
     if (i % 2 === 0) c2s.push(encodeHeartbeatFrame());
     c2s.push(m(0, 'connection.update-secret', { 'new-secret': `token-${i}`, reason: 'r' }));
   });
@@ -111,7 +118,9 @@ interface Run {
 
 function feed(input: Record<Direction, Buffer>, cuts: Record<Direction, readonly number[]>, order: readonly boolean[], showSecrets: boolean): Run {
   const events: SpyEvent[] = [];
-  const bus = new EventBus([(e) => events.push(e)], (f) => { throw f.error; });
+  const bus = new EventBus([(e) => events.push(e)], (f) => {
+    throw f.error;
+  });
   const tap = new ConnectionTap(1, bus, { keepUndecoded: true, showSecrets });
   let ts = 1_700_000_000_000_000;
   bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts, conn: 1, client: { address: '127.0.0.1', port: 40000 }, server: { address: '127.0.0.1', port: 5672 } });
@@ -181,11 +190,25 @@ function shape(events: readonly SpyEvent[]): unknown[] {
 let fileNo = 0;
 async function replayed(events: readonly SpyEvent[], showSecrets: boolean): Promise<SpyEvent[]> {
   const file = path.join(tmp, `${++fileNo}.jsonl`);
-  const header = makeRecordingHeader({ tool: 'amqp-spy test', startedMicros: 1_700_000_000_000_000, mode: 'proxy', listen: '127.0.0.1:5673', upstream: '127.0.0.1:5672', secrets: showSecrets ? 'kept' : 'masked' });
+  const header = makeRecordingHeader({
+    tool: 'amqp-spy test',
+    startedMicros: 1_700_000_000_000_000,
+    mode: 'proxy',
+    listen: '127.0.0.1:5673',
+    upstream: '127.0.0.1:5672',
+    secrets: showSecrets ? 'kept' : 'masked',
+  });
   const lines = [JSON.stringify(header), ...events.map((e) => recordingLine(e, showSecrets)).filter((l): l is string => l !== undefined)];
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   const out: SpyEvent[] = [];
-  await replayRecording({ path: file, sinks: [(e) => out.push(e)], showSecrets, onWarning: (w) => { throw new Error(w); } });
+  await replayRecording({
+    path: file,
+    sinks: [(e) => out.push(e)],
+    showSecrets,
+    onWarning: (w) => {
+      throw new Error(w);
+    },
+  });
   return out;
 }
 
@@ -202,11 +225,18 @@ const scenario = fc.record({
   frameMax: fc.constantFrom(4096, 8192, 0),
   publishes: fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 }),
   corruptions: fc.array(corruption, { minLength: 1, maxLength: 2 }),
-  cuts: fc.record({ c2s: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }), s2c: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }) }),
+  cuts: fc.record({
+    c2s: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
+    s2c: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
+  }),
   order: fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
 });
 
-function inputOf(s: { readonly frameMax: number; readonly publishes: readonly number[]; readonly corruptions: readonly Corruption[] }): Record<Direction, Buffer> {
+function inputOf(s: {
+  readonly frameMax: number;
+  readonly publishes: readonly number[];
+  readonly corruptions: readonly Corruption[];
+}): Record<Direction, Buffer> {
   const streams = session(s.frameMax, s.publishes);
   for (const c of s.corruptions) streams[c.dir] = corrupt(streams[c.dir], c);
   return { c2s: Buffer.concat(streams.c2s), s2c: Buffer.concat(streams.s2c) };
@@ -216,7 +246,11 @@ describe('ConnectionTap accounts for every byte', () => {
   it('a frame-end error in a frame that spans chunks: its first bytes are in the undecoded span', () => {
     const streams = session(4096, [100]);
     const publishBody = streams.c2s.length - 4; // the body frame of the publish
-    const input = inputOf({ frameMax: 4096, publishes: [100], corruptions: [{ dir: 'c2s', kind: 'frame-end', frame: publishBody, at: 0, value: 0x00, bytes: new Uint8Array(1) }] });
+    const input = inputOf({
+      frameMax: 4096,
+      publishes: [100],
+      corruptions: [{ dir: 'c2s', kind: 'frame-end', frame: publishBody, at: 0, value: 0x00, bytes: new Uint8Array(1) }],
+    });
     const end = input.c2s.length - streams.c2s.slice(publishBody + 1).reduce((n, f) => n + f.length, 0);
     // the body frame is split; its bad end byte is in the second chunk
     const run = feed(input, { c2s: [(end - 20) / input.c2s.length], s2c: [] }, [true], true);

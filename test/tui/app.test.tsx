@@ -22,7 +22,9 @@ function start(options: { rows?: number; columns?: number; events?: boolean } = 
   const onQuit = async () => {
     quits++;
   };
-  const app = render(<App store={store} mode="proxy 127.0.0.1:5673 → 127.0.0.1:5672" onQuit={onQuit} columns={options.columns ?? 100} rows={options.rows ?? 40} />);
+  const app = render(
+    <App store={store} mode="proxy 127.0.0.1:5673 → 127.0.0.1:5672" onQuit={onQuit} columns={options.columns ?? 100} rows={options.rows ?? 40} />,
+  );
   cleanup = () => app.unmount();
   const screen = () => stripAnsi(app.lastFrame() ?? '');
   const press = async (...keys: string[]) => {
@@ -32,12 +34,18 @@ function start(options: { rows?: number; columns?: number; events?: boolean } = 
     }
   };
   const type = async (text: string) => press(...text);
-  const detailTitle = () => screen().split('\n').find((l) => l.startsWith('─ Detail')) ?? '';
+  const detailTitle = () =>
+    screen()
+      .split('\n')
+      .find((l) => l.startsWith('─ Detail')) ?? '';
   const detail = () => {
     const lines = screen().split('\n');
     return lines.slice(lines.findIndex((l) => l.startsWith('─ Detail'))).join('\n');
   };
-  const rows = () => screen().split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
+  const rows = () =>
+    screen()
+      .split('\n')
+      .filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
   return { app, store, conversation, screen, press, type, detail, detailTitle, rows, quits: () => quits };
 }
 
@@ -221,10 +229,11 @@ describe('key map', () => {
 
   it('binds every key once', () => {
     const seen = new Set<string>();
-    for (const binding of KEYMAP) for (const spec of binding.keys) {
-      const id = `${spec.ctrl ? 'ctrl+' : ''}${spec.special ?? spec.char}`;
-      expect(seen.has(id), id).toBe(false);
-      seen.add(id);
-    }
+    for (const binding of KEYMAP)
+      for (const spec of binding.keys) {
+        const id = `${spec.ctrl ? 'ctrl+' : ''}${spec.special ?? spec.char}`;
+        expect(seen.has(id), id).toBe(false);
+        seen.add(id);
+      }
   });
 });

@@ -57,7 +57,14 @@ describe('EventList', () => {
     const rows = 12;
     const selected = Math.floor(store.viewLength() / 2);
     const { lastFrame, unmount } = render(
-      <EventList store={store} length={store.viewLength()} selectedPosition={selected} rows={rows} columns={layout.columns} onRowMount={(s) => mounted.push(s)} />,
+      <EventList
+        store={store}
+        length={store.viewLength()}
+        selectedPosition={selected}
+        rows={rows}
+        columns={layout.columns}
+        onRowMount={(s) => mounted.push(s)}
+      />,
     );
     const lines = frameLines(lastFrame()).filter((l) => /^\d\d:/.test(l));
     unmount();
@@ -89,7 +96,15 @@ describe('DetailPane', () => {
   const messageWithKey = (rk: string) => findEvent(events, (e) => e.kind === 'message' && e.method.args['routing-key'] === rk && e.dir === 'c2s');
   const draw = (event: SpyEvent, options: { bodyMode?: 'json' | 'text' | 'hex'; showRaw?: boolean; height?: number } = {}) => {
     const { lastFrame, unmount } = render(
-      <DetailPane event={event} width={WIDTH} height={options.height ?? 80} bodyMode={options.bodyMode} showRaw={options.showRaw ?? false} scroll={0} lookup={lookup} />,
+      <DetailPane
+        event={event}
+        width={WIDTH}
+        height={options.height ?? 80}
+        bodyMode={options.bodyMode}
+        showRaw={options.showRaw ?? false}
+        scroll={0}
+        lookup={lookup}
+      />,
     );
     const text = stripAnsi(lastFrame() ?? '');
     unmount();
@@ -192,7 +207,9 @@ describe('HelpScreen', () => {
 describe('ConnectionsView', () => {
   it('shows addresses, client library, user, vhost, negotiated limits and channel state', () => {
     const store = storeWith(sampleConversation(5).events.slice(0, 40));
-    const { lastFrame, unmount } = render(<ConnectionsView store={store} width={WIDTH} height={20} scroll={0} foldClosedChannels={false} version={store.version} />);
+    const { lastFrame, unmount } = render(
+      <ConnectionsView store={store} width={WIDTH} height={20} scroll={0} foldClosedChannels={false} version={store.version} />,
+    );
     const text = stripAnsi(lastFrame() ?? '');
     unmount();
     expect(text).toContain('#5  open  127.0.0.1:40005 → 127.0.0.1:5672');

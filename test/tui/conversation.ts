@@ -13,12 +13,21 @@ export const BINARY_BODY = new Uint8Array([0, 1, 2, 3, 0xff, 0xfe, 0, 9, 0x80, 0
 
 export class Conversation {
   readonly events: SpyEvent[] = [];
-  private readonly bus = new EventBus([(e) => this.events.push(e)], (failure) => { throw failure.error; });
+  private readonly bus = new EventBus([(e) => this.events.push(e)], (failure) => {
+    throw failure.error;
+  });
   private readonly tap: ConnectionTap;
   private clock = 1_700_000_000_000_000;
 
   constructor(readonly conn = 1) {
-    this.bus.emit({ kind: 'conn.open', seq: this.bus.nextSeq(), ts: this.clock, conn, client: { address: '127.0.0.1', port: 40000 + conn }, server: { address: '127.0.0.1', port: 5672 } });
+    this.bus.emit({
+      kind: 'conn.open',
+      seq: this.bus.nextSeq(),
+      ts: this.clock,
+      conn,
+      client: { address: '127.0.0.1', port: 40000 + conn },
+      server: { address: '127.0.0.1', port: 5672 },
+    });
     this.tap = new ConnectionTap(conn, this.bus);
   }
 
@@ -41,8 +50,25 @@ export function sampleConversation(conn = 1): Conversation {
   const c = new Conversation(conn);
   const m = encodeMethodFrame;
   c.send('c2s', encodeProtocolHeader());
-  c.send('s2c', m(0, 'connection.start', { 'version-major': 0, 'version-minor': 9, 'server-properties': fieldTable({ product: 'RabbitMQ' }), mechanisms: 'PLAIN', locales: 'en_US' }));
-  c.send('c2s', m(0, 'connection.start-ok', { 'client-properties': fieldTable({ product: 'amqplib', version: '0.10.3', platform: 'Node.JS v20' }), mechanism: 'PLAIN', response: '\u0000guest\u0000guest', locale: 'en_US' }));
+  c.send(
+    's2c',
+    m(0, 'connection.start', {
+      'version-major': 0,
+      'version-minor': 9,
+      'server-properties': fieldTable({ product: 'RabbitMQ' }),
+      mechanisms: 'PLAIN',
+      locales: 'en_US',
+    }),
+  );
+  c.send(
+    'c2s',
+    m(0, 'connection.start-ok', {
+      'client-properties': fieldTable({ product: 'amqplib', version: '0.10.3', platform: 'Node.JS v20' }),
+      mechanism: 'PLAIN',
+      response: '\u0000guest\u0000guest',
+      locale: 'en_US',
+    }),
+  );
   c.send('s2c', m(0, 'connection.tune', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 60 }));
   c.send('c2s', m(0, 'connection.tune-ok', { 'channel-max': 2047, 'frame-max': 131072, heartbeat: 30 }));
   c.send('c2s', m(0, 'connection.open', { 'virtual-host': '/prod' }));
@@ -53,7 +79,14 @@ export function sampleConversation(conn = 1): Conversation {
   c.send('s2c', m(1, 'confirm.select-ok', {}));
   c.send('c2s', m(1, 'basic.qos', { 'prefetch-count': 10 }));
   c.send('s2c', m(1, 'basic.qos-ok', {}));
-  c.send('c2s', m(1, 'queue.declare', { queue: 'jobs', durable: true, arguments: fieldTable({ 'x-max-length': 100, 'x-policy': fieldTable({ mode: 'lazy', limits: [1, 'two'] }) }) }));
+  c.send(
+    'c2s',
+    m(1, 'queue.declare', {
+      queue: 'jobs',
+      durable: true,
+      arguments: fieldTable({ 'x-max-length': 100, 'x-policy': fieldTable({ mode: 'lazy', limits: [1, 'two'] }) }),
+    }),
+  );
   c.send('s2c', m(1, 'queue.declare-ok', { queue: 'jobs', 'message-count': 0, 'consumer-count': 0 }));
   const publish = (rk: string, body: Uint8Array, properties: Record<string, unknown>) =>
     c.send('c2s', m(1, 'basic.publish', { exchange: 'orders', 'routing-key': rk }), ...encodeContentFrames(1, 60, properties, body, 131072));
@@ -63,13 +96,24 @@ export function sampleConversation(conn = 1): Conversation {
   c.send('s2c', m(1, 'basic.ack', { 'delivery-tag': 3n, multiple: true }));
   c.send('c2s', m(1, 'basic.consume', { queue: 'jobs', 'consumer-tag': '' }));
   c.send('s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'ctag-1' }));
-  c.send('s2c', m(1, 'basic.deliver', { 'consumer-tag': 'ctag-1', 'delivery-tag': 1n, exchange: 'orders', 'routing-key': 'order.created' }), ...encodeContentFrames(1, 60, { 'content-type': 'application/json' }, new TextEncoder().encode(JSON_BODY), 131072));
-  c.send('s2c', m(1, 'basic.deliver', { 'consumer-tag': 'ctag-1', 'delivery-tag': 2n, exchange: 'orders', 'routing-key': 'order.note' }), ...encodeContentFrames(1, 60, {}, new TextEncoder().encode(TEXT_BODY), 131072));
+  c.send(
+    's2c',
+    m(1, 'basic.deliver', { 'consumer-tag': 'ctag-1', 'delivery-tag': 1n, exchange: 'orders', 'routing-key': 'order.created' }),
+    ...encodeContentFrames(1, 60, { 'content-type': 'application/json' }, new TextEncoder().encode(JSON_BODY), 131072),
+  );
+  c.send(
+    's2c',
+    m(1, 'basic.deliver', { 'consumer-tag': 'ctag-1', 'delivery-tag': 2n, exchange: 'orders', 'routing-key': 'order.note' }),
+    ...encodeContentFrames(1, 60, {}, new TextEncoder().encode(TEXT_BODY), 131072),
+  );
   c.send('c2s', m(1, 'basic.ack', { 'delivery-tag': 1n }));
   c.send('c2s', encodeHeartbeatFrame());
   c.send('s2c', encodeHeartbeatFrame());
   c.send('c2s', m(1, 'basic.publish', { exchange: 'missing', 'routing-key': 'x' }), ...encodeContentFrames(1, 60, {}, new TextEncoder().encode('x'), 131072));
-  c.send('s2c', m(1, 'channel.close', { 'reply-code': 404, 'reply-text': "NOT_FOUND - no exchange 'missing' in vhost '/prod'", 'class-id': 60, 'method-id': 40 }));
+  c.send(
+    's2c',
+    m(1, 'channel.close', { 'reply-code': 404, 'reply-text': "NOT_FOUND - no exchange 'missing' in vhost '/prod'", 'class-id': 60, 'method-id': 40 }),
+  );
   c.send('c2s', m(1, 'channel.close-ok', {}));
   return c;
 }

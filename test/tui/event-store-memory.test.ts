@@ -25,7 +25,10 @@ function storeProbe(maxBytes: number): Promise<MemoryProbe<StoreProbe>> {
 }
 
 let probe: MemoryProbe<StoreProbe> | undefined;
-afterEach(async () => { await probe?.stop(); probe = undefined; });
+afterEach(async () => {
+  await probe?.stop();
+  probe = undefined;
+});
 
 describe('the event store holds no more than its memory budget', () => {
   it('messages whose headers hold 65,000 void values each: heap held stays within the budget', async () => {
@@ -75,7 +78,12 @@ describe('the event store holds no more than its memory budget', () => {
       });
       for (let i = 0; i < count; i++) {
         const body = Buffer.from(JSON.stringify({ id: i, customer: `customer-${i % 97}`, items: [{ sku: `sku-${i}`, qty: i % 5 }] }));
-        ch.sendToQueue('orders', body, { contentType: 'application/json', messageId: `order-${i}`, timestamp: 1_700_000_000 + i, headers: { tenant: `t${i % 7}`, attempt: i % 3, trace: `trace-${i}` } });
+        ch.sendToQueue('orders', body, {
+          contentType: 'application/json',
+          messageId: `order-${i}`,
+          timestamp: 1_700_000_000 + i,
+          headers: { tenant: `t${i % 7}`, attempt: i % 3, trace: `trace-${i}` },
+        });
         if (i % 200 === 199) await ch.waitForConfirms();
       }
       await ch.waitForConfirms();

@@ -159,7 +159,10 @@ describe('EventStore', () => {
     // the sample's 404 is its one error
     expect(conn.errors).toBe(1);
     expect(conn.closeError).toBeUndefined();
-    expect([2, 3].map((id) => [conn.channels.get(id)!.state, conn.channels.get(id)!.closeError])).toEqual([['closed', undefined], ['closed', undefined]]);
+    expect([2, 3].map((id) => [conn.channels.get(id)!.state, conn.channels.get(id)!.closeError])).toEqual([
+      ['closed', undefined],
+      ['closed', undefined],
+    ]);
     store.setView({ mode: 'frames', hideHeartbeats: false, filter: parseFilter('error') });
     expect(viewNames(store)).toEqual(['channel.close']);
   });

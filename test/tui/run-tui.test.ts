@@ -9,8 +9,27 @@ import { stripAnsi, until } from './helpers.js';
 
 function terminal(columns = 100, rows = 30) {
   let output = '';
-  const stdout = Object.assign(new Writable({ write(chunk, _e, callback) { output += String(chunk); callback(); } }), { columns, rows, isTTY: true });
-  const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode() { return stdin; }, ref() { return stdin; }, unref() { return stdin; } });
+  const stdout = Object.assign(
+    new Writable({
+      write(chunk, _e, callback) {
+        output += String(chunk);
+        callback();
+      },
+    }),
+    { columns, rows, isTTY: true },
+  );
+  const stdin = Object.assign(new PassThrough(), {
+    isTTY: true,
+    setRawMode() {
+      return stdin;
+    },
+    ref() {
+      return stdin;
+    },
+    unref() {
+      return stdin;
+    },
+  });
   return { stdout: stdout as unknown as NodeJS.WriteStream, stdin: stdin as unknown as NodeJS.ReadStream & PassThrough, output: () => stripAnsi(output) };
 }
 
@@ -47,9 +66,19 @@ describe('openTui', () => {
     let quits = 0;
     let notice: ((line: string) => void) | undefined;
     const done = openTui().draw({
-      mode: 'standalone 127.0.0.1:5672', stdin: term.stdin, stdout: term.stdout, signal: controller.signal,
-      notices: (sink) => { notice = sink; return () => { notice = undefined; }; },
-      onQuit: async () => { quits++; },
+      mode: 'standalone 127.0.0.1:5672',
+      stdin: term.stdin,
+      stdout: term.stdout,
+      signal: controller.signal,
+      notices: (sink) => {
+        notice = sink;
+        return () => {
+          notice = undefined;
+        };
+      },
+      onQuit: async () => {
+        quits++;
+      },
     });
     await until(() => term.output().includes('standalone 127.0.0.1:5672'), 'the header');
     notice!('upstream 127.0.0.1:5672 refused the connection');
@@ -61,7 +90,14 @@ describe('openTui', () => {
 
   it('passes on a failure of onQuit after leaving the screen', async () => {
     const term = terminal();
-    const done = openTui().draw({ mode: 'proxy', stdin: term.stdin, stdout: term.stdout, onQuit: async () => { throw new Error('flush failed'); } });
+    const done = openTui().draw({
+      mode: 'proxy',
+      stdin: term.stdin,
+      stdout: term.stdout,
+      onQuit: async () => {
+        throw new Error('flush failed');
+      },
+    });
     await until(() => term.output().includes('amqp-spy  proxy'), 'the header');
     term.stdin.write('q');
     await expect(done).rejects.toThrow('flush failed');

@@ -22,7 +22,9 @@ import { until } from './helpers.js';
     const publisher = await amqp.connect(url);
     connections.push(consumer, publisher);
     let blocked = false;
-    publisher.on('blocked', () => { blocked = true; });
+    publisher.on('blocked', () => {
+      blocked = true;
+    });
     const sub = await consumer.createChannel();
     await sub.assertQueue('attention', { exclusive: true });
     await sub.prefetch(1);
@@ -58,8 +60,16 @@ import { until } from './helpers.js';
       screen.type(term);
       screen.keys('Enter');
       await screen.waitFor(`filter: ${term}`, `the ${term} filter`);
-      const rows = () => screen.capture().split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
-      await until(() => rows().length === 1 && rows()[0]!.includes('connection.blocked reason="low on memory"'), `only connection.blocked listed\n${screen.capture()}`, 15_000);
+      const rows = () =>
+        screen
+          .capture()
+          .split('\n')
+          .filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
+      await until(
+        () => rows().length === 1 && rows()[0]!.includes('connection.blocked reason="low on memory"'),
+        `only connection.blocked listed\n${screen.capture()}`,
+        15_000,
+      );
       screen.keys('Escape');
       await until(() => !screen.capture().includes('filter:'), 'the filter cleared', 15_000);
     }

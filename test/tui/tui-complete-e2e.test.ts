@@ -27,7 +27,12 @@ async function threeClients(port: number): Promise<void> {
     const ch = await conn.createConfirmChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const received: string[] = [];
-    await ch.consume(queue, (m) => { if (m) { received.push(m.content.toString()); ch.ack(m); } });
+    await ch.consume(queue, (m) => {
+      if (m) {
+        received.push(m.content.toString());
+        ch.ack(m);
+      }
+    });
     for (let i = 0; i < 20; i++) ch.sendToQueue(queue, Buffer.from(`message ${i}`), { contentType: 'text/plain', correlationId: `c-${i}` });
     await ch.waitForConfirms();
     await until(() => received.length === 20, 'the consumer to get all 20 messages');
@@ -122,9 +127,16 @@ function headerCount(screen: string): number | undefined {
       // connect as soon as the port accepts, long before ink has loaded
       const port = screen.port();
       const deadline = Date.now() + 15_000;
-      while (!(await new Promise<boolean>((resolve) => {
-        const probe = net.connect(port, '127.0.0.1', () => { probe.destroy(); resolve(true); }).on('error', () => resolve(false));
-      }))) {
+      while (
+        !(await new Promise<boolean>((resolve) => {
+          const probe = net
+            .connect(port, '127.0.0.1', () => {
+              probe.destroy();
+              resolve(true);
+            })
+            .on('error', () => resolve(false));
+        }))
+      ) {
         if (Date.now() > deadline) throw new Error(`the live session did not listen on ${port}`);
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -136,7 +148,7 @@ function headerCount(screen: string): number | undefined {
       await screen.waitFor('connection.close-ok', 'the connection to close on screen');
       // from the top: the probe's connection (#1) opened and closed with no frames; the client is #2
       screen.keys('g');
-      const top = await screen.waitFor(/#2\s+S→C ch0\s+connection\.start /, 'the client\'s first frames at the top of the list');
+      const top = await screen.waitFor(/#2\s+S→C ch0\s+connection\.start /, "the client's first frames at the top of the list");
       const rows = top.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
       // the probe first; then the client's first frames, none missing
       expect(rows[0]).toMatch(/#1\s+connection (opened|closed)/);

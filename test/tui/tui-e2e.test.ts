@@ -38,7 +38,7 @@ if (!HAVE_TMUX) describe.skip('TUI in a real terminal (skipped: tmux is not inst
     screen.keys('Escape');
     await screen.waitFor('waiting for traffic', 'back to the list');
     screen.keys('q');
-    await until(() => screen.ready().includes("quit done, exit 0"), "the session to stop after q, exit 0", 15_000);
+    await until(() => screen.ready().includes('quit done, exit 0'), 'the session to stop after q, exit 0', 15_000);
   });
 });
 
@@ -138,7 +138,7 @@ function suiteWithTraffic(target: () => BrokerTarget): void {
 
   it('quits with q: closes the client connection and stops the session', async () => {
     screen.keys('q');
-    await until(() => screen.ready().includes("quit done, exit 0"), "the session to stop with exit 0", 15_000);
+    await until(() => screen.ready().includes('quit done, exit 0'), 'the session to stop with exit 0', 15_000);
     await until(() => connectionClosed, 'the client connection to be closed by the proxy', 15_000);
   });
 }

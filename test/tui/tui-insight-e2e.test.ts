@@ -30,7 +30,9 @@ async function publishOrders(port: number): Promise<void> {
   await ch.assertQueue('insight-orders', { durable: false });
   for (let i = 1; i <= 3; i++) {
     ch.sendToQueue('insight-orders', Buffer.from(JSON.stringify({ order: i, customer: i === 2 ? 'Ada Lovelace' : 'someone' })), {
-      contentType: 'application/json', correlationId: `corr-${i}`, headers: { 'trace-id': `trace-${i}0${i}` },
+      contentType: 'application/json',
+      correlationId: `corr-${i}`,
+      headers: { 'trace-id': `trace-${i}0${i}` },
     });
   }
   await ch.waitForConfirms();
@@ -111,7 +113,11 @@ async function publishOrders(port: number): Promise<void> {
     screen.keys('Enter');
     await screen.waitFor('✗ unknown key "colour:"', 'the error after Enter');
     screen.keys('Escape');
-    await until(() => !screen.capture().includes('✗') && statusLine(screen.capture()).includes('? help'), `the error gone after Esc\n${screen.capture()}`, 15_000);
+    await until(
+      () => !screen.capture().includes('✗') && statusLine(screen.capture()).includes('? help'),
+      `the error gone after Esc\n${screen.capture()}`,
+      15_000,
+    );
   });
 
   it('a filter matching nothing says so, with how many events it looked at', async () => {
@@ -265,10 +271,14 @@ async function channel123(port: number): Promise<void> {
       const [, done, total, wait] = /(\d+)\/(\d+) events, next in (\d+\.\d) s/.exec(first)!;
       expect(Number(done)).toBeLessThan(Number(total));
       expect(Number(wait)).toBeGreaterThan(1);
-      await until(() => {
-        const later = /next in (\d+\.\d) s/.exec(screen.capture());
-        return later !== null && Number(later[1]) < Number(wait);
-      }, `the wait counting down\n${screen.capture()}`, 15_000);
+      await until(
+        () => {
+          const later = /next in (\d+\.\d) s/.exec(screen.capture());
+          return later !== null && Number(later[1]) < Number(wait);
+        },
+        `the wait counting down\n${screen.capture()}`,
+        15_000,
+      );
       screen.keys('q');
       await until(() => screen.ready().includes('quit done, exit 0'), 'exit 0 after q', 5000);
     } finally {
@@ -296,4 +306,3 @@ async function channel123(port: number): Promise<void> {
     }
   });
 });
-

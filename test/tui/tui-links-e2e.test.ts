@@ -24,7 +24,13 @@ import { until } from './helpers.js';
       const client = await amqplib.connect(url);
       const ch = await client.createConfirmChannel();
       const replies: string[] = [];
-      await ch.consume('amq.rabbitmq.reply-to', (m) => { if (m) replies.push(m.content.toString()); }, { noAck: true });
+      await ch.consume(
+        'amq.rabbitmq.reply-to',
+        (m) => {
+          if (m) replies.push(m.content.toString());
+        },
+        { noAck: true },
+      );
       ch.sendToQueue('links-rpc', Buffer.from('ping'), { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'corr-links' });
       await ch.waitForConfirms();
       await until(() => replies.length === 1, 'the RPC reply');

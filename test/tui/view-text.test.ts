@@ -12,7 +12,11 @@ describe('withheld bytes', () => {
   const shown: UndecodedBytesEvent = { kind: 'bytes', seq: 10, ts: 1_700_000_000_000_000, conn: 2, dir: 's2c', offset: 0, data: Buffer.from('ABCDEF') };
 
   it('give their size and say why they are not shown, in the row, the detail and the headless line', () => {
-    expect(eventRowCells(withheld)).toMatchObject({ name: 'not decoded', size: '1.5 KB', detail: 'bytes at offset 8, withheld: may hold credentials (--show-secrets shows them)' });
+    expect(eventRowCells(withheld)).toMatchObject({
+      name: 'not decoded',
+      size: '1.5 KB',
+      detail: 'bytes at offset 8, withheld: may hold credentials (--show-secrets shows them)',
+    });
     const detail = describeEventDetail(withheld).lines.map(detailLineText);
     expect(detail.join('\n')).toMatch(/size\W+1\.5 KB/);
     expect(detail.join('\n')).toContain('withheld: client bytes the tap could not decode may hold credentials');
@@ -38,7 +42,10 @@ describe('row text', () => {
     for (const width of [40, 60, 80, 99, 100, 120, 200]) {
       const c = rowColumns(width);
       const shown = [c.time, c.conn, c.dir, c.channel, c.size, c.rtt].filter((w) => w > 0);
-      expect(shown.reduce((a, b) => a + b + 1, c.summary), String(width)).toBe(width);
+      expect(
+        shown.reduce((a, b) => a + b + 1, c.summary),
+        String(width),
+      ).toBe(width);
       expect(c.width).toBe(width);
     }
   });
@@ -58,7 +65,16 @@ describe('row text', () => {
   it('splits a reply into name, arguments and its round trip', () => {
     const { events } = sampleConversation();
     const cells = eventRowCells(findEvent(events, (e) => methodNameOf(e) === 'basic.qos-ok'));
-    expect(cells).toMatchObject({ conn: '#1', dir: 's2c', channel: 'ch1', name: 'basic.qos-ok', detail: '← basic.qos', rtt: '1.5 ms', size: '12 B', tone: 'normal' });
+    expect(cells).toMatchObject({
+      conn: '#1',
+      dir: 's2c',
+      channel: 'ch1',
+      name: 'basic.qos-ok',
+      detail: '← basic.qos',
+      rtt: '1.5 ms',
+      size: '12 B',
+      tone: 'normal',
+    });
     expect(eventRowCells(findEvent(events, (e) => methodNameOf(e) === 'channel.close')).tone).toBe('error');
     expect(eventRowCells(findEvent(events, (e) => e.kind === 'frame' && e.frame.type === 'heartbeat')).tone).toBe('dim');
   });
@@ -102,7 +118,13 @@ describe('body and dump text', () => {
 
   it('describes a decode error with its code, offset and bytes', () => {
     const detail = describeEventDetail({
-      kind: 'decode.error', seq: 9, ts: 1, conn: 2, dir: 'c2s', stopped: true, raw: new Uint8Array([1, 0, 0]),
+      kind: 'decode.error',
+      seq: 9,
+      ts: 1,
+      conn: 2,
+      dir: 'c2s',
+      stopped: true,
+      raw: new Uint8Array([1, 0, 0]),
       error: { code: 'bad-frame-end', offset: 42, text: 'frame end octet 0x00, expected 0xce' },
     } as never);
     const text = detail.lines.map(detailLineText).join('\n');

@@ -15,13 +15,29 @@ function sessionEvents(): SpyEvent[] {
   const ts = Date.UTC(2026, 0, 1, 12, 0, 1, 234) * 1000;
   for (const conn of [1, 3]) {
     const tap = new ConnectionTap(conn, bus);
-    bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts, conn, client: { address: '127.0.0.1', port: 50000 + conn }, server: { address: '127.0.0.1', port: 5672 } });
+    bus.emit({
+      kind: 'conn.open',
+      seq: bus.nextSeq(),
+      ts,
+      conn,
+      client: { address: '127.0.0.1', port: 50000 + conn },
+      server: { address: '127.0.0.1', port: 5672 },
+    });
     tap.feed('c2s', encodeProtocolHeader(), ts);
     tap.feed('c2s', encodeMethodFrame(1, 'queue.declare', { queue: `jobs-${conn}`, durable: true }), ts);
     tap.feed('s2c', encodeMethodFrame(1, 'queue.declare-ok', { queue: `jobs-${conn}` }), ts + 1800);
     tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': conn === 3 ? 'order.created' : 'invoice.paid' }), ts);
     for (const f of encodeContentFrames(1, 60, { 'content-type': 'application/json' }, Buffer.alloc(1229, 0x20), 131072)) tap.feed('c2s', f, ts);
-    tap.feed('s2c', encodeMethodFrame(2, 'channel.close', { 'reply-code': 404, 'reply-text': "NOT_FOUND - no exchange 'nope' in vhost '/'", 'class-id': 60, 'method-id': 40 }), ts + 10);
+    tap.feed(
+      's2c',
+      encodeMethodFrame(2, 'channel.close', {
+        'reply-code': 404,
+        'reply-text': "NOT_FOUND - no exchange 'nope' in vhost '/'",
+        'class-id': 60,
+        'method-id': 40,
+      }),
+      ts + 10,
+    );
   }
   return events;
 }
@@ -39,7 +55,8 @@ describe('headless line format', () => {
       const close = events.find((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === 'channel.close')!;
       expect(formatEventLine(close)).toContain("[404 NOT_FOUND - no exchange 'nope' in vhost '/']");
     } finally {
-      if (previousTz === undefined) delete process.env['TZ']; else process.env['TZ'] = previousTz;
+      if (previousTz === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = previousTz;
     }
   });
 
@@ -106,11 +123,21 @@ describe('filter language', () => {
 
   it('topic patterns: *, #, empty words', () => {
     const cases: [string, string, boolean][] = [
-      ['*.orange.*', 'quick.orange.rabbit', true], ['*.orange.*', 'quick.orange', false],
-      ['lazy.#', 'lazy', true], ['lazy.#', 'lazy.brown.fox', true], ['lazy.#', 'lazyx', false],
-      ['#', '', true], ['#', 'a.b.c', true], ['*', '', true], ['*', 'a.b', false],
-      ['a.#.b', 'a.b', true], ['a.#.b', 'a.x.y.b', true], ['a.#.b', 'a.x.y', false],
-      ['a..b', 'a..b', true], ['a.*.b', 'a..b', true], ['#.#', 'x', true],
+      ['*.orange.*', 'quick.orange.rabbit', true],
+      ['*.orange.*', 'quick.orange', false],
+      ['lazy.#', 'lazy', true],
+      ['lazy.#', 'lazy.brown.fox', true],
+      ['lazy.#', 'lazyx', false],
+      ['#', '', true],
+      ['#', 'a.b.c', true],
+      ['*', '', true],
+      ['*', 'a.b', false],
+      ['a.#.b', 'a.b', true],
+      ['a.#.b', 'a.x.y.b', true],
+      ['a.#.b', 'a.x.y', false],
+      ['a..b', 'a..b', true],
+      ['a.*.b', 'a..b', true],
+      ['#.#', 'x', true],
     ];
     for (const [pattern, key, expected] of cases) expect(compileTopicPattern(pattern)(key), `${pattern} ~ ${key}`).toBe(expected);
   });
@@ -168,9 +195,21 @@ describe('free text reaches properties, headers and text bodies', () => {
     // a 70 KiB body frame needs a negotiated frame-max (4 KiB before tune-ok)
     tap.feed('c2s', encodeMethodFrame(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }), 1);
     tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }), 2);
-    const headers = { entries: [['trace-id', { type: 'S', value: 'Trace-77' }], ['retry', { type: 'A', value: [{ type: 'I', value: 3 }] }]] as const };
+    const headers = {
+      entries: [
+        ['trace-id', { type: 'S', value: 'Trace-77' }],
+        ['retry', { type: 'A', value: [{ type: 'I', value: 3 }] }],
+      ] as const,
+    };
     const body = Buffer.from(`${' '.repeat(70 * 1024)}{"customer":"Zelda"}`);
-    for (const f of encodeContentFrames(1, 60, { 'content-type': 'application/json', 'correlation-id': 'corr-1', headers }, Buffer.from('{"customer":"Ada Lovelace"}'), 131072)) tap.feed('c2s', f, 3);
+    for (const f of encodeContentFrames(
+      1,
+      60,
+      { 'content-type': 'application/json', 'correlation-id': 'corr-1', headers },
+      Buffer.from('{"customer":"Ada Lovelace"}'),
+      131072,
+    ))
+      tap.feed('c2s', f, 3);
     tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }), 4);
     for (const f of encodeContentFrames(1, 60, {}, Buffer.from([0, 1, 2, 0xff, 0xfe, 0x41, 0x64, 0x61]), 131072)) tap.feed('c2s', f, 5);
     tap.feed('c2s', encodeMethodFrame(1, 'basic.publish', { exchange: 'orders', 'routing-key': 'order.created' }), 6);

@@ -67,12 +67,29 @@ describe('LaterFactsIndex', () => {
       tap.feed('c2s', m(0, 'connection.tune-ok', { 'channel-max': 0, 'frame-max': 131072, heartbeat: 0 }), ts);
       return tap;
     });
-    const feed = (tap: ConnectionTap, dir: 'c2s' | 's2c', ...frames: Uint8Array[]) => { for (const f of frames) tap.feed(dir, f, (ts += 1000)); };
+    const feed = (tap: ConnectionTap, dir: 'c2s' | 's2c', ...frames: Uint8Array[]) => {
+      for (const f of frames) tap.feed(dir, f, (ts += 1000));
+    };
     const content = (props: Record<string, unknown>, body: string) => encodeContentFrames(1, 60, props, Buffer.from(body), 131072);
     // the client (#1) asks; the server (#2) gets it with the name direct reply-to gave it, and answers
-    feed(taps[0]!, 'c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'rpc' }), ...content({ 'reply-to': 'amq.rabbitmq.reply-to', 'correlation-id': 'corr-1' }, 'question'));
-    feed(taps[1]!, 's2c', m(1, 'basic.deliver', { 'consumer-tag': 'srv', 'delivery-tag': 1n, exchange: '', 'routing-key': 'rpc' }), ...content({ 'reply-to': 'amq.rabbitmq.reply-to.g1h2AA.abc', 'correlation-id': 'corr-1' }, 'question'));
-    feed(taps[1]!, 'c2s', m(1, 'basic.publish', { exchange: '', 'routing-key': 'amq.rabbitmq.reply-to.g1h2AA.abc' }), ...content({ 'correlation-id': 'corr-1' }, 'answer'));
+    feed(
+      taps[0]!,
+      'c2s',
+      m(1, 'basic.publish', { exchange: '', 'routing-key': 'rpc' }),
+      ...content({ 'reply-to': 'amq.rabbitmq.reply-to', 'correlation-id': 'corr-1' }, 'question'),
+    );
+    feed(
+      taps[1]!,
+      's2c',
+      m(1, 'basic.deliver', { 'consumer-tag': 'srv', 'delivery-tag': 1n, exchange: '', 'routing-key': 'rpc' }),
+      ...content({ 'reply-to': 'amq.rabbitmq.reply-to.g1h2AA.abc', 'correlation-id': 'corr-1' }, 'question'),
+    );
+    feed(
+      taps[1]!,
+      'c2s',
+      m(1, 'basic.publish', { exchange: '', 'routing-key': 'amq.rabbitmq.reply-to.g1h2AA.abc' }),
+      ...content({ 'correlation-id': 'corr-1' }, 'answer'),
+    );
     const index = indexed(events);
     const [request, reply] = messages(events, 'basic.publish');
     expect(index.of(request!)?.rpc).toEqual({ role: 'request', otherSeq: reply!.frames[0], correlationId: 'corr-1', rttMicros: reply!.ts - request!.ts });

@@ -15,8 +15,17 @@ type Feed = Uint8Array | { s2c: Uint8Array };
 /** Every event a tap makes of the given frames (c2s unless marked s2c), on connection `conn`. */
 function events(feeds: readonly Feed[], conn = 7): SpyEvent[] {
   const out: SpyEvent[] = [];
-  const bus = new EventBus([(e) => out.push(e)], (f) => { throw f.error; });
-  bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: 1_700_000_000_000_000, conn, client: { address: '127.0.0.1', port: 40001 }, server: { address: '::1', port: 5672 } });
+  const bus = new EventBus([(e) => out.push(e)], (f) => {
+    throw f.error;
+  });
+  bus.emit({
+    kind: 'conn.open',
+    seq: bus.nextSeq(),
+    ts: 1_700_000_000_000_000,
+    conn,
+    client: { address: '127.0.0.1', port: 40001 },
+    server: { address: '::1', port: 5672 },
+  });
   const tap = new ConnectionTap(conn, bus, { keepUndecoded: true });
   let t = 1_700_000_000_000_000;
   for (const f of feeds) {
@@ -45,7 +54,15 @@ const publish = (channel: number, exchange: string, routingKey: string, body: Ui
 ];
 
 const deliver = (channel: number, tag: bigint, routingKey: string, body: Uint8Array) => [
-  { s2c: encodeMethodFrame(channel, 'basic.deliver', { 'consumer-tag': 'amq.ctag-xyz', 'delivery-tag': tag, redelivered: tag % 2n === 0n, exchange: 'orders', 'routing-key': routingKey }) },
+  {
+    s2c: encodeMethodFrame(channel, 'basic.deliver', {
+      'consumer-tag': 'amq.ctag-xyz',
+      'delivery-tag': tag,
+      redelivered: tag % 2n === 0n,
+      exchange: 'orders',
+      'routing-key': routingKey,
+    }),
+  },
   { s2c: encodeContentHeaderFrame(channel, { classId: 60, bodySize: body.length, properties: {} }) },
   ...(body.length > 0 ? [{ s2c: encodeFrame(3, channel, body) }] : []),
 ];
@@ -57,8 +74,13 @@ const tricky: Feed[] = [
   encodeMethodFrame(1, 'confirm.select', {}),
   { s2c: encodeMethodFrame(1, 'confirm.select-ok', {}) },
   encodeMethodFrame(1, 'queue.declare', {
-    queue: 'naïve "quoted" = {x} [y], ✓ 😀', durable: true,
-    arguments: fieldTable({ 'x-message-ttl': typed('l', 2n ** 60n), 'x-bytes': typed('x', new Uint8Array([0, 255])), 'x-nested': fieldTable({ a: [1, 'two'] }) }),
+    queue: 'naïve "quoted" = {x} [y], ✓ 😀',
+    durable: true,
+    arguments: fieldTable({
+      'x-message-ttl': typed('l', 2n ** 60n),
+      'x-bytes': typed('x', new Uint8Array([0, 255])),
+      'x-nested': fieldTable({ a: [1, 'two'] }),
+    }),
   }),
   { s2c: encodeMethodFrame(1, 'queue.declare-ok', { queue: 'naïve "quoted" = {x} [y], ✓ 😀', 'message-count': 4_000_000_000, 'consumer-count': 0 }) },
   ...publish(1, '', 'plain.key', new Uint8Array(16), { 'content-type': 'application/json' }),
@@ -82,14 +104,28 @@ const tricky: Feed[] = [
   { s2c: encodeFrame(3, 1, new Uint8Array(2)) },
   encodeMethodFrame(65535, 'queue.bind', { queue: 'q', exchange: 'e', 'routing-key': 'r', nowait: true }),
   encodeMethodFrame(2, 'exchange.declare', { exchange: 'bad', type: 'direct', durable: true }),
-  { s2c: encodeMethodFrame(2, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’', 'class-id': 40, 'method-id': 10 }) },
+  {
+    s2c: encodeMethodFrame(2, 'channel.close', {
+      'reply-code': 406,
+      'reply-text': 'PRECONDITION_FAILED - inequivalent arg ‘durable’',
+      'class-id': 40,
+      'method-id': 10,
+    }),
+  },
   encodeHeartbeatFrame(),
   encodeFrame(3, 9, new Uint8Array(3)), // a body with no header: a decode error
   // a publish cut short by its channel's error close
   encodeMethodFrame(4, 'basic.publish', { exchange: 'big', 'routing-key': 'r' }),
   encodeContentHeaderFrame(4, { classId: 60, bodySize: 4096, properties: { 'content-type': 'application/json' } }),
   encodeFrame(3, 4, new Uint8Array(100)),
-  { s2c: encodeMethodFrame(4, 'channel.close', { 'reply-code': 406, 'reply-text': 'PRECONDITION_FAILED - message size 4096 is larger than configured max size 100', 'class-id': 60, 'method-id': 40 }) },
+  {
+    s2c: encodeMethodFrame(4, 'channel.close', {
+      'reply-code': 406,
+      'reply-text': 'PRECONDITION_FAILED - message size 4096 is larger than configured max size 100',
+      'class-id': 60,
+      'method-id': 40,
+    }),
+  },
   encodeFrame(3, 4, new Uint8Array(3996)),
   // a channel-wide prefetch limit reached; a blocked connection and what it publishes meanwhile
   encodeMethodFrame(3, 'channel.open', {}),
@@ -127,9 +163,14 @@ describe('headless lines written as bytes', () => {
     for (const batch of [1, 7, 64, 333]) expect(asBytes(unusual, {}, batch)).toEqual(expected);
   });
 
-  it('reach the printer\'s output unchanged', () => {
+  it("reach the printer's output unchanged", () => {
     let text = '';
-    const printer = createHeadlessPrinter({ write: (chunk) => { text += Buffer.from(chunk).toString('utf8'); }, mode: 'frames' });
+    const printer = createHeadlessPrinter({
+      write: (chunk) => {
+        text += Buffer.from(chunk).toString('utf8');
+      },
+      mode: 'frames',
+    });
     for (const e of unusual) printer(e);
     printer.flush();
     const shown = unusual.filter((e) => e.kind !== 'message');

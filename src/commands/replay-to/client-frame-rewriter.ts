@@ -71,7 +71,9 @@ export class ClientFrameRewriter {
           changed = true;
         }
       }
-      return { bytes: changed ? encodeContentHeaderFrame(frame.channel, { classId: frame.header.classId, bodySize: frame.header.bodySize, properties: props }) : raw };
+      return {
+        bytes: changed ? encodeContentHeaderFrame(frame.channel, { classId: frame.header.classId, bodySize: frame.header.bodySize, properties: props }) : raw,
+      };
     }
     return { bytes: raw };
   }

@@ -178,8 +178,11 @@ export function methodText(method: DecodedMethod): string {
 
 /** Both closes are normal (0 from py-amqp and Bunny, 200 from others): the same answer, whatever their codes and texts. */
 function bothNormalCloses(r: DecodedMethod, f: DecodedMethod): boolean {
-  return (r.name === 'channel.close' || r.name === 'connection.close') &&
-    !isErrorReplyCode(Number(r.args['reply-code'])) && !isErrorReplyCode(Number(f.args['reply-code']));
+  return (
+    (r.name === 'channel.close' || r.name === 'connection.close') &&
+    !isErrorReplyCode(Number(r.args['reply-code'])) &&
+    !isErrorReplyCode(Number(f.args['reply-code']))
+  );
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

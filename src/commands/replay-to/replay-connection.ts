@@ -23,7 +23,11 @@ export interface ReplayTarget {
 /** The target cannot be reached; one line. */
 export class ReplayTargetError extends AmqpSpyError {
   override readonly exitCode = 1;
-  constructor(readonly host: string, readonly port: number, reason: string) {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    reason: string,
+  ) {
     super(`--to ${formatHostPort(host, port)}: ${reason}`);
     this.name = 'ReplayTargetError';
   }

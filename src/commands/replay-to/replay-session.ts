@@ -102,7 +102,9 @@ export class ReplaySession {
       // client bytes that may hold credentials were not recorded: what follows cannot be sent
       if (entry.dir === 'c2s' && !conn.dead) {
         await this.awaitRecorded(conn);
-        warn(`${path}: line ${entry.line}: connection #${entry.conn}: the recording withheld ${entry.length} client bytes that may hold credentials (record with --record-secrets to replay them); the rest of this connection is not replayed`);
+        warn(
+          `${path}: line ${entry.line}: connection #${entry.conn}: the recording withheld ${entry.length} client bytes that may hold credentials (record with --record-secrets to replay them); the rest of this connection is not replayed`,
+        );
         conn.kill('client bytes withheld from the recording');
       }
       return;
@@ -152,7 +154,12 @@ export class ReplaySession {
   result(): ReplayToResult {
     const { connectionCount: connections, framesSent, compared, confirmsCompared, skipped, differences, servers } = this;
     return {
-      connections, framesSent, compared, confirmsCompared, skipped, differences,
+      connections,
+      framesSent,
+      compared,
+      confirmsCompared,
+      skipped,
+      differences,
       ...(servers !== undefined && servers.recorded !== servers.now ? { servers } : {}),
     };
   }
@@ -197,7 +204,14 @@ export class ReplaySession {
     ch.dead = true;
     if (fresh?.method.name === 'channel.close') conn.send(encodeMethodFrame(channelNo, 'channel.close-ok'));
     else {
-      conn.send(encodeMethodFrame(channelNo, 'channel.close', { 'reply-code': 200, 'reply-text': 'amqp-spy replay: closed where the recording diverged', 'class-id': 0, 'method-id': 0 }));
+      conn.send(
+        encodeMethodFrame(channelNo, 'channel.close', {
+          'reply-code': 200,
+          'reply-text': 'amqp-spy replay: closed where the recording diverged',
+          'class-id': 0,
+          'method-id': 0,
+        }),
+      );
       ch.awaitingCloseOk = true;
     }
   }
@@ -260,7 +274,12 @@ export class ReplaySession {
       }
       if (missing.length > 0) {
         const first = missing[0]!;
-        this.differ(conn.id, channelNo, first.line, `recorded ${methodText(first.method)}${missing.length > 1 ? ` (and ${missing.length - 1} more server frames)` : ''}, none from the new server within ${timeoutMs} ms`);
+        this.differ(
+          conn.id,
+          channelNo,
+          first.line,
+          `recorded ${methodText(first.method)}${missing.length > 1 ? ` (and ${missing.length - 1} more server frames)` : ''}, none from the new server within ${timeoutMs} ms`,
+        );
       }
       ch.awaitingCloseOk = false;
       this.diverge(conn, channelNo, ch, undefined);

@@ -24,8 +24,14 @@ export interface ConnectionsViewProps {
 }
 
 const TONE_PROPS: Record<ConnectionLineTone, { color?: string; bold?: boolean; dimColor?: boolean }> = {
-  title: { bold: true, color: 'green' }, open: { color: 'green' }, closed: { dimColor: true }, error: { color: 'red' }, warn: { color: 'yellow' },
-  dim: { dimColor: true }, normal: {}, heading: { bold: true, dimColor: true },
+  title: { bold: true, color: 'green' },
+  open: { color: 'green' },
+  closed: { dimColor: true },
+  error: { color: 'red' },
+  warn: { color: 'yellow' },
+  dim: { dimColor: true },
+  normal: {},
+  heading: { bold: true, dimColor: true },
 };
 
 export function ConnectionsView({ store, width, height, scroll, foldClosedChannels, now }: ConnectionsViewProps) {
@@ -36,9 +42,13 @@ export function ConnectionsView({ store, width, height, scroll, foldClosedChanne
   const keys = `Tab or Esc: back to the list${lines.length > rows ? '; ↑↓ g G scroll' : ''}; z ${foldClosedChannels ? 'unfolds' : 'folds'} closed channels`;
   return (
     <Box flexDirection="column" height={height}>
-      <Text bold wrap="truncate-end">{fitText(`Connections  ${store.openConnections} open of ${store.connections.size}  (${keys})`, width)}</Text>
+      <Text bold wrap="truncate-end">
+        {fitText(`Connections  ${store.openConnections} open of ${store.connections.size}  (${keys})`, width)}
+      </Text>
       {shown.map((line, i) => (
-        <Text key={first + i} wrap="truncate-end" {...TONE_PROPS[line.tone]}>{fitText(line.text, width)}</Text>
+        <Text key={first + i} wrap="truncate-end" {...TONE_PROPS[line.tone]}>
+          {fitText(line.text, width)}
+        </Text>
       ))}
     </Box>
   );

@@ -23,9 +23,23 @@ export interface DetailPaneProps {
   readonly highlight?: readonly string[] | undefined;
 }
 
-export const DetailPane = memo(function DetailPane({ event, width, height, bodyMode, showRaw, scroll, lookup, laterFacts, pending = false, highlight }: DetailPaneProps) {
+export const DetailPane = memo(function DetailPane({
+  event,
+  width,
+  height,
+  bodyMode,
+  showRaw,
+  scroll,
+  lookup,
+  laterFacts,
+  pending = false,
+  highlight,
+}: DetailPaneProps) {
   const detail = useMemo(
-    () => (event ? describeEventDetail(event, { ...(bodyMode ? { bodyMode } : {}), showRaw, width: width - 2, lookup, later: { facts: laterFacts, pending } }) : undefined),
+    () =>
+      event
+        ? describeEventDetail(event, { ...(bodyMode ? { bodyMode } : {}), showRaw, width: width - 2, lookup, later: { facts: laterFacts, pending } })
+        : undefined,
     [event, bodyMode, showRaw, width, lookup, laterFacts, pending],
   );
   const rows = Math.max(0, height - 1);
@@ -40,14 +54,25 @@ export const DetailPane = memo(function DetailPane({ event, width, height, bodyM
   return (
     <Box flexDirection="column" height={height}>
       <Text dimColor wrap="truncate-end">{`${title}${'─'.repeat(fill)} ${right} `}</Text>
-      {event ? shown.map((line, i) => <DetailRow key={first + i} line={line} width={width} match={line.path !== undefined && highlight?.includes(line.path) === true} />) : <Text dimColor>  no row selected</Text>}
+      {event ? (
+        shown.map((line, i) => (
+          <DetailRow key={first + i} line={line} width={width} match={line.path !== undefined && highlight?.includes(line.path) === true} />
+        ))
+      ) : (
+        <Text dimColor> no row selected</Text>
+      )}
     </Box>
   );
 });
 
 function DetailRow({ line, width, match }: { readonly line: DetailLine; readonly width: number; readonly match: boolean }) {
   const indent = '  '.repeat(line.indent);
-  if (line.tone === 'heading') return <Text bold color={match ? 'yellow' : 'blue'} wrap="truncate-end">{fitText(line.value, width)}</Text>;
+  if (line.tone === 'heading')
+    return (
+      <Text bold color={match ? 'yellow' : 'blue'} wrap="truncate-end">
+        {fitText(line.value, width)}
+      </Text>
+    );
   // labels are field-table keys from the wire: cleaned like every other text
   const label = line.label !== undefined ? fitText(`${line.label}: `, line.label.length + 2) : '';
   const room = width - indent.length - label.length;
@@ -58,7 +83,11 @@ function DetailRow({ line, width, match }: { readonly line: DetailLine; readonly
   return (
     <Text wrap="truncate-end" dimColor={line.tone === 'dim'}>
       {indent}
-      {label ? <Text color={line.tone === 'link' || match ? 'yellow' : 'cyan'} bold={match}>{label}</Text> : null}
+      {label ? (
+        <Text color={line.tone === 'link' || match ? 'yellow' : 'cyan'} bold={match}>
+          {label}
+        </Text>
+      ) : null}
       <Text {...(color ? { color } : {})}>{value}</Text>
       {tag ? <Text dimColor>{tag}</Text> : null}
     </Text>

@@ -40,9 +40,22 @@ export function EventList({ store, length, selectedPosition, rows, columns, sear
     <Box flexDirection="column" height={rows + 1}>
       <ColumnTitles columns={columns} />
       {items.map((event, i) => (
-        <EventRow key={event.seq} event={event} facts={store.laterFacts(event)} pending={store.isPending(event)} columns={columns} selected={top + i === selectedPosition} match={search ? search.matches(event) : false} {...(onRowMount ? { onMount: onRowMount } : {})} />
+        <EventRow
+          key={event.seq}
+          event={event}
+          facts={store.laterFacts(event)}
+          pending={store.isPending(event)}
+          columns={columns}
+          selected={top + i === selectedPosition}
+          match={search ? search.matches(event) : false}
+          {...(onRowMount ? { onMount: onRowMount } : {})}
+        />
       ))}
-      {length === 0 ? <Text dimColor wrap="truncate-end">{fitText(`  ${emptyText(store.size, filterText)}`, columns.width)}</Text> : null}
+      {length === 0 ? (
+        <Text dimColor wrap="truncate-end">
+          {fitText(`  ${emptyText(store.size, filterText)}`, columns.width)}
+        </Text>
+      ) : null}
       {blank > (length === 0 ? 1 : 0) ? <Box height={blank - (length === 0 ? 1 : 0)} /> : null}
     </Box>
   );
@@ -58,10 +71,19 @@ function emptyText(kept: number, filterText: string): string {
 
 function ColumnTitles({ columns }: { readonly columns: RowColumns }) {
   const parts = [
-    fitText('TIME', columns.time), fitText(columns.conn >= 4 ? 'CONN' : 'CON', columns.conn), fitText('DIR', columns.dir), fitText('CH', columns.channel),
-    fitText('METHOD  ARGUMENTS', columns.summary), ...(columns.size ? [fitText('SIZE', columns.size, 'right')] : []), ...(columns.rtt ? [fitText('RTT', columns.rtt, 'right')] : []),
+    fitText('TIME', columns.time),
+    fitText(columns.conn >= 4 ? 'CONN' : 'CON', columns.conn),
+    fitText('DIR', columns.dir),
+    fitText('CH', columns.channel),
+    fitText('METHOD  ARGUMENTS', columns.summary),
+    ...(columns.size ? [fitText('SIZE', columns.size, 'right')] : []),
+    ...(columns.rtt ? [fitText('RTT', columns.rtt, 'right')] : []),
   ];
-  return <Text bold dimColor wrap="truncate-end">{parts.join(' ')}</Text>;
+  return (
+    <Text bold dimColor wrap="truncate-end">
+      {parts.join(' ')}
+    </Text>
+  );
 }
 
 interface EventRowProps {
@@ -87,11 +109,12 @@ const EventRow = memo(function EventRow({ event, facts, pending, columns, select
   const dim = cells.tone === 'dim';
   return (
     <Text wrap="truncate-end" inverse={selected} dimColor={dim}>
-      <Text dimColor={!selected}>{fitText(cells.time.slice(-columns.time), columns.time)}</Text>{' '}
-      <Text>{fitText(cells.conn, columns.conn)}</Text>{' '}
+      <Text dimColor={!selected}>{fitText(cells.time.slice(-columns.time), columns.time)}</Text> <Text>{fitText(cells.conn, columns.conn)}</Text>{' '}
       <Text {...(cells.dir ? { color: DIRECTION_COLORS[cells.dir] } : {})}>{fitText(cells.dir ? (cells.dir === 'c2s' ? 'C→S' : 'S→C') : '', columns.dir)}</Text>{' '}
       <Text>{fitText(cells.channel, columns.channel)}</Text>{' '}
-      <Text bold {...(match ? { color: 'yellow' } : toneColor ? { color: toneColor } : {})}>{name}</Text>
+      <Text bold {...(match ? { color: 'yellow' } : toneColor ? { color: toneColor } : {})}>
+        {name}
+      </Text>
       <Text {...(toneColor ? { color: toneColor } : {})}>{rest}</Text>
       {columns.size ? <Text dimColor={!selected}>{` ${fitText(cells.size, columns.size, 'right')}`}</Text> : null}
       {columns.rtt ? <Text {...(selected ? {} : { color: 'yellow' })}>{` ${fitText(cells.rtt, columns.rtt, 'right')}`}</Text> : null}

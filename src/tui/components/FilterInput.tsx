@@ -11,7 +11,11 @@ export interface FilterInputProps {
   readonly width: number;
 }
 
-export type PromptKey = { readonly kind: 'submit' } | { readonly kind: 'cancel' } | { readonly kind: 'edit'; readonly edit: (draft: string) => string } | { readonly kind: 'none' };
+export type PromptKey =
+  | { readonly kind: 'submit' }
+  | { readonly kind: 'cancel' }
+  | { readonly kind: 'edit'; readonly edit: (draft: string) => string }
+  | { readonly kind: 'none' };
 
 /** What a key does in the prompt (the app routes keys here while the prompt is open). */
 export function promptKey(input: string, key: Partial<Key>): PromptKey {
@@ -27,11 +31,17 @@ export function promptKey(input: string, key: Partial<Key>): PromptKey {
 
 export function FilterInput({ kind, draft, error, width }: FilterInputProps) {
   const prompt = kind === 'filter' ? '/' : 'search ';
-  const hint = error ? `  ✗ ${error}` : kind === 'filter' ? '  Enter keeps · Esc clears · e.g. method:basic.* rk:order.# error' : '  Enter searches · n/N next/previous · Esc clears';
+  const hint = error
+    ? `  ✗ ${error}`
+    : kind === 'filter'
+      ? '  Enter keeps · Esc clears · e.g. method:basic.* rk:order.# error'
+      : '  Enter searches · n/N next/previous · Esc clears';
   const text = `${prompt}${draft}`;
   return (
     <Text wrap="truncate-end">
-      <Text color="yellow" bold>{fitText(text, Math.min(text.length, width - 1))}</Text>
+      <Text color="yellow" bold>
+        {fitText(text, Math.min(text.length, width - 1))}
+      </Text>
       <Text inverse> </Text>
       <Text {...(error ? { color: 'red' } : { dimColor: true })}>{fitText(hint, Math.max(0, width - text.length - 1))}</Text>
     </Text>

@@ -30,10 +30,17 @@ export function HeaderBar({ store, mode, note, recording, state, rows, width }: 
   const rec = recording ? `rec ${recording.path} ${formatSize(recording.bytes)}` : 'not recording';
   const f = formatPerSecond;
   // the long form when it fits, else the short one
-  const traffic = [
-    [conns, `C→S ${f(rates.framesC2S)} frames/s ${f(rates.messagesC2S)} msgs/s`, `S→C ${f(rates.framesS2C)} frames/s ${f(rates.messagesS2C)} msgs/s`, rec].join(' │ '),
-    [conns, `C→S ${f(rates.framesC2S)} f/s ${f(rates.messagesC2S)} m/s`, `S→C ${f(rates.framesS2C)} f/s ${f(rates.messagesS2C)} m/s`, rec].join(' │ '),
-  ].find((text) => text.length < width) ?? [conns, `C→S ${f(rates.framesC2S)}/${f(rates.messagesC2S)}`, `S→C ${f(rates.framesS2C)}/${f(rates.messagesS2C)} f/m per s`, rec].join(' │ ');
+  const traffic =
+    [
+      [
+        conns,
+        `C→S ${f(rates.framesC2S)} frames/s ${f(rates.messagesC2S)} msgs/s`,
+        `S→C ${f(rates.framesS2C)} frames/s ${f(rates.messagesS2C)} msgs/s`,
+        rec,
+      ].join(' │ '),
+      [conns, `C→S ${f(rates.framesC2S)} f/s ${f(rates.messagesC2S)} m/s`, `S→C ${f(rates.framesS2C)} f/s ${f(rates.messagesS2C)} m/s`, rec].join(' │ '),
+    ].find((text) => text.length < width) ??
+    [conns, `C→S ${f(rates.framesC2S)}/${f(rates.messagesC2S)}`, `S→C ${f(rates.framesS2C)}/${f(rates.messagesS2C)} f/m per s`, rec].join(' │ ');
   const choices = [
     state.mode === 'messages' ? 'rows: messages' : 'rows: frames',
     state.hideHeartbeats ? 'heartbeats hidden' : '',
@@ -46,13 +53,21 @@ export function HeaderBar({ store, mode, note, recording, state, rows, width }: 
   return (
     <Box flexDirection="column" height={3}>
       <Text wrap="truncate-end">
-        <Text backgroundColor="blue" color="white" bold>{fitText(title, Math.max(0, width - right.length))}</Text>
-        <Text backgroundColor="blue" color={displayColor} bold>{right}</Text>
+        <Text backgroundColor="blue" color="white" bold>
+          {fitText(title, Math.max(0, width - right.length))}
+        </Text>
+        <Text backgroundColor="blue" color={displayColor} bold>
+          {right}
+        </Text>
       </Text>
       <Text wrap="truncate-end">{fitText(` ${traffic}`, width)}</Text>
       <Text wrap="truncate-end">
         <Text dimColor>{fitText(line3, Math.min(line3.length, width))}</Text>
-        {findText ? <Text color="yellow" bold>{fitText(`  ${findText}`, Math.max(0, width - line3.length))}</Text> : null}
+        {findText ? (
+          <Text color="yellow" bold>
+            {fitText(`  ${findText}`, Math.max(0, width - line3.length))}
+          </Text>
+        ) : null}
       </Text>
     </Box>
   );

@@ -40,13 +40,17 @@ export const HelpScreen = memo(function HelpScreen({ keymap, width, height, scro
   for (let c = 0; c < columnCount; c++) columns.push(visible.slice(c * rows, (c + 1) * rows));
   return (
     <Box flexDirection="column" height={height}>
-      <Text bold wrap="truncate-end">{fitText(`Keys  (? or Esc closes this help${overflow ? `; ↑↓ scroll, ${first + visible.length} of ${lines.length}` : ''})`, width)}</Text>
+      <Text bold wrap="truncate-end">
+        {fitText(`Keys  (? or Esc closes this help${overflow ? `; ↑↓ scroll, ${first + visible.length} of ${lines.length}` : ''})`, width)}
+      </Text>
       <Box flexDirection="row">
         {columns.map((column, c) => (
           <Box key={c} flexDirection="column" width={columnWidth}>
             {column.map((line, i) =>
               line.kind === 'heading' ? (
-                <Text key={i} bold color="blue" wrap="truncate-end">{fitText(line.text, columnWidth - 1)}</Text>
+                <Text key={i} bold color="blue" wrap="truncate-end">
+                  {fitText(line.text, columnWidth - 1)}
+                </Text>
               ) : (
                 <Text key={i} wrap="truncate-end">
                   <Text color="yellow">{fitText(` ${line.label}`, labelWidth + 1)}</Text>

@@ -8,9 +8,15 @@ import type { StatusLine } from '../ui-state.js';
 
 /** In screen order; when the line is too narrow the ones with the highest drop number go first. */
 const HINTS: readonly { readonly action: ActionId; readonly word: string; readonly drop: number }[] = [
-  { action: 'select-prev', word: 'move', drop: 6 }, { action: 'jump-link', word: 'link', drop: 4 }, { action: 'filter', word: 'filter', drop: 1 },
-  { action: 'search', word: 'search', drop: 7 }, { action: 'toggle-messages', word: 'frames/msgs', drop: 5 }, { action: 'connections', word: 'conns', drop: 3 },
-  { action: 'pause', word: 'pause', drop: 2 }, { action: 'help', word: 'help', drop: 0 }, { action: 'quit', word: 'quit', drop: 0 },
+  { action: 'select-prev', word: 'move', drop: 6 },
+  { action: 'jump-link', word: 'link', drop: 4 },
+  { action: 'filter', word: 'filter', drop: 1 },
+  { action: 'search', word: 'search', drop: 7 },
+  { action: 'toggle-messages', word: 'frames/msgs', drop: 5 },
+  { action: 'connections', word: 'conns', drop: 3 },
+  { action: 'pause', word: 'pause', drop: 2 },
+  { action: 'help', word: 'help', drop: 0 },
+  { action: 'quit', word: 'quit', drop: 0 },
 ];
 
 export function hintText(width = Infinity): string {
@@ -26,6 +32,15 @@ export function hintText(width = Infinity): string {
 }
 
 export function StatusBar({ status, width }: { readonly status: StatusLine | undefined; readonly width: number }) {
-  if (status) return <Text wrap="truncate-end" {...(status.tone === 'error' ? { color: 'red' } : { color: 'yellow' })}>{fitText(status.text, width)}</Text>;
-  return <Text dimColor wrap="truncate-end">{fitText(hintText(width), width)}</Text>;
+  if (status)
+    return (
+      <Text wrap="truncate-end" {...(status.tone === 'error' ? { color: 'red' } : { color: 'yellow' })}>
+        {fitText(status.text, width)}
+      </Text>
+    );
+  return (
+    <Text dimColor wrap="truncate-end">
+      {fitText(hintText(width), width)}
+    </Text>
+  );
 }

@@ -70,99 +70,104 @@ export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
   return {
     observer: feed,
     notShown: () => feed.notShown,
-    draw: (draw) => new Promise<void>((resolve, reject) => {
-      const stdin = draw.stdin ?? process.stdin;
-      const stdout = draw.stdout ?? process.stdout;
-      let quitRan: Promise<void> | undefined;
-      let quitError: unknown;
-      const runQuit = (): Promise<void> => (quitRan ??= draw.onQuit().catch((error: unknown) => {
-        quitError ??= error;
-      }));
-      const onKeys = (chunk: Buffer): void => post({ type: 'stdin', data: chunk });
-      const setRawMode = (on: boolean): void => {
-        if (stdin.isTTY) stdin.setRawMode(on);
-        if (on) {
-          stdin.on('data', onKeys);
-          stdin.resume();
-        } else {
-          stdin.off('data', onKeys);
-          stdin.pause();
-        }
-      };
-      const onResize = (): void => post({ type: 'resize', columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
-      const sendRecording = (): void => post({ type: 'recording', recording: draw.recording?.() });
-      const recordingTimer = setInterval(sendRecording, RECORDING_INFO_MS);
-      recordingTimer.unref();
-      const onAbort = (): void => post({ type: 'abort' });
+    draw: (draw) =>
+      new Promise<void>((resolve, reject) => {
+        const stdin = draw.stdin ?? process.stdin;
+        const stdout = draw.stdout ?? process.stdout;
+        let quitRan: Promise<void> | undefined;
+        let quitError: unknown;
+        const runQuit = (): Promise<void> =>
+          (quitRan ??= draw.onQuit().catch((error: unknown) => {
+            quitError ??= error;
+          }));
+        const onKeys = (chunk: Buffer): void => post({ type: 'stdin', data: chunk });
+        const setRawMode = (on: boolean): void => {
+          if (stdin.isTTY) stdin.setRawMode(on);
+          if (on) {
+            stdin.on('data', onKeys);
+            stdin.resume();
+          } else {
+            stdin.off('data', onKeys);
+            stdin.pause();
+          }
+        };
+        const onResize = (): void => post({ type: 'resize', columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
+        const sendRecording = (): void => post({ type: 'recording', recording: draw.recording?.() });
+        const recordingTimer = setInterval(sendRecording, RECORDING_INFO_MS);
+        recordingTimer.unref();
+        const onAbort = (): void => post({ type: 'abort' });
 
-      let finished = false;
-      const finish = (error?: string): void => {
-        if (finished) return;
-        finished = true;
-        worker.off('message', onMessage);
-        worker.off('error', onFailure);
-        worker.off('exit', onExit);
-        stdout.off('resize', onResize);
-        draw.signal?.removeEventListener('abort', onAbort);
-        clearInterval(recordingTimer);
-        setRawMode(false);
-        detachNotices();
-        detachProgress?.();
-        draw.notices.release();
-        feed.stop();
-        const thread = failure ?? (error !== undefined ? new Error(error) : undefined);
-        // a thread that died drew over the screen: give the shell its screen back
-        if (failure !== undefined) stdout.write(LEAVE_ALT_SCREEN);
-        void worker.terminate().then(runQuit).then(() => {
-          if (thread !== undefined) reject(new TuiThreadError(thread.message));
-          else if (quitError !== undefined) reject(quitError);
-          else resolve();
-        });
-      };
-      const onMessage = (message: FromTui): void => {
-        switch (message.type) {
-          case 'stdout':
-            stdout.write(message.data);
-            break;
-          case 'raw-mode':
-            setRawMode(message.on);
-            break;
-          case 'quit':
-            void runQuit().then(() => {
-              // every close the stop caused is batched: send it before the answer
-              feed.flush();
-              if (!gone) post({ type: 'quit-done' });
+        let finished = false;
+        const finish = (error?: string): void => {
+          if (finished) return;
+          finished = true;
+          worker.off('message', onMessage);
+          worker.off('error', onFailure);
+          worker.off('exit', onExit);
+          stdout.off('resize', onResize);
+          draw.signal?.removeEventListener('abort', onAbort);
+          clearInterval(recordingTimer);
+          setRawMode(false);
+          detachNotices();
+          detachProgress?.();
+          draw.notices.release();
+          feed.stop();
+          const thread = failure ?? (error !== undefined ? new Error(error) : undefined);
+          // a thread that died drew over the screen: give the shell its screen back
+          if (failure !== undefined) stdout.write(LEAVE_ALT_SCREEN);
+          void worker
+            .terminate()
+            .then(runQuit)
+            .then(() => {
+              if (thread !== undefined) reject(new TuiThreadError(thread.message));
+              else if (quitError !== undefined) reject(quitError);
+              else resolve();
             });
-            break;
-          case 'stderr':
-            process.stderr.write(`${message.line}\n`);
-            break;
-          case 'exited':
-            finish(message.error);
-            break;
-          case 'ack':
-            break;
-        }
-      };
-      const onFailure = (): void => finish();
-      const onExit = (): void => finish();
+        };
+        const onMessage = (message: FromTui): void => {
+          switch (message.type) {
+            case 'stdout':
+              stdout.write(message.data);
+              break;
+            case 'raw-mode':
+              setRawMode(message.on);
+              break;
+            case 'quit':
+              void runQuit().then(() => {
+                // every close the stop caused is batched: send it before the answer
+                feed.flush();
+                if (!gone) post({ type: 'quit-done' });
+              });
+              break;
+            case 'stderr':
+              process.stderr.write(`${message.line}\n`);
+              break;
+            case 'exited':
+              finish(message.error);
+              break;
+            case 'ack':
+              break;
+          }
+        };
+        const onFailure = (): void => finish();
+        const onExit = (): void => finish();
 
-      draw.notices.holdForTui();
-      const detachNotices = draw.notices.attach((line) => post({ type: 'notice', line }));
-      const detachProgress = draw.progress?.attach((line) => post({ type: 'progress', line }));
-      worker.on('message', onMessage);
-      worker.once('error', onFailure);
-      worker.once('exit', onExit);
-      stdout.on('resize', onResize);
-      if (draw.signal?.aborted) onAbort();
-      else draw.signal?.addEventListener('abort', onAbort, { once: true });
-      if (gone) {
-        finish();
-        return;
-      }
-      sendRecording();
-      feed.flush();
-      post({ type: 'draw', mode: draw.mode, columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
-    }),
+        draw.notices.holdForTui();
+        const detachNotices = draw.notices.attach((line) => post({ type: 'notice', line }));
+        const detachProgress = draw.progress?.attach((line) => post({ type: 'progress', line }));
+        worker.on('message', onMessage);
+        worker.once('error', onFailure);
+        worker.once('exit', onExit);
+        stdout.on('resize', onResize);
+        if (draw.signal?.aborted) onAbort();
+        else draw.signal?.addEventListener('abort', onAbort, { once: true });
+        if (gone) {
+          finish();
+          return;
+        }
+        sendRecording();
+        feed.flush();
+        post({ type: 'draw', mode: draw.mode, columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
+      }),
   };
 }

@@ -129,10 +129,11 @@ async function draw(mode: string): Promise<void> {
       notices: (sink) => notices.attach(sink),
       progress: (sink) => progress.attach(sink),
       // the session's stop runs on its own thread; the closes it causes come before the answer
-      onQuit: () => new Promise<void>((resolve) => {
-        quitDone = resolve;
-        send({ type: 'quit' });
-      }),
+      onQuit: () =>
+        new Promise<void>((resolve) => {
+          quitDone = resolve;
+          send({ type: 'quit' });
+        }),
       signal: abort.signal,
       patchConsole: false,
     });

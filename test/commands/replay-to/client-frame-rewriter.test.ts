@@ -45,9 +45,12 @@ describe('ClientFrameRewriter', () => {
     expect(rewriter.rewrite(decode(props), props, noTags)).toEqual({ bytes: props });
   });
 
-  it('acks, nacks and rejects carry the new server\'s delivery tag', () => {
+  it("acks, nacks and rejects carry the new server's delivery tag", () => {
     const rewriter = new ClientFrameRewriter(new NameMap(), false, {});
-    const tags = new Map([[1n, 7n], [2n, 2n]]);
+    const tags = new Map([
+      [1n, 7n],
+      [2n, 2n],
+    ]);
     const ack = encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 1, multiple: true });
     expect(sentMethod(rewriter.rewrite(decode(ack), ack, tags).bytes).args).toMatchObject({ 'delivery-tag': 7n, multiple: true });
     const reject = encodeMethodFrame(1, 'basic.reject', { 'delivery-tag': 1, requeue: false });
@@ -59,7 +62,7 @@ describe('ClientFrameRewriter', () => {
     expect(rewriter.rewrite(decode(unknown), unknown, tags).bytes).toBe(unknown);
   });
 
-  it('a masked recording\'s start-ok keeps its user with the password guest, or takes the target\'s', () => {
+  it("a masked recording's start-ok keeps its user with the password guest, or takes the target's", () => {
     const recorded = startOk('\0alice\0********');
     const masked = new ClientFrameRewriter(new NameMap(), true, {});
     const args = sentMethod(masked.rewrite(decode(recorded), recorded, noTags).bytes).args;

@@ -63,7 +63,11 @@ describe('compareServerItems', () => {
 
   it('a consumer tag the server chose is learnt from consume-ok', () => {
     const ctx = context(method('basic.consume', { queue: 'jobs', 'consumer-tag': '' }));
-    const result = compareServerItems(item(method('basic.consume-ok', { 'consumer-tag': 'tag-1' })), item(method('basic.consume-ok', { 'consumer-tag': 'tag-9' })), ctx);
+    const result = compareServerItems(
+      item(method('basic.consume-ok', { 'consumer-tag': 'tag-1' })),
+      item(method('basic.consume-ok', { 'consumer-tag': 'tag-9' })),
+      ctx,
+    );
     expect(result).toEqual({ diverged: false });
     expect(ctx.names.get('tag-1')).toBe('tag-9');
   });
@@ -81,10 +85,18 @@ describe('compareServerItems', () => {
     expect(ctx.deliveryTags.get(1n)).toBe(7n);
     expect(ctx.names.get('amq.ctag-old')).toBe('amq.ctag-new');
     // a body in other frames but the same bytes is the same body
-    const same = compareServerItems(item(deliver(2, 'c', false), { properties: {}, body: ['ab', 'c'] }), item(deliver(8, 'c', false), { properties: {}, body: ['abc'] }), ctx);
+    const same = compareServerItems(
+      item(deliver(2, 'c', false), { properties: {}, body: ['ab', 'c'] }),
+      item(deliver(8, 'c', false), { properties: {}, body: ['abc'] }),
+      ctx,
+    );
     expect(same).toEqual({ diverged: false });
     expect(ctx.deliveryTags.get(2n)).toBe(8n);
-    const shorter = compareServerItems(item(deliver(3, 'c', false), { properties: {}, body: ['abc'] }), item(deliver(9, 'c', false), { properties: {}, body: ['ab'] }), ctx);
+    const shorter = compareServerItems(
+      item(deliver(3, 'c', false), { properties: {}, body: ['abc'] }),
+      item(deliver(9, 'c', false), { properties: {}, body: ['ab'] }),
+      ctx,
+    );
     expect(shorter.text).toBe('basic.deliver: body: recorded 3 bytes, now 2 bytes');
   });
 
@@ -98,14 +110,22 @@ describe('compareServerItems', () => {
   });
 
   it('connection.start and open-ok are not compared field by field; the server is named apart', () => {
-    const table = (product: string, version: string): FieldTable => ({ entries: [['product', { type: 'S', value: product }], ['version', { type: 'S', value: version }]] });
-    const start = (properties: FieldTable) => method('connection.start', { 'version-major': 0, 'version-minor': 9, 'server-properties': properties, mechanisms: 'PLAIN', locales: 'en_US' });
+    const table = (product: string, version: string): FieldTable => ({
+      entries: [
+        ['product', { type: 'S', value: product }],
+        ['version', { type: 'S', value: version }],
+      ],
+    });
+    const start = (properties: FieldTable) =>
+      method('connection.start', { 'version-major': 0, 'version-minor': 9, 'server-properties': properties, mechanisms: 'PLAIN', locales: 'en_US' });
     const recorded = start(table('RabbitMQ', '3.13.0'));
     const fresh = start(table('amqp-spy', '0.1.0'));
     expect(compareServerItems(item(recorded), item(fresh), context())).toEqual({ diverged: false });
     expect(serverName(recorded.args['server-properties'])).toBe('RabbitMQ 3.13.0');
     expect(serverName(undefined)).toBe('unknown server');
-    expect(compareServerItems(item(method('connection.open-ok', {})), item(method('connection.open-ok', { 'known-hosts': 'x' })), context())).toEqual({ diverged: false });
+    expect(compareServerItems(item(method('connection.open-ok', {})), item(method('connection.open-ok', { 'known-hosts': 'x' })), context())).toEqual({
+      diverged: false,
+    });
   });
 
   it('methodText leaves out reserved, false and empty arguments', () => {

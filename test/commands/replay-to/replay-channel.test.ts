@@ -24,7 +24,8 @@ const deliver = (tag: number) => encodeMethodFrame(1, 'basic.deliver', { 'consum
 const header = (size: number) => encodeContentHeaderFrame(1, { classId: 60, bodySize: size, properties: {} });
 const body = (text: string) => encodeFrame(FRAME_BODY, 1, Buffer.from(text));
 const pairs = (ch: ReplayChannel) => [...ch.completePairs(() => false)].map(([r, f]) => `${describeItem(r)} = ${describeItem(f)}`);
-const describeItem = (item: ServerItem) => `${item.method.name}#${String(item.method.args['delivery-tag'] ?? '')}${item.line !== undefined ? `@${item.line}` : ''}:${Buffer.concat(item.body).toString()}`;
+const describeItem = (item: ServerItem) =>
+  `${item.method.name}#${String(item.method.args['delivery-tag'] ?? '')}${item.line !== undefined ? `@${item.line}` : ''}:${Buffer.concat(item.body).toString()}`;
 
 describe('ReplayChannel', () => {
   it('pairs a delivery only once both sides have its whole body, however it was cut into frames', () => {

@@ -6,19 +6,34 @@ import { diffValues, NameMap } from '../../../src/commands/replay-to/replay-comp
 const table = (entries: [string, FieldValue][]): FieldTable => ({ entries });
 const xDeath = (count: number, time: bigint, queue: string): FieldValue => ({
   type: 'A',
-  value: [{ type: 'F', value: table([['count', { type: 'l', value: BigInt(count) }], ['queue', { type: 'S', value: queue }], ['time', { type: 'T', value: time }]]) }],
+  value: [
+    {
+      type: 'F',
+      value: table([
+        ['count', { type: 'l', value: BigInt(count) }],
+        ['queue', { type: 'S', value: queue }],
+        ['time', { type: 'T', value: time }],
+      ]),
+    },
+  ],
 });
 
 describe('diffValues', () => {
   it('names only the entry of a table that differs, with its path', () => {
     const out: string[] = [];
-    const recorded = table([['trace', { type: 'S', value: 'a' }], ['x-death', xDeath(1, 1000n, 'jobs')]]);
-    const fresh = table([['trace', { type: 'S', value: 'a' }], ['x-death', xDeath(2, 1000n, 'jobs')]]);
+    const recorded = table([
+      ['trace', { type: 'S', value: 'a' }],
+      ['x-death', xDeath(1, 1000n, 'jobs')],
+    ]);
+    const fresh = table([
+      ['trace', { type: 'S', value: 'a' }],
+      ['x-death', xDeath(2, 1000n, 'jobs')],
+    ]);
     diffValues('property headers', recorded, fresh, new NameMap(), out);
     expect(out).toEqual(['property headers.x-death[0].count: recorded 1, now 2']);
   });
 
-  it('an x-death time is the broker\'s clock, not a difference; a time elsewhere is', () => {
+  it("an x-death time is the broker's clock, not a difference; a time elsewhere is", () => {
     const out: string[] = [];
     diffValues('h', table([['x-death', xDeath(1, 1000n, 'q')]]), table([['x-death', xDeath(1, 2000n, 'q')]]), new NameMap(), out);
     expect(out).toEqual([]);
