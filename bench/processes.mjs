@@ -126,3 +126,15 @@ export async function waitForPort(port) {
   }
   throw new Error(`nothing listens on ${port}`);
 }
+
+/** CPU seconds of a process's main thread alone (for amqp-spy: the forwarding thread); NaN when unreadable. */
+export function mainThreadCpuSeconds(pid) {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}

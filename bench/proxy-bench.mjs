@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
-import { cpuSeconds, freePort, hasTmux, startBuiltInBroker, startCliInTmux, waitForPort } from './processes.mjs';
+import { cpuSeconds, freePort, mainThreadCpuSeconds, hasTmux, startBuiltInBroker, startCliInTmux, waitForPort } from './processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -222,12 +222,15 @@ for (let round = 1; round <= ROUNDS; round++) {
     const sizeBefore = t.recordFile ? fs.statSync(t.recordFile).size : 0;
     const measured = async (size) => {
       const before = t.child ? cpuSeconds(t.child.pid, { children: true }) : NaN;
+      const mainBefore = t.child ? mainThreadCpuSeconds(t.child.pid) : NaN;
       let after = NaN;
+      let mainAfter = NaN;
       const result = await throughput(t.port, size, () => {
         if (t.child) after = cpuSeconds(t.child.pid, { children: true });
+        if (t.child) mainAfter = mainThreadCpuSeconds(t.child.pid);
       });
       await sleep(100); // socat's per-connection children exit and are reaped
-      return { ...result, cpuMicrosPerMsg: ((after - before) * 1e6) / MESSAGES };
+      return { ...result, cpuMicrosPerMsg: ((after - before) * 1e6) / MESSAGES, mainCpuMicrosPerMsg: ((mainAfter - mainBefore) * 1e6) / MESSAGES };
     };
     const small = await measured(16);
     const large = await measured(4096);
@@ -264,6 +267,8 @@ for (const [name, r] of results) {
     p99: median(r.p99),
     cpuSmall: median(r.small.map((x) => x.cpuMicrosPerMsg)),
     cpuLarge: median(r.large.map((x) => x.cpuMicrosPerMsg)),
+    mainCpuSmall: median(r.small.map((x) => x.mainCpuMicrosPerMsg)),
+    mainCpuLarge: median(r.large.map((x) => x.mainCpuMicrosPerMsg)),
   };
   const s = summary[name];
   const cpu = Number.isNaN(s.cpuSmall) ? '' : ` | relay cpu ${s.cpuSmall.toFixed(1)} / ${s.cpuLarge.toFixed(1)} µs/msg`;
@@ -297,7 +302,7 @@ for (const name of ['amqp-spy TUI', 'amqp-spy TUI base']) {
   if (!tui || !spy) continue;
   console.log(`\n${name} vs amqp-spy headless (targets: throughput ≥ 0.9x, RTT p99 within 2 ms of socat's):`);
   console.log(
-    `throughput 16 B: ${(tui.small / spy.small).toFixed(3)}x   4 KB: ${(tui.large / spy.large).toFixed(3)}x   p99 ${tui.p99.toFixed(3)} ms vs socat ${base ? base.p99.toFixed(3) : '?'} ms (${base ? `${tui.p99 - base.p99 >= 0 ? '+' : ''}${(tui.p99 - base.p99).toFixed(3)} ms` : 'no socat'})   CPU ${tui.cpuSmall.toFixed(1)} / ${tui.cpuLarge.toFixed(1)} µs/msg (both threads)   peak RSS ${tuiPeakRss.get(name).toFixed(1)} MB`,
+    `throughput 16 B: ${(tui.small / spy.small).toFixed(3)}x   4 KB: ${(tui.large / spy.large).toFixed(3)}x   p99 ${tui.p99.toFixed(3)} ms vs socat ${base ? base.p99.toFixed(3) : '?'} ms (${base ? `${tui.p99 - base.p99 >= 0 ? '+' : ''}${(tui.p99 - base.p99).toFixed(3)} ms` : 'no socat'})   CPU ${tui.cpuSmall.toFixed(1)} / ${tui.cpuLarge.toFixed(1)} µs/msg in all, forwarding thread ${tui.mainCpuSmall.toFixed(1)} / ${tui.mainCpuLarge.toFixed(1)} (headless ${spy.mainCpuSmall.toFixed(1)} / ${spy.mainCpuLarge.toFixed(1)})   peak RSS ${tuiPeakRss.get(name).toFixed(1)} MB`,
   );
 }
 fs.rmSync(recordTarget.recordFile, { force: true });
