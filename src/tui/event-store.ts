@@ -67,7 +67,7 @@ export class EventStore {
     this.costs = new Float64Array(capacity);
   }
 
-  /** Events ever pushed (dropped ones included). */
+  /** Events ever pushed (evicted ones included). */
   get total(): number {
     return this.end;
   }
@@ -85,7 +85,7 @@ export class EventStore {
   }
 
   /** Events that left the ring because it was full (not those removed by `clear`). */
-  dropped = 0;
+  evicted = 0;
 
   /** the time of the latest event (µs): "now" for a recording */
   latestTs = 0;
@@ -114,7 +114,7 @@ export class EventStore {
     this.bytesKept -= this.costs[slot]!;
     this.ring[slot] = undefined;
     this.start++;
-    this.dropped++;
+    this.evicted++;
     const oldest = this.ring[this.start % this.capacity];
     if (oldest !== undefined) this.later.forgetBefore(oldest.seq);
     if (this.view[this.viewHead] === this.start - 1) this.advanceViewHead();
@@ -290,7 +290,7 @@ export class EventStore {
 
   private advanceViewHead(): void {
     this.viewHead++;
-    // compact now and then so the array does not grow with dropped entries
+    // compact now and then so the array does not grow with evicted entries
     if (this.viewHead > 4096 && this.viewHead * 2 > this.view.length) {
       this.view = this.view.slice(this.viewHead);
       this.viewHead = 0;

@@ -57,7 +57,7 @@ describe('EventStore', () => {
   it('keeps only the last N events, drops the oldest from the view, and finds kept ones by seq', () => {
     const store = storeWith(events, 10);
     expect(store.size).toBe(10);
-    expect(store.dropped).toBe(events.length - 10);
+    expect(store.evicted).toBe(events.length - 10);
     expect(store.firstIndex).toBe(events.length - 10);
     expect(store.findBySeq(events[0]!.seq)).toBeUndefined();
     const last = events[events.length - 1]!;

@@ -44,7 +44,7 @@ export function HeaderBar({ store, mode, note, recording, state, rows, width }: 
   const choices = [
     state.mode === 'messages' ? 'rows: messages' : 'rows: frames',
     state.hideHeartbeats ? 'heartbeats hidden' : '',
-    `${formatCount(rows)} of ${formatCount(store.size)} events${store.dropped ? ` (${formatCount(store.dropped)} dropped)` : ''}`,
+    `${formatCount(rows)} of ${formatCount(store.size)} events${store.evicted ? ` (${formatCount(store.evicted)} older not kept)` : ''}`,
   ].filter(Boolean);
   const filter = state.filterText ? `filter: ${state.filterText}` : '';
   const search = state.searchText ? `search: ${state.searchText}` : '';
