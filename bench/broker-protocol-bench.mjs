@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import { cpuSeconds, freePort, hasTmux, startBuiltInBroker, startCliInTmux, waitForPort } from './processes.mjs';
+import { cpuSeconds, freePort, mainThreadCpuSeconds, hasTmux, startBuiltInBroker, startCliInTmux, waitForPort } from './processes.mjs';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 
@@ -182,9 +182,11 @@ async function runAll(target, { queuedTest = true } = {}) {
     await pipeline(target.url, pairs, Math.min(MESSAGES, 10_000), size); // warm-up
     // NaN without a pid or /proc
     const cpu0 = cpuSeconds(target.pid);
+    const mainCpu0 = mainThreadCpuSeconds(target.pid);
     results[label] = await pipeline(target.url, pairs, MESSAGES, size);
     const r = results[label];
     r.cpuPerMsg = ((cpuSeconds(target.pid) - cpu0) * 1e6) / MESSAGES;
+    r.mainCpuPerMsg = ((mainThreadCpuSeconds(target.pid) - mainCpu0) * 1e6) / MESSAGES;
     console.log(
       `${target.name.padEnd(9)} ${label.padEnd(14)} ${fmt(r.rate).padStart(9)} msg/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   broker CPU ${r.cpuPerMsg.toFixed(1)} µs/msg`,
     );
@@ -250,7 +252,7 @@ if (hasTmux()) {
   for (const label of Object.keys(withTui)) {
     if (typeof withTui[label] !== 'object' || withTui[label] === null || headless[label] === undefined) continue;
     console.log(
-      `  ${label.padEnd(14)} throughput ×${(withTui[label].rate / headless[label].rate).toFixed(2)}   p99 ${withTui[label].p99.toFixed(2)} vs ${headless[label].p99.toFixed(2)} ms   CPU ${withTui[label].cpuPerMsg.toFixed(1)} vs ${headless[label].cpuPerMsg.toFixed(1)} µs/msg (both threads)`,
+      `  ${label.padEnd(14)} throughput ×${(withTui[label].rate / headless[label].rate).toFixed(2)}   p99 ${withTui[label].p99.toFixed(2)} vs ${headless[label].p99.toFixed(2)} ms   CPU ${withTui[label].cpuPerMsg.toFixed(1)} vs ${headless[label].cpuPerMsg.toFixed(1)} µs/msg in all, the broker's thread ${withTui[label].mainCpuPerMsg.toFixed(1)} vs ${headless[label].mainCpuPerMsg.toFixed(1)}`,
     );
   }
 } else {

@@ -66,6 +66,9 @@ export function keySeq(event: SpyEvent): number {
 
 export class LaterFactsIndex {
   private readonly facts = new Map<number, LaterFacts>();
+  /** the keys of `facts` and `pending` in the order they were added, to forget from the front */
+  private readonly factOrder = new SeqQueue();
+  private readonly pendingOrder = new SeqQueue();
   /** publishes in confirm mode and deliveries that need an ack, by key seq, not yet settled */
   private readonly pending = new Map<number, PendingItem>();
   /** the same, by connection: a close settles its own, not a scan of every connection's */
@@ -90,6 +93,7 @@ export class LaterFactsIndex {
         const name = event.frame.method.name;
         if (insight?.publishSeqNo !== undefined || insight?.needsAck === true) {
           this.pending.set(event.seq, { seq: event.seq, ts: event.ts, conn: event.conn, channel: event.channel });
+          this.pendingOrder.push(event.seq);
           let ofConn = this.pendingByConn.get(event.conn);
           if (ofConn === undefined) this.pendingByConn.set(event.conn, (ofConn = new Set()));
           ofConn.add(event.seq);
@@ -120,13 +124,18 @@ export class LaterFactsIndex {
 
   /** Forgets facts about events before `seq` (they left the caller's buffer). */
   forgetBefore(seq: number): void {
-    // both maps are in (nearly) ascending seq order: stop at the first kept entry
-    for (const key of this.facts.keys()) {
-      if (key >= seq) break;
+    // keys are added in (nearly) ascending seq order: stop at the first kept one. Not by
+    // iterating the maps: a Map walks over the holes its front deletions left, which made
+    // each call cost as much as everything forgotten before it
+    let key: number | undefined;
+    while ((key = this.factOrder.peek()) !== undefined && key < seq) {
+      this.factOrder.shift();
       this.facts.delete(key);
     }
-    for (const [key, item] of this.pending) {
-      if (key >= seq) break;
+    while ((key = this.pendingOrder.peek()) !== undefined && key < seq) {
+      this.pendingOrder.shift();
+      const item = this.pending.get(key);
+      if (item === undefined) continue; // settled already
       this.pending.delete(key);
       this.pendingByConn.get(item.conn)?.delete(key);
     }
@@ -150,7 +159,9 @@ export class LaterFactsIndex {
   }
 
   private update(seq: number, change: Partial<LaterFacts>): void {
-    this.facts.set(seq, { ...this.facts.get(seq), ...change });
+    const known = this.facts.get(seq);
+    if (known === undefined) this.factOrder.push(seq);
+    this.facts.set(seq, { ...known, ...change });
   }
 
   private observeRpc(event: MessageEvent): void {
@@ -255,4 +266,26 @@ function outcomeWords(outcome: Outcome, publish: boolean): string {
 function isPublish(event: SpyEvent): boolean {
   const name = event.kind === 'message' ? event.method.name : event.kind === 'frame' && event.frame.type === 'method' ? event.frame.method.name : '';
   return name === 'basic.publish';
+}
+
+/** A FIFO of seqs: an array read from a moving head, compacted when half of it is read. */
+class SeqQueue {
+  private items: number[] = [];
+  private head = 0;
+
+  push(seq: number): void {
+    this.items.push(seq);
+  }
+
+  peek(): number | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): void {
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
 }

@@ -104,4 +104,23 @@ describe('LaterFactsIndex', () => {
     index.forgetBefore(last.seq + 1);
     for (const e of events) expect(index.of(e)).toBeUndefined();
   });
+
+  it('forgets up to a point: what is about later events stays, a forgotten wait is not settled after', () => {
+    const events = sampleConversation().events;
+    const confirm = events.findIndex((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === 'basic.ack' && e.dir === 's2c');
+    const publishes = messages(events.slice(0, confirm), 'basic.publish');
+    expect(publishes.length).toBeGreaterThan(1);
+    const index = new LaterFactsIndex();
+    for (const e of events.slice(0, confirm)) index.observe(e);
+    // the first publish leaves the caller's buffer while it still waits for its confirm
+    index.forgetBefore(publishes[0]!.seq + 1);
+    expect(index.isPending(publishes[0]!)).toBe(false);
+    expect(index.isPending(publishes[1]!)).toBe(true);
+    for (const e of events.slice(confirm)) index.observe(e);
+    expect(index.of(publishes[0]!)).toBeUndefined();
+    expect(index.of(publishes[1]!)?.outcome).toMatchObject({ kind: 'confirmed' });
+    // and then everything up to the last event
+    index.forgetBefore(events.at(-1)!.seq + 1);
+    for (const e of events) expect(index.of(e)).toBeUndefined();
+  });
 });

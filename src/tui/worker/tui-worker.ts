@@ -18,7 +18,7 @@ import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
  * the client on the same machine: on saturated cores the screen falls behind (and drops whole
  * frames for itself) rather than take CPU time from the traffic it shows.
  */
-const UI_THREAD_NICE = 5;
+const UI_THREAD_NICE = 10;
 
 /** Linux: nice applies per thread, and /proc/thread-self names this one. Elsewhere: as is. */
 function lowerThreadPriority(): void {
