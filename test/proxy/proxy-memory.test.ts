@@ -12,7 +12,7 @@ afterEach(async () => {
 
 const CONNECTIONS = 100;
 /** the budget in proxy-server.ts, and the smallest slab a connection gets */
-const SLAB_BUDGET = 32 * 1024 * 1024;
+const SLAB_BUDGET = 16 * 1024 * 1024;
 const SLAB_MIN = 64 * 1024;
 
 describe('ProxyServer read memory', () => {
