@@ -183,6 +183,8 @@ describe('App', () => {
     for (const e of events.slice(10)) t.store.push(e);
     await settle(120);
     expect(t.detailTitle()).toContain(`event ${events[9]!.seq} `);
+    // the header counts what arrived meanwhile
+    await until(() => t.screen().includes(`PAUSED · ${events.length - 10} new`), 'arrivals counted');
     expect(t.store.size).toBe(events.length);
     await t.press('p');
     await until(() => t.detailTitle().includes(`event ${events[events.length - 1]!.seq} `), 'caught up after resume');

@@ -21,7 +21,9 @@ export interface HeaderBarProps {
 }
 
 export function HeaderBar({ store, mode, note, recording, state, rows, width }: HeaderBarProps) {
-  const display = state.paused ? '‖ PAUSED' : state.following ? '● FOLLOWING' : '↑ SCROLLED (f follows)';
+  // what arrived since the pause (evicted ones too): capture went on
+  const arrived = state.paused ? Math.max(0, store.endIndex - state.frozenEnd) : 0;
+  const display = state.paused ? `‖ PAUSED${arrived > 0 ? ` · ${formatCount(arrived)} new` : ''}` : state.following ? '● FOLLOWING' : '↑ SCROLLED (f follows)';
   const displayColor = state.paused ? 'yellow' : state.following ? 'green' : 'yellow';
   const title = ` amqp-spy  ${mode}${note ? `  ·  ${note}` : ''}`;
   const right = ` ${display} `;
