@@ -189,6 +189,11 @@ export interface DecodeErrorEvent extends EventBase {
   readonly raw?: Uint8Array;
   /** decoding of this direction stopped here (later bytes pass through undecoded) */
   readonly stopped: boolean;
+  /**
+   * Bytes of whole frames a view did not get because it fell behind the traffic (the terminal
+   * UI's thread): they were forwarded and recorded; only this view lacks them
+   */
+  readonly notShown?: number;
 }
 
 /**

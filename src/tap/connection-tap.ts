@@ -200,12 +200,20 @@ export class ConnectionTap {
     }
     state.assembler.skipGap();
     state.contentInsight.clear();
-    this.emitErrorInfo(
-      dir,
-      { code: 'not-decoded', offset, text: `${length} bytes of whole frames not shown: the screen fell behind the traffic (they were forwarded and recorded)` },
-      false,
+    this.bus.emit({
+      kind: 'decode.error',
+      seq: this.bus.nextSeq(),
       ts,
-    );
+      conn: this.conn,
+      dir,
+      stopped: false,
+      notShown: length,
+      error: {
+        code: 'not-decoded',
+        offset,
+        text: `${length} bytes of whole frames not shown: the screen fell behind the traffic (they were forwarded and recorded)`,
+      },
+    });
   }
 
   /**

@@ -86,12 +86,15 @@ export class EventStore {
 
   /** Events that left the ring because it was full (not those removed by `clear`). */
   evicted = 0;
+  /** bytes of whole frames this UI did not get because it fell behind (forwarded and recorded all the same) */
+  notShownBytes = 0;
 
   /** the time of the latest event (µs): "now" for a recording */
   latestTs = 0;
 
   push(event: SpyEvent): void {
     if (event.ts > this.latestTs) this.latestTs = event.ts;
+    if (event.kind === 'decode.error' && event.notShown !== undefined) this.notShownBytes += event.notShown;
     if (this.end - this.start === this.capacity) this.dropOldest();
     const cost = eventCost(event);
     this.bytesKept += cost;

@@ -7,6 +7,7 @@ import { EventBus, type SpyEvent } from '../../src/events.js';
 import { startStandaloneSession } from '../../src/commands/live-session.js';
 import { readObserverBatch } from '../../src/tap/observer-batch.js';
 import { createTapObserver } from '../../src/tap/tap-observer.js';
+import { EventStore } from '../../src/tui/event-store.js';
 import { UiFeed } from '../../src/tui/worker/ui-feed.js';
 
 const BUDGET = 64 * 1024;
@@ -62,6 +63,10 @@ describe('UiFeed', () => {
       const gaps = events.filter((e) => e.kind === 'decode.error' && e.error.code === 'not-decoded');
       expect(gaps.length).toBeGreaterThan(0);
       expect(gaps.every((e) => e.kind === 'decode.error' && !e.stopped && /whole frames not shown/.test(e.error.text))).toBe(true);
+      // the store counts what its UI did not get, for the header: every byte the feed left out
+      const store = new EventStore(100_000);
+      for (const e of events) store.push(e);
+      expect(store.notShownBytes).toBe(feed.notShown);
       // nothing else failed to decode: the gaps were cut at frame boundaries
       expect(events.filter((e) => e.kind === 'decode.error' && e.error.code !== 'not-decoded')).toEqual([]);
       const bodies = events.flatMap((e) => (e.kind === 'message' && e.dir === 'c2s' ? [Buffer.from(e.body).toString()] : []));

@@ -46,7 +46,7 @@ export function HeaderBar({ store, mode, note, recording, state, rows, width }: 
   const choices = [
     state.mode === 'messages' ? 'rows: messages' : 'rows: frames',
     state.hideHeartbeats ? 'heartbeats hidden' : '',
-    `${formatCount(rows)} of ${formatCount(store.size)} events${store.evicted ? ` (${formatCount(store.evicted)} older not kept)` : ''}`,
+    `${formatCount(rows)} of ${formatCount(store.size)} events${store.evicted ? ` (${formatCount(store.evicted)} older not kept)` : ''}${store.notShownBytes ? ` · ${formatSize(store.notShownBytes)} not shown: the screen fell behind (all forwarded and recorded)` : ''}`,
   ].filter(Boolean);
   const filter = state.filterText ? `filter: ${state.filterText}` : '';
   const search = state.searchText ? `search: ${state.searchText}` : '';
