@@ -13,7 +13,8 @@
 // messages of each size), so that amqp-spy's JIT compilation is not counted against it.
 // With tmux installed, amqp-spy also runs with its terminal UI open (a 150x40 tmux pane), so
 // the cost of drawing is measured beside headless; BENCH_TUI_BASE=/path/to/other/dist/cli.js
-// adds that build's TUI too, for a same-run A/B.
+// adds that build's TUI too, and BENCH_BASE=/path/to/other/dist/cli.js that build headless, for
+// same-run A/Bs.
 // Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (3), BENCH_WARMUP (20000).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -161,6 +162,27 @@ async function startTargets() {
       fs.closeSync(out);
     },
   });
+  if (process.env.BENCH_BASE) {
+    // another build, headless, for a same-run A/B of the forwarding path
+    const basePort = await freePort();
+    const baseChild = spawn(
+      process.execPath,
+      [path.resolve(process.env.BENCH_BASE), '--listen', String(basePort), '--upstream', `${brokerHost}:${brokerPort}`],
+      {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      },
+    );
+    await waitForPort(basePort);
+    targets.push({
+      name: 'amqp-spy base',
+      port: basePort,
+      child: baseChild,
+      stop: async () => {
+        baseChild.kill('SIGINT');
+        await new Promise((r) => baseChild.on('exit', r));
+      },
+    });
+  }
   // the same with --record to a file on disk (targets: ≥ 0.7x amqp-spy's throughput, ≥ 100 MB/s written)
   const recordPort = await freePort();
   const recordFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.jsonl`);
@@ -295,6 +317,13 @@ if (spy && recorded) {
   console.log('\namqp-spy --record vs amqp-spy (targets: throughput ≥ 0.7x, recording written ≥ 100 MB/s):');
   console.log(
     `throughput 16 B: ${(recorded.small / spy.small).toFixed(3)}x   4 KB: ${(recorded.large / spy.large).toFixed(3)}x   (relay CPU ${recorded.cpuSmall.toFixed(1)} / ${recorded.cpuLarge.toFixed(1)} µs/msg)   file written at ${median(recordWriteMbPerSec).toFixed(1)} MB/s (median), ${fs.statSync(recordTarget.recordFile).size} bytes in all`,
+  );
+}
+const headlessBase = summary['amqp-spy base'];
+if (spy && headlessBase) {
+  console.log('\namqp-spy vs amqp-spy base, both headless (same-run A/B of the forwarding path):');
+  console.log(
+    `throughput 16 B: ${(spy.small / headlessBase.small).toFixed(3)}x   4 KB: ${(spy.large / headlessBase.large).toFixed(3)}x   relay CPU ${spy.cpuSmall.toFixed(1)} / ${spy.cpuLarge.toFixed(1)} vs ${headlessBase.cpuSmall.toFixed(1)} / ${headlessBase.cpuLarge.toFixed(1)} µs/msg   p99 ${spy.p99.toFixed(3)} vs ${headlessBase.p99.toFixed(3)} ms`,
   );
 }
 for (const name of ['amqp-spy TUI', 'amqp-spy TUI base']) {

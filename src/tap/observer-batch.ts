@@ -66,7 +66,7 @@ export class ObserverBatchWriter {
   take(): Uint8Array | undefined {
     if (this.used === 0) return undefined;
     const batch = this.buffer.subarray(0, this.used);
-    this.buffer = new Uint8Array(Math.max(this.initialSize, 0));
+    this.buffer = new Uint8Array(this.initialSize);
     this.view = new DataView(this.buffer.buffer);
     this.used = 0;
     return batch;
