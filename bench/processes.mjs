@@ -4,12 +4,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 
-/** The built-in broker alone (no tap, no output) in a child process; resolves once it listens. */
+/**
+ * The built-in broker alone (no tap, no output) in a child process; resolves once it listens.
+ * Its handshake timeout is a minute, not 10 s: a flood of 300 connections on a loaded 2-core
+ * machine can take longer than 10 s to open them all, which is not what a benchmark measures.
+ */
 export async function startBuiltInBroker() {
   const url = new URL('../dist/broker/broker-server.js', import.meta.url).href;
   const code = `
     const { startBroker } = await import(${JSON.stringify(url)});
-    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, handshakeTimeout: 60000 });
     process.stdout.write('PORT ' + b.address.port + '\\n');
     process.stdin.on('end', () => b.close().then(() => process.exit(0)));
     process.stdin.resume();

@@ -18,18 +18,21 @@ import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
  * the client on the same machine: on saturated cores the screen falls behind (and drops whole
  * frames for itself) rather than take CPU time from the traffic it shows.
  */
-const UI_THREAD_NICE = 10;
+const UI_THREAD_NICER = 10;
 
 /** Linux: nice applies per thread, and /proc/thread-self names this one. Elsewhere: as is. */
 function lowerThreadPriority(): void {
   try {
     const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0 && os.getPriority(tid) < UI_THREAD_NICE) os.setPriority(tid, UI_THREAD_NICE);
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, Math.min(19, os.getPriority(tid) + UI_THREAD_NICER));
   } catch {
     // no /proc, or not allowed: the UI runs at the session's priority
   }
 }
 lowerThreadPriority();
+
+/** Until when decoding waits for the screen to answer a key (performance.now() ms; 0: not). */
+let keyHeldUntil = 0;
 
 const port = parentPort!;
 const data = workerData as TuiWorkerData;
@@ -45,6 +48,8 @@ class LentStdout extends Writable {
   }
   override _write(chunk: string | Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     send({ type: 'stdout', data: typeof chunk === 'string' ? chunk : chunk.toString('utf8') });
+    // the screen has answered the last key: decoding may go on
+    keyHeldUntil = 0;
     callback();
   }
   resize(columns: number, rows: number): void {
@@ -83,11 +88,62 @@ const tui = openTui(data.bufferSize);
 const bus = new EventBus([tui.sink], sinkFailureNotices(notices.notice, ['the terminal UI']));
 const taps = createTapObserver(bus, { showSecrets: data.showSecrets, keepSecrets: false, keepUndecoded: true });
 
+/**
+ * Batches wait here and are decoded in slices of at most SLICE_MS, with the event loop's turn
+ * between slices: a key, a resize or a draw never waits behind the traffic queued before it.
+ * After a key, decoding waits until the screen has answered it (or KEY_HOLD_MS at most), so on
+ * a busy machine the little CPU time this thread gets goes to the key first.
+ */
+const waitingBatches: Uint8Array[] = [];
+let waitingHead = 0;
+let decodeScheduled = false;
+const SLICE_MS = 8;
+const KEY_HOLD_MS = 150;
+
+function scheduleDecode(): void {
+  if (decodeScheduled) return;
+  decodeScheduled = true;
+  const hold = keyHeldUntil - performance.now();
+  if (hold > 0) setTimeout(decodeSlice, hold);
+  else setImmediate(decodeSlice);
+}
+
+/** Decodes every waiting batch now: what follows (the session's end) must come after them. */
+function decodeAll(): void {
+  keyHeldUntil = 0;
+  while (waitingHead < waitingBatches.length) decodeNext();
+}
+
+function decodeNext(): void {
+  const batch = waitingBatches[waitingHead]!;
+  waitingBatches[waitingHead++] = EMPTY;
+  readObserverBatch(batch, taps);
+  send({ type: 'ack', length: batch.length });
+  if (waitingHead === waitingBatches.length) {
+    waitingBatches.length = 0;
+    waitingHead = 0;
+  }
+}
+
+function decodeSlice(): void {
+  decodeScheduled = false;
+  if (waitingBatches.length === 0) return; // decodeAll took them
+  if (performance.now() < keyHeldUntil) {
+    scheduleDecode();
+    return;
+  }
+  const sliceEnd = performance.now() + SLICE_MS;
+  do decodeNext();
+  while (waitingBatches.length > 0 && performance.now() < sliceEnd);
+  if (waitingBatches.length > 0) scheduleDecode();
+}
+const EMPTY = new Uint8Array(0);
+
 port.on('message', (message: ToTui) => {
   switch (message.type) {
     case 'batch':
-      readObserverBatch(message.batch, taps);
-      send({ type: 'ack', length: message.batch.length });
+      waitingBatches.push(message.batch);
+      scheduleDecode();
       break;
     case 'draw':
       stdout.columns = message.columns;
@@ -95,6 +151,7 @@ port.on('message', (message: ToTui) => {
       void draw(message.mode);
       break;
     case 'stdin':
+      keyHeldUntil = performance.now() + KEY_HOLD_MS;
       stdin.push(Buffer.from(message.data));
       break;
     case 'resize':
@@ -110,6 +167,7 @@ port.on('message', (message: ToTui) => {
       recording = message.recording;
       break;
     case 'quit-done':
+      decodeAll();
       quitDone?.();
       break;
     case 'abort':

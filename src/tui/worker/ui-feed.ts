@@ -10,8 +10,11 @@ import { nowMicros } from '../../events.js';
 import { ObserverBatchWriter } from '../../tap/observer-batch.js';
 import type { ByteObserver } from '../../source/byte-observer.js';
 
-/** A batch grows to this before it is sent without waiting for the timer. */
-const BATCH_BYTES = 256 * 1024;
+/**
+ * A batch grows to this before it is sent without waiting for the timer: small enough that the
+ * UI's thread, which decodes whole batches between its keys and draws, is never long inside one.
+ */
+const BATCH_BYTES = 64 * 1024;
 /** How long observer calls may wait to be sent in one batch (a screen refresh is ~16 ms). */
 const FLUSH_DELAY_MS = 5;
 

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// The TUI under a flood, through the real CLI in a real terminal (a 150x40 tmux pane): the
+// proxy with its UI open while 300 connections push 200 messages each (16 B..64 KB bodies)
+// through it. Measures what a user meets:
+// - key-to-screen latency: `m` (frames/messages) is sent every ~250 ms and the pane is read
+//   every 5 ms until its third line says the other mode; p50/p95/max, idle and under the flood;
+// - the whole process's peak RSS (VmHWM) with the default --buffer;
+// - the flood's duration with the TUI open beside the same flood through a headless proxy.
+// Upstream: AMQP_SPY_RABBITMQ_URL when set, else the built-in broker in a child process.
+// Options (env): FLOOD_CONNS (300), FLOOD_MSGS (200). Targets (issue #20): keys p95 <= 200 ms,
+// RSS < 300 MB. Numbers only; no assertions.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, hasTmux, startBuiltInBroker, waitForPort } from './processes.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist/cli.js');
+const CONNS = Number(process.env.FLOOD_CONNS ?? 300);
+const MSGS = Number(process.env.FLOOD_MSGS ?? 200);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+if (!hasTmux()) {
+  console.log('tui-flood-bench: tmux is not installed; skipped');
+  process.exit(0);
+}
+const builtIn = process.env.AMQP_SPY_RABBITMQ_URL ? undefined : await startBuiltInBroker();
+const broker = new URL(process.env.AMQP_SPY_RABBITMQ_URL ?? builtIn.url);
+const upstream = `${broker.hostname}:${broker.port || 5672}`;
+
+function status(pid, field) {
+  try {
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+const pane = (session) => spawnSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' }).stdout;
+const modeOf = (screen) => /rows: (frames|messages)/.exec(screen)?.[1];
+
+function runLoad(port) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'bench/flood-load.mjs'), String(port), String(CONNS), String(MSGS)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`flood-load exited ${code}`))));
+  });
+}
+
+/** Presses `m` and waits until the screen shows the other mode; resolves with the ms it took. */
+async function keyLatency(session) {
+  const before = modeOf(pane(session));
+  const started = performance.now();
+  spawnSync('tmux', ['send-keys', '-t', session, 'm']);
+  for (;;) {
+    const mode = modeOf(pane(session));
+    if (mode !== undefined && mode !== before) return performance.now() - started;
+    if (performance.now() - started > 30_000) return Infinity;
+    await sleep(5);
+  }
+}
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+};
+const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'none');
+
+// headless first: the flood's duration with nothing drawn
+const headlessPort = await freePort();
+const headless = spawn(process.execPath, [cli, '--no-tui', '--listen', String(headlessPort), '--upstream', upstream], {
+  stdio: ['ignore', 'ignore', 'ignore'],
+});
+await waitForPort(headlessPort);
+const headlessRun = await runLoad(headlessPort);
+const headlessHwm = status(headless.pid, 'VmHWM');
+headless.kill('SIGINT');
+
+const port = await freePort();
+const session = `amqp-spy-flood-${process.pid}`;
+spawnSync('tmux', [
+  'new-session',
+  '-d',
+  '-s',
+  session,
+  '-x',
+  '150',
+  '-y',
+  '40',
+  `exec ${process.execPath} ${process.env.FLOOD_NODE_FLAGS ?? ''} ${cli} --listen ${port} --upstream ${upstream}`,
+]);
+const pid = Number(spawnSync('tmux', ['list-panes', '-t', session, '-F', '#{pane_pid}'], { encoding: 'utf8' }).stdout.trim());
+await waitForPort(port);
+// the UI's thread starts drawing a little after the port opens
+for (let i = 0; i < 200 && modeOf(pane(session)) === undefined; i++) await sleep(25);
+await sleep(500);
+
+const idle = [];
+for (let i = 0; i < 10; i++) {
+  idle.push(await keyLatency(session));
+  await sleep(100);
+}
+
+let flooding = true;
+let peakRss = 0;
+const rssPoll = setInterval(() => {
+  peakRss = Math.max(peakRss, status(pid, 'VmRSS'));
+}, 50);
+const load = runLoad(port).finally(() => {
+  flooding = false;
+});
+const underFlood = [];
+await sleep(300);
+while (flooding) {
+  underFlood.push(await keyLatency(session));
+  await sleep(200 + Math.random() * 100);
+}
+const tuiRun = await load;
+clearInterval(rssPoll);
+const hwm = status(pid, 'VmHWM');
+const header = pane(session).split('\n').slice(0, 3).join('\n');
+spawnSync('tmux', ['send-keys', '-t', session, 'q']);
+await sleep(1500);
+spawnSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });
+builtIn?.stop?.();
+
+const mb = (x) => `${x.toFixed(0)} MB`;
+console.log(`\nTUI under a flood: ${CONNS} connections x ${MSGS} messages (16 B..64 KB), upstream ${builtIn ? 'the built-in broker' : 'RabbitMQ'}`);
+console.log(
+  `flood duration: headless ${headlessRun.seconds.toFixed(2)} s, TUI ${tuiRun.seconds.toFixed(2)} s (headless/TUI ${(headlessRun.seconds / tuiRun.seconds).toFixed(2)}x)`,
+);
+console.log(`key to screen, idle (n=${idle.length}): p50 ${ms(quantile(idle, 0.5))}, p95 ${ms(quantile(idle, 0.95))}`);
+console.log(
+  `key to screen, flood (n=${underFlood.length}): p50 ${ms(quantile(underFlood, 0.5))}, p95 ${ms(quantile(underFlood, 0.95))}, max ${ms(Math.max(...underFlood))}  (target p95 <= 200 ms)`,
+);
+console.log(`peak RSS with the TUI: ${mb(Math.max(peakRss, hwm))} (target < 300 MB); headless ${mb(headlessHwm)}`);
+console.log(`header at the end:\n${header}`);
+process.exit(0);
