@@ -77,7 +77,7 @@ const program = new Command()
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
-    'the most events the terminal UI keeps; the oldest also leave once the kept ones would take 256 MiB of memory (decoded form counted); never the recording',
+    'the most events the terminal UI keeps; the oldest also leave once the kept ones would take 32 MiB of memory (decoded form counted); never the recording',
     '100000',
   )
   .action(async (opts: RootOptions) => {
@@ -95,7 +95,7 @@ program
   .option('--json', 'print events as NDJSON (the recording schema)')
   .option('--frames', 'print every frame, instead of one line per message for content frames')
   .option('--no-tui', 'print to stdout instead of opening the terminal UI')
-  .option('--buffer <events>', 'the most events the terminal UI keeps (and at most 256 MiB of memory)', '100000')
+  .option('--buffer <events>', 'the most events the terminal UI keeps (and at most 32 MiB of memory)', '100000')
   .option('--speed <factor>', 'replay in real time scaled by this factor (default: all at once; with --to, as recorded: 1)')
   .option('--filter <expr>', 'show only matching events, e.g. "method:basic.publish conn:3 rk:order.*"')
   .option('--lenient', 'skip corrupt lines with a warning instead of stopping')
