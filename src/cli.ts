@@ -32,6 +32,7 @@ interface RootOptions {
   maxConnections?: string;
   allowRemoteGuest?: boolean;
   maxMemory?: string;
+  definitions?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -62,6 +63,10 @@ const program = new Command()
   .option(
     '--max-memory <bytes>',
     "with --standalone: V8 heap + buffer memory above which publishers are blocked (connection.blocked), as RabbitMQ's memory alarm (default 40% of RAM; the heap above 60% of its limit blocks them too)",
+  )
+  .option(
+    '--definitions <file>',
+    "with --standalone: load RabbitMQ's definitions export (vhosts, users, permissions, exchanges, queues, bindings); what it cannot apply is listed",
   )
   .option(
     '--handshake-timeout <ms>',
@@ -187,6 +192,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
       [opts.maxConnections !== undefined, '--max-connections'],
       [opts.allowRemoteGuest === true, '--allow-remote-guest'],
       [opts.maxMemory !== undefined, '--max-memory'],
+      [opts.definitions !== undefined, '--definitions'],
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
@@ -234,6 +240,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(maxMemory !== undefined ? { maxMemory } : {}),
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+    ...(opts.definitions !== undefined ? { definitions: opts.definitions } : {}),
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
     recordSecrets: opts.recordSecrets ?? false,

@@ -130,6 +130,8 @@ export interface StandaloneSessionOptions {
   readonly handshakeTimeoutMs?: number;
   readonly maxConnections?: number;
   readonly maxMemory?: number;
+  /** a RabbitMQ definitions file to load at start (--definitions) */
+  readonly definitionsFile?: string;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -151,6 +153,8 @@ export interface StandaloneSession extends RunningSession {
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
 export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<StandaloneSession> {
   const { startBroker } = await import('../broker/broker-server.js');
+  // read before anything listens: a bad file fails the start with one line
+  const definitions = options.definitionsFile !== undefined ? await readDefinitionsFile(options.definitionsFile) : undefined;
   const slow = [options.recorder, options.output].filter((s) => s !== undefined);
   const recorder = slow.length > 1 ? anyOverloaded(slow) : slow[0];
   // the broker exists by the time a connection reports data
@@ -164,6 +168,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
+    ...(definitions !== undefined ? { definitions, definitionsSource: options.definitionsFile } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
     onNotice: options.notice,
@@ -175,4 +180,20 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     users: [...broker.broker.users.keys()],
     vhosts: [...broker.broker.vhosts()].map((v) => v.name),
   };
+}
+
+/** The parsed JSON of a definitions file; unreadable or not JSON → DefinitionsError (exit 2). */
+async function readDefinitionsFile(path: string): Promise<unknown> {
+  const { DefinitionsError } = await import('../broker/definitions.js');
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new DefinitionsError(`--definitions ${path}`, 'the file', describeFsError(error));
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new DefinitionsError(path, 'the file', `is not JSON (${(error as Error).message})`);
+  }
 }

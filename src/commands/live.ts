@@ -28,6 +28,8 @@ export interface LiveOptions {
   readonly maxConnections?: number;
   readonly maxMemory?: number;
   readonly handshakeTimeoutMs?: number;
+  /** a RabbitMQ definitions file the built-in broker loads at start */
+  readonly definitions?: string;
   /** events the TUI keeps (--buffer) */
   readonly bufferSize: number;
   /** a file, a FIFO, or - for stdout */
@@ -130,6 +132,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
         ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
         ...(maxConnections !== undefined ? { maxConnections } : {}),
         ...(maxMemory !== undefined ? { maxMemory } : {}),
+        ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
         ...secrets,
         ...(recorder ? { recorder } : {}),
         ...(printer ? { output: printer } : {}),
