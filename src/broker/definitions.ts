@@ -10,7 +10,7 @@ import { AmqpError } from './amqp-error.js';
 import type { Broker, UserEntry } from './broker.js';
 import { checkExchangeType, EXCHANGE_TYPES } from './exchange-types.js';
 import { amqpStringText, lookup } from './field-values.js';
-import { jsonToTable, jsonTypeName, tableToJson, type Json } from './json-fields.js';
+import { jsonToTable, jsonTypeName, argumentsJson, type Json } from './json-fields.js';
 import { DEFAULT_HASHING_ALGORITHM, decodePasswordHash, hashPassword, isHashingAlgorithm, type HashingAlgorithm } from './password-hash.js';
 import { validateQueueArguments } from './queue-arguments.js';
 
@@ -423,6 +423,18 @@ export function applyDefinitions(broker: Broker, defs: ParsedDefinitions, source
   return report;
 }
 
+/** One salted hash per plain-password user, so repeated exports (GET /api/users) agree. */
+const plainHashes = new WeakMap<UserEntry, string>();
+
+function plainHash(u: UserEntry): string {
+  let h = plainHashes.get(u);
+  if (h === undefined) {
+    h = hashPassword(u.password ?? '');
+    plainHashes.set(u, h);
+  }
+  return h;
+}
+
 /** The broker's definitions; with `vhost`, the per-vhost form (no users, no vhost fields), as GET /api/definitions/{vhost}. */
 export function exportDefinitions(broker: Broker, vhost?: string): DefinitionsJson {
   const vhosts = [...broker.vhosts()].filter((v) => vhost === undefined || v.name === vhost);
@@ -435,7 +447,7 @@ export function exportDefinitions(broker: Broker, vhost?: string): DefinitionsJs
       if (q.exclusive) continue; // RabbitMQ leaves out exclusive queues: they die with their connection
       // `type` as rabbitmqctl export_definitions writes it (the management API's export omits it)
       const type = q.settings.queueType;
-      queues.push(withVhost(v.name, { name: q.name, durable: q.durable, auto_delete: q.autoDelete, arguments: tableToJson(q.arguments), type }));
+      queues.push(withVhost(v.name, { name: q.name, durable: q.durable, auto_delete: q.autoDelete, arguments: argumentsJson(q.arguments), type }));
     }
     for (const x of v.exchanges()) {
       if (x.name === '' || x.name.startsWith('amq.')) continue;
@@ -446,7 +458,7 @@ export function exportDefinitions(broker: Broker, vhost?: string): DefinitionsJs
           durable: x.durable,
           auto_delete: x.autoDelete,
           internal: x.internal,
-          arguments: tableToJson(x.arguments),
+          arguments: argumentsJson(x.arguments),
         }),
       );
     }
@@ -459,7 +471,7 @@ export function exportDefinitions(broker: Broker, vhost?: string): DefinitionsJs
           destination: b.destination,
           destination_type: b.destinationKind,
           routing_key: b.routingKey,
-          arguments: tableToJson(b.arguments),
+          arguments: argumentsJson(b.arguments),
         }),
       );
     }
@@ -469,7 +481,7 @@ export function exportDefinitions(broker: Broker, vhost?: string): DefinitionsJs
   const permissions: Json[] = [];
   for (const [name, u] of broker.users) {
     // plain passwords leave as a salted hash, as RabbitMQ stores them
-    const hash = u.hash ?? { algorithm: DEFAULT_HASHING_ALGORITHM, text: u.password === undefined ? '' : hashPassword(u.password) };
+    const hash = u.hash ?? { algorithm: DEFAULT_HASHING_ALGORITHM, text: u.password === undefined ? '' : plainHash(u) };
     users.push({ name, password_hash: hash.text, hashing_algorithm: hash.algorithm, tags: [...u.tags], limits: {} });
     for (const v of vhosts)
       if (u.vhosts === undefined || u.vhosts.has(v.name)) permissions.push({ user: name, vhost: v.name, configure: '.*', write: '.*', read: '.*' });

@@ -3,7 +3,7 @@
 // tables, null void (rabbit_mgmt_format / rabbit_misc:json_to_amqp_table).
 
 import type { FieldTable, FieldValue } from '../decoder/types.js';
-import { amqpStringText } from './field-values.js';
+import { amqpStringText, sortedEntries } from './field-values.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -70,4 +70,9 @@ export function jsonTypeName(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   const t = typeof v;
   return t === 'object' ? 'an object' : `a ${t}`;
+}
+
+/** Declaration arguments as RabbitMQ shows them: it keeps them sorted by key. */
+export function argumentsJson(t: FieldTable | undefined): { [key: string]: Json } {
+  return tableToJson(t === undefined ? undefined : { entries: sortedEntries(t) });
 }

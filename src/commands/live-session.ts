@@ -4,7 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { BrokerUser } from '../broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from '../events.js';
-import type { ListenAddress, UpstreamAddress } from '../source/address.js';
+import type { RunningManagement } from '../management/management-server.js';
+import { isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { ProxyServer, type Endpoint } from '../proxy/proxy-server.js';
 import { describeFsError } from '../source/errno.js';
 import type { ByteObserver } from '../source/byte-observer.js';
@@ -132,6 +133,8 @@ export interface StandaloneSessionOptions {
   readonly maxMemory?: number;
   /** a RabbitMQ definitions file to load at start (--definitions) */
   readonly definitionsFile?: string;
+  /** serve the management HTTP API there (--management) */
+  readonly management?: ListenAddress;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -148,6 +151,8 @@ export interface StandaloneSession extends RunningSession {
   /** the users by name (never their passwords) and the virtual hosts, for banners */
   readonly users: readonly string[];
   readonly vhosts: readonly string[];
+  /** where the management API listens, when asked for */
+  readonly management?: { readonly host: string; readonly port: number };
 }
 
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
@@ -173,12 +178,28 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     onWarning: (message) => options.notice(`warning: ${message}`),
     onNotice: options.notice,
   });
+  let management: RunningManagement | undefined;
+  if (options.management !== undefined) {
+    const { startManagement } = await import('../management/management-server.js');
+    try {
+      management = await startManagement({ listen: options.management, broker, notice: options.notice });
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
+    if (!isLoopbackAddress(options.management.host))
+      options.notice(`warning: the management API listens on ${options.management.host}: its basic auth crosses the network in clear (no TLS)`);
+  }
   return {
     address: { address: broker.address.host, port: broker.address.port },
     sinkFailures: () => bus.failures,
-    stop: () => broker.close(),
+    stop: async () => {
+      await management?.close();
+      await broker.close();
+    },
     users: [...broker.broker.users.keys()],
     vhosts: [...broker.broker.vhosts()].map((v) => v.name),
+    ...(management !== undefined ? { management: management.address } : {}),
   };
 }
 
