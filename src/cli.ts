@@ -11,6 +11,8 @@ import { VERSION } from './version.js';
 
 const PROXY_LISTEN_PORT = 5673;
 const STANDALONE_LISTEN_PORT = 5672;
+/** RabbitMQ's management plugin port. */
+const MANAGEMENT_PORT = 15672;
 
 interface RootOptions {
   listen?: string;
@@ -32,6 +34,8 @@ interface RootOptions {
   maxConnections?: string;
   allowRemoteGuest?: boolean;
   maxMemory?: string;
+  definitions?: string;
+  management?: string | true;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -62,6 +66,14 @@ const program = new Command()
   .option(
     '--max-memory <bytes>',
     "with --standalone: V8 heap + buffer memory above which publishers are blocked (connection.blocked), as RabbitMQ's memory alarm (default 40% of RAM; the heap above 60% of its limit blocks them too)",
+  )
+  .option(
+    '--definitions <file>',
+    "with --standalone: load RabbitMQ's definitions export (vhosts, users, permissions, exchanges, queues, bindings); what it cannot apply is listed",
+  )
+  .option(
+    '--management [address]',
+    "with --standalone: serve a subset of RabbitMQ's management HTTP API (port or host:port, default 127.0.0.1:15672; basic auth with the broker's users)",
   )
   .option(
     '--handshake-timeout <ms>',
@@ -187,6 +199,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
       [opts.maxConnections !== undefined, '--max-connections'],
       [opts.allowRemoteGuest === true, '--allow-remote-guest'],
       [opts.maxMemory !== undefined, '--max-memory'],
+      [opts.definitions !== undefined, '--definitions'],
+      [opts.management !== undefined, '--management'],
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --standalone only`);
     }
@@ -220,6 +234,10 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     if (opts.maxConnections !== undefined) maxConnections = parseInteger('--max-connections', opts.maxConnections, 1, 0xffffffff, 'a number of connections');
     if (opts.maxMemory !== undefined) maxMemory = parseInteger('--max-memory', opts.maxMemory, 1, Number.MAX_SAFE_INTEGER, 'a number of bytes');
   }
+  const management =
+    opts.management === undefined
+      ? undefined
+      : parseListenAddress(opts.management === true ? String(MANAGEMENT_PORT) : opts.management, MANAGEMENT_PORT, '--management');
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   return {
@@ -234,6 +252,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(maxMemory !== undefined ? { maxMemory } : {}),
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+    ...(opts.definitions !== undefined ? { definitions: opts.definitions } : {}),
+    ...(management !== undefined ? { management } : {}),
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
     recordSecrets: opts.recordSecrets ?? false,

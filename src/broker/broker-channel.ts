@@ -68,9 +68,11 @@ function integerArg(table: FieldTable, key: string): number | undefined {
 }
 
 /** A consumer as the queue sees it; deliveries go straight to the channel. */
-class ChannelConsumer implements QueueConsumer {
+export class ChannelConsumer implements QueueConsumer {
   /** false until consume-ok is sent, so no delivery overtakes it */
   active = false;
+  /** basic.consume's arguments (the management API lists them) */
+  arguments: FieldTable = { entries: [] };
   readonly tagLength: number;
   constructor(
     readonly channel: BrokerChannel,
@@ -397,6 +399,7 @@ export class BrokerChannel implements ChannelContext {
     if (this.consumers.has(tag)) throw AmqpError.of('NOT_ALLOWED', `attempt to reuse consumer tag '${tag}'`);
     const priority = integerArg(d.arguments, 'x-priority') ?? 0;
     const c = new ChannelConsumer(this, tag, queue, d['no-ack'], d.exclusive, priority, this.prefetchConsumer);
+    c.arguments = d.arguments;
     queue.consume(c); // may throw 403 (exclusive); delivers nothing while inactive
     this.consumers.set(tag, c);
     if (!d.nowait) this.send('basic.consume-ok', { 'consumer-tag': tag });
@@ -478,6 +481,29 @@ export class BrokerChannel implements ChannelContext {
 
   get transactional(): boolean {
     return this.tx;
+  }
+
+  // ---- what the management API lists ----
+
+  consumerList(): IterableIterator<ChannelConsumer> {
+    return this.consumers.values();
+  }
+
+  /** basic.qos prefetch for consumers started next (global=false) */
+  get prefetchCount(): number {
+    return this.prefetchConsumer;
+  }
+
+  get globalPrefetchCount(): number {
+    return this.prefetchGlobal;
+  }
+
+  get unackedCount(): number {
+    return this.tracker.unackedCount;
+  }
+
+  get closing(): boolean {
+    return this.state !== 'open';
   }
 
   selectConfirm(): void {

@@ -72,6 +72,10 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
   vhost: VirtualHost | undefined = undefined;
   user = '';
   capabilities: ClientCapabilities = NO_CAPABILITIES;
+  /** start-ok's client-properties (the management API shows them) */
+  clientProperties: FieldTable | undefined = undefined;
+  /** ms since the epoch, as RabbitMQ's connected_at */
+  readonly connectedAt = Date.now();
 
   /**
    * tune-ok's frame-max applies from the next frame, in the chunk that carries it too (a
@@ -129,6 +133,21 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
       this.closeReason ??= e.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: e.code ?? e.message };
     });
     socket.on('close', () => this.onSocketClosed());
+  }
+
+  // ---- what the management API lists ----
+
+  channelList(): IterableIterator<BrokerChannel> {
+    return this.channels.values();
+  }
+
+  get authMechanism(): string {
+    return this.mechanism;
+  }
+
+  /** the frame-max agreed in tune-ok (before it, the handshake's limit) */
+  get frameMax(): number {
+    return this.parser.frameMax - FRAME_SIZE_FUDGE;
   }
 
   // ---- input ----
@@ -348,6 +367,7 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
 
   private startOk(args: MethodArgs<'connection.start-ok'>): void {
     const clientProps = args['client-properties'];
+    this.clientProperties = clientProps;
     const caps = tableGet(clientProps, 'capabilities');
     const capTable = caps !== undefined && caps.type === 'F' ? caps.value : undefined;
     this.capabilities = {

@@ -13,6 +13,8 @@ export interface RunningBroker {
   readonly broker: Broker;
   /** open client connections */
   readonly connectionCount: number;
+  /** the open client connections (the management API lists them) */
+  connections(): IterableIterator<BrokerConnection>;
   /** Stops listening, closes every connection (CONNECTION_FORCED) and resolves when done. */
   close(): Promise<void>;
   /**
@@ -35,6 +37,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const warn = options.onWarning ?? ((m: string) => process.stderr.write(`amqp-spy: warning: ${m}\n`));
   broker.onInternalError = (e) => warn(`broker internal error: ${e instanceof Error ? e.message : String(e)}`);
   broker.onNotice = options.onNotice ?? ((m: string) => process.stderr.write(`amqp-spy: ${m}\n`));
+  for (const line of broker.definitionsReport) warn(line);
 
   server.on('connection', (socket) => {
     const id = nextId++;
@@ -100,6 +103,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     get connectionCount() {
       return connections.size;
     },
+    connections: () => connections.values(),
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(memoryTimer);

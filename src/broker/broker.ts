@@ -3,15 +3,19 @@
 
 import type { ContentProperties } from '../decoder/types.js';
 import type { ByteObserver } from '../source/byte-observer.js';
-import { MemoryMonitor } from './memory-monitor.js';
-import { VirtualHost } from './vhost.js';
 import { AmqpSpyError } from '../errors.js';
+import { applyDefinitions, exportDefinitions, parseDefinitions, type DefinitionsJson } from './definitions.js';
+import { MemoryMonitor } from './memory-monitor.js';
+import { checkPasswordHash, type HashingAlgorithm } from './password-hash.js';
+import { VirtualHost } from './vhost.js';
 
 export interface BrokerUser {
   readonly name: string;
   readonly password: string;
   /** the vhosts it may open; absent: every vhost */
   readonly vhosts?: readonly string[];
+  /** RabbitMQ's user tags; absent: `administrator` (see UserEntry.tags) */
+  readonly tags?: readonly string[];
 }
 
 export interface BrokerOptions {
@@ -49,6 +53,15 @@ export interface BrokerOptions {
    * V8's old generation limit blocks them too, whatever this says.
    */
   readonly maxMemory?: number;
+  /**
+   * RabbitMQ's definitions export (the parsed JSON of `rabbitmqctl export_definitions`): its
+   * vhosts, users, permissions, exchanges, queues and bindings are loaded at start; what the
+   * broker does not support is listed in `Broker.definitionsReport`. Invalid: DefinitionsError.
+   * Users and vhosts in it replace the default guest and `/` unless `users`/`vhosts` are given too.
+   */
+  readonly definitions?: unknown;
+  /** names the definitions in error lines and reports (a file path); default `definitions` */
+  readonly definitionsSource?: string;
   /** sees every byte received and sent, like the proxy's observer */
   readonly observer?: ByteObserver;
   /** ms clock for TTLs (tests may pass a fake one); default Date.now */
@@ -126,14 +139,26 @@ function checkInteger(option: string, value: number, min: number, max: number): 
   return value;
 }
 
-interface UserEntry {
-  readonly password: string;
+export interface UserEntry {
+  /** the plain password (users given as options) */
+  readonly password?: string;
+  /** a stored hash instead (users from definitions): RabbitMQ's `password_hash`, decoded */
+  readonly hash?: { readonly algorithm: HashingAlgorithm; readonly bytes: Uint8Array; readonly text: string };
   /** undefined: every vhost */
   readonly vhosts: ReadonlySet<string> | undefined;
+  /**
+   * RabbitMQ's tags. Users given as options have no tag model on the command line, so they
+   * count as `administrator` (as RabbitMQ's guest); users from definitions keep theirs.
+   */
+  readonly tags: readonly string[];
 }
 
 export class Broker {
   readonly users: ReadonlyMap<string, UserEntry>;
+  /** what the definitions asked for that the broker did not apply, one line each */
+  readonly definitionsReport: readonly string[];
+  private readonly userMap: Map<string, UserEntry>;
+  private readonly vhostDescriptions = new Map<string, string>();
   readonly allowRemoteGuest: boolean;
   readonly maxMessageSize: number;
   readonly heartbeat: number;
@@ -160,8 +185,12 @@ export class Broker {
   private expiryCheckScheduled = false;
 
   constructor(options: Omit<BrokerOptions, 'listen' | 'observer'> = {}) {
-    const users = options.users ?? [DEFAULT_USER];
-    const vhostNames = options.vhosts ?? ['/'];
+    const source = options.definitionsSource ?? 'definitions';
+    const defs = options.definitions === undefined ? undefined : parseDefinitions(options.definitions, source);
+    // as RabbitMQ: definitions loaded at boot replace the default user and vhost
+    const users = options.users ?? (defs !== undefined && defs.users.length > 0 ? [] : [DEFAULT_USER]);
+    const vhostNames = [...(options.vhosts ?? (defs !== undefined && defs.vhosts.length > 0 ? [] : ['/']))];
+    for (const v of defs?.vhosts ?? []) if (!vhostNames.includes(v.name)) vhostNames.push(v.name);
     const map = new Map<string, UserEntry>();
     for (const u of users) {
       if (u.name === '') throw new BrokerOptionError('--user', 'the user name is empty');
@@ -169,8 +198,9 @@ export class Broker {
         if (!vhostNames.includes(v))
           throw new BrokerOptionError('--user', `user '${u.name}' is given vhost '${v}', which the broker does not have (add --vhost ${v})`);
       }
-      map.set(u.name, { password: u.password, vhosts: u.vhosts === undefined ? undefined : new Set(u.vhosts) });
+      map.set(u.name, { password: u.password, vhosts: u.vhosts === undefined ? undefined : new Set(u.vhosts), tags: u.tags ?? ['administrator'] });
     }
+    this.userMap = map;
     this.users = map;
     this.allowRemoteGuest = options.allowRemoteGuest ?? false;
     this.maxMessageSize = checkInteger('--max-message-size', options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_SIZE_LIMIT);
@@ -184,10 +214,41 @@ export class Broker {
     for (const name of vhostNames) {
       this.vhostMap.set(name, new VirtualHost({ name, now: this.now }));
     }
+    this.definitionsReport = defs === undefined ? [] : applyDefinitions(this, defs, source);
   }
 
   vhost(name: string): VirtualHost | undefined {
     return this.vhostMap.get(name);
+  }
+
+  /** Adds a virtual host (definitions, the management API); an existing one is kept as it is. */
+  addVhost(name: string, description?: string): VirtualHost {
+    let v = this.vhostMap.get(name);
+    if (v === undefined) {
+      v = new VirtualHost({ name, now: this.now });
+      this.vhostMap.set(name, v);
+    }
+    if (description !== undefined) this.vhostDescriptions.set(name, description);
+    return v;
+  }
+
+  vhostDescription(name: string): string {
+    return this.vhostDescriptions.get(name) ?? (name === '/' ? 'Default virtual host' : '');
+  }
+
+  /** Adds or replaces a user (definitions). */
+  setUser(name: string, entry: UserEntry): void {
+    this.userMap.set(name, entry);
+  }
+
+  /** Loads more definitions into the running broker (POST /api/definitions); returns the report lines. */
+  importDefinitions(json: unknown, source = 'definitions', vhost?: string): string[] {
+    return applyDefinitions(this, parseDefinitions(json, source, vhost), source);
+  }
+
+  /** Everything the broker holds in RabbitMQ's definitions format (what `rabbitmqctl import_definitions` reads). */
+  definitions(vhost?: string): DefinitionsJson {
+    return exportDefinitions(this, vhost);
   }
 
   vhosts(): IterableIterator<VirtualHost> {
@@ -219,7 +280,9 @@ export class Broker {
   refusal(user: string, password: string): string | undefined {
     const expected = this.users.get(user);
     if (expected === undefined) return `no user '${user}' on this broker`;
-    return expected.password === password ? undefined : `wrong password for user '${user}'`;
+    if (expected.password !== undefined) return expected.password === password ? undefined : `wrong password for user '${user}'`;
+    if (expected.hash === undefined || expected.hash.bytes.length === 0) return `user '${user}' has no password (an empty password_hash)`;
+    return checkPasswordHash(expected.hash.algorithm, expected.hash.bytes, password) ? undefined : `wrong password for user '${user}'`;
   }
 
   /** `guest`, `ann, bob`: the users by name (never their passwords), for notices and banners. */

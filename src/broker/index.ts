@@ -1,6 +1,7 @@
 // The broker model's public surface, for the protocol layer and the CLI.
 
 export { AmqpError, ReplyCode, isHardReplyCode, resourceName, type ReplyCodeName } from './amqp-error.js';
+export { DefinitionsError, RABBITMQ_COMPAT_VERSION, type DefinitionsJson } from './definitions.js';
 export { deadLetterMessage, isDeadLetterCycle, type DeadLetterReason } from './dead-letter.js';
 export { DeliveryTracker } from './delivery-tracker.js';
 export { Exchange, type Binding, type DestinationKind, type ExchangeProperties } from './exchange.js';

@@ -159,6 +159,18 @@ export class Queue {
     return this.consumers.length;
   }
 
+  /** body bytes of the unacknowledged messages (the management API's message_bytes_unacknowledged) */
+  get unackedBytes(): number {
+    let n = 0;
+    for (const u of this.unacked.values()) n += u.entry.size;
+    return n;
+  }
+
+  /** the consumer that gets the messages of a single-active-consumer queue, if any */
+  get singleActiveConsumerTag(): string | undefined {
+    return this.settings.singleActiveConsumer ? this.registration[0]?.consumer.tag : undefined;
+  }
+
   /** The ready messages in delivery order (inspection, tests). */
   readyMessages(): IterableIterator<QueueEntry> {
     return this.ready[Symbol.iterator]();

@@ -4,7 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { BrokerUser } from '../broker/broker.js';
 import { EventBus, sinkFailureNotices, type EventSink } from '../events.js';
-import type { ListenAddress, UpstreamAddress } from '../source/address.js';
+import type { RunningManagement } from '../management/management-server.js';
+import { isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { ProxyServer, type Endpoint } from '../proxy/proxy-server.js';
 import { describeFsError } from '../source/errno.js';
 import type { ByteObserver } from '../source/byte-observer.js';
@@ -130,6 +131,10 @@ export interface StandaloneSessionOptions {
   readonly handshakeTimeoutMs?: number;
   readonly maxConnections?: number;
   readonly maxMemory?: number;
+  /** a RabbitMQ definitions file to load at start (--definitions) */
+  readonly definitionsFile?: string;
+  /** serve the management HTTP API there (--management) */
+  readonly management?: ListenAddress;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -146,11 +151,15 @@ export interface StandaloneSession extends RunningSession {
   /** the users by name (never their passwords) and the virtual hosts, for banners */
   readonly users: readonly string[];
   readonly vhosts: readonly string[];
+  /** where the management API listens, when asked for */
+  readonly management?: { readonly host: string; readonly port: number };
 }
 
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
 export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<StandaloneSession> {
   const { startBroker } = await import('../broker/broker-server.js');
+  // read before anything listens: a bad file fails the start with one line
+  const definitions = options.definitionsFile !== undefined ? await readDefinitionsFile(options.definitionsFile) : undefined;
   const slow = [options.recorder, options.output].filter((s) => s !== undefined);
   const recorder = slow.length > 1 ? anyOverloaded(slow) : slow[0];
   // the broker exists by the time a connection reports data
@@ -164,15 +173,48 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
+    ...(definitions !== undefined ? { definitions, definitionsSource: options.definitionsFile } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
     onNotice: options.notice,
   });
+  let management: RunningManagement | undefined;
+  if (options.management !== undefined) {
+    const { startManagement } = await import('../management/management-server.js');
+    try {
+      management = await startManagement({ listen: options.management, broker, notice: options.notice });
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
+    if (!isLoopbackAddress(options.management.host))
+      options.notice(`warning: the management API listens on ${options.management.host}: its basic auth crosses the network in clear (no TLS)`);
+  }
   return {
     address: { address: broker.address.host, port: broker.address.port },
     sinkFailures: () => bus.failures,
-    stop: () => broker.close(),
+    stop: async () => {
+      await management?.close();
+      await broker.close();
+    },
     users: [...broker.broker.users.keys()],
     vhosts: [...broker.broker.vhosts()].map((v) => v.name),
+    ...(management !== undefined ? { management: management.address } : {}),
   };
+}
+
+/** The parsed JSON of a definitions file; unreadable or not JSON → DefinitionsError (exit 2). */
+async function readDefinitionsFile(path: string): Promise<unknown> {
+  const { DefinitionsError } = await import('../broker/definitions.js');
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new DefinitionsError(`--definitions ${path}`, 'the file', describeFsError(error));
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new DefinitionsError(path, 'the file', `is not JSON (${(error as Error).message})`);
+  }
 }

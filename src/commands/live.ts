@@ -28,6 +28,10 @@ export interface LiveOptions {
   readonly maxConnections?: number;
   readonly maxMemory?: number;
   readonly handshakeTimeoutMs?: number;
+  /** a RabbitMQ definitions file the built-in broker loads at start */
+  readonly definitions?: string;
+  /** where the built-in broker serves its management HTTP API (--management) */
+  readonly management?: ListenAddress;
   /** events the TUI keeps (--buffer) */
   readonly bufferSize: number;
   /** a file, a FIFO, or - for stdout */
@@ -109,7 +113,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
     ...(tui ? { watchers: [tui.observer] } : {}),
   };
   // who may log in where: users by name only, never their passwords
-  const logins = (s: StandaloneSession) => `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}`;
+  const logins = (s: StandaloneSession) =>
+    `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}${s.management ? ` · management API http://${formatHostPort(s.management.host, s.management.port)}/api/` : ''}`;
   let standalone: StandaloneSession | undefined;
   const session = upstream
     ? await startProxySession({
@@ -130,6 +135,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
         ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
         ...(maxConnections !== undefined ? { maxConnections } : {}),
         ...(maxMemory !== undefined ? { maxMemory } : {}),
+        ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
+        ...(options.management !== undefined ? { management: options.management } : {}),
         ...secrets,
         ...(recorder ? { recorder } : {}),
         ...(printer ? { output: printer } : {}),

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { BrokerOptionError } from '../../src/broker/broker.js';
+import { DefinitionsError } from '../../src/broker/definitions.js';
 import { DecodeFileError, InputFileError } from '../../src/commands/decode.js';
 import { ReplayTargetError } from '../../src/commands/replay-to/replay-connection.js';
 import { CaFileError } from '../../src/commands/live-session.js';
@@ -25,6 +26,7 @@ describe('user errors', () => {
       [new RecordingError('f', 1, 'x'), 2],
       [new FilterSyntaxError('x', 0, 'bad'), 2],
       [new BrokerOptionError('--user', 'x'), 2],
+      [new DefinitionsError('defs.json', 'queues[0]', 'x'), 2],
       [new ListenError('127.0.0.1', 5672, 'EADDRINUSE', 'address already in use'), 1],
       [new RecordingWriteError('f', 'ENOSPC', 'x'), 1],
       [new RecordingLinkError('f', 'target', undefined), 2],
