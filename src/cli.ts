@@ -13,6 +13,8 @@ const PROXY_LISTEN_PORT = 5673;
 const STANDALONE_LISTEN_PORT = 5672;
 /** RabbitMQ's management plugin port. */
 const MANAGEMENT_PORT = 15672;
+/** The port Prometheus exporters conventionally take first (OpenTelemetry's Prometheus exporter). */
+const METRICS_PORT = 9464;
 
 interface RootOptions {
   listen?: string;
@@ -36,6 +38,7 @@ interface RootOptions {
   maxMemory?: string;
   definitions?: string;
   management?: string | true;
+  metrics?: string | true;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -74,6 +77,10 @@ const program = new Command()
   .option(
     '--management [address]',
     "with --standalone: serve a subset of RabbitMQ's management HTTP API (port or host:port, default 127.0.0.1:15672; basic auth with the broker's users)",
+  )
+  .option(
+    '--metrics [address]',
+    'serve Prometheus metrics of the traffic on /metrics and a liveness probe on /healthz (port or host:port, default 127.0.0.1:9464)',
   )
   .option(
     '--handshake-timeout <ms>',
@@ -238,6 +245,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     opts.management === undefined
       ? undefined
       : parseListenAddress(opts.management === true ? String(MANAGEMENT_PORT) : opts.management, MANAGEMENT_PORT, '--management');
+  const metrics =
+    opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics === true ? String(METRICS_PORT) : opts.metrics, METRICS_PORT, '--metrics');
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   return {
@@ -254,6 +263,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
     ...(opts.definitions !== undefined ? { definitions: opts.definitions } : {}),
     ...(management !== undefined ? { management } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
     recordSecrets: opts.recordSecrets ?? false,

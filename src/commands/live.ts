@@ -7,6 +7,7 @@ import type { EventSink } from '../events.js';
 import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
+import { type RunningMetrics, startMetricsServer } from '../metrics/metrics-server.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
 import { startProxySession, startStandaloneSession, type StandaloneSession } from './live-session.js';
@@ -32,6 +33,8 @@ export interface LiveOptions {
   readonly definitions?: string;
   /** where the built-in broker serves its management HTTP API (--management) */
   readonly management?: ListenAddress;
+  /** where Prometheus metrics are served (--metrics) */
+  readonly metrics?: ListenAddress;
   /** events the TUI keeps (--buffer) */
   readonly bufferSize: number;
   /** a file, a FIFO, or - for stdout */
@@ -104,6 +107,13 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinks.push(recorder.sink);
     sinkNames.push('the recorder');
   }
+  // metrics count on the session's own thread, from every event, whatever the views drop
+  const metrics = options.metrics !== undefined ? new (await import('../metrics/session-metrics.js')).SessionMetrics() : undefined;
+  if (metrics) {
+    if (recorder) metrics.recording = recorder;
+    sinks.push(metrics.sink);
+    sinkNames.push('the metrics');
+  }
   const secrets = {
     showSecrets: options.showSecrets,
     keepSecrets: options.recordSecrets,
@@ -150,6 +160,16 @@ export async function runLive(options: LiveOptions): Promise<number> {
       throw error;
     }
   }
+  let metricsServer: RunningMetrics | undefined;
+  if (metrics && options.metrics) {
+    try {
+      metricsServer = await startMetricsServer(options.metrics, metrics);
+    } catch (error) {
+      await session.stop();
+      throw error;
+    }
+    notice(`metrics on http://${formatHostPort(metricsServer.address.host, metricsServer.address.port)}/metrics`);
+  }
   const listening = formatHostPort(session.address.address, session.address.port);
   const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
   let stopping: Promise<void> | undefined;
@@ -158,6 +178,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     (stopping ??= (async () => {
       await session.stop();
       await recorder?.close();
+      await metricsServer?.close();
     })());
   if (tui) {
     const abort = new AbortController();
