@@ -4,12 +4,11 @@
 import type { BrokerUser } from '../broker/broker.js';
 import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
-import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
-import { startProxySession, startStandaloneSession, type StandaloneSession } from './live-session.js';
+import { describeUpstream, startLiveSession } from '../session/live-session.js';
 import { wantsColor, writeStdout } from './stdio.js';
 import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
 
@@ -87,78 +86,47 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinks.push(printer);
     sinkNames.push('the output');
   }
-  const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
-  const recorder: Recorder | undefined =
-    options.record !== undefined
-      ? createSessionRecorder({
-          path: options.record,
-          keepSecrets: options.recordSecrets,
-          mode: upstream ? 'proxy' : 'standalone',
-          tool: `amqp-spy ${VERSION}`,
-          notice,
-          listen: formatHostPort(listen.host, listen.port),
-          ...(target !== undefined ? { upstream: target } : {}),
-        })
-      : undefined;
-  if (recorder) {
-    sinks.push(recorder.sink);
-    sinkNames.push('the recorder');
-  }
-  const secrets = {
+  const target = upstream ? describeUpstream(upstream) : undefined;
+  const session = await startLiveSession({
+    source: upstream
+      ? {
+          kind: 'proxy',
+          listen,
+          upstream,
+          ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
+          insecure: options.insecure,
+          ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+        }
+      : {
+          kind: 'standalone',
+          listen,
+          users,
+          vhosts: options.vhosts,
+          allowRemoteGuest: options.allowRemoteGuest,
+          ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+          ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+          ...(maxConnections !== undefined ? { maxConnections } : {}),
+          ...(maxMemory !== undefined ? { maxMemory } : {}),
+          ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
+          ...(options.management !== undefined ? { management: options.management } : {}),
+        },
+    ...(options.record !== undefined ? { record: { path: options.record, keepSecrets: options.recordSecrets, tool: `amqp-spy ${VERSION}` } } : {}),
     showSecrets: options.showSecrets,
-    keepSecrets: options.recordSecrets,
     sinks,
     sinkNames,
     notice,
     ...(tui ? { watchers: [tui.observer] } : {}),
-  };
+    ...(printer && !upstream ? { output: printer } : {}),
+  });
+  const { standalone, recorder } = session;
   // who may log in where: users by name only, never their passwords
-  const logins = (s: StandaloneSession) =>
-    `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}${s.management ? ` · management API http://${formatHostPort(s.management.host, s.management.port)}/api/` : ''}`;
-  let standalone: StandaloneSession | undefined;
-  const session = upstream
-    ? await startProxySession({
-        listen,
-        upstream,
-        ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
-        insecure: options.insecure,
-        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-        ...secrets,
-        ...(recorder ? { recorder } : {}),
-      })
-    : (standalone = await startStandaloneSession({
-        listen,
-        users,
-        vhosts: options.vhosts,
-        allowRemoteGuest: options.allowRemoteGuest,
-        ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
-        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-        ...(maxConnections !== undefined ? { maxConnections } : {}),
-        ...(maxMemory !== undefined ? { maxMemory } : {}),
-        ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
-        ...(options.management !== undefined ? { management: options.management } : {}),
-        ...secrets,
-        ...(recorder ? { recorder } : {}),
-        ...(printer ? { output: printer } : {}),
-      }));
-  if (recorder) {
-    // only now that the session listens: a session that cannot start leaves an existing file as it was
-    try {
-      recorder.open();
-    } catch (error) {
-      await session.stop();
-      throw error;
-    }
-  }
+  const management = standalone?.management;
+  const logins = standalone
+    ? `users ${standalone.users.join(', ')} · vhosts ${standalone.vhosts.join(', ')}${management ? ` · management API http://${formatHostPort(management.host, management.port)}/api/` : ''}`
+    : '';
   const listening = formatHostPort(session.address.address, session.address.port);
-  const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
-  let stopping: Promise<void> | undefined;
-  // stop accepting, close connections, then flush the recording: every forwarded frame is in it
-  const stop = () =>
-    (stopping ??= (async () => {
-      await session.stop();
-      await recorder?.close();
-    })());
+  const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
+  const stop = () => session.stop();
   if (tui) {
     const abort = new AbortController();
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
@@ -171,25 +139,15 @@ export async function runLive(options: LiveOptions): Promise<number> {
     });
     await stop();
   } else {
-    notice(
-      standalone ? `built-in broker listening on ${listening}; ${logins(standalone)} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`,
-    );
+    notice(standalone ? `built-in broker listening on ${listening}; ${logins} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`);
     await untilSignal();
     await stop();
   }
   printer?.flush();
   notice(summary.text());
-  const lost = lossReport(session.sinkFailures(), recorder);
+  const lost = session.lossReport();
   if (lost !== undefined) notice(lost);
   return lost === undefined ? 0 : 1;
-}
-
-/** What the session failed to keep, as one line, or undefined when nothing was lost. */
-function lossReport(sinkFailures: number, recorder: Recorder | undefined): string | undefined {
-  const parts: string[] = [];
-  if (recorder?.error) parts.push(`${recorder.error.message}: ${recorder.eventsLost} event${recorder.eventsLost === 1 ? ' was' : 's were'} not recorded`);
-  if (sinkFailures > 0) parts.push(`${sinkFailures} event${sinkFailures === 1 ? '' : 's'} failed to reach every view or the recording (see the notices above)`);
-  return parts.length > 0 ? `incomplete: ${parts.join('; ')}` : undefined;
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

@@ -471,8 +471,8 @@ export interface SessionRecordingOptions {
   readonly path: string;
   readonly keepSecrets: boolean;
   readonly mode: 'proxy' | 'standalone';
-  /** host:port clients connect to */
-  readonly listen: string;
+  /** host:port clients connect to; a function is asked when the file opens (the port bound for 0) */
+  readonly listen: string | (() => string);
   readonly upstream?: string;
   readonly tool: string;
   readonly notice: (line: string) => void;
@@ -495,7 +495,7 @@ export function createSessionRecorder(options: SessionRecordingOptions): Recorde
         tool: options.tool,
         startedMicros: nowMicros(),
         mode: options.mode,
-        listen: options.listen,
+        listen: typeof options.listen === 'function' ? options.listen() : options.listen,
         ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),
         secrets: options.keepSecrets ? 'kept' : 'masked',
       }),
