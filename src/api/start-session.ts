@@ -5,7 +5,8 @@ import { MAX_MESSAGE_SIZE_LIMIT } from '../broker/broker.js';
 import { AmqpSpyError } from '../errors.js';
 import type { SpyEvent } from '../events.js';
 import { startLiveSession, type LiveSession, type LiveSource } from '../session/live-session.js';
-import { DEFAULT_LISTEN_HOST, formatHostPort, parseListenAddress, parseUpstreamAddress } from '../source/address.js';
+import { amqpUrl, brokerLogin, upstreamLogin } from '../session/session-url.js';
+import { DEFAULT_LISTEN_HOST, parseListenAddress, parseUpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_HISTORY_EVENTS, SessionEventStream, type EventPredicate, type SessionEvents, type WaitForOptions } from './session-events.js';
 
@@ -145,12 +146,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Spy
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
   };
-  return startSpySession(source, options, (address) => {
-    // the first user, into its first vhost (or the broker's first, if it may open any)
-    const user = users?.[0] ?? { name: 'guest', password: 'guest' };
-    const vhost = user.vhosts?.[0] ?? vhosts?.[0] ?? '/';
-    return amqpUrl(user, address, vhost);
-  });
+  const login = brokerLogin(users, vhosts);
+  return startSpySession(source, options, (address) => amqpUrl(address, login));
 }
 
 /** Starts the proxy in front of `upstream`; rejects with an AmqpSpyError when it cannot. */
@@ -176,9 +173,8 @@ export async function startProxy(options: StartProxyOptions): Promise<SpySession
     insecure: booleanOption('insecure', options.insecure) ?? false,
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
   };
-  // the upstream's login and vhost, if its URL names them: the proxy forwards the client's own
   const login = upstreamLogin(upstreamText);
-  return startSpySession(source, options, (address) => amqpUrl(login, address, login.vhost));
+  return startSpySession(source, options, (address) => amqpUrl(address, login));
 }
 
 async function startSpySession(source: LiveSource, options: SessionOptions, url: (address: { host: string; port: number }) => string): Promise<SpySession> {
@@ -216,34 +212,6 @@ async function startSpySession(source: LiveSource, options: SessionOptions, url:
         if (session.recorder?.error) throw session.recorder.error;
       })()),
   };
-}
-
-interface Login {
-  readonly name?: string;
-  readonly password?: string;
-  readonly vhost?: string;
-}
-
-function amqpUrl(login: Login, address: { host: string; port: number }, vhost: string | undefined): string {
-  const credentials = login.name !== undefined ? `${encodeURIComponent(login.name)}:${encodeURIComponent(login.password ?? '')}@` : '';
-  // no path for the default vhost: clients read `amqp://host:port` as vhost "/"
-  const path = vhost === undefined || vhost === '/' ? '' : `/${encodeURIComponent(vhost)}`;
-  return `amqp://${credentials}${formatHostPort(address.host, address.port)}${path}`;
-}
-
-/** The login and vhost in an upstream URL (`amqp://ann:pw@host/vh`), if it has them. */
-function upstreamLogin(upstream: string): Login {
-  if (!/^amqps?:\/\//i.test(upstream)) return {};
-  try {
-    const url = new URL(upstream);
-    const vhost = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined;
-    return {
-      ...(url.username !== '' ? { name: decodeURIComponent(url.username), password: decodeURIComponent(url.password) } : {}),
-      ...(vhost !== undefined ? { vhost } : {}),
-    };
-  } catch {
-    return {};
-  }
 }
 
 function describe(value: unknown): string {

@@ -9,6 +9,8 @@ import { VERSION } from '../version.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
 import { describeUpstream, startLiveSession } from '../session/live-session.js';
+import { amqpUrl, brokerLogin, upstreamLogin } from '../session/session-url.js';
+import { clearReadyFile, formatReadyLine, removeReadyFile, writeReadyFile } from './ready-line.js';
 import { wantsColor, writeStdout } from './stdio.js';
 import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
 
@@ -17,6 +19,8 @@ export interface LiveOptions {
   readonly listen: ListenAddress;
   /** the broker to proxy; without it, the built-in broker runs */
   readonly upstream?: UpstreamAddress;
+  /** --upstream as given: a URL's login and vhost go into the --ready line's url */
+  readonly upstreamText?: string;
   readonly upstreamCa?: string;
   readonly insecure: boolean;
   /** the built-in broker's: its users (none: guest), vhosts (none: /) and limits */
@@ -41,6 +45,10 @@ export interface LiveOptions {
   readonly frames: boolean;
   /** false with --no-tui */
   readonly tui: boolean;
+  /** print the ready line first on stdout once listening (--ready); no TUI then */
+  readonly ready: boolean;
+  /** write the ready line to this file once listening (--ready-file) */
+  readonly readyFile?: string;
 }
 
 /** Runs the session until it is stopped; resolves with the exit code (1: something was lost). */
@@ -62,8 +70,13 @@ export async function runLive(options: LiveOptions): Promise<number> {
     throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
   if (recordToStdout && (options.json || options.frames))
     throw new UsageError(`--record - puts the recording on stdout, so ${options.json ? '--json' : '--frames'} has nowhere to print`);
-  // every sink exists before the source starts: the TUI's store too (its ink loads later)
-  const tui = wantsTui(options) && !recordToStdout ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
+  if (options.readyFile !== undefined) clearReadyFile(options.readyFile);
+  // every sink exists before the source starts: the TUI's store too (its ink loads later);
+  // --ready's line comes first on stdout, so the TUI does not draw there
+  const tui = wantsTui(options) && !recordToStdout && !options.ready ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
+  // with --ready, output waits until the ready line is out: it must be stdout's first line
+  let heldOutput: (string | Uint8Array)[] | undefined = options.ready ? [] : undefined;
+  const write = (output: string | Uint8Array) => (heldOutput ? heldOutput.push(output) : writeStdout(output));
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
@@ -73,7 +86,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     tui || recordToStdout
       ? undefined
       : createHeadlessPrinter({
-          write: writeStdout,
+          write,
           json: options.json,
           color: wantsColor(),
           mode: options.frames ? 'frames' : 'messages',
@@ -126,7 +139,41 @@ export async function runLive(options: LiveOptions): Promise<number> {
     : '';
   const listening = formatHostPort(session.address.address, session.address.port);
   const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
-  const stop = () => session.stop();
+  if (options.ready || options.readyFile !== undefined) {
+    const { address: host, port } = session.address;
+    const url = amqpUrl(
+      { host, port },
+      upstream
+        ? upstreamLogin(options.upstreamText ?? '')
+        : brokerLogin(users.length > 0 ? users : undefined, options.vhosts.length > 0 ? options.vhosts : undefined),
+    );
+    const line = formatReadyLine({
+      url,
+      host,
+      port,
+      mode: upstream ? 'proxy' : 'standalone',
+      ...(target !== undefined ? { upstream: target } : {}),
+      pid: process.pid,
+    });
+    if (options.readyFile !== undefined) {
+      try {
+        writeReadyFile(options.readyFile, line);
+      } catch (error) {
+        await session.stop();
+        throw error;
+      }
+    }
+    if (heldOutput) {
+      writeStdout(line);
+      for (const output of heldOutput) writeStdout(output);
+      heldOutput = undefined;
+    }
+  }
+  const readyFile = options.readyFile;
+  const stop = async () => {
+    await session.stop();
+    if (readyFile !== undefined) removeReadyFile(readyFile);
+  };
   if (tui) {
     const abort = new AbortController();
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
