@@ -501,6 +501,14 @@ export function createSessionRecorder(options: SessionRecordingOptions): Recorde
       }),
     onError: (error) => options.notice(`${error.message}; recording stopped`),
   });
-  process.once('exit', () => recorder.closeSync());
-  return recorder;
+  const onExit = () => recorder.closeSync();
+  process.once('exit', onExit);
+  // a process that records many sessions (the package API in a test suite) keeps no listener per closed one
+  const close = recorder.close.bind(recorder);
+  return Object.assign(recorder, {
+    close: () =>
+      close().finally(() => {
+        process.off('exit', onExit);
+      }),
+  });
 }

@@ -194,6 +194,18 @@ describe('startBroker', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it('recorded sessions one after another leave no exit listener behind (no MaxListeners warning)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-api-'));
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 12; i++) {
+      const session = await startBroker({ record: path.join(dir, `s${i}.jsonl`), onNotice: () => {} });
+      expect(process.listenerCount('exit')).toBe(before + 1);
+      await session.close();
+    }
+    expect(process.listenerCount('exit')).toBe(before);
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it('openRecording of a file that is not a recording: RecordingError', async () => {
     await expect(openRecording('/nonexistent/x.jsonl')).rejects.toMatchObject({ name: 'RecordingError', exitCode: 2 });
   });
