@@ -121,4 +121,17 @@ describe('--ready', () => {
     await screen.waitFor('built-in broker listening');
     expect(screen.capture()).not.toContain('standalone broker 127.0.0.1');
   });
+
+  it.skipIf(!HAVE_TMUX)('on a terminal, --ready-file keeps the terminal UI and writes the file', async () => {
+    const screen = new TmuxScreen();
+    cleanups.push(() => screen.stop());
+    const file = path.join(tmp, 'tui-ready.json');
+    screen.start(['--standalone', '--ready-file', file]);
+    await screen.waitFor(`standalone broker 127.0.0.1:${screen.port()}`);
+    await waitFor(() => fs.existsSync(file), 'the ready file');
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ url: `amqp://guest:guest@127.0.0.1:${screen.port()}`, mode: 'standalone' });
+    screen.keys('q');
+    await waitFor(() => screen.ready().includes('exit 0'), 'the TUI to quit');
+    expect(fs.existsSync(file)).toBe(false);
+  });
 });
