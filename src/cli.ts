@@ -39,6 +39,8 @@ interface RootOptions {
   definitions?: string;
   management?: string | true;
   metrics?: string | true;
+  ready?: boolean;
+  readyFile?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -93,6 +95,11 @@ const program = new Command()
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
+  .option(
+    '--ready',
+    'once listening, print one JSON line first on stdout: {"url":"amqp://guest:guest@127.0.0.1:PORT","host","port","mode","pid"} (for a test harness; the terminal UI is not opened)',
+  )
+  .option('--ready-file <file>', 'once listening, write that JSON line to this file (atomically; removed when the session ends)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
@@ -249,9 +256,11 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics === true ? String(METRICS_PORT) : opts.metrics, METRICS_PORT, '--metrics');
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  if (opts.ready && opts.record === '-') throw new UsageError('--ready prints on stdout, where --record - puts the recording: use --ready-file <file> instead');
   return {
     listen,
     ...(upstream !== undefined ? { upstream } : {}),
+    ...(opts.upstream !== undefined ? { upstreamText: opts.upstream } : {}),
     ...(opts.upstreamCa !== undefined ? { upstreamCa: opts.upstreamCa } : {}),
     insecure: opts.insecure ?? false,
     users,
@@ -271,6 +280,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     json: opts.json ?? false,
     frames: opts.frames ?? false,
     tui: opts.tui ?? true,
+    ready: opts.ready ?? false,
+    ...(opts.readyFile !== undefined ? { readyFile: opts.readyFile } : {}),
   };
 }
 

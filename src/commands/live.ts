@@ -4,13 +4,14 @@
 import type { BrokerUser } from '../broker/broker.js';
 import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
-import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
 import { type RunningMetrics, startMetricsServer } from '../metrics/metrics-server.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
-import { startProxySession, startStandaloneSession, type StandaloneSession } from './live-session.js';
+import { describeUpstream, startLiveSession } from '../session/live-session.js';
+import { amqpUrl, brokerLogin, upstreamLogin } from '../session/session-url.js';
+import { clearReadyFile, formatReadyLine, removeReadyFile, writeReadyFile } from './ready-line.js';
 import { wantsColor, writeStdout } from './stdio.js';
 import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
 
@@ -19,6 +20,8 @@ export interface LiveOptions {
   readonly listen: ListenAddress;
   /** the broker to proxy; without it, the built-in broker runs */
   readonly upstream?: UpstreamAddress;
+  /** --upstream as given: a URL's login and vhost go into the --ready line's url */
+  readonly upstreamText?: string;
   readonly upstreamCa?: string;
   readonly insecure: boolean;
   /** the built-in broker's: its users (none: guest), vhosts (none: /) and limits */
@@ -33,10 +36,10 @@ export interface LiveOptions {
   readonly definitions?: string;
   /** where the built-in broker serves its management HTTP API (--management) */
   readonly management?: ListenAddress;
-  /** where Prometheus metrics are served (--metrics) */
-  readonly metrics?: ListenAddress;
   /** events the TUI keeps (--buffer) */
   readonly bufferSize: number;
+  /** where Prometheus metrics are served (--metrics) */
+  readonly metrics?: ListenAddress;
   /** a file, a FIFO, or - for stdout */
   readonly record?: string;
   readonly recordSecrets: boolean;
@@ -45,6 +48,10 @@ export interface LiveOptions {
   readonly frames: boolean;
   /** false with --no-tui */
   readonly tui: boolean;
+  /** print the ready line first on stdout once listening (--ready); no TUI then */
+  readonly ready: boolean;
+  /** write the ready line to this file once listening (--ready-file) */
+  readonly readyFile?: string;
 }
 
 /** Runs the session until it is stopped; resolves with the exit code (1: something was lost). */
@@ -66,8 +73,13 @@ export async function runLive(options: LiveOptions): Promise<number> {
     throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
   if (recordToStdout && (options.json || options.frames))
     throw new UsageError(`--record - puts the recording on stdout, so ${options.json ? '--json' : '--frames'} has nowhere to print`);
-  // every sink exists before the source starts: the TUI's store too (its ink loads later)
-  const tui = wantsTui(options) && !recordToStdout ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
+  if (options.readyFile !== undefined) clearReadyFile(options.readyFile);
+  // every sink exists before the source starts: the TUI's store too (its ink loads later);
+  // --ready's line comes first on stdout, so the TUI does not draw there
+  const tui = wantsTui(options) && !recordToStdout && !options.ready ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
+  // with --ready, output waits until the ready line is out: it must be stdout's first line
+  let heldOutput: (string | Uint8Array)[] | undefined = options.ready ? [] : undefined;
+  const write = (output: string | Uint8Array) => (heldOutput ? heldOutput.push(output) : writeStdout(output));
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
@@ -77,7 +89,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     tui || recordToStdout
       ? undefined
       : createHeadlessPrinter({
-          write: writeStdout,
+          write,
           json: options.json,
           color: wantsColor(),
           mode: options.frames ? 'frames' : 'messages',
@@ -90,78 +102,48 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinks.push(printer);
     sinkNames.push('the output');
   }
-  const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
-  const recorder: Recorder | undefined =
-    options.record !== undefined
-      ? createSessionRecorder({
-          path: options.record,
-          keepSecrets: options.recordSecrets,
-          mode: upstream ? 'proxy' : 'standalone',
-          tool: `amqp-spy ${VERSION}`,
-          notice,
-          listen: formatHostPort(listen.host, listen.port),
-          ...(target !== undefined ? { upstream: target } : {}),
-        })
-      : undefined;
-  if (recorder) {
-    sinks.push(recorder.sink);
-    sinkNames.push('the recorder');
-  }
   // metrics count on the session's own thread, from every event, whatever the views drop
   const metrics = options.metrics !== undefined ? new (await import('../metrics/session-metrics.js')).SessionMetrics() : undefined;
   if (metrics) {
-    if (recorder) metrics.recording = recorder;
     sinks.push(metrics.sink);
     sinkNames.push('the metrics');
   }
-  const secrets = {
+  const target = upstream ? describeUpstream(upstream) : undefined;
+  const session = await startLiveSession({
+    source: upstream
+      ? {
+          kind: 'proxy',
+          listen,
+          upstream,
+          ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
+          insecure: options.insecure,
+          ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+        }
+      : {
+          kind: 'standalone',
+          listen,
+          users,
+          vhosts: options.vhosts,
+          allowRemoteGuest: options.allowRemoteGuest,
+          ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+          ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+          ...(maxConnections !== undefined ? { maxConnections } : {}),
+          ...(maxMemory !== undefined ? { maxMemory } : {}),
+          ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
+          ...(options.management !== undefined ? { management: options.management } : {}),
+        },
+    ...(options.record !== undefined ? { record: { path: options.record, keepSecrets: options.recordSecrets, tool: `amqp-spy ${VERSION}` } } : {}),
     showSecrets: options.showSecrets,
-    keepSecrets: options.recordSecrets,
     sinks,
     sinkNames,
     notice,
     ...(tui ? { watchers: [tui.observer] } : {}),
-  };
-  // who may log in where: users by name only, never their passwords
-  const logins = (s: StandaloneSession) =>
-    `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}${s.management ? ` · management API http://${formatHostPort(s.management.host, s.management.port)}/api/` : ''}`;
-  let standalone: StandaloneSession | undefined;
-  const session = upstream
-    ? await startProxySession({
-        listen,
-        upstream,
-        ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
-        insecure: options.insecure,
-        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-        ...secrets,
-        ...(recorder ? { recorder } : {}),
-      })
-    : (standalone = await startStandaloneSession({
-        listen,
-        users,
-        vhosts: options.vhosts,
-        allowRemoteGuest: options.allowRemoteGuest,
-        ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
-        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-        ...(maxConnections !== undefined ? { maxConnections } : {}),
-        ...(maxMemory !== undefined ? { maxMemory } : {}),
-        ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
-        ...(options.management !== undefined ? { management: options.management } : {}),
-        ...secrets,
-        ...(recorder ? { recorder } : {}),
-        ...(printer ? { output: printer } : {}),
-      }));
-  if (recorder) {
-    // only now that the session listens: a session that cannot start leaves an existing file as it was
-    try {
-      recorder.open();
-    } catch (error) {
-      await session.stop();
-      throw error;
-    }
-  }
+    ...(printer && !upstream ? { output: printer } : {}),
+  });
+  const { standalone, recorder } = session;
   let metricsServer: RunningMetrics | undefined;
   if (metrics && options.metrics) {
+    if (recorder) metrics.recording = recorder;
     try {
       metricsServer = await startMetricsServer(options.metrics, metrics);
     } catch (error) {
@@ -170,16 +152,49 @@ export async function runLive(options: LiveOptions): Promise<number> {
     }
     notice(`metrics on http://${formatHostPort(metricsServer.address.host, metricsServer.address.port)}/metrics`);
   }
+  // who may log in where: users by name only, never their passwords
+  const management = standalone?.management;
+  const logins = standalone
+    ? `users ${standalone.users.join(', ')} · vhosts ${standalone.vhosts.join(', ')}${management ? ` · management API http://${formatHostPort(management.host, management.port)}/api/` : ''}`
+    : '';
   const listening = formatHostPort(session.address.address, session.address.port);
-  const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
-  let stopping: Promise<void> | undefined;
-  // stop accepting, close connections, then flush the recording: every forwarded frame is in it
-  const stop = () =>
-    (stopping ??= (async () => {
-      await session.stop();
-      await recorder?.close();
-      await metricsServer?.close();
-    })());
+  const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
+  if (options.ready || options.readyFile !== undefined) {
+    const { address: host, port } = session.address;
+    const url = amqpUrl(
+      { host, port },
+      upstream
+        ? upstreamLogin(options.upstreamText ?? '')
+        : brokerLogin(users.length > 0 ? users : undefined, options.vhosts.length > 0 ? options.vhosts : undefined),
+    );
+    const line = formatReadyLine({
+      url,
+      host,
+      port,
+      mode: upstream ? 'proxy' : 'standalone',
+      ...(target !== undefined ? { upstream: target } : {}),
+      pid: process.pid,
+    });
+    if (options.readyFile !== undefined) {
+      try {
+        writeReadyFile(options.readyFile, line);
+      } catch (error) {
+        await session.stop();
+        throw error;
+      }
+    }
+    if (heldOutput) {
+      writeStdout(line);
+      for (const output of heldOutput) writeStdout(output);
+      heldOutput = undefined;
+    }
+  }
+  const readyFile = options.readyFile;
+  const stop = async () => {
+    await session.stop();
+    await metricsServer?.close();
+    if (readyFile !== undefined) removeReadyFile(readyFile);
+  };
   if (tui) {
     const abort = new AbortController();
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
@@ -192,25 +207,15 @@ export async function runLive(options: LiveOptions): Promise<number> {
     });
     await stop();
   } else {
-    notice(
-      standalone ? `built-in broker listening on ${listening}; ${logins(standalone)} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`,
-    );
+    notice(standalone ? `built-in broker listening on ${listening}; ${logins} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`);
     await untilSignal();
     await stop();
   }
   printer?.flush();
   notice(summary.text());
-  const lost = lossReport(session.sinkFailures(), recorder);
+  const lost = session.lossReport();
   if (lost !== undefined) notice(lost);
   return lost === undefined ? 0 : 1;
-}
-
-/** What the session failed to keep, as one line, or undefined when nothing was lost. */
-function lossReport(sinkFailures: number, recorder: Recorder | undefined): string | undefined {
-  const parts: string[] = [];
-  if (recorder?.error) parts.push(`${recorder.error.message}: ${recorder.eventsLost} event${recorder.eventsLost === 1 ? ' was' : 's were'} not recorded`);
-  if (sinkFailures > 0) parts.push(`${sinkFailures} event${sinkFailures === 1 ? '' : 's'} failed to reach every view or the recording (see the notices above)`);
-  return parts.length > 0 ? `incomplete: ${parts.join('; ')}` : undefined;
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

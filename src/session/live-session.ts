@@ -1,4 +1,6 @@
-// Wires one source to its sinks and owns the session's life: start, signals, stop.
+// Wires one source (the proxy or the built-in broker) to its sinks and its recording, and owns
+// the session's life: start, stop, what was lost. The CLI's live command and the package API
+// (src/api/) both start sessions here, so they share one path.
 
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
@@ -11,6 +13,8 @@ import { describeFsError } from '../source/errno.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 import { anyOverloaded, createTapObserver, teeObservers, type OverloadableSink } from '../tap/tap-observer.js';
 import { AmqpSpyError } from '../errors.js';
+import { createSessionRecorder, type Recorder } from '../record/recorder.js';
+import { formatHostPort } from '../source/address.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -217,4 +221,113 @@ async function readDefinitionsFile(path: string): Promise<unknown> {
   } catch (error) {
     throw new DefinitionsError(path, 'the file', `is not JSON (${(error as Error).message})`);
   }
+}
+
+/** What a live session's sinks and recording share, whatever its source. */
+export interface LiveSessionOptions {
+  readonly source: LiveSource;
+  /** record every event to this file, FIFO or `-` (stdout) */
+  readonly record?: { readonly path: string; readonly keepSecrets: boolean; readonly tool: string };
+  readonly showSecrets?: boolean;
+  readonly sinks: readonly EventSink[];
+  readonly sinkNames?: readonly string[];
+  readonly notice: (line: string) => void;
+  readonly watchers?: readonly ByteObserver[];
+  /** the headless output of a standalone session: while its reader is behind, clients are not read */
+  readonly output?: OverloadableSink;
+}
+
+type SessionShared = 'sinks' | 'sinkNames' | 'notice' | 'watchers' | 'recorder' | 'output' | 'showSecrets' | 'keepSecrets';
+export type LiveSource =
+  | ({ readonly kind: 'proxy' } & Omit<ProxySessionOptions, SessionShared>)
+  | ({ readonly kind: 'standalone' } & Omit<StandaloneSessionOptions, SessionShared>);
+
+export interface LiveSession {
+  /** where clients connect (the port bound when 0 was asked for) */
+  readonly address: Endpoint;
+  /** the built-in broker's users (names only), vhosts, and where its management API listens; absent for the proxy */
+  readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management'>;
+  readonly recorder?: Recorder;
+  /** stops accepting, closes every connection, then flushes and closes the recording; once */
+  stop(): Promise<void>;
+  /** what the session failed to keep, as one line, or undefined when nothing was lost */
+  lossReport(): string | undefined;
+}
+
+/** `upstream` as the recording's header names it: `host:port`, or `amqps://host:port`. */
+export function describeUpstream(upstream: UpstreamAddress): string {
+  return `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}`;
+}
+
+/**
+ * Starts the source with every sink attached, then opens the recording: a session that cannot
+ * listen leaves an existing recording file as it was.
+ */
+export async function startLiveSession(options: LiveSessionOptions): Promise<LiveSession> {
+  const { source, notice } = options;
+  let address: Endpoint | undefined;
+  const recorder = options.record
+    ? createSessionRecorder({
+        path: options.record.path,
+        keepSecrets: options.record.keepSecrets,
+        mode: source.kind,
+        tool: options.record.tool,
+        notice,
+        listen: () => (address ? formatHostPort(address.address, address.port) : formatHostPort(source.listen.host, source.listen.port)),
+        ...(source.kind === 'proxy' ? { upstream: describeUpstream(source.upstream) } : {}),
+      })
+    : undefined;
+  const sinks = [...options.sinks, ...(recorder ? [recorder.sink] : [])];
+  const shared = {
+    sinks,
+    sinkNames: [...(options.sinkNames ?? []), ...(recorder ? ['the recorder'] : [])],
+    notice,
+    showSecrets: options.showSecrets ?? false,
+    keepSecrets: options.record?.keepSecrets ?? false,
+    ...(options.watchers ? { watchers: options.watchers } : {}),
+    ...(recorder ? { recorder } : {}),
+  };
+  let standalone: StandaloneSession | undefined;
+  const session =
+    source.kind === 'proxy'
+      ? await startProxySession({ ...source, ...shared })
+      : (standalone = await startStandaloneSession({ ...source, ...shared, ...(options.output ? { output: options.output } : {}) }));
+  address = session.address;
+  if (recorder) {
+    try {
+      recorder.open();
+    } catch (error) {
+      await session.stop();
+      throw error;
+    }
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    ...(standalone
+      ? {
+          standalone: {
+            users: standalone.users,
+            vhosts: standalone.vhosts,
+            ...(standalone.management ? { management: standalone.management } : {}),
+          },
+        }
+      : {}),
+    ...(recorder ? { recorder } : {}),
+    // every forwarded frame is in the recording before it closes
+    stop: () =>
+      (stopping ??= (async () => {
+        await session.stop();
+        await recorder?.close();
+      })()),
+    lossReport: () => lossReport(session.sinkFailures(), recorder),
+  };
+}
+
+/** What the session failed to keep, as one line, or undefined when nothing was lost. */
+function lossReport(sinkFailures: number, recorder: Recorder | undefined): string | undefined {
+  const parts: string[] = [];
+  if (recorder?.error) parts.push(`${recorder.error.message}: ${recorder.eventsLost} event${recorder.eventsLost === 1 ? ' was' : 's were'} not recorded`);
+  if (sinkFailures > 0) parts.push(`${sinkFailures} event${sinkFailures === 1 ? '' : 's'} failed to reach every view or the recording (see the notices above)`);
+  return parts.length > 0 ? `incomplete: ${parts.join('; ')}` : undefined;
 }
