@@ -180,7 +180,7 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
         taps.delete(entry.conn);
         break;
       case 'bytes':
-        tapFor(entry).feed(entry.dir, entry.raw, entry.ts);
+        tapFor(entry).feed(entry.dir, entry.raw, entry.ts, entry.fault);
         break;
       case 'decode.stop':
         stops.set(`${entry.conn} ${entry.dir}`, entry.error);
