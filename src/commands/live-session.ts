@@ -10,6 +10,8 @@ import { describeFsError } from '../source/errno.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 import { anyOverloaded, createTapObserver, teeObservers, type OverloadableSink } from '../tap/tap-observer.js';
 import { AmqpSpyError } from '../errors.js';
+import { FaultEngine } from '../fault/fault-engine.js';
+import type { FaultRule } from '../fault/fault-rule.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -31,6 +33,8 @@ export interface ProxySessionOptions {
   readonly notice: (line: string) => void;
   /** observers of the same bytes beside the session's taps (the terminal UI's thread) */
   readonly watchers?: readonly ByteObserver[];
+  /** fault rules (--fault, --faults), checked; none: bytes pass unchanged */
+  readonly faults?: readonly FaultRule[];
 }
 
 /** What every live source shares: the bus with its sinks, and taps fed by the source. */
@@ -58,13 +62,18 @@ export interface RunningSession {
   readonly sinkFailures: () => number;
   /** stop accepting, close every connection, emit their close events */
   stop(): Promise<void>;
+  /** the fault engine, when rules are armed */
+  readonly faults?: FaultEngine;
 }
 
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
   // the proxy exists by the time a connection reports data
   const { bus, observer } = tapSource(options, (held) => proxy.holdReading(held));
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
+  // with no rule armed the proxy gets no interposer: its forwarding path stays as it is
+  const faults = options.faults !== undefined && options.faults.length > 0 ? new FaultEngine(options.faults) : undefined;
   const proxy = new ProxyServer({
+    ...(faults ? { interposer: faults } : {}),
     listen: options.listen,
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
@@ -78,6 +87,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     address,
     sinkFailures: () => bus.failures,
     stop: () => proxy.close(),
+    ...(faults ? { faults } : {}),
   };
 }
 
