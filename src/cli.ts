@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { BrokerUser } from './broker/broker.js';
 import type { LiveOptions } from './commands/live.js';
+import type { FaultRule } from './fault/fault-rule.js';
 import { wantsColor, writeStdout } from './commands/stdio.js';
 import { AmqpSpyError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
@@ -32,6 +33,8 @@ interface RootOptions {
   maxConnections?: string;
   allowRemoteGuest?: boolean;
   maxMemory?: string;
+  fault: string[];
+  faults?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -74,6 +77,13 @@ const program = new Command()
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
+  .option(
+    '--fault <rule>',
+    "with --upstream: a fault rule, e.g. 'close-channel=404 when method:basic.publish exchange:orders times=1' (repeatable; see docs/faults.md)",
+    collect,
+    [],
+  )
+  .option('--faults <file>', 'with --upstream: fault rules from a JSON or YAML file (see docs/faults.md)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
@@ -194,6 +204,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     for (const [given, name] of [
       [opts.upstreamCa !== undefined, '--upstream-ca'],
       [opts.insecure === true, '--insecure'],
+      [opts.fault.length > 0, '--fault'],
+      [opts.faults !== undefined, '--faults'],
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
@@ -222,6 +234,14 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   }
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  // every rule is checked before the session starts: one bad rule arms none
+  const faults: FaultRule[] = [];
+  if (opts.fault.length > 0 || opts.faults !== undefined) {
+    const { parseFaultRule } = await import('./fault/fault-rule.js');
+    const { readFaultFile } = await import('./fault/fault-file.js');
+    faults.push(...opts.fault.map((rule) => parseFaultRule(rule)));
+    if (opts.faults !== undefined) faults.push(...readFaultFile(opts.faults));
+  }
   return {
     listen,
     ...(upstream !== undefined ? { upstream } : {}),
@@ -241,6 +261,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     json: opts.json ?? false,
     frames: opts.frames ?? false,
     tui: opts.tui ?? true,
+    faults,
   };
 }
 

@@ -4,6 +4,7 @@
 import type { BrokerUser } from '../broker/broker.js';
 import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
+import type { FaultRule } from '../fault/fault-rule.js';
 import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
@@ -38,6 +39,8 @@ export interface LiveOptions {
   readonly frames: boolean;
   /** false with --no-tui */
   readonly tui: boolean;
+  /** fault rules (--fault, --faults), checked; proxy only */
+  readonly faults: readonly FaultRule[];
 }
 
 /** Runs the session until it is stopped; resolves with the exit code (1: something was lost). */
@@ -120,6 +123,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
         ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
         ...secrets,
         ...(recorder ? { recorder } : {}),
+        faults: options.faults,
       })
     : (standalone = await startStandaloneSession({
         listen,
@@ -144,6 +148,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     }
   }
   const listening = formatHostPort(session.address.address, session.address.port);
+  for (const rule of options.faults) notice(`fault rule armed: ${rule.source}`);
   const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
   let stopping: Promise<void> | undefined;
   // stop accepting, close connections, then flush the recording: every forwarded frame is in it
@@ -172,6 +177,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
   }
   printer?.flush();
   notice(summary.text());
+  for (const { rule, matches, fired } of session.faults?.stats() ?? [])
+    notice(`fault rule '${rule}': fired ${fired} time${fired === 1 ? '' : 's'} (${matches} match${matches === 1 ? '' : 'es'})`);
   const lost = lossReport(session.sinkFailures(), recorder);
   if (lost !== undefined) notice(lost);
   return lost === undefined ? 0 : 1;

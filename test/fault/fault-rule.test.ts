@@ -85,9 +85,16 @@ describe('fault rules', () => {
     expect(error.message).not.toContain('\n');
   });
 
-  it('grammar is data: every action and option has an example that parses', () => {
-    for (const action of FAULT_ACTIONS) expect(parseFaultRule(action.example).action.kind).toBe(action.kind);
-    for (const option of FAULT_OPTIONS) expect(() => parseFaultRule(`nack ${option.example}`)).not.toThrow();
+  it('grammar is data: every action and option has an example that parses, and docs/faults.md shows each', () => {
+    const docs = fs.readFileSync(path.join(import.meta.dirname, '../../docs/faults.md'), 'utf8');
+    for (const action of FAULT_ACTIONS) {
+      expect(parseFaultRule(action.example).action.kind).toBe(action.kind);
+      expect(docs).toContain(`| \`${action.example}\` | ${action.help} |`);
+    }
+    for (const option of FAULT_OPTIONS) {
+      expect(() => parseFaultRule(`nack ${option.example}`)).not.toThrow();
+      expect(docs).toContain(`| \`${option.key}\` | \`${option.example}\` | ${option.help} |`);
+    }
   });
 });
 
