@@ -81,7 +81,8 @@ const RESUME_BELOW = 256 * 1024;
 /** How long a client may take to answer an injected connection.close before its socket is ended anyway. */
 const CLOSE_OK_WAIT_MS = 2000;
 
-type OutOp = 'forward' | 'inject' | 'suppress' | 'end';
+/** cut-fin / cut-reset: end both sockets, in order after what was queued before */
+type OutOp = 'forward' | 'inject' | 'suppress' | 'end' | 'cut-fin' | 'cut-reset';
 
 interface Queued {
   readonly op: OutOp;
@@ -96,6 +97,7 @@ interface Queued {
  */
 class Outlet {
   readonly #side: InterposedSide;
+  readonly #cut: (how: 'fin' | 'reset') => void;
   readonly #queue: Queued[] = [];
   #head = 0;
   #queuedBytes = 0;
@@ -105,8 +107,9 @@ class Outlet {
   #pending: Uint8Array | undefined;
   #closed = false;
 
-  constructor(side: InterposedSide) {
+  constructor(side: InterposedSide, cut: (how: 'fin' | 'reset') => void) {
     this.#side = side;
+    this.#cut = cut;
   }
 
   push(op: OutOp, bytes: Uint8Array, notBefore = 0): void {
@@ -156,7 +159,8 @@ class Outlet {
     this.flush();
     if (op === 'inject') this.#side.inject(bytes);
     else if (op === 'suppress') this.#side.suppress(bytes);
-    else this.#side.end();
+    else if (op === 'end') this.#side.end();
+    else this.#cut(op === 'cut-fin' ? 'fin' : 'reset');
   }
 
   #schedule(): void {
@@ -223,6 +227,8 @@ interface DirectionState {
   readonly contentRates: Map<number, readonly ArmedRule[]>;
   /** each rate rule's time (ms) from which its bucket is free again */
   readonly rateFree: Map<ArmedRule, number>;
+  /** a cut/reset rule with after-bytes fired: the connection is cut at this offset of the stream */
+  cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string } | undefined;
 }
 
 interface ConnectionClosing {
@@ -254,16 +260,18 @@ class ConnectionFaults implements InterposedConnection {
     this.#countConfirms = countConfirms;
     const direction = (dir: Direction): DirectionState => ({
       parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax: FRAME_CAP }),
-      out: new Outlet(control[dir]),
+      out: new Outlet(control[dir], (how) => this.#cutNow(how)),
       passthrough: false,
       offset: 0,
       contentRates: new Map(),
       rateFree: new Map(),
+      cutAt: undefined,
     });
     this.#dirs = { c2s: direction('c2s'), s2c: direction('s2c') };
   }
 
   data(dir: Direction, chunk: Buffer): void {
+    if (this.#cutBy !== undefined) return;
     const state = this.#dirs[dir];
     if (state.passthrough) {
       state.out.push('forward', chunk);
@@ -306,7 +314,31 @@ class ConnectionFaults implements InterposedConnection {
     clearTimeout(this.#closing?.timer);
   }
 
+  /** A cut/reset rule ended the connection (its op ran): nothing more passes. */
+  #cutBy: 'fin' | 'reset' | undefined;
+
+  #cutNow(how: 'fin' | 'reset'): void {
+    if (this.#cutBy !== undefined) return;
+    this.#cutBy = how;
+    this.#dirs.c2s.out.close();
+    this.#dirs.s2c.out.close();
+    this.#control.cut(how, `fault rule ${how === 'fin' ? 'cut' : 'reset'} the connection (${this.#cutRule})`);
+  }
+
+  /** the rule whose cut is queued, for the close reason */
+  #cutRule = '';
+
+  /** Queues the cut after what is queued: nothing of `dir` after it is forwarded. */
+  #queueCut(dir: Direction, op: 'cut-fin' | 'cut-reset', rule: string, notBefore: number): void {
+    this.#cutRule = rule;
+    this.#dirs[dir].out.push(op, EMPTY, notBefore);
+    this.#cutQueued = true;
+  }
+
+  #cutQueued = false;
+
   #frame(dir: Direction, frame: RawFrame): void {
+    if (this.#cutQueued) return;
     let method: DecodedMethod | undefined;
     if (frame.type === FRAME_METHOD) {
       try {
@@ -325,14 +357,26 @@ class ConnectionFaults implements InterposedConnection {
       this.#deadChannelFrame(dir, frame, method, channel, channel.dead);
       return;
     }
-    const out = this.#dirs[dir].out;
     if (dir === 's2c' && channel !== undefined && method !== undefined && channel.confirm && (method.name === 'basic.ack' || method.name === 'basic.nack')) {
       if (this.#confirm(frame, method, channel)) return;
     }
     const notBefore = this.#applyRules(dir, frame, method, channel);
     if (notBefore === undefined) return; // the frame was taken by a rule
     if (method !== undefined) this.#track(dir, frame.channel, method, channel);
-    out.push('forward', frame.raw, notBefore);
+    this.#forward(dir, frame, notBefore);
+  }
+
+  /** Forwards a frame, or the part of it before a cut that falls inside it (then the cut). */
+  #forward(dir: Direction, frame: RawFrame, notBefore: number): void {
+    const state = this.#dirs[dir];
+    const cutAt = state.cutAt;
+    if (cutAt === undefined || frame.offset + frame.raw.length <= cutAt.offset) {
+      state.out.push('forward', frame.raw, notBefore);
+      return;
+    }
+    const keep = Math.max(0, cutAt.offset - frame.offset);
+    if (keep > 0) state.out.push('forward', frame.raw.subarray(0, keep), notBefore);
+    this.#queueCut(dir, cutAt.op, cutAt.rule, notBefore);
   }
 
   /**
@@ -377,6 +421,18 @@ class ConnectionFaults implements InterposedConnection {
         case 'drop-heartbeats':
           state.out.push('suppress', frame.raw, notBefore);
           return undefined;
+        case 'cut':
+        case 'reset': {
+          const op = action.kind === 'cut' ? 'cut-fin' : 'cut-reset';
+          if (action.afterBytes !== undefined) {
+            // the bytes before the cut still pass (this frame included, as far as they reach)
+            state.cutAt ??= { offset: frame.offset + action.afterBytes, op, rule: rule.rule.source };
+            break;
+          }
+          if (action.midFrame) state.out.push('forward', frame.raw.subarray(0, frame.raw.length >> 1), notBefore);
+          this.#queueCut(dir, op, rule.rule.source, notBefore);
+          return undefined;
+        }
         case 'nack':
           channel!.nack.add(channel!.published + 1);
           break;
@@ -410,6 +466,8 @@ class ConnectionFaults implements InterposedConnection {
         return frame.type === FRAME_HEARTBEAT;
       case 'delay':
       case 'rate':
+      case 'cut':
+      case 'reset':
         return true;
     }
   }

@@ -36,7 +36,12 @@ export type FaultAction =
   /** bandwidth of matching frames per connection and direction */
   | { readonly kind: 'rate'; readonly bytesPerSecond: number }
   /** heartbeat frames that match are not forwarded */
-  | { readonly kind: 'drop-heartbeats' };
+  | { readonly kind: 'drop-heartbeats' }
+  /**
+   * ends both sockets, FIN (`cut`) or RST (`reset`): before the matching frame, in its middle
+   * (`midFrame`), or `afterBytes` bytes after its start in its direction
+   */
+  | { readonly kind: 'cut' | 'reset'; readonly midFrame: boolean; readonly afterBytes: number | undefined };
 
 export type FaultActionKind = FaultAction['kind'];
 
@@ -54,6 +59,14 @@ export interface FaultRule {
   readonly after: number;
   /** armed this long from the start of the session */
   readonly durationMs: number | undefined;
+}
+
+/** `cut`, `cut=mid-frame`; the `after-bytes=` option is set on it once the options are read. */
+function cutAction(kind: 'cut' | 'reset'): (value: string | undefined) => FaultAction {
+  return (value) => {
+    if (value !== undefined && value !== 'mid-frame') throw new Error(`takes no value or =mid-frame (got "=${value}")`);
+    return { kind, midFrame: value === 'mid-frame', afterBytes: undefined };
+  };
 }
 
 interface ActionSpec {
@@ -127,10 +140,24 @@ export const FAULT_ACTIONS: readonly ActionSpec[] = [
     help: "heartbeat frames (of the side `dir:` names, or both) are not forwarded: the peer's heartbeat timeout fires",
     parse: noValue('drop-heartbeats'),
   },
+  {
+    kind: 'cut',
+    value: 'mid-frame',
+    example: 'cut=mid-frame when method:basic.deliver queue:jobs',
+    help: 'end both sockets with a FIN before a matching frame, in its middle (=mid-frame), or after-bytes=N after its start (mid-frame where that falls)',
+    parse: cutAction('cut'),
+  },
+  {
+    kind: 'reset',
+    value: 'mid-frame',
+    example: 'reset after-bytes=1000 when method:basic.deliver',
+    help: 'the same as cut, with a reset (RST) instead of a FIN',
+    parse: cutAction('reset'),
+  },
 ];
 
 export interface FaultOption {
-  readonly key: 'probability' | 'times' | 'after' | 'duration';
+  readonly key: 'probability' | 'times' | 'after' | 'duration' | 'after-bytes';
   readonly example: string;
   readonly help: string;
 }
@@ -140,6 +167,7 @@ export const FAULT_OPTIONS: readonly FaultOption[] = [
   { key: 'times', example: 'times=1', help: 'fire at most N times over the session, then disarm' },
   { key: 'after', example: 'after=10', help: 'let the first N matches through' },
   { key: 'duration', example: 'duration=30s', help: 'armed this long from the start of the session, then disarmed' },
+  { key: 'after-bytes', example: 'after-bytes=1000', help: 'cut and reset only: this many bytes after the start of the matching frame, in its direction' },
 ];
 
 const ACTIONS = new Map(FAULT_ACTIONS.map((a) => [a.kind, a]));
@@ -205,6 +233,13 @@ export function parseFaultRule(source: string, origin?: string): FaultRule {
       return fail(`duration: ${(error as Error).message}`);
     }
     if (durationMs === 0) return fail('duration: must be longer than 0');
+  }
+  const afterBytesText = options.get('after-bytes');
+  if (afterBytesText !== undefined) {
+    if (action.kind !== 'cut' && action.kind !== 'reset') return fail('after-bytes= applies to cut and reset only');
+    if (action.midFrame) return fail(`${action.kind}=mid-frame and after-bytes= exclude each other: give one`);
+    const afterBytes = optionNumber(afterBytesText, 'after-bytes', fail, (n) => Number.isInteger(n) && n >= 1, 'a whole number of bytes from 1');
+    action = { ...action, afterBytes };
   }
   return { source: source.trim(), action, when: filter, probability, times, after, durationMs };
 }

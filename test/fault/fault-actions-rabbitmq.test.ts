@@ -260,7 +260,67 @@ describeWithRabbitMQ('fault rules through the proxy', () => {
     expect(close?.kind === 'conn.close' && close.reason).toMatch(/server/);
     expect(spy.events.some((e) => e.kind === 'frame' && e.frame.type === 'heartbeat' && e.fault === 'suppressed' && e.dir === 'c2s')).toBe(true);
   }, 20_000);
+
+  it('cut after-bytes=1000 into a delivery: amqplib sees the socket end mid-message, RabbitMQ requeues it and keeps nothing', async () => {
+    const queue = unique('cut');
+    const spy = await spyWith([`cut after-bytes=1000 when method:basic.deliver rk:${queue}`]);
+    const address = rabbitAddress();
+    const direct = await amqp.connect(`amqp://${address.username}:${address.password}@${address.host}:${address.port}`);
+    cleanups.push(() => direct.close());
+    const admin = await direct.createChannel();
+    await admin.assertQueue(queue, { durable: false, autoDelete: false });
+    cleanups.push(() => admin.deleteQueue(queue));
+    admin.sendToQueue(queue, Buffer.alloc(50_000, 1));
+    const name = unique('conn');
+    const connection = await amqplibConnect(spy.url, name);
+    const closed = new Promise<Error | undefined>((resolve) => connection.once('close', resolve));
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    let delivered = 0;
+    await channel.consume(queue, () => delivered++);
+    const why = await closed;
+    expect(why?.message).toMatch(/Unexpected close/);
+    expect(delivered).toBe(0);
+    await waitFor(() => spy.events.some((e) => e.kind === 'conn.close'), 'the close event');
+    const truncated = spy.events.find((e) => e.kind === 'decode.error' && e.dir === 's2c');
+    expect(truncated?.kind === 'decode.error' && truncated.error.code).toBe('truncated');
+    const close = spy.events.find((e) => e.kind === 'conn.close');
+    expect(close?.kind === 'conn.close' && close.reason).toMatch(/proxy/);
+    for (let i = 0; i < 50 && (await rabbitStateOf(name)).connections > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await rabbitStateOf(name)).toEqual({ connections: 0, channels: [], consumers: 0 });
+    expect((await admin.checkQueue(queue)).messageCount).toBe(1);
+  });
+
+  it('reset at a publish: @cloudamqp/amqp-client’s connection fails, RabbitMQ drops it, the publish never arrives', async () => {
+    const queue = unique('reset');
+    const spy = await spyWith([`reset when method:basic.publish rk:${queue}`]);
+    const name = unique('conn');
+    const client = new AMQPClient(`${spy.url}?name=${name}`);
+    const connection = await client.connect();
+    const channel = await connection.channel();
+    await channel.queueDeclare(queue, { durable: false, autoDelete: false });
+    cleanups.push(async () => {
+      const address = rabbitAddress();
+      const direct = await amqp.connect(`amqp://${address.username}:${address.password}@${address.host}:${address.port}`);
+      await (await direct.createChannel()).deleteQueue(queue);
+      await direct.close();
+    });
+    await channel.basicPublish('', queue, 'never').catch(() => {});
+    await waitFor(() => connection.closed, 'the client to see its connection fail');
+    await waitFor(() => spy.events.some((e) => e.kind === 'conn.close'), 'the close event');
+    const close = spy.events.find((e) => e.kind === 'conn.close');
+    expect(close?.kind === 'conn.close' && close.socket).toMatchObject({ by: 'proxy', how: 'reset' });
+    for (let i = 0; i < 50 && (await rabbitStateOf(name)).connections > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await rabbitStateOf(name)).toEqual({ connections: 0, channels: [], consumers: 0 });
+    const other = await amqplibConnect(rabbitUrl(), unique('conn'));
+    expect((await (await other.createChannel()).checkQueue(queue)).messageCount).toBe(0);
+  });
 });
+
+function rabbitUrl(): string {
+  const address = rabbitAddress();
+  return `amqp://${address.username}:${address.password}@${address.host}:${address.port}`;
+}
 
 async function waitForMessage(channel: amqp.Channel, queue: string): Promise<string> {
   for (let i = 0; i < 100; i++) {

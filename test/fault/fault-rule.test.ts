@@ -38,6 +38,9 @@ describe('fault rules', () => {
     expect(parseFaultRule('delay=1s+-50ms').action).toEqual({ kind: 'delay', ms: 1000, jitterMs: 50 });
     expect(parseFaultRule('rate=64KB/s').action).toEqual({ kind: 'rate', bytesPerSecond: 64_000 });
     expect(parseFaultRule('rate=1MiB/s').action).toEqual({ kind: 'rate', bytesPerSecond: 1024 * 1024 });
+    expect(parseFaultRule('cut').action).toEqual({ kind: 'cut', midFrame: false, afterBytes: undefined });
+    expect(parseFaultRule('reset=mid-frame').action).toEqual({ kind: 'reset', midFrame: true, afterBytes: undefined });
+    expect(parseFaultRule('cut after-bytes=100 when dir:s2c').action).toEqual({ kind: 'cut', midFrame: false, afterBytes: 100 });
     expect([parseDuration('2m'), parseDuration('5s'), parseDuration('20ms')]).toEqual([120_000, 5000, 20]);
   });
 
@@ -49,7 +52,7 @@ describe('fault rules', () => {
 
   it.each([
     ['', 'no action'],
-    ['explode', 'unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats)'],
+    ['explode', 'unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats, cut, reset)'],
     ['close-channel', 'close-channel: needs a reply code: 403, 404, 405, 406, e.g. close-channel=403'],
     ['close-channel=320', 'close-channel: needs a reply code: 403, 404, 405, 406 (got "320")'],
     ['close-connection=404', 'close-connection: needs a reply code: 320, 402, 501, 502, 503, 504, 505, 506, 530, 540, 541 (got "404")'],
@@ -65,8 +68,12 @@ describe('fault rules', () => {
     ['nack times=', '"times=" needs a value, e.g. times=1'],
     [
       'nack method:basic.publish',
-      'unknown option "method:basic.publish" (options: probability= times= after= duration=; a filter comes after "when", e.g. when method:basic.publish)',
+      'unknown option "method:basic.publish" (options: probability= times= after= duration= after-bytes=; a filter comes after "when", e.g. when method:basic.publish)',
     ],
+    ['cut=later', 'cut: takes no value or =mid-frame (got "=later")'],
+    ['nack after-bytes=5', 'after-bytes= applies to cut and reset only'],
+    ['cut=mid-frame after-bytes=5', 'cut=mid-frame and after-bytes= exclude each other: give one'],
+    ['reset after-bytes=0', 'after-bytes= takes a whole number of bytes from 1, got "0"'],
     ['nack when', '"when" needs a filter, e.g. when method:basic.publish exchange:orders'],
     ['nack when colour:red', 'filter "colour:red": unknown key "colour:" (keys: method: conn: ch: dir: exchange: queue: rk:)'],
   ])('refuse %j in one line naming it', (rule, reason) => {
@@ -92,7 +99,7 @@ describe('fault rules', () => {
       expect(docs).toContain(`| \`${action.example}\` | ${action.help} |`);
     }
     for (const option of FAULT_OPTIONS) {
-      expect(() => parseFaultRule(`nack ${option.example}`)).not.toThrow();
+      expect(() => parseFaultRule(`${option.key === 'after-bytes' ? 'cut' : 'nack'} ${option.example}`)).not.toThrow();
       expect(docs).toContain(`| \`${option.key}\` | \`${option.example}\` | ${option.help} |`);
     }
   });
@@ -124,7 +131,7 @@ describe('fault rule files', () => {
     ['faults: [', /^--faults f\.yaml: not JSON or YAML: /],
     ['42', '--faults f.yaml: expected a list of rules, or an object with a "faults" list'],
     ['- {when: "dir:c2s"}', '--faults f.yaml: rule 1: "action" is missing (e.g. action: close-channel=404)'],
-    ['- {action: nack, colour: red}', '--faults f.yaml: rule 1: unknown key "colour" (keys: action, when, probability, times, after, duration)'],
+    ['- {action: nack, colour: red}', '--faults f.yaml: rule 1: unknown key "colour" (keys: action, when, probability, times, after, duration, after-bytes)'],
     ['- {action: "nack times=1"}', '--faults f.yaml: rule 1: "action" is one word (e.g. delay=200ms); options and "when" are keys of their own'],
     ['- nack\n- delay=soon', `--faults f.yaml rule 2 'delay=soon': delay: "soon" is not a duration like 200ms, 5s or 2m`],
   ])('refuse a bad file in one line: %j', (text, message) => {
