@@ -71,7 +71,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
   const { bus, observer } = tapSource(options, (held) => proxy.holdReading(held));
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
   // with no rule armed the proxy gets no interposer: its forwarding path stays as it is
-  const faults = options.faults !== undefined && options.faults.length > 0 ? new FaultEngine(options.faults) : undefined;
+  const faults = options.faults !== undefined && options.faults.length > 0 ? new FaultEngine(options.faults, { notice: options.notice }) : undefined;
   const proxy = new ProxyServer({
     ...(faults ? { interposer: faults } : {}),
     listen: options.listen,

@@ -6,6 +6,7 @@
 // one holds what follows it, as TCP would.
 
 import { DecodeError } from '../decoder/errors.js';
+import { isFieldTable } from '../decoder/field-table.js';
 import { decodeFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
 import { FrameParser } from '../decoder/frame-parser.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, type DecodedMethod, type RawFrame } from '../decoder/types.js';
@@ -15,6 +16,8 @@ import type { FaultAction, FaultRule } from './fault-rule.js';
 import { channelCloseText, connectionCloseText, replyCodeName, type LoginContext } from './wording.js';
 
 export interface FaultEngineOptions {
+  /** one-line notices for people: a fault a client cannot be told of */
+  readonly notice?: (line: string) => void;
   /** for tests: the chance draw (default Math.random) */
   readonly random?: () => number;
 }
@@ -53,6 +56,7 @@ class ArmedRule {
 export class FaultEngine implements Interposer {
   readonly #rules: readonly ArmedRule[];
   readonly #random: () => number;
+  readonly #notice: (line: string) => void;
   /** whether publisher confirms must be counted (a nack rule is armed) */
   readonly #countConfirms: boolean;
 
@@ -60,6 +64,7 @@ export class FaultEngine implements Interposer {
     const now = Date.now();
     this.#rules = rules.map((rule) => new ArmedRule(rule, now));
     this.#random = options.random ?? Math.random;
+    this.#notice = options.notice ?? (() => {});
     this.#countConfirms = rules.some((r) => r.action.kind === 'nack');
   }
 
@@ -69,7 +74,7 @@ export class FaultEngine implements Interposer {
   }
 
   open(control: RelayControl): InterposedConnection {
-    return new ConnectionFaults(control, this.#rules, this.#random, this.#countConfirms);
+    return new ConnectionFaults(control, this.#rules, this.#random, this.#notice, this.#countConfirms);
   }
 }
 
@@ -106,6 +111,8 @@ class Outlet {
   /** forwarded bytes not yet written: consecutive slices of one buffer grow it */
   #pending: Uint8Array | undefined;
   #closed = false;
+  /** everything queues, nothing leaves (a blocked connection's publishes) */
+  #gated = false;
 
   constructor(side: InterposedSide, cut: (how: 'fin' | 'reset') => void) {
     this.#side = side;
@@ -116,7 +123,7 @@ class Outlet {
     if (this.#closed) return;
     const last = this.#queue.length > this.#head ? this.#queue[this.#queue.length - 1]!.at : 0;
     const at = Math.max(notBefore, last);
-    if (this.#queue.length === this.#head && at <= Date.now()) {
+    if (this.#queue.length === this.#head && at <= Date.now() && !this.#gated) {
       this.#run(op, bytes);
       return;
     }
@@ -128,6 +135,12 @@ class Outlet {
       this.#side.holdSender(true);
     }
     this.#schedule();
+  }
+
+  /** Holds (true) or releases everything pushed, in order. */
+  gate(on: boolean): void {
+    this.#gated = on;
+    if (!on) this.#release();
   }
 
   /** Writes the forwarded bytes gathered from one read. */
@@ -164,7 +177,7 @@ class Outlet {
   }
 
   #schedule(): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined || this.#gated) return;
     const next = this.#queue[this.#head];
     if (next === undefined) return;
     this.#timer = setTimeout(() => this.#release(), Math.max(0, next.at - Date.now()));
@@ -172,6 +185,7 @@ class Outlet {
 
   #release(): void {
     this.#timer = undefined;
+    if (this.#gated || this.#closed) return;
     const now = Date.now();
     while (this.#head < this.#queue.length && this.#queue[this.#head]!.at <= now) {
       const item = this.#queue[this.#head++]!;
@@ -231,6 +245,14 @@ interface DirectionState {
   cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string } | undefined;
 }
 
+interface BlockState {
+  /** the client announced the capability and got connection.blocked */
+  readonly told: boolean;
+  /** a publish came: the client's bytes are held, and it is not read */
+  holding: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
 interface ConnectionClosing {
   awaitClient: boolean;
   awaitUpstream: boolean;
@@ -245,18 +267,24 @@ class ConnectionFaults implements InterposedConnection {
   readonly #control: RelayControl;
   readonly #rules: readonly ArmedRule[];
   readonly #random: () => number;
+  readonly #notice: (line: string) => void;
   readonly #countConfirms: boolean;
   readonly #dirs: Record<Direction, DirectionState>;
   readonly #channels = new Map<number, ChannelState>();
   readonly #login = { vhost: '/', user: '' };
   /** connection.open-ok seen: a connection.close may be injected */
   #open = false;
+  /** the client's capabilities (connection.start-ok): who may be told of a block or a cancel */
+  readonly #capabilities = { blocked: false, cancelNotify: false, product: '' };
+  /** a block rule fired: the client is told, and not read from its next publish on */
+  #blocked: BlockState | undefined;
   #closing: ConnectionClosing | undefined;
 
-  constructor(control: RelayControl, rules: readonly ArmedRule[], random: () => number, countConfirms: boolean) {
+  constructor(control: RelayControl, rules: readonly ArmedRule[], random: () => number, notice: (line: string) => void, countConfirms: boolean) {
     this.#control = control;
     this.#rules = rules;
     this.#random = random;
+    this.#notice = notice;
     this.#countConfirms = countConfirms;
     const direction = (dir: Direction): DirectionState => ({
       parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax: FRAME_CAP }),
@@ -309,6 +337,7 @@ class ConnectionFaults implements InterposedConnection {
   }
 
   closed(): void {
+    clearTimeout(this.#blocked?.timer);
     this.#dirs.c2s.out.close();
     this.#dirs.s2c.out.close();
     clearTimeout(this.#closing?.timer);
@@ -363,6 +392,13 @@ class ConnectionFaults implements InterposedConnection {
     const notBefore = this.#applyRules(dir, frame, method, channel);
     if (notBefore === undefined) return; // the frame was taken by a rule
     if (method !== undefined) this.#track(dir, frame.channel, method, channel);
+    // blocked: as RabbitMQ, the connection is no longer read once the client publishes
+    const blocked = this.#blocked;
+    if (blocked !== undefined && !blocked.holding && dir === 'c2s' && method?.name === 'basic.publish') {
+      blocked.holding = true;
+      this.#dirs.c2s.out.gate(true);
+      this.#control.c2s.holdSender(true);
+    }
     this.#forward(dir, frame, notBefore);
   }
 
@@ -421,6 +457,12 @@ class ConnectionFaults implements InterposedConnection {
         case 'drop-heartbeats':
           state.out.push('suppress', frame.raw, notBefore);
           return undefined;
+        case 'block':
+          this.#block(action.ms, rule);
+          break;
+        case 'unblock':
+          this.#unblock();
+          break;
         case 'cut':
         case 'reset': {
           const op = action.kind === 'cut' ? 'cut-fin' : 'cut-reset';
@@ -469,6 +511,10 @@ class ConnectionFaults implements InterposedConnection {
       case 'cut':
       case 'reset':
         return true;
+      case 'block':
+        return this.#open && this.#blocked === undefined;
+      case 'unblock':
+        return this.#blocked !== undefined;
     }
   }
 
@@ -484,6 +530,7 @@ class ConnectionFaults implements InterposedConnection {
   #track(dir: Direction, channelNo: number, method: DecodedMethod, channel: ChannelState | undefined): void {
     switch (method.name) {
       case 'connection.start-ok':
+        this.#readCapabilities(method);
         if (method.args['mechanism'] === 'PLAIN') {
           const response = method.args['response'];
           const text = typeof response === 'string' ? response : response instanceof Uint8Array ? Buffer.from(response).toString('utf8') : '';
@@ -556,6 +603,58 @@ class ConnectionFaults implements InterposedConnection {
     }
     for (const n of settled) channel.nack.delete(n);
     return true;
+  }
+
+  #readCapabilities(method: DecodedMethod): void {
+    const props = method.args['client-properties'];
+    if (!isFieldTable(props)) return;
+    for (const [key, value] of props.entries) {
+      if (key === 'product' && (value.type === 'S' || value.type === 'x'))
+        this.#capabilities.product = Buffer.from(value.value as Uint8Array | string).toString();
+      if (key !== 'capabilities' || value.type !== 'F') continue;
+      for (const [name, flag] of value.value.entries) {
+        if (name === 'connection.blocked') this.#capabilities.blocked = flag.value === true;
+        if (name === 'consumer_cancel_notify') this.#capabilities.cancelNotify = flag.value === true;
+      }
+    }
+  }
+
+  /** Who the client is, for notices: `connection 3 (amqplib)`. */
+  #who(): string {
+    const product = this.#capabilities.product;
+    return `connection ${this.#control.id}${product ? ` (${product})` : ''}`;
+  }
+
+  #block(ms: number | undefined, rule: ArmedRule): void {
+    const told = this.#capabilities.blocked;
+    // RabbitMQ's memory alarm words it so
+    if (told) this.#dirs.s2c.out.push('inject', encodeMethodFrame(0, 'connection.blocked', { reason: 'low on memory' }));
+    else
+      this.#notice(
+        `${this.#who()} did not announce the connection.blocked capability: fault rule '${rule.rule.source}' blocks it without telling it (its publishes are held all the same)`,
+      );
+    const blocked: BlockState = { told, holding: false, timer: undefined };
+    if (ms !== undefined) {
+      blocked.timer = setTimeout(() => {
+        this.#unblock();
+        this.#dirs.c2s.out.flush();
+        this.#dirs.s2c.out.flush();
+      }, ms);
+      blocked.timer.unref();
+    }
+    this.#blocked = blocked;
+  }
+
+  #unblock(): void {
+    const blocked = this.#blocked;
+    if (blocked === undefined) return;
+    this.#blocked = undefined;
+    clearTimeout(blocked.timer);
+    if (blocked.told) this.#dirs.s2c.out.push('inject', encodeMethodFrame(0, 'connection.unblocked'));
+    if (blocked.holding) {
+      this.#dirs.c2s.out.gate(false);
+      this.#control.c2s.holdSender(false);
+    }
   }
 
   /** channel.close to the client in answer to its method, and to the broker; the method is swallowed. */

@@ -41,7 +41,10 @@ export type FaultAction =
    * ends both sockets, FIN (`cut`) or RST (`reset`): before the matching frame, in its middle
    * (`midFrame`), or `afterBytes` bytes after its start in its direction
    */
-  | { readonly kind: 'cut' | 'reset'; readonly midFrame: boolean; readonly afterBytes: number | undefined };
+  | { readonly kind: 'cut' | 'reset'; readonly midFrame: boolean; readonly afterBytes: number | undefined }
+  /** the connection blocked as by RabbitMQ's memory alarm: for `ms`, or until an unblock rule fires */
+  | { readonly kind: 'block'; readonly ms: number | undefined }
+  | { readonly kind: 'unblock' };
 
 export type FaultActionKind = FaultAction['kind'];
 
@@ -139,6 +142,19 @@ export const FAULT_ACTIONS: readonly ActionSpec[] = [
     example: 'drop-heartbeats when dir:c2s',
     help: "heartbeat frames (of the side `dir:` names, or both) are not forwarded: the peer's heartbeat timeout fires",
     parse: noValue('drop-heartbeats'),
+  },
+  {
+    kind: 'block',
+    value: 'DURATION',
+    example: 'block=5s when method:basic.publish exchange:orders times=1',
+    help: "the connection is blocked as by RabbitMQ's memory alarm (connection.blocked to a client that announced the capability): from its next publish on, the client is not read; for DURATION, or until an unblock rule fires",
+    parse: (value) => ({ kind: 'block', ms: value === undefined ? undefined : parseDuration(value) }),
+  },
+  {
+    kind: 'unblock',
+    example: 'unblock when dir:s2c method:basic.deliver',
+    help: 'a connection a block rule blocked is unblocked (connection.unblocked), its held publishes go on',
+    parse: noValue('unblock'),
   },
   {
     kind: 'cut',

@@ -19,6 +19,7 @@ afterEach(async () => {
 
 interface Spy {
   readonly events: SpyEvent[];
+  readonly notices: string[];
   readonly url: string;
   readonly session: RunningSession;
 }
@@ -26,15 +27,16 @@ interface Spy {
 async function spyWith(rules: readonly string[]): Promise<Spy> {
   const { host, port, username, password } = rabbitAddress();
   const events: SpyEvent[] = [];
+  const notices: string[] = [];
   const session = await startProxySession({
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { host, port, tls: false },
     sinks: [(e) => events.push(e)],
-    notice: () => {},
+    notice: (line) => notices.push(line),
     faults: rules.map((r) => parseFaultRule(r)),
   });
   cleanups.push(() => session.stop());
-  return { events, session, url: `amqp://${username}:${password}@127.0.0.1:${session.address.port}` };
+  return { events, notices, session, url: `amqp://${username}:${password}@127.0.0.1:${session.address.port}` };
 }
 
 /** A name no other test run uses. */
@@ -44,9 +46,13 @@ const frames = (events: readonly SpyEvent[], name: string): FrameEvent[] =>
   events.filter((e): e is FrameEvent => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === name);
 const marks = (events: readonly SpyEvent[], name: string): string[] => frames(events, name).map((e) => `${e.dir} ${e.fault ?? 'real'}`);
 
-async function amqplibConnect(url: string, name: string, options: { heartbeat?: number } = {}): Promise<amqp.ChannelModel> {
+async function amqplibConnect(
+  url: string,
+  name: string,
+  options: { heartbeat?: number; capabilities?: Record<string, boolean> } = {},
+): Promise<amqp.ChannelModel> {
   const connection = await amqp.connect(`${url}${options.heartbeat !== undefined ? `?heartbeat=${options.heartbeat}` : ''}`, {
-    clientProperties: { connection_name: name },
+    clientProperties: { connection_name: name, ...(options.capabilities ? { capabilities: options.capabilities } : {}) },
   });
   connection.on('error', () => {});
   cleanups.push(() => connection.close());
@@ -315,6 +321,70 @@ describeWithRabbitMQ('fault rules through the proxy', () => {
     const other = await amqplibConnect(rabbitUrl(), unique('conn'));
     expect((await (await other.createChannel()).checkQueue(queue)).messageCount).toBe(0);
   });
+
+  it('block=1s: amqplib hears blocked and unblocked, its publish meanwhile is held; another connection is not', async () => {
+    const queue = unique('blocked');
+    const spy = await spyWith([`block=1s when method:queue.declare queue:${queue} times=1`]);
+    const connection = await amqplibConnect(spy.url, unique('conn'));
+    const heard: string[] = [];
+    connection.on('blocked', (reason: string) => heard.push(`blocked: ${reason}`));
+    connection.on('unblocked', () => heard.push('unblocked'));
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue(queue, { exclusive: true });
+    const confirmed = (ch: amqp.ConfirmChannel, q: string) =>
+      new Promise<void>((resolve, reject) => ch.sendToQueue(q, Buffer.from('x'), {}, (error) => (error ? reject(error) : resolve())));
+    const other = await (await amqplibConnect(spy.url, unique('conn'))).createConfirmChannel();
+    const otherQueue = (await other.assertQueue('', { exclusive: true })).queue;
+    const start = performance.now();
+    const held = confirmed(channel, queue).then(() => performance.now() - start);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const otherStart = performance.now();
+    await confirmed(other, otherQueue);
+    expect(performance.now() - otherStart).toBeLessThan(200);
+    expect(await held).toBeGreaterThan(800);
+    expect(heard).toEqual(['blocked: low on memory', 'unblocked']);
+    // as RabbitMQ, the proxy reads no more of a blocked client: its publish reaches the broker,
+    // and the events, after connection.unblocked
+    const publish = spy.events.find((e): e is MessageEvent => e.kind === 'message' && e.method.name === 'basic.publish' && e.conn === 1);
+    expect(publish?.seq).toBeGreaterThan(frames(spy.events, 'connection.unblocked')[0]!.seq);
+    expect(marks(spy.events, 'connection.blocked')).toEqual(['s2c injected']);
+    expect(marks(spy.events, 'connection.unblocked')).toEqual(['s2c injected']);
+  });
+
+  it('block a client that did not announce connection.blocked: one notice, its publish held all the same', async () => {
+    const queue = unique('blocked');
+    const spy = await spyWith([`block=500ms when method:basic.publish rk:${queue}`]);
+    const connection = await amqplibConnect(spy.url, unique('conn'), { capabilities: { publisher_confirms: true } });
+    let told = false;
+    connection.on('blocked', () => (told = true));
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue(queue, { exclusive: true });
+    const start = performance.now();
+    await new Promise<void>((resolve, reject) => channel.sendToQueue(queue, Buffer.from('x'), {}, (error) => (error ? reject(error) : resolve())));
+    expect(performance.now() - start).toBeGreaterThan(450);
+    expect(told).toBe(false);
+    expect(spy.notices).toEqual([
+      `connection 1 (amqplib) did not announce the connection.blocked capability: fault rule 'block=500ms when method:basic.publish rk:${queue}' blocks it without telling it (its publishes are held all the same)`,
+    ]);
+    expect(frames(spy.events, 'connection.blocked')).toEqual([]);
+  });
+
+  it('block until an unblock rule fires (here: at the broker’s next heartbeat)', async () => {
+    const queue = unique('blocked');
+    const spy = await spyWith([`block when method:queue.declare queue:${queue}`, 'unblock when dir:s2c method:heartbeat']);
+    const connection = await amqplibConnect(spy.url, unique('conn'), { heartbeat: 1 });
+    const heard: string[] = [];
+    connection.on('blocked', () => heard.push('blocked'));
+    connection.on('unblocked', () => heard.push('unblocked'));
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue(queue, { exclusive: true });
+    await new Promise<void>((resolve, reject) => channel.sendToQueue(queue, Buffer.from('x'), {}, (error) => (error ? reject(error) : resolve())));
+    expect(heard).toEqual(['blocked', 'unblocked']);
+    const unblocked = frames(spy.events, 'connection.unblocked')[0]!;
+    // the heartbeat that unblocked it comes right after, forwarded as it was
+    const next = spy.events.find((e) => e.seq > unblocked.seq && e.kind === 'frame' && e.dir === 's2c');
+    expect(next?.kind === 'frame' && [next.frame.type, next.fault]).toEqual(['heartbeat', undefined]);
+  }, 10_000);
 });
 
 function rabbitUrl(): string {

@@ -41,6 +41,9 @@ describe('fault rules', () => {
     expect(parseFaultRule('cut').action).toEqual({ kind: 'cut', midFrame: false, afterBytes: undefined });
     expect(parseFaultRule('reset=mid-frame').action).toEqual({ kind: 'reset', midFrame: true, afterBytes: undefined });
     expect(parseFaultRule('cut after-bytes=100 when dir:s2c').action).toEqual({ kind: 'cut', midFrame: false, afterBytes: 100 });
+    expect(parseFaultRule('block=5s').action).toEqual({ kind: 'block', ms: 5000 });
+    expect(parseFaultRule('block').action).toEqual({ kind: 'block', ms: undefined });
+    expect(parseFaultRule('unblock').action).toEqual({ kind: 'unblock' });
     expect([parseDuration('2m'), parseDuration('5s'), parseDuration('20ms')]).toEqual([120_000, 5000, 20]);
   });
 
@@ -52,7 +55,7 @@ describe('fault rules', () => {
 
   it.each([
     ['', 'no action'],
-    ['explode', 'unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats, cut, reset)'],
+    ['explode', 'unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats, block, unblock, cut, reset)'],
     ['close-channel', 'close-channel: needs a reply code: 403, 404, 405, 406, e.g. close-channel=403'],
     ['close-channel=320', 'close-channel: needs a reply code: 403, 404, 405, 406 (got "320")'],
     ['close-connection=404', 'close-connection: needs a reply code: 320, 402, 501, 502, 503, 504, 505, 506, 530, 540, 541 (got "404")'],
@@ -70,6 +73,7 @@ describe('fault rules', () => {
       'nack method:basic.publish',
       'unknown option "method:basic.publish" (options: probability= times= after= duration= after-bytes=; a filter comes after "when", e.g. when method:basic.publish)',
     ],
+    ['block=soon', 'block: "soon" is not a duration like 200ms, 5s or 2m'],
     ['cut=later', 'cut: takes no value or =mid-frame (got "=later")'],
     ['nack after-bytes=5', 'after-bytes= applies to cut and reset only'],
     ['cut=mid-frame after-bytes=5', 'cut=mid-frame and after-bytes= exclude each other: give one'],
