@@ -83,6 +83,12 @@ const FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
 /** Bytes an Outlet may hold before its sender is no longer read, and below which it is again. */
 const HOLD_ABOVE = 1024 * 1024;
 const RESUME_BELOW = 256 * 1024;
+/**
+ * A cancel that follows a consume-ok is told this much later: clients register a consumer only
+ * once they handle its consume-ok (@cloudamqp/amqp-client in a later tick), and drop a cancel for
+ * a consumer they do not know yet.
+ */
+const CANCEL_AFTER_CONSUME_OK_MS = 20;
 /** How long a client may take to answer an injected connection.close before its socket is ended anyway. */
 const CLOSE_OK_WAIT_MS = 2000;
 
@@ -228,6 +234,14 @@ interface ChannelState {
   /** publish numbers a nack rule chose: the client gets basic.nack for them */
   readonly nack: Set<number>;
   dead: DeadChannel | undefined;
+  /** a cancel-consumer rule fired on a basic.consume: cancel the consumer its consume-ok names */
+  cancelNextConsumer: boolean;
+  /** consumers cancelled upstream by a rule, their cancel-ok not yet swallowed */
+  readonly cancelling: Set<string>;
+  /** a delivery to a cancelled consumer was swallowed: its content frames are too */
+  dropContent: boolean;
+  /** the client is told of a cancel once the delivery that fired it has all its content (bytes still to come, -1 before its header) */
+  notifyAfterContent: { readonly tag: string; remaining: number } | undefined;
 }
 
 interface DirectionState {
@@ -389,9 +403,17 @@ class ConnectionFaults implements InterposedConnection {
     if (dir === 's2c' && channel !== undefined && method !== undefined && channel.confirm && (method.name === 'basic.ack' || method.name === 'basic.nack')) {
       if (this.#confirm(frame, method, channel)) return;
     }
+    if (dir === 's2c' && channel !== undefined && (channel.cancelling.size > 0 || channel.dropContent) && this.#cancelledConsumerFrame(frame, method, channel))
+      return;
     const notBefore = this.#applyRules(dir, frame, method, channel);
     if (notBefore === undefined) return; // the frame was taken by a rule
     if (method !== undefined) this.#track(dir, frame.channel, method, channel);
+    if (channel?.cancelNextConsumer && dir === 's2c' && method?.name === 'basic.consume-ok') {
+      channel.cancelNextConsumer = false;
+      this.#forward(dir, frame, notBefore);
+      this.#cancelConsumer(frame.channel, consumerTag(method), channel, false, Date.now() + CANCEL_AFTER_CONSUME_OK_MS);
+      return;
+    }
     // blocked: as RabbitMQ, the connection is no longer read once the client publishes
     const blocked = this.#blocked;
     if (blocked !== undefined && !blocked.holding && dir === 'c2s' && method?.name === 'basic.publish') {
@@ -400,6 +422,15 @@ class ConnectionFaults implements InterposedConnection {
       this.#control.c2s.holdSender(true);
     }
     this.#forward(dir, frame, notBefore);
+    const notify = dir === 's2c' ? channel?.notifyAfterContent : undefined;
+    if (notify !== undefined && (frame.type === FRAME_HEADER || frame.type === FRAME_BODY)) {
+      if (frame.type === FRAME_HEADER && frame.payload.length >= 12) notify.remaining = Number(readBodySize(frame.payload));
+      else if (frame.type === FRAME_BODY) notify.remaining -= frame.payload.length;
+      if (notify.remaining <= 0) {
+        channel!.notifyAfterContent = undefined;
+        this.#dirs.s2c.out.push('inject', encodeMethodFrame(frame.channel, 'basic.cancel', { 'consumer-tag': notify.tag, nowait: true }));
+      }
+    }
   }
 
   /** Forwards a frame, or the part of it before a cut that falls inside it (then the cut). */
@@ -460,6 +491,16 @@ class ConnectionFaults implements InterposedConnection {
         case 'block':
           this.#block(action.ms, rule);
           break;
+        case 'cancel-consumer':
+          if (method!.name === 'basic.consume') channel!.cancelNextConsumer = true;
+          else {
+            // the consume-ok or delivery goes first: the client then hears of the cancel
+            this.#track(dir, frame.channel, method!, channel);
+            this.#forward(dir, frame, notBefore);
+            this.#cancelConsumer(frame.channel, consumerTag(method!), channel!, method!.name === 'basic.deliver');
+            return undefined;
+          }
+          break;
         case 'unblock':
           this.#unblock();
           break;
@@ -513,6 +554,11 @@ class ConnectionFaults implements InterposedConnection {
         return true;
       case 'block':
         return this.#open && this.#blocked === undefined;
+      case 'cancel-consumer': {
+        if (channel === undefined || method === undefined) return false;
+        if (dir === 'c2s') return method.name === 'basic.consume' && !channel.cancelNextConsumer;
+        return (method.name === 'basic.consume-ok' || method.name === 'basic.deliver') && !channel.cancelling.has(consumerTag(method));
+      }
       case 'unblock':
         return this.#blocked !== undefined;
     }
@@ -657,6 +703,53 @@ class ConnectionFaults implements InterposedConnection {
     }
   }
 
+  /**
+   * Cancels a consumer as the broker does when its queue goes: basic.cancel to a client that
+   * announced consumer_cancel_notify (others are not told: one notice), and basic.cancel to the
+   * broker, whose cancel-ok is swallowed.
+   */
+  #cancelConsumer(channelNo: number, tag: string, channel: ChannelState, afterContent = false, notBefore = 0): void {
+    // a delivery's content frames must follow its method: the client is told after them
+    if (afterContent && this.#capabilities.cancelNotify) channel.notifyAfterContent = { tag, remaining: -1 };
+    else if (this.#capabilities.cancelNotify)
+      this.#dirs.s2c.out.push('inject', encodeMethodFrame(channelNo, 'basic.cancel', { 'consumer-tag': tag, nowait: true }), notBefore);
+    else
+      this.#notice(
+        `${this.#who()} did not announce the consumer_cancel_notify capability: its consumer ${tag} on channel ${channelNo} is cancelled without telling it`,
+      );
+    this.#dirs.c2s.out.push('inject', encodeMethodFrame(channelNo, 'basic.cancel', { 'consumer-tag': tag, nowait: false }));
+    channel.cancelling.add(tag);
+  }
+
+  /**
+   * Broker frames for a consumer a rule cancelled: its cancel-ok is swallowed, and deliveries
+   * still in flight to it are swallowed and rejected upstream with requeue (the client was told
+   * the consumer is gone, so they go back to the queue). True when the frame was taken.
+   */
+  #cancelledConsumerFrame(frame: RawFrame, method: DecodedMethod | undefined, channel: ChannelState): boolean {
+    const s2c = this.#dirs.s2c.out;
+    if (method === undefined) {
+      if (!channel.dropContent || (frame.type !== FRAME_HEADER && frame.type !== FRAME_BODY)) return false;
+      s2c.push('suppress', frame.raw);
+      return true;
+    }
+    channel.dropContent = false;
+    const name = method.name;
+    if (name !== 'basic.cancel-ok' && name !== 'basic.deliver') return false;
+    const tag = consumerTag(method);
+    if (!channel.cancelling.has(tag)) return false;
+    s2c.push('suppress', frame.raw);
+    if (name === 'basic.cancel-ok') channel.cancelling.delete(tag);
+    else {
+      channel.dropContent = true;
+      this.#dirs.c2s.out.push(
+        'inject',
+        encodeMethodFrame(frame.channel, 'basic.reject', { 'delivery-tag': method.args['delivery-tag'] as bigint, requeue: true }),
+      );
+    }
+    return true;
+  }
+
   /** channel.close to the client in answer to its method, and to the broker; the method is swallowed. */
   #closeChannel(frame: RawFrame, method: DecodedMethod, code: number, rule: ArmedRule): void {
     const channelNo = frame.channel;
@@ -793,13 +886,28 @@ class ConnectionFaults implements InterposedConnection {
   }
 }
 
+function consumerTag(method: DecodedMethod): string {
+  const tag = method.args['consumer-tag'];
+  return typeof tag === 'string' ? tag : tag instanceof Uint8Array ? Buffer.from(tag).toString('latin1') : '';
+}
+
 /** A content header's body-size (after class-id and weight). */
 function readBodySize(payload: Uint8Array): bigint {
   return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(4);
 }
 
 function newChannel(): ChannelState {
-  return { confirm: false, published: 0, outstanding: [], nack: new Set(), dead: undefined };
+  return {
+    confirm: false,
+    published: 0,
+    outstanding: [],
+    nack: new Set(),
+    dead: undefined,
+    cancelNextConsumer: false,
+    cancelling: new Set(),
+    dropContent: false,
+    notifyAfterContent: undefined,
+  };
 }
 
 /** A reply text fits a shortstr (255 bytes). */

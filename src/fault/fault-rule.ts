@@ -44,7 +44,9 @@ export type FaultAction =
   | { readonly kind: 'cut' | 'reset'; readonly midFrame: boolean; readonly afterBytes: number | undefined }
   /** the connection blocked as by RabbitMQ's memory alarm: for `ms`, or until an unblock rule fires */
   | { readonly kind: 'block'; readonly ms: number | undefined }
-  | { readonly kind: 'unblock' };
+  | { readonly kind: 'unblock' }
+  /** the consumer a matching consume, consume-ok or delivery names is cancelled by the "broker" */
+  | { readonly kind: 'cancel-consumer' };
 
 export type FaultActionKind = FaultAction['kind'];
 
@@ -155,6 +157,12 @@ export const FAULT_ACTIONS: readonly ActionSpec[] = [
     example: 'unblock when dir:s2c method:basic.deliver',
     help: 'a connection a block rule blocked is unblocked (connection.unblocked), its held publishes go on',
     parse: noValue('unblock'),
+  },
+  {
+    kind: 'cancel-consumer',
+    example: 'cancel-consumer when method:basic.consume queue:jobs',
+    help: 'the consumer a matching basic.consume, consume-ok or basic.deliver names is cancelled as when its queue is deleted: basic.cancel to the client (consumer_cancel_notify), the consumer cancelled upstream',
+    parse: noValue('cancel-consumer'),
   },
   {
     kind: 'cut',

@@ -20,7 +20,7 @@ describe('amqp-spy --fault / --faults', () => {
   it.each([
     [
       ['--fault', 'explode when method:basic.publish'],
-      'amqp-spy: --fault \'explode when method:basic.publish\': unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats, block, unblock, cut, reset)',
+      'amqp-spy: --fault \'explode when method:basic.publish\': unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats, block, unblock, cancel-consumer, cut, reset)',
     ],
     [
       ['--fault', 'nack', '--fault', 'close-channel=200'],

@@ -385,6 +385,65 @@ describeWithRabbitMQ('fault rules through the proxy', () => {
     const next = spy.events.find((e) => e.seq > unblocked.seq && e.kind === 'frame' && e.dir === 's2c');
     expect(next?.kind === 'frame' && [next.frame.type, next.fault]).toEqual(['heartbeat', undefined]);
   }, 10_000);
+
+  it('cancel-consumer at a delivery: amqplib’s consumer hears the cancel after that message, RabbitMQ keeps no consumer and requeues what was in flight', async () => {
+    const queue = unique('cancel');
+    const spy = await spyWith([`cancel-consumer when method:basic.deliver rk:${queue} times=1`]);
+    const name = unique('conn');
+    const connection = await amqplibConnect(spy.url, name);
+    const channel = await connection.createChannel();
+    await channel.assertQueue(queue, { durable: false, autoDelete: false });
+    cleanups.push(async () => {
+      const other = await amqplibConnect(rabbitUrl(), unique('conn'));
+      await (await other.createChannel()).deleteQueue(queue);
+    });
+    for (let i = 0; i < 5; i++) channel.sendToQueue(queue, Buffer.alloc(1000, i));
+    await channel.checkQueue(queue);
+    const got: (string | null)[] = [];
+    const cancelled = new Promise<void>((resolve) => {
+      channel.consume(queue, (message) => {
+        if (message === null) {
+          got.push(null);
+          resolve();
+          return;
+        }
+        got.push(String(message.content[0]));
+        channel.ack(message);
+      });
+    });
+    await cancelled;
+    expect(got).toEqual(['0', null]);
+    await waitFor(() => frames(spy.events, 'basic.cancel-ok').some((e) => e.fault === 'suppressed'), 'the broker’s cancel-ok');
+    expect(await rabbitStateOf(name)).toEqual({ connections: 1, channels: [1], consumers: 0 });
+    // the four in flight went back to the queue (rejected upstream with requeue), none lost or stuck unacked
+    let ready = 0;
+    for (let i = 0; i < 50 && ready < 4; i++) {
+      ready = (await channel.checkQueue(queue)).messageCount;
+      if (ready < 4) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ready).toBe(4);
+    expect(marks(spy.events, 'basic.cancel')).toEqual(['c2s injected', 's2c injected']);
+    // the channel goes on: a new consumer gets the four
+    const rest: string[] = [];
+    await channel.consume(queue, (message) => message && rest.push(String(message.content[0])), { noAck: true });
+    await waitFor(() => rest.length === 4, 'the requeued messages');
+    expect(rest.sort()).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('cancel-consumer at the consume: @cloudamqp/amqp-client’s consumer is told, and no consumer stays upstream', async () => {
+    const queue = unique('cancel');
+    const spy = await spyWith([`cancel-consumer when method:basic.consume queue:${queue}`]);
+    const name = unique('conn');
+    const client = new AMQPClient(`${spy.url}?name=${name}`);
+    const connection = await client.connect();
+    cleanups.push(() => connection.close());
+    const channel = await connection.channel();
+    await channel.queueDeclare(queue, { exclusive: true });
+    const consumer = await channel.basicConsume(queue, { noAck: true }, () => {});
+    await expect(consumer.wait(5000)).rejects.toThrow('Consumer cancelled by the server');
+    await waitFor(() => frames(spy.events, 'basic.cancel-ok').some((e) => e.fault === 'suppressed'), 'the broker’s cancel-ok');
+    expect(await rabbitStateOf(name)).toEqual({ connections: 1, channels: [channel.id], consumers: 0 });
+  });
 });
 
 function rabbitUrl(): string {

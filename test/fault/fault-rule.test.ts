@@ -55,7 +55,10 @@ describe('fault rules', () => {
 
   it.each([
     ['', 'no action'],
-    ['explode', 'unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats, block, unblock, cut, reset)'],
+    [
+      'explode',
+      'unknown action "explode" (actions: close-channel, close-connection, nack, delay, rate, drop-heartbeats, block, unblock, cancel-consumer, cut, reset)',
+    ],
     ['close-channel', 'close-channel: needs a reply code: 403, 404, 405, 406, e.g. close-channel=403'],
     ['close-channel=320', 'close-channel: needs a reply code: 403, 404, 405, 406 (got "320")'],
     ['close-connection=404', 'close-connection: needs a reply code: 320, 402, 501, 502, 503, 504, 505, 506, 530, 540, 541 (got "404")'],
