@@ -326,8 +326,11 @@ class ConnectionFaults implements InterposedConnection {
       if (item.kind === 'frame') this.#frame(dir, item.frame);
       else if (item.kind === 'protocol-header') state.out.push('forward', item.header.raw);
       else {
-        // not AMQP frames any more: forward the rest unchanged (what the broker makes of it is its own)
+        // not AMQP frames any more: forward the rest unchanged (what the broker makes of it is its
+        // own); a frame injected into a stream cut at no boundary would corrupt it, so no rule
+        // acts on this connection any more
         state.passthrough = true;
+        this.#inert = true;
         if (item.held.length > 0) state.out.push('forward', item.held);
         const from = Math.max(0, item.undecodedFrom + item.held.length - chunkStart);
         if (from < chunk.length) state.out.push('forward', chunk.subarray(from));
@@ -380,8 +383,15 @@ class ConnectionFaults implements InterposedConnection {
 
   #cutQueued = false;
 
+  /** a direction could not be cut into frames: what is still parsed passes as it is */
+  #inert = false;
+
   #frame(dir: Direction, frame: RawFrame): void {
     if (this.#cutQueued) return;
+    if (this.#inert) {
+      this.#dirs[dir].out.push('forward', frame.raw);
+      return;
+    }
     let method: DecodedMethod | undefined;
     if (frame.type === FRAME_METHOD) {
       try {
