@@ -167,7 +167,7 @@ export const FAULT_ACTIONS: readonly ActionSpec[] = [
   {
     kind: 'cut',
     value: 'mid-frame',
-    example: 'cut=mid-frame when method:basic.deliver queue:jobs',
+    example: 'cut=mid-frame when method:basic.deliver rk:jobs',
     help: 'end both sockets with a FIN before a matching frame, in its middle (=mid-frame), or after-bytes=N after its start (mid-frame where that falls)',
     parse: cutAction('cut'),
   },
