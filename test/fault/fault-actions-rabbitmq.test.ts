@@ -223,7 +223,7 @@ describeWithRabbitMQ('fault rules through the proxy', () => {
     };
     const [slowMs, fastMs] = await Promise.all([timed(slow), timed(fast)]);
     expect(slowMs).toBeGreaterThanOrEqual(290);
-    expect(fastMs).toBeLessThan(150);
+    expect(fastMs).toBeLessThan(250);
   });
 
   it('rate=50KB/s on deliveries: a 200 KB message takes about 4 s to reach the consumer, publishing is not slowed', async () => {
@@ -340,7 +340,7 @@ describeWithRabbitMQ('fault rules through the proxy', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const otherStart = performance.now();
     await confirmed(other, otherQueue);
-    expect(performance.now() - otherStart).toBeLessThan(200);
+    expect(performance.now() - otherStart).toBeLessThan(500);
     expect(await held).toBeGreaterThan(800);
     expect(heard).toEqual(['blocked: low on memory', 'unblocked']);
     // as RabbitMQ, the proxy reads no more of a blocked client: its publish reaches the broker,
@@ -443,6 +443,22 @@ describeWithRabbitMQ('fault rules through the proxy', () => {
     await expect(consumer.wait(5000)).rejects.toThrow('Consumer cancelled by the server');
     await waitFor(() => frames(spy.events, 'basic.cancel-ok').some((e) => e.fault === 'suppressed'), 'the broker’s cancel-ok');
     expect(await rabbitStateOf(name)).toEqual({ connections: 1, channels: [channel.id], consumers: 0 });
+  });
+
+  it('cancel-consumer on a client without consumer_cancel_notify: one notice, the consumer cancelled upstream all the same', async () => {
+    const queue = unique('cancel');
+    const spy = await spyWith([`cancel-consumer when method:basic.consume queue:${queue}`]);
+    const name = unique('conn');
+    const connection = await amqplibConnect(spy.url, name, { capabilities: { publisher_confirms: true } });
+    const channel = await connection.createChannel();
+    await channel.assertQueue(queue, { exclusive: true });
+    const { consumerTag } = await channel.consume(queue, () => {}, { noAck: true });
+    await waitFor(() => frames(spy.events, 'basic.cancel-ok').some((e) => e.fault === 'suppressed'), 'the broker’s cancel-ok');
+    expect(spy.notices).toEqual([
+      `connection 1 (amqplib) did not announce the consumer_cancel_notify capability: its consumer ${consumerTag} on channel 1 is cancelled without telling it`,
+    ]);
+    expect(marks(spy.events, 'basic.cancel')).toEqual(['c2s injected']);
+    expect(await rabbitStateOf(name)).toEqual({ connections: 1, channels: [1], consumers: 0 });
   });
 });
 
