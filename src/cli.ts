@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { BrokerUser } from './broker/broker.js';
 import type { LiveOptions } from './commands/live.js';
+import type { FaultRule } from './fault/fault-rule.js';
 import { wantsColor, writeStdout } from './commands/stdio.js';
 import { AmqpSpyError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
@@ -41,6 +42,8 @@ interface RootOptions {
   metrics?: string | true;
   ready?: boolean;
   readyFile?: string;
+  fault: string[];
+  faults?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -100,6 +103,13 @@ const program = new Command()
     'once listening, print one JSON line first on stdout: {"url":"amqp://guest:guest@127.0.0.1:PORT","host","port","mode","pid"} (for a test harness; the terminal UI is not opened)',
   )
   .option('--ready-file <file>', 'once listening, write that JSON line to this file (atomically; removed when the session ends)')
+  .option(
+    '--fault <rule>',
+    "with --upstream: a fault rule, e.g. 'close-channel=404 when method:basic.publish exchange:orders times=1' (repeatable; see docs/faults.md)",
+    collect,
+    [],
+  )
+  .option('--faults <file>', 'with --upstream: fault rules from a JSON or YAML file (see docs/faults.md)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
@@ -222,6 +232,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     for (const [given, name] of [
       [opts.upstreamCa !== undefined, '--upstream-ca'],
       [opts.insecure === true, '--insecure'],
+      [opts.fault.length > 0, '--fault'],
+      [opts.faults !== undefined, '--faults'],
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
@@ -257,6 +269,14 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   if (opts.ready && opts.record === '-') throw new UsageError('--ready prints on stdout, where --record - puts the recording: use --ready-file <file> instead');
+  // every rule is checked before the session starts: one bad rule arms none
+  const faults: FaultRule[] = [];
+  if (opts.fault.length > 0 || opts.faults !== undefined) {
+    const { parseFaultRule } = await import('./fault/fault-rule.js');
+    const { readFaultFile } = await import('./fault/fault-file.js');
+    faults.push(...opts.fault.map((rule) => parseFaultRule(rule)));
+    if (opts.faults !== undefined) faults.push(...readFaultFile(opts.faults));
+  }
   return {
     listen,
     ...(upstream !== undefined ? { upstream } : {}),
@@ -282,6 +302,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     tui: opts.tui ?? true,
     ready: opts.ready ?? false,
     ...(opts.readyFile !== undefined ? { readyFile: opts.readyFile } : {}),
+    faults,
   };
 }
 

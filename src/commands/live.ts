@@ -4,6 +4,7 @@
 import type { BrokerUser } from '../broker/broker.js';
 import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
+import type { FaultRule } from '../fault/fault-rule.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
 import { type RunningMetrics, startMetricsServer } from '../metrics/metrics-server.js';
@@ -48,6 +49,8 @@ export interface LiveOptions {
   readonly frames: boolean;
   /** false with --no-tui */
   readonly tui: boolean;
+  /** fault rules (--fault, --faults), checked; proxy only */
+  readonly faults: readonly FaultRule[];
   /** print the ready line first on stdout once listening (--ready); no TUI then */
   readonly ready: boolean;
   /** write the ready line to this file once listening (--ready-file) */
@@ -118,6 +121,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
           ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
           insecure: options.insecure,
           ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+          faults: options.faults,
         }
       : {
           kind: 'standalone',
@@ -158,6 +162,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     ? `users ${standalone.users.join(', ')} · vhosts ${standalone.vhosts.join(', ')}${management ? ` · management API http://${formatHostPort(management.host, management.port)}/api/` : ''}`
     : '';
   const listening = formatHostPort(session.address.address, session.address.port);
+  for (const rule of options.faults) notice(`fault rule armed: ${rule.source}`);
   const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
   if (options.ready || options.readyFile !== undefined) {
     const { address: host, port } = session.address;
@@ -213,6 +218,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
   }
   printer?.flush();
   notice(summary.text());
+  for (const { rule, matches, fired } of session.faults?.stats() ?? [])
+    notice(`fault rule '${rule}': fired ${fired} time${fired === 1 ? '' : 's'} (${matches} match${matches === 1 ? '' : 'es'})`);
   const lost = session.lossReport();
   if (lost !== undefined) notice(lost);
   return lost === undefined ? 0 : 1;

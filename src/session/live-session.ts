@@ -15,6 +15,8 @@ import { anyOverloaded, createTapObserver, teeObservers, type OverloadableSink }
 import { AmqpSpyError } from '../errors.js';
 import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort } from '../source/address.js';
+import { FaultEngine } from '../fault/fault-engine.js';
+import type { FaultRule } from '../fault/fault-rule.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -36,6 +38,8 @@ export interface ProxySessionOptions {
   readonly notice: (line: string) => void;
   /** observers of the same bytes beside the session's taps (the terminal UI's thread) */
   readonly watchers?: readonly ByteObserver[];
+  /** fault rules (--fault, --faults), checked; none: bytes pass unchanged */
+  readonly faults?: readonly FaultRule[];
 }
 
 /** What every live source shares: the bus with its sinks, and taps fed by the source. */
@@ -63,13 +67,18 @@ export interface RunningSession {
   readonly sinkFailures: () => number;
   /** stop accepting, close every connection, emit their close events */
   stop(): Promise<void>;
+  /** the fault engine, when rules are armed */
+  readonly faults?: FaultEngine;
 }
 
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
   // the proxy exists by the time a connection reports data
   const { bus, observer } = tapSource(options, (held) => proxy.holdReading(held));
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
+  // with no rule armed the proxy gets no interposer: its forwarding path stays as it is
+  const faults = options.faults !== undefined && options.faults.length > 0 ? new FaultEngine(options.faults, { notice: options.notice }) : undefined;
   const proxy = new ProxyServer({
+    ...(faults ? { interposer: faults } : {}),
     listen: options.listen,
     upstream: options.upstream,
     tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
@@ -83,6 +92,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     address,
     sinkFailures: () => bus.failures,
     stop: () => proxy.close(),
+    ...(faults ? { faults } : {}),
   };
 }
 
@@ -248,6 +258,8 @@ export interface LiveSession {
   /** the built-in broker's users (names only), vhosts, and where its management API listens; absent for the proxy */
   readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management'>;
   readonly recorder?: Recorder;
+  /** the fault engine, when rules are armed (proxy) */
+  readonly faults?: FaultEngine;
   /** stops accepting, closes every connection, then flushes and closes the recording; once */
   stop(): Promise<void>;
   /** what the session failed to keep, as one line, or undefined when nothing was lost */
@@ -314,6 +326,7 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
         }
       : {}),
     ...(recorder ? { recorder } : {}),
+    ...(session.faults ? { faults: session.faults } : {}),
     // every forwarded frame is in the recording before it closes
     stop: () =>
       (stopping ??= (async () => {

@@ -1,0 +1,107 @@
+// The fault engine on its own, bytes in and writes out (no sockets, no broker): what it
+// forwards is exactly what came when no rule acts, however the reads cut the frames; and its
+// rewriting of publisher confirms, frame by frame.
+import { describe, expect, it } from 'vitest';
+import { decodeFrame, encodeContentHeaderFrame, encodeFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { FrameParser } from '../../src/decoder/frame-parser.js';
+import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
+import type { Direction } from '../../src/events.js';
+import { FaultEngine } from '../../src/fault/fault-engine.js';
+import { parseFaultRule } from '../../src/fault/fault-rule.js';
+import type { InterposedSide, RelayControl } from '../../src/proxy/interposer.js';
+
+interface Written {
+  readonly forwarded: Record<Direction, Buffer[]>;
+  /** every write in order: `dir op` and the frame's method name (or the bytes' length) */
+  readonly log: string[];
+}
+
+function harness(rules: readonly string[]) {
+  const written: Written = { forwarded: { c2s: [], s2c: [] }, log: [] };
+  const name = (bytes: Uint8Array): string => {
+    const item = new FrameParser({ expectProtocolHeader: false }).push(bytes)[0];
+    if (item?.kind !== 'frame') return `${bytes.length} B`;
+    const decoded = decodeFrame(item.frame);
+    if (decoded.type !== 'method') return decoded.type;
+    const args = decoded.method.args;
+    return `${decoded.method.name}${args['delivery-tag'] !== undefined ? ` ${args['delivery-tag']}${args['multiple'] ? ' multiple' : ''}` : ''}`;
+  };
+  const side = (dir: Direction): InterposedSide => ({
+    forward: (bytes) => written.forwarded[dir].push(Buffer.from(bytes)),
+    inject: (frame) => {
+      written.forwarded[dir].push(Buffer.from(frame));
+      written.log.push(`${dir} inject ${name(frame)}`);
+    },
+    suppress: (frame) => written.log.push(`${dir} suppress ${name(frame)}`),
+    holdSender: (held) => written.log.push(`${dir} hold ${held}`),
+    end: () => written.log.push(`${dir} end`),
+  });
+  const control: RelayControl = { id: 1, c2s: side('c2s'), s2c: side('s2c'), cut: (how) => written.log.push(`cut ${how}`) };
+  const stage = new FaultEngine(rules.map((r) => parseFaultRule(r))).open(control);
+  const connection = { data: (dir: Direction, bytes: Uint8Array) => stage.data(dir, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) };
+  return { written, connection };
+}
+
+const opening = {
+  c2s: [
+    encodeProtocolHeader(),
+    encodeMethodFrame(0, 'connection.start-ok', { 'client-properties': { entries: [] }, mechanism: 'PLAIN', response: '\0guest\0guest', locale: 'en_US' }),
+    encodeMethodFrame(0, 'connection.open', { 'virtual-host': '/' }),
+    encodeMethodFrame(1, 'channel.open'),
+  ],
+  s2c: [encodeMethodFrame(0, 'connection.open-ok'), encodeMethodFrame(1, 'channel.open-ok')],
+};
+
+describe('the fault engine', () => {
+  it('forwards every byte as it came when no rule acts, however reads cut the frames', () => {
+    const c2s = Buffer.concat([
+      ...opening.c2s,
+      encodeMethodFrame(1, 'basic.publish', { exchange: 'x', 'routing-key': 'k' }),
+      encodeContentHeaderFrame(1, { classId: 60, bodySize: 3000, properties: {} }),
+      encodeFrame(3, 1, Buffer.alloc(3000, 7)),
+    ]);
+    for (const step of [1, 7, 100, 4096]) {
+      const { written, connection } = harness(['close-channel=404 when method:queue.delete', 'delay=1s when method:basic.get']);
+      for (let at = 0; at < c2s.length; at += step) connection.data('c2s', c2s.subarray(at, at + step));
+      expect(Buffer.concat(written.forwarded.c2s).equals(c2s)).toBe(true);
+      expect(written.log).toEqual([]);
+    }
+  });
+
+  it('forwards bytes that are not AMQP frames unchanged, and acts no more on that connection', () => {
+    const { written, connection } = harness(['close-channel=404']);
+    const garbage = Buffer.concat([encodeProtocolHeader(), Buffer.from([9, 9, 9, 9, 9, 9, 9, 9, 9])]);
+    connection.data('c2s', garbage);
+    connection.data('c2s', Buffer.from('more'));
+    connection.data('s2c', encodeMethodFrame(1, 'channel.open-ok'));
+    expect(Buffer.concat(written.forwarded.c2s).equals(Buffer.concat([garbage, Buffer.from('more')]))).toBe(true);
+    expect(written.log).toEqual([]);
+  });
+
+  it.each([
+    ['2 and 4 of 5, one multiple ack', [2, 4], [[5, true]], ['basic.ack 1', 'basic.nack 2', 'basic.ack 3', 'basic.nack 4', 'basic.ack 5']],
+    ['2 and 3 of 5, one multiple ack', [2, 3], [[5, true]], ['basic.ack 1', 'basic.nack 3 multiple', 'basic.ack 5 multiple']],
+    // the multiple ack after it settles 1, 2, 4, 5, none chosen: it goes through as it is
+    [
+      '3 of 5, single acks out of order',
+      [3],
+      [
+        [3, false],
+        [5, true],
+      ],
+      ['basic.nack 3'],
+    ],
+  ])('splits the broker’s confirms: %s', (_what, chosen, acks, expected) => {
+    const rules = chosen.map((n) => `nack when method:basic.publish after=${n - 1} times=1`);
+    const { written, connection } = harness(rules);
+    for (const frame of opening.c2s) connection.data('c2s', frame);
+    for (const frame of opening.s2c) connection.data('s2c', frame);
+    connection.data('c2s', encodeMethodFrame(1, 'confirm.select'));
+    connection.data('s2c', encodeMethodFrame(1, 'confirm.select-ok'));
+    for (let i = 0; i < 5; i++) connection.data('c2s', encodeMethodFrame(1, 'basic.publish', { 'routing-key': 'k' }));
+    for (const [tag, multiple] of acks as [number, boolean][]) connection.data('s2c', encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': tag, multiple }));
+    const injected = written.log.filter((l) => l.startsWith('s2c inject')).map((l) => l.slice('s2c inject '.length));
+    expect(injected).toEqual(expected);
+    expect(written.log.filter((l) => l.startsWith('s2c suppress'))).toEqual([`s2c suppress basic.ack ${acks[0]![0]}${acks[0]![1] ? ' multiple' : ''}`]);
+  });
+});
