@@ -40,6 +40,10 @@ interface RootOptions {
   definitions?: string;
   management?: string | true;
   metrics?: string | true;
+  listenTls?: string;
+  cert?: string;
+  key?: string;
+  clientCa?: string;
   ready?: boolean;
   readyFile?: string;
   fault: string[];
@@ -61,6 +65,10 @@ const program = new Command()
     '--listen <address>',
     `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`,
   )
+  .option('--listen-tls <address>', 'also accept TLS (amqps://) clients here: port or host:port; needs --cert and --key (amqp-spy certs makes a test pair)')
+  .option('--cert <file>', 'with --listen-tls: the PEM certificate clients are shown')
+  .option('--key <file>', 'with --listen-tls: its PEM private key')
+  .option('--client-ca <file>', 'with --listen-tls: require client certificates signed by this PEM CA (mutual TLS)')
   .option(
     '--user <name:password[@vhost,...]>',
     'with --standalone: a user, allowed into the vhosts after the last @ (default: all; repeatable; replaces the default guest:guest)',
@@ -206,6 +214,17 @@ program
     );
   });
 
+program
+  .command('certs')
+  .description('make a local CA, a server certificate (localhost, 127.0.0.1, ::1) and a client certificate for --listen-tls, with openssl')
+  .argument('<dir>', 'where the PEM files go (made if missing)')
+  .option('--host <name>', 'another name or IP address the server certificate is valid for (repeatable)', collect, [])
+  .option('--force', 'replace the files if they are there')
+  .action(async (dir: string, opts: { host: string[]; force?: boolean }) => {
+    const { makeCerts } = await import('./commands/certs.js');
+    for (const line of makeCerts({ dir, hosts: opts.host, force: opts.force ?? false })) process.stderr.write(`amqp-spy: ${line}\n`);
+  });
+
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */
 async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   if (opts.upstream === undefined && !opts.standalone) {
@@ -266,6 +285,24 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
       : parseListenAddress(opts.management === true ? String(MANAGEMENT_PORT) : opts.management, MANAGEMENT_PORT, '--management');
   const metrics =
     opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics === true ? String(METRICS_PORT) : opts.metrics, METRICS_PORT, '--metrics');
+  if (opts.listenTls === undefined) {
+    for (const [given, name] of [
+      [opts.cert !== undefined, '--cert'],
+      [opts.key !== undefined, '--key'],
+      [opts.clientCa !== undefined, '--client-ca'],
+    ] as const)
+      if (given) throw new UsageError(`${name} applies with --listen-tls only`);
+  } else if (opts.cert === undefined || opts.key === undefined)
+    throw new UsageError('--listen-tls needs --cert <file> and --key <file> (amqp-spy certs <dir> makes a test pair)');
+  const tlsListen =
+    opts.listenTls !== undefined && opts.cert !== undefined && opts.key !== undefined
+      ? {
+          listen: parseListenAddress(opts.listenTls, 5671, '--listen-tls'),
+          cert: opts.cert,
+          key: opts.key,
+          ...(opts.clientCa !== undefined ? { clientCa: opts.clientCa } : {}),
+        }
+      : undefined;
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   if (opts.ready && opts.record === '-') throw new UsageError('--ready prints on stdout, where --record - puts the recording: use --ready-file <file> instead');
@@ -293,6 +330,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ...(opts.definitions !== undefined ? { definitions: opts.definitions } : {}),
     ...(management !== undefined ? { management } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(tlsListen !== undefined ? { tlsListen } : {}),
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
     recordSecrets: opts.recordSecrets ?? false,

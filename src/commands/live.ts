@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import type { FaultRule } from '../fault/fault-rule.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
+import { readTlsListen } from '../source/tls-listener.js';
 import { VERSION } from '../version.js';
 import { type RunningMetrics, startMetricsServer } from '../metrics/metrics-server.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
@@ -39,6 +40,8 @@ export interface LiveOptions {
   readonly management?: ListenAddress;
   /** events the TUI keeps (--buffer) */
   readonly bufferSize: number;
+  /** also accept TLS clients (--listen-tls, its --cert, --key, --client-ca files) */
+  readonly tlsListen?: { readonly listen: ListenAddress; readonly cert: string; readonly key: string; readonly clientCa?: string };
   /** where Prometheus metrics are served (--metrics) */
   readonly metrics?: ListenAddress;
   /** a file, a FIFO, or - for stdout */
@@ -112,6 +115,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinkNames.push('the metrics');
   }
   const target = upstream ? describeUpstream(upstream) : undefined;
+  // the certificate files are read before anything listens: a bad one is one line, exit 2
+  const tlsListen = options.tlsListen ? readTlsListen(options.tlsListen.listen, options.tlsListen) : undefined;
   const session = await startLiveSession({
     source: upstream
       ? {
@@ -122,6 +127,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
           insecure: options.insecure,
           ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
           faults: options.faults,
+          ...(tlsListen ? { tlsListen } : {}),
         }
       : {
           kind: 'standalone',
@@ -135,6 +141,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
           ...(maxMemory !== undefined ? { maxMemory } : {}),
           ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
           ...(options.management !== undefined ? { management: options.management } : {}),
+          ...(tlsListen ? { tlsListen } : {}),
         },
     ...(options.record !== undefined ? { record: { path: options.record, keepSecrets: options.recordSecrets, tool: `amqp-spy ${VERSION}` } } : {}),
     showSecrets: options.showSecrets,
@@ -161,7 +168,9 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const logins = standalone
     ? `users ${standalone.users.join(', ')} · vhosts ${standalone.vhosts.join(', ')}${management ? ` · management API http://${formatHostPort(management.host, management.port)}/api/` : ''}`
     : '';
-  const listening = formatHostPort(session.address.address, session.address.port);
+  const tlsAddress = session.tlsAddress;
+  const listening =
+    formatHostPort(session.address.address, session.address.port) + (tlsAddress ? ` and amqps://${formatHostPort(tlsAddress.address, tlsAddress.port)}` : '');
   for (const rule of options.faults) notice(`fault rule armed: ${rule.source}`);
   const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
   if (options.ready || options.readyFile !== undefined) {

@@ -12,6 +12,7 @@ import type { InterposedConnection, InterposedSide, Interposer, RelayControl } f
 import { describeSocketError } from '../source/errno.js';
 import { ListenError } from '../source/listen-error.js';
 import { connectTls, type UpstreamTlsOptions } from '../source/tls-connect.js';
+import { listenTls, type TlsListen } from '../source/tls-listener.js';
 
 export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
@@ -62,6 +63,7 @@ const LINGER_MS = 2000;
 export class ProxyServer {
   readonly #options: ProxyServerOptions;
   readonly #server: net.Server;
+  #tlsServer: tls.Server | undefined;
   readonly #relays = new Map<number, Relay>();
   readonly #reportedObserverErrors = new Set<string>();
   #nextId = 1;
@@ -111,6 +113,17 @@ export class ProxyServer {
     });
   }
 
+  /**
+   * Also accepts TLS clients (`--listen-tls`): each is relayed like a plain one once its
+   * handshake is done, so the traffic is decoded whatever the upstream leg is. `notice` hears
+   * of failed handshakes. Resolves with the address bound.
+   */
+  async listenTls(options: TlsListen, notice: (line: string) => void): Promise<Endpoint> {
+    const { server, address } = await listenTls(options, (socket) => this.#accept(socket), notice, this.#options.handshakeTimeoutMs ?? 10_000);
+    this.#tlsServer = server;
+    return address;
+  }
+
   /** The bound address, once listening. */
   get address(): Endpoint | undefined {
     const bound = this.#server.address();
@@ -158,11 +171,13 @@ export class ProxyServer {
    */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      let pending = 2;
+      const tlsServer = this.#tlsServer;
+      let pending = tlsServer ? 3 : 2;
       const done = (): void => {
         if (--pending === 0) resolve();
       };
       this.#server.close(() => done());
+      tlsServer?.close(() => done());
       if (this.#relays.size === 0) done();
       else {
         this.#allClosed = done;

@@ -2,6 +2,7 @@
 // the session's life: start, stop, what was lost. The CLI's live command and the package API
 // (src/api/) both start sessions here, so they share one path.
 
+import type { TlsListen } from '../source/tls-listener.js';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { BrokerUser } from '../broker/broker.js';
@@ -40,6 +41,8 @@ export interface ProxySessionOptions {
   readonly watchers?: readonly ByteObserver[];
   /** fault rules (--fault, --faults), checked; none: bytes pass unchanged */
   readonly faults?: readonly FaultRule[];
+  /** also accept TLS clients (--listen-tls) */
+  readonly tlsListen?: TlsListen;
 }
 
 /** What every live source shares: the bus with its sinks, and taps fed by the source. */
@@ -63,6 +66,8 @@ function tapSource(
 
 export interface RunningSession {
   readonly address: Endpoint;
+  /** where TLS clients connect (--listen-tls), when they may */
+  readonly tlsAddress?: Endpoint;
   /** events some sink failed on so far (each is missing from that sink only) */
   readonly sinkFailures: () => number;
   /** stop accepting, close every connection, emit their close events */
@@ -88,8 +93,18 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     observer,
   });
   const address = await proxy.listen();
+  let tlsAddress: Endpoint | undefined;
+  if (options.tlsListen) {
+    try {
+      tlsAddress = await proxy.listenTls(options.tlsListen, options.notice);
+    } catch (error) {
+      await proxy.close();
+      throw error;
+    }
+  }
   return {
     address,
+    ...(tlsAddress ? { tlsAddress } : {}),
     sinkFailures: () => bus.failures,
     stop: () => proxy.close(),
     ...(faults ? { faults } : {}),
@@ -149,6 +164,8 @@ export interface StandaloneSessionOptions {
   readonly definitionsFile?: string;
   /** serve the management HTTP API there (--management) */
   readonly management?: ListenAddress;
+  /** also accept TLS clients (--listen-tls) */
+  readonly tlsListen?: TlsListen;
   readonly showSecrets?: boolean;
   readonly keepSecrets?: boolean;
   readonly sinks: readonly EventSink[];
@@ -180,6 +197,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
   const { bus, observer } = tapSource({ ...options, ...(recorder ? { recorder } : {}) }, (held) => broker.holdReading(held));
   const broker = await startBroker({
     listen: options.listen,
+    ...(options.tlsListen ? { tlsListen: options.tlsListen } : {}),
     ...(options.users && options.users.length > 0 ? { users: options.users } : {}),
     ...(options.allowRemoteGuest === true ? { allowRemoteGuest: true } : {}),
     ...(options.vhosts && options.vhosts.length > 0 ? { vhosts: options.vhosts } : {}),
@@ -206,6 +224,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
   }
   return {
     address: { address: broker.address.host, port: broker.address.port },
+    ...(broker.tlsAddress ? { tlsAddress: { address: broker.tlsAddress.host, port: broker.tlsAddress.port } } : {}),
     sinkFailures: () => bus.failures,
     stop: async () => {
       await management?.close();
@@ -255,6 +274,8 @@ export type LiveSource =
 export interface LiveSession {
   /** where clients connect (the port bound when 0 was asked for) */
   readonly address: Endpoint;
+  /** where TLS clients connect (--listen-tls), when they may */
+  readonly tlsAddress?: Endpoint;
   /** the built-in broker's users (names only), vhosts, and where its management API listens; absent for the proxy */
   readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management'>;
   readonly recorder?: Recorder;
@@ -316,6 +337,7 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
   let stopping: Promise<void> | undefined;
   return {
     address,
+    ...(session.tlsAddress ? { tlsAddress: session.tlsAddress } : {}),
     ...(standalone
       ? {
           standalone: {
