@@ -165,4 +165,51 @@ describe('the fault engine', () => {
     h.connection.ended('s2c');
     expect(h.written.log.slice(4)).toEqual(['s2c suppress connection.close-ok', 'c2s end', 's2c end']);
   });
+
+  it('cut=mid-frame forwards half the matching frame, then cuts; nothing after it passes', () => {
+    const { written, connection } = opened(['cut=mid-frame when method:basic.publish']);
+    const before = Buffer.concat(written.forwarded.c2s).length;
+    const publish = encodeMethodFrame(1, 'basic.publish', { exchange: 'x', 'routing-key': 'k' });
+    connection.data('c2s', Buffer.concat([publish, encodeContentHeaderFrame(1, { classId: 60, bodySize: 0, properties: {} })]));
+    connection.data('s2c', encodeMethodFrame(1, 'channel.flow', { active: true }));
+    const all = Buffer.concat(written.forwarded.c2s);
+    expect(all.length - before).toBe(publish.length >> 1);
+    expect(all.subarray(before).equals(Buffer.from(publish).subarray(0, publish.length >> 1))).toBe(true);
+    expect(written.log).toEqual(['cut fin']);
+    expect(Buffer.concat(written.forwarded.s2c).length).toBe(Buffer.concat(opening.s2c).length);
+  });
+
+  it('reset after-bytes=N cuts N bytes after the start of the matching frame, inside the body it falls in', () => {
+    const { written, connection } = opened(['reset after-bytes=40 when method:basic.publish']);
+    const before = Buffer.concat(written.forwarded.c2s).length;
+    const message = Buffer.concat([
+      encodeMethodFrame(1, 'basic.publish', { exchange: '', 'routing-key': 'k' }),
+      encodeContentHeaderFrame(1, { classId: 60, bodySize: 100, properties: {} }),
+      encodeFrame(3, 1, Buffer.alloc(100, 9)),
+    ]);
+    connection.data('c2s', message);
+    expect(Buffer.concat(written.forwarded.c2s).subarray(before).equals(message.subarray(0, 40))).toBe(true);
+    expect(written.log).toEqual(['cut reset']);
+  });
+
+  it('delay holds the matching frame and what follows it in its direction, in order; the other direction goes on', async () => {
+    const { written, connection } = opened(['delay=60ms when method:basic.qos']);
+    const start = Date.now();
+    const c2sBefore = Buffer.concat(written.forwarded.c2s).length;
+    const s2cBefore = Buffer.concat(written.forwarded.s2c).length;
+    const qos = encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 1 });
+    const after = encodeMethodFrame(1, 'basic.recover', { requeue: true });
+    connection.data('c2s', qos);
+    connection.data('c2s', after);
+    connection.data('s2c', encodeMethodFrame(1, 'channel.flow', { active: true }));
+    expect(Buffer.concat(written.forwarded.c2s).length).toBe(c2sBefore);
+    expect(Buffer.concat(written.forwarded.s2c).length).toBeGreaterThan(s2cBefore);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(
+      Buffer.concat(written.forwarded.c2s)
+        .subarray(c2sBefore)
+        .equals(Buffer.concat([qos, after])),
+    ).toBe(true);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(60);
+  });
 });
