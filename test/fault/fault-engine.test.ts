@@ -16,7 +16,7 @@ interface Written {
   readonly log: string[];
 }
 
-function harness(rules: readonly string[]) {
+function harness(rules: readonly string[], random?: () => number) {
   const written: Written = { forwarded: { c2s: [], s2c: [] }, log: [] };
   const name = (bytes: Uint8Array): string => {
     const item = new FrameParser({ expectProtocolHeader: false }).push(bytes)[0];
@@ -37,7 +37,10 @@ function harness(rules: readonly string[]) {
     end: () => written.log.push(`${dir} end`),
   });
   const control: RelayControl = { id: 1, c2s: side('c2s'), s2c: side('s2c'), cut: (how) => written.log.push(`cut ${how}`) };
-  const stage = new FaultEngine(rules.map((r) => parseFaultRule(r))).open(control);
+  const stage = new FaultEngine(
+    rules.map((r) => parseFaultRule(r)),
+    random ? { random } : {},
+  ).open(control);
   const connection = {
     data: (dir: Direction, bytes: Uint8Array) => stage.data(dir, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)),
     ended: (dir: Direction) => stage.ended(dir),
@@ -211,5 +214,19 @@ describe('the fault engine', () => {
         .equals(Buffer.concat([qos, after])),
     ).toBe(true);
     expect(Date.now() - start).toBeGreaterThanOrEqual(60);
+  });
+
+  it('counts matches for after=, draws for probability=, disarms after times= and duration=', async () => {
+    const draws = [0.9, 0.1, 0.1, 0.1];
+    const { written, connection } = harness(['drop-heartbeats when dir:s2c after=1 times=2 probability=0.5'], () => draws.shift() ?? 0);
+    for (let i = 0; i < 6; i++) connection.data('s2c', encodeFrame(8, 0, new Uint8Array(0)));
+    // 1: let through (after=1); 2: drawn 0.9, not fired; 3 and 4: fired; then disarmed
+    expect(written.log).toEqual(['s2c suppress heartbeat', 's2c suppress heartbeat']);
+    expect(Buffer.concat(written.forwarded.s2c).length).toBe(4 * 8);
+    const timed = harness(['drop-heartbeats duration=30ms']);
+    timed.connection.data('c2s', encodeFrame(8, 0, new Uint8Array(0)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    timed.connection.data('c2s', encodeFrame(8, 0, new Uint8Array(0)));
+    expect(timed.written.log).toEqual(['c2s suppress heartbeat']);
   });
 });
