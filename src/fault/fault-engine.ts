@@ -293,6 +293,14 @@ class ConnectionFaults implements InterposedConnection {
   /** a block rule fired: the client is told, and not read from its next publish on */
   #blocked: BlockState | undefined;
   #closing: ConnectionClosing | undefined;
+  /** a cut/reset rule's cut is queued: no frame read after it is handled */
+  #cutQueued = false;
+  /** the rule whose cut is queued, for the close reason */
+  #cutRule = '';
+  /** the cut ran: nothing more passes */
+  #cutBy: 'fin' | 'reset' | undefined;
+  /** a direction could not be cut into frames: what is still parsed passes as it is */
+  #inert = false;
 
   constructor(control: RelayControl, rules: readonly ArmedRule[], random: () => number, notice: (line: string) => void, countConfirms: boolean) {
     this.#control = control;
@@ -360,9 +368,7 @@ class ConnectionFaults implements InterposedConnection {
     clearTimeout(this.#closing?.timer);
   }
 
-  /** A cut/reset rule ended the connection (its op ran): nothing more passes. */
-  #cutBy: 'fin' | 'reset' | undefined;
-
+  /** A cut/reset rule's cut comes out of its direction's queue: both sockets end. */
   #cutNow(how: 'fin' | 'reset'): void {
     if (this.#cutBy !== undefined) return;
     this.#cutBy = how;
@@ -371,20 +377,12 @@ class ConnectionFaults implements InterposedConnection {
     this.#control.cut(how, `fault rule ${how === 'fin' ? 'cut' : 'reset'} the connection (${this.#cutRule})`);
   }
 
-  /** the rule whose cut is queued, for the close reason */
-  #cutRule = '';
-
   /** Queues the cut after what is queued: nothing of `dir` after it is forwarded. */
   #queueCut(dir: Direction, op: 'cut-fin' | 'cut-reset', rule: string, notBefore: number): void {
     this.#cutRule = rule;
     this.#dirs[dir].out.push(op, EMPTY, notBefore);
     this.#cutQueued = true;
   }
-
-  #cutQueued = false;
-
-  /** a direction could not be cut into frames: what is still parsed passes as it is */
-  #inert = false;
 
   #frame(dir: Direction, frame: RawFrame): void {
     if (this.#cutQueued) return;

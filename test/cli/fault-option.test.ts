@@ -63,6 +63,8 @@ describe('amqp-spy --fault / --faults', () => {
       String(port),
       '--no-tui',
       '--frames',
+      '--record',
+      path.join(tmp, 'session.jsonl'),
       '--fault',
       'close-channel=404 when method:queue.declare queue:missing times=1',
     ]);
@@ -85,5 +87,17 @@ describe('amqp-spy --fault / --faults', () => {
     expect(out).toMatch(/C→S ch1 channel\.close-ok .* {2}\[suppressed\]/);
     expect(out).toMatch(/C→S ch1 queue\.declare queue=missing durable exclusive/);
     expect(cli.stderr()).toContain("fault rule 'close-channel=404 when method:queue.declare queue:missing times=1': fired 1 time (1 match)");
+    // the recording keeps the marks: its lines say "fault", and replay shows them as live did
+    const recording = fs.readFileSync(path.join(tmp, 'session.jsonl'), 'utf8');
+    expect(recording.split('\n').filter((l) => l.includes('"fault":"injected"')).length).toBe(2);
+    const replay = runCli(['replay', path.join(tmp, 'session.jsonl'), '--no-tui', '--frames']);
+    expect(replay.status).toBe(0);
+    const marked = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => / {2}\[(injected|suppressed)\]$/.test(l))
+        .map((l) => l.slice(l.indexOf('#')));
+    expect(marked(replay.stdout)).toEqual(marked(out));
+    expect(marked(out).length).toBe(5);
   });
 });
