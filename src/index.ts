@@ -2,7 +2,7 @@
 // recordings for code, typed. docs/api.md shows it in use. Nothing here starts on import.
 
 export { ApiOptionError, startBroker, startProxy } from './api/start-session.js';
-export type { BrokerUserOption, SpySession, StartBrokerOptions, StartProxyOptions } from './api/start-session.js';
+export type { BrokerSession, BrokerUserOption, SpySession, StartBrokerOptions, StartProxyOptions } from './api/start-session.js';
 export {
   DEFAULT_HISTORY_EVENTS,
   DEFAULT_WAIT_TIMEOUT_MS,
@@ -17,6 +17,8 @@ export { openRecording } from './api/recording-events.js';
 export type { OpenRecordingOptions, RecordingEvents } from './api/recording-events.js';
 
 export { AmqpSpyError } from './errors.js';
+export { DefinitionsError } from './broker/definitions.js';
+export type { DefinitionsJson } from './broker/definitions.js';
 export { AddressError } from './source/address.js';
 export { ListenError } from './source/listen-error.js';
 export { RecordingError } from './record/recording-reader.js';

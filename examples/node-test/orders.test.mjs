@@ -80,8 +80,8 @@ describe('the worker through the proxy', () => {
   let proxy;
   before(async () => {
     const rabbitmq = process.env.AMQP_SPY_RABBITMQ_URL;
-    if (!rabbitmq) upstream = await startBroker();
-    proxy = await startProxy({ upstream: rabbitmq ?? upstream.url });
+    if (!rabbitmq) upstream = await startBroker(); // unset or empty: no RabbitMQ
+    proxy = await startProxy({ upstream: rabbitmq || upstream.url });
   });
   after(async () => {
     await proxy.close();

@@ -54,8 +54,8 @@ describe('placeOrder through the proxy', () => {
   let proxy: SpySession;
   beforeAll(async () => {
     const rabbitmq = process.env['AMQP_SPY_RABBITMQ_URL'];
-    if (!rabbitmq) upstream = await startBroker();
-    proxy = await startProxy({ upstream: rabbitmq ?? upstream!.url });
+    if (!rabbitmq) upstream = await startBroker(); // unset or empty: no RabbitMQ
+    proxy = await startProxy({ upstream: rabbitmq || upstream!.url });
   });
   afterAll(async () => {
     await proxy.close();

@@ -2,10 +2,11 @@
 // code, with their events kept for assertions instead of drawn on a terminal.
 
 import { MAX_MESSAGE_SIZE_LIMIT } from '../broker/broker.js';
+import type { DefinitionsJson } from '../broker/definitions.js';
 import { AmqpSpyError } from '../errors.js';
 import type { SpyEvent } from '../events.js';
 import { startLiveSession, type LiveSession, type LiveSource } from '../session/live-session.js';
-import { amqpUrl, brokerLogin, upstreamLogin } from '../session/session-url.js';
+import { amqpUrl, upstreamLogin, type UrlLogin } from '../session/session-url.js';
 import { DEFAULT_LISTEN_HOST, parseListenAddress, parseUpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_HISTORY_EVENTS, SessionEventStream, type EventPredicate, type SessionEvents, type WaitForOptions } from './session-events.js';
@@ -58,6 +59,12 @@ export interface StartBrokerOptions extends SessionOptions {
   readonly maxConnections?: number;
   /** ms a client may take to open its connection (default 10000; 0: no limit) */
   readonly handshakeTimeout?: number;
+  /**
+   * RabbitMQ's definitions export to load at start (vhosts, users, permissions, exchanges,
+   * queues, bindings): its parsed JSON, or the path of a file. What the broker cannot apply is
+   * told to onNotice, one line each; invalid definitions reject with DefinitionsError.
+   */
+  readonly definitions?: string | object;
 }
 
 export interface StartProxyOptions extends SessionOptions {
@@ -96,6 +103,12 @@ export interface SpySession {
   close(): Promise<void>;
 }
 
+/** The built-in broker's session: a SpySession, and its topology. */
+export interface BrokerSession extends SpySession {
+  /** everything the broker holds now (of one vhost, if named) in RabbitMQ's definitions format */
+  definitions(vhost?: string): DefinitionsJson;
+}
+
 const BROKER_OPTIONS = [
   'port',
   'host',
@@ -104,6 +117,7 @@ const BROKER_OPTIONS = [
   'maxMessageSize',
   'maxConnections',
   'handshakeTimeout',
+  'definitions',
   'record',
   'recordSecrets',
   'showSecrets',
@@ -124,19 +138,23 @@ const PROXY_OPTIONS = [
 ] as const satisfies readonly (keyof StartProxyOptions)[];
 
 /** Starts the built-in broker; rejects with an AmqpSpyError (ApiOptionError, ListenError, ...) when it cannot. */
-export async function startBroker(options: StartBrokerOptions = {}): Promise<SpySession> {
+export async function startBroker(options: StartBrokerOptions = {}): Promise<BrokerSession> {
   checkKnown('startBroker', options, BROKER_OPTIONS);
   const port = integerOption('port', options.port, 0, 65535) ?? 0;
   const host = stringOption('host', options.host) ?? DEFAULT_LISTEN_HOST;
   const users = usersOption(options.users);
   const vhosts = stringListOption('vhosts', options.vhosts);
-  for (const [i, user] of (users ?? []).entries()) {
+  // definitions may add vhosts: the broker checks users against those itself
+  for (const [i, user] of options.definitions === undefined ? (users ?? []).entries() : []) {
     const missing = user.vhosts?.find((v) => !(vhosts ?? ['/']).includes(v));
     if (missing !== undefined) throw new ApiOptionError(`users[${i}].vhosts`, `"${missing}" is not one of the broker's vhosts (add it to vhosts)`);
   }
   const maxMessageSize = integerOption('maxMessageSize', options.maxMessageSize, 1, MAX_MESSAGE_SIZE_LIMIT);
   const maxConnections = integerOption('maxConnections', options.maxConnections, 1, 0xffffffff);
   const handshakeTimeoutMs = integerOption('handshakeTimeout', options.handshakeTimeout, 0, 2_147_483_647);
+  const definitions: unknown = options.definitions;
+  if (definitions !== undefined && (definitions === null || (typeof definitions !== 'string' && typeof definitions !== 'object') || definitions === ''))
+    throw new ApiOptionError('definitions', `expected the definitions' JSON (an object) or a file path, got ${describe(definitions)}`);
   const source: LiveSource = {
     kind: 'standalone',
     listen: { host, port },
@@ -145,9 +163,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Spy
     ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+    ...(typeof definitions === 'string' ? { definitionsFile: definitions } : definitions !== undefined ? { definitions } : {}),
   };
-  const login = brokerLogin(users, vhosts);
-  return startSpySession(source, options, (address) => amqpUrl(address, login));
+  const { session, live } = await startSpySession(source, options, (address, standalone) => amqpUrl(address, standalone?.login ?? {}));
+  const standalone = live.standalone!;
+  return { ...session, definitions: (vhost) => standalone.definitions(vhost) };
 }
 
 /** Starts the proxy in front of `upstream`; rejects with an AmqpSpyError when it cannot. */
@@ -174,10 +194,14 @@ export async function startProxy(options: StartProxyOptions): Promise<SpySession
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
   };
   const login = upstreamLogin(upstreamText);
-  return startSpySession(source, options, (address) => amqpUrl(address, login));
+  return (await startSpySession(source, options, (address) => amqpUrl(address, login))).session;
 }
 
-async function startSpySession(source: LiveSource, options: SessionOptions, url: (address: { host: string; port: number }) => string): Promise<SpySession> {
+async function startSpySession(
+  source: LiveSource,
+  options: SessionOptions,
+  url: (address: { host: string; port: number }, standalone: { readonly login: UrlLogin } | undefined) => string,
+): Promise<{ session: SpySession; live: LiveSession }> {
   const record = stringOption('record', options.record);
   const recordSecrets = booleanOption('recordSecrets', options.recordSecrets) ?? false;
   if (recordSecrets && record === undefined) throw new ApiOptionError('recordSecrets', 'applies with record only');
@@ -195,8 +219,8 @@ async function startSpySession(source: LiveSource, options: SessionOptions, url:
   });
   const address = { host: session.address.address, port: session.address.port };
   let closing: Promise<void> | undefined;
-  return {
-    url: url(address),
+  const spySession: SpySession = {
+    url: url(address, session.standalone),
     port: address.port,
     host: address.host,
     events,
@@ -212,6 +236,7 @@ async function startSpySession(source: LiveSource, options: SessionOptions, url:
         if (session.recorder?.error) throw session.recorder.error;
       })()),
   };
+  return { session: spySession, live: session };
 }
 
 function describe(value: unknown): string {

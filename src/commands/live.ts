@@ -12,7 +12,7 @@ import { type RunningMetrics, startMetricsServer } from '../metrics/metrics-serv
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
 import { describeUpstream, startLiveSession } from '../session/live-session.js';
-import { amqpUrl, brokerLogin, upstreamLogin } from '../session/session-url.js';
+import { amqpUrl, upstreamLogin } from '../session/session-url.js';
 import { clearReadyFile, formatReadyLine, removeReadyFile, writeReadyFile } from './ready-line.js';
 import { wantsColor, writeStdout } from './stdio.js';
 import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
@@ -175,12 +175,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
   if (options.ready || options.readyFile !== undefined) {
     const { address: host, port } = session.address;
-    const url = amqpUrl(
-      { host, port },
-      upstream
-        ? upstreamLogin(options.upstreamText ?? '')
-        : brokerLogin(users.length > 0 ? users : undefined, options.vhosts.length > 0 ? options.vhosts : undefined),
-    );
+    const url = amqpUrl({ host, port }, upstream ? upstreamLogin(options.upstreamText ?? '') : (standalone?.login ?? {}));
     const line = formatReadyLine({
       url,
       host,

@@ -5,7 +5,8 @@
 import type { TlsListen } from '../source/tls-listener.js';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import type { BrokerUser } from '../broker/broker.js';
+import type { Broker, BrokerUser } from '../broker/broker.js';
+import type { DefinitionsJson } from '../broker/definitions.js';
 import { EventBus, sinkFailureNotices, type EventSink } from '../events.js';
 import type { RunningManagement } from '../management/management-server.js';
 import { isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
@@ -18,6 +19,7 @@ import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort } from '../source/address.js';
 import { FaultEngine } from '../fault/fault-engine.js';
 import type { FaultRule } from '../fault/fault-rule.js';
+import type { UrlLogin } from './session-url.js';
 
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
@@ -162,6 +164,8 @@ export interface StandaloneSessionOptions {
   readonly maxMemory?: number;
   /** a RabbitMQ definitions file to load at start (--definitions) */
   readonly definitionsFile?: string;
+  /** RabbitMQ definitions, as parsed JSON, to load at start (the package API's `definitions`) */
+  readonly definitions?: unknown;
   /** serve the management HTTP API there (--management) */
   readonly management?: ListenAddress;
   /** also accept TLS clients (--listen-tls) */
@@ -184,13 +188,17 @@ export interface StandaloneSession extends RunningSession {
   readonly vhosts: readonly string[];
   /** where the management API listens, when asked for */
   readonly management?: { readonly host: string; readonly port: number };
+  /** what a client logs in with: the first user given, else guest if guest/guest logs in; the vhost it opens */
+  readonly login: UrlLogin;
+  /** everything the broker holds now, in RabbitMQ's definitions format */
+  definitions(vhost?: string): DefinitionsJson;
 }
 
 /** The built-in broker, its traffic fed to the same taps as proxied traffic. */
 export async function startStandaloneSession(options: StandaloneSessionOptions): Promise<StandaloneSession> {
   const { startBroker } = await import('../broker/broker-server.js');
   // read before anything listens: a bad file fails the start with one line
-  const definitions = options.definitionsFile !== undefined ? await readDefinitionsFile(options.definitionsFile) : undefined;
+  const definitions = options.definitionsFile !== undefined ? await readDefinitionsFile(options.definitionsFile) : options.definitions;
   const slow = [options.recorder, options.output].filter((s) => s !== undefined);
   const recorder = slow.length > 1 ? anyOverloaded(slow) : slow[0];
   // the broker exists by the time a connection reports data
@@ -205,7 +213,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeout: options.handshakeTimeoutMs } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
-    ...(definitions !== undefined ? { definitions, definitionsSource: options.definitionsFile } : {}),
+    ...(definitions !== undefined ? { definitions, definitionsSource: options.definitionsFile ?? 'definitions' } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
     onNotice: options.notice,
@@ -233,7 +241,22 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     users: [...broker.broker.users.keys()],
     vhosts: [...broker.broker.vhosts()].map((v) => v.name),
     ...(management !== undefined ? { management: management.address } : {}),
+    login: brokerLogin(broker.broker, options.users),
+    definitions: (vhost) => broker.broker.definitions(vhost),
   };
+}
+
+/**
+ * The login a URL for the built-in broker carries: the first user given (its password is known),
+ * else guest if guest/guest logs in (definitions may replace it with users known by hash only:
+ * then no login), into that user's first vhost, else `/`, else the broker's first.
+ */
+function brokerLogin(broker: Broker, users: readonly BrokerUser[] | undefined): UrlLogin {
+  const first = users?.[0];
+  const user = first ?? (broker.authenticate('guest', 'guest') ? { name: 'guest', password: 'guest', vhosts: undefined } : undefined);
+  const names = [...broker.vhosts()].map((v) => v.name);
+  const vhost = user?.vhosts?.[0] ?? (names.includes('/') ? '/' : names[0]);
+  return { ...(user ? { name: user.name, password: user.password } : {}), ...(vhost !== undefined ? { vhost } : {}) };
 }
 
 /** The parsed JSON of a definitions file; unreadable or not JSON → DefinitionsError (exit 2). */
@@ -277,7 +300,7 @@ export interface LiveSession {
   /** where TLS clients connect (--listen-tls), when they may */
   readonly tlsAddress?: Endpoint;
   /** the built-in broker's users (names only), vhosts, and where its management API listens; absent for the proxy */
-  readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management'>;
+  readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management' | 'login' | 'definitions'>;
   readonly recorder?: Recorder;
   /** the fault engine, when rules are armed (proxy) */
   readonly faults?: FaultEngine;
@@ -344,6 +367,8 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
             users: standalone.users,
             vhosts: standalone.vhosts,
             ...(standalone.management ? { management: standalone.management } : {}),
+            login: standalone.login,
+            definitions: standalone.definitions,
           },
         }
       : {}),

@@ -18,15 +18,6 @@ export function amqpUrl(address: { readonly host: string; readonly port: number 
   return `amqp://${credentials}${formatHostPort(address.host, address.port)}${path}`;
 }
 
-/** The built-in broker's: its first user (default guest) into that user's first vhost, else the broker's first. */
-export function brokerLogin(
-  users: readonly { readonly name: string; readonly password: string; readonly vhosts?: readonly string[] }[] | undefined,
-  vhosts: readonly string[] | undefined,
-): UrlLogin {
-  const user = users?.[0] ?? { name: 'guest', password: 'guest' };
-  return { name: user.name, password: user.password, vhost: user.vhosts?.[0] ?? vhosts?.[0] ?? '/' };
-}
-
 /** The login and vhost an upstream URL names (`amqp://ann:pw@host/vh`): the proxy forwards the client's own, so its URL carries them. */
 export function upstreamLogin(upstream: string): UrlLogin {
   if (!/^amqps?:\/\//i.test(upstream)) return {};

@@ -24,7 +24,7 @@ afterAll(() => {
   if (project) fs.rmSync(project, { recursive: true, force: true });
 });
 
-describe('the package from a project that depends on it', () => {
+describe('the package from a project that depends on it', { timeout: 120_000 }, () => {
   it('imports by name, starts a broker an amqplib client uses, and closes', () => {
     const script = `
       import { startBroker } from 'amqp-spy';

@@ -8,14 +8,23 @@ import path from 'node:path';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiOptionError, WaitForError, openRecording, startBroker, type MessageEvent, type SpyEvent, type SpySession } from '../../src/index.js';
+import {
+  ApiOptionError,
+  WaitForError,
+  openRecording,
+  startBroker,
+  type BrokerSession,
+  type MessageEvent,
+  type SpyEvent,
+  type SpySession,
+} from '../../src/index.js';
 import { FilterSyntaxError } from '../../src/view/filter.js';
 
 const sessions: SpySession[] = [];
 afterEach(async () => {
   await Promise.all(sessions.splice(0).map((s) => s.close()));
 });
-async function broker(options: Parameters<typeof startBroker>[0] = {}): Promise<SpySession> {
+async function broker(options: Parameters<typeof startBroker>[0] = {}): Promise<BrokerSession> {
   const session = await startBroker({ onNotice: () => {}, ...options });
   sessions.push(session);
   return session;
@@ -204,6 +213,36 @@ describe('startBroker', () => {
     }
     expect(process.listenerCount('exit')).toBe(before);
     fs.rmSync(dir, { recursive: true });
+  });
+
+  it('definitions: the topology is there for clients, definitions() exports it, the URL keeps a login that works', async () => {
+    const topology = {
+      exchanges: [{ name: 'orders', vhost: '/', type: 'topic', durable: true, auto_delete: false, internal: false, arguments: {} }],
+      queues: [{ name: 'order-jobs', vhost: '/', durable: true, auto_delete: false, arguments: { 'x-max-length': 10 } }],
+      bindings: [{ source: 'orders', vhost: '/', destination: 'order-jobs', destination_type: 'queue', routing_key: 'order.*', arguments: {} }],
+    };
+    const session = await broker({ definitions: topology });
+    expect(session.url).toBe(`amqp://guest:guest@127.0.0.1:${session.port}`);
+    const connection = await amqp.connect(session.url);
+    const channel = await connection.createChannel();
+    channel.publish('orders', 'order.created', Buffer.from('routed by the loaded binding'));
+    await session.waitFor('method:basic.publish');
+    const message = await channel.get('order-jobs', { noAck: true });
+    expect(message ? message.content.toString() : message).toBe('routed by the loaded binding');
+    await connection.close();
+    const exported = session.definitions('/');
+    expect(exported['queues']).toEqual([expect.objectContaining({ name: 'order-jobs', arguments: { 'x-max-length': 10 } })]);
+    expect(exported['bindings']).toEqual([expect.objectContaining({ source: 'orders', destination: 'order-jobs', routing_key: 'order.*' })]);
+
+    // users known by their hash only replace guest: the URL carries no login it cannot know
+    const hashed = await broker({ definitions: { vhosts: [{ name: 'shop' }], users: [{ name: 'ann', password_hash: '', tags: [] }] } });
+    expect(hashed.url).toBe(`amqp://127.0.0.1:${hashed.port}/shop`);
+  });
+
+  it('definitions that are wrong: DefinitionsError (exit 2) from an object or a file, ApiOptionError for another type', async () => {
+    await expect(startBroker({ definitions: { queues: 'no' } })).rejects.toMatchObject({ name: 'DefinitionsError', exitCode: 2 });
+    await expect(startBroker({ definitions: '/nonexistent/defs.json' })).rejects.toMatchObject({ name: 'DefinitionsError', exitCode: 2 });
+    await expect(startBroker({ definitions: 42 as never })).rejects.toBeInstanceOf(ApiOptionError);
   });
 
   it('openRecording of a file that is not a recording: RecordingError', async () => {

@@ -102,6 +102,17 @@ describe('--ready', () => {
     expect(await cli.exited).toBe(0);
   });
 
+  it('--definitions that replace guest with users known by hash: the ready URL has no login, and their vhost', async () => {
+    const file = path.join(tmp, 'defs.json');
+    fs.writeFileSync(file, JSON.stringify({ vhosts: [{ name: 'shop' }], users: [{ name: 'ann', password_hash: '', tags: [] }] }));
+    const cli = started(['--standalone', '--listen', '0', '--ready', '--definitions', file]);
+    await waitFor(() => cli.stdout().includes('\n'), 'the ready line');
+    const ready = JSON.parse(firstLine(cli.stdout()));
+    expect(ready.url).toBe(`amqp://127.0.0.1:${ready.port}/shop`);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+  });
+
   it('bad combinations and places: one line, exit 2', () => {
     const toStdout = runCli(['--standalone', '--listen', '0', '--ready', '--record', '-']);
     expect(toStdout.status).toBe(2);
