@@ -25,6 +25,7 @@ export { RecordingError } from './record/recording-reader.js';
 export type { ReadRecordingHeader } from './record/recording-reader.js';
 export { RecordingWriteError } from './record/recorder.js';
 export { FilterSyntaxError, parseFilter } from './view/filter.js';
+export { FaultRuleError } from './fault/fault-rule.js';
 export type { Filter } from './view/filter.js';
 /** One line of text for an event, as the headless output prints it. */
 export { formatEventLine as formatEvent } from './view/format.js';

@@ -78,6 +78,12 @@ export interface StartProxyOptions extends SessionOptions {
   readonly insecure?: boolean;
   /** ms a client may take to send its protocol header (default 10000; 0: no limit) */
   readonly handshakeTimeout?: number;
+  /**
+   * Fault rules, as `--fault` takes them (docs/faults.md): e.g.
+   * `'close-channel=404 when method:basic.publish exchange:orders times=1'`. A bad rule throws
+   * FaultRuleError naming it, and none is armed.
+   */
+  readonly faults?: readonly string[];
 }
 
 /** A running broker or proxy. */
@@ -126,6 +132,7 @@ const BROKER_OPTIONS = [
 ] as const satisfies readonly (keyof StartBrokerOptions)[];
 const PROXY_OPTIONS = [
   'upstream',
+  'faults',
   'listen',
   'upstreamCa',
   'insecure',
@@ -185,8 +192,12 @@ export async function startProxy(options: StartProxyOptions): Promise<SpySession
   const upstreamCaFile = stringOption('upstreamCa', options.upstreamCa);
   if (upstreamCaFile !== undefined && !upstream.tls) throw new ApiOptionError('upstreamCa', 'applies to an amqps:// upstream only');
   const handshakeTimeoutMs = integerOption('handshakeTimeout', options.handshakeTimeout, 0, 2_147_483_647);
+  const faultRules = stringListOption('faults', options.faults);
+  const { parseFaultRule } = await import('../fault/fault-rule.js');
+  const faults = (faultRules ?? []).map((rule, i) => parseFaultRule(rule, `faults[${i}]`));
   const source: LiveSource = {
     kind: 'proxy',
+    ...(faults.length > 0 ? { faults } : {}),
     listen,
     upstream,
     ...(upstreamCaFile !== undefined ? { upstreamCaFile } : {}),

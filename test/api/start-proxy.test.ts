@@ -41,6 +41,25 @@ describe('startProxy', () => {
     expect(open.kind === 'frame' && open.frame.type === 'method' && open.frame.method.args['virtual-host']).toBe('v1');
   });
 
+  it('faults: a nack rule answers the first publish with basic.nack, marked injected; a bad rule arms none', async () => {
+    const broker = await track(startBroker({ onNotice: () => {} }));
+    const proxy = await track(startProxy({ upstream: `127.0.0.1:${broker.port}`, faults: ['nack when method:basic.publish times=1'], onNotice: () => {} }));
+    const connection = await amqp.connect(proxy.url);
+    const channel = await connection.createConfirmChannel();
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    const outcome = (body: string) =>
+      new Promise<string>((resolve) => channel.sendToQueue(queue, Buffer.from(body), {}, (error) => resolve(error ? 'nacked' : 'acked')));
+    expect(await outcome('first')).toBe('nacked');
+    expect(await outcome('second')).toBe('acked');
+    const nack = await proxy.waitFor((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === 'basic.nack');
+    expect(nack.kind === 'frame' && nack.fault).toBe('injected');
+    await connection.close();
+    await expect(startProxy({ upstream: `127.0.0.1:${broker.port}`, faults: ['explode when method:basic.publish'] })).rejects.toMatchObject({
+      name: 'FaultRuleError',
+      message: expect.stringContaining("faults[0] 'explode when method:basic.publish': unknown action"),
+    });
+  });
+
   it('bad options: typed errors naming the option', async () => {
     await expect(startProxy({} as never)).rejects.toThrow(/^upstream: required/);
     await expect(startProxy({ upstream: 'http://x' })).rejects.toMatchObject({ name: 'AddressError', option: 'upstream' });
