@@ -21,6 +21,8 @@ interface RootOptions {
   listen?: string;
   upstream?: string;
   upstreamCa?: string;
+  upstreamCert?: string;
+  upstreamKey?: string;
   insecure?: boolean;
   json?: boolean;
   frames?: boolean;
@@ -100,6 +102,8 @@ const program = new Command()
     'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)',
   )
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
+  .option('--upstream-cert <file>', 'PEM client certificate to show an amqps:// upstream that requires one (mutual TLS); with --upstream-key')
+  .option('--upstream-key <file>', 'the PEM private key of --upstream-cert')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
   .option('--frames', 'print every frame, instead of one line per message for content frames')
@@ -250,6 +254,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   } else {
     for (const [given, name] of [
       [opts.upstreamCa !== undefined, '--upstream-ca'],
+      [opts.upstreamCert !== undefined, '--upstream-cert'],
+      [opts.upstreamKey !== undefined, '--upstream-key'],
       [opts.insecure === true, '--insecure'],
       [opts.fault.length > 0, '--fault'],
       [opts.faults !== undefined, '--faults'],
@@ -262,6 +268,10 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
+  if ((opts.upstreamCert !== undefined || opts.upstreamKey !== undefined) && upstream && !upstream.tls)
+    throw new UsageError(`${opts.upstreamCert !== undefined ? '--upstream-cert' : '--upstream-key'} applies to an amqps:// upstream only`);
+  if ((opts.upstreamCert === undefined) !== (opts.upstreamKey === undefined))
+    throw new UsageError('--upstream-cert and --upstream-key go together: the certificate and its private key');
   let users: BrokerUser[] = [];
   let maxMessageSize: number | undefined;
   let maxConnections: number | undefined;
@@ -319,6 +329,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ...(upstream !== undefined ? { upstream } : {}),
     ...(opts.upstream !== undefined ? { upstreamText: opts.upstream } : {}),
     ...(opts.upstreamCa !== undefined ? { upstreamCa: opts.upstreamCa } : {}),
+    ...(opts.upstreamCert !== undefined && opts.upstreamKey !== undefined ? { upstreamClientCert: { cert: opts.upstreamCert, key: opts.upstreamKey } } : {}),
     insecure: opts.insecure ?? false,
     users,
     vhosts: opts.vhost,

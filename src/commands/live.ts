@@ -25,6 +25,8 @@ export interface LiveOptions {
   /** --upstream as given: a URL's login and vhost go into the --ready line's url */
   readonly upstreamText?: string;
   readonly upstreamCa?: string;
+  /** a client certificate and key (PEM files) for an upstream that requires one */
+  readonly upstreamClientCert?: { readonly cert: string; readonly key: string };
   readonly insecure: boolean;
   /** the built-in broker's: its users (none: guest), vhosts (none: /) and limits */
   readonly users: readonly BrokerUser[];
@@ -124,6 +126,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
           listen,
           upstream,
           ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
+          ...(options.upstreamClientCert !== undefined ? { upstreamClientCertFiles: options.upstreamClientCert } : {}),
           insecure: options.insecure,
           ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
           faults: options.faults,

@@ -2,7 +2,7 @@
 // the session's life: start, stop, what was lost. The CLI's live command and the package API
 // (src/api/) both start sessions here, so they share one path.
 
-import type { TlsListen } from '../source/tls-listener.js';
+import { readCertificatePair, type TlsListen } from '../source/tls-listener.js';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { Broker, BrokerUser } from '../broker/broker.js';
@@ -25,6 +25,8 @@ export interface ProxySessionOptions {
   readonly listen: ListenAddress;
   readonly upstream: UpstreamAddress;
   readonly upstreamCaFile?: string;
+  /** a client certificate and its key (PEM files) for an upstream that requires one (mutual TLS) */
+  readonly upstreamClientCertFiles?: { readonly cert: string; readonly key: string };
   readonly insecure?: boolean;
   /** see ProxyServerOptions.handshakeTimeoutMs */
   readonly handshakeTimeoutMs?: number;
@@ -82,13 +84,14 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
   // the proxy exists by the time a connection reports data
   const { bus, observer } = tapSource(options, (held) => proxy.holdReading(held));
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
+  const clientCert = options.upstreamClientCertFiles !== undefined ? readClientCertificate(options.upstreamClientCertFiles) : undefined;
   // with no rule armed the proxy gets no interposer: its forwarding path stays as it is
   const faults = options.faults !== undefined && options.faults.length > 0 ? new FaultEngine(options.faults, { notice: options.notice }) : undefined;
   const proxy = new ProxyServer({
     ...(faults ? { interposer: faults } : {}),
     listen: options.listen,
     upstream: options.upstream,
-    tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
+    tls: { ...(ca ? { ca } : {}), ...(clientCert ?? {}), rejectUnauthorized: !options.insecure },
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
     // an upstream failure is told (by the taps, at the close) only when it lost something
@@ -126,6 +129,11 @@ export class CaFileError extends AmqpSpyError {
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** --upstream-cert and --upstream-key, read and checked as a pair before the proxy listens. */
+function readClientCertificate(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  return readCertificatePair(files, ['--upstream-cert', '--upstream-key']);
+}
 
 /** The file's bytes, once every certificate in it parses: a wrong file fails at start, not at the first connection. */
 function readCaFile(path: string): Buffer {

@@ -22,16 +22,24 @@ export interface TlsListen {
 
 /** Reads the PEM files of `--cert`, `--key` and `--client-ca`; a file that is not usable is one line, exit 2. */
 export function readTlsListen(listen: ListenAddress, files: { cert: string; key: string; clientCa?: string }): TlsListen {
-  const cert = readPem('--cert', files.cert, 'CERTIFICATE');
-  const key = readPem('--key', files.key, 'PRIVATE KEY');
+  const { cert, key } = readCertificatePair(files, ['--cert', '--key']);
   const clientCa = files.clientCa !== undefined ? readPem('--client-ca', files.clientCa, 'CERTIFICATE') : undefined;
-  try {
-    // the pair is checked now, not at the first client's handshake
-    tls.createSecureContext({ cert, key, ...(clientCa ? { ca: clientCa } : {}) });
-  } catch (error) {
-    throw new UsageError(`--cert ${files.cert} and --key ${files.key} do not make a usable pair: ${(error as Error).message}`);
-  }
   return { listen, cert, key, ...(clientCa ? { clientCa } : {}) };
+}
+
+/**
+ * A certificate and its private key from PEM files, checked as a pair now rather than at the
+ * first handshake; `options` name them in errors (`--cert`, `--key`). One line, exit 2.
+ */
+export function readCertificatePair(files: { cert: string; key: string }, options: readonly [string, string]): { cert: Buffer; key: Buffer } {
+  const cert = readPem(options[0], files.cert, 'CERTIFICATE');
+  const key = readPem(options[1], files.key, 'PRIVATE KEY');
+  try {
+    tls.createSecureContext({ cert, key });
+  } catch (error) {
+    throw new UsageError(`${options[0]} ${files.cert} and ${options[1]} ${files.key} do not make a usable pair: ${(error as Error).message}`);
+  }
+  return { cert, key };
 }
 
 function readPem(option: string, file: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'): Buffer {

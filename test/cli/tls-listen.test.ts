@@ -172,6 +172,80 @@ if (HAVE_OPENSSL) describeAgainstBrokers('--listen-tls on a proxy in front of', 
   });
 });
 
+(HAVE_OPENSSL ? describe : describe.skip)('--upstream-cert and --upstream-key: the proxy shows a client certificate to a broker that requires one', () => {
+  it('through to the built-in broker with --client-ca; without the certificate the broker refuses the proxy', async () => {
+    makeCerts();
+    const tlsPort = await freePort();
+    const broker = startCli([
+      '--standalone',
+      '--listen',
+      String(await freePort()),
+      '--listen-tls',
+      String(tlsPort),
+      '--cert',
+      file('server.pem'),
+      '--key',
+      file('server-key.pem'),
+      '--client-ca',
+      file('ca.pem'),
+      '--no-tui',
+    ]);
+    const upstream = `amqps://localhost:${tlsPort}`;
+    const withCert = await freePort();
+    const proxy = startCli([
+      '--upstream',
+      upstream,
+      '--upstream-ca',
+      file('ca.pem'),
+      '--upstream-cert',
+      file('client.pem'),
+      '--upstream-key',
+      file('client-key.pem'),
+      '--listen',
+      String(withCert),
+      '--no-tui',
+    ]);
+    const withoutCert = await freePort();
+    const refused = startCli(['--upstream', upstream, '--upstream-ca', file('ca.pem'), '--listen', String(withoutCert), '--no-tui']);
+    try {
+      await waitFor(() => broker.stderr().includes('built-in broker listening'), `the broker\n${broker.stderr()}`);
+      await waitFor(() => proxy.stderr().includes('proxying') && refused.stderr().includes('proxying'), 'the proxies');
+      const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${withCert}`);
+      const channel = await connection.createChannel();
+      const { queue } = await channel.assertQueue('', { exclusive: true });
+      channel.sendToQueue(queue, Buffer.from('shown a certificate'));
+      const got = await channel.get(queue, { noAck: true });
+      expect(got && got.content.toString()).toBe('shown a certificate');
+      await connection.close();
+      await expect(amqp.connect(`amqp://guest:guest@127.0.0.1:${withoutCert}`)).rejects.toThrow();
+      await waitFor(() => /upstream amqps:\/\/localhost:\d+|certificate/.test(refused.stderr()), `the refusal told\n${refused.stderr()}`);
+    } finally {
+      for (const p of [proxy, refused, broker]) p.child.kill('SIGINT');
+      await Promise.all([proxy.exited, refused.exited, broker.exited]);
+    }
+  });
+
+  it('one without the other, or on a plain upstream: one line, exit 2', () => {
+    makeCerts();
+    const alone = runCli(['--upstream', 'amqps://localhost:5671', '--listen', '0', '--no-tui', '--upstream-cert', file('client.pem')]);
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toContain('--upstream-cert and --upstream-key go together');
+    const plain = runCli([
+      '--upstream',
+      '127.0.0.1:5672',
+      '--listen',
+      '0',
+      '--no-tui',
+      '--upstream-cert',
+      file('client.pem'),
+      '--upstream-key',
+      file('client-key.pem'),
+    ]);
+    expect(plain.status).toBe(2);
+    expect(plain.stderr).toContain('--upstream-cert applies to an amqps:// upstream only');
+  });
+});
+
 (HAVE_OPENSSL ? describe : describe.skip)('--listen-tls: bad input, one line and exit 2', () => {
   it.each([
     [['--listen-tls', '5671'], '--listen-tls needs --cert <file> and --key <file>'],
