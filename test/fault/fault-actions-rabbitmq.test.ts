@@ -440,7 +440,7 @@ describeWithRabbitMQ('fault rules through the proxy', () => {
     const channel = await connection.channel();
     await channel.queueDeclare(queue, { exclusive: true });
     const consumer = await channel.basicConsume(queue, { noAck: true }, () => {});
-    await expect(consumer.wait(5000)).rejects.toThrow('Consumer cancelled by the server');
+    await expect(consumer.wait(15_000)).rejects.toThrow('Consumer cancelled by the server');
     await waitFor(() => frames(spy.events, 'basic.cancel-ok').some((e) => e.fault === 'suppressed'), 'the broker’s cancel-ok');
     expect(await rabbitStateOf(name)).toEqual({ connections: 1, channels: [channel.id], consumers: 0 });
   });
