@@ -22,6 +22,7 @@ interface RootOptions {
   upstream?: string;
   upstreamCa?: string;
   upstreamCert?: string;
+  balance?: string;
   upstreamKey?: string;
   insecure?: boolean;
   json?: boolean;
@@ -61,7 +62,11 @@ const program = new Command()
   .showHelpAfterError('(run amqp-spy --help for usage)')
   // options after a subcommand belong to it (`decode --json` is decode's --json)
   .enablePositionalOptions()
-  .option('--upstream <address>', 'the broker to proxy: host:port, amqp://host:port or amqps://host:port (TLS)')
+  .option(
+    '--upstream <address>',
+    'the broker to proxy: host:port, amqp://host:port or amqps://host:port (TLS); several, comma-separated, for a cluster: a connection goes on to the next when one cannot be reached',
+  )
+  .option('--balance <how>', 'with several --upstream brokers: failover (each connection tries them in order, the default) or round-robin')
   .option('--standalone', 'run the built-in in-memory broker instead of proxying one (listens on 127.0.0.1:5672)')
   .option(
     '--listen <address>',
@@ -264,7 +269,11 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     }
   }
   const { parseListenAddress, parseUpstreamAddress } = await import('./source/address.js');
-  const upstream = opts.upstream !== undefined ? parseUpstreamAddress(opts.upstream) : undefined;
+  const upstreams = opts.upstream !== undefined ? opts.upstream.split(',').map((text) => parseUpstreamAddress(text.trim())) : [];
+  const upstream = upstreams[0];
+  if (opts.balance !== undefined && opts.balance !== 'failover' && opts.balance !== 'round-robin')
+    throw new UsageError(`--balance takes failover or round-robin, got "${opts.balance}"`);
+  if (opts.balance !== undefined && upstreams.length < 2) throw new UsageError('--balance applies with several --upstream brokers (a,b,...)');
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
@@ -327,7 +336,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   return {
     listen,
     ...(upstream !== undefined ? { upstream } : {}),
-    ...(opts.upstream !== undefined ? { upstreamText: opts.upstream } : {}),
+    ...(opts.upstream !== undefined ? { upstreamText: opts.upstream.split(',')[0]!.trim() } : {}),
+    ...(upstreams.length > 1 ? { alternates: upstreams.slice(1), balance: opts.balance === 'round-robin' ? 'round-robin' : 'failover' } : {}),
     ...(opts.upstreamCa !== undefined ? { upstreamCa: opts.upstreamCa } : {}),
     ...(opts.upstreamCert !== undefined && opts.upstreamKey !== undefined ? { upstreamClientCert: { cert: opts.upstreamCert, key: opts.upstreamKey } } : {}),
     insecure: opts.insecure ?? false,

@@ -22,6 +22,9 @@ export interface LiveOptions {
   readonly listen: ListenAddress;
   /** the broker to proxy; without it, the built-in broker runs */
   readonly upstream?: UpstreamAddress;
+  /** more brokers after `upstream` (--upstream a,b,c), and how connections are spread over them */
+  readonly alternates?: readonly UpstreamAddress[];
+  readonly balance?: 'failover' | 'round-robin';
   /** --upstream as given: a URL's login and vhost go into the --ready line's url */
   readonly upstreamText?: string;
   readonly upstreamCa?: string;
@@ -116,7 +119,9 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinks.push(metrics.sink);
     sinkNames.push('the metrics');
   }
-  const target = upstream ? describeUpstream(upstream) : undefined;
+  const target = upstream
+    ? [upstream, ...(options.alternates ?? [])].map(describeUpstream).join(', ') + (options.balance === 'round-robin' ? ' (round-robin)' : '')
+    : undefined;
   // the certificate files are read before anything listens: a bad one is one line, exit 2
   const tlsListen = options.tlsListen ? readTlsListen(options.tlsListen.listen, options.tlsListen) : undefined;
   const session = await startLiveSession({
@@ -130,6 +135,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
           insecure: options.insecure,
           ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
           faults: options.faults,
+          ...(options.alternates ? { alternates: options.alternates, balance: options.balance ?? 'failover' } : {}),
           ...(tlsListen ? { tlsListen } : {}),
         }
       : {

@@ -21,6 +21,14 @@ export type ProxyConnectionInfo = ConnectionInfo;
 export interface ProxyServerOptions {
   readonly listen: ListenAddress;
   readonly upstream: UpstreamAddress;
+  /**
+   * More brokers after `upstream` (`--upstream a,b,c`): a connection whose broker cannot be
+   * reached (refused, unreachable, timed out) goes on to the next, in order, before the client
+   * is told anything; it is given up only when none can be reached.
+   */
+  readonly alternates?: readonly UpstreamAddress[];
+  /** failover (default): each connection tries the brokers in order; round-robin: each starts at the next one */
+  readonly balance?: 'failover' | 'round-robin';
   /** used when upstream.tls is true */
   readonly tls?: UpstreamTlsOptions;
   readonly observer?: ByteObserver;
@@ -67,6 +75,8 @@ export class ProxyServer {
   readonly #relays = new Map<number, Relay>();
   readonly #reportedObserverErrors = new Set<string>();
   #nextId = 1;
+  /** where the next connection starts in the upstream list (round-robin) */
+  #nextUpstream = 0;
   #closing: Promise<void> | undefined;
   #allClosed: (() => void) | undefined;
   #observerErrors = 0;
@@ -193,7 +203,10 @@ export class ProxyServer {
       return;
     }
     const id = this.#nextId++;
-    const relay = new Relay(id, client, this.#options, this.#hooks);
+    const all = [this.#options.upstream, ...(this.#options.alternates ?? [])];
+    const first = this.#options.balance === 'round-robin' ? this.#nextUpstream++ % all.length : 0;
+    const candidates = [...all.slice(first), ...all.slice(0, first)];
+    const relay = new Relay(id, client, candidates, this.#options, this.#hooks);
     this.#relays.set(id, relay);
     relay.start();
     if (this.#held) relay.hold(true);
@@ -230,12 +243,19 @@ interface RelayHooks {
 class Relay {
   readonly #id: number;
   readonly #client: net.Socket;
-  readonly #upstream: net.Socket;
+  #upstream: net.Socket;
   readonly #owner: RelayHooks;
   readonly #observer: ByteObserver | undefined;
-  readonly #upstreamHost: string;
-  readonly #upstreamPort: number;
-  readonly #upstreamName: string;
+  #upstreamHost = '';
+  #upstreamPort = 0;
+  #upstreamName = '';
+  /** the brokers this connection may use, in the order it tries them */
+  readonly #candidates: readonly UpstreamAddress[];
+  #candidate = 0;
+  readonly #tlsOptions: UpstreamTlsOptions | undefined;
+  readonly #connectTimeoutMs: number;
+  /** onOpen was emitted: with several brokers, once one answers (it names the one used) */
+  #opened = false;
   /** set for a plain TCP upstream, read with `onread` */
   #upstreamReader: ReadSlab | undefined;
   /** where upstream bytes go while both sides are up (onread path) */
@@ -256,55 +276,83 @@ class Relay {
   /** the interposer cut the connection: nothing more is read into it */
   #cut = false;
 
-  constructor(id: number, client: net.Socket, options: ProxyServerOptions, owner: RelayHooks) {
+  constructor(id: number, client: net.Socket, candidates: readonly UpstreamAddress[], options: ProxyServerOptions, owner: RelayHooks) {
     this.#id = id;
     this.#interposer = options.interposer;
     this.#client = client;
     this.#owner = owner;
     this.#observer = options.observer;
-    const { host, port } = options.upstream;
+    this.#candidates = candidates;
+    this.#tlsOptions = options.tls;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.#upstream = this.#connectUpstream(candidates[0]!);
+  }
+
+  /** Opens the connection to one broker, and times it. */
+  #connectUpstream(address: UpstreamAddress): net.Socket {
+    const { host, port } = address;
     this.#upstreamHost = host;
     this.#upstreamPort = port;
     this.#upstreamName = formatHostPort(host, port);
-
-    const base = { host, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK };
-    if (options.upstream.tls) {
-      this.#upstream = connectTls(base, options.tls);
-    } else {
-      // Plain TCP upstream: read straight into slabs (see ReadSlab) instead of letting Node
-      // allocate a buffer per read and run it through the Readable machinery.
-      const slab = new ReadSlab(owner.slabs);
-      this.#upstreamReader = slab;
-      this.#upstream = net.connect({
-        ...base,
-        onread: {
-          buffer: () => slab.next(),
-          callback: (nread: number): boolean => {
-            const chunk = slab.take(nread);
-            const forward = this.#s2cForward;
-            if (forward !== undefined) forward(chunk);
-            return true; // backpressure pauses the socket in forward()
-          },
-        },
-      });
-    }
-    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
-    const timeout = options.connectTimeoutMs ?? 10_000;
-    this.#connectTimer = setTimeout(() => this.#connectTimedOut(), timeout);
+    this.#connectTimer = setTimeout(() => this.#connectTimedOut(), this.#connectTimeoutMs);
     this.#connectTimer.unref();
+    const base = { host, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK };
+    if (address.tls) {
+      this.#upstreamReader = undefined;
+      return connectTls(base, this.#tlsOptions);
+    }
+    // Plain TCP upstream: read straight into slabs (see ReadSlab) instead of letting Node
+    // allocate a buffer per read and run it through the Readable machinery.
+    const slab = new ReadSlab(this.#owner.slabs);
+    this.#upstreamReader = slab;
+    return net.connect({
+      ...base,
+      onread: {
+        buffer: () => slab.next(),
+        callback: (nread: number): boolean => {
+          const chunk = slab.take(nread);
+          const forward = this.#s2cForward;
+          if (forward !== undefined) forward(chunk);
+          return true; // backpressure pauses the socket in forward()
+        },
+      },
+    });
+  }
+
+  #watchUpstream(): void {
+    const upstream = this.#upstream;
+    upstream.on('error', (err: NodeJS.ErrnoException) => this.#sideFailed('upstream', err));
+    upstream.on('close', () => this.#socketClosed(this.#client));
+    upstream.once(upstream instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => this.#upstreamConnected());
+  }
+
+  /**
+   * This broker could not be reached and another is left: drop the attempt without a word to
+   * the client (it is not read yet) and try the next. False when none is left.
+   */
+  #tryNextUpstream(): boolean {
+    if (this.#connected || this.#end !== undefined || this.#candidate + 1 >= this.#candidates.length) return false;
+    clearTimeout(this.#connectTimer);
+    const failed = this.#upstream;
+    failed.removeAllListeners();
+    failed.on('error', discard);
+    failed.destroy();
+    this.#upstreamReader?.close();
+    this.#upstream = this.#connectUpstream(this.#candidates[++this.#candidate]!);
+    this.#watchUpstream();
+    return true;
   }
 
   start(): void {
     const client = this.#client;
-    const upstream = this.#upstream;
     client.setNoDelay(true);
-    this.#emitOpen();
+    // one broker: the connection is shown at once; several: once it is known which one answers
+    if (this.#candidates.length === 1) this.#emitOpen();
 
     client.on('error', (err: NodeJS.ErrnoException) => this.#sideFailed('client', err));
-    upstream.on('error', (err: NodeJS.ErrnoException) => this.#sideFailed('upstream', err));
-    client.on('close', () => this.#socketClosed(upstream));
-    upstream.on('close', () => this.#socketClosed(client));
-    upstream.once(upstream instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => this.#upstreamConnected());
+    client.on('close', () => this.#socketClosed(this.#upstream));
+    this.#watchUpstream();
   }
 
   bufferedBytes(): number {
@@ -340,6 +388,7 @@ class Relay {
   #upstreamConnected(): void {
     clearTimeout(this.#connectTimer);
     this.#connected = true;
+    this.#emitOpen();
     const client = this.#client;
     const upstream = this.#upstream;
     upstream.setNoDelay(true);
@@ -533,6 +582,7 @@ class Relay {
     const what = describeSocketError(err);
     if (side === 'upstream') {
       if (!this.#connected) {
+        if (this.#tryNextUpstream()) return;
         clearTimeout(this.#connectTimer);
         this.#end ??= { by: 'server', how: 'unreachable', detail: what };
       } else {
@@ -547,6 +597,7 @@ class Relay {
 
   #connectTimedOut(): void {
     if (this.#connected || this.#end !== undefined) return;
+    if (this.#tryNextUpstream()) return;
     this.#end = { by: 'server', how: 'unreachable', detail: 'connection timed out' };
     this.#emitUpstreamError(`upstream ${this.#upstreamName}: connection timed out`, 0);
     this.#upstream.destroy();
@@ -592,6 +643,8 @@ class Relay {
   }
 
   #emitOpen(): void {
+    if (this.#opened) return;
+    this.#opened = true;
     const observer = this.#observer;
     if (observer?.onOpen === undefined) return;
     const c = this.#client;
@@ -608,6 +661,7 @@ class Relay {
   }
 
   #emitUpstreamError(text: string, unforwarded: number): void {
+    this.#emitOpen();
     const observer = this.#observer;
     if (observer?.onUpstreamError === undefined) return;
     try {
@@ -618,6 +672,7 @@ class Relay {
   }
 
   #emitClose(end: SocketEnd): void {
+    this.#emitOpen(); // a client gone before any broker answered was never shown
     const observer = this.#observer;
     if (observer?.onClose === undefined) return;
     try {

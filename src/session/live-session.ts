@@ -24,6 +24,9 @@ import type { UrlLogin } from './session-url.js';
 export interface ProxySessionOptions {
   readonly listen: ListenAddress;
   readonly upstream: UpstreamAddress;
+  /** more brokers after `upstream`; see ProxyServerOptions.alternates */
+  readonly alternates?: readonly UpstreamAddress[];
+  readonly balance?: 'failover' | 'round-robin';
   readonly upstreamCaFile?: string;
   /** a client certificate and its key (PEM files) for an upstream that requires one (mutual TLS) */
   readonly upstreamClientCertFiles?: { readonly cert: string; readonly key: string };
@@ -91,6 +94,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     ...(faults ? { interposer: faults } : {}),
     listen: options.listen,
     upstream: options.upstream,
+    ...(options.alternates ? { alternates: options.alternates, balance: options.balance ?? 'failover' } : {}),
     tls: { ...(ca ? { ca } : {}), ...(clientCert ?? {}), rejectUnauthorized: !options.insecure },
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     onObserverError: (callback, error) => options.notice(`internal error in ${callback}: ${error instanceof Error ? error.message : String(error)}`),
@@ -338,7 +342,7 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
         tool: options.record.tool,
         notice,
         listen: () => (address ? formatHostPort(address.address, address.port) : formatHostPort(source.listen.host, source.listen.port)),
-        ...(source.kind === 'proxy' ? { upstream: describeUpstream(source.upstream) } : {}),
+        ...(source.kind === 'proxy' ? { upstream: [source.upstream, ...(source.alternates ?? [])].map(describeUpstream).join(',') } : {}),
       })
     : undefined;
   const sinks = [...options.sinks, ...(recorder ? [recorder.sink] : [])];
