@@ -33,6 +33,7 @@ export const SCREENS = {
   'debug-2-reason': 'Step 2: e selects the error; the detail names the request that caused it',
   'debug-3-cause': 'Step 3: Enter jumps to that request, a queue.declare with durable=false',
   'debug-4-filter': 'Step 4: a filter shows every declaration of the queue: the first one was durable',
+  help: 'The ? help: every key and the filter language, drawn from the same tables as the docs',
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -190,13 +191,19 @@ async function main() {
     for (let i = 0; i < 40 && !/^Body/m.test(plain()); i++) keys('J');
     keys('J', 'J', 'J', 'J', 'J', 'J', 'J', 'J', 'J', 'J');
     await shoot('detail');
-    keys('Escape', 'f');
+    // each key waits for the screen to show the last one took: under load a key sent too soon
+    // after Esc reads as Alt+key
+    keys('Escape');
+    await screenHas('filter and search cleared');
+    keys('f');
+    await screenHas('FOLLOWING');
 
     keys('Tab');
     await screenHas(/^Connections/m);
+    await screenHas('FULL 2/2');
     await shoot('connections');
     keys('Tab');
-    await screenHas('FOLLOWING');
+    await screenHas(/^TIME +CONN/m);
 
     // a new version of the worker declares the queue differently: the broker closes its channel
     const v2 = await amqp.connect(url, { clientProperties: { connection_name: 'billing-worker-v2' } });
@@ -215,7 +222,14 @@ async function main() {
     keys('/');
     type('method:queue.declare queue:billing');
     keys('Enter');
-    await shoot('debug-4-filter', 800);
+    await screenHas('filter: method:queue.declare queue:billing');
+    await shoot('debug-4-filter');
+    keys('Escape');
+    await screenHas('filter and search cleared');
+    keys('?');
+    await screenHas('? or Esc closes this help');
+    await shoot('help');
+    keys('?');
 
     // the clients leave first: a proxy that quits under them would be an error on their side
     for (const c of connections.splice(0)) await c.close().catch(() => {});
