@@ -14,6 +14,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
@@ -82,8 +83,16 @@ async function main() {
   const proxyPort = await freePort();
   const session = `amqp-spy-shots-${process.pid}`;
   // a tmux server of its own: nothing else's sessions or options touch the pictures
-  const tmux = ['-L', session, '-f', '/dev/null'];
+  const socket = path.join(os.tmpdir(), `${session}.tmux`);
+  const tmux = ['-S', socket, '-f', '/dev/null'];
   const broker = spawn(process.execPath, [CLI, '--standalone', '--no-tui', '--listen', String(brokerPort)], { stdio: 'ignore' });
+  // also when something throws past the finally below (an uncaught client error)
+  process.on('exit', () => {
+    broker.kill();
+    spawnSync('tmux', [...tmux, 'kill-server']);
+    fs.rmSync(socket, { force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
   const connections = [];
   try {
     await until(() => accepts(brokerPort), `the broker on port ${brokerPort}`);

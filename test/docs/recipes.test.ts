@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import amqplib from 'amqplib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startCli, waitFor } from '../support/cli.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { freePort } from '../support/net.js';
@@ -38,9 +38,18 @@ function argv(section: string, command: string, swap: Record<string, string>): s
 
 type Cli = ReturnType<typeof startCli>;
 
+// what a failed test left running, ended after it
+const running = new Set<Cli>();
+afterEach(() => {
+  for (const cli of running) cli.child.kill('SIGKILL');
+  running.clear();
+});
+
 /** Starts a long-running command and waits until it listens (its stderr says so: a probe connection would be a connection in its output); stop() ends it as Ctrl-C does. */
 async function live(args: string[], port: number): Promise<Cli & { stop(): Promise<number | null> }> {
   const cli = startCli(args);
+  running.add(cli);
+  void cli.exited.then(() => running.delete(cli));
   await waitFor(() => cli.stderr().includes(`127.0.0.1:${port}`) && cli.stderr().includes('(Ctrl-C to stop)'), `${args.join(' ')} listening\n${cli.stderr()}`);
   return {
     ...cli,
@@ -256,6 +265,7 @@ describe('docs/recipes.md, run', () => {
     const port = await freePort();
     const args = argv(section, 'amqp-spy --standalone --listen 5679 --no-tui', { '5679': String(port) });
     const cli = startCli(args);
+    running.add(cli);
     const ready = `amqp-spy: built-in broker listening on 127.0.0.1:${port}`;
     await waitFor(() => cli.stderr().includes(ready), `the ready line\n${cli.stderr()}`);
     says(section, 'amqp-spy: built-in broker listening on 127.0.0.1:5679', 'amqp://guest:guest@127.0.0.1:5679', '[broker.md](broker.md)');
