@@ -7,7 +7,7 @@
 //   npm run build && node scripts/screenshots.mjs [--out docs/images]
 //
 // Times are shifted so the session starts at 12:00:00.000 and ports are replaced by the usual
-// ones (5672, 5673, 5000x for clients), so a rerun differs only where the TUI changed or a
+// ones (5672, 5673, 5000n for connection #n), so a rerun differs only where the TUI changed or a
 // round trip took another few microseconds; test/docs/screenshots.test.ts regenerates them and
 // compares their text and colours (times and rates masked) with the committed ones.
 
@@ -143,7 +143,7 @@ async function main() {
           const n = Number(port);
           if (n === proxyPort) return '127.0.0.1:5673';
           if (n === brokerPort) return '127.0.0.1:5672';
-          if (!clientPorts.has(n)) clientPorts.set(n, 50001 + clientPorts.size);
+          if (!clientPorts.has(n)) clientPorts.set(n, 50101 + clientPorts.size);
           return `127.0.0.1:${clientPorts.get(n)}`;
         },
       ],
@@ -152,6 +152,11 @@ async function main() {
       await sleep(settle); // let the UI draw what it has
       const ansi = spawnSync('tmux', [...tmux, 'capture-pane', '-e', '-p', '-t', session], { encoding: 'utf8' }).stdout ?? '';
       let rows = parseAnsiScreen(ansi, WIDTH, HEIGHT);
+      // a client's port becomes 5000<n> for connection #n, whichever picture shows it first
+      for (const row of rows) {
+        const m = /#(\d+)\b.*?127\.0\.0\.1:(\d+) → /.exec(rowText(row));
+        if (m && !clientPorts.has(Number(m[2]))) clientPorts.set(Number(m[2]), 50000 + Number(m[1]));
+      }
       for (const [pattern, replace] of masks) rows = maskRows(rows, pattern, replace);
       fs.writeFileSync(path.join(dir, `${name}.svg`), screenToSvg(rows, { title: `amqp-spy — ${SCREENS[name]}` }));
       console.log(`${path.relative(process.cwd(), path.join(dir, `${name}.svg`))}: ${rowText(rows[0]).trim()}`);
@@ -191,14 +196,21 @@ async function main() {
     await until(() => got.length === 3, 'the third delivery');
     await screenHas(/basic\.deliver[^\n]*\n[^\n]*basic\.deliver[^\n]*\n[^\n]*basic\.ack[^\n]*\n[^\n]*basic\.deliver/);
 
-    // the detail of the first publish: search for it, Enter selects it
-    keys('g', 's');
+    // the detail of the first publish: search for publishes, then from the top (g) the next match (n)
+    keys('s');
     type('method:basic.publish');
     keys('Enter');
-    await screenHas(/Detail event \d+/);
-    // scroll the detail down to the body
-    for (let i = 0; i < 40 && !/^Body/m.test(plain()); i++) keys('J');
-    keys('J', 'J', 'J', 'J', 'J', 'J', 'J', 'J', 'J', 'J');
+    await screenHas('search: method:basic.publish');
+    keys('g');
+    await screenHas(/Detail event 1 /);
+    keys('n');
+    await screenHas(/^ {2}publish-seq: 1 /m);
+    // scroll the detail down to its end: the body, then its links
+    for (let i = 0; i < 40 && !/^ {2}event \d+: its confirm/m.test(plain()); i++) {
+      keys('J');
+      await sleep(50);
+    }
+    await screenHas(/^ {2}event \d+: its confirm/m);
     await shoot('detail');
     // each key waits for the screen to show the last one took: under load a key sent too soon
     // after Esc reads as Alt+key
