@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { BrokerUser } from './broker/broker.js';
 import type { LiveOptions } from './commands/live.js';
+import type { FaultRule } from './fault/fault-rule.js';
 import { wantsColor, writeStdout } from './commands/stdio.js';
 import { AmqpSpyError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
@@ -13,11 +14,15 @@ const PROXY_LISTEN_PORT = 5673;
 const STANDALONE_LISTEN_PORT = 5672;
 /** RabbitMQ's management plugin port. */
 const MANAGEMENT_PORT = 15672;
+/** The port Prometheus exporters conventionally take first (OpenTelemetry's Prometheus exporter). */
+const METRICS_PORT = 9464;
 
 interface RootOptions {
   listen?: string;
   upstream?: string;
   upstreamCa?: string;
+  upstreamCert?: string;
+  upstreamKey?: string;
   insecure?: boolean;
   json?: boolean;
   frames?: boolean;
@@ -36,6 +41,15 @@ interface RootOptions {
   maxMemory?: string;
   definitions?: string;
   management?: string | true;
+  metrics?: string | true;
+  listenTls?: string;
+  cert?: string;
+  key?: string;
+  clientCa?: string;
+  ready?: boolean;
+  readyFile?: string;
+  fault: string[];
+  faults?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -53,6 +67,10 @@ const program = new Command()
     '--listen <address>',
     `where clients connect: port or host:port (default 127.0.0.1:${PROXY_LISTEN_PORT}, or :${STANDALONE_LISTEN_PORT} with --standalone)`,
   )
+  .option('--listen-tls <address>', 'also accept TLS (amqps://) clients here: port or host:port; needs --cert and --key (amqp-spy certs makes a test pair)')
+  .option('--cert <file>', 'with --listen-tls: the PEM certificate clients are shown')
+  .option('--key <file>', 'with --listen-tls: its PEM private key')
+  .option('--client-ca <file>', 'with --listen-tls: require client certificates signed by this PEM CA (mutual TLS)')
   .option(
     '--user <name:password[@vhost,...]>',
     'with --standalone: a user, allowed into the vhosts after the last @ (default: all; repeatable; replaces the default guest:guest)',
@@ -76,16 +94,34 @@ const program = new Command()
     "with --standalone: serve a subset of RabbitMQ's management HTTP API (port or host:port, default 127.0.0.1:15672; basic auth with the broker's users)",
   )
   .option(
+    '--metrics [address]',
+    'serve Prometheus metrics of the traffic on /metrics and a liveness probe on /healthz (port or host:port, default 127.0.0.1:9464)',
+  )
+  .option(
     '--handshake-timeout <ms>',
     'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)',
   )
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
+  .option('--upstream-cert <file>', 'PEM client certificate to show an amqps:// upstream that requires one (mutual TLS); with --upstream-key')
+  .option('--upstream-key <file>', 'the PEM private key of --upstream-cert')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
   .option('--frames', 'print every frame, instead of one line per message for content frames')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
+  .option(
+    '--ready',
+    'once listening, print one JSON line first on stdout: {"url":"amqp://guest:guest@127.0.0.1:PORT","host","port","mode","pid"} (for a test harness; the terminal UI is not opened)',
+  )
+  .option('--ready-file <file>', 'once listening, write that JSON line to this file (atomically; removed when the session ends)')
+  .option(
+    '--fault <rule>',
+    "with --upstream: a fault rule, e.g. 'close-channel=404 when method:basic.publish exchange:orders times=1' (repeatable; see docs/faults.md)",
+    collect,
+    [],
+  )
+  .option('--faults <file>', 'with --upstream: fault rules from a JSON or YAML file (see docs/faults.md)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
@@ -182,6 +218,17 @@ program
     );
   });
 
+program
+  .command('certs')
+  .description('make a local CA, a server certificate (localhost, 127.0.0.1, ::1) and a client certificate for --listen-tls, with openssl')
+  .argument('<dir>', 'where the PEM files go (made if missing)')
+  .option('--host <name>', 'another name or IP address the server certificate is valid for (repeatable)', collect, [])
+  .option('--force', 'replace the files if they are there')
+  .action(async (dir: string, opts: { host: string[]; force?: boolean }) => {
+    const { makeCerts } = await import('./commands/certs.js');
+    for (const line of makeCerts({ dir, hosts: opts.host, force: opts.force ?? false })) process.stderr.write(`amqp-spy: ${line}\n`);
+  });
+
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */
 async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   if (opts.upstream === undefined && !opts.standalone) {
@@ -207,7 +254,11 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   } else {
     for (const [given, name] of [
       [opts.upstreamCa !== undefined, '--upstream-ca'],
+      [opts.upstreamCert !== undefined, '--upstream-cert'],
+      [opts.upstreamKey !== undefined, '--upstream-key'],
       [opts.insecure === true, '--insecure'],
+      [opts.fault.length > 0, '--fault'],
+      [opts.faults !== undefined, '--faults'],
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
@@ -217,6 +268,10 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   const defaultPort = upstream ? PROXY_LISTEN_PORT : STANDALONE_LISTEN_PORT;
   const listen = parseListenAddress(opts.listen ?? String(defaultPort), defaultPort);
   if (opts.upstreamCa !== undefined && upstream && !upstream.tls) throw new UsageError('--upstream-ca applies to an amqps:// upstream only');
+  if ((opts.upstreamCert !== undefined || opts.upstreamKey !== undefined) && upstream && !upstream.tls)
+    throw new UsageError(`${opts.upstreamCert !== undefined ? '--upstream-cert' : '--upstream-key'} applies to an amqps:// upstream only`);
+  if ((opts.upstreamCert === undefined) !== (opts.upstreamKey === undefined))
+    throw new UsageError('--upstream-cert and --upstream-key go together: the certificate and its private key');
   let users: BrokerUser[] = [];
   let maxMessageSize: number | undefined;
   let maxConnections: number | undefined;
@@ -238,12 +293,43 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     opts.management === undefined
       ? undefined
       : parseListenAddress(opts.management === true ? String(MANAGEMENT_PORT) : opts.management, MANAGEMENT_PORT, '--management');
+  const metrics =
+    opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics === true ? String(METRICS_PORT) : opts.metrics, METRICS_PORT, '--metrics');
+  if (opts.listenTls === undefined) {
+    for (const [given, name] of [
+      [opts.cert !== undefined, '--cert'],
+      [opts.key !== undefined, '--key'],
+      [opts.clientCa !== undefined, '--client-ca'],
+    ] as const)
+      if (given) throw new UsageError(`${name} applies with --listen-tls only`);
+  } else if (opts.cert === undefined || opts.key === undefined)
+    throw new UsageError('--listen-tls needs --cert <file> and --key <file> (amqp-spy certs <dir> makes a test pair)');
+  const tlsListen =
+    opts.listenTls !== undefined && opts.cert !== undefined && opts.key !== undefined
+      ? {
+          listen: parseListenAddress(opts.listenTls, 5671, '--listen-tls'),
+          cert: opts.cert,
+          key: opts.key,
+          ...(opts.clientCa !== undefined ? { clientCa: opts.clientCa } : {}),
+        }
+      : undefined;
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  if (opts.ready && opts.record === '-') throw new UsageError('--ready prints on stdout, where --record - puts the recording: use --ready-file <file> instead');
+  // every rule is checked before the session starts: one bad rule arms none
+  const faults: FaultRule[] = [];
+  if (opts.fault.length > 0 || opts.faults !== undefined) {
+    const { parseFaultRule } = await import('./fault/fault-rule.js');
+    const { readFaultFile } = await import('./fault/fault-file.js');
+    faults.push(...opts.fault.map((rule) => parseFaultRule(rule)));
+    if (opts.faults !== undefined) faults.push(...readFaultFile(opts.faults));
+  }
   return {
     listen,
     ...(upstream !== undefined ? { upstream } : {}),
+    ...(opts.upstream !== undefined ? { upstreamText: opts.upstream } : {}),
     ...(opts.upstreamCa !== undefined ? { upstreamCa: opts.upstreamCa } : {}),
+    ...(opts.upstreamCert !== undefined && opts.upstreamKey !== undefined ? { upstreamClientCert: { cert: opts.upstreamCert, key: opts.upstreamKey } } : {}),
     insecure: opts.insecure ?? false,
     users,
     vhosts: opts.vhost,
@@ -254,6 +340,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
     ...(opts.definitions !== undefined ? { definitions: opts.definitions } : {}),
     ...(management !== undefined ? { management } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
+    ...(tlsListen !== undefined ? { tlsListen } : {}),
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
     recordSecrets: opts.recordSecrets ?? false,
@@ -261,6 +349,9 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     json: opts.json ?? false,
     frames: opts.frames ?? false,
     tui: opts.tui ?? true,
+    ready: opts.ready ?? false,
+    ...(opts.readyFile !== undefined ? { readyFile: opts.readyFile } : {}),
+    faults,
   };
 }
 

@@ -6,6 +6,12 @@ import type { ContentProperties, DecodedContentHeader, DecodedFrame, DecodedMeth
 
 export type Direction = 'c2s' | 's2c';
 
+/**
+ * A frame a fault rule made (`injected`: written to the peer, never sent by the other side)
+ * or swallowed (`suppressed`: sent, never forwarded). Unmarked frames went through as sent.
+ */
+export type FaultMark = 'injected' | 'suppressed';
+
 export interface Endpoint {
   readonly address: string;
   readonly port: number;
@@ -151,6 +157,8 @@ export interface FrameEvent extends EventBase {
   /** offset of the frame in its direction's stream */
   readonly offset: number;
   readonly insight?: FrameInsight;
+  /** made or swallowed by a fault rule (see FaultMark) */
+  readonly fault?: FaultMark;
 }
 
 export interface MessageEvent extends EventBase {
@@ -172,6 +180,8 @@ export interface MessageEvent extends EventBase {
    * come after are frames only.
    */
   readonly incomplete?: string;
+  /** its method frame was made or swallowed by a fault rule */
+  readonly fault?: FaultMark;
 }
 
 export interface DecodeErrorEvent extends EventBase {

@@ -3,6 +3,8 @@
 // proxy reports its traffic, so the spy shows the broker's sessions like proxied ones.
 
 import net from 'node:net';
+import type tls from 'node:tls';
+import { listenTls } from '../source/tls-listener.js';
 import { ListenError } from '../source/listen-error.js';
 import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConnection } from './broker-connection.js';
@@ -11,6 +13,8 @@ export interface RunningBroker {
   /** where it listens (the real port when 0 was asked for) */
   readonly address: { readonly host: string; readonly port: number };
   readonly broker: Broker;
+  /** where TLS clients connect (--listen-tls), when they may */
+  readonly tlsAddress?: { readonly host: string; readonly port: number };
   /** open client connections */
   readonly connectionCount: number;
   /** the open client connections (the management API lists them) */
@@ -39,7 +43,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   broker.onNotice = options.onNotice ?? ((m: string) => process.stderr.write(`amqp-spy: ${m}\n`));
   for (const line of broker.definitionsReport) warn(line);
 
-  server.on('connection', (socket) => {
+  const accept = (socket: net.Socket): void => {
     const id = nextId++;
     const conn = new BrokerConnection(id, socket, broker, observer, (c, end) => {
       if (!connections.delete(c)) return;
@@ -60,7 +64,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     } catch {
       // ignore
     }
-  });
+  };
+  server.on('connection', accept);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
@@ -73,6 +78,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     });
   });
   server.on('error', (e) => warn(`listener error: ${e.message}`));
+  // TLS clients (--listen-tls) are served like plain ones once their handshake is done
+  let tlsListener: { server: tls.Server; address: { address: string; port: number } } | undefined;
+  if (options.tlsListen) {
+    try {
+      tlsListener = await listenTls(options.tlsListen, accept, broker.onNotice, broker.handshakeTimeout);
+    } catch (error) {
+      server.close();
+      throw error;
+    }
+  }
 
   if (!LOOPBACK.has(options.listen.host) && broker.authenticate('guest', 'guest')) {
     warn(
@@ -99,6 +114,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       for (const c of connections) c.holdReading(hold);
     },
     address: { host: bound.address, port: bound.port },
+    ...(tlsListener ? { tlsAddress: { host: tlsListener.address.address, port: tlsListener.address.port } } : {}),
     broker,
     get connectionCount() {
       return connections.size;
@@ -107,6 +123,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(memoryTimer);
+        tlsListener?.server.close();
         server.close(() => resolve());
         for (const c of [...connections]) {
           c.shutdown();

@@ -1,6 +1,7 @@
 // The built-in broker's shared state: users, virtual hosts, limits and the resource alarm.
 // Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
 
+import type { TlsListen } from '../source/tls-listener.js';
 import type { ContentProperties } from '../decoder/types.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 import { AmqpSpyError } from '../errors.js';
@@ -20,6 +21,8 @@ export interface BrokerUser {
 
 export interface BrokerOptions {
   readonly listen: { readonly host: string; readonly port: number };
+  /** also accept TLS clients here (--listen-tls) */
+  readonly tlsListen?: TlsListen;
   /** default guest/guest */
   readonly users?: readonly BrokerUser[];
   /**

@@ -4,12 +4,16 @@
 import type { BrokerUser } from '../broker/broker.js';
 import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
-import { createSessionRecorder, type Recorder } from '../record/recorder.js';
+import type { FaultRule } from '../fault/fault-rule.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
+import { readTlsListen } from '../source/tls-listener.js';
 import { VERSION } from '../version.js';
+import { type RunningMetrics, startMetricsServer } from '../metrics/metrics-server.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
-import { startProxySession, startStandaloneSession, type StandaloneSession } from './live-session.js';
+import { describeUpstream, startLiveSession } from '../session/live-session.js';
+import { amqpUrl, upstreamLogin } from '../session/session-url.js';
+import { clearReadyFile, formatReadyLine, removeReadyFile, writeReadyFile } from './ready-line.js';
 import { wantsColor, writeStdout } from './stdio.js';
 import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
 
@@ -18,7 +22,11 @@ export interface LiveOptions {
   readonly listen: ListenAddress;
   /** the broker to proxy; without it, the built-in broker runs */
   readonly upstream?: UpstreamAddress;
+  /** --upstream as given: a URL's login and vhost go into the --ready line's url */
+  readonly upstreamText?: string;
   readonly upstreamCa?: string;
+  /** a client certificate and key (PEM files) for an upstream that requires one */
+  readonly upstreamClientCert?: { readonly cert: string; readonly key: string };
   readonly insecure: boolean;
   /** the built-in broker's: its users (none: guest), vhosts (none: /) and limits */
   readonly users: readonly BrokerUser[];
@@ -34,6 +42,10 @@ export interface LiveOptions {
   readonly management?: ListenAddress;
   /** events the TUI keeps (--buffer) */
   readonly bufferSize: number;
+  /** also accept TLS clients (--listen-tls, its --cert, --key, --client-ca files) */
+  readonly tlsListen?: { readonly listen: ListenAddress; readonly cert: string; readonly key: string; readonly clientCa?: string };
+  /** where Prometheus metrics are served (--metrics) */
+  readonly metrics?: ListenAddress;
   /** a file, a FIFO, or - for stdout */
   readonly record?: string;
   readonly recordSecrets: boolean;
@@ -42,6 +54,12 @@ export interface LiveOptions {
   readonly frames: boolean;
   /** false with --no-tui */
   readonly tui: boolean;
+  /** fault rules (--fault, --faults), checked; proxy only */
+  readonly faults: readonly FaultRule[];
+  /** print the ready line first on stdout once listening (--ready); no TUI then */
+  readonly ready: boolean;
+  /** write the ready line to this file once listening (--ready-file) */
+  readonly readyFile?: string;
 }
 
 /** Runs the session until it is stopped; resolves with the exit code (1: something was lost). */
@@ -63,8 +81,13 @@ export async function runLive(options: LiveOptions): Promise<number> {
     throw new UsageError('--record - writes the recording to stdout: pipe it into a program or a file (amqp-spy ... --record - | gzip > session.jsonl.gz)');
   if (recordToStdout && (options.json || options.frames))
     throw new UsageError(`--record - puts the recording on stdout, so ${options.json ? '--json' : '--frames'} has nowhere to print`);
-  // every sink exists before the source starts: the TUI's store too (its ink loads later)
-  const tui = wantsTui(options) && !recordToStdout ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
+  if (options.readyFile !== undefined) clearReadyFile(options.readyFile);
+  // every sink exists before the source starts: the TUI's store too (its ink loads later);
+  // --ready's line comes first on stdout, so the TUI does not draw there
+  const tui = wantsTui(options) && !recordToStdout && !options.ready ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
+  // with --ready, output waits until the ready line is out: it must be stdout's first line
+  let heldOutput: (string | Uint8Array)[] | undefined = options.ready ? [] : undefined;
+  const write = (output: string | Uint8Array) => (heldOutput ? heldOutput.push(output) : writeStdout(output));
   const summary = createSummary();
   const sinks: EventSink[] = [summary.sink];
   const sinkNames = ['the summary'];
@@ -74,7 +97,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     tui || recordToStdout
       ? undefined
       : createHeadlessPrinter({
-          write: writeStdout,
+          write,
           json: options.json,
           color: wantsColor(),
           mode: options.frames ? 'frames' : 'messages',
@@ -87,78 +110,103 @@ export async function runLive(options: LiveOptions): Promise<number> {
     sinks.push(printer);
     sinkNames.push('the output');
   }
-  const target = upstream ? `${upstream.tls ? 'amqps://' : ''}${formatHostPort(upstream.host, upstream.port)}` : undefined;
-  const recorder: Recorder | undefined =
-    options.record !== undefined
-      ? createSessionRecorder({
-          path: options.record,
-          keepSecrets: options.recordSecrets,
-          mode: upstream ? 'proxy' : 'standalone',
-          tool: `amqp-spy ${VERSION}`,
-          notice,
-          listen: formatHostPort(listen.host, listen.port),
-          ...(target !== undefined ? { upstream: target } : {}),
-        })
-      : undefined;
-  if (recorder) {
-    sinks.push(recorder.sink);
-    sinkNames.push('the recorder');
+  // metrics count on the session's own thread, from every event, whatever the views drop
+  const metrics = options.metrics !== undefined ? new (await import('../metrics/session-metrics.js')).SessionMetrics() : undefined;
+  if (metrics) {
+    sinks.push(metrics.sink);
+    sinkNames.push('the metrics');
   }
-  const secrets = {
+  const target = upstream ? describeUpstream(upstream) : undefined;
+  // the certificate files are read before anything listens: a bad one is one line, exit 2
+  const tlsListen = options.tlsListen ? readTlsListen(options.tlsListen.listen, options.tlsListen) : undefined;
+  const session = await startLiveSession({
+    source: upstream
+      ? {
+          kind: 'proxy',
+          listen,
+          upstream,
+          ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
+          ...(options.upstreamClientCert !== undefined ? { upstreamClientCertFiles: options.upstreamClientCert } : {}),
+          insecure: options.insecure,
+          ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+          faults: options.faults,
+          ...(tlsListen ? { tlsListen } : {}),
+        }
+      : {
+          kind: 'standalone',
+          listen,
+          users,
+          vhosts: options.vhosts,
+          allowRemoteGuest: options.allowRemoteGuest,
+          ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
+          ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+          ...(maxConnections !== undefined ? { maxConnections } : {}),
+          ...(maxMemory !== undefined ? { maxMemory } : {}),
+          ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
+          ...(options.management !== undefined ? { management: options.management } : {}),
+          ...(tlsListen ? { tlsListen } : {}),
+        },
+    ...(options.record !== undefined ? { record: { path: options.record, keepSecrets: options.recordSecrets, tool: `amqp-spy ${VERSION}` } } : {}),
     showSecrets: options.showSecrets,
-    keepSecrets: options.recordSecrets,
     sinks,
     sinkNames,
     notice,
     ...(tui ? { watchers: [tui.observer] } : {}),
-  };
-  // who may log in where: users by name only, never their passwords
-  const logins = (s: StandaloneSession) =>
-    `users ${s.users.join(', ')} · vhosts ${s.vhosts.join(', ')}${s.management ? ` · management API http://${formatHostPort(s.management.host, s.management.port)}/api/` : ''}`;
-  let standalone: StandaloneSession | undefined;
-  const session = upstream
-    ? await startProxySession({
-        listen,
-        upstream,
-        ...(options.upstreamCa !== undefined ? { upstreamCaFile: options.upstreamCa } : {}),
-        insecure: options.insecure,
-        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-        ...secrets,
-        ...(recorder ? { recorder } : {}),
-      })
-    : (standalone = await startStandaloneSession({
-        listen,
-        users,
-        vhosts: options.vhosts,
-        allowRemoteGuest: options.allowRemoteGuest,
-        ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
-        ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
-        ...(maxConnections !== undefined ? { maxConnections } : {}),
-        ...(maxMemory !== undefined ? { maxMemory } : {}),
-        ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
-        ...(options.management !== undefined ? { management: options.management } : {}),
-        ...secrets,
-        ...(recorder ? { recorder } : {}),
-        ...(printer ? { output: printer } : {}),
-      }));
-  if (recorder) {
-    // only now that the session listens: a session that cannot start leaves an existing file as it was
+    ...(printer && !upstream ? { output: printer } : {}),
+  });
+  const { standalone, recorder } = session;
+  let metricsServer: RunningMetrics | undefined;
+  if (metrics && options.metrics) {
+    if (recorder) metrics.recording = recorder;
     try {
-      recorder.open();
+      metricsServer = await startMetricsServer(options.metrics, metrics);
     } catch (error) {
       await session.stop();
       throw error;
     }
+    notice(`metrics on http://${formatHostPort(metricsServer.address.host, metricsServer.address.port)}/metrics`);
   }
-  const listening = formatHostPort(session.address.address, session.address.port);
-  const mode = standalone ? `standalone broker ${listening} · ${logins(standalone)}` : `proxy ${listening} → ${target}`;
-  let stopping: Promise<void> | undefined;
-  // stop accepting, close connections, then flush the recording: every forwarded frame is in it
-  const stop = () =>
-    (stopping ??= (async () => {
-      await session.stop();
-      await recorder?.close();
-    })());
+  // who may log in where: users by name only, never their passwords
+  const management = standalone?.management;
+  const logins = standalone
+    ? `users ${standalone.users.join(', ')} · vhosts ${standalone.vhosts.join(', ')}${management ? ` · management API http://${formatHostPort(management.host, management.port)}/api/` : ''}`
+    : '';
+  const tlsAddress = session.tlsAddress;
+  const listening =
+    formatHostPort(session.address.address, session.address.port) + (tlsAddress ? ` and amqps://${formatHostPort(tlsAddress.address, tlsAddress.port)}` : '');
+  for (const rule of options.faults) notice(`fault rule armed: ${rule.source}`);
+  const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
+  if (options.ready || options.readyFile !== undefined) {
+    const { address: host, port } = session.address;
+    const url = amqpUrl({ host, port }, upstream ? upstreamLogin(options.upstreamText ?? '') : (standalone?.login ?? {}));
+    const line = formatReadyLine({
+      url,
+      host,
+      port,
+      mode: upstream ? 'proxy' : 'standalone',
+      ...(target !== undefined ? { upstream: target } : {}),
+      pid: process.pid,
+    });
+    if (options.readyFile !== undefined) {
+      try {
+        writeReadyFile(options.readyFile, line);
+      } catch (error) {
+        await session.stop();
+        throw error;
+      }
+    }
+    if (heldOutput) {
+      writeStdout(line);
+      for (const output of heldOutput) writeStdout(output);
+      heldOutput = undefined;
+    }
+  }
+  const readyFile = options.readyFile;
+  const stop = async () => {
+    await session.stop();
+    await metricsServer?.close();
+    if (readyFile !== undefined) removeReadyFile(readyFile);
+  };
   if (tui) {
     const abort = new AbortController();
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
@@ -171,25 +219,17 @@ export async function runLive(options: LiveOptions): Promise<number> {
     });
     await stop();
   } else {
-    notice(
-      standalone ? `built-in broker listening on ${listening}; ${logins(standalone)} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`,
-    );
+    notice(standalone ? `built-in broker listening on ${listening}; ${logins} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`);
     await untilSignal();
     await stop();
   }
   printer?.flush();
   notice(summary.text());
-  const lost = lossReport(session.sinkFailures(), recorder);
+  for (const { rule, matches, fired } of session.faults?.stats() ?? [])
+    notice(`fault rule '${rule}': fired ${fired} time${fired === 1 ? '' : 's'} (${matches} match${matches === 1 ? '' : 'es'})`);
+  const lost = session.lossReport();
   if (lost !== undefined) notice(lost);
   return lost === undefined ? 0 : 1;
-}
-
-/** What the session failed to keep, as one line, or undefined when nothing was lost. */
-function lossReport(sinkFailures: number, recorder: Recorder | undefined): string | undefined {
-  const parts: string[] = [];
-  if (recorder?.error) parts.push(`${recorder.error.message}: ${recorder.eventsLost} event${recorder.eventsLost === 1 ? ' was' : 's were'} not recorded`);
-  if (sinkFailures > 0) parts.push(`${sinkFailures} event${sinkFailures === 1 ? '' : 's'} failed to reach every view or the recording (see the notices above)`);
-  return parts.length > 0 ? `incomplete: ${parts.join('; ')}` : undefined;
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

@@ -90,6 +90,7 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
         raw: base64(event.raw),
         frame: frameToJson(event.frame),
         ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
+        ...(event.fault !== undefined ? { fault: event.fault } : {}),
       };
     case 'message':
       return {
@@ -103,6 +104,7 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
         frames: [...event.frames],
         ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
         ...(event.incomplete !== undefined ? { incomplete: event.incomplete } : {}),
+        ...(event.fault !== undefined ? { fault: event.fault } : {}),
       };
     case 'decode.error':
       return { ...base, dir: event.dir, error: { ...event.error }, stopped: event.stopped, ...(event.raw ? { raw: base64(event.raw) } : {}) };

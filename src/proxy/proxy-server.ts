@@ -6,11 +6,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatHostPort, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 
-import type { ConnectionInfo, Direction, Endpoint, SocketEnd } from '../events.js';
+import type { ConnectionInfo, Direction, Endpoint, FaultMark, SocketEnd } from '../events.js';
 import type { ByteObserver } from '../source/byte-observer.js';
+import type { InterposedConnection, InterposedSide, Interposer, RelayControl } from './interposer.js';
 import { describeSocketError } from '../source/errno.js';
 import { ListenError } from '../source/listen-error.js';
 import { connectTls, type UpstreamTlsOptions } from '../source/tls-connect.js';
+import { listenTls, type TlsListen } from '../source/tls-listener.js';
 
 export type { Direction, Endpoint, SocketEnd };
 /** id: 1, 2, 3, ... in accept order; client as seen by the proxy; server: the upstream */
@@ -22,6 +24,11 @@ export interface ProxyServerOptions {
   /** used when upstream.tls is true */
   readonly tls?: UpstreamTlsOptions;
   readonly observer?: ByteObserver;
+  /**
+   * Sits in the forwarding path of the connections it takes (the fault engine, while a rule
+   * is armed); without it bytes are relayed unchanged, at no cost.
+   */
+  readonly interposer?: Interposer;
   /** give up connecting upstream after this long (default 10 s) */
   readonly connectTimeoutMs?: number;
   /**
@@ -56,6 +63,7 @@ const LINGER_MS = 2000;
 export class ProxyServer {
   readonly #options: ProxyServerOptions;
   readonly #server: net.Server;
+  #tlsServer: tls.Server | undefined;
   readonly #relays = new Map<number, Relay>();
   readonly #reportedObserverErrors = new Set<string>();
   #nextId = 1;
@@ -105,6 +113,17 @@ export class ProxyServer {
     });
   }
 
+  /**
+   * Also accepts TLS clients (`--listen-tls`): each is relayed like a plain one once its
+   * handshake is done, so the traffic is decoded whatever the upstream leg is. `notice` hears
+   * of failed handshakes. Resolves with the address bound.
+   */
+  async listenTls(options: TlsListen, notice: (line: string) => void): Promise<Endpoint> {
+    const { server, address } = await listenTls(options, (socket) => this.#accept(socket), notice, this.#options.handshakeTimeoutMs ?? 10_000);
+    this.#tlsServer = server;
+    return address;
+  }
+
   /** The bound address, once listening. */
   get address(): Endpoint | undefined {
     const bound = this.#server.address();
@@ -152,11 +171,13 @@ export class ProxyServer {
    */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      let pending = 2;
+      const tlsServer = this.#tlsServer;
+      let pending = tlsServer ? 3 : 2;
       const done = (): void => {
         if (--pending === 0) resolve();
       };
       this.#server.close(() => done());
+      tlsServer?.close(() => done());
       if (this.#relays.size === 0) done();
       else {
         this.#allClosed = done;
@@ -229,9 +250,15 @@ class Relay {
   #connectTimer: NodeJS.Timeout | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   readonly #handshakeTimeoutMs: number;
+  readonly #interposer: Interposer | undefined;
+  /** the interposer holds reading of a direction's sender */
+  readonly #stageHeld = { c2s: false, s2c: false };
+  /** the interposer cut the connection: nothing more is read into it */
+  #cut = false;
 
   constructor(id: number, client: net.Socket, options: ProxyServerOptions, owner: RelayHooks) {
     this.#id = id;
+    this.#interposer = options.interposer;
     this.#client = client;
     this.#owner = owner;
     this.#observer = options.observer;
@@ -298,8 +325,8 @@ class Relay {
       this.#client.pause();
       this.#upstream.pause();
     } else {
-      if (!this.#upstream.writableNeedDrain) this.#client.resume();
-      if (!this.#client.writableNeedDrain) this.#upstream.resume();
+      if (!this.#upstream.writableNeedDrain && !this.#stageHeld.c2s) this.#client.resume();
+      if (!this.#client.writableNeedDrain && !this.#stageHeld.s2c) this.#upstream.resume();
     }
   }
 
@@ -316,10 +343,14 @@ class Relay {
     const client = this.#client;
     const upstream = this.#upstream;
     upstream.setNoDelay(true);
-    this.#pipe(client, upstream, 'c2s');
-    const s2c = this.#pipe(upstream, client, 's2c');
-    if (this.#upstreamReader !== undefined) this.#s2cForward = s2c;
-    else upstream.on('data', s2c);
+    const stage = this.#interposer?.open(this.#control());
+    if (stage !== undefined) this.#interpose(stage);
+    else {
+      this.#pipe(client, upstream, 'c2s');
+      const s2c = this.#pipe(upstream, client, 's2c');
+      if (this.#upstreamReader !== undefined) this.#s2cForward = s2c;
+      else upstream.on('data', s2c);
+    }
     if (this.#held) upstream.pause();
     else client.resume(); // paused since accept (pauseOnConnect)
     if (this.#handshakeTimeoutMs > 0) this.#armHandshakeTimer();
@@ -373,6 +404,115 @@ class Relay {
     });
     if (dir === 'c2s') from.on('data', forward);
     return forward;
+  }
+
+  /**
+   * The forwarding path through an interposer: every byte read goes to it, and it writes,
+   * injects, swallows or holds through the RelayControl it was given.
+   */
+  #interpose(stage: InterposedConnection): void {
+    const client = this.#client;
+    const upstream = this.#upstream;
+    for (const dir of ['c2s', 's2c'] as const) {
+      const from = dir === 'c2s' ? client : upstream;
+      const to = dir === 'c2s' ? upstream : client;
+      to.on('drain', () => {
+        if (!this.#held && !this.#stageHeld[dir]) from.resume();
+      });
+      from.on('end', () => {
+        this.#end ??= { by: dir === 'c2s' ? 'client' : 'server', how: 'closed' };
+        if (!this.#cut) stage.ended(dir);
+      });
+    }
+    const c2s = (chunk: Buffer): void => {
+      if (!this.#cut) stage.data('c2s', chunk);
+    };
+    const s2c = (chunk: Buffer): void => {
+      if (!this.#cut) stage.data('s2c', chunk);
+    };
+    client.on('data', c2s);
+    if (this.#upstreamReader !== undefined) this.#s2cForward = s2c;
+    else upstream.on('data', s2c);
+    this.#stage = stage;
+  }
+
+  #stage: InterposedConnection | undefined;
+
+  #control(): RelayControl {
+    const side = (dir: Direction): InterposedSide => {
+      const from = dir === 'c2s' ? this.#client : this.#upstream;
+      const to = dir === 'c2s' ? this.#upstream : this.#client;
+      const write = (bytes: Uint8Array): void => {
+        if (to.writable && !to.write(bytes)) from.pause();
+      };
+      return {
+        forward: (bytes) => {
+          write(bytes);
+          this.#report(dir, bytes);
+        },
+        inject: (frame) => {
+          write(frame);
+          this.#reportMarked(dir, frame, 'injected');
+        },
+        suppress: (frame) => this.#reportMarked(dir, frame, 'suppressed'),
+        holdSender: (held) => {
+          this.#stageHeld[dir] = held;
+          if (held) from.pause();
+          else if (!this.#held && !to.writableNeedDrain) from.resume();
+        },
+        end: () => {
+          if (!to.writableEnded) to.end();
+        },
+      };
+    };
+    return {
+      id: this.#id,
+      c2s: side('c2s'),
+      s2c: side('s2c'),
+      cut: (how, detail) => this.#cutBoth(how, detail),
+    };
+  }
+
+  /** A fault rule ends the connection: FIN to both (after what was written), or a reset. */
+  #cutBoth(how: 'fin' | 'reset', detail: string): void {
+    if (this.#cut) return;
+    this.#cut = true;
+    this.#end ??= { by: 'proxy', how: how === 'fin' ? 'closed' : 'reset', detail };
+    for (const socket of [this.#client, this.#upstream]) {
+      if (how === 'reset') socket.resetAndDestroy();
+      else {
+        // read what still comes (unread bytes would turn the FIN into a reset), forward none
+        socket.resume();
+        socket.end();
+      }
+    }
+    if (how === 'fin' && this.#lingerTimer === undefined) {
+      this.#lingerTimer = setTimeout(() => {
+        this.#client.destroy();
+        this.#upstream.destroy();
+      }, LINGER_MS);
+      this.#lingerTimer.unref();
+    }
+  }
+
+  #report(dir: Direction, bytes: Uint8Array): void {
+    const observer = this.#observer;
+    if (observer?.onData === undefined) return;
+    try {
+      observer.onData(this.#id, dir, bytes as Buffer);
+    } catch (err) {
+      this.#owner.observerFailed('onData', err);
+    }
+  }
+
+  #reportMarked(dir: Direction, frame: Uint8Array, mark: FaultMark): void {
+    const observer = this.#observer;
+    if (observer?.onFrameMarked === undefined) return;
+    try {
+      observer.onFrameMarked(this.#id, dir, frame, mark);
+    } catch (err) {
+      this.#owner.observerFailed('onFrameMarked', err);
+    }
   }
 
   /** Reports bytes of `dir` to the observer without forwarding them (their peer is gone). */
@@ -445,6 +585,7 @@ class Relay {
     clearTimeout(this.#lingerTimer);
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#handshakeTimer);
+    this.#stage?.closed();
     this.#upstreamReader?.close();
     this.#emitClose(this.#end);
     this.#owner.closed(this.#id);

@@ -471,8 +471,8 @@ export interface SessionRecordingOptions {
   readonly path: string;
   readonly keepSecrets: boolean;
   readonly mode: 'proxy' | 'standalone';
-  /** host:port clients connect to */
-  readonly listen: string;
+  /** host:port clients connect to; a function is asked when the file opens (the port bound for 0) */
+  readonly listen: string | (() => string);
   readonly upstream?: string;
   readonly tool: string;
   readonly notice: (line: string) => void;
@@ -495,12 +495,20 @@ export function createSessionRecorder(options: SessionRecordingOptions): Recorde
         tool: options.tool,
         startedMicros: nowMicros(),
         mode: options.mode,
-        listen: options.listen,
+        listen: typeof options.listen === 'function' ? options.listen() : options.listen,
         ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),
         secrets: options.keepSecrets ? 'kept' : 'masked',
       }),
     onError: (error) => options.notice(`${error.message}; recording stopped`),
   });
-  process.once('exit', () => recorder.closeSync());
-  return recorder;
+  const onExit = () => recorder.closeSync();
+  process.once('exit', onExit);
+  // a process that records many sessions (the package API in a test suite) keeps no listener per closed one
+  const close = recorder.close.bind(recorder);
+  return Object.assign(recorder, {
+    close: () =>
+      close().finally(() => {
+        process.off('exit', onExit);
+      }),
+  });
 }

@@ -86,7 +86,7 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
     case 'body':
       out.bytes(PIECE.body);
       out.integer(frame.body.length);
-      if (event.insight === undefined) {
+      if (event.insight === undefined && event.fault === undefined) {
         out.bytes(PIECE.closeTwo); // the usual body line ends here
         out.endLine();
         return;
@@ -121,6 +121,7 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
     out.bytes(PIECE.insight);
     writeJson(out, event.insight as unknown as Json);
   }
+  if (event.fault !== undefined) out.bytes(event.fault === 'injected' ? PIECE.injected : PIECE.suppressed);
   out.byte(CLOSE_BRACE);
   out.endLine();
 }
@@ -163,6 +164,8 @@ const PIECE = {
   bodySize: asciiBytes(',"bodySize":'),
   properties: asciiBytes(',"properties":'),
   insight: asciiBytes(',"insight":'),
+  injected: asciiBytes(',"fault":"injected"'),
+  suppressed: asciiBytes(',"fault":"suppressed"'),
   emptyObject: asciiBytes('{}'),
   true: asciiBytes('true'),
   false: asciiBytes('false'),

@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { DECODE_ERROR_CODES, type DecodeErrorCode } from '../decoder/errors.js';
-import type { DecodeErrorEvent, Direction, Endpoint, SocketEnd } from '../events.js';
+import type { DecodeErrorEvent, Direction, Endpoint, FaultMark, SocketEnd } from '../events.js';
 import { LineCutter } from './line-cutter.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from './recording-format.js';
 import { describeFsError } from '../source/errno.js';
@@ -33,6 +33,8 @@ export interface RecordedBytes {
   readonly dir: Direction;
   readonly channel?: number;
   readonly raw: Buffer;
+  /** a frame a fault rule injected or suppressed */
+  readonly fault?: FaultMark;
 }
 
 export interface RecordedOpen {
@@ -205,7 +207,8 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
       if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return `${kind} without base64 "${field}"`;
       const raw = Buffer.from(b64, 'base64');
       const channel = e['channel'];
-      return { kind: 'bytes', source: kind, line, ts, conn, dir, raw, ...(isInt(channel) ? { channel } : {}) };
+      const fault = kind === 'frame' && (e['fault'] === 'injected' || e['fault'] === 'suppressed') ? e['fault'] : undefined;
+      return { kind: 'bytes', source: kind, line, ts, conn, dir, raw, ...(isInt(channel) ? { channel } : {}), ...(fault ? { fault } : {}) };
     }
     case 'message':
       return undefined; // derived; replay assembles messages again

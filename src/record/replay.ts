@@ -114,26 +114,11 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
   });
   const bus = new EventBus(sinks, sinkFailureNotices(warn, options.sinkNames));
 
-  const taps = new Map<number, ConnectionTap>();
-  const tapOptions = { showSecrets: options.showSecrets ?? false, keepUndecoded: true };
-  const tapFor = (entry: RecordedEntry): ConnectionTap => {
-    let tap = taps.get(entry.conn);
-    if (!tap) {
-      // bytes of a connection whose open line is missing (a lenient skip): decode them anyway
-      warn(`${options.path}: line ${entry.line}: connection #${entry.conn} was not opened in the recording`);
-      tap = new ConnectionTap(entry.conn, bus, tapOptions);
-      taps.set(entry.conn, tap);
-    }
-    return tap;
-  };
-
-  // where decoding stopped, by conn and dir, in case the bytes after it were withheld
-  const stops = new Map<string, DecodeErrorEvent['error']>();
+  const decoder = new RecordingDecoder(options.path, bus, { showSecrets: options.showSecrets ?? false }, warn);
 
   const speed = options.speed ?? 0;
   let firstTs: number | undefined;
   const wallStart = performance.now();
-  let connections = 0;
   let entries = 0;
   // progress is for timed replays: one at full speed is over before it could be read
   const onProgress = speed > 0 ? options.onProgress : undefined;
@@ -164,41 +149,92 @@ export async function replayRecording(options: ReplayOptions): Promise<ReplayRes
     }
     entries++;
     if (onProgress && performance.now() - progressAt >= PROGRESS_INTERVAL_MS) progress(undefined);
+    decoder.feed(entry);
+  }
+  if (onProgress && !options.signal?.aborted) progress(undefined, true);
+  if (!options.signal?.aborted) decoder.end();
+  return {
+    header: recording.header,
+    connections: decoder.connections,
+    entries,
+    events,
+    matched: filter && !filter.empty ? matched : events,
+    sinkFailures: bus.failures,
+  };
+}
+
+/**
+ * A recording's entries back to events: a fresh tap per connection, fed the recorded bytes in
+ * file order with their recorded times. Replay and the package API's openRecording share it.
+ */
+export class RecordingDecoder {
+  readonly #taps = new Map<number, ConnectionTap>();
+  /** where decoding stopped, by conn and dir, in case the bytes after it were withheld */
+  readonly #stops = new Map<string, DecodeErrorEvent['error']>();
+  readonly #tapOptions: { readonly showSecrets: boolean; readonly keepUndecoded: true };
+  /** connections opened so far */
+  connections = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly bus: EventBus,
+    options: { readonly showSecrets: boolean },
+    private readonly warn: (line: string) => void,
+  ) {
+    this.#tapOptions = { showSecrets: options.showSecrets, keepUndecoded: true };
+  }
+
+  #tapFor(entry: RecordedEntry): ConnectionTap {
+    let tap = this.#taps.get(entry.conn);
+    if (!tap) {
+      // bytes of a connection whose open line is missing (a lenient skip): decode them anyway
+      this.warn(`${this.path}: line ${entry.line}: connection #${entry.conn} was not opened in the recording`);
+      tap = new ConnectionTap(entry.conn, this.bus, this.#tapOptions);
+      this.#taps.set(entry.conn, tap);
+    }
+    return tap;
+  }
+
+  /** Emits the events one entry stands for on the bus. */
+  feed(entry: RecordedEntry): void {
+    const { bus } = this;
     switch (entry.kind) {
       case 'conn.open': {
-        if (taps.has(entry.conn)) taps.get(entry.conn)!.close('reopened in the recording', entry.ts);
-        taps.set(entry.conn, new ConnectionTap(entry.conn, bus, tapOptions));
-        stops.delete(`${entry.conn} c2s`);
-        stops.delete(`${entry.conn} s2c`);
-        connections++;
+        this.#taps.get(entry.conn)?.close('reopened in the recording', entry.ts);
+        this.#taps.set(entry.conn, new ConnectionTap(entry.conn, bus, this.#tapOptions));
+        this.#stops.delete(`${entry.conn} c2s`);
+        this.#stops.delete(`${entry.conn} s2c`);
+        this.connections++;
         bus.emit({ kind: 'conn.open', seq: bus.nextSeq(), ts: entry.ts, conn: entry.conn, client: entry.client, server: entry.server });
         break;
       }
       case 'conn.close':
         // worded again from how the sockets ended and the handshake the bytes show
-        tapFor(entry).close(entry.socket ?? entry.reason, entry.ts);
-        taps.delete(entry.conn);
+        this.#tapFor(entry).close(entry.socket ?? entry.reason, entry.ts);
+        this.#taps.delete(entry.conn);
         break;
       case 'bytes':
-        tapFor(entry).feed(entry.dir, entry.raw, entry.ts);
+        this.#tapFor(entry).feed(entry.dir, entry.raw, entry.ts, entry.fault);
         break;
       case 'decode.stop':
-        stops.set(`${entry.conn} ${entry.dir}`, entry.error);
+        this.#stops.set(`${entry.conn} ${entry.dir}`, entry.error);
         break;
       case 'withheld': {
         const key = `${entry.conn} ${entry.dir}`;
-        tapFor(entry).feedWithheld(entry.dir, entry.length, entry.ts, stops.get(key));
-        stops.delete(key);
+        this.#tapFor(entry).feedWithheld(entry.dir, entry.length, entry.ts, this.#stops.get(key));
+        this.#stops.delete(key);
         break;
       }
     }
   }
-  if (onProgress && !options.signal?.aborted) progress(undefined, true);
-  if (taps.size > 0 && !options.signal?.aborted) {
+
+  /** The recording is over: warns about connections it left open. */
+  end(): void {
+    const taps = this.#taps;
+    if (taps.size === 0) return;
     const ids = [...taps.keys()].map((id) => `#${id}`).join(', ');
-    warn(
-      `${options.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`,
+    this.warn(
+      `${this.path}: the recording ends while connection${taps.size === 1 ? '' : 's'} ${ids} ${taps.size === 1 ? 'is' : 'are'} open (it was stopped abruptly)`,
     );
   }
-  return { header: recording.header, connections, entries, events, matched: filter && !filter.empty ? matched : events, sinkFailures: bus.failures };
 }

@@ -1,7 +1,7 @@
 // What a byte source (the proxy, the built-in broker) reports about its connections: one
 // interface, so the taps, the tests and any other watcher fit every source alike.
 
-import type { ConnectionInfo, Direction, SocketEnd } from '../events.js';
+import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../events.js';
 
 /**
  * Plain callbacks, all optional. A source calls them beside its own work (the proxy after the
@@ -21,6 +21,12 @@ export interface ByteObserver {
    * read buffer of up to 1 MiB, so copy small pieces that are kept for long.
    */
   onData?(connId: number, dir: Direction, chunk: Buffer, ts?: number): void;
+  /**
+   * A whole frame a fault rule injected into `dir` (written to that direction's peer) or
+   * suppressed (read from that direction's sender, not forwarded). It comes in its place among
+   * the onData chunks of `dir`, always at a frame boundary, so one parser reads both.
+   */
+  onFrameMarked?(connId: number, dir: Direction, frame: Uint8Array, mark: FaultMark, ts?: number): void;
   /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
   onClose?(connId: number, end: SocketEnd, ts?: number): void;
   /**

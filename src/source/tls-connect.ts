@@ -11,12 +11,19 @@ export interface UpstreamTlsOptions {
   readonly rejectUnauthorized?: boolean;
   /** SNI / certificate name; defaults to the upstream host when it is a name, not an IP */
   readonly servername?: string;
+  /** a client certificate and its private key (PEM), for a broker that requires one */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
 }
 
 /** Opens a TLS connection; `socket` holds the address and socket options (allowHalfOpen, ...). */
 export function connectTls(socket: tls.ConnectionOptions & { readonly host: string; readonly port: number }, options: UpstreamTlsOptions = {}): tls.TLSSocket {
   const tlsOptions: tls.ConnectionOptions = { ...socket, rejectUnauthorized: options.rejectUnauthorized ?? true };
   if (options.ca !== undefined) tlsOptions.ca = options.ca as tls.ConnectionOptions['ca'];
+  if (options.cert !== undefined && options.key !== undefined) {
+    tlsOptions.cert = options.cert;
+    tlsOptions.key = options.key;
+  }
   // an IP address is not a valid SNI name; its certificate is matched by IP instead
   const servername = options.servername ?? (net.isIP(socket.host) === 0 ? socket.host : undefined);
   if (servername !== undefined) tlsOptions.servername = servername;

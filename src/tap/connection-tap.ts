@@ -18,6 +18,7 @@ import {
   type DecodeErrorEvent,
   type Direction,
   type EventBus,
+  type FaultMark,
   type FrameEvent,
   type FrameInsight,
   type MessageEvent,
@@ -76,6 +77,10 @@ interface DirectionState {
   readonly assembler: MessageAssembler;
   /** the insight of each channel's content method, for its message event */
   readonly contentInsight: Map<number, FrameInsight | undefined>;
+  /** the fault mark of each channel's content method, for its message event */
+  readonly contentMark: Map<number, FaultMark>;
+  /** the mark of the frames being fed (fault rules feed whole frames), undefined for bytes as sent */
+  mark: FaultMark | undefined;
   stopped: boolean;
   /** stream offset of the next byte fed */
   offset: number;
@@ -103,15 +108,29 @@ export class ConnectionTap {
       parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax, onTuneOk }),
       assembler: new MessageAssembler(),
       contentInsight: new Map(),
+      contentMark: new Map(),
+      mark: undefined,
       stopped: false,
       offset: 0,
     });
     this.directions = { c2s: direction(), s2c: direction() };
   }
 
-  /** Feeds bytes as they were forwarded. `ts` (µs) defaults to now; replay passes the recorded time. */
-  feed(dir: Direction, chunk: Uint8Array, ts: number = nowMicros()): void {
+  /**
+   * Feeds bytes as they were forwarded. `ts` (µs) defaults to now; replay passes the recorded
+   * time. `mark`: whole frames a fault rule injected or suppressed (see FaultMark).
+   */
+  feed(dir: Direction, chunk: Uint8Array, ts: number = nowMicros(), mark?: FaultMark): void {
     const state = this.directions[dir];
+    if (mark !== undefined) {
+      state.mark = mark;
+      try {
+        this.feed(dir, chunk, ts);
+      } finally {
+        state.mark = undefined;
+      }
+      return;
+    }
     const chunkOffset = state.offset;
     state.offset += chunk.length;
     if (state.stopped) {
@@ -290,10 +309,18 @@ export class ConnectionTap {
       this.cutMessages(dir, frame.channel, decoded.method.name, ts);
     const seq = this.bus.nextSeq();
     let insight: FrameInsight | undefined;
+    const mark = state.mark;
     if (decoded.type === 'method') {
-      insight = this.insight.observe(dir, frame.channel, decoded.method, seq, ts);
-      if (decoded.method.spec.content) state.contentInsight.set(frame.channel, insight);
-      else if (decoded.method.name === 'channel.close-ok' || decoded.method.name === 'channel.open') {
+      // the insight follows the client's side of the conversation: what it sent (forwarded or
+      // suppressed) and what it received (forwarded or injected); frames only the broker saw
+      // (injected toward it, or its own suppressed) are shown but not counted
+      const clientSide = mark === undefined || (mark === 'suppressed') === (dir === 'c2s');
+      if (clientSide) insight = this.insight.observe(dir, frame.channel, decoded.method, seq, ts);
+      if (decoded.method.spec.content) {
+        state.contentInsight.set(frame.channel, insight);
+        if (mark !== undefined) state.contentMark.set(frame.channel, mark);
+        else if (state.contentMark.size > 0) state.contentMark.delete(frame.channel);
+      } else if (decoded.method.name === 'channel.close-ok' || decoded.method.name === 'channel.open') {
         // a closed or reopened channel starts afresh: a message cut short by the close is gone
         for (const d of [this.directions.c2s, this.directions.s2c]) {
           d.assembler.resetChannel(frame.channel);
@@ -305,6 +332,7 @@ export class ConnectionTap {
     const event: Mutable<FrameEvent> = { kind: 'frame', seq, ts, conn: this.conn, dir, channel: frame.channel, frame: decoded, raw, offset: frame.offset };
     if (insight) event.insight = insight;
     if (secretRaw) event.secretRaw = secretRaw;
+    if (mark !== undefined) event.fault = mark;
     this.bus.emit(event);
     const assembled = state.assembler.push(decoded, seq, frame.offset);
     if (assembled === undefined) return;
@@ -330,6 +358,8 @@ export class ConnectionTap {
       frames: message.frames,
     };
     if (methodInsight) messageEvent.insight = methodInsight;
+    const messageMark = state.contentMark.size > 0 ? state.contentMark.get(message.channel) : undefined;
+    if (messageMark !== undefined) messageEvent.fault = messageMark;
     this.bus.emit(messageEvent);
   }
 

@@ -3,7 +3,7 @@
 // and draws on its own thread, and the forwarding thread only copies bytes into a batch.
 // Record: type u8, dir u8, conn u32, ts f64 (µs), length u32, then `length` bytes.
 
-import type { ConnectionInfo, Direction, SocketEnd } from '../events.js';
+import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../events.js';
 
 const RECORD_HEADER = 18;
 const TYPE_OPEN = 1;
@@ -11,11 +11,15 @@ const TYPE_DATA = 2;
 const TYPE_CLOSE = 3;
 const TYPE_UPSTREAM_ERROR = 4;
 const TYPE_SKIP = 5;
+/** a whole frame a fault rule injected / suppressed (ByteObserver.onFrameMarked) */
+const TYPE_INJECTED = 6;
+const TYPE_SUPPRESSED = 7;
 
 /** What a batch is read back into: the byte observer's calls, with their time, and skips. */
 export interface ObserverBatchTarget {
   onOpen(conn: ConnectionInfo, ts: number): void;
   onData(connId: number, dir: Direction, chunk: Buffer, ts: number): void;
+  onFrameMarked(connId: number, dir: Direction, frame: Uint8Array, mark: FaultMark, ts: number): void;
   onClose(connId: number, end: SocketEnd, ts: number): void;
   onUpstreamError(connId: number, message: string, unforwarded: number): void;
   /** `length` bytes of whole frames of `dir` were not given (the reader fell behind) */
@@ -47,6 +51,11 @@ export class ObserverBatchWriter {
   data(connId: number, dir: Direction, chunk: Uint8Array, ts: number): void {
     const at = this.header(TYPE_DATA, dir, connId, ts, chunk.length);
     this.buffer.set(chunk, at);
+  }
+
+  marked(connId: number, dir: Direction, frame: Uint8Array, mark: FaultMark, ts: number): void {
+    const at = this.header(mark === 'injected' ? TYPE_INJECTED : TYPE_SUPPRESSED, dir, connId, ts, frame.length);
+    this.buffer.set(frame, at);
   }
 
   close(connId: number, end: SocketEnd, ts: number): void {
@@ -114,6 +123,10 @@ export function readObserverBatch(batch: Uint8Array, target: ObserverBatchTarget
     switch (type) {
       case TYPE_DATA:
         target.onData(connId, dir, Buffer.from(batch.subarray(start, at)), ts);
+        break;
+      case TYPE_INJECTED:
+      case TYPE_SUPPRESSED:
+        target.onFrameMarked(connId, dir, Buffer.from(batch.subarray(start, at)), type === TYPE_INJECTED ? 'injected' : 'suppressed', ts);
         break;
       case TYPE_SKIP:
         target.onSkip(connId, dir, view.getFloat64(start), ts);

@@ -76,6 +76,9 @@ export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, 
       tap?.close(end, ts);
       taps.delete(connId);
     },
+    onFrameMarked(connId, dir, frame, mark, ts) {
+      taps.get(connId)?.feed(dir, frame, ts, mark);
+    },
     onSkip(connId, dir, length, ts) {
       taps.get(connId)?.skip(dir, length, ts);
     },
@@ -112,6 +115,17 @@ export function teeObservers(observers: readonly ByteObserver[]): ByteObserver {
       for (let i = 0; i < list.length; i++) {
         try {
           list[i]!.onData?.(connId, dir, chunk, ts);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
+    },
+    onFrameMarked(connId, dir, frame, mark, ts) {
+      let failure: { error: unknown } | undefined;
+      for (const o of list) {
+        try {
+          o.onFrameMarked?.(connId, dir, frame, mark, ts);
         } catch (error) {
           failure ??= { error };
         }

@@ -20,7 +20,8 @@ import {
   WITHHELD_NOTE,
 } from './format.js';
 
-export type RowTone = 'normal' | 'error' | 'dim' | 'connection';
+/** `fault`: a frame a fault rule injected or suppressed (and its message) */
+export type RowTone = 'normal' | 'error' | 'dim' | 'connection' | 'fault';
 
 export interface RowCells {
   readonly time: string;
@@ -42,13 +43,16 @@ export interface RowCells {
  * confirm or ack, an RPC reply): shown after its arguments, with its delay in the RTT column.
  */
 export function eventRowCells(event: SpyEvent, later?: LaterText): RowCells {
-  const cells = ownRowCells(event);
+  const own = ownRowCells(event);
+  // made or swallowed by a fault rule: it says so first, in a colour of its own
+  const fault = event.kind === 'frame' || event.kind === 'message' ? event.fault : undefined;
+  const cells = fault === undefined ? own : { ...own, detail: joinText(`[${fault}]`, own.detail), tone: 'fault' as const };
   if (later === undefined) return cells;
   return {
     ...cells,
     detail: joinText(cells.detail, `→ ${later.text}`),
     rtt: cells.rtt || (later.afterMicros !== undefined ? formatDuration(later.afterMicros) : ''),
-    tone: later.tone === 'error' ? 'error' : cells.tone,
+    tone: later.tone === 'error' && cells.tone !== 'fault' ? 'error' : cells.tone,
   };
 }
 

@@ -91,6 +91,14 @@ export interface Filter {
    * `headers.trace-id`, `body`): empty when the row shows every match, or there is none.
    */
   matchedIn?(event: SpyEvent): readonly string[];
+  /** each term on its own (`rk:order.*`, `-error`), to tell which terms an event fails */
+  readonly terms?: readonly FilterTerm[];
+}
+
+export interface FilterTerm {
+  /** the term as written */
+  readonly source: string;
+  matches(event: SpyEvent): boolean;
 }
 
 const KEYS = new Set(FILTER_KEYS.map((k) => k.key));
@@ -100,7 +108,8 @@ export function parseFilter(source: string): Filter {
   const predicates: Predicate[] = [];
   /** needles of the free-text terms that must match (not negated) */
   const needles: string[] = [];
-  for (const { token, at, quoted } of tokenize(source)) {
+  const terms: FilterTerm[] = [];
+  for (const { token, at, end, quoted } of tokenize(source)) {
     if (!quoted && OR_WORDS.includes(token.toLowerCase())) throw new FilterSyntaxError(source, at, `"${token}": ${OR_HINT}`);
     let negate = false;
     let term = token;
@@ -110,7 +119,9 @@ export function parseFilter(source: string): Filter {
     }
     const { predicate, needle } = compileTerm(source, term, at);
     if (needle !== undefined && !negate) needles.push(needle);
-    predicates.push(negate ? (c) => !predicate(c) : predicate);
+    const termPredicate: Predicate = negate ? (c) => !predicate(c) : predicate;
+    predicates.push(termPredicate);
+    terms.push({ source: source.slice(at, end), matches: (event) => termPredicate(new MatchContext(event)) });
   }
   const matchAll = (event: SpyEvent): boolean => {
     const context = new MatchContext(event);
@@ -123,6 +134,7 @@ export function parseFilter(source: string): Filter {
   return {
     source,
     empty: predicates.length === 0,
+    terms,
     matches: cache
       ? (event) => {
           let answer = cache.get(event);
@@ -143,8 +155,8 @@ export function parseFilter(source: string): Filter {
   };
 }
 
-function tokenize(source: string): { token: string; at: number; quoted: boolean }[] {
-  const tokens: { token: string; at: number; quoted: boolean }[] = [];
+function tokenize(source: string): { token: string; at: number; end: number; quoted: boolean }[] {
+  const tokens: { token: string; at: number; end: number; quoted: boolean }[] = [];
   let i = 0;
   while (i < source.length) {
     while (source[i] === ' ' || source[i] === '\t') i++;
@@ -161,7 +173,7 @@ function tokenize(source: string): { token: string; at: number; quoted: boolean 
         i = close + 1;
       } else token += source[i++];
     }
-    tokens.push({ token, at: start, quoted });
+    tokens.push({ token, at: start, end: i, quoted });
   }
   return tokens;
 }

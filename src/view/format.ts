@@ -6,7 +6,7 @@ import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import { isFieldTable } from '../decoder/field-table.js';
 import { perMethod } from '../decoder/spec.js';
 import type { ArgumentValue, DecodedFrame, DecodedMethod, FieldSpec, FieldValue } from '../decoder/types.js';
-import { undecodedSize, type Direction, type FrameInsight, type PrefetchFull, type SpyEvent } from '../events.js';
+import { undecodedSize, type Direction, type FaultMark, type FrameInsight, type PrefetchFull, type SpyEvent } from '../events.js';
 
 /** Said of undecoded client bytes that are not shown (see UndecodedBytesEvent.withheld). */
 export const WITHHELD_NOTE = 'withheld: may hold credentials (--show-secrets shows them)';
@@ -292,6 +292,11 @@ const colored = new Chalk({ level: 1 });
 const COLORED_ARROWS: Record<Direction, string> = { c2s: colored.cyan(ARROWS.c2s), s2c: colored.magenta(ARROWS.s2c) };
 
 /** One line for an event, e.g. `12:00:01.234 #3 C→S ch1 basic.publish exchange=orders ...`. */
+/** `  [injected]` / `  [suppressed]`: a frame a fault rule made or swallowed. */
+function faultNote(fault: FaultMark | undefined, c: ChalkInstance): string {
+  return fault === undefined ? '' : `  ${c.magenta(`[${fault}]`)}`;
+}
+
 export function formatEventLine(event: SpyEvent, options: LineOptions = {}): string {
   const color = options.color === true;
   const c: ChalkInstance = color ? colored : plain;
@@ -311,8 +316,8 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
     case 'frame': {
       const size = formatSize(event.raw.length);
       const text = `${describeFrame(event.frame)} ${color ? c.dim(size) : size}${describeInsight(event.insight)}`;
-      const line = `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}`;
-      return event.frame.type === 'heartbeat' && color ? c.dim(line) : line;
+      const line = `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}${faultNote(event.fault, c)}`;
+      return event.frame.type === 'heartbeat' && color && event.fault === undefined ? c.dim(line) : line;
     }
     case 'message': {
       const contentType = event.properties['content-type'];
@@ -322,7 +327,7 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
       if (event.incomplete !== undefined) text += ` ${describeIncomplete(event)}`;
       if (contentType !== undefined) text += ` ${formatValue(contentType)}`;
       if (event.insight) text += describeInsight(event.insight);
-      return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}`;
+      return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}${faultNote(event.fault, c)}`;
     }
     case 'decode.error':
       return `${start}${arrows[event.dir]}${event.error.channel !== undefined ? ` ch${event.error.channel}` : ''} ${c.red(`decode error (${event.error.code}) at offset ${event.error.offset}: ${event.error.text}`)}`;

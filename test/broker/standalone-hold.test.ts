@@ -3,7 +3,7 @@
 import amqplib from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import type { SpyEvent } from '../../src/events.js';
-import { startStandaloneSession } from '../../src/commands/live-session.js';
+import { startStandaloneSession } from '../../src/session/live-session.js';
 import { waitFor } from '../support/cli.js';
 
 describe('standalone session held by an overloaded sink', () => {

@@ -11,7 +11,7 @@ import { startBroker } from '../../src/broker/broker-server.js';
 import type { ConnCloseEvent, SpyEvent } from '../../src/events.js';
 import { createSessionRecorder } from '../../src/record/recorder.js';
 import { replayRecording } from '../../src/record/replay.js';
-import { startProxySession } from '../../src/commands/live-session.js';
+import { startProxySession } from '../../src/session/live-session.js';
 import { describeAgainstBrokers } from '../support/brokers.js';
 import { runCli, startCli, waitFor } from '../support/cli.js';
 import { REPO_ROOT } from '../support/fixtures.js';

@@ -6,7 +6,7 @@ import { BrokerOptionError } from '../../src/broker/broker.js';
 import { DefinitionsError } from '../../src/broker/definitions.js';
 import { DecodeFileError, InputFileError } from '../../src/commands/decode.js';
 import { ReplayTargetError } from '../../src/commands/replay-to/replay-connection.js';
-import { CaFileError } from '../../src/commands/live-session.js';
+import { CaFileError } from '../../src/session/live-session.js';
 import { AmqpSpyError, UsageError } from '../../src/errors.js';
 import { RecordingLinkError, RecordingWriteError } from '../../src/record/recorder.js';
 import { RecordingError } from '../../src/record/recording-reader.js';

@@ -7,7 +7,7 @@ import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../src/broker/broker-server.js';
 import { nowMicros, type FrameEvent, type MessageEvent, type SpyEvent } from '../../src/events.js';
-import { startProxySession, type RunningSession } from '../../src/commands/live-session.js';
+import { startProxySession, type RunningSession } from '../../src/session/live-session.js';
 import { connectionLines } from '../../src/tui/connection-lines.js';
 import { EventStore } from '../../src/tui/event-store.js';
 import { parseFilter } from '../../src/view/filter.js';

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import type { DecodeErrorEvent } from '../../src/events.js';
-import { startProxySession } from '../../src/commands/live-session.js';
+import { startProxySession } from '../../src/session/live-session.js';
 import { waitFor } from '../support/cli.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -2,7 +2,7 @@
 // slows down instead of buffering, and every byte still arrives once the sink drains.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startProxySession, type RunningSession } from '../../src/commands/live-session.js';
+import { startProxySession, type RunningSession } from '../../src/session/live-session.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

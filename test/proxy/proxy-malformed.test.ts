@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { undecodedSize, type SpyEvent } from '../../src/events.js';
 import { recordingLine } from '../../src/record/recording-format.js';
-import { startProxySession } from '../../src/commands/live-session.js';
+import { startProxySession } from '../../src/session/live-session.js';
 import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
 import { createSummary } from '../../src/view/summary.js';
 import { waitFor } from '../support/cli.js';

@@ -12,7 +12,7 @@ import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-
 import type { SpyEvent } from '../../src/events.js';
 import { createRecorder } from '../../src/record/recorder.js';
 import { makeRecordingHeader } from '../../src/record/recording-format.js';
-import { startProxySession } from '../../src/commands/live-session.js';
+import { startProxySession } from '../../src/session/live-session.js';
 import { describeEventDetail } from '../../src/view/event-detail.js';
 import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
 import { RawClient } from '../broker/raw-client.js';

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import { EventBus, type ConnCloseEvent, type FrameEvent, type SpyEvent } from '../../src/events.js';
-import { startProxySession } from '../../src/commands/live-session.js';
+import { startProxySession } from '../../src/session/live-session.js';
 import { createTapObserver } from '../../src/tap/tap-observer.js';
 import { waitFor } from '../support/cli.js';
 import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';

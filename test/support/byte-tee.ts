@@ -4,7 +4,7 @@ import { createHash, type Hash } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import type { SpyEvent } from '../../src/events.js';
-import { startProxySession, type RunningSession } from '../../src/commands/live-session.js';
+import { startProxySession, type RunningSession } from '../../src/session/live-session.js';
 
 export interface TeeCounts {
   c2s: { bytes: number; hash: Hash };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ConnectionInfo, Direction, SocketEnd } from '../../src/events.js';
+import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../../src/events.js';
 import { ObserverBatchWriter, readObserverBatch, type ObserverBatchTarget } from '../../src/tap/observer-batch.js';
 
 function recorder(): { calls: unknown[]; target: ObserverBatchTarget } {
@@ -9,6 +9,7 @@ function recorder(): { calls: unknown[]; target: ObserverBatchTarget } {
     target: {
       onOpen: (conn: ConnectionInfo, ts: number) => calls.push(['open', conn, ts]),
       onData: (id: number, dir: Direction, chunk: Uint8Array, ts: number) => calls.push(['data', id, dir, [...chunk], ts]),
+      onFrameMarked: (id: number, dir: Direction, frame: Uint8Array, mark: FaultMark, ts: number) => calls.push(['marked', id, dir, [...frame], mark, ts]),
       onClose: (id: number, end: SocketEnd, ts: number) => calls.push(['close', id, end, ts]),
       onUpstreamError: (id: number, message: string, unforwarded: number) => calls.push(['upstream', id, message, unforwarded]),
       onSkip: (id: number, dir: Direction, length: number, ts: number) => calls.push(['skip', id, dir, length, ts]),
@@ -24,6 +25,8 @@ describe('observer batches', () => {
     writer.data(70000, 'c2s', Uint8Array.of(1, 2, 3), 5);
     writer.data(70000, 's2c', new Uint8Array(1000).fill(7), 6);
     writer.skip(70000, 's2c', 5_000_000_000, 7);
+    writer.marked(70000, 's2c', Uint8Array.of(8, 0, 0), 'injected', 9);
+    writer.marked(70000, 'c2s', Uint8Array.of(1), 'suppressed', 10);
     writer.upstreamError(70000, 'connection refused — é', 12);
     writer.close(70000, { by: 'server', how: 'reset', detail: 'x' }, 8);
     const batch = writer.take()!;
@@ -35,6 +38,8 @@ describe('observer batches', () => {
       ['data', 70000, 'c2s', [1, 2, 3], 5],
       ['data', 70000, 's2c', new Array(1000).fill(7), 6],
       ['skip', 70000, 's2c', 5_000_000_000, 7],
+      ['marked', 70000, 's2c', [8, 0, 0], 'injected', 9],
+      ['marked', 70000, 'c2s', [1], 'suppressed', 10],
       ['upstream', 70000, 'connection refused — é', 12],
       ['close', 70000, { by: 'server', how: 'reset', detail: 'x' }, 8],
     ]);

@@ -15,7 +15,7 @@ interface StoreProbe {
 /** The built-in broker whose events all go into an EventStore of `maxBytes`. */
 function storeProbe(maxBytes: number): Promise<MemoryProbe<StoreProbe>> {
   return startMemoryProbe<StoreProbe>(`
-    const { startStandaloneSession } = await import(dist('commands/live-session.js'));
+    const { startStandaloneSession } = await import(dist('session/live-session.js'));
     const { EventStore } = await import(dist('tui/event-store.js'));
     const store = new EventStore(100_000, { maxBytes: ${maxBytes} });
     const session = await startStandaloneSession({ listen: { host: '127.0.0.1', port: 0 }, sinks: [(e) => store.push(e)], notice: () => {} });

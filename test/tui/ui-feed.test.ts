@@ -4,7 +4,7 @@
 import amqp from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { EventBus, type SpyEvent } from '../../src/events.js';
-import { startStandaloneSession } from '../../src/commands/live-session.js';
+import { startStandaloneSession } from '../../src/session/live-session.js';
 import { readObserverBatch } from '../../src/tap/observer-batch.js';
 import { createTapObserver } from '../../src/tap/tap-observer.js';
 import { EventStore } from '../../src/tui/event-store.js';

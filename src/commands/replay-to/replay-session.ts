@@ -109,6 +109,9 @@ export class ReplaySession {
       }
       return;
     }
+    // the broker's side of a fault rule's work is replayed: what it received (injected toward
+    // it, never what was swallowed from the client) and what it sent (never what was made for the client)
+    if (entry.fault !== undefined && (entry.fault === 'suppressed') === (entry.dir === 'c2s')) return;
     if (entry.dir === 'c2s') {
       await this.sendClientBytes(conn, entry);
       return;

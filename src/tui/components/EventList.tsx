@@ -105,7 +105,7 @@ const EventRow = memo(function EventRow({ event, facts, pending, columns, select
   const cells = eventRowCells(event, describeLater(event, facts, pending));
   const name = fitText(cells.name, Math.min(cells.name.length, columns.summary));
   const rest = fitText(cells.detail ? ` ${cells.detail}` : '', columns.summary - name.length);
-  const toneColor = cells.tone === 'error' ? 'red' : cells.tone === 'connection' ? 'green' : undefined;
+  const toneColor = cells.tone === 'error' ? 'red' : cells.tone === 'connection' ? 'green' : cells.tone === 'fault' ? 'magenta' : undefined;
   const dim = cells.tone === 'dim';
   return (
     <Text wrap="truncate-end" inverse={selected} dimColor={dim}>

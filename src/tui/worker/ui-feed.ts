@@ -5,7 +5,7 @@
 // it did not get, at their place in the stream.
 
 import { FrameBoundaryTracker } from '../../decoder/frame-boundary.js';
-import type { ConnectionInfo, Direction, SocketEnd } from '../../events.js';
+import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../../events.js';
 import { nowMicros } from '../../events.js';
 import { ObserverBatchWriter } from '../../tap/observer-batch.js';
 import type { ByteObserver } from '../../source/byte-observer.js';
@@ -68,6 +68,20 @@ export class UiFeed implements ByteObserver {
   }
 
   onData(connId: number, dir: Direction, chunk: Uint8Array): void {
+    this.feed(connId, dir, chunk, undefined);
+  }
+
+  /** A fault rule's frame: in the same stream as the data of `dir` (always a whole frame). */
+  onFrameMarked(connId: number, dir: Direction, frame: Uint8Array, mark: FaultMark): void {
+    this.feed(connId, dir, frame, mark);
+  }
+
+  private write(connId: number, dir: Direction, bytes: Uint8Array, mark: FaultMark | undefined): void {
+    if (mark === undefined) this.writer.data(connId, dir, bytes, nowMicros());
+    else this.writer.marked(connId, dir, bytes, mark, nowMicros());
+  }
+
+  private feed(connId: number, dir: Direction, chunk: Uint8Array, mark: FaultMark | undefined): void {
     if (this.stopped) return;
     const key = connId * 2 + (dir === 'c2s' ? 0 : 1);
     let stream = this.streams.get(key);
@@ -80,9 +94,9 @@ export class UiFeed implements ByteObserver {
     if (stream.dropped < 0) {
       if (!behind || boundary < 0) {
         // a frame is only dropped whole: one that began before the UI fell behind is sent
-        this.writer.data(connId, dir, chunk, nowMicros());
+        this.write(connId, dir, chunk, mark);
       } else {
-        if (boundary > 0) this.writer.data(connId, dir, chunk.subarray(0, boundary), nowMicros());
+        if (boundary > 0) this.write(connId, dir, chunk.subarray(0, boundary), mark);
         stream.dropped = chunk.length - boundary;
         this.notShown += stream.dropped;
       }
@@ -93,7 +107,7 @@ export class UiFeed implements ByteObserver {
     } else {
       this.notShown += boundary;
       this.endDrop(connId, dir, stream, boundary);
-      this.writer.data(connId, dir, chunk.subarray(boundary), nowMicros());
+      this.write(connId, dir, chunk.subarray(boundary), mark);
     }
     this.written();
   }

@@ -1,0 +1,931 @@
+// The fault engine: the proxy's interposer while rules are armed. Each connection's bytes are
+// cut into frames (one FrameParser per direction); a frame is forwarded, held (delay, rate),
+// swallowed, or answered with frames the engine writes, so that both peers stay in a state the
+// protocol allows: what one side is told, the other is told too, and the replies neither
+// expects are swallowed. Frames run through each direction's Outlet in order, so holding
+// one holds what follows it, as TCP would.
+
+import { DecodeError } from '../decoder/errors.js';
+import { isFieldTable } from '../decoder/field-table.js';
+import { decodeFrame, encodeMethodFrame } from '../decoder/frame-codec.js';
+import { FrameParser } from '../decoder/frame-parser.js';
+import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, type DecodedMethod, type RawFrame } from '../decoder/types.js';
+import type { Direction, FrameEvent } from '../events.js';
+import type { InterposedConnection, InterposedSide, Interposer, RelayControl } from '../proxy/interposer.js';
+import type { FaultAction, FaultRule } from './fault-rule.js';
+import { channelCloseText, connectionCloseText, replyCodeName, type LoginContext } from './wording.js';
+
+export interface FaultEngineOptions {
+  /** one-line notices for people: a fault a client cannot be told of */
+  readonly notice?: (line: string) => void;
+  /** for tests: the chance draw (default Math.random) */
+  readonly random?: () => number;
+}
+
+/** A rule and what it did so far, shared by every connection. */
+class ArmedRule {
+  matches = 0;
+  fired = 0;
+  constructor(
+    readonly rule: FaultRule,
+    private readonly armedAt: number,
+  ) {}
+
+  get action(): FaultAction {
+    return this.rule.action;
+  }
+
+  /** Whether the rule is still armed (times left, within its duration). */
+  armed(now: number): boolean {
+    const { times, durationMs } = this.rule;
+    return (times === undefined || this.fired < times) && (durationMs === undefined || now - this.armedAt < durationMs);
+  }
+
+  /** Counts a frame the action applies to; true when the rule fires on it. */
+  fires(event: () => FrameEvent, random: () => number): boolean {
+    const rule = this.rule;
+    if (rule.when !== undefined && !rule.when.matches(event())) return false;
+    this.matches++;
+    if (this.matches <= rule.after) return false;
+    if (rule.probability < 1 && random() >= rule.probability) return false;
+    this.fired++;
+    return true;
+  }
+}
+
+export class FaultEngine implements Interposer {
+  readonly #rules: readonly ArmedRule[];
+  readonly #random: () => number;
+  readonly #notice: (line: string) => void;
+  /** whether publisher confirms must be counted (a nack rule is armed) */
+  readonly #countConfirms: boolean;
+
+  constructor(rules: readonly FaultRule[], options: FaultEngineOptions = {}) {
+    const now = Date.now();
+    this.#rules = rules.map((rule) => new ArmedRule(rule, now));
+    this.#random = options.random ?? Math.random;
+    this.#notice = options.notice ?? (() => {});
+    this.#countConfirms = rules.some((r) => r.action.kind === 'nack');
+  }
+
+  /** Each rule's matches and firings so far, for a summary. */
+  stats(): { readonly rule: string; readonly matches: number; readonly fired: number }[] {
+    return this.#rules.map((r) => ({ rule: r.rule.source, matches: r.matches, fired: r.fired }));
+  }
+
+  open(control: RelayControl): InterposedConnection {
+    return new ConnectionFaults(control, this.#rules, this.#random, this.#notice, this.#countConfirms);
+  }
+}
+
+/** Frames as large as RabbitMQ's largest message in one frame; past it a direction passes undecoded. */
+const FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
+/** Bytes an Outlet may hold before its sender is no longer read, and below which it is again. */
+const HOLD_ABOVE = 1024 * 1024;
+const RESUME_BELOW = 256 * 1024;
+/**
+ * A cancel that follows a consume-ok is told this much later: clients register a consumer only
+ * once they handle its consume-ok (@cloudamqp/amqp-client in a later tick), and drop a cancel for
+ * a consumer they do not know yet.
+ */
+const CANCEL_AFTER_CONSUME_OK_MS = 20;
+/** How long a client may take to answer an injected connection.close before its socket is ended anyway. */
+const CLOSE_OK_WAIT_MS = 2000;
+
+/** cut-fin / cut-reset: end both sockets, in order after what was queued before */
+type OutOp = 'forward' | 'inject' | 'suppress' | 'end' | 'cut-fin' | 'cut-reset';
+
+interface Queued {
+  readonly op: OutOp;
+  readonly bytes: Uint8Array;
+  /** not written before this time (ms) */
+  readonly at: number;
+}
+
+/**
+ * One direction's way out: writes at once while nothing is held, else queues in order. Forwarded
+ * frames that lie next to each other in one read are written as one slice.
+ */
+class Outlet {
+  readonly #side: InterposedSide;
+  readonly #cut: (how: 'fin' | 'reset') => void;
+  readonly #queue: Queued[] = [];
+  #head = 0;
+  #queuedBytes = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #held = false;
+  /** forwarded bytes not yet written: consecutive slices of one buffer grow it */
+  #pending: Uint8Array | undefined;
+  #closed = false;
+  /** everything queues, nothing leaves (a blocked connection's publishes) */
+  #gated = false;
+
+  constructor(side: InterposedSide, cut: (how: 'fin' | 'reset') => void) {
+    this.#side = side;
+    this.#cut = cut;
+  }
+
+  push(op: OutOp, bytes: Uint8Array, notBefore = 0): void {
+    if (this.#closed) return;
+    const last = this.#queue.length > this.#head ? this.#queue[this.#queue.length - 1]!.at : 0;
+    const at = Math.max(notBefore, last);
+    if (this.#queue.length === this.#head && at <= Date.now() && !this.#gated) {
+      this.#run(op, bytes);
+      return;
+    }
+    this.flush();
+    this.#queue.push({ op, bytes, at });
+    this.#queuedBytes += bytes.length;
+    if (!this.#held && this.#queuedBytes > HOLD_ABOVE) {
+      this.#held = true;
+      this.#side.holdSender(true);
+    }
+    this.#schedule();
+  }
+
+  /** Holds (true) or releases everything pushed, in order. */
+  gate(on: boolean): void {
+    this.#gated = on;
+    if (!on) this.#release();
+  }
+
+  /** Writes the forwarded bytes gathered from one read. */
+  flush(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    this.#pending = undefined;
+    this.#side.forward(pending);
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#queue.length = 0;
+    this.#pending = undefined;
+  }
+
+  #run(op: OutOp, bytes: Uint8Array): void {
+    if (op === 'forward') {
+      const pending = this.#pending;
+      if (pending !== undefined && pending.buffer === bytes.buffer && pending.byteOffset + pending.length === bytes.byteOffset) {
+        this.#pending = new Uint8Array(pending.buffer, pending.byteOffset, pending.length + bytes.length);
+      } else {
+        this.flush();
+        this.#pending = bytes;
+      }
+      return;
+    }
+    this.flush();
+    if (op === 'inject') this.#side.inject(bytes);
+    else if (op === 'suppress') this.#side.suppress(bytes);
+    else if (op === 'end') this.#side.end();
+    else this.#cut(op === 'cut-fin' ? 'fin' : 'reset');
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#gated) return;
+    const next = this.#queue[this.#head];
+    if (next === undefined) return;
+    this.#timer = setTimeout(() => this.#release(), Math.max(0, next.at - Date.now()));
+  }
+
+  #release(): void {
+    this.#timer = undefined;
+    if (this.#gated || this.#closed) return;
+    const now = Date.now();
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.at <= now) {
+      const item = this.#queue[this.#head++]!;
+      this.#queuedBytes -= item.bytes.length;
+      this.#run(item.op, item.bytes);
+    }
+    this.flush();
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+    if (this.#held && this.#queuedBytes < RESUME_BELOW) {
+      this.#held = false;
+      this.#side.holdSender(false);
+    }
+    this.#schedule();
+  }
+}
+
+interface DeadChannel {
+  /** the client has not yet answered our channel.close with close-ok */
+  awaitClient: boolean;
+  /** the broker has not yet answered our channel.close with close-ok */
+  awaitUpstream: boolean;
+  /** client frames of a reopened channel, held until the broker's close-ok ends the old one */
+  readonly held: RawFrame[];
+  /**
+   * The closes to send once the content of the method they answer has come (RabbitMQ answers
+   * a publish after its body): bytes of it still to come, -1 before its content header.
+   */
+  pending: { readonly send: () => void; remaining: number } | undefined;
+}
+
+interface ChannelState {
+  /** confirm.select was sent: publishes are numbered from 1 */
+  confirm: boolean;
+  published: number;
+  /** publish numbers not yet confirmed, ascending */
+  readonly outstanding: number[];
+  /** publish numbers a nack rule chose: the client gets basic.nack for them */
+  readonly nack: Set<number>;
+  dead: DeadChannel | undefined;
+  /** a cancel-consumer rule fired on a basic.consume: cancel the consumer its consume-ok names */
+  cancelNextConsumer: boolean;
+  /** consumers cancelled upstream by a rule, their cancel-ok not yet swallowed */
+  readonly cancelling: Set<string>;
+  /** a delivery to a cancelled consumer was swallowed: its content frames are too */
+  dropContent: boolean;
+  /** the client is told of a cancel once the delivery that fired it has all its content (bytes still to come, -1 before its header) */
+  notifyAfterContent: { readonly tag: string; remaining: number } | undefined;
+}
+
+interface DirectionState {
+  readonly parser: FrameParser;
+  readonly out: Outlet;
+  /** decoding failed: the rest of this direction is forwarded as it comes */
+  passthrough: boolean;
+  /** stream offset of the next byte read */
+  offset: number;
+  /** rate rules that fired on a channel's content method: its content frames count too */
+  readonly contentRates: Map<number, readonly ArmedRule[]>;
+  /** each rate rule's time (ms) from which its bucket is free again */
+  readonly rateFree: Map<ArmedRule, number>;
+  /** a cut/reset rule with after-bytes fired: the connection is cut at this offset of the stream */
+  cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string } | undefined;
+}
+
+interface BlockState {
+  /** the client announced the capability and got connection.blocked */
+  readonly told: boolean;
+  /** a publish came: the client's bytes are held, and it is not read */
+  holding: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface ConnectionClosing {
+  awaitClient: boolean;
+  awaitUpstream: boolean;
+  /** the broker's FIN came while the client had not yet answered: passed on after its close-ok */
+  endClientPending: boolean;
+  /** the client's FIN came before the broker's close-ok: passed on after it (RabbitMQ gives up on a close whose socket ends first) */
+  endUpstreamPending: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+class ConnectionFaults implements InterposedConnection {
+  readonly #control: RelayControl;
+  readonly #rules: readonly ArmedRule[];
+  readonly #random: () => number;
+  readonly #notice: (line: string) => void;
+  readonly #countConfirms: boolean;
+  readonly #dirs: Record<Direction, DirectionState>;
+  readonly #channels = new Map<number, ChannelState>();
+  readonly #login = { vhost: '/', user: '' };
+  /** connection.open-ok seen: a connection.close may be injected */
+  #open = false;
+  /** the client's capabilities (connection.start-ok): who may be told of a block or a cancel */
+  readonly #capabilities = { blocked: false, cancelNotify: false, product: '' };
+  /** a block rule fired: the client is told, and not read from its next publish on */
+  #blocked: BlockState | undefined;
+  #closing: ConnectionClosing | undefined;
+  /** a cut/reset rule's cut is queued: no frame read after it is handled */
+  #cutQueued = false;
+  /** the rule whose cut is queued, for the close reason */
+  #cutRule = '';
+  /** the cut ran: nothing more passes */
+  #cutBy: 'fin' | 'reset' | undefined;
+  /** a direction could not be cut into frames: what is still parsed passes as it is */
+  #inert = false;
+
+  constructor(control: RelayControl, rules: readonly ArmedRule[], random: () => number, notice: (line: string) => void, countConfirms: boolean) {
+    this.#control = control;
+    this.#rules = rules;
+    this.#random = random;
+    this.#notice = notice;
+    this.#countConfirms = countConfirms;
+    const direction = (dir: Direction): DirectionState => ({
+      parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax: FRAME_CAP }),
+      out: new Outlet(control[dir], (how) => this.#cutNow(how)),
+      passthrough: false,
+      offset: 0,
+      contentRates: new Map(),
+      rateFree: new Map(),
+      cutAt: undefined,
+    });
+    this.#dirs = { c2s: direction('c2s'), s2c: direction('s2c') };
+  }
+
+  data(dir: Direction, chunk: Buffer): void {
+    if (this.#cutBy !== undefined) return;
+    const state = this.#dirs[dir];
+    if (state.passthrough) {
+      state.out.push('forward', chunk);
+      state.out.flush();
+      return;
+    }
+    const chunkStart = state.offset;
+    state.offset += chunk.length;
+    for (const item of state.parser.push(chunk)) {
+      if (item.kind === 'frame') this.#frame(dir, item.frame);
+      else if (item.kind === 'protocol-header') state.out.push('forward', item.header.raw);
+      else {
+        // not AMQP frames any more: forward the rest unchanged (what the broker makes of it is its
+        // own); a frame injected into a stream cut at no boundary would corrupt it, so no rule
+        // acts on this connection any more
+        state.passthrough = true;
+        this.#inert = true;
+        if (item.held.length > 0) state.out.push('forward', item.held);
+        const from = Math.max(0, item.undecodedFrom + item.held.length - chunkStart);
+        if (from < chunk.length) state.out.push('forward', chunk.subarray(from));
+      }
+    }
+    this.#dirs.c2s.out.flush();
+    this.#dirs.s2c.out.flush();
+  }
+
+  ended(dir: Direction): void {
+    const closing = this.#closing;
+    if (dir === 's2c' && closing?.awaitClient) {
+      closing.endClientPending = true;
+      return;
+    }
+    if (dir === 'c2s' && closing?.awaitUpstream) {
+      closing.endUpstreamPending = true;
+      return;
+    }
+    this.#dirs[dir].out.push('end', EMPTY);
+  }
+
+  closed(): void {
+    clearTimeout(this.#blocked?.timer);
+    this.#dirs.c2s.out.close();
+    this.#dirs.s2c.out.close();
+    clearTimeout(this.#closing?.timer);
+  }
+
+  /** A cut/reset rule's cut comes out of its direction's queue: both sockets end. */
+  #cutNow(how: 'fin' | 'reset'): void {
+    if (this.#cutBy !== undefined) return;
+    this.#cutBy = how;
+    this.#dirs.c2s.out.close();
+    this.#dirs.s2c.out.close();
+    this.#control.cut(how, `fault rule ${how === 'fin' ? 'cut' : 'reset'} the connection (${this.#cutRule})`);
+  }
+
+  /** Queues the cut after what is queued: nothing of `dir` after it is forwarded. */
+  #queueCut(dir: Direction, op: 'cut-fin' | 'cut-reset', rule: string, notBefore: number): void {
+    this.#cutRule = rule;
+    this.#dirs[dir].out.push(op, EMPTY, notBefore);
+    this.#cutQueued = true;
+  }
+
+  #frame(dir: Direction, frame: RawFrame): void {
+    if (this.#cutQueued) return;
+    if (this.#inert) {
+      this.#dirs[dir].out.push('forward', frame.raw);
+      return;
+    }
+    let method: DecodedMethod | undefined;
+    if (frame.type === FRAME_METHOD) {
+      try {
+        const decoded = decodeFrame(frame);
+        if (decoded.type === 'method') method = decoded.method;
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+      }
+    }
+    if (this.#closing !== undefined) {
+      this.#closingFrame(dir, frame, method);
+      return;
+    }
+    const channel = frame.channel > 0 ? this.#channels.get(frame.channel) : undefined;
+    if (channel?.dead !== undefined) {
+      this.#deadChannelFrame(dir, frame, method, channel, channel.dead);
+      return;
+    }
+    if (dir === 's2c' && channel !== undefined && method !== undefined && channel.confirm && (method.name === 'basic.ack' || method.name === 'basic.nack')) {
+      if (this.#confirm(frame, method, channel)) return;
+    }
+    if (dir === 's2c' && channel !== undefined && (channel.cancelling.size > 0 || channel.dropContent) && this.#cancelledConsumerFrame(frame, method, channel))
+      return;
+    const notBefore = this.#applyRules(dir, frame, method, channel);
+    if (notBefore === undefined) return; // the frame was taken by a rule
+    if (method !== undefined) this.#track(dir, frame.channel, method, channel);
+    if (channel?.cancelNextConsumer && dir === 's2c' && method?.name === 'basic.consume-ok') {
+      channel.cancelNextConsumer = false;
+      this.#forward(dir, frame, notBefore);
+      this.#cancelConsumer(frame.channel, consumerTag(method), channel, false, Date.now() + CANCEL_AFTER_CONSUME_OK_MS);
+      return;
+    }
+    // blocked: as RabbitMQ, the connection is no longer read once the client publishes
+    const blocked = this.#blocked;
+    if (blocked !== undefined && !blocked.holding && dir === 'c2s' && method?.name === 'basic.publish') {
+      blocked.holding = true;
+      this.#dirs.c2s.out.gate(true);
+      this.#control.c2s.holdSender(true);
+    }
+    this.#forward(dir, frame, notBefore);
+    const notify = dir === 's2c' ? channel?.notifyAfterContent : undefined;
+    if (notify !== undefined && (frame.type === FRAME_HEADER || frame.type === FRAME_BODY)) {
+      if (frame.type === FRAME_HEADER && frame.payload.length >= 12) notify.remaining = Number(readBodySize(frame.payload));
+      else if (frame.type === FRAME_BODY) notify.remaining -= frame.payload.length;
+      if (notify.remaining <= 0) {
+        channel!.notifyAfterContent = undefined;
+        this.#dirs.s2c.out.push('inject', encodeMethodFrame(frame.channel, 'basic.cancel', { 'consumer-tag': notify.tag, nowait: true }));
+      }
+    }
+  }
+
+  /** Forwards a frame, or the part of it before a cut that falls inside it (then the cut). */
+  #forward(dir: Direction, frame: RawFrame, notBefore: number): void {
+    const state = this.#dirs[dir];
+    const cutAt = state.cutAt;
+    if (cutAt === undefined || frame.offset + frame.raw.length <= cutAt.offset) {
+      state.out.push('forward', frame.raw, notBefore);
+      return;
+    }
+    const keep = Math.max(0, cutAt.offset - frame.offset);
+    if (keep > 0) state.out.push('forward', frame.raw.subarray(0, keep), notBefore);
+    this.#queueCut(dir, cutAt.op, cutAt.rule, notBefore);
+  }
+
+  /**
+   * Runs the armed rules on a frame. Returns when it may be forwarded (0: now), or undefined
+   * when a rule took it (swallowed, or answered instead).
+   */
+  #applyRules(dir: Direction, frame: RawFrame, method: DecodedMethod | undefined, channel: ChannelState | undefined): number | undefined {
+    const state = this.#dirs[dir];
+    const now = Date.now();
+    let notBefore = 0;
+    let event: FrameEvent | undefined;
+    const eventOf = (): FrameEvent =>
+      (event ??= {
+        kind: 'frame',
+        seq: 0,
+        ts: now * 1000,
+        conn: this.#control.id,
+        dir,
+        channel: frame.channel,
+        frame: method !== undefined ? { type: 'method', channel: frame.channel, method } : { type: 'heartbeat', channel: frame.channel },
+        raw: frame.raw,
+        offset: frame.offset,
+      });
+    // content frames are not matched: they go as their method went (a rate counts their bytes)
+    if (frame.type === FRAME_HEADER || frame.type === FRAME_BODY) {
+      const rates = state.contentRates.get(frame.channel);
+      if (rates !== undefined) for (const rule of rates) notBefore = Math.max(notBefore, this.#rate(state, rule, frame.raw.length, now));
+      return notBefore;
+    }
+    if (method === undefined && frame.type !== FRAME_HEARTBEAT) return 0;
+    let rates: ArmedRule[] | undefined;
+    for (const rule of this.#rules) {
+      const action = rule.action;
+      if (!this.#applies(action, dir, frame, method, channel) || !rule.armed(now) || !rule.fires(eventOf, this.#random)) continue;
+      switch (action.kind) {
+        case 'close-channel':
+          this.#closeChannel(frame, method!, action.code, rule);
+          return undefined;
+        case 'close-connection':
+          this.#closeConnection(dir, frame, method, action.code, rule);
+          return undefined;
+        case 'drop-heartbeats':
+          state.out.push('suppress', frame.raw, notBefore);
+          return undefined;
+        case 'block':
+          this.#block(action.ms, rule);
+          break;
+        case 'cancel-consumer':
+          if (method!.name === 'basic.consume') channel!.cancelNextConsumer = true;
+          else {
+            // the consume-ok or delivery goes first: the client then hears of the cancel
+            this.#track(dir, frame.channel, method!, channel);
+            this.#forward(dir, frame, notBefore);
+            this.#cancelConsumer(frame.channel, consumerTag(method!), channel!, method!.name === 'basic.deliver');
+            return undefined;
+          }
+          break;
+        case 'unblock':
+          this.#unblock();
+          break;
+        case 'cut':
+        case 'reset': {
+          const op = action.kind === 'cut' ? 'cut-fin' : 'cut-reset';
+          if (action.afterBytes !== undefined) {
+            // the bytes before the cut still pass (this frame included, as far as they reach)
+            state.cutAt ??= { offset: frame.offset + action.afterBytes, op, rule: rule.rule.source };
+            break;
+          }
+          if (action.midFrame) state.out.push('forward', frame.raw.subarray(0, frame.raw.length >> 1), notBefore);
+          this.#queueCut(dir, op, rule.rule.source, notBefore);
+          return undefined;
+        }
+        case 'nack':
+          channel!.nack.add(channel!.published + 1);
+          break;
+        case 'delay':
+          notBefore = Math.max(notBefore, now + action.ms + (action.jitterMs > 0 ? (this.#random() * 2 - 1) * action.jitterMs : 0));
+          break;
+        case 'rate':
+          notBefore = Math.max(notBefore, this.#rate(state, rule, frame.raw.length, now));
+          (rates ??= []).push(rule);
+          break;
+      }
+    }
+    if (method?.spec.content) {
+      if (rates !== undefined) state.contentRates.set(frame.channel, rates);
+      else if (state.contentRates.size > 0) state.contentRates.delete(frame.channel);
+    }
+    return notBefore;
+  }
+
+  /** Whether an action can act on this frame at all (only those count as matches). */
+  #applies(action: FaultAction, dir: Direction, frame: RawFrame, method: DecodedMethod | undefined, channel: ChannelState | undefined): boolean {
+    switch (action.kind) {
+      case 'close-channel':
+        // a client method on an open channel, other than the close handshake itself
+        return dir === 'c2s' && method !== undefined && channel !== undefined && !method.name.startsWith('channel.');
+      case 'close-connection':
+        return this.#open && method !== undefined && method.name !== 'connection.close' && method.name !== 'connection.close-ok';
+      case 'nack':
+        return dir === 'c2s' && method?.name === 'basic.publish' && channel?.confirm === true;
+      case 'drop-heartbeats':
+        return frame.type === FRAME_HEARTBEAT;
+      case 'delay':
+      case 'rate':
+      case 'cut':
+      case 'reset':
+        return true;
+      case 'block':
+        return this.#open && this.#blocked === undefined;
+      case 'cancel-consumer': {
+        if (channel === undefined || method === undefined) return false;
+        if (dir === 'c2s') return method.name === 'basic.consume' && !channel.cancelNextConsumer;
+        return (method.name === 'basic.consume-ok' || method.name === 'basic.deliver') && !channel.cancelling.has(consumerTag(method));
+      }
+      case 'unblock':
+        return this.#blocked !== undefined;
+    }
+  }
+
+  /** When `bytes` more have passed a rate rule's bucket: they go once the time they take at that rate is over. */
+  #rate(state: DirectionState, rule: ArmedRule, bytes: number, now: number): number {
+    if (rule.action.kind !== 'rate') return 0;
+    const done = Math.max(now, state.rateFree.get(rule) ?? 0) + (bytes * 1000) / rule.action.bytesPerSecond;
+    state.rateFree.set(rule, done);
+    return done;
+  }
+
+  /** What the engine must know of the conversation: the login, open channels, publish numbers. */
+  #track(dir: Direction, channelNo: number, method: DecodedMethod, channel: ChannelState | undefined): void {
+    switch (method.name) {
+      case 'connection.start-ok':
+        this.#readCapabilities(method);
+        if (method.args['mechanism'] === 'PLAIN') {
+          const response = method.args['response'];
+          const text = typeof response === 'string' ? response : response instanceof Uint8Array ? Buffer.from(response).toString('utf8') : '';
+          this.#login.user = text.split('\0')[1] ?? '';
+        }
+        break;
+      case 'connection.open':
+        if (typeof method.args['virtual-host'] === 'string') this.#login.vhost = method.args['virtual-host'];
+        break;
+      case 'connection.open-ok':
+        this.#open = true;
+        break;
+      case 'channel.open':
+        if (dir === 'c2s') this.#channels.set(channelNo, newChannel());
+        break;
+      case 'channel.close-ok':
+        this.#channels.delete(channelNo);
+        break;
+      case 'confirm.select':
+        if (dir === 'c2s' && channel !== undefined) channel.confirm = true;
+        break;
+      case 'basic.publish':
+        if (channel?.confirm && this.#countConfirms) {
+          channel.published++;
+          channel.outstanding.push(channel.published);
+        } else if (channel?.confirm) channel.published++;
+        break;
+    }
+  }
+
+  /**
+   * The broker confirms publishes: when a nack rule chose some of them, the client gets
+   * basic.nack for those and basic.ack for the rest, in order, instead. True when the
+   * broker's frame was replaced.
+   */
+  #confirm(frame: RawFrame, method: DecodedMethod, channel: ChannelState): boolean {
+    if (!this.#countConfirms) return false;
+    const tag = Number(method.args['delivery-tag']);
+    const multiple = method.args['multiple'] === true;
+    const outstanding = channel.outstanding;
+    let settled: number[];
+    if (multiple) {
+      let end = 0;
+      while (end < outstanding.length && (tag === 0 || outstanding[end]! <= tag)) end++;
+      settled = outstanding.splice(0, end);
+    } else {
+      const at = outstanding.indexOf(tag);
+      settled = at < 0 ? [] : outstanding.splice(at, 1);
+    }
+    if (method.name === 'basic.nack' || !settled.some((n) => channel.nack.has(n))) {
+      for (const n of settled) channel.nack.delete(n);
+      return false;
+    }
+    const s2c = this.#dirs.s2c.out;
+    s2c.push('suppress', frame.raw);
+    // runs of acks and nacks, ascending: `multiple` settles a run, earlier runs being settled
+    let runStart = 0;
+    for (let i = 1; i <= settled.length; i++) {
+      const nack = channel.nack.has(settled[runStart]!);
+      if (i < settled.length && channel.nack.has(settled[i]!) === nack) continue;
+      const last = settled[i - 1]!;
+      const many = i - runStart > 1;
+      s2c.push(
+        'inject',
+        nack
+          ? encodeMethodFrame(frame.channel, 'basic.nack', { 'delivery-tag': last, multiple: many, requeue: false })
+          : encodeMethodFrame(frame.channel, 'basic.ack', { 'delivery-tag': last, multiple: many }),
+      );
+      runStart = i;
+    }
+    for (const n of settled) channel.nack.delete(n);
+    return true;
+  }
+
+  #readCapabilities(method: DecodedMethod): void {
+    const props = method.args['client-properties'];
+    if (!isFieldTable(props)) return;
+    for (const [key, value] of props.entries) {
+      if (key === 'product' && (value.type === 'S' || value.type === 'x'))
+        this.#capabilities.product = Buffer.from(value.value as Uint8Array | string).toString();
+      if (key !== 'capabilities' || value.type !== 'F') continue;
+      for (const [name, flag] of value.value.entries) {
+        if (name === 'connection.blocked') this.#capabilities.blocked = flag.value === true;
+        if (name === 'consumer_cancel_notify') this.#capabilities.cancelNotify = flag.value === true;
+      }
+    }
+  }
+
+  /** Who the client is, for notices: `connection 3 (amqplib)`. */
+  #who(): string {
+    const product = this.#capabilities.product;
+    return `connection ${this.#control.id}${product ? ` (${product})` : ''}`;
+  }
+
+  #block(ms: number | undefined, rule: ArmedRule): void {
+    const told = this.#capabilities.blocked;
+    // RabbitMQ's memory alarm words it so
+    if (told) this.#dirs.s2c.out.push('inject', encodeMethodFrame(0, 'connection.blocked', { reason: 'low on memory' }));
+    else
+      this.#notice(
+        `${this.#who()} did not announce the connection.blocked capability: fault rule '${rule.rule.source}' blocks it without telling it (its publishes are held all the same)`,
+      );
+    const blocked: BlockState = { told, holding: false, timer: undefined };
+    if (ms !== undefined) {
+      blocked.timer = setTimeout(() => {
+        this.#unblock();
+        this.#dirs.c2s.out.flush();
+        this.#dirs.s2c.out.flush();
+      }, ms);
+      blocked.timer.unref();
+    }
+    this.#blocked = blocked;
+  }
+
+  #unblock(): void {
+    const blocked = this.#blocked;
+    if (blocked === undefined) return;
+    this.#blocked = undefined;
+    clearTimeout(blocked.timer);
+    if (blocked.told) this.#dirs.s2c.out.push('inject', encodeMethodFrame(0, 'connection.unblocked'));
+    if (blocked.holding) {
+      this.#dirs.c2s.out.gate(false);
+      this.#control.c2s.holdSender(false);
+    }
+  }
+
+  /**
+   * Cancels a consumer as the broker does when its queue goes: basic.cancel to a client that
+   * announced consumer_cancel_notify (others are not told: one notice), and basic.cancel to the
+   * broker, whose cancel-ok is swallowed.
+   */
+  #cancelConsumer(channelNo: number, tag: string, channel: ChannelState, afterContent = false, notBefore = 0): void {
+    // a delivery's content frames must follow its method: the client is told after them
+    if (afterContent && this.#capabilities.cancelNotify) channel.notifyAfterContent = { tag, remaining: -1 };
+    else if (this.#capabilities.cancelNotify)
+      this.#dirs.s2c.out.push('inject', encodeMethodFrame(channelNo, 'basic.cancel', { 'consumer-tag': tag, nowait: true }), notBefore);
+    else
+      this.#notice(
+        `${this.#who()} did not announce the consumer_cancel_notify capability: its consumer ${tag} on channel ${channelNo} is cancelled without telling it`,
+      );
+    this.#dirs.c2s.out.push('inject', encodeMethodFrame(channelNo, 'basic.cancel', { 'consumer-tag': tag, nowait: false }));
+    channel.cancelling.add(tag);
+  }
+
+  /**
+   * Broker frames for a consumer a rule cancelled: its cancel-ok is swallowed, and deliveries
+   * still in flight to it are swallowed and rejected upstream with requeue (the client was told
+   * the consumer is gone, so they go back to the queue). True when the frame was taken.
+   */
+  #cancelledConsumerFrame(frame: RawFrame, method: DecodedMethod | undefined, channel: ChannelState): boolean {
+    const s2c = this.#dirs.s2c.out;
+    if (method === undefined) {
+      if (!channel.dropContent || (frame.type !== FRAME_HEADER && frame.type !== FRAME_BODY)) return false;
+      s2c.push('suppress', frame.raw);
+      return true;
+    }
+    channel.dropContent = false;
+    const name = method.name;
+    if (name !== 'basic.cancel-ok' && name !== 'basic.deliver') return false;
+    const tag = consumerTag(method);
+    if (!channel.cancelling.has(tag)) return false;
+    s2c.push('suppress', frame.raw);
+    if (name === 'basic.cancel-ok') channel.cancelling.delete(tag);
+    else {
+      channel.dropContent = true;
+      this.#dirs.c2s.out.push(
+        'inject',
+        encodeMethodFrame(frame.channel, 'basic.reject', { 'delivery-tag': method.args['delivery-tag'] as bigint, requeue: true }),
+      );
+    }
+    return true;
+  }
+
+  /** channel.close to the client in answer to its method, and to the broker; the method is swallowed. */
+  #closeChannel(frame: RawFrame, method: DecodedMethod, code: number, rule: ArmedRule): void {
+    const channelNo = frame.channel;
+    const channel = this.#channels.get(channelNo)!;
+    this.#dirs.c2s.out.push('suppress', frame.raw);
+    const send = (): void => this.#sendChannelClose(channelNo, method, code, rule);
+    channel.dead = { awaitClient: true, awaitUpstream: true, held: [], pending: method.spec.content ? { send, remaining: -1 } : undefined };
+    this.#dirs.c2s.contentRates.delete(channelNo);
+    this.#dirs.s2c.contentRates.delete(channelNo);
+    if (!method.spec.content) send();
+  }
+
+  #sendChannelClose(channelNo: number, method: DecodedMethod, code: number, rule: ArmedRule): void {
+    const { c2s, s2c } = { c2s: this.#dirs.c2s.out, s2c: this.#dirs.s2c.out };
+    s2c.push(
+      'inject',
+      encodeMethodFrame(channelNo, 'channel.close', {
+        'reply-code': code,
+        'reply-text': channelCloseText(code, method, this.#login satisfies LoginContext),
+        'class-id': method.classId,
+        'method-id': method.methodId,
+      }),
+    );
+    c2s.push(
+      'inject',
+      encodeMethodFrame(channelNo, 'channel.close', {
+        'reply-code': 200,
+        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${rule.rule.source})`),
+        'class-id': 0,
+        'method-id': 0,
+      }),
+    );
+  }
+
+  /**
+   * A channel closed by a rule: every frame on it is swallowed but the close-oks each side
+   * owes, which are swallowed too (neither side expects the other's). A close sent meanwhile
+   * is answered, as RabbitMQ answers one that crosses its own.
+   */
+  #deadChannelFrame(dir: Direction, frame: RawFrame, method: DecodedMethod | undefined, channel: ChannelState, dead: DeadChannel): void {
+    const name = method?.name;
+    const channelNo = frame.channel;
+    if (dir === 'c2s' && dead.pending !== undefined) {
+      // the content of the method being answered: swallowed, then the closes go
+      this.#dirs.c2s.out.push('suppress', frame.raw);
+      const pending = dead.pending;
+      if (frame.type === FRAME_HEADER && frame.payload.length >= 12) pending.remaining = Number(readBodySize(frame.payload));
+      else if (frame.type === FRAME_BODY && pending.remaining > 0) pending.remaining -= frame.payload.length;
+      else if (frame.type !== FRAME_HEARTBEAT) pending.remaining = 0; // no content after all
+      if (pending.remaining === 0 || (frame.type === FRAME_BODY && pending.remaining <= 0)) {
+        dead.pending = undefined;
+        pending.send();
+      }
+      return;
+    }
+    if (dir === 'c2s') {
+      if (!dead.awaitClient) {
+        // the client is done with the old channel and opens it again: after the broker's close-ok
+        dead.held.push(frame);
+        return;
+      }
+      this.#dirs.c2s.out.push('suppress', frame.raw);
+      if (name === 'channel.close-ok') dead.awaitClient = false;
+      else if (name === 'channel.close') this.#dirs.s2c.out.push('inject', encodeMethodFrame(channelNo, 'channel.close-ok'));
+    } else {
+      this.#dirs.s2c.out.push('suppress', frame.raw);
+      if (name === 'channel.close-ok') dead.awaitUpstream = false;
+      else if (name === 'channel.close') this.#dirs.c2s.out.push('inject', encodeMethodFrame(channelNo, 'channel.close-ok'));
+    }
+    if (dead.awaitClient || dead.awaitUpstream) return;
+    if (this.#channels.get(channelNo) === channel) this.#channels.delete(channelNo);
+    for (const held of dead.held) this.#frame('c2s', held);
+  }
+
+  /** connection.close to the client, and to the broker; every frame after is swallowed. */
+  #closeConnection(dir: Direction, frame: RawFrame, method: DecodedMethod | undefined, code: number, rule: ArmedRule): void {
+    const { c2s, s2c } = { c2s: this.#dirs.c2s.out, s2c: this.#dirs.s2c.out };
+    this.#dirs[dir].out.push('suppress', frame.raw);
+    const cause = dir === 'c2s' && method !== undefined ? method : undefined;
+    s2c.push(
+      'inject',
+      encodeMethodFrame(0, 'connection.close', {
+        'reply-code': code,
+        'reply-text': connectionCloseText(code),
+        'class-id': cause?.classId ?? 0,
+        'method-id': cause?.methodId ?? 0,
+      }),
+    );
+    c2s.push(
+      'inject',
+      encodeMethodFrame(0, 'connection.close', {
+        'reply-code': 200,
+        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${rule.rule.source})`),
+        'class-id': 0,
+        'method-id': 0,
+      }),
+    );
+    const closing: ConnectionClosing = { awaitClient: true, awaitUpstream: true, endClientPending: false, endUpstreamPending: false, timer: undefined };
+    // a peer that never answers is not waited for forever
+    closing.timer = setTimeout(() => {
+      this.#clientAnswered(closing);
+      this.#upstreamAnswered(closing);
+    }, CLOSE_OK_WAIT_MS);
+    closing.timer.unref();
+    this.#closing = closing;
+  }
+
+  #closingFrame(dir: Direction, frame: RawFrame, method: DecodedMethod | undefined): void {
+    const closing = this.#closing!;
+    const name = method?.name;
+    this.#dirs[dir].out.push('suppress', frame.raw);
+    if (dir === 'c2s') {
+      if (name === 'connection.close-ok') this.#clientAnswered(closing);
+      else if (name === 'connection.close') {
+        this.#dirs.s2c.out.push('inject', encodeMethodFrame(0, 'connection.close-ok'));
+        this.#clientAnswered(closing);
+      }
+    } else if (name === 'connection.close-ok') this.#upstreamAnswered(closing);
+    else if (name === 'connection.close') this.#dirs.c2s.out.push('inject', encodeMethodFrame(0, 'connection.close-ok'));
+  }
+
+  #upstreamAnswered(closing: ConnectionClosing): void {
+    if (!closing.awaitUpstream) return;
+    closing.awaitUpstream = false;
+    if (!closing.awaitClient) clearTimeout(closing.timer);
+    if (closing.endUpstreamPending) this.#dirs.c2s.out.push('end', EMPTY);
+  }
+
+  #clientAnswered(closing: ConnectionClosing): void {
+    if (!closing.awaitClient) return;
+    if (!closing.awaitUpstream) clearTimeout(closing.timer);
+    closing.awaitClient = false;
+    if (closing.endClientPending) this.#dirs.s2c.out.push('end', EMPTY);
+  }
+}
+
+function consumerTag(method: DecodedMethod): string {
+  const tag = method.args['consumer-tag'];
+  return typeof tag === 'string' ? tag : tag instanceof Uint8Array ? Buffer.from(tag).toString('latin1') : '';
+}
+
+/** A content header's body-size (after class-id and weight). */
+function readBodySize(payload: Uint8Array): bigint {
+  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(4);
+}
+
+function newChannel(): ChannelState {
+  return {
+    confirm: false,
+    published: 0,
+    outstanding: [],
+    nack: new Set(),
+    dead: undefined,
+    cancelNextConsumer: false,
+    cancelling: new Set(),
+    dropContent: false,
+    notifyAfterContent: undefined,
+  };
+}
+
+/** A reply text fits a shortstr (255 bytes). */
+function clip(text: string): string {
+  return Buffer.byteLength(text) <= 255
+    ? text
+    : `${Buffer.from(text)
+        .subarray(0, 240)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '')}...`;
+}
+
+const EMPTY = new Uint8Array(0);
