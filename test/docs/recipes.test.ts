@@ -268,7 +268,7 @@ describe('docs/recipes.md, run', () => {
     running.add(cli);
     const ready = `amqp-spy: built-in broker listening on 127.0.0.1:${port}`;
     await waitFor(() => cli.stderr().includes(ready), `the ready line\n${cli.stderr()}`);
-    says(section, 'amqp-spy: built-in broker listening on 127.0.0.1:5679', 'amqp://guest:guest@127.0.0.1:5679', '[broker.md](broker.md)');
+    says(section, 'amqp-spy: built-in broker listening on 127.0.0.1:5679', 'amqp://guest:guest@127.0.0.1:5679', '[broker.md](broker.md)', '[api.md](api.md)');
     const conn = await amqplib.connect(url(port));
     const ch = await conn.createChannel();
     await ch.assertQueue('in-a-test', { durable: false });
@@ -278,5 +278,50 @@ describe('docs/recipes.md, run', () => {
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
     expect(cli.stderr()).toContain('amqp-spy: summary:');
+  });
+
+  it('make the broker fail on purpose: a fault rule closes the channel once, the retry goes through', async () => {
+    const section = recipe('Make the broker fail on purpose');
+    const upstream = await broker();
+    const swap = { ...(await swaps()), '5672': String(upstream.port) };
+    try {
+      const proxy = await live(
+        argv(
+          section,
+          "amqp-spy --upstream 127.0.0.1:5672 --listen 5673 --no-tui --fault 'close-channel=404 when method:basic.publish exchange:orders times=1'",
+          swap,
+        ),
+        Number(swap['5673']),
+      );
+      const conn = await amqplib.connect(url(swap['5673']!));
+      let ch = await conn.createConfirmChannel();
+      ch.on('error', () => {});
+      await ch.assertExchange('orders', 'topic', { durable: false });
+      ch.publish('orders', 'order.created', Buffer.from('{}'));
+      await expect(ch.waitForConfirms()).rejects.toThrow();
+      // the client's retry, on a new channel, is confirmed
+      ch = await conn.createConfirmChannel();
+      ch.publish('orders', 'order.created', Buffer.from('{}'));
+      await ch.waitForConfirms();
+      await conn.close();
+      await waitFor(() => proxy.stdout().includes('connection closed'), 'the close');
+      expect(await proxy.stop()).toBe(0);
+      const cause = "[404 NOT_FOUND - no exchange 'orders' in vhost '/'; caused by basic.publish]  [injected]";
+      expect(proxy.stdout()).toMatch(/basic\.publish exchange=orders [^\n]*\[suppressed\]/);
+      expect(proxy.stdout()).toContain(cause);
+      expect(proxy.stdout()).toMatch(/basic\.ack delivery-tag=1 [^\n]*\[confirms 1 publish\]/);
+      expect(proxy.stderr()).toContain('amqp-spy: fault rule armed: close-channel=404 ');
+      expect(proxy.stderr()).toMatch(/fault rule '[^']+': fired 1 time \(1 match\)/);
+      says(
+        section,
+        '`amqp-spy: fault rule armed: close-channel=404 ...`',
+        "`fault rule '...': fired 1 time (1 match)`",
+        '`[suppressed]`',
+        '`[injected]`',
+        cause,
+      );
+    } finally {
+      await upstream.stop();
+    }
   });
 });
