@@ -109,11 +109,13 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
  * Ink draws only the last frame when it thinks it runs in CI (CI or CONTINUOUS_INTEGRATION
  * set), which leaves an interactive terminal blank. The TUI only opens on a terminal, so the
  * variables are hidden while ink loads (it reads them once, at load) and then restored.
+ * Hidden means removed, not set to 'false': chalk, loaded with ink, turns colours off when
+ * `CI` is present at all, whatever its value.
  */
 async function withoutCiDetection<T>(load: () => Promise<T>): Promise<T> {
   const saved = { CI: process.env['CI'], CONTINUOUS_INTEGRATION: process.env['CONTINUOUS_INTEGRATION'] };
-  process.env['CI'] = 'false';
-  process.env['CONTINUOUS_INTEGRATION'] = 'false';
+  delete process.env['CI'];
+  delete process.env['CONTINUOUS_INTEGRATION'];
   try {
     return await load();
   } finally {
