@@ -37,7 +37,7 @@ async function roundTrip(port: number): Promise<void> {
     got = await channel.get(queue, { noAck: true });
     if (!got) await new Promise((r) => setTimeout(r, 20));
   }
-  expect(got && got.content.toString()).toBe('through');
+  expect(got ? got.content.toString() : got).toBe('through');
   await connection.close();
 }
 
