@@ -90,6 +90,8 @@ export class EventStore {
   evicted = 0;
   /** bytes of whole frames this UI did not get because it fell behind (forwarded and recorded all the same) */
   notShownBytes = 0;
+  /** bytes of traffic this UI has been given and not decoded yet: the list is that far behind */
+  backlogBytes = 0;
 
   /** the time of the latest event (µs): "now" for a recording */
   latestTs = 0;

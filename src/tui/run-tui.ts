@@ -11,6 +11,8 @@ export interface OpenTui {
   readonly sink: EventSink;
   /** draws until quit; events the sink took before (while ink loads) are all there */
   draw(options: DrawTuiOptions): Promise<void>;
+  /** bytes of traffic given to this UI and not decoded yet (its thread is catching up) */
+  setBacklog(bytes: number): void;
 }
 
 /** The store and its sink, ready before any source emits; `bufferSize`: events kept (default 100,000). */
@@ -19,6 +21,9 @@ export function openTui(bufferSize = 100_000): OpenTui {
   return {
     sink: (event) => store.push(event),
     draw: (options) => runTui(store, options),
+    setBacklog: (bytes) => {
+      store.backlogBytes = bytes;
+    },
   };
 }
 

@@ -7,6 +7,9 @@ import { formatSize } from '../../view/format.js';
 import type { EventStore } from '../event-store.js';
 import type { UiState } from '../ui-state.js';
 
+/** A backlog the header mentions: less is a batch or two, gone before anyone reads it. */
+const BACKLOG_SHOWN = 256 * 1024;
+
 export interface HeaderBarProps {
   readonly store: EventStore;
   readonly mode: string;
@@ -46,7 +49,7 @@ export function HeaderBar({ store, mode, note, recording, state, rows, width }: 
   const choices = [
     state.mode === 'messages' ? 'rows: messages' : 'rows: frames',
     state.hideHeartbeats ? 'heartbeats hidden' : '',
-    `${formatCount(rows)} of ${formatCount(store.size)} events${store.evicted ? ` (${formatCount(store.evicted)} older not kept)` : ''}${store.notShownBytes ? ` · ${formatSize(store.notShownBytes)} not shown: the screen fell behind (all forwarded and recorded)` : ''}`,
+    `${formatCount(rows)} of ${formatCount(store.size)} events${store.evicted ? ` (${formatCount(store.evicted)} older not kept)` : ''}${store.backlogBytes >= BACKLOG_SHOWN ? ` · ${formatSize(store.backlogBytes)} still to draw` : ''}${store.notShownBytes ? ` · ${formatSize(store.notShownBytes)} not shown: the screen fell behind (all forwarded and recorded)` : ''}`,
   ].filter(Boolean);
   const filter = state.filterText ? `filter: ${state.filterText}` : '';
   const search = state.searchText ? `search: ${state.searchText}` : '';

@@ -96,15 +96,41 @@ const taps = createTapObserver(bus, { showSecrets: data.showSecrets, keepSecrets
  */
 const waitingBatches: Uint8Array[] = [];
 let waitingHead = 0;
+/** bytes in waitingBatches, shown in the header while the UI catches up */
+let waitingBytes = 0;
 let decodeScheduled = false;
 const SLICE_MS = 8;
 const KEY_HOLD_MS = 150;
 
+/**
+ * Decoding (and the store work it drives) may take this many ms of each second: a flood costs
+ * this thread at most a quarter of a core, which the client, the broker and forwarding keep on
+ * a machine whose cores they share. Past it, batches wait; once 8 MiB wait, the forwarding
+ * thread leaves whole frames out for the UI (the header counts them as not shown).
+ */
+const DECODE_MS_PER_SECOND = 250;
+/** No batch for this long: the traffic paused, so the backlog is decoded at full speed. */
+const CALM_MS = 200;
+let budgetWindowStart = 0;
+let budgetUsed = 0;
+let lastBatchAt = 0;
+
+/** How long decoding must wait: for the screen to answer a key, or for the next second's budget. */
+function decodeDelay(now: number): number {
+  if (now - budgetWindowStart >= 1000) {
+    budgetWindowStart = now;
+    budgetUsed = 0;
+  }
+  const calm = now - lastBatchAt >= CALM_MS;
+  const forBudget = !calm && budgetUsed >= DECODE_MS_PER_SECOND ? Math.min(budgetWindowStart + 1000, lastBatchAt + CALM_MS) - now : 0;
+  return Math.max(keyHeldUntil - now, forBudget, 0);
+}
+
 function scheduleDecode(): void {
   if (decodeScheduled) return;
   decodeScheduled = true;
-  const hold = keyHeldUntil - performance.now();
-  if (hold > 0) setTimeout(decodeSlice, hold);
+  const delay = decodeDelay(performance.now());
+  if (delay > 0) setTimeout(decodeSlice, delay);
   else setImmediate(decodeSlice);
 }
 
@@ -117,6 +143,7 @@ function decodeAll(): void {
 function decodeNext(): void {
   const batch = waitingBatches[waitingHead]!;
   waitingBatches[waitingHead++] = EMPTY;
+  waitingBytes -= batch.length;
   readObserverBatch(batch, taps);
   send({ type: 'ack', length: batch.length });
   if (waitingHead === waitingBatches.length) {
@@ -128,13 +155,16 @@ function decodeNext(): void {
 function decodeSlice(): void {
   decodeScheduled = false;
   if (waitingBatches.length === 0) return; // decodeAll took them
-  if (performance.now() < keyHeldUntil) {
+  const start = performance.now();
+  if (decodeDelay(start) > 0) {
     scheduleDecode();
     return;
   }
-  const sliceEnd = performance.now() + SLICE_MS;
+  const sliceEnd = start + (start - lastBatchAt >= CALM_MS ? SLICE_MS : Math.max(1, Math.min(SLICE_MS, DECODE_MS_PER_SECOND - budgetUsed)));
   do decodeNext();
   while (waitingBatches.length > 0 && performance.now() < sliceEnd);
+  budgetUsed += performance.now() - start;
+  tui.setBacklog(waitingBytes);
   if (waitingBatches.length > 0) scheduleDecode();
 }
 const EMPTY = new Uint8Array(0);
@@ -143,6 +173,8 @@ port.on('message', (message: ToTui) => {
   switch (message.type) {
     case 'batch':
       waitingBatches.push(message.batch);
+      waitingBytes += message.batch.length;
+      lastBatchAt = performance.now();
       scheduleDecode();
       break;
     case 'draw':
