@@ -182,6 +182,60 @@ program
     );
   });
 
+program
+  .command('read')
+  .description('read a pcap or pcapng capture (tcpdump, Wireshark): its AMQP connections shown as live, or converted to a recording (--record)')
+  .argument('<capture>', 'a .pcap or .pcapng file')
+  .option('--json', 'print events as NDJSON (the recording schema)')
+  .option('--frames', 'print every frame, instead of one line per message for content frames')
+  .option('--no-tui', 'print to stdout instead of opening the terminal UI')
+  .option('--buffer <events>', 'the most events the terminal UI keeps (and at most 32 MiB of memory)', '100000')
+  .option('--filter <expr>', 'show only matching events, e.g. "method:basic.publish conn:3 rk:order.*"')
+  .option('--port <port>', 'a broker port: connections already open when the capture started are decoded on it (repeatable; default 5672)', collect, [])
+  .option('--record <file>', 'write what was read as a recording (JSON lines; - for stdout)')
+  .option('--record-secrets', 'keep credentials in the recording (masked by default)')
+  .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
+  .action(async (file: string, opts: CaptureCliOptions) => {
+    const { runReadCommand } = await import('./commands/read.js');
+    const { streamOutput } = await import('./view/headless-printer.js');
+    const code = await runReadCommand(file, captureViewOptions(opts), {
+      write: writeStdout,
+      output: streamOutput(process.stdout),
+      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
+      color: wantsColor(),
+      terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
+    });
+    process.stdout.write('', () => process.exit(code));
+  });
+
+interface CaptureCliOptions {
+  json?: boolean;
+  frames?: boolean;
+  tui?: boolean;
+  buffer: string;
+  filter?: string;
+  port: string[];
+  record?: string;
+  recordSecrets?: boolean;
+  showSecrets?: boolean;
+}
+
+function captureViewOptions(opts: CaptureCliOptions): import('./commands/read.js').CaptureViewOptions {
+  if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  const ports = opts.port.map((p) => parseInteger('--port', p, 1, 65535, 'a TCP port'));
+  return {
+    json: opts.json ?? false,
+    frames: opts.frames ?? false,
+    tui: opts.tui ?? true,
+    bufferSize: parseBufferSize(opts.buffer),
+    ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+    ...(ports.length > 0 ? { ports } : {}),
+    ...(opts.record !== undefined ? { record: opts.record } : {}),
+    recordSecrets: opts.recordSecrets ?? false,
+    showSecrets: opts.showSecrets ?? false,
+  };
+}
+
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */
 async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   if (opts.upstream === undefined && !opts.standalone) {

@@ -470,8 +470,8 @@ function writeAllSync(fd: number, buffers: Buffer[], position: number | null): v
 export interface SessionRecordingOptions {
   readonly path: string;
   readonly keepSecrets: boolean;
-  readonly mode: 'proxy' | 'standalone';
-  /** host:port clients connect to */
+  readonly mode: 'proxy' | 'standalone' | 'capture';
+  /** host:port clients connect to (a capture: what was read) */
   readonly listen: string;
   readonly upstream?: string;
   readonly tool: string;
