@@ -208,6 +208,21 @@ program
     process.stdout.write('', () => process.exit(code));
   });
 
+program
+  .command('export')
+  .description('write a recording as a pcapng capture: each connection a TCP conversation Wireshark and tshark decode as AMQP')
+  .argument('<recording>', 'a recording (amqp-spy --record <file>)')
+  .requiredOption('--pcapng <file>', 'the capture to write')
+  .option('--lenient', 'skip corrupt lines with a warning instead of stopping')
+  .action(async (file: string, opts: { pcapng: string; lenient?: boolean }) => {
+    const { runExportCommand } = await import('./commands/export.js');
+    const code = await runExportCommand(file, opts.pcapng, {
+      lenient: opts.lenient ?? false,
+      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
+    });
+    process.exit(code);
+  });
+
 interface CaptureCliOptions {
   json?: boolean;
   frames?: boolean;
