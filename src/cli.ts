@@ -36,6 +36,7 @@ interface RootOptions {
   maxMemory?: string;
   definitions?: string;
   management?: string | true;
+  sniff?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -79,6 +80,10 @@ const program = new Command()
     '--handshake-timeout <ms>',
     'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)',
   )
+  .option(
+    '--sniff <interface:port>',
+    'watch AMQP on a network interface without a proxy: tcpdump captures tcp port PORT on INTERFACE (e.g. lo:5672; needs root or CAP_NET_RAW)',
+  )
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--insecure', 'accept any certificate from an amqps:// upstream')
   .option('--json', 'print events as NDJSON (the recording schema), one object per line')
@@ -93,6 +98,11 @@ const program = new Command()
     '100000',
   )
   .action(async (opts: RootOptions) => {
+    if (opts.sniff !== undefined) {
+      const code = await runSniff(opts, opts.sniff);
+      process.stdout.write('', () => process.exit(code));
+      return;
+    }
     const options = await liveOptions(opts);
     const { runLive } = await import('./commands/live.js');
     const code = await runLive(options);
@@ -249,6 +259,39 @@ function captureViewOptions(opts: CaptureCliOptions): import('./commands/read.js
     recordSecrets: opts.recordSecrets ?? false,
     showSecrets: opts.showSecrets ?? false,
   };
+}
+
+/** `--sniff IFACE:PORT`: passive capture, with the views and recording options of the live modes. */
+async function runSniff(opts: RootOptions, target: string): Promise<number> {
+  for (const [given, name] of [
+    [opts.upstream !== undefined, '--upstream'],
+    [opts.standalone === true, '--standalone'],
+    [opts.listen !== undefined, '--listen'],
+  ] as const) {
+    if (given) throw new UsageError(`--sniff watches traffic without a proxy or broker: ${name} does not apply`);
+  }
+  const { parseSniffTarget, runSniffCommand } = await import('./commands/sniff.js');
+  const { streamOutput } = await import('./view/headless-printer.js');
+  return runSniffCommand(
+    parseSniffTarget(target),
+    captureViewOptions({
+      json: opts.json ?? false,
+      frames: opts.frames ?? false,
+      tui: opts.tui ?? true,
+      buffer: opts.buffer ?? '100000',
+      port: [],
+      ...(opts.record !== undefined ? { record: opts.record } : {}),
+      recordSecrets: opts.recordSecrets ?? false,
+      showSecrets: opts.showSecrets ?? false,
+    }),
+    {
+      write: writeStdout,
+      output: streamOutput(process.stdout),
+      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
+      color: wantsColor(),
+      terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
+    },
+  );
 }
 
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */
