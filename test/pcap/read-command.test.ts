@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { FIXTURES } from '../support/fixtures.js';
+import { hasTshark, tsharkFrames } from '../support/tshark.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-read-'));
 const pcap = path.join(FIXTURES, 'captures/amqplib-session.pcap');
@@ -113,3 +114,37 @@ describe('amqp-spy read', () => {
     expect(runCli(['decode', pcapng]).stderr).toMatch(/is a pcap capture; .*amqp-spy read/);
   });
 });
+
+describe.skipIf(!hasTshark)(
+  `real captures of the same loopback traffic by tcpdump (pcap) and dumpcap (pcapng)${hasTshark ? '' : ' (skipped: tshark not installed)'}`,
+  () => {
+    // amqplib with frame-max 4096 (a 10 KB body in three body frames), confirms, a consumer, a
+    // 404; and two other clients, one of them already connected when the capture started
+    const real = (ext: string) => path.join(FIXTURES, `captures/rabbitmq-loopback.${ext}`);
+
+    it('both files give the same frames, and per connection and direction tshark’s', () => {
+      const a = runCli(['read', '--json', '--frames', real('pcap')]);
+      const b = runCli(['read', '--json', '--frames', real('pcapng')]);
+      expect(a.status).toBe(0);
+      expect(a.stderr).toMatch(/: 67 packets, 3 AMQP connections \(1 already open when the capture started\)\n/);
+      const events = parse(a.stdout);
+      expect(frames(parse(b.stdout))).toEqual(frames(events));
+      const opens = new Map(events.filter((e) => e.kind === 'conn.open').map((e) => [e.conn, (e as unknown as { client: { port: number } }).client.port]));
+      const ours = new Map<string, string[]>();
+      for (const e of events) {
+        if (e.kind !== 'frame') continue;
+        const raw = Buffer.from(e.raw!, 'base64');
+        const key = `${opens.get(e.conn)} ${e.dir}`;
+        if (!ours.has(key)) ours.set(key, []);
+        ours.get(key)!.push(raw[0] === 1 ? `1:${raw.readUInt16BE(7)}.${raw.readUInt16BE(9)}@${raw.readUInt16BE(1)}` : `${raw[0]}@${raw.readUInt16BE(1)}`);
+      }
+      const theirs = tsharkFrames(real('pcapng'), 5672).byClient;
+      expect([...ours.keys()].sort()).toEqual([...theirs.keys()].sort());
+      for (const [key, list] of ours) expect(list, key).toEqual(theirs.get(key));
+      expect(events.filter((e) => e.kind === 'decode.error').map((e) => e.error!.text)).toEqual([
+        expect.stringMatching(/^the capture starts in the middle of this direction/),
+        expect.stringMatching(/^the capture starts in the middle of this direction/),
+      ]);
+    });
+  },
+);

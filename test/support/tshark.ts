@@ -12,8 +12,11 @@ export function frameNotation(frame: DecodedFrame, channel: number): string {
   return frame.type === 'method' ? `1:${frame.method.classId}.${frame.method.methodId}@${channel}` : `${TYPE_CODES[frame.type]}@${channel}`;
 }
 
-/** tshark's frames of a capture, split by direction (the server's port tells). */
-export function tsharkFrames(capture: string, serverPort: number): { c2s: string[]; s2c: string[] } {
+/**
+ * tshark's frames of a capture, split by direction (the server's port tells), and by
+ * connection (`byClient`, keyed `clientPort c2s|s2c`).
+ */
+export function tsharkFrames(capture: string, serverPort: number): { c2s: string[]; s2c: string[]; byClient: Map<string, string[]> } {
   const out = execFileSync(
     'tshark',
     [
@@ -28,6 +31,8 @@ export function tsharkFrames(capture: string, serverPort: number): { c2s: string
       '-e',
       'tcp.srcport',
       '-e',
+      'tcp.dstport',
+      '-e',
       'amqp.type',
       '-e',
       'amqp.channel',
@@ -38,17 +43,23 @@ export function tsharkFrames(capture: string, serverPort: number): { c2s: string
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 * 1024 * 1024 },
   );
-  const frames = { c2s: [] as string[], s2c: [] as string[] };
+  const frames = { c2s: [] as string[], s2c: [] as string[], byClient: new Map<string, string[]>() };
   for (const line of out.split('\n')) {
-    const [port = '', types = '', channels = '', classes = '', methods = ''] = line.split('\t');
+    const [port = '', dstPort = '', types = '', channels = '', classes = '', methods = ''] = line.split('\t');
     if (types === '') continue;
-    const list = Number(port) === serverPort ? frames.s2c : frames.c2s;
+    const fromServer = Number(port) === serverPort;
+    const list = fromServer ? frames.s2c : frames.c2s;
+    const key = `${fromServer ? dstPort : port} ${fromServer ? 's2c' : 'c2s'}`;
+    if (!frames.byClient.has(key)) frames.byClient.set(key, []);
+    const connection = frames.byClient.get(key)!;
     const ch = channels.split(',');
     const c = classes.split(',');
     const m = methods.split(',');
     let k = 0;
     types.split(',').forEach((type, i) => {
-      list.push(type === '1' ? `1:${c[k]}.${m[k++]}@${ch[i]}` : `${type}@${ch[i]}`);
+      const frame = type === '1' ? `1:${c[k]}.${m[k++]}@${ch[i]}` : `${type}@${ch[i]}`;
+      list.push(frame);
+      connection.push(frame);
     });
   }
   return frames;
