@@ -68,8 +68,8 @@ interface TrackedConnection {
   kind: Kind;
   id: number;
   readonly openedAt: number;
-  /** the connection's start was captured (its SYN) */
-  readonly fromStart: boolean;
+  /** the client's SYN sequence number, when its SYN was seen */
+  readonly synSeq: number | undefined;
   readonly c2s: TcpStream;
   readonly s2c: TcpStream;
   /** per direction while it looks for a frame boundary (mid-stream start, after a gap) */
@@ -176,8 +176,9 @@ export class CaptureSource {
     let conn = this.connections.get(key);
     const syn = (s.flags & TCP_SYN) !== 0;
     const ackFlag = (s.flags & TCP_ACK) !== 0;
-    if (conn !== undefined && syn && !ackFlag && (conn.c2s.started || conn.kind !== 'pending') && conn.clientKey === from && !this.isSameSyn(conn, s)) {
-      // the same addresses and ports again: a new connection
+    if (conn !== undefined && syn && !ackFlag && conn.clientKey === from && conn.synSeq !== s.seq) {
+      // the same addresses and ports again with another initial sequence number: a new
+      // connection (a retransmitted SYN has the same one)
       this.finish(conn, ts, undefined);
       conn = undefined;
     }
@@ -200,11 +201,6 @@ export class CaptureSource {
       return;
     }
     if (conn.c2s.finished && conn.s2c.finished) this.finish(conn, ts, 'closed');
-  }
-
-  private isSameSyn(conn: TrackedConnection, s: TcpSegment): boolean {
-    // a retransmitted SYN before any data: the same connection
-    return conn.fromStart && conn.kind === 'pending' && s.payloadLength === 0;
   }
 
   private open(key: string, s: TcpSegment, from: string, to: string, ts: number): TrackedConnection | undefined {
@@ -234,7 +230,7 @@ export class CaptureSource {
       kind: 'pending',
       id: 0,
       openedAt: ts,
-      fromStart: syn,
+      synSeq: syn && !ack ? s.seq : undefined,
       c2s: undefined as unknown as TcpStream,
       s2c: undefined as unknown as TcpStream,
       resync: { c2s: undefined, s2c: undefined },

@@ -207,6 +207,24 @@ describe('TCP reassembly', () => {
   });
 });
 
+describe('connections on the same addresses and ports', () => {
+  it('a new SYN (another ISN) starts a new connection, a retransmitted SYN does not', async () => {
+    const first = conversation(c2s, s2c, { fin: false, clientIsn: 1000 });
+    // the SYN sent twice
+    first.splice(1, 0, { ...first[0]! });
+    const second = conversation(c2s, s2c, { clientIsn: 777_777, start: 1_700_000_100_000_000 });
+    const { events, result } = await read(captureFile([...first, ...second]));
+    expect(result.counters.amqpConnections).toBe(2);
+    const closes = events.filter((e) => e.kind === 'conn.close');
+    expect(closes.map((e) => e.conn)).toEqual([1, 2]);
+    for (const conn of [1, 2]) {
+      const own = events.filter((e) => e.conn === conn);
+      expect(framesOf(own, 'c2s')).toEqual(expected.c2s);
+      expect(framesOf(own, 's2c')).toEqual(expected.s2c);
+    }
+  });
+});
+
 describe('what is not AMQP, and hostile captures', () => {
   it('TLS is reported as TLS, once, not decoded as garbage', async () => {
     const hello = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), Buffer.alloc(64, 7)]);
