@@ -231,26 +231,32 @@ export class CaptureSource {
       id: 0,
       openedAt: ts,
       synSeq: syn && !ack ? s.seq : undefined,
-      c2s: undefined as unknown as TcpStream,
-      s2c: undefined as unknown as TcpStream,
+      // the sinks call back with `conn` only once packets flow, after it is made
+      c2s: new TcpStream(
+        this.streamSink(() => conn, 'c2s'),
+        this.budget,
+        this.counters,
+      ),
+      s2c: new TcpStream(
+        this.streamSink(() => conn, 's2c'),
+        this.budget,
+        this.counters,
+      ),
       resync: { c2s: undefined, s2c: undefined },
       lostBeforeResync: { c2s: 0, s2c: 0 },
       midStream: { c2s: !syn, s2c: !syn },
       head: undefined,
       closedBy: undefined,
     };
-    const streams = conn as { c2s: TcpStream; s2c: TcpStream };
-    streams.c2s = new TcpStream(this.streamSink(conn, 'c2s'), this.budget, this.counters);
-    streams.s2c = new TcpStream(this.streamSink(conn, 's2c'), this.budget, this.counters);
     this.connections.set(key, conn);
     this.closed.delete(key);
     return conn;
   }
 
-  private streamSink(conn: TrackedConnection, dir: Direction) {
+  private streamSink(conn: () => TrackedConnection, dir: Direction) {
     return {
-      data: (bytes: Uint8Array, ts: number) => this.data(conn, dir, bytes, ts),
-      gap: (length: number) => this.gap(conn, dir, length),
+      data: (bytes: Uint8Array, ts: number) => this.data(conn(), dir, bytes, ts),
+      gap: (length: number) => this.gap(conn(), dir, length),
     };
   }
 

@@ -32,9 +32,10 @@ export function isSupportedLinkType(linkType: number): boolean {
   return LINK_NAMES[linkType] !== undefined;
 }
 
-/** `Ethernet (1)`; unknown ones by number, with the list of those supported. */
+/** `Ethernet (link type 1)`; an unknown one by its number: `link type 147`. */
 export function describeLinkType(linkType: number): string {
-  return `${LINK_NAMES[linkType] ?? 'link type'} (${linkType})`;
+  const name = LINK_NAMES[linkType];
+  return name === undefined ? `link type ${linkType}` : `${name} (link type ${linkType})`;
 }
 
 export const SUPPORTED_LINK_TYPES = 'Ethernet (with VLAN tags), Linux cooked SLL and SLL2, BSD/OpenBSD loopback, raw IP';

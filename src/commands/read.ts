@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { CaptureFormatError } from '../capture/capture-file.js';
 import { isPcap } from '../source/pcap.js';
-import { describeCaptureCounters, readCapture, type CaptureReadResult } from '../capture/read-capture.js';
+import { readCapture, type CaptureReadResult } from '../capture/read-capture.js';
 import { EventBus, sinkFailureNotices, type EventSink, type SpyEvent } from '../events.js';
 import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { describeFsError } from '../source/errno.js';
@@ -213,4 +213,25 @@ function filterViews(views: readonly EventSink[], filter: Filter | undefined): {
     matched: () => matched,
     seen: () => seen,
   };
+}
+
+/** One line on what the capture held beside the AMQP shown: `12,034 packets, 3 AMQP connections (1 mid-stream), ...`. */
+export function describeCaptureCounters(result: CaptureReadResult): string {
+  const c = result.counters;
+  const parts = [
+    `${plural(c.packets, 'packet')}`,
+    `${plural(c.amqpConnections, 'AMQP connection')}${c.midStreamConnections > 0 ? ` (${c.midStreamConnections} already open when the capture started)` : ''}`,
+  ];
+  if (c.tlsConnections > 0) parts.push(`${plural(c.tlsConnections, 'TLS connection')} not decodable`);
+  if (c.otherConnections > 0) parts.push(`${plural(c.otherConnections, 'other TCP connection')} ignored`);
+  if (c.unfollowedConnections > 0) parts.push(`${plural(c.unfollowedConnections, 'connection')} not followed (too many open at once)`);
+  if (c.gaps > 0) parts.push(`${plural(c.gaps, 'gap')} in the streams (${plural(c.lostBytes, 'byte')} not captured)`);
+  if (c.truncatedPackets > 0) parts.push(`${plural(c.truncatedPackets, 'packet')} cut by the snaplen`);
+  if (c.retransmitted > 0) parts.push(`${plural(c.retransmitted, 'retransmission')}`);
+  if (c.overlapping > 0) parts.push(`${plural(c.overlapping, 'overlapping segment')}`);
+  if (c.outOfOrder > 0) parts.push(`${plural(c.outOfOrder, 'segment')} out of order`);
+  if (c.fragments > 0) parts.push(`${plural(c.fragments, 'IP fragment')} not reassembled`);
+  if (c.unknownLinkType > 0) parts.push(`${plural(c.unknownLinkType, 'packet')} of an unsupported link type`);
+  if (result.budgetRefusals > 0) parts.push(`out-of-order buffering hit its memory bound ${plural(result.budgetRefusals, 'time')}`);
+  return parts.join(', ');
 }

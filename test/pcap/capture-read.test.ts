@@ -298,7 +298,7 @@ describe('bad input', () => {
     const file = captureFile(conversation(c2s, s2c));
     file.writeUInt32LE(147, 20);
     expect((await failure(file)).message).toBe(
-      'test.pcap: its link type link type (147) is not supported (supported: Ethernet (with VLAN tags), Linux cooked SLL and SLL2, BSD/OpenBSD loopback, raw IP)',
+      'test.pcap: link type 147 is not supported (supported: Ethernet (with VLAN tags), Linux cooked SLL and SLL2, BSD/OpenBSD loopback, raw IP)',
     );
   });
 

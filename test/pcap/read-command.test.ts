@@ -83,7 +83,7 @@ describe('amqp-spy read', () => {
     fs.writeFileSync(linkType, bytes);
     const unknown = runCli(['read', '--json', '--frames', linkType]);
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toMatch(/^amqp-spy: .*link\.pcap: its link type link type \(147\) is not supported \(supported: Ethernet/m);
+    expect(unknown.stderr).toMatch(/^amqp-spy: .*link\.pcap: link type 147 is not supported \(supported: Ethernet/m);
     expect(unknown.stderr).not.toMatch(/\n\s+at /);
     const corrupt = path.join(tmp, 'corrupt.pcapng');
     const ng = fs.readFileSync(pcapng);
