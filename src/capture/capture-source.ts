@@ -9,6 +9,7 @@
 
 import type { Direction, Endpoint } from '../events.js';
 import type { ByteObserver } from '../source/byte-observer.js';
+import { FrameBoundaryTracker } from '../decoder/frame-boundary.js';
 import { FrameResync } from './frame-resync.js';
 import type { CapturedPacket } from './capture-file.js';
 import {
@@ -76,6 +77,12 @@ interface TrackedConnection {
   resync: Record<Direction, FrameResync | undefined>;
   /** bytes lost before the resync that follows them */
   lostBeforeResync: Record<Direction, number>;
+  /** captured bytes dropped before the resync (while skipping to a known boundary) */
+  skippedBeforeResync: Record<Direction, number>;
+  /** where frames begin, per direction while in step (fed every byte delivered) */
+  boundary: Record<Direction, FrameBoundaryTracker | undefined>;
+  /** a gap fell inside a frame of known size: bytes are dropped up to its end, no scan needed */
+  skippingToBoundary: Record<Direction, boolean>;
   midStream: Record<Direction, boolean>;
   /** client bytes held until the first eight tell whether they are AMQP's protocol header */
   head: Uint8Array | undefined;
@@ -244,6 +251,9 @@ export class CaptureSource {
       ),
       resync: { c2s: undefined, s2c: undefined },
       lostBeforeResync: { c2s: 0, s2c: 0 },
+      skippedBeforeResync: { c2s: 0, s2c: 0 },
+      boundary: { c2s: undefined, s2c: undefined },
+      skippingToBoundary: { c2s: false, s2c: false },
       midStream: { c2s: !syn, s2c: !syn },
       head: undefined,
       closedBy: undefined,
@@ -271,8 +281,19 @@ export class CaptureSource {
   }
 
   private deliver(conn: TrackedConnection, dir: Direction, bytes: Uint8Array, ts: number): void {
+    if (conn.skippingToBoundary[dir]) {
+      const first = conn.boundary[dir]!.feed(bytes);
+      if (first < 0) {
+        conn.skippedBeforeResync[dir] += bytes.length;
+        return;
+      }
+      conn.skippingToBoundary[dir] = false;
+      this.resynced(conn, dir, first, bytes.subarray(first), ts, false);
+      return;
+    }
     const resync = conn.resync[dir];
     if (resync === undefined) {
+      conn.boundary[dir]?.feed(bytes);
       this.observer.onData?.(conn.id, dir, asBuffer(bytes), ts);
       return;
     }
@@ -287,13 +308,22 @@ export class CaptureSource {
     this.resynced(conn, dir, found.skipped, found.rest, ts);
   }
 
-  private resynced(conn: TrackedConnection, dir: Direction, skipped: number, rest: Uint8Array, ts: number): void {
+  /** Decoding of `dir` goes on at `rest`, a frame boundary; the observer hears what was missed. */
+  private resynced(conn: TrackedConnection, dir: Direction, skipped: number, rest: Uint8Array, ts: number, newTracker = true): void {
     conn.resync[dir] = undefined;
     const lost = conn.lostBeforeResync[dir];
+    const skippedBefore = conn.skippedBeforeResync[dir];
     conn.lostBeforeResync[dir] = 0;
+    conn.skippedBeforeResync[dir] = 0;
     const midStream = conn.midStream[dir];
     conn.midStream[dir] = false;
-    this.observer.onGap?.(conn.id, dir, { lost, skipped, midStream }, ts);
+    this.observer.onGap?.(conn.id, dir, { lost, skipped: skippedBefore + skipped, midStream }, ts);
+    if (newTracker) {
+      // (a tracker that found this boundary itself has read these bytes already)
+      const tracker = new FrameBoundaryTracker();
+      tracker.feed(rest);
+      conn.boundary[dir] = tracker;
+    }
     if (rest.length > 0) this.observer.onData?.(conn.id, dir, asBuffer(rest), ts);
   }
 
@@ -306,13 +336,21 @@ export class CaptureSource {
       return;
     }
     if (conn.kind !== 'amqp') return;
+    conn.lostBeforeResync[dir] += length;
     const resync = conn.resync[dir];
     if (resync !== undefined) {
       this.budget.give(resync.discard());
-    } else {
-      conn.resync[dir] = new FrameResync(RESYNC_HOLD);
+      return;
     }
-    conn.lostBeforeResync[dir] += length;
+    // inside a frame whose size is known: its end is the next boundary, no guessing
+    if (conn.boundary[dir]?.skipMissing(length)) {
+      conn.skippingToBoundary[dir] = true;
+      return;
+    }
+    // beyond it the sizes of the lost frames are unknown: scan for the next frame
+    conn.boundary[dir] = undefined;
+    conn.skippingToBoundary[dir] = false;
+    conn.resync[dir] = new FrameResync(RESYNC_HOLD);
   }
 
   /** The first bytes of a connection tell what it is. */
@@ -356,7 +394,10 @@ export class CaptureSource {
     conn.id = this.nextId++;
     this.counters.amqpConnections++;
     if (conn.midStream.c2s || conn.midStream.s2c) this.counters.midStreamConnections++;
-    for (const d of ['c2s', 's2c'] as const) if (conn.midStream[d]) conn.resync[d] = new FrameResync(RESYNC_HOLD);
+    for (const d of ['c2s', 's2c'] as const) {
+      if (conn.midStream[d]) conn.resync[d] = new FrameResync(RESYNC_HOLD);
+      else conn.boundary[d] = new FrameBoundaryTracker();
+    }
     this.observer.onOpen?.({ id: conn.id, client: conn.client, server: conn.server }, conn.openedAt);
     this.deliver(conn, dir, bytes, ts);
   }
@@ -385,13 +426,24 @@ export class CaptureSource {
       return;
     }
     for (const dir of ['c2s', 's2c'] as const) {
+      if (conn.skippingToBoundary[dir]) {
+        conn.skippingToBoundary[dir] = false;
+        this.observer.onGap?.(conn.id, dir, { lost: conn.lostBeforeResync[dir], skipped: conn.skippedBeforeResync[dir], midStream: false }, ts);
+        continue;
+      }
       const resync = conn.resync[dir];
       if (resync === undefined) continue;
       const held = resync.heldBytes;
       const found = resync.finish();
       this.budget.give(held);
       if (found !== undefined) this.resynced(conn, dir, found.skipped, found.rest, ts);
-      else this.observer.onGap?.(conn.id, dir, { lost: conn.lostBeforeResync[dir], skipped: resync.skippedSoFar, midStream: conn.midStream[dir] }, ts);
+      else
+        this.observer.onGap?.(
+          conn.id,
+          dir,
+          { lost: conn.lostBeforeResync[dir], skipped: conn.skippedBeforeResync[dir] + resync.skippedSoFar, midStream: conn.midStream[dir] },
+          ts,
+        );
     }
     const by = conn.closedBy === 's2c' ? 'server' : 'client';
     this.observer.onClose?.(conn.id, how === undefined ? { by, how: 'capture-ended' } : { by, how }, ts);

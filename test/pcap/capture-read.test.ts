@@ -167,6 +167,26 @@ describe('TCP reassembly', () => {
     expect(framesOf(events, 'c2s')).toEqual(expected.c2s);
   });
 
+  it('a segment lost inside a frame of known size: exactly that frame is missing, no scan', async () => {
+    const packets = conversation(c2s, s2c, { mss: 1400 });
+    // the server's stream: a segment well inside one of the large body frames
+    const frames = decodeStream(s2c);
+    const big = frames.find((f) => f.raw.raw.length > 100_000)!;
+    const start = big.raw.offset;
+    const serverData = packets.filter((p) => !p.fromClient && p.data.length > 0);
+    const base = serverData[0]!.seq;
+    const lost = serverData.find((p) => p.seq - base > start + 20_000)!;
+    const { events, result } = await read(captureFile(packets.filter((p) => p !== lost)));
+    expect(result.counters.lostBytes).toBe(lost.data.length);
+    const index = frames.indexOf(big);
+    expect(framesOf(events, 's2c')).toEqual([...expected.s2c.slice(0, index), ...expected.s2c.slice(index + 1)]);
+    const note = errorsOf(events).find((e) => e.dir === 's2c' && /missing from the capture/.test(e.error.text))!;
+    expect(note.error.text).toBe(
+      `${lost.data.length} bytes missing from the capture (and ${big.raw.raw.length - lost.data.length} captured bytes of the frames they cut skipped): decoding resynchronised at the next frame boundary`,
+    );
+    expect(note.error.offset).toBe(start);
+  });
+
   it('a capture that starts mid-stream on --port resynchronises at a frame boundary and says so', async () => {
     const packets = conversation(c2s, s2c, { mss: 150 });
     // from the middle of the conversation, inside a segment of each side: no handshake
