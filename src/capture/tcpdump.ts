@@ -42,13 +42,24 @@ export async function startTcpdump(iface: string, port: number, command = 'tcpdu
   }
   child.stdin.end();
   const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (text: string) => {
-    for (const line of text.split('\n')) if (line.trim() !== '') stderr.push(line.trim());
+  // a line can come in several pieces: only whole lines are kept
+  let partial = '';
+  const keep = (line: string) => {
+    if (line.trim() !== '') stderr.push(line.trim());
     // only the last lines say why it stopped
     if (stderr.length > 20) stderr.splice(0, stderr.length - 20);
+  };
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) keep(line);
   });
   const exited = new Promise<{ code: number | null; stderr: string[] }>((resolve) => {
-    child.once('close', (code) => resolve({ code, stderr }));
+    child.once('close', (code) => {
+      keep(partial);
+      partial = '';
+      resolve({ code, stderr });
+    });
   });
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
