@@ -110,6 +110,8 @@ export async function runCaptureViews(input: CaptureInput, options: CaptureViewO
   const filter = options.filter !== undefined ? parseFilter(options.filter) : undefined;
   const summary = createSummary();
   const notices = new NoticeRouter(io.notice);
+  // a file's recording starts when its capture did: the header is written at the first event
+  let firstTs: number | undefined;
   const recorder: Recorder | undefined =
     options.record !== undefined
       ? createSessionRecorder({
@@ -119,6 +121,7 @@ export async function runCaptureViews(input: CaptureInput, options: CaptureViewO
           tool: `amqp-spy ${VERSION}`,
           notice: notices.notice,
           listen: input.name,
+          ...(input.live ? {} : { startedMicros: () => firstTs ?? Date.now() * 1000 }),
         })
       : undefined;
   // `--record -`: stdout carries the recording, so no view prints there
@@ -140,7 +143,16 @@ export async function runCaptureViews(input: CaptureInput, options: CaptureViewO
   const views: EventSink[] = tui ? [tui.sink] : printer ? [printer] : [];
   const viewNames = [tui ? 'the terminal UI' : 'the output'];
   const filtered = filterViews(views, filter);
-  const sinks = [...filtered.sinks, summary.sink, ...(recorder ? [recorder.sink] : [])];
+  const recordSink: EventSink | undefined = recorder
+    ? (event) => {
+        if (firstTs === undefined) {
+          firstTs = event.ts;
+          recorder.open();
+        }
+        recorder.sink(event);
+      }
+    : undefined;
+  const sinks = [...filtered.sinks, summary.sink, ...(recordSink ? [recordSink] : [])];
   const bus = new EventBus(sinks, sinkFailureNotices(notices.notice, [...viewNames, 'the summary', 'the recorder']));
   const observer = createTapObserver(bus, {
     showSecrets: options.showSecrets ?? false,
@@ -151,7 +163,11 @@ export async function runCaptureViews(input: CaptureInput, options: CaptureViewO
   });
   const holds: OverloadableSink[] = [...(printer ? [printer] : []), ...(recorder ? [recorder] : [])];
   const hold = holds.length > 0 ? anyOverloaded(holds) : undefined;
-  recorder?.open();
+  // a live capture's recording starts now; a file's at its first event (above)
+  if (input.live) {
+    firstTs = Date.now() * 1000;
+    recorder?.open();
+  }
   const abort = new AbortController();
   const stopOnSignal = () => abort.abort();
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
@@ -176,6 +192,8 @@ export async function runCaptureViews(input: CaptureInput, options: CaptureViewO
     }
   } finally {
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
+    // a capture without AMQP still leaves a recording (its header)
+    recorder?.open();
     await recorder?.close();
   }
   io.notice(`${input.name}: ${describeCaptureCounters(result!)}`);

@@ -476,6 +476,8 @@ export interface SessionRecordingOptions {
   readonly upstream?: string;
   readonly tool: string;
   readonly notice: (line: string) => void;
+  /** when the session started (µs), asked when the file is opened; default: now (a capture: its first packet) */
+  readonly startedMicros?: () => number;
 }
 
 /**
@@ -493,7 +495,7 @@ export function createSessionRecorder(options: SessionRecordingOptions): Recorde
     header: () =>
       makeRecordingHeader({
         tool: options.tool,
-        startedMicros: nowMicros(),
+        startedMicros: options.startedMicros?.() ?? nowMicros(),
         mode: options.mode,
         listen: options.listen,
         ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),

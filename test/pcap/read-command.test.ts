@@ -59,7 +59,8 @@ describe('amqp-spy read', () => {
     const read = runCli(['read', '--no-tui', '--record', out, pcapng]);
     expect(read.status).toBe(0);
     const header = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0]!) as Record<string, unknown>;
-    expect(header).toMatchObject({ format: 'amqp-spy', mode: 'capture', listen: pcapng, secrets: 'masked' });
+    // started: the capture's first packet, not the time of the conversion
+    expect(header).toMatchObject({ format: 'amqp-spy', mode: 'capture', listen: pcapng, secrets: 'masked', startedMicros: 1_764_765_000_000_000 });
     const replayed = runCli(['replay', '--json', '--frames', out]);
     expect(replayed.status).toBe(0);
     expect(frames(parse(replayed.stdout))).toEqual(frames(parse(runCli(['read', '--json', '--frames', pcapng]).stdout)));
