@@ -52,7 +52,7 @@ export interface CaptureCounters extends TcpStreamCounters {
   tlsConnections: number;
   /** TCP connections that are not AMQP (other protocols, other ports) */
   otherConnections: number;
-  /** connections not followed because maxConnections were open */
+  /** connections not followed because maxConnections were open (counted by their SYN) */
   unfollowedConnections: number;
   /** packets of a link type that cannot be read */
   unknownLinkType: number;
@@ -124,6 +124,8 @@ export class CaptureSource {
   private readonly budget: BufferBudget;
   private readonly maxConnections: number;
   private nextId = 1;
+  /** the connection limit was reported */
+  private told = false;
   private lastTs = 0;
   private readonly unknownLinkTypes = new Set<number>();
 
@@ -219,11 +221,14 @@ export class CaptureSource {
     else if (this.ports.has(s.srcPort)) clientIsSender = false;
     else return undefined; // mid-stream on a port not asked for: not followed
     if (this.connections.size >= this.maxConnections) {
-      this.counters.unfollowedConnections++;
-      if (this.counters.unfollowedConnections === 1)
+      // nothing is kept of a connection not followed: its SYN counts it, its other packets are ignored
+      if (syn) this.counters.unfollowedConnections++;
+      if (!this.told) {
+        this.told = true;
         this.options.notice(
           `more than ${this.maxConnections} TCP connections open at once in the capture: later ones are not followed (counted in the summary)`,
         );
+      }
       return undefined;
     }
     const endpoint = (addr: string, port: number): Endpoint => ({ address: describeAddress(addr), port });
