@@ -2,7 +2,7 @@
 // Capture reading benchmark: amqp-spy against tshark on the same generated capture, same run.
 //
 //   npm run bench:pcap              (builds first)
-//   node bench/pcap-bench.mjs [--mb 200] [--rss-mb 1024] [--connections 4] [--keep]
+//   node bench/pcap-bench.mjs [--mb 200] [--rss-mb 1024] [--connections 4] [--hostile 1000000] [--keep]
 //
 // A classic pcap (Ethernet, IPv4) of `--connections` AMQP connections one after another is
 // written to a temporary file: the handshake of a recorded amqplib session, then publishes
@@ -16,7 +16,9 @@
 //                          (Wireshark's dissector with its TCP reassembly; frames counted from
 //                          its output)
 // and frames/s for each (frames: AMQP frames in the file, both directions). Then peak RSS of
-// the CLI reading a `--rss-mb` capture (0: skipped). Numbers only; no assertions.
+// the CLI reading a `--rss-mb` capture (0: skipped), and of a hostile capture of `--hostile`
+// AMQP connections opened (SYN, protocol header) and never closed (0: skipped): at most 10,000
+// are followed at once, the rest counted. Numbers only; no assertions.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +33,7 @@ const arg = (name, def) => {
 const MB = arg('mb', 200);
 const RSS_MB = arg('rss-mb', 1024);
 const CONNECTIONS = arg('connections', 4);
+const HOSTILE = arg('hostile', 1_000_000);
 const KEEP = args.includes('--keep');
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const CLI = path.join(ROOT, 'dist/cli.js');
@@ -172,6 +175,51 @@ function writeCapture(file, megabytes) {
   return frames;
 }
 
+/** `n` connections that send their SYN and protocol header, and never close. */
+function writeHostileCapture(file, n) {
+  const fd = fs.openSync(file, 'w');
+  const batch = Buffer.alloc(8 * 1024 * 1024);
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(262144, 16);
+  header.writeUInt32LE(101, 20); // raw IP
+  fs.writeSync(fd, header);
+  let used = 0;
+  const amqp = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
+  for (let i = 0; i < n; i++) {
+    const src = [10, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff];
+    for (const data of [Buffer.alloc(0), amqp]) {
+      const length = 40 + data.length;
+      if (used + 16 + length > batch.length) {
+        fs.writeSync(fd, batch, 0, used);
+        used = 0;
+      }
+      batch.writeUInt32LE(1_764_000_000 + Math.floor(i / 1000), used);
+      batch.writeUInt32LE((i % 1000) * 1000, used + 4);
+      batch.writeUInt32LE(length, used + 8);
+      batch.writeUInt32LE(length, used + 12);
+      const ip = used + 16;
+      batch.fill(0, ip, ip + 40);
+      batch[ip] = 0x45;
+      batch.writeUInt16BE(length, ip + 2);
+      batch[ip + 8] = 64;
+      batch[ip + 9] = 6;
+      batch.set([...src, 10, 255, 0, 1], ip + 12);
+      batch.writeUInt16BE(40000 + (i % 20000), ip + 20);
+      batch.writeUInt16BE(5672, ip + 22);
+      batch.writeUInt32BE(data.length === 0 ? 99 : 100, ip + 24);
+      batch[ip + 32] = 0x50;
+      batch[ip + 33] = data.length === 0 ? 0x02 : 0x18;
+      data.copy(batch, ip + 40);
+      used = ip + length;
+    }
+  }
+  fs.writeSync(fd, batch, 0, used);
+  fs.closeSync(fd);
+}
+
 function countFrames(bytes) {
   let n = 0;
   for (let at = 0; at + 7 <= bytes.length; at += 8 + bytes.readUInt32BE(at + 3)) n++;
@@ -261,6 +309,20 @@ try {
     const big = timeCli(file);
     console.log(
       `memory: amqp-spy read of a ${(bigSize / 1024 / 1024).toFixed(0)} MB capture (${fmt(bigFrames)} frames): peak RSS ${fmt(Math.round(big.rssKb / 1024))} MB (bound 300 MB), ${(big.ms / 1000).toFixed(1)} s, ${fmt(rate(big.frames, big.ms))} frames/s`,
+    );
+  }
+  if (HOSTILE > 0) {
+    fs.rmSync(file, { force: true });
+    writeHostileCapture(file, HOSTILE);
+    const t1 = performance.now();
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, CLI, 'read', '--no-tui', '--filter', 'method:connection.blocked', file], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const lines = r.stderr.trim().split('\n');
+    const counts = lines.find((l) => l.includes('packets')) ?? '';
+    console.log(
+      `hostile: ${fmt(HOSTILE)} connections never closed (${(fs.statSync(file).size / 1024 / 1024).toFixed(0)} MB): peak RSS ${fmt(Math.round(Number(lines.at(-1)) / 1024))} MB, ${((performance.now() - t1) / 1000).toFixed(1)} s; ${counts.replace(/^amqp-spy: [^:]*: /, '')}`,
     );
   }
   if (KEEP) console.log(`kept ${file}`);
