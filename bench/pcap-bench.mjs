@@ -58,14 +58,15 @@ const u64 = (v) => {
   return b;
 };
 
-/** The handshake of the recorded fixture session, up to its first large frame. */
+/** The recorded fixture session's handshake and channel setup: its frames before its first message. */
 function handshake(file, start) {
   const bytes = fs.readFileSync(path.join(ROOT, 'fixtures/sessions', file));
   let at = start;
-  while (at + 7 <= bytes.length) {
-    const end = at + 8 + bytes.readUInt32BE(at + 3);
-    if (end > 6000) break;
-    at = end;
+  while (at + 11 <= bytes.length) {
+    // a content method (publish, return, deliver, get-ok) starts a message: stop before it
+    const content = bytes[at] === 1 && bytes.readUInt16BE(at + 7) === 60 && [40, 50, 60, 71].includes(bytes.readUInt16BE(at + 9));
+    if (content) break;
+    at += 8 + bytes.readUInt32BE(at + 3);
   }
   return bytes.subarray(0, at);
 }
