@@ -51,6 +51,7 @@ interface RootOptions {
   readyFile?: string;
   fault: string[];
   faults?: string;
+  sniff?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -106,6 +107,10 @@ const program = new Command()
     '--handshake-timeout <ms>',
     'close a client that has not opened its connection (--standalone) or sent a protocol header (proxy) this long after connecting; 0: never (default 10000)',
   )
+  .option(
+    '--sniff <interface:port>',
+    'watch AMQP on a network interface without a proxy: tcpdump captures tcp port PORT on INTERFACE (e.g. lo:5672; needs root or CAP_NET_RAW)',
+  )
   .option('--upstream-ca <file>', 'PEM CA certificate to trust for an amqps:// upstream')
   .option('--upstream-cert <file>', 'PEM client certificate to show an amqps:// upstream that requires one (mutual TLS); with --upstream-key')
   .option('--upstream-key <file>', 'the PEM private key of --upstream-cert')
@@ -134,6 +139,11 @@ const program = new Command()
     '100000',
   )
   .action(async (opts: RootOptions) => {
+    if (opts.sniff !== undefined) {
+      const code = await runSniff(opts, opts.sniff);
+      process.stdout.write('', () => process.exit(code));
+      return;
+    }
     const options = await liveOptions(opts);
     const { runLive } = await import('./commands/live.js');
     const code = await runLive(options);
@@ -233,6 +243,108 @@ program
     const { makeCerts } = await import('./commands/certs.js');
     for (const line of makeCerts({ dir, hosts: opts.host, force: opts.force ?? false })) process.stderr.write(`amqp-spy: ${line}\n`);
   });
+
+program
+  .command('read')
+  .description('read a pcap or pcapng capture (tcpdump, Wireshark): its AMQP connections shown as live, or converted to a recording (--record)')
+  .argument('<capture>', 'a .pcap or .pcapng file')
+  .option('--json', 'print events as NDJSON (the recording schema)')
+  .option('--frames', 'print every frame, instead of one line per message for content frames')
+  .option('--no-tui', 'print to stdout instead of opening the terminal UI')
+  .option('--buffer <events>', 'the most events the terminal UI keeps (and at most 32 MiB of memory)', '100000')
+  .option('--filter <expr>', 'show only matching events, e.g. "method:basic.publish conn:3 rk:order.*"')
+  .option('--port <port>', 'a broker port: connections already open when the capture started are decoded on it (repeatable; default 5672)', collect, [])
+  .option('--record <file>', 'write what was read as a recording (JSON lines; - for stdout)')
+  .option('--record-secrets', 'keep credentials in the recording (masked by default)')
+  .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
+  .action(async (file: string, opts: CaptureCliOptions) => {
+    const { runReadCommand } = await import('./commands/read.js');
+    const { streamOutput } = await import('./view/headless-printer.js');
+    const code = await runReadCommand(file, captureViewOptions(opts), {
+      write: writeStdout,
+      output: streamOutput(process.stdout),
+      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
+      color: wantsColor(),
+      terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
+    });
+    process.stdout.write('', () => process.exit(code));
+  });
+
+program
+  .command('export')
+  .description('write a recording as a pcapng capture: each connection a TCP conversation Wireshark and tshark decode as AMQP')
+  .argument('<recording>', 'a recording (amqp-spy --record <file>)')
+  .requiredOption('--pcapng <file>', 'the capture to write')
+  .option('--lenient', 'skip corrupt lines with a warning instead of stopping')
+  .action(async (file: string, opts: { pcapng: string; lenient?: boolean }) => {
+    const { runExportCommand } = await import('./commands/export.js');
+    const code = await runExportCommand(file, opts.pcapng, {
+      lenient: opts.lenient ?? false,
+      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
+    });
+    process.exit(code);
+  });
+
+interface CaptureCliOptions {
+  json?: boolean;
+  frames?: boolean;
+  tui?: boolean;
+  buffer: string;
+  filter?: string;
+  port: string[];
+  record?: string;
+  recordSecrets?: boolean;
+  showSecrets?: boolean;
+}
+
+function captureViewOptions(opts: CaptureCliOptions): import('./commands/read.js').CaptureViewOptions {
+  if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
+  const ports = opts.port.map((p) => parseInteger('--port', p, 1, 65535, 'a TCP port'));
+  return {
+    json: opts.json ?? false,
+    frames: opts.frames ?? false,
+    tui: opts.tui ?? true,
+    bufferSize: parseBufferSize(opts.buffer),
+    ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+    ...(ports.length > 0 ? { ports } : {}),
+    ...(opts.record !== undefined ? { record: opts.record } : {}),
+    recordSecrets: opts.recordSecrets ?? false,
+    showSecrets: opts.showSecrets ?? false,
+  };
+}
+
+/** `--sniff IFACE:PORT`: passive capture, with the views and recording options of the live modes. */
+async function runSniff(opts: RootOptions, target: string): Promise<number> {
+  for (const [given, name] of [
+    [opts.upstream !== undefined, '--upstream'],
+    [opts.standalone === true, '--standalone'],
+    [opts.listen !== undefined, '--listen'],
+  ] as const) {
+    if (given) throw new UsageError(`--sniff watches traffic without a proxy or broker: ${name} does not apply`);
+  }
+  const { parseSniffTarget, runSniffCommand } = await import('./commands/sniff.js');
+  const { streamOutput } = await import('./view/headless-printer.js');
+  return runSniffCommand(
+    parseSniffTarget(target),
+    captureViewOptions({
+      json: opts.json ?? false,
+      frames: opts.frames ?? false,
+      tui: opts.tui ?? true,
+      buffer: opts.buffer ?? '100000',
+      port: [],
+      ...(opts.record !== undefined ? { record: opts.record } : {}),
+      recordSecrets: opts.recordSecrets ?? false,
+      showSecrets: opts.showSecrets ?? false,
+    }),
+    {
+      write: writeStdout,
+      output: streamOutput(process.stdout),
+      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
+      color: wantsColor(),
+      terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
+    },
+  );
+}
 
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */
 async function liveOptions(opts: RootOptions): Promise<LiveOptions> {

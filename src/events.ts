@@ -109,9 +109,10 @@ export interface SocketEnd {
   readonly by: 'client' | 'server' | 'proxy';
   /**
    * closed: an orderly end (FIN); reset: ECONNRESET; error: another socket error;
-   * unreachable: the upstream could not be reached; stopped: amqp-spy was shutting down
+   * unreachable: the upstream could not be reached; stopped: amqp-spy was shutting down;
+   * capture-ended: a capture (pcap file, --sniff) ended before the connection did
    */
-  readonly how: 'closed' | 'reset' | 'error' | 'unreachable' | 'stopped';
+  readonly how: 'closed' | 'reset' | 'error' | 'unreachable' | 'stopped' | 'capture-ended';
   /** more words: an errno's text, the broker's own reason (missed heartbeats, ...) */
   readonly detail?: string;
 }

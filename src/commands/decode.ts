@@ -55,10 +55,7 @@ export async function decodeFile(path: string, sink: EventSink, options: { showS
     const head = Buffer.alloc(4);
     await handle.read(head, 0, 4, 0);
     if (isPcap(head)) {
-      throw new InputFileError(
-        path,
-        `${path} is a pcap capture; decode reads raw bytes of one direction (export them with Wireshark's "Follow TCP Stream" as raw)`,
-      );
+      throw new InputFileError(path, `${path} is a pcap capture; decode reads raw bytes of one direction: read a capture with amqp-spy read ${path}`);
     }
     const countErrors: EventSink = (event) => {
       if (event.kind !== 'decode.error') return;

@@ -17,6 +17,19 @@ export class FrameBoundaryTracker {
   private started = false;
 
   /**
+   * `length` bytes of the stream are missing (a capture lost them). When they all fall inside
+   * the current frame (or protocol header), where frames begin is still known: they are
+   * consumed and true is returned; the next `feed` finds the boundary after them. Otherwise
+   * false, and the tracker is of no more use.
+   */
+  skipMissing(length: number): boolean {
+    if (this.headerFilled > 0 || length > this.remaining) return false;
+    this.remaining -= length;
+    this.started = true;
+    return true;
+  }
+
+  /**
    * Consumes `chunk` (the next bytes of the stream) and returns the offset in it of the first
    * position where a frame (or the protocol header) begins, or -1 when none does. A chunk that
    * starts at a boundary returns 0.

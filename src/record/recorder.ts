@@ -470,12 +470,14 @@ function writeAllSync(fd: number, buffers: Buffer[], position: number | null): v
 export interface SessionRecordingOptions {
   readonly path: string;
   readonly keepSecrets: boolean;
-  readonly mode: 'proxy' | 'standalone';
-  /** host:port clients connect to; a function is asked when the file opens (the port bound for 0) */
+  readonly mode: 'proxy' | 'standalone' | 'capture';
+  /** host:port clients connect to (a capture: what was read); a function is asked when the file opens (the port bound for 0) */
   readonly listen: string | (() => string);
   readonly upstream?: string;
   readonly tool: string;
   readonly notice: (line: string) => void;
+  /** when the session started (µs), asked when the file is opened; default: now (a capture: its first packet) */
+  readonly startedMicros?: () => number;
 }
 
 /**
@@ -493,7 +495,7 @@ export function createSessionRecorder(options: SessionRecordingOptions): Recorde
     header: () =>
       makeRecordingHeader({
         tool: options.tool,
-        startedMicros: nowMicros(),
+        startedMicros: options.startedMicros?.() ?? nowMicros(),
         mode: options.mode,
         listen: typeof options.listen === 'function' ? options.listen() : options.listen,
         ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),

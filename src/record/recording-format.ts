@@ -20,8 +20,9 @@ export interface RecordingHeader {
   /** ISO 8601, and the same instant in microseconds since the epoch */
   readonly started: string;
   readonly startedMicros: number;
-  readonly mode: 'proxy' | 'standalone';
-  /** host:port clients connected to */
+  /** capture: read from a pcap/pcapng file or tcpdump (`listen` names it) */
+  readonly mode: 'proxy' | 'standalone' | 'capture';
+  /** host:port clients connected to (a capture: the file, or `sniff IFACE:PORT`) */
   readonly listen: string;
   /** host:port (or amqps://host:port) of the broker; absent in standalone mode */
   readonly upstream?: string;

@@ -101,7 +101,7 @@ const READ_CHUNK = 1024 * 1024;
 function sniffNonRecording(path: string, head: Buffer): string | undefined {
   const decodeHint = `; to decode raw AMQP bytes use: amqp-spy decode ${path}`;
   if (isPcap(head)) {
-    return `${path} is a pcap capture, not an amqp-spy recording (export one direction as raw bytes with Wireshark's "Follow TCP Stream"${decodeHint})`;
+    return `${path} is a pcap capture, not an amqp-spy recording: read it with amqp-spy read ${path} (add --record out.jsonl to convert it)`;
   }
   if (head.length >= 4 && head.subarray(0, 4).toString('latin1') === 'AMQP') {
     return `${path} holds raw AMQP bytes, not an amqp-spy recording${decodeHint}`;
@@ -155,7 +155,7 @@ function checkHeader(path: string, text: string): ReadRecordingHeader {
     ...(tool !== undefined ? { tool } : {}),
     ...(started !== undefined ? { started } : {}),
     ...(typeof header['startedMicros'] === 'number' ? { startedMicros: header['startedMicros'] } : {}),
-    ...(mode === 'proxy' || mode === 'standalone' ? { mode } : {}),
+    ...(mode === 'proxy' || mode === 'standalone' || mode === 'capture' ? { mode } : {}),
     ...(listen !== undefined ? { listen } : {}),
     ...(upstream !== undefined ? { upstream } : {}),
     secrets: header['secrets'] === 'kept' ? 'kept' : 'masked',
@@ -218,7 +218,7 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
 }
 
 const SOCKET_BY: readonly unknown[] = ['client', 'server', 'proxy'] satisfies SocketEnd['by'][];
-const SOCKET_HOW: readonly unknown[] = ['closed', 'reset', 'error', 'unreachable', 'stopped'] satisfies SocketEnd['how'][];
+const SOCKET_HOW: readonly unknown[] = ['closed', 'reset', 'error', 'unreachable', 'stopped', 'capture-ended'] satisfies SocketEnd['how'][];
 
 /** A recorded conn.close's `socket`, if it is one this reader knows (else the reason's words are used). */
 function toSocketEnd(v: unknown): SocketEnd | undefined {

@@ -3,6 +3,16 @@
 
 import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../events.js';
 
+/** Bytes of a direction a capture did not have: lost, or before the capture started. */
+export interface StreamGap {
+  /** bytes never captured (the sequence numbers say how many) */
+  readonly lost: number;
+  /** captured bytes then dropped to reach the next frame boundary (the next onData starts there) */
+  readonly skipped: number;
+  /** the capture started in the middle of this direction (there is no `lost` count) */
+  readonly midStream: boolean;
+}
+
 /**
  * Plain callbacks, all optional. A source calls them beside its own work (the proxy after the
  * bytes were handed to the other socket), so they cannot delay or alter it; exceptions they
@@ -29,6 +39,8 @@ export interface ByteObserver {
   onFrameMarked?(connId: number, dir: Direction, frame: Uint8Array, mark: FaultMark, ts?: number): void;
   /** both sockets are closed; called exactly once per onOpen, with who ended them and how */
   onClose?(connId: number, end: SocketEnd, ts?: number): void;
+  /** a capture source: bytes of `dir` missing before the next onData, which starts at a frame boundary */
+  onGap?(connId: number, dir: Direction, gap: StreamGap, ts?: number): void;
   /**
    * The proxy's upstream failed, e.g. `upstream 127.0.0.1:5672: connection refused` (followed
    * by onClose); `unforwarded`: client bytes still queued for the upstream, which it never got

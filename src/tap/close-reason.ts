@@ -29,6 +29,8 @@ export function describeSocketEnd(end: SocketEnd): string {
       return `upstream unreachable${detail}`;
     case 'stopped':
       return end.by === 'proxy' ? 'proxy stopped' : 'broker stopped';
+    case 'capture-ended':
+      return 'the capture ended before the connection closed';
   }
 }
 

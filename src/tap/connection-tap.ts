@@ -27,6 +27,7 @@ import {
 } from '../events.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import type { StreamGap } from '../source/byte-observer.js';
 import { closeReason, legacySocketEnd } from './close-reason.js';
 import { ProtocolInsight } from './protocol-insight.js';
 import { mayHoldSecret, redactFrame } from './redact.js';
@@ -73,7 +74,8 @@ function frameLimit(frameMax: number): number {
 }
 
 interface DirectionState {
-  readonly parser: FrameParser;
+  /** replaced when a capture resynchronises after lost bytes */
+  parser: FrameParser;
   readonly assembler: MessageAssembler;
   /** the insight of each channel's content method, for its message event */
   readonly contentInsight: Map<number, FrameInsight | undefined>;
@@ -90,6 +92,7 @@ export class ConnectionTap {
   private readonly directions: Record<Direction, DirectionState>;
   private readonly insight = new ProtocolInsight();
   private closed = false;
+  private readonly onTuneOk: (negotiated: number) => number;
 
   constructor(
     readonly conn: number,
@@ -104,6 +107,7 @@ export class ConnectionTap {
       this.directions.s2c.parser.setFrameMax(limit);
       return limit;
     };
+    this.onTuneOk = onTuneOk;
     const direction = (): DirectionState => ({
       parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax, onTuneOk }),
       assembler: new MessageAssembler(),
@@ -233,6 +237,30 @@ export class ConnectionTap {
         text: `${length} bytes of whole frames not shown: the screen fell behind the traffic (they were forwarded and recorded)`,
       },
     });
+  }
+
+  /**
+   * A capture lost bytes of `dir`, or started in the middle of it (see StreamGap): `gap.lost`
+   * bytes were never captured, then `gap.skipped` captured ones were dropped up to the frame
+   * boundary the next bytes fed start at. What the parser held of a frame cut by the gap is
+   * dropped too; decoding goes on from the boundary, with one event saying what was missed.
+   */
+  resync(dir: Direction, gap: StreamGap, ts: number = nowMicros()): void {
+    const state = this.directions[dir];
+    const offset = state.offset;
+    state.offset += gap.lost + gap.skipped;
+    if (state.stopped) return;
+    const held = state.parser.buffered;
+    const parser = new FrameParser({ expectProtocolHeader: false, frameMax: state.parser.frameMax, onTuneOk: this.onTuneOk });
+    parser.skip(state.offset);
+    state.parser = parser;
+    state.assembler.skipGap();
+    state.contentInsight.clear();
+    const dropped = gap.skipped + held;
+    const text = gap.midStream
+      ? `the capture starts in the middle of this direction: ${dropped} bytes before the first frame boundary skipped, decoding resynchronised there`
+      : `${gap.lost} bytes missing from the capture${dropped > 0 ? ` (and ${dropped} captured bytes of the frames they cut skipped)` : ''}: decoding resynchronised at the next frame boundary`;
+    this.emitErrorInfo(dir, { code: 'not-decoded', offset: offset - held, text }, false, ts);
   }
 
   /**

@@ -82,6 +82,9 @@ export function createTapObserver(bus: EventBus, options: ConnectionTapOptions, 
     onSkip(connId, dir, length, ts) {
       taps.get(connId)?.skip(dir, length, ts);
     },
+    onGap(connId, dir, gap, ts) {
+      taps.get(connId)?.resync(dir, gap, ts);
+    },
     onUpstreamError(connId, message, unforwarded) {
       // the first failure says what went wrong
       if (!upstreamErrors.has(connId)) upstreamErrors.set(connId, { message, unforwarded });
@@ -137,6 +140,17 @@ export function teeObservers(observers: readonly ByteObserver[]): ByteObserver {
       for (const o of list) {
         try {
           o.onClose?.(connId, end, ts);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== undefined) throw failure.error;
+    },
+    onGap(connId, dir, gap, ts) {
+      let failure: { error: unknown } | undefined;
+      for (const o of list) {
+        try {
+          o.onGap?.(connId, dir, gap, ts);
         } catch (error) {
           failure ??= { error };
         }

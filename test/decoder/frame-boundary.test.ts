@@ -70,3 +70,22 @@ describe('FrameBoundaryTracker', () => {
     expect(tracker.feed(new Uint8Array(1024 * 1024))).toBe(-1);
   });
 });
+
+describe('FrameBoundaryTracker.skipMissing (bytes a capture lost)', () => {
+  it('inside the current frame: the next boundary is still found; beyond it: refused', () => {
+    const { bytes, starts } = stream(false, [100, 20, 30]);
+    const tracker = new FrameBoundaryTracker();
+    expect(tracker.feed(bytes.subarray(0, 10))).toBe(0);
+    // 50 bytes of the first frame's 108 are missing
+    expect(tracker.skipMissing(50)).toBe(true);
+    expect(tracker.feed(bytes.subarray(60, 120))).toBe(starts[1]! - 60);
+    // a gap past the end of the current frame: where the next one starts is unknown
+    const other = new FrameBoundaryTracker();
+    other.feed(bytes.subarray(0, 10));
+    expect(other.skipMissing(200)).toBe(false);
+    // inside a frame header the size is not known yet
+    const header = new FrameBoundaryTracker();
+    header.feed(bytes.subarray(0, 3));
+    expect(header.skipMissing(1)).toBe(false);
+  });
+});

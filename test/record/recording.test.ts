@@ -465,10 +465,12 @@ describe('reading bad recordings', () => {
     expect(newer.line).toBe(1);
   });
 
-  it('a pcap or raw AMQP bytes: suggests amqp-spy decode', async () => {
+  it('a pcap suggests amqp-spy read, raw AMQP bytes amqp-spy decode', async () => {
     const pcap = Buffer.alloc(24);
     pcap.writeUInt32LE(0xa1b2c3d4, 0);
-    expect((await failure(write(pcap, 'capture.pcap'))).message).toMatch(/is a pcap capture.*amqp-spy decode .*capture\.pcap/);
+    expect((await failure(write(pcap, 'capture.pcap'))).message).toMatch(
+      /is a pcap capture, not an amqp-spy recording: read it with amqp-spy read .*capture\.pcap/,
+    );
     const { c2s, s2c } = capturedSession();
     expect((await failure(write(c2s, 'c2s.bin'))).message).toMatch(/raw AMQP bytes.*amqp-spy decode/);
     expect((await failure(write(s2c, 's2c.bin'))).message).toMatch(/binary data.*amqp-spy decode/);
