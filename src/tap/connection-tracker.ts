@@ -41,6 +41,8 @@ export interface TrackedConnection {
   leftUnconfirmed: number;
   closeError: string | undefined;
   product: string | undefined;
+  /** the name the client gave its connection (client property connection_name), which says which service it is */
+  connectionName: string | undefined;
   version: string | undefined;
   platform: string | undefined;
   user: string | undefined;
@@ -127,6 +129,7 @@ export class ConnectionTracker {
         leftUnconfirmed: 0,
         closeError: undefined,
         product: undefined,
+        connectionName: undefined,
         version: undefined,
         platform: undefined,
         user: undefined,
@@ -186,6 +189,7 @@ export class ConnectionTracker {
         const props = args['client-properties'];
         if (isFieldTable(props)) {
           conn.product = tableString(props, 'product');
+          conn.connectionName = tableString(props, 'connection_name');
           conn.version = tableString(props, 'version');
           conn.platform = tableString(props, 'platform');
         }

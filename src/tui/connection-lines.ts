@@ -47,7 +47,8 @@ export function connectionLines(connections: Iterable<TrackedConnection>, option
       tone: c.closeError || blocked ? 'error' : left ? 'warn' : c.state === 'closed' ? 'closed' : 'title',
     });
     const client = [c.product, c.version].filter(Boolean).join(' ') || 'unknown client';
-    lines.push({ text: `    ${client}${c.platform ? ` (${c.platform})` : ''}`, tone: 'normal' });
+    const named = c.connectionName !== undefined && c.connectionName !== '' ? `"${c.connectionName}"  ` : '';
+    lines.push({ text: `    ${named}${client}${c.platform ? ` (${c.platform})` : ''}`, tone: 'normal' });
     lines.push({
       text: `    user ${c.user ?? '?'} · vhost ${c.vhost ?? '?'} · frame-max ${c.frameMax ?? '?'} · heartbeat ${c.heartbeat === undefined ? '?' : c.heartbeat === 0 ? 'off' : `${c.heartbeat}s`} · channel-max ${c.channelMax ?? '?'}`,
       tone: 'normal',

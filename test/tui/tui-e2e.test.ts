@@ -54,7 +54,9 @@ function suiteWithTraffic(target: () => BrokerTarget): void {
     await screen.waitFor(`amqp-spy  proxy 127.0.0.1:${screen.port()}`, 'the proxy to listen');
     await screen.waitFor('amqp-spy  proxy', 'the header');
     const { username, password } = target();
-    connection = await amqp.connect(`amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${screen.port()}`);
+    connection = await amqp.connect(`amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${screen.port()}`, {
+      clientProperties: { connection_name: 'tui-e2e-client' },
+    });
     connection.on('error', () => {});
     connection.on('close', () => {
       connectionClosed = true;
@@ -129,7 +131,8 @@ function suiteWithTraffic(target: () => BrokerTarget): void {
   it('shows the connection with client, user and channels on Tab', async () => {
     screen.keys('Tab');
     const view = await screen.waitFor('Connections  1 open', 'the connections view');
-    expect(view).toMatch(/amqplib \d+\.\d+\.\d+/);
+    // the name the client gave its connection says which service it is
+    expect(view).toMatch(/"tui-e2e-client" {2}amqplib \d+\.\d+\.\d+/);
     expect(view).toContain(`user ${target().username}`);
     expect(view).toMatch(/CH\s+STATE\s+CONSUMERS/);
     screen.keys('Tab');
