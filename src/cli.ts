@@ -189,7 +189,6 @@ program
       const timeoutMs = Number(opts.timeout);
       if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
       const { runReplayCommand } = await import('./commands/replay.js');
-      const { streamOutput } = await import('./view/headless-printer.js');
       const code = await runReplayCommand(
         file,
         {
@@ -205,13 +204,7 @@ program
           timeoutMs,
           insecure: opts.insecure ?? false,
         },
-        {
-          write: writeStdout,
-          output: streamOutput(process.stdout),
-          notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
-          color: wantsColor(),
-          terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
-        },
+        await terminalIo(),
       );
       process.stdout.write('', () => process.exit(code));
     },
@@ -259,14 +252,7 @@ program
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .action(async (file: string, opts: CaptureCliOptions) => {
     const { runReadCommand } = await import('./commands/read.js');
-    const { streamOutput } = await import('./view/headless-printer.js');
-    const code = await runReadCommand(file, captureViewOptions(opts), {
-      write: writeStdout,
-      output: streamOutput(process.stdout),
-      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
-      color: wantsColor(),
-      terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
-    });
+    const code = await runReadCommand(file, captureViewOptions(opts), await terminalIo());
     process.stdout.write('', () => process.exit(code));
   });
 
@@ -323,7 +309,6 @@ async function runSniff(opts: RootOptions, target: string): Promise<number> {
     if (given) throw new UsageError(`--sniff watches traffic without a proxy or broker: ${name} does not apply`);
   }
   const { parseSniffTarget, runSniffCommand } = await import('./commands/sniff.js');
-  const { streamOutput } = await import('./view/headless-printer.js');
   return runSniffCommand(
     parseSniffTarget(target),
     captureViewOptions({
@@ -336,14 +321,20 @@ async function runSniff(opts: RootOptions, target: string): Promise<number> {
       recordSecrets: opts.recordSecrets ?? false,
       showSecrets: opts.showSecrets ?? false,
     }),
-    {
-      write: writeStdout,
-      output: streamOutput(process.stdout),
-      notice: (line) => process.stderr.write(`amqp-spy: ${line}\n`),
-      color: wantsColor(),
-      terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
-    },
+    await terminalIo(),
   );
+}
+
+/** Where the replay, read and sniff commands print: stdout (held while a reader is slow), notices on stderr, and whether a terminal is there for the TUI. */
+async function terminalIo() {
+  const { streamOutput } = await import('./view/headless-printer.js');
+  return {
+    write: writeStdout,
+    output: streamOutput(process.stdout),
+    notice: (line: string) => process.stderr.write(`amqp-spy: ${line}\n`),
+    color: wantsColor(),
+    terminal: process.stdout.isTTY === true && process.stdin.isTTY === true,
+  };
 }
 
 /** The live modes' options, checked: proxy (--upstream) or the built-in broker (--standalone). */

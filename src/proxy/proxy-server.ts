@@ -246,12 +246,13 @@ class Relay {
   #upstream: net.Socket;
   readonly #owner: RelayHooks;
   readonly #observer: ByteObserver | undefined;
-  #upstreamHost = '';
-  #upstreamPort = 0;
-  #upstreamName = '';
   /** the brokers this connection may use, in the order it tries them */
   readonly #candidates: readonly UpstreamAddress[];
   #candidate = 0;
+  /** the broker being connected to, or connected */
+  get #current(): UpstreamAddress {
+    return this.#candidates[this.#candidate]!;
+  }
   readonly #tlsOptions: UpstreamTlsOptions | undefined;
   readonly #connectTimeoutMs: number;
   /** onOpen was emitted: with several brokers, once one answers (it names the one used) */
@@ -292,9 +293,6 @@ class Relay {
   /** Opens the connection to one broker, and times it. */
   #connectUpstream(address: UpstreamAddress): net.Socket {
     const { host, port } = address;
-    this.#upstreamHost = host;
-    this.#upstreamPort = port;
-    this.#upstreamName = formatHostPort(host, port);
     this.#connectTimer = setTimeout(() => this.#connectTimedOut(), this.#connectTimeoutMs);
     this.#connectTimer.unref();
     const base = { host, port, allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK };
@@ -588,7 +586,7 @@ class Relay {
       } else {
         this.#end ??= err.code === 'ECONNRESET' ? { by: 'server', how: 'reset' } : { by: 'server', how: 'error', detail: what };
       }
-      this.#emitUpstreamError(`upstream ${this.#upstreamName}: ${what}`, this.#upstream.writableLength);
+      this.#emitUpstreamError(`upstream ${formatHostPort(this.#current.host, this.#current.port)}: ${what}`, this.#upstream.writableLength);
     } else {
       this.#end ??= err.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: what };
     }
@@ -599,7 +597,7 @@ class Relay {
     if (this.#connected || this.#end !== undefined) return;
     if (this.#tryNextUpstream()) return;
     this.#end = { by: 'server', how: 'unreachable', detail: 'connection timed out' };
-    this.#emitUpstreamError(`upstream ${this.#upstreamName}: connection timed out`, 0);
+    this.#emitUpstreamError(`upstream ${formatHostPort(this.#current.host, this.#current.port)}: connection timed out`, 0);
     this.#upstream.destroy();
     this.#closeOther(this.#client);
   }
@@ -651,7 +649,7 @@ class Relay {
     const info: ProxyConnectionInfo = {
       id: this.#id,
       client: { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 },
-      server: { address: this.#upstreamHost, port: this.#upstreamPort },
+      server: { address: this.#current.host, port: this.#current.port },
     };
     try {
       observer.onOpen(info);
