@@ -262,6 +262,8 @@ class Relay {
   /** where upstream bytes go while both sides are up (onread path) */
   #s2cForward: ((chunk: Buffer) => void) | undefined;
   #connected = false;
+  /** a TLS broker sent something after the handshake (its silence then a reset hints at mutual TLS) */
+  #upstreamSpoke = false;
   /** reading held by ProxyServer.holdReading */
   #held = false;
   /** who ended the connection and how: the first socket to end says */
@@ -323,6 +325,19 @@ class Relay {
     upstream.on('error', (err: NodeJS.ErrnoException) => this.#sideFailed('upstream', err));
     upstream.on('close', () => this.#socketClosed(this.#client));
     upstream.once(upstream instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => this.#upstreamConnected());
+    if (upstream instanceof tls.TLSSocket) upstream.once('data', () => (this.#upstreamSpoke = true));
+  }
+
+  /**
+   * A broker that requires a client certificate accepts the TLS handshake without one (TLS 1.3
+   * checks it after) and then resets the connection, often before its alert can be read: say
+   * what that usually means instead of a bare "connection reset".
+   */
+  #certificateHint(err: NodeJS.ErrnoException): string {
+    if (!(this.#upstream instanceof tls.TLSSocket) || this.#upstreamSpoke || this.#tlsOptions?.cert !== undefined) return '';
+    if (/CERTIFICATE_REQUIRED/.test(err.code ?? '')) return ': the broker requires a client certificate (--upstream-cert and --upstream-key)';
+    if (err.code !== 'ECONNRESET') return '';
+    return ' right after the TLS handshake: the broker may require a client certificate (--upstream-cert and --upstream-key)';
   }
 
   /**
@@ -586,7 +601,8 @@ class Relay {
       } else {
         this.#end ??= err.code === 'ECONNRESET' ? { by: 'server', how: 'reset' } : { by: 'server', how: 'error', detail: what };
       }
-      this.#emitUpstreamError(`upstream ${formatHostPort(this.#current.host, this.#current.port)}: ${what}`, this.#upstream.writableLength);
+      const hint = this.#connected ? this.#certificateHint(err) : '';
+      this.#emitUpstreamError(`upstream ${formatHostPort(this.#current.host, this.#current.port)}: ${what}${hint}`, this.#upstream.writableLength);
     } else {
       this.#end ??= err.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: what };
     }

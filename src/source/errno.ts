@@ -21,9 +21,18 @@ export function describeSocketError(err: NodeJS.ErrnoException): string {
   const code = err.code;
   if (code !== undefined && SOCKET_WORDS[code] !== undefined) return SOCKET_WORDS[code];
   if (code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code))) {
-    return `TLS: ${err.message}`;
+    return `TLS: ${opensslReason(err.message)}`;
   }
   return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}
+
+/**
+ * OpenSSL's errors come as `<hex>:error:<code>:SSL routines:<function>:<reason>:<source file>:<line>:…`
+ * spread over lines; the reason is what a user can act on.
+ */
+function opensslReason(message: string): string {
+  const reason = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+)/.exec(message)?.[1];
+  return (reason ?? message).replace(/\s+/g, ' ').trim();
 }
 
 const FILE_WORDS: Readonly<Record<string, string>> = {

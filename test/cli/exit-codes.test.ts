@@ -48,6 +48,12 @@ describe('errno words', () => {
     expect(describeSocketError(errno('EWHATEVER', 'it broke'))).toBe('it broke (EWHATEVER)');
   });
 
+  it("keep only the reason of OpenSSL's multi-line error text", () => {
+    const openssl =
+      '803C0B709E7F0000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 116\n';
+    expect(describeSocketError(errno('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', openssl))).toBe('TLS: tlsv13 alert certificate required');
+  });
+
   it('say a file error in words, rewordable by one use', () => {
     expect(describeFsError(errno('ENOENT'))).toBe('no such file');
     expect(describeFsError(errno('ENOENT'), { ENOENT: 'no such directory' })).toBe('no such directory');
