@@ -9,27 +9,35 @@ import { readFileSync } from 'node:fs';
  * Its handshake timeout is a minute, not 10 s: a flood of 300 connections on a loaded 2-core
  * machine can take longer than 10 s to open them all, which is not what a benchmark measures.
  */
-export async function startBuiltInBroker() {
+export async function startBuiltInBroker({ tls } = {}) {
   const url = new URL('../dist/broker/broker-server.js', import.meta.url).href;
+  // with `tls` ({ cert, key, clientCa } PEM file paths), amqps:// on another port as well
+  const tlsListen = tls
+    ? `tlsListen: { listen: { host: '127.0.0.1', port: 0 }, cert: fs.readFileSync(${JSON.stringify(tls.cert)}), key: fs.readFileSync(${JSON.stringify(tls.key)})${
+        tls.clientCa ? `, clientCa: fs.readFileSync(${JSON.stringify(tls.clientCa)})` : ''
+      } },`
+    : '';
   const code = `
+    import fs from 'node:fs';
     const { startBroker } = await import(${JSON.stringify(url)});
-    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, handshakeTimeout: 60000 });
-    process.stdout.write('PORT ' + b.address.port + '\\n');
+    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, ${tlsListen} handshakeTimeout: 60000 });
+    process.stdout.write('PORT ' + b.address.port + (b.tlsAddress ? ' TLS ' + b.tlsAddress.port : '') + '\\n');
     process.stdin.on('end', () => b.close().then(() => process.exit(0)));
     process.stdin.resume();
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
+  const [port, tlsPort] = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
+      const m = /PORT (\d+)(?: TLS (\d+))?\n/.exec(out);
+      if (m) resolve([Number(m[1]), m[2] ? Number(m[2]) : undefined]);
     });
     child.once('exit', (c) => reject(new Error(`built-in broker exited with ${c}`)));
   });
   return {
     url: `amqp://guest:guest@127.0.0.1:${port}`,
+    ...(tlsPort ? { tlsUrl: `amqps://guest:guest@localhost:${tlsPort}` } : {}),
     pid: child.pid,
     stop: () =>
       new Promise((r) => {

@@ -15,6 +15,11 @@
 // the cost of drawing is measured beside headless; BENCH_TUI_BASE=/path/to/other/dist/cli.js
 // adds that build's TUI too, and BENCH_BASE=/path/to/other/dist/cli.js that build headless, for
 // same-run A/Bs.
+// TLS on both legs (with the openssl command): clients connect with amqps:// to socat
+// (OPENSSL-LISTEN → OPENSSL) and to amqp-spy (--listen-tls → an amqps:// upstream), which reach
+// a broker over TLS: RabbitMQ's listener at AMQP_SPY_RABBITMQ_TLS_URL (with the client
+// certificate in AMQP_SPY_RABBITMQ_TLS_DIR, as CI sets up), else the built-in broker's
+// --listen-tls with certificates from `amqp-spy certs`. BENCH_TLS=0 leaves them out.
 // Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (3), BENCH_WARMUP (20000).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -48,16 +53,47 @@ function peakRssMb(pid) {
   }
 }
 
-const connect = (port) => amqplib.connect({ hostname: '127.0.0.1', port, username: user, password: pass, frameMax: 131072 });
+const HAVE_OPENSSL = process.env.BENCH_TLS !== '0' && spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+/** Where the TLS targets' certificates and broker come from (see the header); undefined without openssl. */
+const tlsSetup = HAVE_OPENSSL ? await setUpTls() : undefined;
+
+async function setUpTls() {
+  if (process.env.AMQP_SPY_RABBITMQ_TLS_URL && process.env.AMQP_SPY_RABBITMQ_TLS_DIR) {
+    const url = new URL(process.env.AMQP_SPY_RABBITMQ_TLS_URL);
+    const dir = process.env.AMQP_SPY_RABBITMQ_TLS_DIR;
+    return { dir, host: url.hostname, port: Number(url.port || 5671), name: 'RabbitMQ', clientCert: true };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-bench-tls-'));
+  const made = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'certs', dir], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`amqp-spy certs failed: ${made.stderr}`);
+  const tlsBroker = await startBuiltInBroker({ tls: { cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server-key.pem') } });
+  const url = new URL(tlsBroker.tlsUrl);
+  return { dir, host: url.hostname, port: Number(url.port), name: 'the built-in broker', clientCert: false, broker: tlsBroker };
+}
+
+/** A target's connection: plain to 127.0.0.1, or amqps:// to localhost (the certificate's name) trusting the test CA. */
+const connect = (t) =>
+  t.tls
+    ? amqplib.connect(
+        { protocol: 'amqps', hostname: 'localhost', port: t.port, username: user, password: pass, frameMax: 131072 },
+        {
+          ca: [fs.readFileSync(path.join(tlsSetup.dir, 'ca.pem'))],
+          // straight to a broker that requires a client certificate, the client shows one
+          ...(t.name === 'direct TLS' && tlsSetup.clientCert
+            ? { cert: fs.readFileSync(path.join(tlsSetup.dir, 'client.pem')), key: fs.readFileSync(path.join(tlsSetup.dir, 'client-key.pem')) }
+            : {}),
+        },
+      )
+    : amqplib.connect({ hostname: '127.0.0.1', port: t.port, username: user, password: pass, frameMax: 131072 });
 
 /**
  * Publish and consume MESSAGES messages of `size` bytes; separate connections; prefetch 1000.
  * `atEnd` runs once every message arrived, before the connections close.
  */
-async function throughput(port, size, atEnd = () => {}, messages = MESSAGES) {
+async function throughput(target, size, atEnd = () => {}, messages = MESSAGES) {
   const queue = `bench.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  const pubConn = await connect(port);
-  const subConn = await connect(port);
+  const pubConn = await connect(target);
+  const subConn = await connect(target);
   try {
     const pub = await pubConn.createChannel();
     const sub = await subConn.createChannel();
@@ -90,10 +126,10 @@ async function throughput(port, size, atEnd = () => {}, messages = MESSAGES) {
 }
 
 /** RPC round trips: request to a responder on another connection, reply on a reply queue. */
-async function latency(port) {
+async function latency(target) {
   const reqQueue = `bench.rpc.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  const clientConn = await connect(port);
-  const serverConn = await connect(port);
+  const clientConn = await connect(target);
+  const serverConn = await connect(target);
   try {
     const server = await serverConn.createChannel();
     const client = await clientConn.createChannel();
@@ -206,12 +242,56 @@ async function startTargets() {
       fs.closeSync(recordOut);
     },
   });
+  if (tlsSetup) targets.push(...(await startTlsTargets()));
   if (hasTmux()) {
     targets.push(await startTuiTarget('amqp-spy TUI', path.join(root, 'dist/cli.js')));
     if (process.env.BENCH_TUI_BASE) targets.push(await startTuiTarget('amqp-spy TUI base', path.resolve(process.env.BENCH_TUI_BASE)));
   } else {
     console.log('tmux not installed: the TUI is not measured');
   }
+  return targets;
+}
+
+/** direct, socat and amqp-spy with TLS on both legs (see the header). */
+async function startTlsTargets() {
+  const pem = (name) => path.join(tlsSetup.dir, name);
+  const { host, port: brokerTlsPort } = tlsSetup;
+  const targets = [{ name: 'direct TLS', port: brokerTlsPort, tls: true, stop: async () => {} }];
+  if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0) {
+    const port = await freePort();
+    const clientCert = tlsSetup.clientCert ? `,cert=${pem('client.pem')},key=${pem('client-key.pem')}` : '';
+    const child = spawn(
+      'socat',
+      [
+        `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,cert=${pem('server.pem')},key=${pem('server-key.pem')},verify=0`,
+        `OPENSSL:${host}:${brokerTlsPort},cafile=${pem('ca.pem')}${clientCert}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitForPort(port);
+    targets.push({ name: 'socat TLS', port, tls: true, child, stop: async () => child.kill('SIGTERM') });
+  }
+  const port = await freePort();
+  const outFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.tls.log`);
+  const out = fs.openSync(outFile, 'w');
+  const clientCert = tlsSetup.clientCert ? ['--upstream-cert', pem('client.pem'), '--upstream-key', pem('client-key.pem')] : [];
+  const args = ['--listen', String(await freePort()), '--listen-tls', String(port), '--cert', pem('server.pem'), '--key', pem('server-key.pem')];
+  args.push('--upstream', `amqps://${host}:${brokerTlsPort}`, '--upstream-ca', pem('ca.pem'), ...clientCert);
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), ...args], { stdio: ['ignore', out, 'ignore'] });
+  await waitForPort(port);
+  targets.push({
+    name: 'amqp-spy TLS',
+    port,
+    tls: true,
+    child,
+    outFile,
+    stop: async () => {
+      child.kill('SIGINT');
+      await new Promise((r) => child.on('exit', r));
+      fs.closeSync(out);
+      fs.rmSync(outFile, { force: true });
+    },
+  });
   return targets;
 }
 
@@ -236,7 +316,7 @@ console.log(
   `bench:proxy — ${MESSAGES} messages per run, ${RPC} round trips, ${ROUNDS} interleaved rounds after a ${WARMUP}-message warm-up, ${brokerName} at ${brokerHost}:${brokerPort}, ${os.cpus().length} cores shared by broker, client and relay`,
 );
 if (WARMUP > 0) {
-  for (const t of targets) for (const size of [16, 4096]) await throughput(t.port, size, () => {}, WARMUP);
+  for (const t of targets) for (const size of [16, 4096]) await throughput(t, size, () => {}, WARMUP);
 }
 for (let round = 1; round <= ROUNDS; round++) {
   for (const t of targets) {
@@ -247,7 +327,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       const mainBefore = t.child ? mainThreadCpuSeconds(t.child.pid) : NaN;
       let after = NaN;
       let mainAfter = NaN;
-      const result = await throughput(t.port, size, () => {
+      const result = await throughput(t, size, () => {
         if (t.child) after = cpuSeconds(t.child.pid, { children: true });
         if (t.child) mainAfter = mainThreadCpuSeconds(t.child.pid);
       });
@@ -261,7 +341,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       const seconds = MESSAGES / small.msgsPerSec + MESSAGES / large.msgsPerSec;
       recordWriteMbPerSec.push((fs.statSync(t.recordFile).size - sizeBefore) / seconds / 1e6);
     }
-    const lat = await latency(t.port);
+    const lat = await latency(t);
     r.small.push(small);
     r.large.push(large);
     r.p50.push(lat.p50);
@@ -334,6 +414,23 @@ for (const name of ['amqp-spy TUI', 'amqp-spy TUI base']) {
     `throughput 16 B: ${(tui.small / spy.small).toFixed(3)}x   4 KB: ${(tui.large / spy.large).toFixed(3)}x   p99 ${tui.p99.toFixed(3)} ms vs socat ${base ? base.p99.toFixed(3) : '?'} ms (${base ? `${tui.p99 - base.p99 >= 0 ? '+' : ''}${(tui.p99 - base.p99).toFixed(3)} ms` : 'no socat'})   CPU ${tui.cpuSmall.toFixed(1)} / ${tui.cpuLarge.toFixed(1)} µs/msg in all, forwarding thread ${tui.mainCpuSmall.toFixed(1)} / ${tui.mainCpuLarge.toFixed(1)} (headless ${spy.mainCpuSmall.toFixed(1)} / ${spy.mainCpuLarge.toFixed(1)})   peak RSS ${tuiPeakRss.get(name).toFixed(1)} MB`,
   );
 }
+const tlsSpy = summary['amqp-spy TLS'];
+const tlsSocat = summary['socat TLS'];
+if (tlsSpy && tlsSocat) {
+  const direct = summary['direct TLS'];
+  console.log(
+    `\namqp-spy TLS vs socat TLS, both legs encrypted, to ${tlsSetup.name} over amqps:// (targets as plain: throughput ≥ 0.95x, p50 within +0.05 ms):`,
+  );
+  console.log(
+    `throughput 16 B: ${(tlsSpy.small / tlsSocat.small).toFixed(3)}x   4 KB: ${(tlsSpy.large / tlsSocat.large).toFixed(3)}x   p50 ${tlsSpy.p50.toFixed(3)} vs ${tlsSocat.p50.toFixed(3)} ms (${tlsSpy.p50 - tlsSocat.p50 >= 0 ? '+' : ''}${(tlsSpy.p50 - tlsSocat.p50).toFixed(3)} ms)   p99 ${tlsSpy.p99.toFixed(3)} vs ${tlsSocat.p99.toFixed(3)} ms   relay CPU ${tlsSpy.cpuSmall.toFixed(1)} / ${tlsSpy.cpuLarge.toFixed(1)} vs ${tlsSocat.cpuSmall.toFixed(1)} / ${tlsSocat.cpuLarge.toFixed(1)} µs/msg`,
+  );
+  if (direct)
+    console.log(
+      `direct TLS: 16 B ${Math.round(direct.small)} msg/s, 4 KB ${Math.round(direct.large)} msg/s; amqp-spy TLS vs plain amqp-spy: ${spy ? `${(tlsSpy.small / spy.small).toFixed(3)}x / ${(tlsSpy.large / spy.large).toFixed(3)}x` : '?'}`,
+    );
+}
 fs.rmSync(recordTarget.recordFile, { force: true });
 fs.rmSync(recordTarget.outFile, { force: true });
 await builtIn?.stop();
+await tlsSetup?.broker?.stop();
+if (tlsSetup?.broker) fs.rmSync(tlsSetup.dir, { recursive: true, force: true });
