@@ -3,9 +3,8 @@
 // and error bodies, `columns`/`sort` on answers, and request bodies bounded in memory.
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { isLoopbackAddress } from '../source/address.js';
-import { ListenError } from '../source/listen-error.js';
+import { listenHttp, type RunningHttp } from '../source/http-listen.js';
 import type { Json } from '../broker/json-fields.js';
 import { accessRoutes } from './access.js';
 import { bindingRoutes } from './bindings.js';
@@ -29,10 +28,7 @@ export interface ManagementOptions {
   readonly notice?: (line: string) => void;
 }
 
-export interface RunningManagement {
-  readonly address: { readonly host: string; readonly port: number };
-  close(): Promise<void>;
-}
+export type RunningManagement = RunningHttp;
 
 interface CompiledRoute {
   readonly route: Route;
@@ -242,28 +238,8 @@ export async function startManagement(options: ManagementOptions): Promise<Runni
       send(res, 500, { error: 'internal_server_error', reason: e instanceof Error ? e.message : String(e) });
     });
   });
-  server.keepAliveTimeout = 5_000;
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => reject(ListenError.fromErrno(options.listen.host, options.listen.port, e));
-    server.once('error', onError);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  bound.host = address.address;
-  bound.port = address.port;
-  let closing: Promise<void> | undefined;
-  return {
-    address: { host: address.address, port: address.port },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  const running = await listenHttp(server, options.listen);
+  bound.host = running.address.host;
+  bound.port = running.address.port;
+  return running;
 }

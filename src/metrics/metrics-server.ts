@@ -2,14 +2,10 @@
 // and /healthz for a liveness probe. Nothing is computed until a scrape asks for it.
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ListenError } from '../source/listen-error.js';
+import { listenHttp, type RunningHttp } from '../source/http-listen.js';
 import type { SessionMetrics } from './session-metrics.js';
 
-export interface RunningMetrics {
-  readonly address: { readonly host: string; readonly port: number };
-  close(): Promise<void>;
-}
+export type RunningMetrics = RunningHttp;
 
 /** Serves `metrics`; rejects with ListenError when the address cannot be bound. */
 export async function startMetricsServer(listen: { readonly host: string; readonly port: number }, metrics: SessionMetrics): Promise<RunningMetrics> {
@@ -27,27 +23,7 @@ export async function startMetricsServer(listen: { readonly host: string; readon
       (error: unknown) => answer(res, 500, `metrics failed: ${error instanceof Error ? error.message : String(error)}\n`),
     );
   });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => reject(ListenError.fromErrno(listen.host, listen.port, e));
-    server.once('error', onError);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  let closing: Promise<void> | undefined;
-  return {
-    address: { host: address.address, port: address.port },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  return listenHttp(server, listen);
 }
 
 function answer(res: http.ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
