@@ -1,9 +1,10 @@
 // A byte source's observer calls (open, data, close, upstream error, skipped frames) written
 // into one binary batch, to be read back in order on another thread: the terminal UI decodes
 // and draws on its own thread, and the forwarding thread only copies bytes into a batch.
-// Record: type u8, dir u8, conn u32, ts f64 (µs), length u32, then `length` bytes.
+// Also a capture's gaps. Record: type u8, dir u8, conn u32, ts f64 (µs), length u32, then `length` bytes.
 
 import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../events.js';
+import type { StreamGap } from '../source/byte-observer.js';
 
 const RECORD_HEADER = 18;
 const TYPE_OPEN = 1;
@@ -14,6 +15,8 @@ const TYPE_SKIP = 5;
 /** a whole frame a fault rule injected / suppressed (ByteObserver.onFrameMarked) */
 const TYPE_INJECTED = 6;
 const TYPE_SUPPRESSED = 7;
+/** bytes a capture lost (ByteObserver.onGap); the next data of that direction starts on a frame */
+const TYPE_GAP = 8;
 
 /** What a batch is read back into: the byte observer's calls, with their time, and skips. */
 export interface ObserverBatchTarget {
@@ -24,6 +27,7 @@ export interface ObserverBatchTarget {
   onUpstreamError(connId: number, message: string, unforwarded: number): void;
   /** `length` bytes of whole frames of `dir` were not given (the reader fell behind) */
   onSkip(connId: number, dir: Direction, length: number, ts: number): void;
+  onGap(connId: number, dir: Direction, gap: StreamGap, ts: number): void;
 }
 
 const encoder = new TextEncoder();
@@ -66,6 +70,10 @@ export class ObserverBatchWriter {
     this.json(TYPE_UPSTREAM_ERROR, connId, 0, { message, unforwarded });
   }
 
+  gap(connId: number, dir: Direction, gap: StreamGap, ts: number): void {
+    this.json(TYPE_GAP, connId, ts, gap, dir);
+  }
+
   skip(connId: number, dir: Direction, length: number, ts: number): void {
     const at = this.header(TYPE_SKIP, dir, connId, ts, 8);
     this.view.setFloat64(at, length);
@@ -81,9 +89,9 @@ export class ObserverBatchWriter {
     return batch;
   }
 
-  private json(type: number, connId: number, ts: number, value: unknown): void {
+  private json(type: number, connId: number, ts: number, value: unknown, dir: Direction = 'c2s'): void {
     const bytes = encoder.encode(JSON.stringify(value));
-    const at = this.header(type, 'c2s', connId, ts, bytes.length);
+    const at = this.header(type, dir, connId, ts, bytes.length);
     this.buffer.set(bytes, at);
   }
 
@@ -130,6 +138,9 @@ export function readObserverBatch(batch: Uint8Array, target: ObserverBatchTarget
         break;
       case TYPE_SKIP:
         target.onSkip(connId, dir, view.getFloat64(start), ts);
+        break;
+      case TYPE_GAP:
+        target.onGap(connId, dir, JSON.parse(decoder.decode(batch.subarray(start, at))) as StreamGap, ts);
         break;
       case TYPE_OPEN:
         target.onOpen(JSON.parse(decoder.decode(batch.subarray(start, at))) as ConnectionInfo, ts);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../../src/events.js';
+import type { StreamGap } from '../../src/source/byte-observer.js';
 import { ObserverBatchWriter, readObserverBatch, type ObserverBatchTarget } from '../../src/tap/observer-batch.js';
 
 function recorder(): { calls: unknown[]; target: ObserverBatchTarget } {
@@ -13,6 +14,7 @@ function recorder(): { calls: unknown[]; target: ObserverBatchTarget } {
       onClose: (id: number, end: SocketEnd, ts: number) => calls.push(['close', id, end, ts]),
       onUpstreamError: (id: number, message: string, unforwarded: number) => calls.push(['upstream', id, message, unforwarded]),
       onSkip: (id: number, dir: Direction, length: number, ts: number) => calls.push(['skip', id, dir, length, ts]),
+      onGap: (id: number, dir: Direction, gap: StreamGap, ts: number) => calls.push(['gap', id, dir, gap, ts]),
     },
   };
 }
@@ -25,6 +27,7 @@ describe('observer batches', () => {
     writer.data(70000, 'c2s', Uint8Array.of(1, 2, 3), 5);
     writer.data(70000, 's2c', new Uint8Array(1000).fill(7), 6);
     writer.skip(70000, 's2c', 5_000_000_000, 7);
+    writer.gap(70000, 's2c', { lost: 1460, skipped: 12, midStream: false }, 7.5);
     writer.marked(70000, 's2c', Uint8Array.of(8, 0, 0), 'injected', 9);
     writer.marked(70000, 'c2s', Uint8Array.of(1), 'suppressed', 10);
     writer.upstreamError(70000, 'connection refused — é', 12);
@@ -38,6 +41,7 @@ describe('observer batches', () => {
       ['data', 70000, 'c2s', [1, 2, 3], 5],
       ['data', 70000, 's2c', new Array(1000).fill(7), 6],
       ['skip', 70000, 's2c', 5_000_000_000, 7],
+      ['gap', 70000, 's2c', { lost: 1460, skipped: 12, midStream: false }, 7.5],
       ['marked', 70000, 's2c', [8, 0, 0], 'injected', 9],
       ['marked', 70000, 'c2s', [1], 'suppressed', 10],
       ['upstream', 70000, 'connection refused — é', 12],

@@ -3,7 +3,9 @@
 // what it gets still decodes (with a gap event where frames were left out).
 import amqp from 'amqplib';
 import { describe, expect, it } from 'vitest';
+import { encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { EventBus, type SpyEvent } from '../../src/events.js';
+import type { ByteObserver } from '../../src/source/byte-observer.js';
 import { startStandaloneSession } from '../../src/session/live-session.js';
 import { readObserverBatch } from '../../src/tap/observer-batch.js';
 import { createTapObserver } from '../../src/tap/tap-observer.js';
@@ -77,5 +79,37 @@ describe('UiFeed', () => {
     } finally {
       await session.stop();
     }
+  });
+});
+
+describe('UiFeed and a capture that lost bytes', () => {
+  it("passes the gap on: the UI's taps resynchronise as the session's do, and see the same events", () => {
+    const conn = { id: 1, client: { address: '10.0.0.1', port: 40000 }, server: { address: '10.0.0.2', port: 5672 } };
+    const declare = encodeMethodFrame(1, 'queue.declare', { queue: 'before-the-gap' });
+    const bind = encodeMethodFrame(1, 'queue.bind', { queue: 'after-the-gap', exchange: 'amq.direct', 'routing-key': 'k' });
+    const calls = (o: ByteObserver) => {
+      o.onOpen?.(conn);
+      o.onData?.(1, 'c2s', Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'));
+      o.onData?.(1, 'c2s', Buffer.from(declare));
+      // part of a frame, then the rest of it lost: the next data starts on a frame boundary
+      o.onData?.(1, 'c2s', Buffer.from(bind.subarray(0, 9)));
+      o.onGap?.(1, 'c2s', { lost: bind.length - 9, skipped: 0, midStream: false });
+      o.onData?.(1, 'c2s', Buffer.from(bind));
+      o.onClose?.(1, { by: 'client', how: 'closed' });
+    };
+    const shape = (events: SpyEvent[]) => events.map((e) => JSON.stringify({ ...e, ts: 0, seq: 0 }));
+
+    const direct: SpyEvent[] = [];
+    calls(createTapObserver(new EventBus([(e) => direct.push(e)]), { keepUndecoded: true }));
+
+    const viaUi: SpyEvent[] = [];
+    const taps = createTapObserver(new EventBus([(e) => viaUi.push(e)]), { keepUndecoded: true });
+    const feed = new UiFeed({ budget: BUDGET, post: (batch) => readObserverBatch(batch, taps) });
+    calls(feed);
+    feed.flush();
+
+    expect(direct.some((e) => e.kind === 'frame' && JSON.stringify(e).includes('after-the-gap'))).toBe(true);
+    expect(direct.some((e) => e.kind === 'decode.error' && e.error.text.includes('bytes missing from the capture'))).toBe(true);
+    expect(shape(viaUi)).toEqual(shape(direct));
   });
 });

@@ -8,7 +8,7 @@ import { FrameBoundaryTracker } from '../../decoder/frame-boundary.js';
 import type { ConnectionInfo, Direction, FaultMark, SocketEnd } from '../../events.js';
 import { nowMicros } from '../../events.js';
 import { ObserverBatchWriter } from '../../tap/observer-batch.js';
-import type { ByteObserver } from '../../source/byte-observer.js';
+import type { ByteObserver, StreamGap } from '../../source/byte-observer.js';
 
 /**
  * A batch grows to this before it is sent without waiting for the timer: small enough that the
@@ -19,7 +19,7 @@ const BATCH_BYTES = 64 * 1024;
 const FLUSH_DELAY_MS = 5;
 
 interface StreamState {
-  readonly frames: FrameBoundaryTracker;
+  frames: FrameBoundaryTracker;
   /** bytes dropped since the last frame boundary given to the UI; -1 while not dropping */
   dropped: number;
 }
@@ -109,6 +109,21 @@ export class UiFeed implements ByteObserver {
       this.endDrop(connId, dir, stream, boundary);
       this.write(connId, dir, chunk.subarray(boundary), mark);
     }
+    this.written();
+  }
+
+  /**
+   * A capture lost bytes of `dir`: its next data starts on a frame boundary, so the boundary
+   * count starts again there (and a drop in progress ends at the gap).
+   */
+  onGap(connId: number, dir: Direction, gap: StreamGap): void {
+    if (this.stopped) return;
+    const stream = this.streams.get(connId * 2 + (dir === 'c2s' ? 0 : 1));
+    if (stream !== undefined) {
+      if (stream.dropped >= 0) this.endDrop(connId, dir, stream, 0);
+      stream.frames = new FrameBoundaryTracker();
+    }
+    this.writer.gap(connId, dir, gap, nowMicros());
     this.written();
   }
 
