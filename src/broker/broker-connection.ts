@@ -349,6 +349,8 @@ export class BrokerConnection implements AlarmListener, ChannelHost, FaultedConn
   /** Ends the socket as a network failure would (FIN or RST); the broker cleans up as for a lost client. */
   cut(how: 'fin' | 'reset', detail: string): void {
     if (this.state === 'closed') return;
+    // a FIN comes after what was already written (answers to the frames before the cut)
+    if (how === 'fin') this.output.flush();
     this.closeReason = { by: 'server', how: how === 'fin' ? 'closed' : 'reset', detail };
     this.state = 'closed';
     this.releaseAll();
