@@ -49,6 +49,8 @@ export interface FaultedConnection {
 /** Bytes held (input or output) above which the client is no longer read, and below which it is again. */
 const HOLD_ABOVE = 1024 * 1024;
 const RESUME_BELOW = 256 * 1024;
+/** What a held frame costs beside its bytes (its entry and closure): many tiny frames count too. */
+const ITEM_COST = 96;
 /** As in the proxy: a cancel that follows a consume-ok waits for the client to register its consumer. */
 const CANCEL_AFTER_CONSUME_OK_MS = 20;
 
@@ -90,6 +92,8 @@ export class ConnectionFaults implements OutputStage {
   #inputBytes = 0;
   #inputTimer: NodeJS.Timeout | undefined;
   #inputHeld = false;
+  /** output held past HOLD_ABOVE: the client, whose requests make more of it, is not read */
+  #outputHeld = false;
   /** a block rule held the client's input from its first publish on */
   #gated = false;
   /** an after-bytes cut in the client's stream: frames reaching past this offset are not handled */
@@ -132,7 +136,7 @@ export class ConnectionFaults implements OutputStage {
 
   /** Whether the client's input is held (its heartbeats are not missed meanwhile). */
   get readingHeld(): boolean {
-    return this.#inputHeld || this.#gated;
+    return this.#inputHeld || this.#outputHeld || this.#gated;
   }
 
   get heldBytes(): number {
@@ -239,7 +243,7 @@ export class ConnectionFaults implements OutputStage {
     if (blocked !== undefined && !blocked.holding && method?.name === 'basic.publish') {
       blocked.holding = true;
       this.#gated = true;
-      this.#conn.holdInput(true);
+      this.#syncHold();
     }
     const fault = publishFault;
     this.#enqueue(
@@ -255,6 +259,11 @@ export class ConnectionFaults implements OutputStage {
     return 'handled';
   }
 
+  /** The client is read unless held input, held output or a block says otherwise. */
+  #syncHold(): void {
+    this.#conn.holdInput(this.#inputHeld || this.#outputHeld || this.#gated);
+  }
+
   #queueInputCut(how: 'fin' | 'reset', rule: string, notBefore: number): void {
     this.#cut = true;
     this.#enqueue(notBefore, 0, () => this.#conn.cut(how, `fault rule ${how === 'fin' ? 'cut' : 'reset'} the connection (${rule})`));
@@ -265,11 +274,11 @@ export class ConnectionFaults implements OutputStage {
       run();
       return;
     }
-    this.#input.push({ at: Math.max(at, this.#input[this.#input.length - 1]?.at ?? 0), bytes, run });
-    this.#inputBytes += bytes;
+    this.#input.push({ at: Math.max(at, this.#input[this.#input.length - 1]?.at ?? 0), bytes: bytes + ITEM_COST, run });
+    this.#inputBytes += bytes + ITEM_COST;
     if (!this.#inputHeld && this.#inputBytes > HOLD_ABOVE) {
       this.#inputHeld = true;
-      this.#conn.holdInput(true);
+      this.#syncHold();
     }
     this.#scheduleInput();
   }
@@ -300,7 +309,7 @@ export class ConnectionFaults implements OutputStage {
     if (ran) this.#conn.afterInput();
     if (this.#inputHeld && this.#inputBytes < RESUME_BELOW) {
       this.#inputHeld = false;
-      if (!this.#gated) this.#conn.holdInput(false);
+      this.#syncHold();
     }
     this.#scheduleInput();
   }
@@ -467,7 +476,11 @@ export class ConnectionFaults implements OutputStage {
     }
     this.#flushPending();
     this.#output.push({ op, bytes, at });
-    this.#outputBytes += bytes.length;
+    this.#outputBytes += bytes.length + ITEM_COST;
+    if (!this.#outputHeld && this.#outputBytes > HOLD_ABOVE) {
+      this.#outputHeld = true;
+      this.#syncHold();
+    }
     this.#scheduleOutput();
   }
 
@@ -510,13 +523,17 @@ export class ConnectionFaults implements OutputStage {
     const now = Date.now();
     while (this.#outputHead < this.#output.length && this.#output[this.#outputHead]!.at <= now) {
       const item = this.#output[this.#outputHead++]!;
-      this.#outputBytes -= item.bytes.length;
+      this.#outputBytes -= item.bytes.length + ITEM_COST;
       this.#run(item.op, item.bytes);
     }
     this.#flushPending();
     if (this.#outputHead === this.#output.length) {
       this.#output.length = 0;
       this.#outputHead = 0;
+    }
+    if (this.#outputHeld && this.#outputBytes < RESUME_BELOW) {
+      this.#outputHeld = false;
+      this.#syncHold();
     }
     this.#conn.output.maybeResume();
     this.#scheduleOutput();
@@ -589,7 +606,7 @@ export class ConnectionFaults implements OutputStage {
     if (blocked.told && this.#conn.state === 'running') this.#inject(encodeMethodFrame(0, 'connection.unblocked'), onOutput);
     if (blocked.holding) {
       this.#gated = false;
-      if (!this.#inputHeld) this.#conn.holdInput(false);
+      this.#syncHold();
       this.#releaseInput();
     }
   }

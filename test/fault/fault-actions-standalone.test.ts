@@ -4,6 +4,7 @@
 // a new channel or connection, and the broker keeps every message and no consumer it should not.
 
 import { AMQPClient } from '@cloudamqp/amqp-client';
+import net from 'node:net';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/broker/broker-server.js';
@@ -460,3 +461,26 @@ async function waitForMessage(channel: amqp.Channel, queue: string): Promise<str
   }
   throw new Error(`nothing came to ${queue}`);
 }
+
+describe('fault rules on the built-in broker: bounds', () => {
+  it('a client flooding tiny frames while a delay rule holds its input is no longer read (held bytes bounded)', { timeout: 10_000 }, async () => {
+    const spy = await brokerWith(['delay=30s when dir:c2s']);
+    const socket = net.connect(spy.session.address.port, '127.0.0.1');
+    cleanups.push(async () => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => {});
+    socket.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'));
+    // 32 MiB of heartbeats in 64 KiB writes: 4 million frames the rule would hold without a bound
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let at = 0; at < chunk.length; at += 8) chunk.set([8, 0, 0, 0, 0, 0, 0, 0xce], at);
+    let flushed = 0;
+    for (let i = 0; i < 512; i++) socket.write(chunk, () => (flushed += chunk.length));
+    // the broker stops reading once about 1 MiB (frames and their entries) is held
+    const [connection] = [...spy.broker.connections()];
+    await waitFor(() => connection!.socket.isPaused(), 'the broker to stop reading the client', 5000);
+    const read = flushed;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(flushed).toBe(read);
+    expect(flushed).toBeLessThan(16 * 1024 * 1024);
+  });
+});
