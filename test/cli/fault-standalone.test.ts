@@ -1,6 +1,9 @@
 // `amqp-spy --standalone --fault ...` through the real CLI: every action acted out by the
 // built-in broker on real clients (amqplib, @cloudamqp/amqp-client), its frames printed and
 // marked, each rule's count told at exit; bad rules are refused as for the proxy.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +22,9 @@ const RULES = [
   'cancel-consumer when method:basic.consume queue:cancelme',
   'cut=mid-frame when method:basic.deliver rk:cutme',
   'reset when method:basic.publish rk:resetme',
+  'cut when method:queue.declare queue:cutdeclare times=1',
 ];
+const recording = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-fault-standalone-')), 'session.jsonl');
 
 describe('amqp-spy --standalone --fault', () => {
   let cli: ReturnType<typeof startCli>;
@@ -28,7 +33,7 @@ describe('amqp-spy --standalone --fault', () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--frames', ...RULES.flatMap((rule) => ['--fault', rule])]);
+    cli = startCli(['--standalone', '--listen', String(port), '--no-tui', '--frames', '--record', recording, ...RULES.flatMap((rule) => ['--fault', rule])]);
     await waitFor(() => cli.stderr().includes('built-in broker listening'), 'the broker to listen');
     url = `amqp://guest:guest@127.0.0.1:${port}`;
   });
@@ -148,6 +153,19 @@ describe('amqp-spy --standalone --fault', () => {
     expect(await count('resetme')).toBe(0);
   });
 
+  it('cut (FIN) at a client method: amqplib’s connection ends, the declare is never handled', async () => {
+    const connection = await amqplib();
+    const closed = new Promise<Error | undefined>((resolve) => connection.once('close', resolve));
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    channel.assertQueue('cutdeclare').catch(() => {});
+    expect((await closed)?.message).toMatch(/Unexpected close/);
+    await waitFor(() => /fault rule cut the connection/.test(cli.stdout()), 'the close to be printed');
+    const other = await (await amqplib()).createChannel();
+    other.on('error', () => {});
+    await expect(other.checkQueue('cutdeclare')).rejects.toThrow(/NOT_FOUND/);
+  });
+
   it('prints what the broker made, marked, and how often each rule fired; exits 0', async () => {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
@@ -162,6 +180,16 @@ describe('amqp-spy --standalone --fault', () => {
     const stderr = cli.stderr();
     for (const rule of RULES) expect(stderr).toContain(`fault rule armed: ${rule}`);
     expect(stderr).toContain(`fault rule '${RULES[1]}': fired 1 time (1 match)`);
+    // the recording keeps the marks; replay shows them as live did
+    const replay = runCli(['replay', recording, '--no-tui', '--frames']);
+    expect(replay.status).toBe(0);
+    const marked = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => / {2}\[(injected|suppressed)\]$/.test(l))
+        .map((l) => l.slice(l.indexOf('#')));
+    expect(marked(replay.stdout)).toEqual(marked(out));
+    expect(marked(out).length).toBeGreaterThan(7);
     for (const rule of RULES) expect(stderr).toMatch(new RegExp(`fault rule '${rule.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}': fired [1-9]\\d* times?`));
   });
 });
