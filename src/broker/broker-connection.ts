@@ -169,8 +169,14 @@ export class BrokerConnection implements AlarmListener, ChannelHost, FaultedConn
 
   private onData(chunk: Buffer): void {
     if (this.faults !== undefined) {
-      this.onDataWithFaults(chunk, this.faults);
-      return;
+      // every rule disarmed (a live control removed them) and nothing left to finish: the usual paths again
+      if (!this.broker.faults.active && this.faults.idle) {
+        this.faults = undefined;
+        this.output.stage = undefined;
+      } else {
+        this.onDataWithFaults(chunk, this.faults);
+        return;
+      }
     }
     this.lastReceived = Date.now();
     if (this.observer?.onData !== undefined) {

@@ -139,6 +139,22 @@ export class ConnectionFaults implements OutputStage {
     return this.#inputHeld || this.#outputHeld || this.#gated;
   }
 
+  /** Nothing held, blocked, cut or pending: the connection may go back to its usual paths. */
+  get idle(): boolean {
+    return (
+      this.#input.length === this.#inputHead &&
+      this.#output.length === this.#outputHead &&
+      this.#pending === undefined &&
+      this.#blocked === undefined &&
+      !this.#cut &&
+      !this.#closingOutput &&
+      this.#inputCutAt === undefined &&
+      this.#outputCutAt === undefined &&
+      this.#cancelNext.size === 0 &&
+      !this.#taking
+    );
+  }
+
   get heldBytes(): number {
     return this.#outputBytes;
   }

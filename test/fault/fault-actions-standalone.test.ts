@@ -442,13 +442,19 @@ describe('fault rules acted out by the built-in broker', () => {
     await channel.assertQueue(queue, { exclusive: true });
     const send = () => new Promise<string>((resolve) => channel.sendToQueue(queue, Buffer.from('x'), {}, (error) => resolve(error ? 'nack' : 'ack')));
     expect(await send()).toBe('ack');
+    const watched = () => [...spy.broker.connections()].map((c) => c.output.stage !== undefined);
+    expect(watched()).toEqual([false]);
     const id = spy.broker.addFault(parseFaultRule(`nack when rk:${queue}`));
+    // the connections open now watch their frames from the next one on
+    expect(watched()).toEqual([true]);
     expect(await send()).toBe('nack');
     expect(spy.broker.listFaults()).toEqual([{ id, rule: `nack when rk:${queue}`, matches: 1, fired: 1, armed: true }]);
     expect(spy.broker.removeFault(id)).toBe(true);
     expect(spy.broker.removeFault(id)).toBe(false);
     expect(await send()).toBe('ack');
     expect(spy.broker.listFaults()).toEqual([]);
+    // with no rule left and nothing held, the connection is back on its usual paths
+    expect(watched()).toEqual([false]);
     expect((await channel.checkQueue(queue)).messageCount).toBe(2);
   });
 });
