@@ -189,6 +189,7 @@ export class ConnectionFaults implements OutputStage {
     const channel = frame.channel > 0 ? this.#conn.channel(frame.channel) : undefined;
     let notBefore = 0;
     let publishFault: 'nack' | AmqpError | undefined;
+    let nowaitCancel: string | undefined;
     if (frame.type === FRAME_HEADER || frame.type === FRAME_BODY) {
       notBefore = this.#contentRate('c2s', frame, now);
     } else if (method !== undefined || frame.type === FRAME_HEARTBEAT) {
@@ -230,7 +231,9 @@ export class ConnectionFaults implements OutputStage {
             this.#unblock();
             break;
           case 'cancel-consumer':
-            this.#cancelNext.add(frame.channel);
+            // a consume without consume-ok (nowait) names its consumer itself
+            if (method!.args['nowait'] === true) nowaitCancel = consumerTag(method!);
+            else this.#cancelNext.add(frame.channel);
             break;
           case 'cut':
           case 'reset': {
@@ -262,14 +265,16 @@ export class ConnectionFaults implements OutputStage {
       this.#syncHold();
     }
     const fault = publishFault;
+    const cancel = nowaitCancel;
     this.#enqueue(
       notBefore,
       frame.raw.length,
-      fault === undefined
+      fault === undefined && cancel === undefined
         ? () => this.#conn.handleFrame(frame)
         : () => {
-            this.#conn.channel(frame.channel)?.armPublishFault(fault);
+            if (fault !== undefined) this.#conn.channel(frame.channel)?.armPublishFault(fault);
             this.#conn.handleFrame(frame);
+            if (cancel !== undefined) this.#cancelConsumer(frame.channel, cancel, true);
           },
     );
     return 'handled';

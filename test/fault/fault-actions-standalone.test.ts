@@ -12,6 +12,7 @@ import { tableGet } from '../../src/decoder/field-table.js';
 import type { FrameEvent, SpyEvent } from '../../src/events.js';
 import { parseFaultRule } from '../../src/fault/fault-rule.js';
 import { startStandaloneSession, type StandaloneSession } from '../../src/session/live-session.js';
+import { RawClient } from '../broker/raw-client.js';
 import { waitFor } from '../support/cli.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -432,6 +433,21 @@ describe('fault rules acted out by the built-in broker', () => {
     ]);
     expect(frames(spy.events, 'basic.cancel')).toEqual([]);
     expect(brokerStateOf(spy.broker, name)).toEqual({ connections: 1, channels: [1], consumers: 0 });
+  });
+
+  it('cancel-consumer at a consume with nowait (no consume-ok): the consumer it names is cancelled', async () => {
+    const spy = await brokerWith(['cancel-consumer when method:basic.consume queue:nowait-q']);
+    const client = await RawClient.connect(spy.session.address.port);
+    cleanups.push(async () => client.destroy());
+    await client.open();
+    await client.openChannel(1);
+    client.send(1, 'queue.declare', { queue: 'nowait-q', exclusive: true });
+    await client.expectMethod('queue.declare-ok');
+    client.send(1, 'basic.consume', { queue: 'nowait-q', 'consumer-tag': 'mine', nowait: true });
+    const cancel = await client.expectMethod('basic.cancel');
+    expect(cancel.args['consumer-tag']).toBe('mine');
+    const [connection] = [...spy.broker.connections()];
+    expect([...connection!.channel(1)!.consumerList()]).toEqual([]);
   });
 
   it('rules armed and disarmed while clients are connected (the control interface)', async () => {
