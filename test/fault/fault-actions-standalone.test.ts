@@ -237,6 +237,24 @@ describe('fault rules acted out by the built-in broker', () => {
     expect(fastMs).toBeLessThan(250);
   });
 
+  it('delay=400ms on one queue’s deliveries: that consumer gets them late, another connection’s consumer does not', async () => {
+    const slow = unique('slowdeliver');
+    const fast = unique('fastdeliver');
+    const spy = await brokerWith([`delay=400ms when dir:s2c method:basic.deliver rk:${slow}`]);
+    const timed = async (queue: string): Promise<number> => {
+      const channel = await (await amqplibConnect(spy.url, unique('conn'))).createChannel();
+      await channel.assertQueue(queue, { exclusive: true });
+      const got = new Promise<number>((resolve) => channel.consume(queue, () => resolve(performance.now()), { noAck: true }));
+      await channel.checkQueue(queue);
+      const start = performance.now();
+      channel.sendToQueue(queue, Buffer.from('x'));
+      return (await got) - start;
+    };
+    const [slowMs, fastMs] = await Promise.all([timed(slow), timed(fast)]);
+    expect(slowMs).toBeGreaterThanOrEqual(390);
+    expect(fastMs).toBeLessThan(200);
+  });
+
   it('rate=50KB/s on deliveries: a 200 KB message takes about 4 s to reach the consumer, publishing is not slowed', async () => {
     const queue = unique('big');
     const spy = await brokerWith(['rate=50KB/s when dir:s2c method:basic.deliver']);
