@@ -502,6 +502,61 @@ async function waitForMessage(channel: amqp.Channel, queue: string): Promise<str
   throw new Error(`nothing came to ${queue}`);
 }
 
+describe('fault rules acted out by the built-in broker: the other client of each pair', () => {
+  it('close-connection=320: @cloudamqp/amqp-client’s connection fails with CONNECTION_FORCED', async () => {
+    const spy = await brokerWith(['close-connection=320 when method:queue.declare queue:forced-cloud']);
+    const connection = await cloudConnect(spy.url, unique('conn'));
+    const errors: string[] = [];
+    connection.onerror = (error) => errors.push(error.message);
+    const channel = await connection.channel();
+    await expect(channel.queueDeclare('forced-cloud')).rejects.toThrow(/CONNECTION_FORCED - Closed via management plugin/);
+    await waitFor(() => connection.closed, 'the connection to close');
+    expect(errors.join()).toMatch(/CONNECTION_FORCED - Closed via management plugin \(320\)/);
+    const next = await cloudConnect(spy.url, unique('conn'));
+    await (await next.channel()).queueDeclare('ok', { exclusive: true });
+  });
+
+  it('block=500ms, then unblocked: @cloudamqp/amqp-client hears both and refuses to publish meanwhile', async () => {
+    const spy = await brokerWith(['block=500ms when method:queue.declare queue:block-cloud times=1']);
+    const connection = await cloudConnect(spy.url, unique('conn'));
+    const heard: string[] = [];
+    connection.onblocked = (reason) => heard.push(`blocked: ${reason}`);
+    connection.onunblocked = () => heard.push('unblocked');
+    const channel = await connection.channel();
+    await channel.queueDeclare('block-cloud', { exclusive: true });
+    await channel.confirmSelect();
+    // this client does not queue publishes while blocked: it rejects them
+    await waitFor(() => connection.blocked !== undefined, 'connection.blocked');
+    await expect(channel.basicPublish('', 'block-cloud', 'x')).rejects.toThrow('Connection blocked by server: low on memory');
+    await waitFor(() => heard.length === 2, 'connection.unblocked');
+    expect(heard).toEqual(['blocked: low on memory', 'unblocked']);
+    await channel.basicPublish('', 'block-cloud', 'y');
+    expect((await channel.queueDeclare('block-cloud', { passive: true })).messageCount).toBe(1);
+  });
+
+  it('cut at a delivery: @cloudamqp/amqp-client’s connection ends; the message goes back to its queue', async () => {
+    const spy = await brokerWith(['cut when method:basic.deliver rk:cut-cloud']);
+    const connection = await cloudConnect(spy.url, unique('conn'));
+    const channel = await connection.channel();
+    await channel.queueDeclare('cut-cloud', { durable: false, autoDelete: false });
+    await channel.basicPublish('', 'cut-cloud', 'again');
+    await channel.basicConsume('cut-cloud', { noAck: false }, () => {});
+    await waitFor(() => connection.closed, 'the connection to end');
+    expect(await messageCount(spy.url, 'cut-cloud')).toBe(1);
+  });
+
+  it('reset at a publish: amqplib’s connection fails, the publish never arrives', async () => {
+    const spy = await brokerWith(['reset when method:basic.publish rk:reset-lib']);
+    const connection = await amqplibConnect(spy.url, unique('conn'));
+    const closed = new Promise<Error | undefined>((resolve) => connection.once('close', resolve));
+    const channel = await connection.createChannel();
+    await channel.assertQueue('reset-lib', { durable: false, autoDelete: false });
+    channel.sendToQueue('reset-lib', Buffer.from('never'));
+    expect((await closed)?.message).toMatch(/ECONNRESET|Unexpected close/);
+    expect(await messageCount(spy.url, 'reset-lib')).toBe(0);
+  });
+});
+
 describe('fault rules on the built-in broker: bounds', () => {
   it('a client flooding tiny frames while a delay rule holds its input is no longer read (held bytes bounded)', { timeout: 10_000 }, async () => {
     const spy = await brokerWith(['delay=30s when dir:c2s']);
