@@ -285,7 +285,9 @@ describe('fault rules acted out by the built-in broker', () => {
 
   it('drop-heartbeats from the client: the broker closes the connection for missed heartbeats', async () => {
     const spy = await brokerWith(['drop-heartbeats when dir:c2s']);
-    const connection = await cloudConnect(spy.url, unique('conn'), '&heartbeat=1');
+    // 2 s: this client only echoes the broker's heartbeats and gives up after one interval of
+    // silence, which a 1 s interval under load can reach before the broker's timeout (two)
+    const connection = await cloudConnect(spy.url, unique('conn'), '&heartbeat=2');
     await waitFor(() => connection.closed, 'the connection closed by the broker', 12_000);
     await waitFor(() => spy.events.some((e) => e.kind === 'conn.close'), 'the close event');
     const close = spy.events.find((e) => e.kind === 'conn.close');
