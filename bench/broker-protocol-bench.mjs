@@ -13,6 +13,9 @@
 // headless (output to a file) and with its terminal UI open (150x40), to show what drawing
 // costs the broker's clients (target: with the TUI ≥ 0.9x headless).
 // BENCH_MESSAGES (default 100000) and BENCH_QUEUED (default 1000000) scale the runs.
+// BENCH_NO_TUI=1 skips the runs with the terminal UI.
+// BENCH_FAULT='delay=1s when queue:nothing' arms a fault rule on the built-in broker (one that
+// never fires costs what watching every frame costs).
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs, { readFileSync } from 'node:fs';
@@ -224,7 +227,7 @@ if (!RABBIT_URL) {
   }
 }
 
-if (hasTmux()) {
+if (hasTmux() && process.env.BENCH_NO_TUI === undefined) {
   // the real CLI: headless (its output to a file), then with the TUI open
   const headlessPort = await freePort();
   const outFile = path.join(os.tmpdir(), `amqp-spy-broker-bench-${process.pid}.log`);
@@ -255,6 +258,6 @@ if (hasTmux()) {
       `  ${label.padEnd(14)} throughput ×${(withTui[label].rate / headless[label].rate).toFixed(2)}   p99 ${withTui[label].p99.toFixed(2)} vs ${headless[label].p99.toFixed(2)} ms   CPU ${withTui[label].cpuPerMsg.toFixed(1)} vs ${headless[label].cpuPerMsg.toFixed(1)} µs/msg in all, the broker's thread ${withTui[label].mainCpuPerMsg.toFixed(1)} vs ${headless[label].mainCpuPerMsg.toFixed(1)}`,
     );
   }
-} else {
+} else if (process.env.BENCH_NO_TUI === undefined) {
   console.log('tmux not installed: --standalone with the TUI is not measured');
 }

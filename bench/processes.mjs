@@ -17,10 +17,14 @@ export async function startBuiltInBroker({ tls } = {}) {
         tls.clientCa ? `, clientCa: fs.readFileSync(${JSON.stringify(tls.clientCa)})` : ''
       } },`
     : '';
+  const ruleUrl = new URL('../dist/fault/fault-rule.js', import.meta.url).href;
+  // BENCH_FAULT='RULE': the broker runs with that fault rule armed (what watching costs)
+  const fault = process.env.BENCH_FAULT;
   const code = `
     import fs from 'node:fs';
     const { startBroker } = await import(${JSON.stringify(url)});
-    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, ${tlsListen} handshakeTimeout: 60000 });
+    const faults = ${fault === undefined ? '[]' : `[(await import(${JSON.stringify(ruleUrl)})).parseFaultRule(${JSON.stringify(fault)})]`};
+    const b = await startBroker({ listen: { host: '127.0.0.1', port: 0 }, ${tlsListen} handshakeTimeout: 60000, ...(faults.length > 0 ? { faults } : {}) });
     process.stdout.write('PORT ' + b.address.port + (b.tlsAddress ? ' TLS ' + b.tlsAddress.port : '') + '\\n');
     process.stdin.on('end', () => b.close().then(() => process.exit(0)));
     process.stdin.resume();

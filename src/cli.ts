@@ -127,11 +127,11 @@ const program = new Command()
   .option('--ready-file <file>', 'once listening, write that JSON line to this file (atomically; removed when the session ends)')
   .option(
     '--fault <rule>',
-    "with --upstream: a fault rule, e.g. 'close-channel=404 when method:basic.publish exchange:orders times=1' (repeatable; see docs/faults.md)",
+    "a fault rule, acted out by the proxy or (--standalone) the broker itself, e.g. 'close-channel=404 when method:basic.publish exchange:orders times=1' (repeatable; see docs/faults.md)",
     collect,
     [],
   )
-  .option('--faults <file>', 'with --upstream: fault rules from a JSON or YAML file (see docs/faults.md)')
+  .option('--faults <file>', 'fault rules from a JSON or YAML file, for the proxy or --standalone (see docs/faults.md)')
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
@@ -365,8 +365,6 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
       [opts.upstreamCert !== undefined, '--upstream-cert'],
       [opts.upstreamKey !== undefined, '--upstream-key'],
       [opts.insecure === true, '--insecure'],
-      [opts.fault.length > 0, '--fault'],
-      [opts.faults !== undefined, '--faults'],
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }

@@ -1,6 +1,7 @@
 // startBroker() and startProxy(): the live sessions of the CLI (src/session/), started from
 // code, with their events kept for assertions instead of drawn on a terminal.
 
+import type { FaultEntry } from '../fault/fault-set.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from '../broker/broker.js';
 import type { DefinitionsJson } from '../broker/definitions.js';
 import { AmqpSpyError } from '../errors.js';
@@ -65,6 +66,12 @@ export interface StartBrokerOptions extends SessionOptions {
    * told to onNotice, one line each; invalid definitions reject with DefinitionsError.
    */
   readonly definitions?: string | object;
+  /**
+   * Fault rules, as `--fault` takes them (docs/faults.md), acted out by the broker itself:
+   * e.g. `'nack when method:basic.publish rk:orders.* times=1'`. A bad rule throws
+   * FaultRuleError naming it, and none is armed.
+   */
+  readonly faults?: readonly string[];
 }
 
 export interface StartProxyOptions extends SessionOptions {
@@ -113,6 +120,12 @@ export interface SpySession {
 export interface BrokerSession extends SpySession {
   /** everything the broker holds now (of one vhost, if named) in RabbitMQ's definitions format */
   definitions(vhost?: string): DefinitionsJson;
+  /** the fault rules armed now, with their ids and counts */
+  listFaults(): FaultEntry[];
+  /** arms a rule (`--fault`'s form) from the next frame on; returns its id; a bad rule throws FaultRuleError */
+  addFault(rule: string): number;
+  /** disarms a rule; false when no rule has that id */
+  removeFault(id: number): boolean;
 }
 
 const BROKER_OPTIONS = [
@@ -124,6 +137,7 @@ const BROKER_OPTIONS = [
   'maxConnections',
   'handshakeTimeout',
   'definitions',
+  'faults',
   'record',
   'recordSecrets',
   'showSecrets',
@@ -162,8 +176,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   const definitions: unknown = options.definitions;
   if (definitions !== undefined && (definitions === null || (typeof definitions !== 'string' && typeof definitions !== 'object') || definitions === ''))
     throw new ApiOptionError('definitions', `expected the definitions' JSON (an object) or a file path, got ${describe(definitions)}`);
+  const faultRules = stringListOption('faults', options.faults);
+  const { parseFaultRule } = await import('../fault/fault-rule.js');
+  const faults = (faultRules ?? []).map((rule, i) => parseFaultRule(rule, `faults[${i}]`));
   const source: LiveSource = {
     kind: 'standalone',
+    ...(faults.length > 0 ? { faults } : {}),
     listen: { host, port },
     ...(users ? { users } : {}),
     ...(vhosts ? { vhosts } : {}),
@@ -174,7 +192,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   };
   const { session, live } = await startSpySession(source, options, (address, standalone) => amqpUrl(address, standalone?.login ?? {}));
   const standalone = live.standalone!;
-  return { ...session, definitions: (vhost) => standalone.definitions(vhost) };
+  const control = live.faultControl!;
+  return {
+    ...session,
+    definitions: (vhost) => standalone.definitions(vhost),
+    listFaults: () => control.listFaults(),
+    addFault: (rule) => control.addFault(parseFaultRule(rule, 'addFault')),
+    removeFault: (id) => control.removeFault(id),
+  };
 }
 
 /** Starts the proxy in front of `upstream`; rejects with an AmqpSpyError when it cannot. */

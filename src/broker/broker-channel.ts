@@ -6,6 +6,7 @@
 // closeWithError) and hard ones into connection.close.
 
 import { randomBytes } from 'node:crypto';
+import { encodeMethodFrame } from '../decoder/frame-codec.js';
 import type { MethodArgs, MethodArgsInput, MethodName } from '../decoder/spec.js';
 import type { AmqpString, ContentProperties, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
 import { AmqpError, replyTextOnWire } from './amqp-error.js';
@@ -121,6 +122,12 @@ export class BrokerChannel implements ChannelContext {
   private ackTo = 0;
   private confirmFlushWanted = false;
 
+  /**
+   * A fault rule fired on the publish being assembled (broker-faults.ts): nack it instead of
+   * routing it, or fail it with this error once its body has come, as RabbitMQ answers a publish
+   */
+  private publishFault: 'nack' | AmqpError | undefined = undefined;
+
   // transactions
   private tx = false;
   private txPublishes: TxPublish[] = [];
@@ -209,6 +216,7 @@ export class BrokerChannel implements ChannelContext {
   }
 
   private completePublish(command: PublishCommand): void {
+    if (this.publishFault !== undefined && this.faultPublish()) return;
     let properties = command.properties;
     const replyTo = properties['reply-to'];
     if (replyTo !== undefined && text(replyTo as AmqpString) === REPLY_TO) {
@@ -250,6 +258,51 @@ export class BrokerChannel implements ChannelContext {
       if (result.rejected) this.nackPublish(seq);
       else this.ackPublish(seq);
     }
+  }
+
+  /** The publish a rule chose, now whole: nacked and not routed, or failed with the rule's error. */
+  private faultPublish(): boolean {
+    const fault = this.publishFault!;
+    this.publishFault = undefined;
+    if (fault !== 'nack') {
+      this.out.injecting(() => this.closeWithError(fault));
+      return true;
+    }
+    if (!this.confirm) return false;
+    // never half-routed: the message is dropped whole, and the client told so
+    const seq = ++this.publishSeq;
+    this.flushConfirms();
+    this.out.sendMarked(encodeMethodFrame(this.id, 'basic.nack', { 'delivery-tag': seq, multiple: false, requeue: false }));
+    return true;
+  }
+
+  /** A fault rule fired on the publish whose method comes next (see publishFault). */
+  armPublishFault(fault: 'nack' | AmqpError): void {
+    this.publishFault = fault;
+  }
+
+  /**
+   * A fault rule cancels a consumer as when its queue is deleted: basic.cancel to a client
+   * that announced consumer_cancel_notify (false when it did not); deliveries it holds stay
+   * unacked on the channel. Undefined when the channel has no such consumer.
+   */
+  faultCancel(tag: string): boolean | undefined {
+    const c = this.consumers.get(tag);
+    if (c === undefined || this.state !== 'open') return undefined;
+    this.consumers.delete(tag);
+    c.queue.cancel(c);
+    if (!this.conn.capabilities.consumerCancelNotify) return false;
+    this.out.injecting(() => this.send('basic.cancel', { 'consumer-tag': tag, nowait: true }));
+    return true;
+  }
+
+  hasConsumer(tag: string): boolean {
+    return this.consumers.has(tag);
+  }
+
+  /** A delivery a rule kept from the client goes back to its queue. */
+  faultRequeue(deliveryTag: bigint): void {
+    if (this.tracker.has(deliveryTag)) this.tracker.nack(deliveryTag, false, true);
   }
 
   /** A reply to a direct reply-to key goes straight to the requester's channel. */
@@ -582,6 +635,7 @@ export class BrokerChannel implements ChannelContext {
   /** Cancels consumers and requeues unacked deliveries (channel or connection closing). */
   release(): void {
     this.assembler.reset();
+    this.publishFault = undefined;
     this.txPublishes = [];
     this.txSettlements = [];
     this.ackFrom = 0;

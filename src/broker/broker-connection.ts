@@ -13,13 +13,14 @@ import { encodeProtocolHeader } from '../decoder/protocol-header.js';
 import type { MethodArgs } from '../decoder/spec.js';
 import type { DecodeError } from '../decoder/errors.js';
 import type { AmqpString, DecodedMethod, FieldTable, RawFrame } from '../decoder/types.js';
-import type { SocketEnd } from '../events.js';
+import type { FaultMark, SocketEnd } from '../events.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 import { VERSION } from '../version.js';
 import { AmqpError, cannotDecode, payloadSnippet, replyTextOnWire, unknownFrame } from './amqp-error.js';
 import { isLoopbackAddress } from '../source/address.js';
 import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
+import { ConnectionFaults, type FaultedConnection } from './broker-faults.js';
 import type { ChannelHost, ClientCapabilities, ConnectionState } from './channel-host.js';
 import { FrameOutput } from './frame-output.js';
 import type { VirtualHost } from './vhost.js';
@@ -65,7 +66,7 @@ function text(s: AmqpString): string {
   return typeof s === 'string' ? s : Buffer.from(s).toString('utf8');
 }
 
-export class BrokerConnection implements AlarmListener, ChannelHost {
+export class BrokerConnection implements AlarmListener, ChannelHost, FaultedConnection {
   state: ConnectionState = 'header';
   channelMax = 0;
   heartbeat = 0;
@@ -115,6 +116,12 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
   private held = false;
   /** how the socket ended, as the tap is told (it words the reason with the close handshake) */
   private closeReason: SocketEnd | undefined;
+  /** fault rules watch this connection (one was armed on the broker): see broker-faults.ts */
+  private faults: ConnectionFaults | undefined;
+  /** input held by a fault rule (delay, rate, block) */
+  private faultHeld = false;
+  /** a content frame was handled since the last afterInput (the memory alarm blocks then) */
+  private contentSeen = false;
 
   constructor(
     readonly id: number,
@@ -133,6 +140,14 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
       this.closeReason ??= e.code === 'ECONNRESET' ? { by: 'client', how: 'reset' } : { by: 'client', how: 'error', detail: e.code ?? e.message };
     });
     socket.on('close', () => this.onSocketClosed());
+    if (broker.faults.active) this.watchFaults();
+  }
+
+  /** From now on the broker's fault rules are matched against this connection's frames. */
+  watchFaults(): void {
+    if (this.faults !== undefined || this.state === 'closed') return;
+    this.faults = new ConnectionFaults(this, this.broker.faults);
+    this.output.stage = this.faults;
   }
 
   // ---- what the management API lists ----
@@ -153,6 +168,16 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
   // ---- input ----
 
   private onData(chunk: Buffer): void {
+    if (this.faults !== undefined) {
+      // every rule disarmed (a live control removed them) and nothing left to finish: the usual paths again
+      if (!this.broker.faults.active && this.faults.idle) {
+        this.faults = undefined;
+        this.output.stage = undefined;
+      } else {
+        this.onDataWithFaults(chunk, this.faults);
+        return;
+      }
+    }
     this.lastReceived = Date.now();
     if (this.observer?.onData !== undefined) {
       try {
@@ -192,6 +217,151 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
       this.published = false;
       this.broker.scheduleExpiry();
     }
+  }
+
+  /**
+   * onData while fault rules watch: each client frame is judged before it is handled, and the
+   * observer gets the chunk frame by frame, a heartbeat a rule ignores marked `suppressed`.
+   */
+  private onDataWithFaults(chunk: Buffer, faults: ConnectionFaults): void {
+    const before = this.lastReceived;
+    this.lastReceived = Date.now();
+    if (this.state === 'closed') {
+      this.reportIn(chunk, undefined);
+      return;
+    }
+    this.broker.noteBytesIn(chunk.length);
+    this.chunkStart = this.received;
+    this.received += chunk.length;
+    let items: FrameParserOutput[];
+    try {
+      items = this.parser.push(chunk);
+    } catch (e) {
+      this.reportIn(chunk, undefined);
+      this.internalError(e);
+      return;
+    }
+    let dropped = 0;
+    for (const item of items) {
+      if (item.kind === 'frame') {
+        if ((this.state as ConnectionState) === 'closed') {
+          this.reportIn(item.frame.raw, undefined);
+          continue;
+        }
+        // told before it is handled: what the broker answers comes after it
+        const verdict = faults.input(item.frame, (mark) => this.reportIn(item.frame.raw, mark));
+        if (verdict === 'dropped') dropped += item.frame.raw.length;
+      } else if (item.kind === 'protocol-header') {
+        this.reportIn(item.header.raw, undefined);
+        this.onProtocolHeader(item.header.decoded);
+      } else {
+        if (item.held.length > 0) this.reportIn(item.held, undefined);
+        const from = Math.max(0, item.undecodedFrom + item.held.length - this.chunkStart);
+        if (from < chunk.length) this.reportIn(chunk.subarray(from), undefined);
+        this.onParseError(item.error, chunk);
+      }
+    }
+    this.flushReportIn();
+    // heartbeats a rule ignores do not keep the connection alive
+    if (dropped === chunk.length) this.lastReceived = before;
+    this.afterInput();
+  }
+
+  /** client bytes read, not yet told to the observer: consecutive frames of a chunk go as one */
+  private reportPending: Uint8Array | undefined;
+
+  private reportIn(bytes: Uint8Array, mark: FaultMark | undefined): void {
+    const observer = this.observer;
+    if (observer === undefined) return;
+    if (mark === undefined) {
+      const pending = this.reportPending;
+      if (pending !== undefined && pending.buffer === bytes.buffer && pending.byteOffset + pending.length === bytes.byteOffset) {
+        this.reportPending = new Uint8Array(pending.buffer, pending.byteOffset, pending.length + bytes.length);
+      } else {
+        this.flushReportIn();
+        this.reportPending = bytes;
+      }
+      return;
+    }
+    this.flushReportIn();
+    try {
+      observer.onFrameMarked?.(this.id, 'c2s', bytes, mark);
+    } catch {
+      // an observer's fault must not break the broker
+    }
+  }
+
+  private flushReportIn(): void {
+    const pending = this.reportPending;
+    if (pending === undefined) return;
+    this.reportPending = undefined;
+    try {
+      this.observer?.onData?.(this.id, 'c2s', Buffer.isBuffer(pending) ? pending : Buffer.from(pending.buffer, pending.byteOffset, pending.length));
+    } catch {
+      // an observer's fault must not break the broker
+    }
+  }
+
+  // ---- what fault rules need (FaultedConnection) ----
+
+  /** The broker's own handling of one client frame. */
+  handleFrame(frame: RawFrame): void {
+    if (this.state === 'closed') return;
+    try {
+      if (frame.type === 2 || frame.type === 3) this.contentSeen = true;
+      this.onFrame(frame);
+    } catch (e) {
+      this.onException(e, 0);
+    }
+  }
+
+  afterInput(): void {
+    if (this.contentSeen && this.broker.memoryAlarm) this.block();
+    this.contentSeen = false;
+    if (this.published) {
+      this.published = false;
+      this.broker.scheduleExpiry();
+    }
+  }
+
+  holdInput(held: boolean): void {
+    if (this.faultHeld === held) return;
+    this.faultHeld = held;
+    if (held) this.socket.pause();
+    else {
+      this.lastReceived = Date.now();
+      if (!this.blocked && !this.held) this.socket.resume();
+    }
+  }
+
+  channel(id: number): BrokerChannel | undefined {
+    return this.channels.get(id);
+  }
+
+  get vhostName(): string {
+    return this.vhost?.name ?? '/';
+  }
+
+  get who(): string {
+    const product = this.clientProperties === undefined ? undefined : tableGet(this.clientProperties, 'product');
+    const name = product !== undefined && (product.type === 'S' || product.type === 'x') ? Buffer.from(product.value as Uint8Array | string).toString() : '';
+    return `connection ${this.id}${name ? ` (${name})` : ''}`;
+  }
+
+  notice(line: string): void {
+    this.broker.onNotice?.(line);
+  }
+
+  /** Ends the socket as a network failure would (FIN or RST); the broker cleans up as for a lost client. */
+  cut(how: 'fin' | 'reset', detail: string): void {
+    if (this.state === 'closed') return;
+    // a FIN comes after what was already written (answers to the frames before the cut)
+    if (how === 'fin') this.output.flush();
+    this.closeReason = { by: 'server', how: how === 'fin' ? 'closed' : 'reset', detail };
+    this.state = 'closed';
+    this.releaseAll();
+    if (how === 'fin') this.socket.end();
+    else this.socket.resetAndDestroy();
   }
 
   private onProtocolHeader(supported: boolean): void {
@@ -635,7 +805,7 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
     const now = Date.now();
     const period = this.heartbeat * 1000;
     if (this.state === 'closed' || this.state === 'closing') return;
-    if (!this.blocked && !this.held && now - this.lastReceived > period * 2) {
+    if (!this.blocked && !this.held && !this.faultHeld && this.faults?.readingHeld !== true && now - this.lastReceived > period * 2) {
       this.closeReason = { by: 'server', how: 'closed', detail: `missed heartbeats from client, timeout: ${this.heartbeat}s` };
       this.releaseAll();
       this.state = 'closed';
@@ -669,7 +839,7 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
       this.blockedSent = false;
       this.output.sendMethod(0, 'connection.unblocked', {});
     }
-    if (!this.held) this.socket.resume();
+    if (!this.held && !this.faultHeld) this.socket.resume();
   }
 
   /** Holds or releases reading from the client; a blocked connection stays paused. */
@@ -680,7 +850,7 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
     else {
       // the client could not be read meanwhile: its heartbeats count from now
       this.lastReceived = Date.now();
-      if (!this.blocked) this.socket.resume();
+      if (!this.blocked && !this.faultHeld) this.socket.resume();
     }
   }
 
@@ -717,6 +887,7 @@ export class BrokerConnection implements AlarmListener, ChannelHost {
       this.state = 'closed';
     }
     this.releaseAll();
+    this.faults?.closed();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.disarmHandshakeTimer();
     this.broker.socketClosed();

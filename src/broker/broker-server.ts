@@ -8,8 +8,13 @@ import { listenTls } from '../source/tls-listener.js';
 import { ListenError } from '../source/listen-error.js';
 import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConnection } from './broker-connection.js';
+import type { FaultControl } from '../fault/fault-set.js';
 
-export interface RunningBroker {
+/**
+ * The running broker. As a FaultControl it lists, arms and disarms fault rules while clients
+ * are connected (a rule armed later applies from the next frame of every connection).
+ */
+export interface RunningBroker extends FaultControl {
   /** where it listens (the real port when 0 was asked for) */
   readonly address: { readonly host: string; readonly port: number };
   readonly broker: Broker;
@@ -35,6 +40,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const broker = new Broker(options);
   const observer = options.observer;
   const connections = new Set<BrokerConnection>();
+  // the first rule armed while clients are connected: they start watching their frames
+  broker.faults.onArmed = () => {
+    for (const c of connections) c.watchFaults();
+  };
   let nextId = 1;
   let held = false;
   const server = net.createServer({ noDelay: true });
@@ -120,6 +129,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       return connections.size;
     },
     connections: () => connections.values(),
+    listFaults: () => broker.faults.listFaults(),
+    addFault: (rule) => broker.faults.addFault(rule),
+    removeFault: (id) => broker.faults.removeFault(id),
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(memoryTimer);

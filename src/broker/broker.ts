@@ -1,6 +1,8 @@
 // The built-in broker's shared state: users, virtual hosts, limits and the resource alarm.
 // Connections (broker-connection.ts) look things up here; the TCP listener is broker-server.ts.
 
+import type { FaultRule } from '../fault/fault-rule.js';
+import { FaultSet } from '../fault/fault-set.js';
 import type { TlsListen } from '../source/tls-listener.js';
 import type { ContentProperties } from '../decoder/types.js';
 import type { ByteObserver } from '../source/byte-observer.js';
@@ -65,6 +67,11 @@ export interface BrokerOptions {
   readonly definitions?: unknown;
   /** names the definitions in error lines and reports (a file path); default `definitions` */
   readonly definitionsSource?: string;
+  /**
+   * Fault rules (docs/faults.md) the broker acts out itself, checked (parseFaultRule); more
+   * may be armed and disarmed while it runs (`Broker.faults`)
+   */
+  readonly faults?: readonly FaultRule[];
   /** sees every byte received and sent, like the proxy's observer */
   readonly observer?: ByteObserver;
   /** ms clock for TTLs (tests may pass a fake one); default Date.now */
@@ -176,6 +183,8 @@ export class Broker {
   onInternalError: ((e: unknown) => void) | undefined = undefined;
   /** told about clients turned away (see BrokerOptions.onNotice) */
   onNotice: ((message: string) => void) | undefined = undefined;
+  /** the fault rules armed on the broker (none: connections take their usual paths) */
+  readonly faults: FaultSet;
   /** direct reply-to: `amq.rabbitmq.reply-to.<key>` → the channel consuming its replies */
   readonly replyTargets = new Map<string, ReplyTarget>();
   private readonly memory: MemoryMonitor;
@@ -188,6 +197,7 @@ export class Broker {
   private expiryCheckScheduled = false;
 
   constructor(options: Omit<BrokerOptions, 'listen' | 'observer'> = {}) {
+    this.faults = new FaultSet(options.faults ?? []);
     const source = options.definitionsSource ?? 'definitions';
     const defs = options.definitions === undefined ? undefined : parseDefinitions(options.definitions, source);
     // as RabbitMQ: definitions loaded at boot replace the default user and vhost

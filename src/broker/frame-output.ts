@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import { encodeMethodFrame } from '../decoder/frame-codec.js';
 import type { MethodArgsInput, MethodName } from '../decoder/spec.js';
-import type { Direction } from '../events.js';
+import type { Direction, FaultMark } from '../events.js';
 import { FRAME_MIN_SIZE } from './broker.js';
 import type { FrameSink } from './broker-wire.js';
 
@@ -21,6 +21,18 @@ const COPY_LIMIT = 16384;
 /** The observer callback the output reports written bytes to (a ByteObserver is one). */
 export interface OutputObserver {
   onData?(connId: number, dir: Direction, chunk: Buffer): void;
+  onFrameMarked?(connId: number, dir: Direction, frame: Uint8Array, mark: FaultMark): void;
+}
+
+/**
+ * Where a turn's output goes instead of the socket while fault rules watch the connection
+ * (src/broker/broker-faults.ts): it may hold, drop or cut, and writes through `write`.
+ */
+export interface OutputStage {
+  /** a turn's output, whole frames; `marked`: parts a rule made (one frame each) */
+  take(parts: readonly Uint8Array[], marked: ReadonlySet<Uint8Array> | undefined): void;
+  /** bytes held back (counted against the high water mark) */
+  readonly heldBytes: number;
 }
 
 /** What the output asks of its connection (kept narrow: no import of the connection). */
@@ -51,6 +63,11 @@ export class FrameOutput implements FrameSink {
   private resumeWanted = false;
   private resumeScheduled = false;
   private readonly confirmSources: ConfirmSource[] = [];
+  /** sends made inside `injecting` are a fault rule's: marked, never copied into the slab */
+  private injectDepth = 0;
+  private marked: Set<Uint8Array> | undefined;
+  /** set while fault rules watch this connection: the turn's output goes through it */
+  stage: OutputStage | undefined;
 
   constructor(
     private readonly id: number,
@@ -93,6 +110,10 @@ export class FrameOutput implements FrameSink {
   /** Queues bytes for this turn's write (copied into the slab unless large). */
   send(bytes: Uint8Array): void {
     if (this.owner.state === 'closed' && this.socket.writableEnded) return;
+    if (this.injectDepth > 0) {
+      this.sendMarked(bytes);
+      return;
+    }
     if (bytes.length <= COPY_LIMIT) {
       const at = this.reserve(bytes.length);
       this.slabBuffer.set(bytes, at);
@@ -101,6 +122,29 @@ export class FrameOutput implements FrameSink {
     this.retireSlab();
     this.out.push(bytes);
     this.outBytes += bytes.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  /** Runs `fn`; what it sends is a fault rule's doing, marked `injected` for the observer. */
+  injecting(fn: () => void): void {
+    this.injectDepth++;
+    try {
+      fn();
+    } finally {
+      this.injectDepth--;
+    }
+  }
+
+  /** Queues one frame a fault rule made (marked `injected`). */
+  sendMarked(frame: Uint8Array): void {
+    if (this.owner.state === 'closed' && this.socket.writableEnded) return;
+    this.retireSlab();
+    this.out.push(frame);
+    (this.marked ??= new Set()).add(frame);
+    this.outBytes += frame.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flushTick);
@@ -122,7 +166,7 @@ export class FrameOutput implements FrameSink {
 
   /** Whether consumers may be handed more deliveries now (socket backpressure). */
   get writable(): boolean {
-    if (this.outBytes + this.socket.writableLength < WRITE_HIGH_WATER) return true;
+    if (this.outBytes + this.socket.writableLength + (this.stage === undefined ? 0 : this.stage.heldBytes) < WRITE_HIGH_WATER) return true;
     this.resumeWanted = true;
     return false;
   }
@@ -142,9 +186,17 @@ export class FrameOutput implements FrameSink {
     if (out.length === 0) return;
     this.out = [];
     this.outBytes = 0;
+    const marked = this.marked;
+    this.marked = undefined;
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (this.stage !== undefined) {
+      this.stage.take(out, marked);
+      return;
+    }
     this.lastSent = Date.now();
-    if (out.length === 1) {
+    if (marked !== undefined) {
+      for (const part of out) this.write(toBuffer(part), marked.has(part) ? 'injected' : undefined);
+    } else if (out.length === 1) {
       const data = toBuffer(out[0]!);
       this.report(data);
       this.socket.write(data);
@@ -160,6 +212,26 @@ export class FrameOutput implements FrameSink {
     if (this.resumeWanted) this.maybeResume();
   }
 
+  /** Writes to the socket and tells the observer (a stage's way out); `mark`: a fault rule's frame. */
+  write(data: Buffer, mark: FaultMark | undefined): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (mark === undefined) this.report(data);
+    else this.reportMarked(data, mark);
+    if (mark === 'suppressed') return;
+    this.lastSent = Date.now();
+    this.socket.write(data);
+  }
+
+  /** Tells the observer of a frame a rule made or dropped (never written when `suppressed`). */
+  reportMarked(frame: Uint8Array, mark: FaultMark): void {
+    if (this.observer?.onFrameMarked === undefined) return;
+    try {
+      this.observer.onFrameMarked(this.id, 's2c', frame, mark);
+    } catch {
+      // ignore observer faults
+    }
+  }
+
   private report(data: Buffer): void {
     if (this.observer?.onData === undefined) return;
     try {
@@ -172,7 +244,7 @@ export class FrameOutput implements FrameSink {
   /** The socket has room again: consumers held back by backpressure get their messages. */
   maybeResume(): void {
     if (!this.resumeWanted || this.resumeScheduled) return;
-    if (this.outBytes + this.socket.writableLength >= WRITE_HIGH_WATER) return;
+    if (this.outBytes + this.socket.writableLength + (this.stage === undefined ? 0 : this.stage.heldBytes) >= WRITE_HIGH_WATER) return;
     this.resumeScheduled = true;
     setImmediate(() => {
       this.resumeScheduled = false;

@@ -57,7 +57,7 @@ export interface LiveOptions {
   readonly frames: boolean;
   /** false with --no-tui */
   readonly tui: boolean;
-  /** fault rules (--fault, --faults), checked; proxy only */
+  /** fault rules (--fault, --faults), checked: the proxy's engine or the built-in broker acts them out */
   readonly faults: readonly FaultRule[];
   /** print the ready line first on stdout once listening (--ready); no TUI then */
   readonly ready: boolean;
@@ -151,6 +151,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
           ...(options.definitions !== undefined ? { definitionsFile: options.definitions } : {}),
           ...(options.management !== undefined ? { management: options.management } : {}),
           ...(tlsListen ? { tlsListen } : {}),
+          ...(options.faults.length > 0 ? { faults: options.faults } : {}),
         },
     ...(options.record !== undefined ? { record: { path: options.record, keepSecrets: options.recordSecrets, tool: `amqp-spy ${VERSION}` } } : {}),
     showSecrets: options.showSecrets,

@@ -13,6 +13,7 @@ import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD
 import type { Direction, FrameEvent } from '../events.js';
 import type { InterposedConnection, InterposedSide, Interposer, RelayControl } from '../proxy/interposer.js';
 import type { FaultAction, FaultRule } from './fault-rule.js';
+import { ArmedRule } from './fault-set.js';
 import { channelCloseText, connectionCloseText, replyCodeName, type LoginContext } from './wording.js';
 
 export interface FaultEngineOptions {
@@ -20,37 +21,6 @@ export interface FaultEngineOptions {
   readonly notice?: (line: string) => void;
   /** for tests: the chance draw (default Math.random) */
   readonly random?: () => number;
-}
-
-/** A rule and what it did so far, shared by every connection. */
-class ArmedRule {
-  matches = 0;
-  fired = 0;
-  constructor(
-    readonly rule: FaultRule,
-    private readonly armedAt: number,
-  ) {}
-
-  get action(): FaultAction {
-    return this.rule.action;
-  }
-
-  /** Whether the rule is still armed (times left, within its duration). */
-  armed(now: number): boolean {
-    const { times, durationMs } = this.rule;
-    return (times === undefined || this.fired < times) && (durationMs === undefined || now - this.armedAt < durationMs);
-  }
-
-  /** Counts a frame the action applies to; true when the rule fires on it. */
-  fires(event: () => FrameEvent, random: () => number): boolean {
-    const rule = this.rule;
-    if (rule.when !== undefined && !rule.when.matches(event())) return false;
-    this.matches++;
-    if (this.matches <= rule.after) return false;
-    if (rule.probability < 1 && random() >= rule.probability) return false;
-    this.fired++;
-    return true;
-  }
 }
 
 export class FaultEngine implements Interposer {

@@ -19,6 +19,7 @@ import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort } from '../source/address.js';
 import { FaultEngine } from '../fault/fault-engine.js';
 import type { FaultRule } from '../fault/fault-rule.js';
+import type { FaultControl, FaultStats } from '../fault/fault-set.js';
 import type { UrlLogin } from './session-url.js';
 
 export interface ProxySessionOptions {
@@ -79,8 +80,10 @@ export interface RunningSession {
   readonly sinkFailures: () => number;
   /** stop accepting, close every connection, emit their close events */
   stop(): Promise<void>;
-  /** the fault engine, when rules are armed */
-  readonly faults?: FaultEngine;
+  /** the rules' counts, when rules are armed (the proxy's fault engine, the broker's rules) */
+  readonly faults?: FaultStats;
+  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
+  readonly faultControl?: FaultControl;
 }
 
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
@@ -192,6 +195,8 @@ export interface StandaloneSessionOptions {
   readonly recorder?: OverloadableSink;
   /** the headless output: while its reader is behind, clients are not read either */
   readonly output?: OverloadableSink;
+  /** fault rules (--fault, --faults), checked; the broker acts them out itself */
+  readonly faults?: readonly FaultRule[];
 }
 
 export interface StandaloneSession extends RunningSession {
@@ -226,6 +231,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     ...(definitions !== undefined ? { definitions, definitionsSource: options.definitionsFile ?? 'definitions' } : {}),
+    ...(options.faults !== undefined && options.faults.length > 0 ? { faults: options.faults } : {}),
     observer,
     onWarning: (message) => options.notice(`warning: ${message}`),
     onNotice: options.notice,
@@ -254,6 +260,8 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     vhosts: [...broker.broker.vhosts()].map((v) => v.name),
     ...(management !== undefined ? { management: management.address } : {}),
     login: brokerLogin(broker.broker, options.users),
+    faults: broker.broker.faults,
+    faultControl: broker,
     definitions: (vhost) => broker.broker.definitions(vhost),
   };
 }
@@ -314,8 +322,10 @@ export interface LiveSession {
   /** the built-in broker's users (names only), vhosts, and where its management API listens; absent for the proxy */
   readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management' | 'login' | 'definitions'>;
   readonly recorder?: Recorder;
-  /** the fault engine, when rules are armed (proxy) */
-  readonly faults?: FaultEngine;
+  /** the rules' counts, when rules were armed at the start */
+  readonly faults?: FaultStats;
+  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
+  readonly faultControl?: FaultControl;
   /** stops accepting, closes every connection, then flushes and closes the recording; once */
   stop(): Promise<void>;
   /** what the session failed to keep, as one line, or undefined when nothing was lost */
@@ -386,6 +396,7 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
       : {}),
     ...(recorder ? { recorder } : {}),
     ...(session.faults ? { faults: session.faults } : {}),
+    ...(session.faultControl ? { faultControl: session.faultControl } : {}),
     // every forwarded frame is in the recording before it closes
     stop: () =>
       (stopping ??= (async () => {

@@ -249,3 +249,45 @@ describe('startBroker', () => {
     await expect(openRecording('/nonexistent/x.jsonl')).rejects.toMatchObject({ name: 'RecordingError', exitCode: 2 });
   });
 });
+
+describe('startBroker: fault rules', () => {
+  it('faults: the broker nacks the first publish itself, marked injected, and does not enqueue it; a bad rule arms none', async () => {
+    const session = await broker({ faults: ['nack when method:basic.publish times=1'] });
+    const connection = await amqp.connect(session.url);
+    const channel = await connection.createConfirmChannel();
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    const outcome = (body: string) =>
+      new Promise<string>((resolve) => channel.sendToQueue(queue, Buffer.from(body), {}, (error) => resolve(error ? 'nacked' : 'acked')));
+    expect(await outcome('first')).toBe('nacked');
+    expect(await outcome('second')).toBe('acked');
+    expect((await channel.checkQueue(queue)).messageCount).toBe(1);
+    const nack = await session.waitFor((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === 'basic.nack');
+    expect(nack.kind === 'frame' && nack.fault).toBe('injected');
+    expect(session.listFaults()).toEqual([{ id: 1, rule: 'nack when method:basic.publish times=1', matches: 1, fired: 1, armed: false }]);
+    await connection.close();
+    await expect(startBroker({ faults: ['explode when method:basic.publish'] })).rejects.toMatchObject({
+      name: 'FaultRuleError',
+      message: expect.stringContaining("faults[0] 'explode when method:basic.publish': unknown action"),
+    });
+  });
+
+  it('addFault / removeFault / listFaults while a client runs: a rule armed later applies from its next frame', async () => {
+    const session = await broker();
+    const client = await new AMQPClient(session.url).connect();
+    const channel = await client.channel();
+    const { name } = await channel.queueDeclare('', { exclusive: true });
+    await channel.basicPublish('', name, 'before');
+    expect(() => session.addFault('close-channel=200 when method:basic.get')).toThrow(
+      'addFault \'close-channel=200 when method:basic.get\': close-channel: needs a reply code: 403, 404, 405, 406 (got "200")',
+    );
+    expect(session.listFaults()).toEqual([]);
+    const id = session.addFault(`close-channel=404 when method:basic.get queue:${name}`);
+    await expect(channel.basicGet(name)).rejects.toThrow(`NOT_FOUND - no queue '${name}' in vhost '/'`);
+    expect(session.removeFault(id)).toBe(true);
+    const again = await client.channel();
+    const got = await again.basicGet(name, { noAck: true });
+    expect(got?.bodyToString()).toBe('before');
+    expect(session.listFaults()).toEqual([]);
+    await client.close();
+  });
+});

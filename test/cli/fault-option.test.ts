@@ -46,12 +46,6 @@ describe('amqp-spy --fault / --faults', () => {
     expect(out.stderr.trim()).toBe(`amqp-spy: --faults ${file} rule 2 'delay=later': delay: "later" is not a duration like 200ms, 5s or 2m`);
   });
 
-  it('with --standalone: refused in one line', () => {
-    const out = runCli(['--standalone', '--listen', '0', '--no-tui', '--fault', 'nack']);
-    expect(out.status).toBe(2);
-    expect(out.stderr.trim()).toBe('amqp-spy: --fault applies with --upstream only');
-  });
-
   it('acts a rule out in front of the built-in broker, prints what it made and swallowed, and how often it fired', async () => {
     const broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
     cleanups.push(() => broker.close());
