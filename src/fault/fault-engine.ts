@@ -12,6 +12,7 @@ import { FrameParser } from '../decoder/frame-parser.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, type DecodedMethod, type RawFrame } from '../decoder/types.js';
 import type { Direction, FrameEvent } from '../events.js';
 import type { InterposedConnection, InterposedSide, Interposer, RelayControl } from '../proxy/interposer.js';
+import { ConnectionActionError, type ConnectionAction, type FaultControl, type FaultRuleInfo, type FaultRuleState } from './fault-control.js';
 import type { FaultAction, FaultRule } from './fault-rule.js';
 import { channelCloseText, connectionCloseText, replyCodeName, type LoginContext } from './wording.js';
 
@@ -20,25 +21,54 @@ export interface FaultEngineOptions {
   readonly notice?: (line: string) => void;
   /** for tests: the chance draw (default Math.random) */
   readonly random?: () => number;
+  /**
+   * Rules may be added while traffic flows (`--control`, the TUI's fault panel): the engine
+   * then follows every connection from its start, so a rule armed later acts on connections
+   * already open, even while no rule is armed.
+   */
+  readonly live?: boolean;
 }
 
 /** A rule and what it did so far, shared by every connection. */
 class ArmedRule {
   matches = 0;
   fired = 0;
+  /** switched off by hand (it may be re-armed) */
+  disarmed = false;
   constructor(
+    readonly id: number,
     readonly rule: FaultRule,
-    private readonly armedAt: number,
+    /** when it was armed: its duration counts from then */
+    public armedAt: number,
   ) {}
 
   get action(): FaultAction {
     return this.rule.action;
   }
 
-  /** Whether the rule is still armed (times left, within its duration). */
+  /** Whether the rule is still armed (not disarmed, times left, within its duration). */
   armed(now: number): boolean {
+    return this.state(now) === 'armed';
+  }
+
+  state(now: number): FaultRuleState {
     const { times, durationMs } = this.rule;
-    return (times === undefined || this.fired < times) && (durationMs === undefined || now - this.armedAt < durationMs);
+    if (this.disarmed) return 'disarmed';
+    if (times !== undefined && this.fired >= times) return 'spent';
+    if (durationMs !== undefined && now - this.armedAt >= durationMs) return 'expired';
+    return 'armed';
+  }
+
+  info(now: number): FaultRuleInfo {
+    const times = this.rule.times;
+    return {
+      id: this.id,
+      rule: this.rule.source,
+      state: this.state(now),
+      matches: this.matches,
+      fired: this.fired,
+      timesLeft: times === undefined ? null : Math.max(0, times - this.fired),
+    };
   }
 
   /** Counts a frame the action applies to; true when the rule fires on it. */
@@ -53,28 +83,100 @@ class ArmedRule {
   }
 }
 
-export class FaultEngine implements Interposer {
-  readonly #rules: readonly ArmedRule[];
+/**
+ * The rules every connection reads: replaced, never changed in place, when one is added or
+ * removed, so a connection that runs them on a frame sees one list throughout.
+ */
+interface RuleSet {
+  rules: readonly ArmedRule[];
+  /** whether publisher confirms are counted: a nack rule is armed, or may be armed later (live) */
+  readonly countConfirms: boolean;
+}
+
+export class FaultEngine implements Interposer, FaultControl {
+  readonly #set: RuleSet;
   readonly #random: () => number;
   readonly #notice: (line: string) => void;
-  /** whether publisher confirms must be counted (a nack rule is armed) */
-  readonly #countConfirms: boolean;
+  readonly #connections = new Map<number, ConnectionFaults>();
+  /** rules removed since the start, still counted in the summary */
+  readonly #removed: ArmedRule[] = [];
+  #nextId = 1;
 
   constructor(rules: readonly FaultRule[], options: FaultEngineOptions = {}) {
     const now = Date.now();
-    this.#rules = rules.map((rule) => new ArmedRule(rule, now));
+    this.#set = {
+      rules: rules.map((rule) => new ArmedRule(this.#nextId++, rule, now)),
+      countConfirms: options.live === true || rules.some((r) => r.action.kind === 'nack'),
+    };
     this.#random = options.random ?? Math.random;
     this.#notice = options.notice ?? (() => {});
-    this.#countConfirms = rules.some((r) => r.action.kind === 'nack');
   }
 
-  /** Each rule's matches and firings so far, for a summary. */
+  /** Each rule's matches and firings so far (removed ones too), for a summary. */
   stats(): { readonly rule: string; readonly matches: number; readonly fired: number }[] {
-    return this.#rules.map((r) => ({ rule: r.rule.source, matches: r.matches, fired: r.fired }));
+    return [...this.#removed, ...this.#set.rules].sort((a, b) => a.id - b.id).map((r) => ({ rule: r.rule.source, matches: r.matches, fired: r.fired }));
   }
 
   open(control: RelayControl): InterposedConnection {
-    return new ConnectionFaults(control, this.#rules, this.#random, this.#notice, this.#countConfirms);
+    const connection = new ConnectionFaults(control, this.#set, this.#random, this.#notice, () => this.#connections.delete(control.id));
+    this.#connections.set(control.id, connection);
+    return connection;
+  }
+
+  list(): FaultRuleInfo[] {
+    const now = Date.now();
+    return this.#set.rules.map((r) => r.info(now));
+  }
+
+  add(rules: readonly FaultRule[]): FaultRuleInfo[] {
+    const now = Date.now();
+    const armed = rules.map((rule) => new ArmedRule(this.#nextId++, rule, now));
+    if (!this.#set.countConfirms && armed.some((r) => r.action.kind === 'nack'))
+      // not live: connections already open were not counting their publishes
+      this.#notice('a nack rule added to an engine that was not started live acts on connections opened from now on only');
+    this.#set.rules = [...this.#set.rules, ...armed];
+    return armed.map((r) => r.info(now));
+  }
+
+  remove(id: number): boolean {
+    const rule = this.#set.rules.find((r) => r.id === id);
+    if (rule === undefined) return false;
+    this.#set.rules = this.#set.rules.filter((r) => r !== rule);
+    this.#removed.push(rule);
+    this.#released(rule);
+    return true;
+  }
+
+  removeAll(): number {
+    const rules = this.#set.rules;
+    this.#set.rules = [];
+    this.#removed.push(...rules);
+    for (const rule of rules) this.#released(rule);
+    return rules.length;
+  }
+
+  setArmed(id: number, armed: boolean): FaultRuleInfo | undefined {
+    const rule = this.#set.rules.find((r) => r.id === id);
+    if (rule === undefined) return undefined;
+    if (armed && rule.disarmed) {
+      rule.disarmed = false;
+      rule.armedAt = Date.now(); // its duration counts from now
+    } else if (!armed && !rule.disarmed) {
+      rule.disarmed = true;
+      this.#released(rule);
+    }
+    return rule.info(Date.now());
+  }
+
+  act(connection: number, action: ConnectionAction): string {
+    const target = this.#connections.get(connection);
+    if (target === undefined) throw new ConnectionActionError(`no connection ${connection} is open (through the proxy)`, 404);
+    return target.act(action);
+  }
+
+  /** What a rule no longer armed held is let go on every connection. */
+  #released(rule: ArmedRule): void {
+    for (const connection of this.#connections.values()) connection.release(rule);
   }
 }
 
@@ -99,7 +201,7 @@ interface Queued {
   readonly op: OutOp;
   readonly bytes: Uint8Array;
   /** not written before this time (ms) */
-  readonly at: number;
+  at: number;
 }
 
 /**
@@ -141,6 +243,14 @@ class Outlet {
       this.#side.holdSender(true);
     }
     this.#schedule();
+  }
+
+  /** What waits for its time (a delay, a rate) goes now, in order: the rule that held it is gone. */
+  releaseTimed(): void {
+    if (this.#queue.length === this.#head) return;
+    for (let i = this.#head; i < this.#queue.length; i++) this.#queue[i]!.at = 0;
+    clearTimeout(this.#timer);
+    this.#release();
   }
 
   /** Holds (true) or releases everything pushed, in order. */
@@ -256,10 +366,12 @@ interface DirectionState {
   /** each rate rule's time (ms) from which its bucket is free again */
   readonly rateFree: Map<ArmedRule, number>;
   /** a cut/reset rule with after-bytes fired: the connection is cut at this offset of the stream */
-  cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string } | undefined;
+  cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string; readonly by: ArmedRule } | undefined;
 }
 
 interface BlockState {
+  /** the rule that blocked the connection (undefined: a one-shot action) */
+  readonly by: ArmedRule | undefined;
   /** the client announced the capability and got connection.blocked */
   readonly told: boolean;
   /** a publish came: the client's bytes are held, and it is not read */
@@ -279,10 +391,10 @@ interface ConnectionClosing {
 
 class ConnectionFaults implements InterposedConnection {
   readonly #control: RelayControl;
-  readonly #rules: readonly ArmedRule[];
+  readonly #set: RuleSet;
   readonly #random: () => number;
   readonly #notice: (line: string) => void;
-  readonly #countConfirms: boolean;
+  readonly #onClosed: () => void;
   readonly #dirs: Record<Direction, DirectionState>;
   readonly #channels = new Map<number, ChannelState>();
   readonly #login = { vhost: '/', user: '' };
@@ -302,12 +414,12 @@ class ConnectionFaults implements InterposedConnection {
   /** a direction could not be cut into frames: what is still parsed passes as it is */
   #inert = false;
 
-  constructor(control: RelayControl, rules: readonly ArmedRule[], random: () => number, notice: (line: string) => void, countConfirms: boolean) {
+  constructor(control: RelayControl, set: RuleSet, random: () => number, notice: (line: string) => void, onClosed: () => void) {
     this.#control = control;
-    this.#rules = rules;
+    this.#set = set;
     this.#random = random;
     this.#notice = notice;
-    this.#countConfirms = countConfirms;
+    this.#onClosed = onClosed;
     const direction = (dir: Direction): DirectionState => ({
       parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax: FRAME_CAP }),
       out: new Outlet(control[dir], (how) => this.#cutNow(how)),
@@ -362,10 +474,88 @@ class ConnectionFaults implements InterposedConnection {
   }
 
   closed(): void {
+    this.#onClosed();
     clearTimeout(this.#blocked?.timer);
     this.#dirs.c2s.out.close();
     this.#dirs.s2c.out.close();
     clearTimeout(this.#closing?.timer);
+  }
+
+  /**
+   * A rule was removed or disarmed: what it holds on this connection is let go. A block it
+   * made is lifted (connection.unblocked); frames waiting for a delay or a rate go now, in order
+   * (those another timed rule holds too); an after-bytes cut not yet reached is called off.
+   */
+  release(rule: ArmedRule): void {
+    if (this.#cutBy !== undefined) return;
+    if (this.#blocked !== undefined && this.#blocked.by === rule) this.#unblock();
+    if (rule.action.kind === 'delay' || rule.action.kind === 'rate') {
+      for (const state of [this.#dirs.c2s, this.#dirs.s2c]) {
+        state.rateFree.delete(rule);
+        for (const [channelNo, rates] of state.contentRates) {
+          if (rates.includes(rule))
+            state.contentRates.set(
+              channelNo,
+              rates.filter((r) => r !== rule),
+            );
+        }
+        state.out.releaseTimed();
+      }
+    }
+    for (const state of [this.#dirs.c2s, this.#dirs.s2c]) if (state.cutAt?.by === rule) state.cutAt = undefined;
+    this.#dirs.c2s.out.flush();
+    this.#dirs.s2c.out.flush();
+  }
+
+  /** A one-shot action from the control API or the TUI, now. */
+  act(action: ConnectionAction): string {
+    const who = `connection ${this.#control.id}`;
+    const refuse = (why: string): never => {
+      throw new ConnectionActionError(`${who} ${why}`, 409);
+    };
+    if (this.#cutBy !== undefined || this.#cutQueued) refuse('is being cut');
+    if (this.#closing !== undefined) refuse('is closing');
+    if (this.#inert) refuse('sends what is not AMQP frames: nothing is injected into it');
+    const source = `control: ${actionText(action)}`;
+    let done: string;
+    switch (action.kind) {
+      case 'close-connection':
+        if (!this.#open) refuse('is not open yet (no connection.open-ok)');
+        this.#closeConnection('c2s', undefined, undefined, action.code, source);
+        done = `connection.close ${action.code} ${replyCodeName(action.code)} sent to the client, the connection closed upstream`;
+        break;
+      case 'close-channel': {
+        const channel = this.#channels.get(action.channel);
+        if (channel === undefined || channel.dead !== undefined) refuse(`has no open channel ${action.channel}`);
+        channel!.dead = { awaitClient: true, awaitUpstream: true, held: [], pending: undefined };
+        this.#dirs.c2s.contentRates.delete(action.channel);
+        this.#dirs.s2c.contentRates.delete(action.channel);
+        this.#sendChannelClose(action.channel, undefined, action.code, source);
+        done = `channel.close ${action.code} ${replyCodeName(action.code)} sent on channel ${action.channel}, the channel closed upstream`;
+        break;
+      }
+      case 'block':
+        if (!this.#open) refuse('is not open yet (no connection.open-ok)');
+        if (this.#blocked !== undefined) refuse('is blocked already');
+        this.#block(action.ms, source, undefined);
+        done = `blocked${action.ms === undefined ? '' : ` for ${action.ms} ms`}${this.#capabilities.blocked ? ' (connection.blocked sent)' : ' (the client did not announce connection.blocked: not told)'}`;
+        break;
+      case 'unblock':
+        if (this.#blocked === undefined) refuse('is not blocked');
+        this.#unblock();
+        done = 'unblocked';
+        break;
+      case 'cut':
+      case 'reset':
+        this.#cutRule = source;
+        this.#cutQueued = true;
+        this.#cutNow(action.kind === 'cut' ? 'fin' : 'reset');
+        done = action.kind === 'cut' ? 'cut (FIN to both sides)' : 'reset (RST to both sides)';
+        break;
+    }
+    this.#dirs.c2s.out.flush();
+    this.#dirs.s2c.out.flush();
+    return `${who}: ${done}`;
   }
 
   /** A cut/reset rule's cut comes out of its direction's queue: both sockets end. */
@@ -483,7 +673,7 @@ class ConnectionFaults implements InterposedConnection {
     }
     if (method === undefined && frame.type !== FRAME_HEARTBEAT) return 0;
     let rates: ArmedRule[] | undefined;
-    for (const rule of this.#rules) {
+    for (const rule of this.#set.rules) {
       const action = rule.action;
       if (!this.#applies(action, dir, frame, method, channel) || !rule.armed(now) || !rule.fires(eventOf, this.#random)) continue;
       switch (action.kind) {
@@ -491,13 +681,13 @@ class ConnectionFaults implements InterposedConnection {
           this.#closeChannel(frame, method!, action.code, rule);
           return undefined;
         case 'close-connection':
-          this.#closeConnection(dir, frame, method, action.code, rule);
+          this.#closeConnection(dir, frame, method, action.code, rule.rule.source);
           return undefined;
         case 'drop-heartbeats':
           state.out.push('suppress', frame.raw, notBefore);
           return undefined;
         case 'block':
-          this.#block(action.ms, rule);
+          this.#block(action.ms, `fault rule '${rule.rule.source}'`, rule);
           break;
         case 'cancel-consumer':
           if (method!.name === 'basic.consume') channel!.cancelNextConsumer = true;
@@ -517,7 +707,7 @@ class ConnectionFaults implements InterposedConnection {
           const op = action.kind === 'cut' ? 'cut-fin' : 'cut-reset';
           if (action.afterBytes !== undefined) {
             // the bytes before the cut still pass (this frame included, as far as they reach)
-            state.cutAt ??= { offset: frame.offset + action.afterBytes, op, rule: rule.rule.source };
+            state.cutAt ??= { offset: frame.offset + action.afterBytes, op, rule: rule.rule.source, by: rule };
             break;
           }
           if (action.midFrame) state.out.push('forward', frame.raw.subarray(0, frame.raw.length >> 1), notBefore);
@@ -607,7 +797,7 @@ class ConnectionFaults implements InterposedConnection {
         if (dir === 'c2s' && channel !== undefined) channel.confirm = true;
         break;
       case 'basic.publish':
-        if (channel?.confirm && this.#countConfirms) {
+        if (channel?.confirm && this.#set.countConfirms) {
           channel.published++;
           channel.outstanding.push(channel.published);
         } else if (channel?.confirm) channel.published++;
@@ -621,7 +811,7 @@ class ConnectionFaults implements InterposedConnection {
    * broker's frame was replaced.
    */
   #confirm(frame: RawFrame, method: DecodedMethod, channel: ChannelState): boolean {
-    if (!this.#countConfirms) return false;
+    if (!this.#set.countConfirms) return false;
     const tag = Number(method.args['delivery-tag']);
     const multiple = method.args['multiple'] === true;
     const outstanding = channel.outstanding;
@@ -679,15 +869,15 @@ class ConnectionFaults implements InterposedConnection {
     return `connection ${this.#control.id}${product ? ` (${product})` : ''}`;
   }
 
-  #block(ms: number | undefined, rule: ArmedRule): void {
+  #block(ms: number | undefined, what: string, by: ArmedRule | undefined): void {
     const told = this.#capabilities.blocked;
     // RabbitMQ's memory alarm words it so
     if (told) this.#dirs.s2c.out.push('inject', encodeMethodFrame(0, 'connection.blocked', { reason: 'low on memory' }));
     else
       this.#notice(
-        `${this.#who()} did not announce the connection.blocked capability: fault rule '${rule.rule.source}' blocks it without telling it (its publishes are held all the same)`,
+        `${this.#who()} did not announce the connection.blocked capability: ${what} blocks it without telling it (its publishes are held all the same)`,
       );
-    const blocked: BlockState = { told, holding: false, timer: undefined };
+    const blocked: BlockState = { by, told, holding: false, timer: undefined };
     if (ms !== undefined) {
       blocked.timer = setTimeout(() => {
         this.#unblock();
@@ -763,29 +953,30 @@ class ConnectionFaults implements InterposedConnection {
     const channelNo = frame.channel;
     const channel = this.#channels.get(channelNo)!;
     this.#dirs.c2s.out.push('suppress', frame.raw);
-    const send = (): void => this.#sendChannelClose(channelNo, method, code, rule);
+    const send = (): void => this.#sendChannelClose(channelNo, method, code, rule.rule.source);
     channel.dead = { awaitClient: true, awaitUpstream: true, held: [], pending: method.spec.content ? { send, remaining: -1 } : undefined };
     this.#dirs.c2s.contentRates.delete(channelNo);
     this.#dirs.s2c.contentRates.delete(channelNo);
     if (!method.spec.content) send();
   }
 
-  #sendChannelClose(channelNo: number, method: DecodedMethod, code: number, rule: ArmedRule): void {
+  /** The closes of a channel: `method` is the client's method answered (none for a one-shot action). */
+  #sendChannelClose(channelNo: number, method: DecodedMethod | undefined, code: number, source: string): void {
     const { c2s, s2c } = { c2s: this.#dirs.c2s.out, s2c: this.#dirs.s2c.out };
     s2c.push(
       'inject',
       encodeMethodFrame(channelNo, 'channel.close', {
         'reply-code': code,
-        'reply-text': channelCloseText(code, method, this.#login satisfies LoginContext),
-        'class-id': method.classId,
-        'method-id': method.methodId,
+        'reply-text': method ? channelCloseText(code, method, this.#login satisfies LoginContext) : `${replyCodeName(code)} - injected by amqp-spy`,
+        'class-id': method?.classId ?? 0,
+        'method-id': method?.methodId ?? 0,
       }),
     );
     c2s.push(
       'inject',
       encodeMethodFrame(channelNo, 'channel.close', {
         'reply-code': 200,
-        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${rule.rule.source})`),
+        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${source})`),
         'class-id': 0,
         'method-id': 0,
       }),
@@ -832,10 +1023,13 @@ class ConnectionFaults implements InterposedConnection {
     for (const held of dead.held) this.#frame('c2s', held);
   }
 
-  /** connection.close to the client, and to the broker; every frame after is swallowed. */
-  #closeConnection(dir: Direction, frame: RawFrame, method: DecodedMethod | undefined, code: number, rule: ArmedRule): void {
+  /**
+   * connection.close to the client, and to the broker; every frame after is swallowed. `frame`
+   * is the one that fired it (none for a one-shot action).
+   */
+  #closeConnection(dir: Direction, frame: RawFrame | undefined, method: DecodedMethod | undefined, code: number, source: string): void {
     const { c2s, s2c } = { c2s: this.#dirs.c2s.out, s2c: this.#dirs.s2c.out };
-    this.#dirs[dir].out.push('suppress', frame.raw);
+    if (frame !== undefined) this.#dirs[dir].out.push('suppress', frame.raw);
     const cause = dir === 'c2s' && method !== undefined ? method : undefined;
     s2c.push(
       'inject',
@@ -850,7 +1044,7 @@ class ConnectionFaults implements InterposedConnection {
       'inject',
       encodeMethodFrame(0, 'connection.close', {
         'reply-code': 200,
-        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${rule.rule.source})`),
+        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${source})`),
         'class-id': 0,
         'method-id': 0,
       }),
@@ -891,6 +1085,19 @@ class ConnectionFaults implements InterposedConnection {
     if (!closing.awaitUpstream) clearTimeout(closing.timer);
     closing.awaitClient = false;
     if (closing.endClientPending) this.#dirs.s2c.out.push('end', EMPTY);
+  }
+}
+
+/** A one-shot action in the rule grammar, for reply texts and notices. */
+function actionText(action: ConnectionAction): string {
+  switch (action.kind) {
+    case 'close-connection':
+    case 'close-channel':
+      return `${action.kind}=${action.code}`;
+    case 'block':
+      return action.ms === undefined ? 'block' : `block=${action.ms}ms`;
+    default:
+      return action.kind;
   }
 }
 

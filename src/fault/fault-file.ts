@@ -50,25 +50,37 @@ export function parseFaultFile(text: string, path: string): FaultRule[] {
 
 /** A rule entry as the one-line form, which the grammar then checks. */
 function ruleText(entry: unknown, path: string, n: number): string {
+  try {
+    return ruleEntryText(entry);
+  } catch (error) {
+    throw new FaultFileError(path, `rule ${n}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * A rule given as a string or as the object form, in the one-line grammar (not yet checked by
+ * it); throws an Error saying what is wrong with the entry's shape.
+ */
+export function ruleEntryText(entry: unknown): string {
   if (typeof entry === 'string') return entry;
-  if (!isObject(entry)) throw new FaultFileError(path, `rule ${n}: a rule is a string or an object with "action", got ${JSON.stringify(entry)}`);
+  if (!isObject(entry)) throw new Error(`a rule is a string or an object with "action", got ${JSON.stringify(entry) ?? String(entry)}`);
   for (const key of Object.keys(entry)) {
-    if (!OBJECT_KEYS.has(key)) throw new FaultFileError(path, `rule ${n}: unknown key "${key}" (keys: ${[...OBJECT_KEYS].join(', ')})`);
+    if (!OBJECT_KEYS.has(key)) throw new Error(`unknown key "${key}" (keys: ${[...OBJECT_KEYS].join(', ')})`);
   }
   const action = entry['action'];
-  if (typeof action !== 'string' || action.trim() === '') throw new FaultFileError(path, `rule ${n}: "action" is missing (e.g. action: close-channel=404)`);
-  if (/\s/.test(action.trim())) throw new FaultFileError(path, `rule ${n}: "action" is one word (e.g. delay=200ms); options and "when" are keys of their own`);
+  if (typeof action !== 'string' || action.trim() === '') throw new Error('"action" is missing (e.g. action: close-channel=404)');
+  if (/\s/.test(action.trim())) throw new Error('"action" is one word (e.g. delay=200ms); options and "when" are keys of their own');
   const words = [action.trim()];
   for (const { key } of FAULT_OPTIONS) {
     const value = entry[key];
     if (value === undefined) continue;
-    if (typeof value !== 'string' && typeof value !== 'number') throw new FaultFileError(path, `rule ${n}: "${key}" must be a number or a string`);
-    if (/\s/.test(String(value))) throw new FaultFileError(path, `rule ${n}: "${key}" has blanks in it: ${JSON.stringify(value)}`);
+    if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`"${key}" must be a number or a string`);
+    if (/\s/.test(String(value))) throw new Error(`"${key}" has blanks in it: ${JSON.stringify(value)}`);
     words.push(`${key}=${value}`);
   }
   const when = entry['when'];
   if (when !== undefined) {
-    if (typeof when !== 'string') throw new FaultFileError(path, `rule ${n}: "when" must be a filter string (e.g. "method:basic.publish")`);
+    if (typeof when !== 'string') throw new Error('"when" must be a filter string (e.g. "method:basic.publish")');
     words.push('when', when);
   }
   return words.join(' ');
