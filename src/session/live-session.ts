@@ -48,6 +48,12 @@ export interface ProxySessionOptions {
   readonly watchers?: readonly ByteObserver[];
   /** fault rules (--fault, --faults), checked; none: bytes pass unchanged */
   readonly faults?: readonly FaultRule[];
+  /**
+   * Rules may be armed while the session runs (--control): the fault engine follows every
+   * connection from its start, even while no rule is armed, so a rule armed later acts on
+   * connections already open.
+   */
+  readonly liveFaults?: boolean;
   /** also accept TLS clients (--listen-tls) */
   readonly tlsListen?: TlsListen;
 }
@@ -79,8 +85,13 @@ export interface RunningSession {
   readonly sinkFailures: () => number;
   /** stop accepting, close every connection, emit their close events */
   stop(): Promise<void>;
-  /** the fault engine, when rules are armed */
+  /** the fault engine, when rules are armed or may be (live) */
   readonly faults?: FaultEngine;
+  /**
+   * The fault engine, made now if there is none yet: it acts on connections opened from now on
+   * (the package API's `session.faults` before its first rule). Proxy only.
+   */
+  readonly faultEngine?: () => FaultEngine;
 }
 
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
@@ -89,7 +100,10 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
   const clientCert = options.upstreamClientCertFiles !== undefined ? readClientCertificate(options.upstreamClientCertFiles) : undefined;
   // with no rule armed the proxy gets no interposer: its forwarding path stays as it is
-  const faults = options.faults !== undefined && options.faults.length > 0 ? new FaultEngine(options.faults, { notice: options.notice }) : undefined;
+  let faults =
+    (options.faults !== undefined && options.faults.length > 0) || options.liveFaults === true
+      ? new FaultEngine(options.faults ?? [], { notice: options.notice, live: options.liveFaults === true })
+      : undefined;
   const proxy = new ProxyServer({
     ...(faults ? { interposer: faults } : {}),
     listen: options.listen,
@@ -117,6 +131,13 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     sinkFailures: () => bus.failures,
     stop: () => proxy.close(),
     ...(faults ? { faults } : {}),
+    faultEngine: () => {
+      if (faults === undefined) {
+        faults = new FaultEngine([], { notice: options.notice });
+        proxy.setInterposer(faults);
+      }
+      return faults;
+    },
   };
 }
 
@@ -314,8 +335,10 @@ export interface LiveSession {
   /** the built-in broker's users (names only), vhosts, and where its management API listens; absent for the proxy */
   readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management' | 'login' | 'definitions'>;
   readonly recorder?: Recorder;
-  /** the fault engine, when rules are armed (proxy) */
+  /** the fault engine, when rules are armed or may be (proxy) */
   readonly faults?: FaultEngine;
+  /** see RunningSession.faultEngine (proxy) */
+  readonly faultEngine?: () => FaultEngine;
   /** stops accepting, closes every connection, then flushes and closes the recording; once */
   stop(): Promise<void>;
   /** what the session failed to keep, as one line, or undefined when nothing was lost */
@@ -386,6 +409,7 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
       : {}),
     ...(recorder ? { recorder } : {}),
     ...(session.faults ? { faults: session.faults } : {}),
+    ...(session.faultEngine ? { faultEngine: session.faultEngine } : {}),
     // every forwarded frame is in the recording before it closes
     stop: () =>
       (stopping ??= (async () => {
