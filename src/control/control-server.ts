@@ -170,8 +170,8 @@ function idOf(text: string, what: string): number {
  */
 function rulesOf(body: { text: string; json: boolean }): ReturnType<typeof parseRuleEntries> {
   const trimmed = body.text.trim();
-  const input =
-    body.json || /^[[{"]/.test(trimmed) ? parseJson(body) : trimmed.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+  const lines = trimmed.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+  const input = body.json || /^[[{"]/.test(trimmed) ? parseJson(body) : lines.length === 1 ? lines[0] : lines;
   try {
     return parseRuleEntries(input);
   } catch (error) {

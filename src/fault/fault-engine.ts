@@ -191,6 +191,23 @@ const RESUME_BELOW = 256 * 1024;
  * a consumer they do not know yet.
  */
 const CANCEL_AFTER_CONSUME_OK_MS = 20;
+/** class-id × 65536 + method-id of basic.publish: counted on confirm channels, never decoded when followed */
+const BASIC_PUBLISH = 60 * 65536 + 40;
+/**
+ * The methods a followed frame is decoded for (see ConnectionFaults.#follow): what #track and
+ * #confirm read. connection.start-ok, open, open-ok; channel.open, close-ok; confirm.select;
+ * basic.ack, basic.nack.
+ */
+const FOLLOWED = new Set([
+  10 * 65536 + 11,
+  10 * 65536 + 40,
+  10 * 65536 + 41,
+  20 * 65536 + 10,
+  20 * 65536 + 41,
+  85 * 65536 + 10,
+  60 * 65536 + 80,
+  60 * 65536 + 120,
+]);
 /** How long a client may take to answer an injected connection.close before its socket is ended anyway. */
 const CLOSE_OK_WAIT_MS = 2000;
 
@@ -365,6 +382,12 @@ interface DirectionState {
   readonly contentRates: Map<number, readonly ArmedRule[]>;
   /** each rate rule's time (ms) from which its bucket is free again */
   readonly rateFree: Map<ArmedRule, number>;
+  /**
+   * Stream offset up to which bytes were forwarded whole, chunk by chunk, while no rule was
+   * armed: frames before it are only followed, never acted on (a rule armed meanwhile acts from
+   * the next frame on).
+   */
+  sentTo: number;
   /** a cut/reset rule with after-bytes fired: the connection is cut at this offset of the stream */
   cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string; readonly by: ArmedRule } | undefined;
 }
@@ -413,6 +436,11 @@ class ConnectionFaults implements InterposedConnection {
   #cutBy: 'fin' | 'reset' | undefined;
   /** a direction could not be cut into frames: what is still parsed passes as it is */
   #inert = false;
+  /**
+   * A rule fired or an action acted on this connection: its frames go through the rules one by
+   * one from then on (what a rule started, a dead channel, a block, may still need them).
+   */
+  #acted = false;
 
   constructor(control: RelayControl, set: RuleSet, random: () => number, notice: (line: string) => void, onClosed: () => void) {
     this.#control = control;
@@ -427,6 +455,7 @@ class ConnectionFaults implements InterposedConnection {
       offset: 0,
       contentRates: new Map(),
       rateFree: new Map(),
+      sentTo: 0,
       cutAt: undefined,
     });
     this.#dirs = { c2s: direction('c2s'), s2c: direction('s2c') };
@@ -442,22 +471,71 @@ class ConnectionFaults implements InterposedConnection {
     }
     const chunkStart = state.offset;
     state.offset += chunk.length;
+    // no rule armed, none ever acted here, every byte before this chunk handled: the chunk goes
+    // whole, as the plain relay would send it, and its frames are only followed (see #follow)
+    if (this.#set.rules.length === 0 && !this.#acted && state.sentTo === chunkStart) {
+      state.out.push('forward', chunk);
+      state.sentTo = state.offset;
+    }
     for (const item of state.parser.push(chunk)) {
-      if (item.kind === 'frame') this.#frame(dir, item.frame);
-      else if (item.kind === 'protocol-header') state.out.push('forward', item.header.raw);
+      if (item.kind === 'frame') {
+        if (item.frame.offset < state.sentTo) this.#follow(dir, item.frame, state);
+        else this.#frame(dir, item.frame);
+      } else if (item.kind === 'protocol-header') this.#sendUnsent(state, 0, item.header.raw);
       else {
         // not AMQP frames any more: forward the rest unchanged (what the broker makes of it is its
         // own); a frame injected into a stream cut at no boundary would corrupt it, so no rule
         // acts on this connection any more
         state.passthrough = true;
         this.#inert = true;
-        if (item.held.length > 0) state.out.push('forward', item.held);
+        if (item.held.length > 0) this.#sendUnsent(state, item.undecodedFrom, item.held);
         const from = Math.max(0, item.undecodedFrom + item.held.length - chunkStart);
-        if (from < chunk.length) state.out.push('forward', chunk.subarray(from));
+        if (from < chunk.length) this.#sendUnsent(state, chunkStart + from, chunk.subarray(from));
       }
     }
+    // every byte read so far is handled (forwarded, queued or swallowed): the next chunk may go whole
+    if (state.sentTo < state.offset && state.parser.buffered === 0) state.sentTo = state.offset;
     this.#dirs.c2s.out.flush();
     this.#dirs.s2c.out.flush();
+  }
+
+  /** Forwards what of `bytes` (at `offset` in the stream) was not forwarded whole already. */
+  #sendUnsent(state: DirectionState, offset: number, bytes: Uint8Array): void {
+    const sent = Math.max(0, state.sentTo - offset);
+    if (sent < bytes.length) state.out.push('forward', sent === 0 ? bytes : bytes.subarray(sent));
+  }
+
+  /**
+   * A frame forwarded (whole, or its start) with its chunk while no rule was armed: no rule acts
+   * on it, but the engine follows what it must know of the conversation (the login, channels,
+   * publish numbers), decoding only the few methods that tell it. Its unsent end is forwarded.
+   */
+  #follow(dir: Direction, frame: RawFrame, state: DirectionState): void {
+    if (frame.offset + frame.raw.length > state.sentTo) this.#sendUnsent(state, frame.offset, frame.raw);
+    if (frame.type !== FRAME_METHOD || frame.payload.length < 4) return;
+    const p = frame.payload;
+    const key = ((p[0]! << 8) | p[1]!) * 65536 + ((p[2]! << 8) | p[3]!);
+    const channel = frame.channel > 0 ? this.#channels.get(frame.channel) : undefined;
+    if (key === BASIC_PUBLISH) {
+      if (channel?.confirm) {
+        channel.published++;
+        channel.outstanding.push(channel.published);
+      }
+      return;
+    }
+    if (!FOLLOWED.has(key)) return;
+    let method: DecodedMethod;
+    try {
+      const decoded = decodeFrame(frame);
+      if (decoded.type !== 'method') return;
+      method = decoded.method;
+    } catch (error) {
+      if (error instanceof DecodeError) return;
+      throw error;
+    }
+    if (dir === 's2c' && (method.name === 'basic.ack' || method.name === 'basic.nack')) {
+      if (channel?.confirm) this.#confirm(frame, method, channel);
+    } else this.#track(dir, frame.channel, method, channel);
   }
 
   ended(dir: Direction): void {
@@ -517,6 +595,7 @@ class ConnectionFaults implements InterposedConnection {
     if (this.#closing !== undefined) refuse('is closing');
     if (this.#inert) refuse('sends what is not AMQP frames: nothing is injected into it');
     const source = `control: ${actionText(action)}`;
+    this.#acted = true;
     let done: string;
     switch (action.kind) {
       case 'close-connection':
@@ -676,6 +755,7 @@ class ConnectionFaults implements InterposedConnection {
     for (const rule of this.#set.rules) {
       const action = rule.action;
       if (!this.#applies(action, dir, frame, method, channel) || !rule.armed(now) || !rule.fires(eventOf, this.#random)) continue;
+      this.#acted = true;
       switch (action.kind) {
         case 'close-channel':
           this.#closeChannel(frame, method!, action.code, rule);

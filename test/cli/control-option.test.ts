@@ -53,9 +53,8 @@ describe('amqp-spy --control: usage', () => {
 });
 
 describeWithRabbitMQ('amqp-spy --control', () => {
-  const { host, port: rabbitPort, username, password } = rabbitAddress();
-
   it('a rule armed mid-test acts on the open connection; removed, publishes succeed again; a bad rule changes nothing', async () => {
+    const { host, port: rabbitPort, username, password } = rabbitAddress();
     const { port, api } = await proxyWithControl(`${host}:${rabbitPort}`);
     const connection = await amqp.connect({ hostname: '127.0.0.1', port, username, password });
     cleanups.push(() => connection.close().catch(() => {}));
@@ -120,6 +119,7 @@ describeWithRabbitMQ('amqp-spy --control', () => {
   });
 
   it('one-shot actions on the live connection: block and unblock, then close it with 320', async () => {
+    const { host, port: rabbitPort, username, password } = rabbitAddress();
     const { port, api } = await proxyWithControl(`${host}:${rabbitPort}`);
     const connection = await amqp.connect({ hostname: '127.0.0.1', port, username, password });
     const events: string[] = [];

@@ -22,9 +22,11 @@ function name(bytes: Uint8Array): string {
 function liveConnection(capabilities = true) {
   const log: string[] = [];
   const forwarded: Record<Direction, string[]> = { c2s: [], s2c: [] };
+  // what is forwarded, cut into frames as the peer would read it
+  const parsers = { c2s: new FrameParser({ expectProtocolHeader: 'auto' }), s2c: new FrameParser({ expectProtocolHeader: 'auto' }) };
   const side = (dir: Direction): InterposedSide => ({
     forward: (bytes) => {
-      for (const item of new FrameParser({ expectProtocolHeader: 'auto' }).push(bytes)) if (item.kind === 'frame') forwarded[dir].push(name(item.frame.raw));
+      for (const item of parsers[dir].push(bytes)) if (item.kind === 'frame') forwarded[dir].push(name(item.frame.raw));
     },
     inject: (frame) => log.push(`${dir} inject ${name(frame)}`),
     suppress: (frame) => log.push(`${dir} suppress ${name(frame)}`),
@@ -148,6 +150,63 @@ describe('the fault engine’s live rule set', () => {
     expect(d.log).toEqual(['cut reset']);
     d.stage.closed();
     expect(() => d.engine.act(7, { kind: 'cut' })).toThrow('no connection 7 is open');
+  });
+});
+
+describe('a live engine with no rule armed', () => {
+  it('forwards each read whole and unchanged, however reads cut the frames; a rule armed mid-frame acts from the next frame on', () => {
+    const frames = [
+      encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 1 }),
+      encodeMethodFrame(1, 'confirm.select'),
+      publish(),
+      encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 2 }),
+      encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 3 }),
+    ];
+    const stream = Buffer.concat(frames);
+    for (const step of [1, 5, 13, 64]) {
+      const writes: Buffer[] = [];
+      const c = liveConnection();
+      const side = { forward: (b: Uint8Array) => writes.push(Buffer.from(b)) };
+      // count the writes of the c2s side: one per read while idle
+      const engine = new FaultEngine([], { live: true });
+      const control: RelayControl = {
+        id: 1,
+        c2s: { ...side, inject: () => {}, suppress: () => {}, holdSender: () => {}, end: () => {} },
+        s2c: { forward: () => {}, inject: () => {}, suppress: () => {}, holdSender: () => {}, end: () => {} },
+        cut: () => {},
+      };
+      const stage = engine.open(control);
+      let reads = 0;
+      for (let at = 0; at < stream.length; at += step) {
+        stage.data('c2s', stream.subarray(at, at + step));
+        reads++;
+      }
+      expect(Buffer.concat(writes).equals(stream)).toBe(true);
+      expect(writes.length).toBe(reads);
+      expect(c.log).toEqual([]);
+    }
+    // armed while the 4th frame is half read: that frame passes, the 5th is acted on
+    const c = liveConnection();
+    const head = Buffer.concat(frames.slice(0, 3));
+    const fourth = Buffer.from(frames[3]!);
+    c.data('c2s', Buffer.concat([head, fourth.subarray(0, 6)]));
+    c.engine.add(rules('close-channel=406 when method:basic.qos'));
+    c.data('c2s', Buffer.concat([fourth.subarray(6), frames[4]!]));
+    expect(c.forwarded.c2s).toEqual(['basic.qos', 'confirm.select', 'basic.publish', 'basic.qos']);
+    expect(c.log).toEqual(['c2s suppress basic.qos', 's2c inject channel.close', 'c2s inject channel.close']);
+  });
+
+  it('follows confirm channels while idle: a nack rule armed later rewrites the right publish', () => {
+    const c = liveConnection();
+    c.data('c2s', encodeMethodFrame(1, 'confirm.select'));
+    c.data('s2c', encodeMethodFrame(1, 'confirm.select-ok'));
+    c.data('c2s', publish());
+    c.data('c2s', publish());
+    c.data('s2c', encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 1, multiple: false }));
+    c.engine.add(rules('nack when method:basic.publish'));
+    c.data('c2s', publish());
+    c.data('s2c', encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 3, multiple: true }));
+    expect(c.log).toEqual(['s2c suppress basic.ack', 's2c inject basic.ack', 's2c inject basic.nack']);
   });
 });
 
