@@ -138,7 +138,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
           insecure: options.insecure,
           ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
           faults: options.faults,
-          ...(options.control !== undefined ? { liveFaults: true } : {}),
+          // the fault panel (F) arms rules on connections already open, and acts on them, too
+          ...(options.control !== undefined || tui ? { liveFaults: true } : {}),
           ...(options.alternates ? { alternates: options.alternates, balance: options.balance ?? 'failover' } : {}),
           ...(tlsListen ? { tlsListen } : {}),
         }
@@ -238,6 +239,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
     await tui.draw({
       mode,
+      ...(session.faults ? { faults: session.faults } : {}),
       ...(recorder ? { recording: () => ({ path: recorder.path, bytes: recorder.bytesWritten }) } : {}),
       notices,
       onQuit: stop,
