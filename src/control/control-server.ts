@@ -14,7 +14,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ListenError } from '../source/listen-error.js';
-import { ConnectionActionError, FaultInputError, parseConnectionAction, parseRuleEntries, type FaultControl } from '../fault/fault-control.js';
+import {
+  ConnectionActionError,
+  FaultInputError,
+  parseConnectionAction,
+  parseRuleEntries,
+  type FaultControl,
+  type FaultRuleInfo,
+} from '../fault/fault-control.js';
 
 /** A request body larger than this is refused (413) without being read. */
 export const CONTROL_BODY_LIMIT = 64 * 1024;
@@ -63,6 +70,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
       },
     );
   });
+  // a local client that opens connections and never finishes a request holds little, not long
+  server.maxConnections = 64;
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -106,7 +115,13 @@ async function handle(req: http.IncomingMessage, control: FaultControl, notice: 
       return { status: 200, body: { removed, faults: control.list() } };
     }
     const rules = rulesOf(await readBody(req));
-    const added = control.add(rules);
+    let added: FaultRuleInfo[];
+    try {
+      added = control.add(rules);
+    } catch (error) {
+      if (error instanceof FaultInputError) throw new HttpProblem(409, 'too many rules', error.message);
+      throw error;
+    }
     for (const rule of added) notice(`fault rule ${rule.id} armed (control): ${rule.rule}`);
     return { status: 201, body: { added, faults: control.list() } };
   }

@@ -12,7 +12,7 @@ import { FrameParser } from '../decoder/frame-parser.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, type DecodedMethod, type RawFrame } from '../decoder/types.js';
 import type { Direction, FrameEvent } from '../events.js';
 import type { InterposedConnection, InterposedSide, Interposer, RelayControl } from '../proxy/interposer.js';
-import { ConnectionActionError, type ConnectionAction, type FaultControl, type FaultRuleInfo, type FaultRuleState } from './fault-control.js';
+import { ConnectionActionError, FaultInputError, type ConnectionAction, type FaultControl, type FaultRuleInfo, type FaultRuleState } from './fault-control.js';
 import type { FaultAction, FaultRule } from './fault-rule.js';
 import { channelCloseText, connectionCloseText, replyCodeName, type LoginContext } from './wording.js';
 
@@ -129,6 +129,12 @@ export class FaultEngine implements Interposer, FaultControl {
   }
 
   add(rules: readonly FaultRule[]): FaultRuleInfo[] {
+    // every frame runs the armed rules: their number is bounded, whoever adds them
+    if (this.#set.rules.length + rules.length > MAX_RULES)
+      throw new FaultInputError(
+        undefined,
+        `at most ${MAX_RULES} rules may be armed at once (${this.#set.rules.length} are, ${rules.length} more asked): remove some first`,
+      );
     const now = Date.now();
     const armed = rules.map((rule) => new ArmedRule(this.#nextId++, rule, now));
     if (!this.#set.countConfirms && armed.some((r) => r.action.kind === 'nack'))
@@ -142,7 +148,7 @@ export class FaultEngine implements Interposer, FaultControl {
     const rule = this.#set.rules.find((r) => r.id === id);
     if (rule === undefined) return false;
     this.#set.rules = this.#set.rules.filter((r) => r !== rule);
-    this.#removed.push(rule);
+    this.#keepRemoved([rule]);
     this.#released(rule);
     return true;
   }
@@ -150,7 +156,7 @@ export class FaultEngine implements Interposer, FaultControl {
   removeAll(): number {
     const rules = this.#set.rules;
     this.#set.rules = [];
-    this.#removed.push(...rules);
+    this.#keepRemoved(rules);
     for (const rule of rules) this.#released(rule);
     return rules.length;
   }
@@ -174,12 +180,20 @@ export class FaultEngine implements Interposer, FaultControl {
     return target.act(action);
   }
 
+  /** Removed rules stay in the summary: the last MAX_RULES of them (rules come and go all session long). */
+  #keepRemoved(rules: readonly ArmedRule[]): void {
+    this.#removed.push(...rules);
+    if (this.#removed.length > MAX_RULES) this.#removed.splice(0, this.#removed.length - MAX_RULES);
+  }
+
   /** What a rule no longer armed held is let go on every connection. */
   #released(rule: ArmedRule): void {
     for (const connection of this.#connections.values()) connection.release(rule);
   }
 }
 
+/** Rules armed at once at most (every frame runs them), and removed rules kept for the summary. */
+export const MAX_RULES = 1000;
 /** Frames as large as RabbitMQ's largest message in one frame; past it a direction passes undecoded. */
 const FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
 /** Bytes an Outlet may hold before its sender is no longer read, and below which it is again. */

@@ -7,7 +7,7 @@ import { FrameParser } from '../../src/decoder/frame-parser.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import type { Direction } from '../../src/events.js';
 import { ConnectionActionError, FaultInputError, parseConnectionAction, parseRuleEntries } from '../../src/fault/fault-control.js';
-import { FaultEngine } from '../../src/fault/fault-engine.js';
+import { FaultEngine, MAX_RULES } from '../../src/fault/fault-engine.js';
 import { parseFaultRule } from '../../src/fault/fault-rule.js';
 import type { InterposedSide, RelayControl } from '../../src/proxy/interposer.js';
 
@@ -92,6 +92,30 @@ describe('the fault engine’s live rule set', () => {
     expect(c.engine.setArmed(9, true)).toBeUndefined();
     expect(c.engine.removeAll()).toBe(3);
     expect(c.engine.list()).toEqual([]);
+  });
+
+  it('a rule with duration= expires that long after it is armed; re-armed, it counts again', async () => {
+    const c = liveConnection();
+    c.engine.add(rules('drop-heartbeats duration=30ms'));
+    expect(c.engine.list()[0]!.state).toBe('armed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(c.engine.list()[0]!.state).toBe('expired');
+    c.data('c2s', new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0xce]));
+    expect(c.log).toEqual([]);
+    c.engine.setArmed(1, false);
+    c.engine.setArmed(1, true);
+    expect(c.engine.list()[0]!.state).toBe('armed');
+    c.data('c2s', new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0xce]));
+    expect(c.log).toEqual(['c2s suppress heartbeat']);
+  });
+
+  it('at most MAX_RULES rules are armed at once: more are refused whole', () => {
+    const c = liveConnection();
+    c.engine.add(Array.from({ length: MAX_RULES - 1 }, () => parseFaultRule('nack when rk:x')));
+    expect(() => c.engine.add(rules('nack', 'nack'))).toThrow(`at most ${MAX_RULES} rules may be armed at once (${MAX_RULES - 1} are, 2 more asked)`);
+    expect(c.engine.list().length).toBe(MAX_RULES - 1);
+    c.engine.add(rules('nack'));
+    expect(c.engine.list().length).toBe(MAX_RULES);
   });
 
   it('removing a block rule lifts the block: connection.unblocked, and the held publishes go on', () => {

@@ -55,7 +55,10 @@ async function publishes(connection: amqp.ChannelModel, queue: string): Promise<
     screen.keys('Enter');
     await screen.waitFor(`✗ rule 'explode': unknown action "explode"`, 'the refusal');
     screen.keys('Escape');
+    // Esc then a at once would read as Alt+a: a person's keys come apart
+    await until(() => !screen.capture().includes('arm rule:'), 'the prompt to close', 15_000);
     screen.keys('a');
+    await screen.waitFor('arm rule: ', 'the prompt again');
     screen.type('close-channel=404 when method:basic.publish rk:jobs');
     screen.keys('Enter');
     const armed = await screen.waitFor(/ +1 +armed +0 +0 +close-channel=404 when method:basic.publish rk:jobs/, 'the rule armed');
