@@ -21,12 +21,6 @@ export interface FaultEngineOptions {
   readonly notice?: (line: string) => void;
   /** for tests: the chance draw (default Math.random) */
   readonly random?: () => number;
-  /**
-   * Rules may be added while traffic flows (`--control`, the TUI's fault panel): the engine
-   * then follows every connection from its start, so a rule armed later acts on connections
-   * already open, even while no rule is armed.
-   */
-  readonly live?: boolean;
 }
 
 /** A rule and what it did so far, shared by every connection. */
@@ -89,8 +83,6 @@ class ArmedRule {
  */
 interface RuleSet {
   rules: readonly ArmedRule[];
-  /** whether publisher confirms are counted: a nack rule is armed, or may be armed later (live) */
-  readonly countConfirms: boolean;
 }
 
 export class FaultEngine implements Interposer, FaultControl {
@@ -104,10 +96,7 @@ export class FaultEngine implements Interposer, FaultControl {
 
   constructor(rules: readonly FaultRule[], options: FaultEngineOptions = {}) {
     const now = Date.now();
-    this.#set = {
-      rules: rules.map((rule) => new ArmedRule(this.#nextId++, rule, now)),
-      countConfirms: options.live === true || rules.some((r) => r.action.kind === 'nack'),
-    };
+    this.#set = { rules: rules.map((rule) => new ArmedRule(this.#nextId++, rule, now)) };
     this.#random = options.random ?? Math.random;
     this.#notice = options.notice ?? (() => {});
   }
@@ -137,9 +126,6 @@ export class FaultEngine implements Interposer, FaultControl {
       );
     const now = Date.now();
     const armed = rules.map((rule) => new ArmedRule(this.#nextId++, rule, now));
-    if (!this.#set.countConfirms && armed.some((r) => r.action.kind === 'nack'))
-      // not live: connections already open were not counting their publishes
-      this.#notice('a nack rule added to an engine that was not started live acts on connections opened from now on only');
     this.#set.rules = [...this.#set.rules, ...armed];
     return armed.map((r) => r.info(now));
   }
@@ -891,10 +877,11 @@ class ConnectionFaults implements InterposedConnection {
         if (dir === 'c2s' && channel !== undefined) channel.confirm = true;
         break;
       case 'basic.publish':
-        if (channel?.confirm && this.#set.countConfirms) {
+        // publishes are numbered on every confirm channel: a nack rule may be armed any time
+        if (channel?.confirm) {
           channel.published++;
           channel.outstanding.push(channel.published);
-        } else if (channel?.confirm) channel.published++;
+        }
         break;
     }
   }
@@ -905,7 +892,6 @@ class ConnectionFaults implements InterposedConnection {
    * broker's frame was replaced.
    */
   #confirm(frame: RawFrame, method: DecodedMethod, channel: ChannelState): boolean {
-    if (!this.#set.countConfirms) return false;
     const tag = Number(method.args['delivery-tag']);
     const multiple = method.args['multiple'] === true;
     const outstanding = channel.outstanding;

@@ -102,7 +102,7 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
   // with no rule armed the proxy gets no interposer: its forwarding path stays as it is
   let faults =
     (options.faults !== undefined && options.faults.length > 0) || options.liveFaults === true
-      ? new FaultEngine(options.faults ?? [], { notice: options.notice, live: options.liveFaults === true })
+      ? new FaultEngine(options.faults ?? [], { notice: options.notice })
       : undefined;
   const proxy = new ProxyServer({
     ...(faults ? { interposer: faults } : {}),

@@ -69,4 +69,26 @@ describe('session.faults', () => {
     await before.close();
     await after.close();
   });
+
+  it('a nack rule added later: the client gets basic.nack for the publish it chose', async () => {
+    const broker = await startBroker({ onNotice: () => {} });
+    sessions.push(broker);
+    const proxy = await startProxy({ upstream: `127.0.0.1:${broker.port}`, onNotice: () => {} });
+    sessions.push(proxy);
+    proxy.faults.add('nack when method:basic.publish rk:jobs times=1');
+    const connection = await amqp.connect(proxy.url);
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue('jobs');
+    const outcomes = await Promise.all(
+      [1, 2].map(
+        () =>
+          new Promise<string>((resolve) => {
+            channel.publish('', 'jobs', Buffer.from('x'), {}, (error) => resolve(error ? 'nacked' : 'acked'));
+          }),
+      ),
+    );
+    expect(outcomes).toEqual(['nacked', 'acked']);
+    expect(proxy.faults.list()[0]).toMatchObject({ state: 'spent', fired: 1, timesLeft: 0 });
+    await connection.close();
+  });
 });

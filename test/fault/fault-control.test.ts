@@ -35,7 +35,7 @@ function liveConnection(capabilities = true) {
   });
   const control: RelayControl = { id: 7, c2s: side('c2s'), s2c: side('s2c'), cut: (how) => log.push(`cut ${how}`) };
   const notices: string[] = [];
-  const engine = new FaultEngine([], { live: true, notice: (line) => notices.push(line) });
+  const engine = new FaultEngine([], { notice: (line) => notices.push(line) });
   const stage = engine.open(control);
   const data = (dir: Direction, bytes: Uint8Array) => stage.data(dir, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
   const properties = capabilities
@@ -192,7 +192,7 @@ describe('a live engine with no rule armed', () => {
       const c = liveConnection();
       const side = { forward: (b: Uint8Array) => writes.push(Buffer.from(b)) };
       // count the writes of the c2s side: one per read while idle
-      const engine = new FaultEngine([], { live: true });
+      const engine = new FaultEngine([]);
       const control: RelayControl = {
         id: 1,
         c2s: { ...side, inject: () => {}, suppress: () => {}, holdSender: () => {}, end: () => {} },
