@@ -118,6 +118,33 @@ describeWithRabbitMQ('amqp-spy --control', () => {
     expect((await setup.checkQueue(queue)).messageCount).toBe(4);
   });
 
+  it('removing a block rule lifts the block: the client is told, and its held publish reaches the queue', async () => {
+    const { host, port: rabbitPort, username, password } = rabbitAddress();
+    const { port, api } = await proxyWithControl(`${host}:${rabbitPort}`);
+    const connection = await amqp.connect({ hostname: '127.0.0.1', port, username, password });
+    cleanups.push(() => connection.close().catch(() => {}));
+    const events: string[] = [];
+    connection.on('blocked', () => events.push('blocked'));
+    connection.on('unblocked', () => events.push('unblocked'));
+    const queue = `control-block-${process.pid}-${Date.now()}`;
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue(queue, { autoDelete: true, durable: false });
+    const rule = (await api('/faults', { method: 'POST', body: `block when method:basic.publish rk:${queue}` })).body['added'] as { id: number }[];
+    let confirmed = false;
+    channel.publish('', queue, Buffer.from('one'));
+    channel.publish('', queue, Buffer.from('two'));
+    const confirms = channel.waitForConfirms().then(() => {
+      confirmed = true;
+    });
+    await waitFor(() => events.includes('blocked'), 'the blocked event');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(confirmed).toBe(false); // held: the broker never had the second publish
+    expect((await api(`/faults/${rule[0]!.id}`, { method: 'DELETE' })).status).toBe(200);
+    await confirms;
+    expect(events).toEqual(['blocked', 'unblocked']);
+    expect((await channel.checkQueue(queue)).messageCount).toBe(2);
+  });
+
   it('one-shot actions on the live connection: block and unblock, then close it with 320', async () => {
     const { host, port: rabbitPort, username, password } = rabbitAddress();
     const { port, api } = await proxyWithControl(`${host}:${rabbitPort}`);
