@@ -97,7 +97,7 @@ async function publishOrders(port: number): Promise<void> {
     await until(() => !screen.capture().includes('✗'), `the prompt closed\n${screen.capture()}`, 15_000);
     screen.keys('?');
     await screen.waitFor('Keys  (? or Esc closes this help', 'the help screen');
-    for (let i = 0; i < 3; i++) screen.keys('PageDown');
+    for (let i = 0; i < 6; i++) screen.keys('PageDown');
     const help = await screen.waitFor('terms are ANDed (all match)', 'the AND rule in the help');
     expect(help).toContain('-term negates a term');
     expect(help).toMatch(/OR +not supported yet/);
