@@ -191,6 +191,10 @@ const RESUME_BELOW = 256 * 1024;
  * a consumer they do not know yet.
  */
 const CANCEL_AFTER_CONSUME_OK_MS = 20;
+const FRAME_HEAD = 7;
+const FRAME_END_BYTE = 0xce;
+/** A method frame split over reads larger than this is not followed (no method the engine follows is near it). */
+const FOLLOW_COPY_MAX = 1024 * 1024;
 /** class-id × 65536 + method-id of basic.publish: counted on confirm channels, never decoded when followed */
 const BASIC_PUBLISH = 60 * 65536 + 40;
 /**
@@ -388,8 +392,27 @@ interface DirectionState {
    * the next frame on).
    */
   sentTo: number;
+  /** frame boundaries read without the parser while idle (see ConnectionFaults.#scan) */
+  readonly scan: IdleScan;
   /** a cut/reset rule with after-bytes fired: the connection is cut at this offset of the stream */
   cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string; readonly by: ArmedRule } | undefined;
+}
+
+/** Where an idle direction's scan is: in a frame header, or in a frame's payload. */
+interface IdleScan {
+  /** the parser stepped aside: its offset is where the scan began */
+  on: boolean;
+  readonly head: Uint8Array;
+  headFill: number;
+  /** bytes of the current frame still to come (payload and end byte) */
+  remaining: number;
+  type: number;
+  channel: number;
+  /** stream offset of the current frame */
+  start: number;
+  /** a method frame split over reads, gathered to be followed */
+  keep: Uint8Array | undefined;
+  keepFill: number;
 }
 
 interface BlockState {
@@ -456,6 +479,7 @@ class ConnectionFaults implements InterposedConnection {
       contentRates: new Map(),
       rateFree: new Map(),
       sentTo: 0,
+      scan: { on: false, head: new Uint8Array(FRAME_HEAD), headFill: 0, remaining: 0, type: 0, channel: 0, start: 0, keep: undefined, keepFill: 0 },
       cutAt: undefined,
     });
     this.#dirs = { c2s: direction('c2s'), s2c: direction('s2c') };
@@ -469,13 +493,44 @@ class ConnectionFaults implements InterposedConnection {
       state.out.flush();
       return;
     }
-    const chunkStart = state.offset;
+    let chunkStart = state.offset;
     state.offset += chunk.length;
     // no rule armed, none ever acted here, every byte before this chunk handled: the chunk goes
     // whole, as the plain relay would send it, and its frames are only followed (see #follow)
-    if (this.#set.rules.length === 0 && !this.#acted && state.sentTo === chunkStart) {
+    const idle = this.#set.rules.length === 0 && !this.#acted && state.sentTo === chunkStart;
+    if (idle) {
       state.out.push('forward', chunk);
       state.sentTo = state.offset;
+      // past the protocol header and at a frame boundary, the parser steps aside: #scan finds
+      // the boundaries without making frames
+      const parser = state.parser;
+      if (state.scan.on || (parser.offset === chunkStart && parser.offset > 0 && parser.buffered === 0 && !parser.stopped)) {
+        state.scan.on = true;
+        if (this.#scan(dir, state, chunk, chunkStart, false) < 0) this.#scanFailed(state);
+        this.#dirs.c2s.out.flush();
+        this.#dirs.s2c.out.flush();
+        return;
+      }
+    } else if (state.scan.on) {
+      // a rule was armed while a frame was being scanned: it passes as it began (its start is
+      // forwarded already), and the parser takes over at its end
+      const used = this.#scan(dir, state, chunk, chunkStart, true);
+      if (used < 0) {
+        this.#scanFailed(state);
+        state.out.push('forward', chunk);
+        state.out.flush();
+        return;
+      }
+      if (used > 0) state.out.push('forward', chunk.subarray(0, used));
+      state.sentTo = chunkStart + used;
+      if (state.scan.remaining > 0 || state.scan.headFill > 0) {
+        state.out.flush();
+        return;
+      }
+      state.scan.on = false;
+      state.parser.skip(chunkStart + used - state.parser.offset);
+      chunk = chunk.subarray(used);
+      chunkStart += used;
     }
     for (const item of state.parser.push(chunk)) {
       if (item.kind === 'frame') {
@@ -512,18 +567,29 @@ class ConnectionFaults implements InterposedConnection {
    */
   #follow(dir: Direction, frame: RawFrame, state: DirectionState): void {
     if (frame.offset + frame.raw.length > state.sentTo) this.#sendUnsent(state, frame.offset, frame.raw);
+    this.#followFrame(dir, frame);
+  }
+
+  /** A publish followed: numbered on a confirm channel, as #track numbers it. */
+  #countPublish(channelNo: number): void {
+    const channel = this.#channels.get(channelNo);
+    if (channel?.confirm) {
+      channel.published++;
+      channel.outstanding.push(channel.published);
+    }
+  }
+
+  /** What the engine must know of a frame it does not act on (see #follow). */
+  #followFrame(dir: Direction, frame: RawFrame): void {
     if (frame.type !== FRAME_METHOD || frame.payload.length < 4) return;
     const p = frame.payload;
     const key = ((p[0]! << 8) | p[1]!) * 65536 + ((p[2]! << 8) | p[3]!);
-    const channel = frame.channel > 0 ? this.#channels.get(frame.channel) : undefined;
     if (key === BASIC_PUBLISH) {
-      if (channel?.confirm) {
-        channel.published++;
-        channel.outstanding.push(channel.published);
-      }
+      this.#countPublish(frame.channel);
       return;
     }
     if (!FOLLOWED.has(key)) return;
+    const channel = frame.channel > 0 ? this.#channels.get(frame.channel) : undefined;
     let method: DecodedMethod;
     try {
       const decoded = decodeFrame(frame);
@@ -536,6 +602,90 @@ class ConnectionFaults implements InterposedConnection {
     if (dir === 's2c' && (method.name === 'basic.ack' || method.name === 'basic.nack')) {
       if (channel?.confirm) this.#confirm(frame, method, channel);
     } else this.#track(dir, frame.channel, method, channel);
+  }
+
+  /**
+   * Reads frame boundaries in a chunk already forwarded, without the parser: only methods the
+   * engine follows are looked at (a method frame split over reads is copied, nothing else).
+   * With `stopAtBoundary`, stops at the first frame boundary. Returns the bytes read, -1 when
+   * the bytes are not AMQP frames.
+   */
+  #scan(dir: Direction, state: DirectionState, chunk: Uint8Array, chunkStart: number, stopAtBoundary: boolean): number {
+    const s = state.scan;
+    let i = 0;
+    while (i < chunk.length) {
+      if (s.remaining === 0) {
+        if (stopAtBoundary && s.headFill === 0) return i;
+        let head: Uint8Array;
+        let at: number;
+        if (s.headFill === 0 && i + FRAME_HEAD <= chunk.length) {
+          // the usual case: the header is read where it lies
+          head = chunk;
+          at = i;
+          i += FRAME_HEAD;
+        } else {
+          const take = Math.min(FRAME_HEAD - s.headFill, chunk.length - i);
+          s.head.set(chunk.subarray(i, i + take), s.headFill);
+          s.headFill += take;
+          i += take;
+          if (s.headFill < FRAME_HEAD) break;
+          s.headFill = 0;
+          head = s.head;
+          at = 0;
+        }
+        const type = head[at]!;
+        const size = ((head[at + 3]! << 24) >>> 0) + ((head[at + 4]! << 16) | (head[at + 5]! << 8) | head[at + 6]!);
+        if ((type !== FRAME_METHOD && type !== FRAME_HEADER && type !== FRAME_BODY && type !== FRAME_HEARTBEAT) || size + FRAME_OVERHEAD > FRAME_CAP) return -1;
+        const channel = (head[at + 1]! << 8) | head[at + 2]!;
+        const start = chunkStart + i - FRAME_HEAD;
+        if (head === chunk && i + size + 1 <= chunk.length) {
+          // the whole frame is in this chunk: looked at in place
+          if (chunk[i + size] !== FRAME_END_BYTE) return -1;
+          if (type === FRAME_METHOD && size >= 4) {
+            const key = ((chunk[i]! << 8) | chunk[i + 1]!) * 65536 + ((chunk[i + 2]! << 8) | chunk[i + 3]!);
+            if (key === BASIC_PUBLISH) this.#countPublish(channel);
+            else if (FOLLOWED.has(key)) {
+              const raw = chunk.subarray(i - FRAME_HEAD, i + size + 1);
+              this.#followFrame(dir, { type, channel, payload: raw.subarray(FRAME_HEAD, FRAME_HEAD + size), raw, offset: start });
+            }
+          }
+          i += size + 1;
+          continue;
+        }
+        s.type = type;
+        s.channel = channel;
+        s.start = start;
+        s.remaining = size + 1;
+        s.keep = undefined;
+        if (type === FRAME_METHOD && size <= FOLLOW_COPY_MAX) {
+          s.keep = new Uint8Array(FRAME_HEAD + size + 1);
+          s.keep.set(head.subarray(at, at + FRAME_HEAD));
+          s.keepFill = FRAME_HEAD;
+        }
+        continue;
+      }
+      const take = Math.min(s.remaining, chunk.length - i);
+      if (s.keep !== undefined) {
+        s.keep.set(chunk.subarray(i, i + take), s.keepFill);
+        s.keepFill += take;
+      }
+      i += take;
+      s.remaining -= take;
+      if (s.remaining > 0) break;
+      if (chunk[i - 1] !== FRAME_END_BYTE) return -1;
+      const raw = s.keep;
+      s.keep = undefined;
+      if (raw !== undefined)
+        this.#followFrame(dir, { type: s.type, channel: s.channel, payload: raw.subarray(FRAME_HEAD, raw.length - 1), raw, offset: s.start });
+    }
+    return i;
+  }
+
+  /** A scanned direction is not AMQP frames: what comes passes as it is, and no rule acts on the connection. */
+  #scanFailed(state: DirectionState): void {
+    state.passthrough = true;
+    state.scan.on = false;
+    this.#inert = true;
   }
 
   ended(dir: Direction): void {

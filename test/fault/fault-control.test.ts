@@ -2,7 +2,7 @@
 // removed while a connection is open, what a removed rule held let go, one-shot actions on a
 // connection, and the control API's parsing of rules and actions (all-or-nothing).
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
+import { decodeFrame, encodeContentHeaderFrame, encodeFrame, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { FrameParser } from '../../src/decoder/frame-parser.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import type { Direction } from '../../src/events.js';
@@ -231,6 +231,40 @@ describe('a live engine with no rule armed', () => {
     c.data('c2s', publish());
     c.data('s2c', encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 3, multiple: true }));
     expect(c.log).toEqual(['s2c suppress basic.ack', 's2c inject basic.ack', 's2c inject basic.nack']);
+  });
+});
+
+describe('a live engine with no rule armed, reads cut anywhere', () => {
+  it('follows confirm channels through frames split over reads: a nack rule armed later nacks the right publish', () => {
+    const c2s = Buffer.concat([
+      encodeMethodFrame(1, 'confirm.select'),
+      ...[1, 2, 3].map(() =>
+        Buffer.concat([publish(), encodeContentHeaderFrame(1, { classId: 60, bodySize: 5, properties: {} }), encodeFrame(3, 1, Buffer.alloc(5))]),
+      ),
+    ]);
+    for (const step of [1, 3, 7, 11, 50]) {
+      const c = liveConnection();
+      for (let at = 0; at < c2s.length; at += step) c.data('c2s', c2s.subarray(at, at + step));
+      const s2c = Buffer.concat([encodeMethodFrame(1, 'confirm.select-ok'), encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 2, multiple: true })]);
+      for (let at = 0; at < s2c.length; at += step) c.data('s2c', s2c.subarray(at, at + step));
+      expect(c.forwarded.c2s.filter((n) => n === 'basic.publish').length).toBe(3);
+      c.engine.add(rules('nack when method:basic.publish'));
+      c.data('c2s', publish());
+      c.data('s2c', encodeMethodFrame(1, 'basic.ack', { 'delivery-tag': 4, multiple: true }));
+      // 3 was published before the rule (acked), 4 after it (nacked)
+      expect(c.log, `reads of ${step} bytes`).toEqual(['s2c suppress basic.ack', 's2c inject basic.ack', 's2c inject basic.nack']);
+    }
+  });
+
+  it('bytes that are not AMQP frames pass unchanged, and no rule acts on that connection then', () => {
+    const c = liveConnection();
+    const writes: string[] = [];
+    c.data('c2s', encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 1 }));
+    c.data('c2s', Buffer.from([1, 0, 1, 0, 0, 0, 2, 9, 9, 0x00, 7, 7]));
+    c.engine.add(rules('close-channel=404'));
+    c.data('c2s', encodeMethodFrame(1, 'basic.qos', { 'prefetch-count': 2 }));
+    expect(c.log).toEqual(writes);
+    expect(c.forwarded.c2s[0]).toBe('basic.qos');
   });
 });
 
