@@ -27,7 +27,7 @@ const cell = (text) => text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace
 const code = (text) => `\`${text.replace(/\|/g, '\\|')}\``;
 
 async function keysTable() {
-  const { KEYMAP, KEY_GROUPS, keyLabel } = await import(dist('tui/keymap.js'));
+  const { KEYMAP, KEY_GROUPS, FAULT_PANEL_KEYS, keyLabel } = await import(dist('tui/keymap.js'));
   const lines = ['| keys | what it does |', '| --- | --- |'];
   for (const group of KEY_GROUPS) {
     const bindings = KEYMAP.filter((b) => b.group === group);
@@ -35,6 +35,8 @@ async function keysTable() {
     lines.push(`| **${group}** | |`);
     for (const b of bindings) lines.push(`| ${b.keys.map((k) => code(keyLabel(k))).join(' ')} | ${cell(b.description)} |`);
   }
+  lines.push('| **Fault panel (F)** | |');
+  for (const b of FAULT_PANEL_KEYS) lines.push(`| ${b.keys.map((k) => code(keyLabel(k))).join(' ')} | ${cell(b.description)} |`);
   return lines.join('\n');
 }
 

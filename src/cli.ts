@@ -16,6 +16,7 @@ const STANDALONE_LISTEN_PORT = 5672;
 const MANAGEMENT_PORT = 15672;
 /** The port Prometheus exporters conventionally take first (OpenTelemetry's Prometheus exporter). */
 const METRICS_PORT = 9464;
+const CONTROL_PORT = 8474;
 
 interface RootOptions {
   listen?: string;
@@ -51,6 +52,7 @@ interface RootOptions {
   readyFile?: string;
   fault: string[];
   faults?: string;
+  control?: string | true;
   sniff?: string;
 }
 
@@ -132,6 +134,10 @@ const program = new Command()
     [],
   )
   .option('--faults <file>', 'fault rules from a JSON or YAML file, for the proxy or --standalone (see docs/faults.md)')
+  .option(
+    '--control [address]',
+    `with --upstream: an HTTP JSON API to arm, list and remove fault rules and act on connections while traffic flows (port or host:port, default 127.0.0.1:${CONTROL_PORT}; see docs/faults.md)`,
+  )
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
@@ -368,6 +374,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
+    if (opts.control !== undefined)
+      throw new UsageError('--control applies with --upstream only for now: the built-in broker does not act fault rules out yet');
   }
   const { parseListenAddress, parseUpstreamAddress } = await import('./source/address.js');
   const upstreams = opts.upstream !== undefined ? opts.upstream.split(',').map((text) => parseUpstreamAddress(text.trim())) : [];
@@ -405,6 +413,8 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
       : parseListenAddress(opts.management === true ? String(MANAGEMENT_PORT) : opts.management, MANAGEMENT_PORT, '--management');
   const metrics =
     opts.metrics === undefined ? undefined : parseListenAddress(opts.metrics === true ? String(METRICS_PORT) : opts.metrics, METRICS_PORT, '--metrics');
+  const control =
+    opts.control === undefined ? undefined : parseListenAddress(opts.control === true ? String(CONTROL_PORT) : opts.control, CONTROL_PORT, '--control');
   if (opts.listenTls === undefined) {
     for (const [given, name] of [
       [opts.cert !== undefined, '--cert'],
@@ -452,6 +462,7 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ...(opts.definitions !== undefined ? { definitions: opts.definitions } : {}),
     ...(management !== undefined ? { management } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(control !== undefined ? { control } : {}),
     ...(tlsListen !== undefined ? { tlsListen } : {}),
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),

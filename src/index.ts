@@ -2,7 +2,10 @@
 // recordings for code, typed. docs/api.md shows it in use. Nothing here starts on import.
 
 export { ApiOptionError, startBroker, startProxy } from './api/start-session.js';
-export type { BrokerSession, BrokerUserOption, SpySession, StartBrokerOptions, StartProxyOptions } from './api/start-session.js';
+export type { BrokerSession, BrokerUserOption, ProxySession, SpySession, StartBrokerOptions, StartProxyOptions } from './api/start-session.js';
+export type { FaultRuleInput, SessionFaults } from './api/session-faults.js';
+export { ConnectionActionError, FaultInputError } from './fault/fault-control.js';
+export type { FaultRuleInfo, FaultRuleState } from './fault/fault-control.js';
 export {
   DEFAULT_HISTORY_EVENTS,
   DEFAULT_WAIT_TIMEOUT_MS,

@@ -10,6 +10,7 @@ import { startLiveSession, type LiveSession, type LiveSource } from '../session/
 import { amqpUrl, upstreamLogin, type UrlLogin } from '../session/session-url.js';
 import { DEFAULT_LISTEN_HOST, parseListenAddress, parseUpstreamAddress } from '../source/address.js';
 import { VERSION } from '../version.js';
+import { sessionFaults, type SessionFaults } from './session-faults.js';
 import { DEFAULT_HISTORY_EVENTS, SessionEventStream, type EventPredicate, type SessionEvents, type WaitForOptions } from './session-events.js';
 
 /** An option of startBroker / startProxy that is wrong: its name and why, on one line. */
@@ -88,7 +89,10 @@ export interface StartProxyOptions extends SessionOptions {
   /**
    * Fault rules, as `--fault` takes them (docs/faults.md): e.g.
    * `'close-channel=404 when method:basic.publish exchange:orders times=1'`. A bad rule throws
-   * FaultRuleError naming it, and none is armed.
+   * FaultRuleError naming it, and none is armed. Given (even `[]`), rules armed later with
+   * `session.faults.add` act on connections already open too; without it they act on
+   * connections opened after the first one is added (until then the proxy relays bytes
+   * without looking at them).
    */
   readonly faults?: readonly string[];
 }
@@ -114,6 +118,11 @@ export interface SpySession {
    * when the port is free. Later calls return the same promise.
    */
   close(): Promise<void>;
+}
+
+/** The proxy's session: a SpySession, and fault rules armed while it runs. */
+export interface ProxySession extends SpySession {
+  readonly faults: SessionFaults;
 }
 
 /** The built-in broker's session: a SpySession, and its topology. */
@@ -192,7 +201,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   };
   const { session, live } = await startSpySession(source, options, (address, standalone) => amqpUrl(address, standalone?.login ?? {}));
   const standalone = live.standalone!;
-  const control = live.faultControl!;
+  const control = live.brokerFaults!;
   return {
     ...session,
     definitions: (vhost) => standalone.definitions(vhost),
@@ -203,7 +212,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
 }
 
 /** Starts the proxy in front of `upstream`; rejects with an AmqpSpyError when it cannot. */
-export async function startProxy(options: StartProxyOptions): Promise<SpySession> {
+export async function startProxy(options: StartProxyOptions): Promise<ProxySession> {
   if (typeof options !== 'object' || options === null) throw new ApiOptionError('startProxy', 'takes options: { upstream: "host:port", ... }');
   checkKnown('startProxy', options, PROXY_OPTIONS);
   const upstreamText = stringOption('upstream', options.upstream);
@@ -223,6 +232,7 @@ export async function startProxy(options: StartProxyOptions): Promise<SpySession
   const source: LiveSource = {
     kind: 'proxy',
     ...(faults.length > 0 ? { faults } : {}),
+    ...(faultRules !== undefined ? { liveFaults: true } : {}),
     listen,
     upstream,
     ...(upstreamCaFile !== undefined ? { upstreamCaFile } : {}),
@@ -230,7 +240,10 @@ export async function startProxy(options: StartProxyOptions): Promise<SpySession
     ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
   };
   const login = upstreamLogin(upstreamText);
-  return (await startSpySession(source, options, (address) => amqpUrl(address, login))).session;
+  const { session, live } = await startSpySession(source, options, (address) => amqpUrl(address, login));
+  const engine = live.faultEngine;
+  if (engine === undefined) throw new Error('a proxy session has a fault engine');
+  return { ...session, faults: sessionFaults(engine) };
 }
 
 async function startSpySession(

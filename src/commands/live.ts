@@ -9,6 +9,7 @@ import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAdd
 import { readTlsListen } from '../source/tls-listener.js';
 import { VERSION } from '../version.js';
 import { type RunningMetrics, startMetricsServer } from '../metrics/metrics-server.js';
+import type { RunningControl } from '../control/control-server.js';
 import { createHeadlessPrinter, streamOutput } from '../view/headless-printer.js';
 import { createSummary } from '../view/summary.js';
 import { describeUpstream, startLiveSession } from '../session/live-session.js';
@@ -59,6 +60,8 @@ export interface LiveOptions {
   readonly tui: boolean;
   /** fault rules (--fault, --faults), checked: the proxy's engine or the built-in broker acts them out */
   readonly faults: readonly FaultRule[];
+  /** where the fault control API listens (--control); proxy only */
+  readonly control?: ListenAddress;
   /** print the ready line first on stdout once listening (--ready); no TUI then */
   readonly ready: boolean;
   /** write the ready line to this file once listening (--ready-file) */
@@ -135,6 +138,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
           insecure: options.insecure,
           ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
           faults: options.faults,
+          // the fault panel (F) arms rules on connections already open, and acts on them, too
+          ...(options.control !== undefined || tui ? { liveFaults: true } : {}),
           ...(options.alternates ? { alternates: options.alternates, balance: options.balance ?? 'failover' } : {}),
           ...(tlsListen ? { tlsListen } : {}),
         }
@@ -172,6 +177,21 @@ export async function runLive(options: LiveOptions): Promise<number> {
       throw error;
     }
     notice(`metrics on http://${formatHostPort(metricsServer.address.host, metricsServer.address.port)}/metrics`);
+  }
+  let controlServer: RunningControl | undefined;
+  if (options.control && session.faultControl) {
+    const { startControlServer } = await import('../control/control-server.js');
+    try {
+      controlServer = await startControlServer({ listen: options.control, control: session.faultControl, notice });
+    } catch (error) {
+      await session.stop();
+      await metricsServer?.close();
+      throw error;
+    }
+    const at = formatHostPort(controlServer.address.host, controlServer.address.port);
+    notice(`fault control on http://${at}/faults`);
+    if (!isLoopbackAddress(options.control.host))
+      notice(`warning: the fault control API listens on ${at} without authentication: whoever reaches it can break this proxy's traffic`);
   }
   // who may log in where: users by name only, never their passwords
   const management = standalone?.management;
@@ -212,6 +232,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const stop = async () => {
     await session.stop();
     await metricsServer?.close();
+    await controlServer?.close();
     if (readyFile !== undefined) removeReadyFile(readyFile);
   };
   if (tui) {
@@ -219,6 +240,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     process.once('SIGTERM', () => abort.abort()).once('SIGHUP', () => abort.abort());
     await tui.draw({
       mode,
+      ...(session.faultControl ? { faults: session.faultControl } : {}),
       ...(recorder ? { recording: () => ({ path: recorder.path, bytes: recorder.bytesWritten }) } : {}),
       notices,
       onQuit: stop,

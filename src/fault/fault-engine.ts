@@ -12,8 +12,8 @@ import { FrameParser } from '../decoder/frame-parser.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, type DecodedMethod, type RawFrame } from '../decoder/types.js';
 import type { Direction, FrameEvent } from '../events.js';
 import type { InterposedConnection, InterposedSide, Interposer, RelayControl } from '../proxy/interposer.js';
+import { ConnectionActionError, FaultInputError, type ConnectionAction, type FaultControl, type FaultRuleInfo, type FaultRuleState } from './fault-control.js';
 import type { FaultAction, FaultRule } from './fault-rule.js';
-import { ArmedRule } from './fault-set.js';
 import { channelCloseText, connectionCloseText, replyCodeName, type LoginContext } from './wording.js';
 
 export interface FaultEngineOptions {
@@ -23,31 +23,163 @@ export interface FaultEngineOptions {
   readonly random?: () => number;
 }
 
-export class FaultEngine implements Interposer {
-  readonly #rules: readonly ArmedRule[];
-  readonly #random: () => number;
-  readonly #notice: (line: string) => void;
-  /** whether publisher confirms must be counted (a nack rule is armed) */
-  readonly #countConfirms: boolean;
+/** A rule and what it did so far, shared by every connection. */
+class ArmedRule {
+  matches = 0;
+  fired = 0;
+  /** switched off by hand (it may be re-armed) */
+  disarmed = false;
+  constructor(
+    readonly id: number,
+    readonly rule: FaultRule,
+    /** when it was armed: its duration counts from then */
+    public armedAt: number,
+  ) {}
 
-  constructor(rules: readonly FaultRule[], options: FaultEngineOptions = {}) {
-    const now = Date.now();
-    this.#rules = rules.map((rule) => new ArmedRule(rule, now));
-    this.#random = options.random ?? Math.random;
-    this.#notice = options.notice ?? (() => {});
-    this.#countConfirms = rules.some((r) => r.action.kind === 'nack');
+  get action(): FaultAction {
+    return this.rule.action;
   }
 
-  /** Each rule's matches and firings so far, for a summary. */
-  stats(): { readonly rule: string; readonly matches: number; readonly fired: number }[] {
-    return this.#rules.map((r) => ({ rule: r.rule.source, matches: r.matches, fired: r.fired }));
+  /** Whether the rule is still armed (not disarmed, times left, within its duration). */
+  armed(now: number): boolean {
+    return this.state(now) === 'armed';
   }
 
-  open(control: RelayControl): InterposedConnection {
-    return new ConnectionFaults(control, this.#rules, this.#random, this.#notice, this.#countConfirms);
+  state(now: number): FaultRuleState {
+    const { times, durationMs } = this.rule;
+    if (this.disarmed) return 'disarmed';
+    if (times !== undefined && this.fired >= times) return 'spent';
+    if (durationMs !== undefined && now - this.armedAt >= durationMs) return 'expired';
+    return 'armed';
+  }
+
+  info(now: number): FaultRuleInfo {
+    const times = this.rule.times;
+    return {
+      id: this.id,
+      rule: this.rule.source,
+      state: this.state(now),
+      matches: this.matches,
+      fired: this.fired,
+      timesLeft: times === undefined ? null : Math.max(0, times - this.fired),
+    };
+  }
+
+  /** Counts a frame the action applies to; true when the rule fires on it. */
+  fires(event: () => FrameEvent, random: () => number): boolean {
+    const rule = this.rule;
+    if (rule.when !== undefined && !rule.when.matches(event())) return false;
+    this.matches++;
+    if (this.matches <= rule.after) return false;
+    if (rule.probability < 1 && random() >= rule.probability) return false;
+    this.fired++;
+    return true;
   }
 }
 
+/**
+ * The rules every connection reads: replaced, never changed in place, when one is added or
+ * removed, so a connection that runs them on a frame sees one list throughout.
+ */
+interface RuleSet {
+  rules: readonly ArmedRule[];
+}
+
+export class FaultEngine implements Interposer, FaultControl {
+  readonly #set: RuleSet;
+  readonly #random: () => number;
+  readonly #notice: (line: string) => void;
+  readonly #connections = new Map<number, ConnectionFaults>();
+  /** rules removed since the start, still counted in the summary */
+  readonly #removed: ArmedRule[] = [];
+  #nextId = 1;
+
+  constructor(rules: readonly FaultRule[], options: FaultEngineOptions = {}) {
+    const now = Date.now();
+    this.#set = { rules: rules.map((rule) => new ArmedRule(this.#nextId++, rule, now)) };
+    this.#random = options.random ?? Math.random;
+    this.#notice = options.notice ?? (() => {});
+  }
+
+  /** Each rule's matches and firings so far (removed ones too), for a summary. */
+  stats(): { readonly rule: string; readonly matches: number; readonly fired: number }[] {
+    return [...this.#removed, ...this.#set.rules].sort((a, b) => a.id - b.id).map((r) => ({ rule: r.rule.source, matches: r.matches, fired: r.fired }));
+  }
+
+  open(control: RelayControl): InterposedConnection {
+    const connection = new ConnectionFaults(control, this.#set, this.#random, this.#notice, () => this.#connections.delete(control.id));
+    this.#connections.set(control.id, connection);
+    return connection;
+  }
+
+  list(): FaultRuleInfo[] {
+    const now = Date.now();
+    return this.#set.rules.map((r) => r.info(now));
+  }
+
+  add(rules: readonly FaultRule[]): FaultRuleInfo[] {
+    // every frame runs the armed rules: their number is bounded, whoever adds them
+    if (this.#set.rules.length + rules.length > MAX_RULES)
+      throw new FaultInputError(
+        undefined,
+        `at most ${MAX_RULES} rules may be armed at once (${this.#set.rules.length} are, ${rules.length} more asked): remove some first`,
+      );
+    const now = Date.now();
+    const armed = rules.map((rule) => new ArmedRule(this.#nextId++, rule, now));
+    this.#set.rules = [...this.#set.rules, ...armed];
+    return armed.map((r) => r.info(now));
+  }
+
+  remove(id: number): boolean {
+    const rule = this.#set.rules.find((r) => r.id === id);
+    if (rule === undefined) return false;
+    this.#set.rules = this.#set.rules.filter((r) => r !== rule);
+    this.#keepRemoved([rule]);
+    this.#released(rule);
+    return true;
+  }
+
+  removeAll(): number {
+    const rules = this.#set.rules;
+    this.#set.rules = [];
+    this.#keepRemoved(rules);
+    for (const rule of rules) this.#released(rule);
+    return rules.length;
+  }
+
+  setArmed(id: number, armed: boolean): FaultRuleInfo | undefined {
+    const rule = this.#set.rules.find((r) => r.id === id);
+    if (rule === undefined) return undefined;
+    if (armed && rule.disarmed) {
+      rule.disarmed = false;
+      rule.armedAt = Date.now(); // its duration counts from now
+    } else if (!armed && !rule.disarmed) {
+      rule.disarmed = true;
+      this.#released(rule);
+    }
+    return rule.info(Date.now());
+  }
+
+  act(connection: number, action: ConnectionAction): string {
+    const target = this.#connections.get(connection);
+    if (target === undefined) throw new ConnectionActionError(`no connection ${connection} is open (through the proxy)`, 404);
+    return target.act(action);
+  }
+
+  /** Removed rules stay in the summary: the last MAX_RULES of them (rules come and go all session long). */
+  #keepRemoved(rules: readonly ArmedRule[]): void {
+    this.#removed.push(...rules);
+    if (this.#removed.length > MAX_RULES) this.#removed.splice(0, this.#removed.length - MAX_RULES);
+  }
+
+  /** What a rule no longer armed held is let go on every connection. */
+  #released(rule: ArmedRule): void {
+    for (const connection of this.#connections.values()) connection.release(rule);
+  }
+}
+
+/** Rules armed at once at most (every frame runs them), and removed rules kept for the summary. */
+export const MAX_RULES = 1000;
 /** Frames as large as RabbitMQ's largest message in one frame; past it a direction passes undecoded. */
 const FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
 /** Bytes an Outlet may hold before its sender is no longer read, and below which it is again. */
@@ -59,6 +191,27 @@ const RESUME_BELOW = 256 * 1024;
  * a consumer they do not know yet.
  */
 const CANCEL_AFTER_CONSUME_OK_MS = 20;
+const FRAME_HEAD = 7;
+const FRAME_END_BYTE = 0xce;
+/** A method frame split over reads larger than this is not followed (no method the engine follows is near it). */
+const FOLLOW_COPY_MAX = 1024 * 1024;
+/** class-id × 65536 + method-id of basic.publish: counted on confirm channels, never decoded when followed */
+const BASIC_PUBLISH = 60 * 65536 + 40;
+/**
+ * The methods a followed frame is decoded for (see ConnectionFaults.#follow): what #track and
+ * #confirm read. connection.start-ok, open, open-ok; channel.open, close-ok; confirm.select;
+ * basic.ack, basic.nack.
+ */
+const FOLLOWED = new Set([
+  10 * 65536 + 11,
+  10 * 65536 + 40,
+  10 * 65536 + 41,
+  20 * 65536 + 10,
+  20 * 65536 + 41,
+  85 * 65536 + 10,
+  60 * 65536 + 80,
+  60 * 65536 + 120,
+]);
 /** How long a client may take to answer an injected connection.close before its socket is ended anyway. */
 const CLOSE_OK_WAIT_MS = 2000;
 
@@ -69,7 +222,7 @@ interface Queued {
   readonly op: OutOp;
   readonly bytes: Uint8Array;
   /** not written before this time (ms) */
-  readonly at: number;
+  at: number;
 }
 
 /**
@@ -111,6 +264,14 @@ class Outlet {
       this.#side.holdSender(true);
     }
     this.#schedule();
+  }
+
+  /** What waits for its time (a delay, a rate) goes now, in order: the rule that held it is gone. */
+  releaseTimed(): void {
+    if (this.#queue.length === this.#head) return;
+    for (let i = this.#head; i < this.#queue.length; i++) this.#queue[i]!.at = 0;
+    clearTimeout(this.#timer);
+    this.#release();
   }
 
   /** Holds (true) or releases everything pushed, in order. */
@@ -225,11 +386,38 @@ interface DirectionState {
   readonly contentRates: Map<number, readonly ArmedRule[]>;
   /** each rate rule's time (ms) from which its bucket is free again */
   readonly rateFree: Map<ArmedRule, number>;
+  /**
+   * Stream offset up to which bytes were forwarded whole, chunk by chunk, while no rule was
+   * armed: frames before it are only followed, never acted on (a rule armed meanwhile acts from
+   * the next frame on).
+   */
+  sentTo: number;
+  /** frame boundaries read without the parser while idle (see ConnectionFaults.#scan) */
+  readonly scan: IdleScan;
   /** a cut/reset rule with after-bytes fired: the connection is cut at this offset of the stream */
-  cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string } | undefined;
+  cutAt: { readonly offset: number; readonly op: 'cut-fin' | 'cut-reset'; readonly rule: string; readonly by: ArmedRule } | undefined;
+}
+
+/** Where an idle direction's scan is: in a frame header, or in a frame's payload. */
+interface IdleScan {
+  /** the parser stepped aside: its offset is where the scan began */
+  on: boolean;
+  readonly head: Uint8Array;
+  headFill: number;
+  /** bytes of the current frame still to come (payload and end byte) */
+  remaining: number;
+  type: number;
+  channel: number;
+  /** stream offset of the current frame */
+  start: number;
+  /** a method frame split over reads, gathered to be followed */
+  keep: Uint8Array | undefined;
+  keepFill: number;
 }
 
 interface BlockState {
+  /** the rule that blocked the connection (undefined: a one-shot action) */
+  readonly by: ArmedRule | undefined;
   /** the client announced the capability and got connection.blocked */
   readonly told: boolean;
   /** a publish came: the client's bytes are held, and it is not read */
@@ -249,10 +437,10 @@ interface ConnectionClosing {
 
 class ConnectionFaults implements InterposedConnection {
   readonly #control: RelayControl;
-  readonly #rules: readonly ArmedRule[];
+  readonly #set: RuleSet;
   readonly #random: () => number;
   readonly #notice: (line: string) => void;
-  readonly #countConfirms: boolean;
+  readonly #onClosed: () => void;
   readonly #dirs: Record<Direction, DirectionState>;
   readonly #channels = new Map<number, ChannelState>();
   readonly #login = { vhost: '/', user: '' };
@@ -271,13 +459,18 @@ class ConnectionFaults implements InterposedConnection {
   #cutBy: 'fin' | 'reset' | undefined;
   /** a direction could not be cut into frames: what is still parsed passes as it is */
   #inert = false;
+  /**
+   * A rule fired or an action acted on this connection: its frames go through the rules one by
+   * one from then on (what a rule started, a dead channel, a block, may still need them).
+   */
+  #acted = false;
 
-  constructor(control: RelayControl, rules: readonly ArmedRule[], random: () => number, notice: (line: string) => void, countConfirms: boolean) {
+  constructor(control: RelayControl, set: RuleSet, random: () => number, notice: (line: string) => void, onClosed: () => void) {
     this.#control = control;
-    this.#rules = rules;
+    this.#set = set;
     this.#random = random;
     this.#notice = notice;
-    this.#countConfirms = countConfirms;
+    this.#onClosed = onClosed;
     const direction = (dir: Direction): DirectionState => ({
       parser: new FrameParser({ expectProtocolHeader: 'auto', frameMax: FRAME_CAP }),
       out: new Outlet(control[dir], (how) => this.#cutNow(how)),
@@ -285,6 +478,8 @@ class ConnectionFaults implements InterposedConnection {
       offset: 0,
       contentRates: new Map(),
       rateFree: new Map(),
+      sentTo: 0,
+      scan: { on: false, head: new Uint8Array(FRAME_HEAD), headFill: 0, remaining: 0, type: 0, channel: 0, start: 0, keep: undefined, keepFill: 0 },
       cutAt: undefined,
     });
     this.#dirs = { c2s: direction('c2s'), s2c: direction('s2c') };
@@ -298,24 +493,199 @@ class ConnectionFaults implements InterposedConnection {
       state.out.flush();
       return;
     }
-    const chunkStart = state.offset;
+    let chunkStart = state.offset;
     state.offset += chunk.length;
+    // no rule armed, none ever acted here, every byte before this chunk handled: the chunk goes
+    // whole, as the plain relay would send it, and its frames are only followed (see #follow)
+    const idle = this.#set.rules.length === 0 && !this.#acted && state.sentTo === chunkStart;
+    if (idle) {
+      state.out.push('forward', chunk);
+      state.sentTo = state.offset;
+      // past the protocol header and at a frame boundary, the parser steps aside: #scan finds
+      // the boundaries without making frames
+      const parser = state.parser;
+      if (state.scan.on || (parser.offset === chunkStart && parser.offset > 0 && parser.buffered === 0 && !parser.stopped)) {
+        state.scan.on = true;
+        if (this.#scan(dir, state, chunk, chunkStart, false) < 0) this.#scanFailed(state);
+        this.#dirs.c2s.out.flush();
+        this.#dirs.s2c.out.flush();
+        return;
+      }
+    } else if (state.scan.on) {
+      // a rule was armed while a frame was being scanned: it passes as it began (its start is
+      // forwarded already), and the parser takes over at its end
+      const used = this.#scan(dir, state, chunk, chunkStart, true);
+      if (used < 0) {
+        this.#scanFailed(state);
+        state.out.push('forward', chunk);
+        state.out.flush();
+        return;
+      }
+      if (used > 0) state.out.push('forward', chunk.subarray(0, used));
+      state.sentTo = chunkStart + used;
+      if (state.scan.remaining > 0 || state.scan.headFill > 0) {
+        state.out.flush();
+        return;
+      }
+      state.scan.on = false;
+      state.parser.skip(chunkStart + used - state.parser.offset);
+      chunk = chunk.subarray(used);
+      chunkStart += used;
+    }
     for (const item of state.parser.push(chunk)) {
-      if (item.kind === 'frame') this.#frame(dir, item.frame);
-      else if (item.kind === 'protocol-header') state.out.push('forward', item.header.raw);
+      if (item.kind === 'frame') {
+        if (item.frame.offset < state.sentTo) this.#follow(dir, item.frame, state);
+        else this.#frame(dir, item.frame);
+      } else if (item.kind === 'protocol-header') this.#sendUnsent(state, 0, item.header.raw);
       else {
         // not AMQP frames any more: forward the rest unchanged (what the broker makes of it is its
         // own); a frame injected into a stream cut at no boundary would corrupt it, so no rule
         // acts on this connection any more
         state.passthrough = true;
         this.#inert = true;
-        if (item.held.length > 0) state.out.push('forward', item.held);
+        if (item.held.length > 0) this.#sendUnsent(state, item.undecodedFrom, item.held);
         const from = Math.max(0, item.undecodedFrom + item.held.length - chunkStart);
-        if (from < chunk.length) state.out.push('forward', chunk.subarray(from));
+        if (from < chunk.length) this.#sendUnsent(state, chunkStart + from, chunk.subarray(from));
       }
     }
+    // every byte read so far is handled (forwarded, queued or swallowed): the next chunk may go whole
+    if (state.sentTo < state.offset && state.parser.buffered === 0) state.sentTo = state.offset;
     this.#dirs.c2s.out.flush();
     this.#dirs.s2c.out.flush();
+  }
+
+  /** Forwards what of `bytes` (at `offset` in the stream) was not forwarded whole already. */
+  #sendUnsent(state: DirectionState, offset: number, bytes: Uint8Array): void {
+    const sent = Math.max(0, state.sentTo - offset);
+    if (sent < bytes.length) state.out.push('forward', sent === 0 ? bytes : bytes.subarray(sent));
+  }
+
+  /**
+   * A frame forwarded (whole, or its start) with its chunk while no rule was armed: no rule acts
+   * on it, but the engine follows what it must know of the conversation (the login, channels,
+   * publish numbers), decoding only the few methods that tell it. Its unsent end is forwarded.
+   */
+  #follow(dir: Direction, frame: RawFrame, state: DirectionState): void {
+    if (frame.offset + frame.raw.length > state.sentTo) this.#sendUnsent(state, frame.offset, frame.raw);
+    this.#followFrame(dir, frame);
+  }
+
+  /** A publish followed: numbered on a confirm channel, as #track numbers it. */
+  #countPublish(channelNo: number): void {
+    const channel = this.#channels.get(channelNo);
+    if (channel?.confirm) {
+      channel.published++;
+      channel.outstanding.push(channel.published);
+    }
+  }
+
+  /** What the engine must know of a frame it does not act on (see #follow). */
+  #followFrame(dir: Direction, frame: RawFrame): void {
+    if (frame.type !== FRAME_METHOD || frame.payload.length < 4) return;
+    const p = frame.payload;
+    const key = ((p[0]! << 8) | p[1]!) * 65536 + ((p[2]! << 8) | p[3]!);
+    if (key === BASIC_PUBLISH) {
+      this.#countPublish(frame.channel);
+      return;
+    }
+    if (!FOLLOWED.has(key)) return;
+    const channel = frame.channel > 0 ? this.#channels.get(frame.channel) : undefined;
+    let method: DecodedMethod;
+    try {
+      const decoded = decodeFrame(frame);
+      if (decoded.type !== 'method') return;
+      method = decoded.method;
+    } catch (error) {
+      if (error instanceof DecodeError) return;
+      throw error;
+    }
+    if (dir === 's2c' && (method.name === 'basic.ack' || method.name === 'basic.nack')) {
+      if (channel?.confirm) this.#confirm(frame, method, channel);
+    } else this.#track(dir, frame.channel, method, channel);
+  }
+
+  /**
+   * Reads frame boundaries in a chunk already forwarded, without the parser: only methods the
+   * engine follows are looked at (a method frame split over reads is copied, nothing else).
+   * With `stopAtBoundary`, stops at the first frame boundary. Returns the bytes read, -1 when
+   * the bytes are not AMQP frames.
+   */
+  #scan(dir: Direction, state: DirectionState, chunk: Uint8Array, chunkStart: number, stopAtBoundary: boolean): number {
+    const s = state.scan;
+    let i = 0;
+    while (i < chunk.length) {
+      if (s.remaining === 0) {
+        if (stopAtBoundary && s.headFill === 0) return i;
+        let head: Uint8Array;
+        let at: number;
+        if (s.headFill === 0 && i + FRAME_HEAD <= chunk.length) {
+          // the usual case: the header is read where it lies
+          head = chunk;
+          at = i;
+          i += FRAME_HEAD;
+        } else {
+          const take = Math.min(FRAME_HEAD - s.headFill, chunk.length - i);
+          s.head.set(chunk.subarray(i, i + take), s.headFill);
+          s.headFill += take;
+          i += take;
+          if (s.headFill < FRAME_HEAD) break;
+          s.headFill = 0;
+          head = s.head;
+          at = 0;
+        }
+        const type = head[at]!;
+        const size = ((head[at + 3]! << 24) >>> 0) + ((head[at + 4]! << 16) | (head[at + 5]! << 8) | head[at + 6]!);
+        if ((type !== FRAME_METHOD && type !== FRAME_HEADER && type !== FRAME_BODY && type !== FRAME_HEARTBEAT) || size + FRAME_OVERHEAD > FRAME_CAP) return -1;
+        const channel = (head[at + 1]! << 8) | head[at + 2]!;
+        const start = chunkStart + i - FRAME_HEAD;
+        if (head === chunk && i + size + 1 <= chunk.length) {
+          // the whole frame is in this chunk: looked at in place
+          if (chunk[i + size] !== FRAME_END_BYTE) return -1;
+          if (type === FRAME_METHOD && size >= 4) {
+            const key = ((chunk[i]! << 8) | chunk[i + 1]!) * 65536 + ((chunk[i + 2]! << 8) | chunk[i + 3]!);
+            if (key === BASIC_PUBLISH) this.#countPublish(channel);
+            else if (FOLLOWED.has(key)) {
+              const raw = chunk.subarray(i - FRAME_HEAD, i + size + 1);
+              this.#followFrame(dir, { type, channel, payload: raw.subarray(FRAME_HEAD, FRAME_HEAD + size), raw, offset: start });
+            }
+          }
+          i += size + 1;
+          continue;
+        }
+        s.type = type;
+        s.channel = channel;
+        s.start = start;
+        s.remaining = size + 1;
+        s.keep = undefined;
+        if (type === FRAME_METHOD && size <= FOLLOW_COPY_MAX) {
+          s.keep = new Uint8Array(FRAME_HEAD + size + 1);
+          s.keep.set(head.subarray(at, at + FRAME_HEAD));
+          s.keepFill = FRAME_HEAD;
+        }
+        continue;
+      }
+      const take = Math.min(s.remaining, chunk.length - i);
+      if (s.keep !== undefined) {
+        s.keep.set(chunk.subarray(i, i + take), s.keepFill);
+        s.keepFill += take;
+      }
+      i += take;
+      s.remaining -= take;
+      if (s.remaining > 0) break;
+      if (chunk[i - 1] !== FRAME_END_BYTE) return -1;
+      const raw = s.keep;
+      s.keep = undefined;
+      if (raw !== undefined)
+        this.#followFrame(dir, { type: s.type, channel: s.channel, payload: raw.subarray(FRAME_HEAD, raw.length - 1), raw, offset: s.start });
+    }
+    return i;
+  }
+
+  /** A scanned direction is not AMQP frames: what comes passes as it is, and no rule acts on the connection. */
+  #scanFailed(state: DirectionState): void {
+    state.passthrough = true;
+    state.scan.on = false;
+    this.#inert = true;
   }
 
   ended(dir: Direction): void {
@@ -332,10 +702,89 @@ class ConnectionFaults implements InterposedConnection {
   }
 
   closed(): void {
+    this.#onClosed();
     clearTimeout(this.#blocked?.timer);
     this.#dirs.c2s.out.close();
     this.#dirs.s2c.out.close();
     clearTimeout(this.#closing?.timer);
+  }
+
+  /**
+   * A rule was removed or disarmed: what it holds on this connection is let go. A block it
+   * made is lifted (connection.unblocked); frames waiting for a delay or a rate go now, in order
+   * (those another timed rule holds too); an after-bytes cut not yet reached is called off.
+   */
+  release(rule: ArmedRule): void {
+    if (this.#cutBy !== undefined) return;
+    if (this.#blocked !== undefined && this.#blocked.by === rule) this.#unblock();
+    if (rule.action.kind === 'delay' || rule.action.kind === 'rate') {
+      for (const state of [this.#dirs.c2s, this.#dirs.s2c]) {
+        state.rateFree.delete(rule);
+        for (const [channelNo, rates] of state.contentRates) {
+          if (rates.includes(rule))
+            state.contentRates.set(
+              channelNo,
+              rates.filter((r) => r !== rule),
+            );
+        }
+        state.out.releaseTimed();
+      }
+    }
+    for (const state of [this.#dirs.c2s, this.#dirs.s2c]) if (state.cutAt?.by === rule) state.cutAt = undefined;
+    this.#dirs.c2s.out.flush();
+    this.#dirs.s2c.out.flush();
+  }
+
+  /** A one-shot action from the control API or the TUI, now. */
+  act(action: ConnectionAction): string {
+    const who = `connection ${this.#control.id}`;
+    const refuse = (why: string): never => {
+      throw new ConnectionActionError(`${who} ${why}`, 409);
+    };
+    if (this.#cutBy !== undefined || this.#cutQueued) refuse('is being cut');
+    if (this.#closing !== undefined) refuse('is closing');
+    if (this.#inert) refuse('sends what is not AMQP frames: nothing is injected into it');
+    const source = `control: ${actionText(action)}`;
+    this.#acted = true;
+    let done: string;
+    switch (action.kind) {
+      case 'close-connection':
+        if (!this.#open) refuse('is not open yet (no connection.open-ok)');
+        this.#closeConnection('c2s', undefined, undefined, action.code, source);
+        done = `connection.close ${action.code} ${replyCodeName(action.code)} sent to the client, the connection closed upstream`;
+        break;
+      case 'close-channel': {
+        const channel = this.#channels.get(action.channel);
+        if (channel === undefined || channel.dead !== undefined) refuse(`has no open channel ${action.channel}`);
+        channel!.dead = { awaitClient: true, awaitUpstream: true, held: [], pending: undefined };
+        this.#dirs.c2s.contentRates.delete(action.channel);
+        this.#dirs.s2c.contentRates.delete(action.channel);
+        this.#sendChannelClose(action.channel, undefined, action.code, source);
+        done = `channel.close ${action.code} ${replyCodeName(action.code)} sent on channel ${action.channel}, the channel closed upstream`;
+        break;
+      }
+      case 'block':
+        if (!this.#open) refuse('is not open yet (no connection.open-ok)');
+        if (this.#blocked !== undefined) refuse('is blocked already');
+        this.#block(action.ms, source, undefined);
+        done = `blocked${action.ms === undefined ? '' : ` for ${action.ms} ms`}${this.#capabilities.blocked ? ' (connection.blocked sent)' : ' (the client did not announce connection.blocked: not told)'}`;
+        break;
+      case 'unblock':
+        if (this.#blocked === undefined) refuse('is not blocked');
+        this.#unblock();
+        done = 'unblocked';
+        break;
+      case 'cut':
+      case 'reset':
+        this.#cutRule = source;
+        this.#cutQueued = true;
+        this.#cutNow(action.kind === 'cut' ? 'fin' : 'reset');
+        done = action.kind === 'cut' ? 'cut (FIN to both sides)' : 'reset (RST to both sides)';
+        break;
+    }
+    this.#dirs.c2s.out.flush();
+    this.#dirs.s2c.out.flush();
+    return `${who}: ${done}`;
   }
 
   /** A cut/reset rule's cut comes out of its direction's queue: both sockets end. */
@@ -453,21 +902,22 @@ class ConnectionFaults implements InterposedConnection {
     }
     if (method === undefined && frame.type !== FRAME_HEARTBEAT) return 0;
     let rates: ArmedRule[] | undefined;
-    for (const rule of this.#rules) {
+    for (const rule of this.#set.rules) {
       const action = rule.action;
       if (!this.#applies(action, dir, frame, method, channel) || !rule.armed(now) || !rule.fires(eventOf, this.#random)) continue;
+      this.#acted = true;
       switch (action.kind) {
         case 'close-channel':
           this.#closeChannel(frame, method!, action.code, rule);
           return undefined;
         case 'close-connection':
-          this.#closeConnection(dir, frame, method, action.code, rule);
+          this.#closeConnection(dir, frame, method, action.code, rule.rule.source);
           return undefined;
         case 'drop-heartbeats':
           state.out.push('suppress', frame.raw, notBefore);
           return undefined;
         case 'block':
-          this.#block(action.ms, rule);
+          this.#block(action.ms, `fault rule '${rule.rule.source}'`, rule);
           break;
         case 'cancel-consumer':
           if (method!.name === 'basic.consume') channel!.cancelNextConsumer = true;
@@ -487,7 +937,7 @@ class ConnectionFaults implements InterposedConnection {
           const op = action.kind === 'cut' ? 'cut-fin' : 'cut-reset';
           if (action.afterBytes !== undefined) {
             // the bytes before the cut still pass (this frame included, as far as they reach)
-            state.cutAt ??= { offset: frame.offset + action.afterBytes, op, rule: rule.rule.source };
+            state.cutAt ??= { offset: frame.offset + action.afterBytes, op, rule: rule.rule.source, by: rule };
             break;
           }
           if (action.midFrame) state.out.push('forward', frame.raw.subarray(0, frame.raw.length >> 1), notBefore);
@@ -577,10 +1027,11 @@ class ConnectionFaults implements InterposedConnection {
         if (dir === 'c2s' && channel !== undefined) channel.confirm = true;
         break;
       case 'basic.publish':
-        if (channel?.confirm && this.#countConfirms) {
+        // publishes are numbered on every confirm channel: a nack rule may be armed any time
+        if (channel?.confirm) {
           channel.published++;
           channel.outstanding.push(channel.published);
-        } else if (channel?.confirm) channel.published++;
+        }
         break;
     }
   }
@@ -591,7 +1042,6 @@ class ConnectionFaults implements InterposedConnection {
    * broker's frame was replaced.
    */
   #confirm(frame: RawFrame, method: DecodedMethod, channel: ChannelState): boolean {
-    if (!this.#countConfirms) return false;
     const tag = Number(method.args['delivery-tag']);
     const multiple = method.args['multiple'] === true;
     const outstanding = channel.outstanding;
@@ -649,15 +1099,15 @@ class ConnectionFaults implements InterposedConnection {
     return `connection ${this.#control.id}${product ? ` (${product})` : ''}`;
   }
 
-  #block(ms: number | undefined, rule: ArmedRule): void {
+  #block(ms: number | undefined, what: string, by: ArmedRule | undefined): void {
     const told = this.#capabilities.blocked;
     // RabbitMQ's memory alarm words it so
     if (told) this.#dirs.s2c.out.push('inject', encodeMethodFrame(0, 'connection.blocked', { reason: 'low on memory' }));
     else
       this.#notice(
-        `${this.#who()} did not announce the connection.blocked capability: fault rule '${rule.rule.source}' blocks it without telling it (its publishes are held all the same)`,
+        `${this.#who()} did not announce the connection.blocked capability: ${what} blocks it without telling it (its publishes are held all the same)`,
       );
-    const blocked: BlockState = { told, holding: false, timer: undefined };
+    const blocked: BlockState = { by, told, holding: false, timer: undefined };
     if (ms !== undefined) {
       blocked.timer = setTimeout(() => {
         this.#unblock();
@@ -733,29 +1183,30 @@ class ConnectionFaults implements InterposedConnection {
     const channelNo = frame.channel;
     const channel = this.#channels.get(channelNo)!;
     this.#dirs.c2s.out.push('suppress', frame.raw);
-    const send = (): void => this.#sendChannelClose(channelNo, method, code, rule);
+    const send = (): void => this.#sendChannelClose(channelNo, method, code, rule.rule.source);
     channel.dead = { awaitClient: true, awaitUpstream: true, held: [], pending: method.spec.content ? { send, remaining: -1 } : undefined };
     this.#dirs.c2s.contentRates.delete(channelNo);
     this.#dirs.s2c.contentRates.delete(channelNo);
     if (!method.spec.content) send();
   }
 
-  #sendChannelClose(channelNo: number, method: DecodedMethod, code: number, rule: ArmedRule): void {
+  /** The closes of a channel: `method` is the client's method answered (none for a one-shot action). */
+  #sendChannelClose(channelNo: number, method: DecodedMethod | undefined, code: number, source: string): void {
     const { c2s, s2c } = { c2s: this.#dirs.c2s.out, s2c: this.#dirs.s2c.out };
     s2c.push(
       'inject',
       encodeMethodFrame(channelNo, 'channel.close', {
         'reply-code': code,
-        'reply-text': channelCloseText(code, method, this.#login satisfies LoginContext),
-        'class-id': method.classId,
-        'method-id': method.methodId,
+        'reply-text': method ? channelCloseText(code, method, this.#login satisfies LoginContext) : `${replyCodeName(code)} - injected by amqp-spy`,
+        'class-id': method?.classId ?? 0,
+        'method-id': method?.methodId ?? 0,
       }),
     );
     c2s.push(
       'inject',
       encodeMethodFrame(channelNo, 'channel.close', {
         'reply-code': 200,
-        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${rule.rule.source})`),
+        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${source})`),
         'class-id': 0,
         'method-id': 0,
       }),
@@ -802,10 +1253,13 @@ class ConnectionFaults implements InterposedConnection {
     for (const held of dead.held) this.#frame('c2s', held);
   }
 
-  /** connection.close to the client, and to the broker; every frame after is swallowed. */
-  #closeConnection(dir: Direction, frame: RawFrame, method: DecodedMethod | undefined, code: number, rule: ArmedRule): void {
+  /**
+   * connection.close to the client, and to the broker; every frame after is swallowed. `frame`
+   * is the one that fired it (none for a one-shot action).
+   */
+  #closeConnection(dir: Direction, frame: RawFrame | undefined, method: DecodedMethod | undefined, code: number, source: string): void {
     const { c2s, s2c } = { c2s: this.#dirs.c2s.out, s2c: this.#dirs.s2c.out };
-    this.#dirs[dir].out.push('suppress', frame.raw);
+    if (frame !== undefined) this.#dirs[dir].out.push('suppress', frame.raw);
     const cause = dir === 'c2s' && method !== undefined ? method : undefined;
     s2c.push(
       'inject',
@@ -820,7 +1274,7 @@ class ConnectionFaults implements InterposedConnection {
       'inject',
       encodeMethodFrame(0, 'connection.close', {
         'reply-code': 200,
-        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${rule.rule.source})`),
+        'reply-text': clip(`amqp-spy fault rule: closed with ${code} ${replyCodeName(code)} to the client (${source})`),
         'class-id': 0,
         'method-id': 0,
       }),
@@ -861,6 +1315,19 @@ class ConnectionFaults implements InterposedConnection {
     if (!closing.awaitUpstream) clearTimeout(closing.timer);
     closing.awaitClient = false;
     if (closing.endClientPending) this.#dirs.s2c.out.push('end', EMPTY);
+  }
+}
+
+/** A one-shot action in the rule grammar, for reply texts and notices. */
+function actionText(action: ConnectionAction): string {
+  switch (action.kind) {
+    case 'close-connection':
+    case 'close-channel':
+      return `${action.kind}=${action.code}`;
+    case 'block':
+      return action.ms === undefined ? 'block' : `block=${action.ms}ms`;
+    default:
+      return action.kind;
   }
 }
 

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { describeFsError } from '../source/errno.js';
 import { AmqpSpyError } from '../errors.js';
-import { FAULT_OPTIONS, parseFaultRule, type FaultRule } from './fault-rule.js';
+import { parseFaultRule, type FaultRule } from './fault-rule.js';
+import { ruleEntryText } from './fault-control.js';
 
 /** A rule file that cannot be read or is not in the schema; exit 2. */
 export class FaultFileError extends AmqpSpyError {
@@ -22,8 +23,6 @@ export class FaultFileError extends AmqpSpyError {
     this.name = 'FaultFileError';
   }
 }
-
-const OBJECT_KEYS = new Set(['action', 'when', ...FAULT_OPTIONS.map((o) => o.key)]);
 
 /** Reads and checks every rule of a file. */
 export function readFaultFile(path: string): FaultRule[] {
@@ -50,28 +49,11 @@ export function parseFaultFile(text: string, path: string): FaultRule[] {
 
 /** A rule entry as the one-line form, which the grammar then checks. */
 function ruleText(entry: unknown, path: string, n: number): string {
-  if (typeof entry === 'string') return entry;
-  if (!isObject(entry)) throw new FaultFileError(path, `rule ${n}: a rule is a string or an object with "action", got ${JSON.stringify(entry)}`);
-  for (const key of Object.keys(entry)) {
-    if (!OBJECT_KEYS.has(key)) throw new FaultFileError(path, `rule ${n}: unknown key "${key}" (keys: ${[...OBJECT_KEYS].join(', ')})`);
+  try {
+    return ruleEntryText(entry);
+  } catch (error) {
+    throw new FaultFileError(path, `rule ${n}: ${(error as Error).message}`);
   }
-  const action = entry['action'];
-  if (typeof action !== 'string' || action.trim() === '') throw new FaultFileError(path, `rule ${n}: "action" is missing (e.g. action: close-channel=404)`);
-  if (/\s/.test(action.trim())) throw new FaultFileError(path, `rule ${n}: "action" is one word (e.g. delay=200ms); options and "when" are keys of their own`);
-  const words = [action.trim()];
-  for (const { key } of FAULT_OPTIONS) {
-    const value = entry[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'string' && typeof value !== 'number') throw new FaultFileError(path, `rule ${n}: "${key}" must be a number or a string`);
-    if (/\s/.test(String(value))) throw new FaultFileError(path, `rule ${n}: "${key}" has blanks in it: ${JSON.stringify(value)}`);
-    words.push(`${key}=${value}`);
-  }
-  const when = entry['when'];
-  if (when !== undefined) {
-    if (typeof when !== 'string') throw new FaultFileError(path, `rule ${n}: "when" must be a filter string (e.g. "method:basic.publish")`);
-    words.push('when', when);
-  }
-  return words.join(' ');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

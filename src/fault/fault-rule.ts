@@ -62,7 +62,7 @@ export interface FaultRule {
   readonly times: number | undefined;
   /** the first N matches are let through */
   readonly after: number;
-  /** armed this long from the start of the session */
+  /** armed this long from when it is armed (the start of the session for --fault) */
   readonly durationMs: number | undefined;
 }
 
@@ -190,7 +190,7 @@ export const FAULT_OPTIONS: readonly FaultOption[] = [
   { key: 'probability', example: 'probability=0.1', help: 'chance that a match fires (default 1)' },
   { key: 'times', example: 'times=1', help: 'fire at most N times over the session, then disarm' },
   { key: 'after', example: 'after=10', help: 'let the first N matches through' },
-  { key: 'duration', example: 'duration=30s', help: 'armed this long from the start of the session, then disarmed' },
+  { key: 'duration', example: 'duration=30s', help: 'armed this long from when it is armed (the start of the session for --fault), then disarmed' },
   { key: 'after-bytes', example: 'after-bytes=1000', help: 'cut and reset only: this many bytes after the start of the matching frame, in its direction' },
 ];
 

@@ -81,6 +81,7 @@ export class ProxyServer {
   #allClosed: (() => void) | undefined;
   #observerErrors = 0;
   #held = false;
+  #interposer: Interposer | undefined;
   readonly #hooks: RelayHooks = {
     closed: (id) => {
       this.#relays.delete(id);
@@ -88,10 +89,12 @@ export class ProxyServer {
     },
     observerFailed: (callback, error) => this.#observerFailed(callback, error),
     slabs: new SlabBudget(SLAB_BUDGET),
+    interposer: () => this.#interposer,
   };
 
   constructor(options: ProxyServerOptions) {
     this.#options = options;
+    this.#interposer = options.interposer;
     this.#server = net.createServer({
       allowHalfOpen: true,
       // The client is not read until its upstream is connected: its early bytes wait in the
@@ -162,6 +165,14 @@ export class ProxyServer {
     let total = 0;
     for (const relay of this.#relays.values()) total += relay.bufferedBytes();
     return total;
+  }
+
+  /**
+   * Puts an interposer in the path of connections whose upstream connects from now on (the
+   * fault engine, once a first rule is armed); connections already relayed stay as they are.
+   */
+  setInterposer(interposer: Interposer | undefined): void {
+    this.#interposer = interposer;
   }
 
   /**
@@ -237,6 +248,8 @@ interface RelayHooks {
   observerFailed(callback: keyof ByteObserver, error: unknown): void;
   /** what the connections' read slabs may hold together */
   readonly slabs: SlabBudget;
+  /** the interposer a connection gets when its upstream connects */
+  interposer(): Interposer | undefined;
 }
 
 /** One client connection and its upstream connection. */
@@ -273,7 +286,6 @@ class Relay {
   #connectTimer: NodeJS.Timeout | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   readonly #handshakeTimeoutMs: number;
-  readonly #interposer: Interposer | undefined;
   /** the interposer holds reading of a direction's sender */
   readonly #stageHeld = { c2s: false, s2c: false };
   /** the interposer cut the connection: nothing more is read into it */
@@ -281,7 +293,6 @@ class Relay {
 
   constructor(id: number, client: net.Socket, candidates: readonly UpstreamAddress[], options: ProxyServerOptions, owner: RelayHooks) {
     this.#id = id;
-    this.#interposer = options.interposer;
     this.#client = client;
     this.#owner = owner;
     this.#observer = options.observer;
@@ -405,7 +416,7 @@ class Relay {
     const client = this.#client;
     const upstream = this.#upstream;
     upstream.setNoDelay(true);
-    const stage = this.#interposer?.open(this.#control());
+    const stage = this.#owner.interposer()?.open(this.#control());
     if (stage !== undefined) this.#interpose(stage);
     else {
       this.#pipe(client, upstream, 'c2s');

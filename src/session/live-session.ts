@@ -19,7 +19,8 @@ import { createSessionRecorder, type Recorder } from '../record/recorder.js';
 import { formatHostPort } from '../source/address.js';
 import { FaultEngine } from '../fault/fault-engine.js';
 import type { FaultRule } from '../fault/fault-rule.js';
-import type { FaultControl, FaultStats } from '../fault/fault-set.js';
+import type { FaultControl } from '../fault/fault-control.js';
+import type { FaultControl as BrokerFaultControl, FaultStats } from '../fault/fault-set.js';
 import type { UrlLogin } from './session-url.js';
 
 export interface ProxySessionOptions {
@@ -49,6 +50,12 @@ export interface ProxySessionOptions {
   readonly watchers?: readonly ByteObserver[];
   /** fault rules (--fault, --faults), checked; none: bytes pass unchanged */
   readonly faults?: readonly FaultRule[];
+  /**
+   * Rules may be armed while the session runs (--control): the fault engine follows every
+   * connection from its start, even while no rule is armed, so a rule armed later acts on
+   * connections already open.
+   */
+  readonly liveFaults?: boolean;
   /** also accept TLS clients (--listen-tls) */
   readonly tlsListen?: TlsListen;
 }
@@ -82,8 +89,15 @@ export interface RunningSession {
   stop(): Promise<void>;
   /** the rules' counts, when rules are armed (the proxy's fault engine, the broker's rules) */
   readonly faults?: FaultStats;
-  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
+  /** the proxy's fault engine as a live control (--control, the TUI's fault panel, session.faults), when it may act */
   readonly faultControl?: FaultControl;
+  /**
+   * The fault engine, made now if there is none yet: it acts on connections opened from now on
+   * (the package API's `session.faults` before its first rule). Proxy only.
+   */
+  readonly faultEngine?: () => FaultEngine;
+  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
+  readonly brokerFaults?: BrokerFaultControl;
 }
 
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
@@ -92,7 +106,10 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
   const ca = options.upstreamCaFile !== undefined ? readCaFile(options.upstreamCaFile) : undefined;
   const clientCert = options.upstreamClientCertFiles !== undefined ? readClientCertificate(options.upstreamClientCertFiles) : undefined;
   // with no rule armed the proxy gets no interposer: its forwarding path stays as it is
-  const faults = options.faults !== undefined && options.faults.length > 0 ? new FaultEngine(options.faults, { notice: options.notice }) : undefined;
+  let faults =
+    (options.faults !== undefined && options.faults.length > 0) || options.liveFaults === true
+      ? new FaultEngine(options.faults ?? [], { notice: options.notice })
+      : undefined;
   const proxy = new ProxyServer({
     ...(faults ? { interposer: faults } : {}),
     listen: options.listen,
@@ -119,7 +136,14 @@ export async function startProxySession(options: ProxySessionOptions): Promise<R
     ...(tlsAddress ? { tlsAddress } : {}),
     sinkFailures: () => bus.failures,
     stop: () => proxy.close(),
-    ...(faults ? { faults } : {}),
+    ...(faults ? { faults, faultControl: faults } : {}),
+    faultEngine: () => {
+      if (faults === undefined) {
+        faults = new FaultEngine([], { notice: options.notice });
+        proxy.setInterposer(faults);
+      }
+      return faults;
+    },
   };
 }
 
@@ -261,7 +285,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(management !== undefined ? { management: management.address } : {}),
     login: brokerLogin(broker.broker, options.users),
     faults: broker.broker.faults,
-    faultControl: broker,
+    brokerFaults: broker,
     definitions: (vhost) => broker.broker.definitions(vhost),
   };
 }
@@ -322,10 +346,14 @@ export interface LiveSession {
   /** the built-in broker's users (names only), vhosts, and where its management API listens; absent for the proxy */
   readonly standalone?: Pick<StandaloneSession, 'users' | 'vhosts' | 'management' | 'login' | 'definitions'>;
   readonly recorder?: Recorder;
-  /** the rules' counts, when rules were armed at the start */
+  /** the rules' counts, when rules are armed */
   readonly faults?: FaultStats;
-  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
+  /** see RunningSession.faultControl (proxy) */
   readonly faultControl?: FaultControl;
+  /** see RunningSession.faultEngine (proxy) */
+  readonly faultEngine?: () => FaultEngine;
+  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
+  readonly brokerFaults?: BrokerFaultControl;
   /** stops accepting, closes every connection, then flushes and closes the recording; once */
   stop(): Promise<void>;
   /** what the session failed to keep, as one line, or undefined when nothing was lost */
@@ -397,6 +425,8 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
     ...(recorder ? { recorder } : {}),
     ...(session.faults ? { faults: session.faults } : {}),
     ...(session.faultControl ? { faultControl: session.faultControl } : {}),
+    ...(session.faultEngine ? { faultEngine: session.faultEngine } : {}),
+    ...(session.brokerFaults ? { brokerFaults: session.brokerFaults } : {}),
     // every forwarded frame is in the recording before it closes
     stop: () =>
       (stopping ??= (async () => {

@@ -1,8 +1,12 @@
 // What a command gives the TUI to draw with: its mode line, the notices and progress line it
 // routes to the status line, the session's stop. No ink here: commands import it eagerly.
 
+import type { FaultControl } from '../fault/fault-control.js';
+
 export interface TuiDrawOptions {
   readonly mode: string;
+  /** the session's fault rules, for the fault panel (a proxy session) */
+  readonly faults?: FaultControl;
   readonly recording?: () => { path: string; bytes: number } | undefined;
   readonly notices: NoticeRouter;
   /** a line the header shows beside the mode (a timed replay's position) */

@@ -50,6 +50,7 @@ export type ActionId =
   | 'pause'
   | 'clear'
   | 'help'
+  | 'faults'
   | 'escape'
   | 'quit';
 
@@ -89,6 +90,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { group: 'Find', action: 'escape', keys: [{ special: 'escape' }], description: 'clear filter and search' },
   { group: 'Session', action: 'pause', keys: [{ char: 'p' }], description: 'pause display (capture goes on)' },
   { group: 'Session', action: 'clear', keys: [{ char: 'c' }], description: 'clear the list' },
+  { group: 'Session', action: 'faults', keys: [{ char: 'F' }], description: 'fault panel: arm and disarm rules, act on the selected connection (proxy)' },
   { group: 'Session', action: 'help', keys: [{ char: '?' }], description: 'this help' },
   { group: 'Session', action: 'quit', keys: [{ char: 'q' }, { char: 'c', ctrl: true }], description: 'quit, flushing the recording' },
 ];
@@ -115,7 +117,7 @@ export function keyLabel(spec: KeySpec): string {
   return spec.ctrl ? `Ctrl+${name}` : name;
 }
 
-export function bindingLabel(binding: KeyBinding): string {
+export function bindingLabel(binding: { readonly keys: readonly KeySpec[] }): string {
   return binding.keys.map(keyLabel).join(' ');
 }
 
@@ -150,7 +152,40 @@ function specMatches(spec: KeySpec, input: string, key: KeyFlags): boolean {
 }
 
 /** The action bound to a key press, if any. */
-export function actionForKey(input: string, key: KeyFlags, keymap: readonly KeyBinding[] = KEYMAP): ActionId | undefined {
+export function actionForKey(input: string, key: KeyFlags): ActionId | undefined;
+export function actionForKey<A extends string>(
+  input: string,
+  key: KeyFlags,
+  keymap: readonly { readonly keys: readonly KeySpec[]; readonly action: A }[],
+): A | undefined;
+export function actionForKey(
+  input: string,
+  key: KeyFlags,
+  keymap: readonly { readonly keys: readonly KeySpec[]; readonly action: string }[] = KEYMAP,
+): string | undefined {
   for (const binding of keymap) for (const spec of binding.keys) if (specMatches(spec, input, key)) return binding.action;
   return undefined;
 }
+
+export type FaultPanelAction = 'up' | 'down' | 'arm' | 'toggle' | 'delete' | 'close-channel' | 'close-connection' | 'block' | 'unblock' | 'cut' | 'close';
+
+export interface FaultPanelBinding {
+  readonly keys: readonly KeySpec[];
+  readonly action: FaultPanelAction;
+  readonly description: string;
+}
+
+/** The fault panel's own keys (F opens it): they apply only while it is open. */
+export const FAULT_PANEL_KEYS: readonly FaultPanelBinding[] = [
+  { action: 'up', keys: [{ special: 'upArrow' }, { char: 'k' }], description: 'previous rule' },
+  { action: 'down', keys: [{ special: 'downArrow' }, { char: 'j' }], description: 'next rule' },
+  { action: 'arm', keys: [{ char: 'a' }], description: 'arm a new rule: type it (Enter arms, Esc cancels)' },
+  { action: 'toggle', keys: [{ char: ' ' }], description: 'disarm / re-arm the selected rule' },
+  { action: 'delete', keys: [{ char: 'x' }], description: 'delete the selected rule (asks first)' },
+  { action: 'close-channel', keys: [{ char: 'C' }], description: "close the selected event's channel with 406 (asks first)" },
+  { action: 'close-connection', keys: [{ char: 'K' }], description: "close the selected event's connection with 320 (asks first)" },
+  { action: 'block', keys: [{ char: 'b' }], description: "block the selected event's connection (asks first)" },
+  { action: 'unblock', keys: [{ char: 'u' }], description: "unblock the selected event's connection" },
+  { action: 'cut', keys: [{ char: 'X' }], description: "cut the selected event's connection (asks first)" },
+  { action: 'close', keys: [{ special: 'escape' }, { char: 'F' }], description: 'close the panel' },
+];

@@ -4,6 +4,7 @@
 // Ctrl+C), then runs the session's stop and resolves once the terminal is restored.
 
 import type { EventSink } from '../events.js';
+import type { FaultClient } from './fault-client.js';
 import { EventStore } from './event-store.js';
 
 export interface OpenTui {
@@ -31,6 +32,8 @@ export interface DrawTuiOptions {
   /** e.g. `proxy 127.0.0.1:5673 → 127.0.0.1:5672`, `standalone 127.0.0.1:5672`, `replay session.jsonl` */
   mode: string;
   recording?: () => { path: string; bytes: number } | undefined;
+  /** the session's fault rules, for the fault panel (F); without it the panel says it has none */
+  faults?: FaultClient;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
   /** the session's stop: closes connections, flushes the recording (called once) */
@@ -84,6 +87,7 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
       renderCost,
       ...(options.notices ? { notices: options.notices } : {}),
       ...(options.progress ? { progress: options.progress } : {}),
+      ...(options.faults ? { faults: options.faults } : {}),
     }),
     // console output from elsewhere goes above the UI instead of through it (when console can be
     // patched: test runners replace it with one that cannot)

@@ -250,6 +250,9 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
     }
     case 'pause':
       return togglePause(cleared, ctx);
+    // the fault panel is the app's (it talks to the session): nothing to change here
+    case 'faults':
+      return state;
     case 'clear':
       store.clear();
       return { ...cleared, selected: undefined, following: true, history: [], frozenEnd: store.endIndex, detailScroll: 0 };

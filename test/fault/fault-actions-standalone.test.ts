@@ -39,7 +39,7 @@ async function brokerWith(rules: readonly string[]): Promise<Spy> {
   });
   cleanups.push(() => session.stop());
   // the session's fault control is the running broker itself
-  const broker = session.faultControl as RunningBroker;
+  const broker = session.brokerFaults as RunningBroker;
   return { events, notices, session, broker, url: `amqp://guest:guest@127.0.0.1:${session.address.port}` };
 }
 

@@ -5,7 +5,7 @@ import { EventList } from '../../src/tui/components/EventList.js';
 import { HelpScreen } from '../../src/tui/components/HelpScreen.js';
 import { ConnectionsView } from '../../src/tui/components/ConnectionsView.js';
 import { EventStore } from '../../src/tui/event-store.js';
-import { KEYMAP, bindingLabel } from '../../src/tui/keymap.js';
+import { FAULT_PANEL_KEYS, KEYMAP, bindingLabel } from '../../src/tui/keymap.js';
 import { computeLayout } from '../../src/tui/layout.js';
 import { FILTER_KEYS, FILTER_SYNTAX } from '../../src/view/filter.js';
 import type { SpyEvent } from '../../src/events.js';
@@ -183,7 +183,7 @@ describe('DetailPane', () => {
 
 describe('HelpScreen', () => {
   it('lists every key of the key map and the filter language', () => {
-    const { lastFrame, unmount } = render(<HelpScreen keymap={KEYMAP} width={100} height={60} />);
+    const { lastFrame, unmount } = render(<HelpScreen keymap={KEYMAP} width={100} height={80} />);
     const text = stripAnsi(lastFrame() ?? '');
     unmount();
     for (const binding of KEYMAP) {
@@ -191,6 +191,8 @@ describe('HelpScreen', () => {
       expect(text).toContain(binding.description);
     }
     for (const key of FILTER_KEYS) expect(text).toContain(key.example);
+    // and the fault panel's own keys
+    for (const binding of FAULT_PANEL_KEYS) expect(text).toContain(binding.description);
     // how terms combine comes from the grammar's data too
     for (const rule of FILTER_SYNTAX) expect(text).toContain(rule.help);
   });

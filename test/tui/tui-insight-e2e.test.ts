@@ -97,10 +97,11 @@ async function publishOrders(port: number): Promise<void> {
     await until(() => !screen.capture().includes('✗'), `the prompt closed\n${screen.capture()}`, 15_000);
     screen.keys('?');
     await screen.waitFor('Keys  (? or Esc closes this help', 'the help screen');
-    for (let i = 0; i < 3; i++) screen.keys('PageDown');
-    const help = await screen.waitFor('terms are ANDed (all match)', 'the AND rule in the help');
-    expect(help).toContain('-term negates a term');
-    expect(help).toMatch(/OR +not supported yet/);
+    for (let i = 0; i < 6; i++) screen.keys('PageDown');
+    // the page downs are drawn one by one: wait for the screen they end on
+    const combined = (text: string) =>
+      text.includes('terms are ANDed (all match)') && text.includes('-term negates a term') && /OR +not supported yet/.test(text);
+    await until(() => combined(screen.capture()), `the AND rule, negation and OR in the help\n${screen.capture()}`, 15_000);
     screen.keys('Escape');
     await screen.waitFor('─ Detail', 'back to the list');
   });

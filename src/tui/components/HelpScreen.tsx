@@ -5,7 +5,7 @@ import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { fitText } from '../../view/event-row.js';
 import { FILTER_KEYS, FILTER_SYNTAX } from '../../view/filter.js';
-import { bindingLabel, KEY_GROUPS, type KeyBinding } from '../keymap.js';
+import { bindingLabel, FAULT_PANEL_KEYS, KEY_GROUPS, type KeyBinding } from '../keymap.js';
 
 export interface HelpScreenProps {
   readonly keymap: readonly KeyBinding[];
@@ -25,6 +25,8 @@ export const HelpScreen = memo(function HelpScreen({ keymap, width, height, scro
     lines.push({ kind: 'heading', text: group });
     for (const b of bindings) lines.push({ kind: 'key', label: bindingLabel(b), text: b.description });
   }
+  lines.push({ kind: 'heading', text: 'Fault panel (F)' });
+  for (const b of FAULT_PANEL_KEYS) lines.push({ kind: 'key', label: bindingLabel(b), text: b.description });
   lines.push({ kind: 'heading', text: 'Filter language (/ and s)' });
   for (const k of FILTER_KEYS) lines.push({ kind: 'key', label: k.example, text: k.help });
   for (const k of FILTER_SYNTAX) lines.push({ kind: 'key', label: k.example, text: k.help });

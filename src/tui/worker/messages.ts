@@ -1,5 +1,7 @@
 // What the terminal UI's thread and the session's thread say to each other.
 
+import type { FaultReply, FaultRequest } from '../fault-client.js';
+
 /** Given to the UI's thread when it starts. */
 export interface TuiWorkerData {
   readonly bufferSize: number | undefined;
@@ -9,7 +11,10 @@ export interface TuiWorkerData {
 /** Session thread → UI thread. */
 export type ToTui =
   | { readonly type: 'batch'; readonly batch: Uint8Array }
-  | { readonly type: 'draw'; readonly mode: string; readonly columns: number; readonly rows: number }
+  /** `faults`: the session takes the fault panel's requests (a proxy) */
+  | { readonly type: 'draw'; readonly mode: string; readonly columns: number; readonly rows: number; readonly faults: boolean }
+  /** the answer to the fault panel's request `id` */
+  | { readonly type: 'fault-reply'; readonly id: number; readonly reply: FaultReply }
   | { readonly type: 'stdin'; readonly data: Uint8Array }
   | { readonly type: 'resize'; readonly columns: number; readonly rows: number }
   | { readonly type: 'notice'; readonly line: string }
@@ -25,6 +30,8 @@ export type FromTui =
   | { readonly type: 'ack'; readonly length: number }
   | { readonly type: 'stdout'; readonly data: string }
   | { readonly type: 'raw-mode'; readonly on: boolean }
+  /** the fault panel asks: apply it to the session's rules, then answer fault-reply */
+  | { readonly type: 'fault-request'; readonly id: number; readonly request: FaultRequest }
   /** the user quit: stop the session, then answer quit-done */
   | { readonly type: 'quit' }
   /** a line for stderr (a notice the UI could not show: it was closing) */

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ByteObserver } from '../../source/byte-observer.js';
 import type { TuiDrawOptions } from '../draw-options.js';
+import { applyFaultRequest } from '../fault-client.js';
 import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
 import { UiFeed } from './ui-feed.js';
 
@@ -150,6 +151,14 @@ export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
             case 'exited':
               finish(message.error);
               break;
+            case 'fault-request': {
+              const faults = draw.faults;
+              const reply = faults
+                ? applyFaultRequest(faults, message.request, draw.notices.notice)
+                : { faults: [], error: 'fault rules act on a proxy session only (--upstream)' };
+              post({ type: 'fault-reply', id: message.id, reply });
+              break;
+            }
             case 'ack':
               break;
           }
@@ -172,7 +181,7 @@ export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
         }
         sendRecording();
         feed.flush();
-        post({ type: 'draw', mode: draw.mode, columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
+        post({ type: 'draw', mode: draw.mode, columns: stdout.columns ?? 80, rows: stdout.rows ?? 24, faults: draw.faults !== undefined });
       }),
   };
 }

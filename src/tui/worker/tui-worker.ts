@@ -11,6 +11,7 @@ import { readObserverBatch } from '../../tap/observer-batch.js';
 import { createTapObserver } from '../../tap/tap-observer.js';
 import { LineFeed, NoticeRouter } from '../draw-options.js';
 import { openTui } from '../run-tui.js';
+import type { FaultClient, FaultReply } from '../fault-client.js';
 import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
 
 /**
@@ -85,6 +86,18 @@ let quitDone: (() => void) | undefined;
 const abort = new AbortController();
 
 const tui = openTui(data.bufferSize);
+
+/** The fault panel's requests, answered by the session's thread. */
+const faultReplies = new Map<number, (reply: FaultReply) => void>();
+let nextFaultRequest = 1;
+const faultClient: FaultClient = {
+  request: (request) =>
+    new Promise((resolve) => {
+      const id = nextFaultRequest++;
+      faultReplies.set(id, resolve);
+      send({ type: 'fault-request', id, request });
+    }),
+};
 const bus = new EventBus([tui.sink], sinkFailureNotices(notices.notice, ['the terminal UI']));
 const taps = createTapObserver(bus, { showSecrets: data.showSecrets, keepSecrets: false, keepUndecoded: true });
 
@@ -180,7 +193,11 @@ port.on('message', (message: ToTui) => {
     case 'draw':
       stdout.columns = message.columns;
       stdout.rows = message.rows;
-      void draw(message.mode);
+      void draw(message.mode, message.faults);
+      break;
+    case 'fault-reply':
+      faultReplies.get(message.id)?.(message.reply);
+      faultReplies.delete(message.id);
       break;
     case 'stdin':
       keyHeldUntil = performance.now() + KEY_HOLD_MS;
@@ -208,11 +225,12 @@ port.on('message', (message: ToTui) => {
   }
 });
 
-async function draw(mode: string): Promise<void> {
+async function draw(mode: string, faults: boolean): Promise<void> {
   let error: string | undefined;
   try {
     await tui.draw({
       mode,
+      ...(faults ? { faults: faultClient } : {}),
       recording: () => recording,
       stdin: stdin as unknown as NodeJS.ReadStream,
       stdout: stdout as unknown as NodeJS.WriteStream,
