@@ -3,7 +3,7 @@
 // and, when no schema fits, the wire itself walked with protobufjs's Reader (field numbers,
 // wire types, nested messages guessed) — bounded, so hostile bytes cost little.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import protobuf from 'protobufjs';
 import { AmqpSpyError } from '../errors.js';
