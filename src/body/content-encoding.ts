@@ -30,6 +30,8 @@ export function undoContentEncoding(bytes: Uint8Array, contentEncoding: string, 
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i]!;
     const inflate = INFLATERS[coding];
+    // clients put a charset here (pika and Spring set "utf-8"): that is no compression
+    if (inflate === undefined && CHARSETS.has(coding)) continue;
     if (inflate === undefined) {
       const why = coding === 'zstd' ? 'zstd: not supported on Node 20' : `unknown content-encoding ${JSON.stringify(coding)}`;
       return { bytes: current, undone, note: `${why}; shown as it came` };
@@ -43,6 +45,9 @@ export function undoContentEncoding(bytes: Uint8Array, contentEncoding: string, 
   }
   return { bytes: current, undone };
 }
+
+/** Charset names and transfer words seen in content-encoding that leave the bytes as they are. */
+const CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii', 'iso-8859-1', 'latin1', 'binary', '7bit', '8bit']);
 
 type Inflater = (bytes: Uint8Array, max: number) => Uint8Array;
 

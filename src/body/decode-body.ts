@@ -3,11 +3,12 @@
 // and synchronous; callers decode only what is shown or filtered (never the forwarding path),
 // and through BodyDecoder, whose cache keeps a few recent bodies.
 
-import { Decoder as MsgpackDecoder } from '@msgpack/msgpack';
-import { decode as decodeCbor } from 'cbor2';
+import type { Decoder as MsgpackDecoder } from '@msgpack/msgpack';
+import type { Type } from 'protobufjs';
 import type { ArgumentValue, ContentProperties } from '../decoder/types.js';
 import type { SpyEvent } from '../events.js';
 import { type BodyNode, valueNode } from './body-node.js';
+import { cborLib, msgpackLib } from './codecs.js';
 import { DEFAULT_MAX_INFLATED, undoContentEncoding } from './content-encoding.js';
 import { formatOfMediaType, parseContentType } from './content-type.js';
 import { parseJsonLossless } from './json-lossless.js';
@@ -106,7 +107,7 @@ export function decodeBody(input: BodyInput, options: BodyDecodeOptions = {}): D
       }
     case 'cbor':
       try {
-        return { ...base, format: 'cbor', root: valueNode(decodeCbor(bytes, { preferMap: true })), sniffed: false };
+        return { ...base, format: 'cbor', root: valueNode(cborLib().decode(bytes, { preferMap: true })), sniffed: false };
       } catch (error) {
         notes.push(`not valid CBOR (${errorText(error)})`);
         return { ...base, format: 'hex', sniffed: false };
@@ -132,7 +133,7 @@ function pickSchema(
   named: string | undefined,
   input: { exchange?: string | undefined; routingKey?: string | undefined; type?: string | undefined },
   notes: string[],
-): { name: string; type: import('protobufjs').Type } | undefined {
+): { name: string; type: Type } | undefined {
   if (proto === undefined) return undefined;
   const tryName = (name: string) => {
     const type = findMessageType(proto.root, name);
@@ -183,7 +184,10 @@ function looksLikeJson(bytes: Uint8Array): boolean {
 
 function msgpack(): MsgpackDecoder {
   // bigints for 64-bit integers (exact), any map key (msgpack allows them) as text
-  return new MsgpackDecoder({ useBigInt64: true, mapKeyConverter: (key: unknown) => (typeof key === 'string' || typeof key === 'number' ? key : String(key)) });
+  return new (msgpackLib().Decoder)({
+    useBigInt64: true,
+    mapKeyConverter: (key: unknown) => (typeof key === 'string' || typeof key === 'number' ? key : String(key)),
+  });
 }
 
 function stringProperty(value: ArgumentValue | undefined): string | undefined {

@@ -41,3 +41,5 @@ export function bodySearchText(decoded: DecodedBody, maxChars = 64 * 1024): stri
   if (decoded.text !== undefined) return decoded.text.slice(0, maxChars);
   return '';
 }
+
+export { bodyDecoder, configureBodies, type BodyOptions } from './shared-decoder.js';

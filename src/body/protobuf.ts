@@ -5,7 +5,8 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+import { protobufLib } from './codecs.js';
 import { AmqpSpyError } from '../errors.js';
 import { compileTopicPattern } from '../view/topic-pattern.js';
 import { type BodyNode, containerNode, scalarNode } from './body-node.js';
@@ -52,10 +53,10 @@ export function loadProtoDir(dir: string): protobuf.Root {
     throw new ProtoOptionError(`--proto ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (error as Error).message}`);
   }
   if (files.length === 0) throw new ProtoOptionError(`--proto ${dir}: no .proto files in it`);
-  const root = new protobuf.Root();
+  const root = new (protobufLib().Root)();
   // imports are found next to the importing file first, then from the directory's top
   root.resolvePath = (origin, target) => {
-    const beside = protobuf.util.path.resolve(origin, target);
+    const beside = protobufLib().util.path.resolve(origin, target);
     try {
       statSync(beside);
       return beside;
@@ -102,7 +103,7 @@ export function findMessageType(root: protobuf.Root, name: string): protobuf.Typ
   if (name === '') return undefined;
   try {
     const found = root.lookup(name.startsWith('.') ? name : `.${name}`);
-    return found instanceof protobuf.Type ? found : undefined;
+    return found instanceof protobufLib().Type ? (found as protobuf.Type) : undefined;
   } catch {
     return undefined;
   }
@@ -184,8 +185,8 @@ function fieldNode(field: protobuf.Field, value: unknown, key: string): BodyNode
 
 function elementNode(field: protobuf.Field, value: unknown, key: string): BodyNode {
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return messageNode(resolved, value as protobuf.Message, key);
-  if (resolved instanceof protobuf.Enum) {
+  if (resolved instanceof protobufLib().Type) return messageNode(resolved, value as protobuf.Message, key);
+  if (resolved instanceof protobufLib().Enum) {
     const name = typeof value === 'number' ? resolved.valuesById[value] : undefined;
     return scalarNode('string', name ?? String(value), { key, tag: `enum ${resolved.name}` });
   }
@@ -237,7 +238,7 @@ export function decodeWire(bytes: Uint8Array): WireResult | undefined {
 }
 
 function walkWire(bytes: Uint8Array, depth: number, budget: WireBudget): BodyNode[] | undefined {
-  const reader = protobuf.Reader.create(bytes);
+  const reader = protobufLib().Reader.create(bytes);
   const fields: BodyNode[] = [];
   try {
     while (reader.pos < reader.len) {

@@ -41,6 +41,11 @@ describe('content-encoding', () => {
     }
   });
 
+  it('takes a charset in content-encoding (as pika and Spring send it) as no compression', () => {
+    const decoded = decode(json, { 'content-encoding': 'utf-8', 'content-type': 'application/json' });
+    expect([decoded.format, decoded.encodings, decoded.notes]).toEqual(['json', [], []]);
+  });
+
   it('shows an unknown encoding raw, with a note', () => {
     const decoded = decode(json, { 'content-encoding': 'zstd' });
     expect(decoded.format).toBe('hex');
