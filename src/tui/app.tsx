@@ -357,6 +357,7 @@ export function App({
               width={layout.width}
               height={layout.detail}
               bodyMode={state.bodyMode}
+              bodyDepth={state.bodyDepth}
               showRaw={state.showRaw}
               scroll={state.detailScroll}
               lookup={lookup}

@@ -12,6 +12,7 @@ import { createTapObserver } from '../../tap/tap-observer.js';
 import { LineFeed, NoticeRouter } from '../draw-options.js';
 import { openTui } from '../run-tui.js';
 import type { FaultClient, FaultReply } from '../fault-client.js';
+import { configureBodies } from '../../body/shared-decoder.js';
 import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
 
 /**
@@ -85,6 +86,8 @@ let recording: { path: string; bytes: number } | undefined;
 let quitDone: (() => void) | undefined;
 const abort = new AbortController();
 
+// the session's thread checked these options already: loading them again cannot fail anew
+if (data.bodies !== undefined) configureBodies(data.bodies);
 const tui = openTui(data.bufferSize);
 
 /** The fault panel's requests, answered by the session's thread. */
