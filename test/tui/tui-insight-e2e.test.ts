@@ -88,11 +88,11 @@ async function publishOrders(port: number): Promise<void> {
     screen.keys('Escape');
   });
 
-  it('a filter with OR is refused in the prompt with a hint; the help says how terms combine', async () => {
+  it('a filter with a dangling OR is refused in the prompt with its column; the help says how terms combine', async () => {
     screen.keys('/');
     await screen.waitFor('Enter keeps', 'the filter prompt');
-    screen.type('corr-1 OR corr-2');
-    await screen.waitFor('✗ "OR": terms are ANDed; OR is not supported yet — use two filters', 'the OR hint');
+    screen.type('corr-1 OR');
+    await screen.waitFor('✗ "OR" needs a term after it at column 8', 'the OR error');
     screen.keys('Escape');
     await until(() => !screen.capture().includes('✗'), `the prompt closed\n${screen.capture()}`, 15_000);
     screen.keys('?');
@@ -100,7 +100,7 @@ async function publishOrders(port: number): Promise<void> {
     for (let i = 0; i < 3; i++) screen.keys('PageDown');
     const help = await screen.waitFor('terms are ANDed (all match)', 'the AND rule in the help');
     expect(help).toContain('-term negates a term');
-    expect(help).toMatch(/OR +not supported yet/);
+    expect(help).toMatch(/or: either matches/);
     screen.keys('Escape');
     await screen.waitFor('─ Detail', 'back to the list');
   });
