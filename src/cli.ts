@@ -30,6 +30,9 @@ interface RootOptions {
   showSecrets?: boolean;
   record?: string;
   recordSecrets?: boolean;
+  filter?: string;
+  recordFilter?: string;
+  recordBodies?: string;
   tui?: boolean;
   buffer?: string;
   standalone?: boolean;
@@ -120,6 +123,15 @@ const program = new Command()
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
   .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
+  .option(
+    '--filter <expr>',
+    'show and record only matching events, e.g. "rk:order.* (size>10KB or redelivered)" (see docs/filters.md); the terminal UI starts with it',
+  )
+  .option(
+    '--record-filter <expr>',
+    'with --record: record only matching events, with the connection and channel setup replay needs (instead of --filter for the recording)',
+  )
+  .option('--record-bodies <how>', 'with --record: none or head:N (bytes of each body kept, e.g. head:256); the recording says what it left out')
   .option(
     '--ready',
     'once listening, print one JSON line first on stdout: {"url":"amqp://guest:guest@127.0.0.1:PORT","host","port","mode","pid"} (for a test harness; the terminal UI is not opened)',
@@ -318,6 +330,7 @@ async function runSniff(opts: RootOptions, target: string): Promise<number> {
       buffer: opts.buffer ?? '100000',
       port: [],
       ...(opts.record !== undefined ? { record: opts.record } : {}),
+      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
       recordSecrets: opts.recordSecrets ?? false,
       showSecrets: opts.showSecrets ?? false,
     }),
@@ -428,6 +441,17 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   if (opts.ready && opts.record === '-') throw new UsageError('--ready prints on stdout, where --record - puts the recording: use --ready-file <file> instead');
+  for (const [given, name] of [
+    [opts.recordFilter !== undefined, '--record-filter'],
+    [opts.recordBodies !== undefined, '--record-bodies'],
+  ] as const) {
+    if (given && opts.record === undefined) throw new UsageError(`${name} applies with --record <file> only`);
+  }
+  // filters are checked before anything listens: a bad one is one line with its column, exit 2
+  const { parseFilter } = await import('./view/filter.js');
+  const filter = opts.filter !== undefined ? parseFilter(opts.filter) : undefined;
+  const recordFilter = opts.recordFilter !== undefined ? parseFilter(opts.recordFilter) : undefined;
+  const recordBodies = opts.recordBodies !== undefined ? (await import('./record/record-selection.js')).parseRecordBodies(opts.recordBodies) : undefined;
   // every rule is checked before the session starts: one bad rule arms none
   const faults: FaultRule[] = [];
   if (opts.fault.length > 0 || opts.faults !== undefined) {
@@ -458,6 +482,9 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
     recordSecrets: opts.recordSecrets ?? false,
+    ...(filter !== undefined && !filter.empty ? { filter } : {}),
+    ...(recordFilter !== undefined ? { recordFilter } : {}),
+    ...(recordBodies !== undefined ? { recordBodies } : {}),
     showSecrets: opts.showSecrets ?? false,
     json: opts.json ?? false,
     frames: opts.frames ?? false,
