@@ -85,6 +85,8 @@ describe('live --filter', () => {
     const { port, cli } = await standalone(['--filter', 'json.order.id>41 or body:"zipped order"', '--record', file]);
     await traffic(port);
     await waitFor(() => (cli.stdout().match(/basic\./g) ?? []).length >= 6, 'the matches to be printed', 15_000);
+    // the output shows no closes (they do not match): the recording does, once both are in
+    await waitFor(() => (fs.readFileSync(file, 'utf8').match(/"kind":"conn.close"/g) ?? []).length === 2, 'both closes recorded', 15_000);
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     const printed = lines(cli.stdout());
