@@ -55,6 +55,29 @@ interface RootOptions {
   fault: string[];
   faults?: string;
   sniff?: string;
+  proto?: string;
+  protoType: string[];
+}
+
+/** `--proto DIR` and `--proto-type RULE` (live, replay, read): how message bodies are decoded. */
+interface BodyCliOptions {
+  proto?: string;
+  protoType: string[];
+}
+
+const PROTO_HELP = 'decode protobuf bodies with the .proto files in this directory (see docs/bodies.md)';
+const PROTO_TYPE_HELP = "with --proto: which message type a body is, e.g. 'exchange:orders rk:order.* => shop.Order' (repeatable; first match wins)";
+
+/**
+ * Loads the schemas of --proto and checks --proto-type before anything starts (a bad file
+ * is a usage error); returns them as plain options for the TUI's own thread.
+ */
+async function setUpBodies(opts: BodyCliOptions): Promise<import('./body/shared-decoder.js').BodyOptions | undefined> {
+  if (opts.proto === undefined && opts.protoType.length === 0) return undefined;
+  const bodies = { ...(opts.proto !== undefined ? { protoDir: opts.proto } : {}), protoTypes: opts.protoType };
+  const { configureBodies } = await import('./body/shared-decoder.js');
+  configureBodies(bodies);
+  return bodies;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -144,6 +167,8 @@ const program = new Command()
     [],
   )
   .option('--faults <file>', 'with --upstream: fault rules from a JSON or YAML file (see docs/faults.md)')
+  .option('--proto <dir>', PROTO_HELP)
+  .option('--proto-type <rule>', PROTO_TYPE_HELP, collect, [])
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
     '--buffer <events>',
@@ -156,9 +181,10 @@ const program = new Command()
       process.stdout.write('', () => process.exit(code));
       return;
     }
+    const bodies = await setUpBodies(opts);
     const options = await liveOptions(opts);
     const { runLive } = await import('./commands/live.js');
-    const code = await runLive(options);
+    const code = await runLive(bodies !== undefined ? { ...options, bodies } : options);
     // every sink has written; exit once stdout has taken the last line
     process.stdout.write('', () => process.exit(code));
   });
@@ -178,10 +204,12 @@ program
   .option('--to <address>', 're-send the client side to this broker (host:port or amqp://user:pass@host:port) and report where its answers differ')
   .option('--timeout <ms>', 'with --to: how long to wait for each awaited server frame', '5000')
   .option('--insecure', 'with an amqps:// --to: accept any certificate')
+  .option('--proto <dir>', PROTO_HELP)
+  .option('--proto-type <rule>', PROTO_TYPE_HELP, collect, [])
   .action(
     async (
       file: string,
-      opts: {
+      opts: BodyCliOptions & {
         json?: boolean;
         frames?: boolean;
         tui?: boolean;
@@ -200,6 +228,7 @@ program
         throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
       const timeoutMs = Number(opts.timeout);
       if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new UsageError(`--timeout takes milliseconds, got "${opts.timeout}"`);
+      await setUpBodies(opts);
       const { runReplayCommand } = await import('./commands/replay.js');
       const code = await runReplayCommand(
         file,
@@ -262,7 +291,10 @@ program
   .option('--record <file>', 'write what was read as a recording (JSON lines; - for stdout)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .option('--show-secrets', 'show SASL passwords and update-secret values instead of masking them')
-  .action(async (file: string, opts: CaptureCliOptions) => {
+  .option('--proto <dir>', PROTO_HELP)
+  .option('--proto-type <rule>', PROTO_TYPE_HELP, collect, [])
+  .action(async (file: string, opts: CaptureCliOptions & BodyCliOptions) => {
+    await setUpBodies(opts);
     const { runReadCommand } = await import('./commands/read.js');
     const code = await runReadCommand(file, captureViewOptions(opts), await terminalIo());
     process.stdout.write('', () => process.exit(code));

@@ -1,6 +1,7 @@
 // The live modes: the proxy (--upstream) or the built-in broker (--standalone), with every
 // sink the options ask for, from the start of the session until a signal or the TUI's quit.
 
+import type { BodyOptions } from '../body/shared-decoder.js';
 import type { BrokerUser } from '../broker/broker.js';
 import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
@@ -21,6 +22,8 @@ import { NoticeRouter, prepareLiveTui, wantsTui } from './tui-launch.js';
 /** The live command's options, parsed and checked against each other (cli.ts). */
 export interface LiveOptions {
   readonly listen: ListenAddress;
+  /** --proto and --proto-type, for the TUI's thread (the session's thread is configured already) */
+  readonly bodies?: BodyOptions;
   /** the broker to proxy; without it, the built-in broker runs */
   readonly upstream?: UpstreamAddress;
   /** more brokers after `upstream` (--upstream a,b,c), and how connections are spread over them */
@@ -94,7 +97,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   if (options.readyFile !== undefined) clearReadyFile(options.readyFile);
   // every sink exists before the source starts: the TUI's store too (its ink loads later);
   // --ready's line comes first on stdout, so the TUI does not draw there
-  const tui = wantsTui(options) && !recordToStdout && !options.ready ? await prepareLiveTui(bufferSize, options.showSecrets) : undefined;
+  const tui = wantsTui(options) && !recordToStdout && !options.ready ? await prepareLiveTui(bufferSize, options.showSecrets, options.bodies) : undefined;
   // with --ready, output waits until the ready line is out: it must be stdout's first line
   let heldOutput: (string | Uint8Array)[] | undefined = options.ready ? [] : undefined;
   const write = (output: string | Uint8Array) => (heldOutput ? heldOutput.push(output) : writeStdout(output));

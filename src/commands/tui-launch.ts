@@ -1,6 +1,7 @@
 // Opens the TUI (imported lazily: ink costs ~300 ms to load) over an event source, and routes
 // one-line notices to its status line while it is up.
 
+import type { BodyOptions } from '../body/shared-decoder.js';
 import type { EventSink } from '../events.js';
 import type { ByteObserver } from '../source/byte-observer.js';
 
@@ -60,8 +61,8 @@ export interface PreparedLiveTui {
  * there from copies of the bytes, so forwarding never waits for the screen. Its thread starts
  * (and loads ink) now; bytes that come while it loads wait for it.
  */
-export async function prepareLiveTui(bufferSize: number | undefined, showSecrets: boolean): Promise<PreparedLiveTui> {
+export async function prepareLiveTui(bufferSize: number | undefined, showSecrets: boolean, bodies?: BodyOptions): Promise<PreparedLiveTui> {
   const { startTuiWorker } = await import('../tui/worker/tui-worker-host.js');
-  const worker = startTuiWorker({ ...(bufferSize !== undefined ? { bufferSize } : {}), showSecrets });
+  const worker = startTuiWorker({ ...(bufferSize !== undefined ? { bufferSize } : {}), showSecrets, ...(bodies !== undefined ? { bodies } : {}) });
   return { observer: worker.observer, draw: (options) => worker.draw(options) };
 }

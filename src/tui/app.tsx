@@ -189,6 +189,7 @@ export function App({ store, mode, recording, onQuit, columns, rows, renderInter
               width={layout.width}
               height={layout.detail}
               bodyMode={state.bodyMode}
+              bodyDepth={state.bodyDepth}
               showRaw={state.showRaw}
               scroll={state.detailScroll}
               lookup={lookup}

@@ -36,6 +36,8 @@ export type ActionId =
   | 'jump-link'
   | 'jump-back'
   | 'cycle-body'
+  | 'body-unfold'
+  | 'body-fold'
   | 'toggle-raw'
   | 'detail-down'
   | 'detail-up'
@@ -76,7 +78,9 @@ export const KEYMAP: readonly KeyBinding[] = [
   { group: 'Show', action: 'fold-closed', keys: [{ char: 'z' }], description: 'fold closed channels' },
   { group: 'Detail', action: 'jump-link', keys: [{ special: 'return' }], description: 'jump to the linked event' },
   { group: 'Detail', action: 'jump-back', keys: [{ special: 'backspace' }, { char: 'B' }], description: 'back to where you jumped from' },
-  { group: 'Detail', action: 'cycle-body', keys: [{ char: 'b' }], description: 'body as JSON / text / hex' },
+  { group: 'Detail', action: 'cycle-body', keys: [{ char: 'b' }], description: 'body as decoded tree / pretty text / raw text / hex' },
+  { group: 'Detail', action: 'body-unfold', keys: [{ char: '+' }], description: "open one more level of the body's tree" },
+  { group: 'Detail', action: 'body-fold', keys: [{ char: '-' }], description: "fold the body's tree one level" },
   { group: 'Detail', action: 'toggle-raw', keys: [{ char: 'x' }], description: 'raw frame as hex dump' },
   { group: 'Detail', action: 'detail-down', keys: [{ char: 'J' }], description: 'scroll the detail down' },
   { group: 'Detail', action: 'detail-up', keys: [{ char: 'K' }], description: 'scroll the detail up' },

@@ -3,7 +3,7 @@
 // terminal; the app only maps key presses to actions and draws.
 
 import type { SpyEvent } from '../events.js';
-import { describeEventDetail, nextBodyMode, type BodyMode } from '../view/event-detail.js';
+import { DEFAULT_BODY_DEPTH, describeEventDetail, nextBodyMode, type BodyMode } from '../view/event-detail.js';
 import { FilterSyntaxError, parseFilter, type Filter } from '../view/filter.js';
 import { isErrorEvent } from '../view/format.js';
 import { connectionLinesOf } from './connection-lines.js';
@@ -36,6 +36,8 @@ export interface UiState {
   readonly draft: string;
   readonly draftError: string | undefined;
   readonly bodyMode: BodyMode | undefined;
+  /** levels of a body's tree shown open */
+  readonly bodyDepth: number;
   readonly showRaw: boolean;
   readonly showDetail: boolean;
   readonly detailScroll: number;
@@ -48,6 +50,9 @@ export interface UiState {
   readonly helpScroll: number;
   readonly quitting: boolean;
 }
+
+/** Deeper than this, + does nothing more: the body's lines are capped anyway. */
+const MAX_BODY_DEPTH = 64;
 
 export function initialUiState(): UiState {
   return {
@@ -65,6 +70,7 @@ export function initialUiState(): UiState {
     draft: '',
     draftError: undefined,
     bodyMode: undefined,
+    bodyDepth: DEFAULT_BODY_DEPTH,
     showRaw: false,
     showDetail: true,
     detailScroll: 0,
@@ -222,6 +228,11 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
         return { ...cleared, status: { text: 'the selected row has no body', tone: 'info' } };
       const detail = describeEventDetail(event, state.bodyMode ? { bodyMode: state.bodyMode } : {});
       return { ...cleared, bodyMode: nextBodyMode(detail.bodyModes, detail.bodyMode) };
+    }
+    case 'body-unfold':
+    case 'body-fold': {
+      const bodyDepth = Math.max(1, Math.min(MAX_BODY_DEPTH, state.bodyDepth + (action === 'body-unfold' ? 1 : -1)));
+      return { ...cleared, bodyDepth, status: { text: `body tree open ${bodyDepth} level${bodyDepth === 1 ? '' : 's'} deep`, tone: 'info' } };
     }
     case 'toggle-raw':
       return { ...cleared, showRaw: !state.showRaw };

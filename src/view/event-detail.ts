@@ -1,7 +1,8 @@
 // The detail of one event as lines for people: every decoded field as an indented tree with
-// type tags, the content properties, the body (pretty JSON, text or a hex dump), the raw
+// type tags, the content properties, the body (decoded and folded, pretty, text or a hex dump), the raw
 // frame as a hex dump, and the links to related events. Text only; the TUI colours by tone.
 
+import { bodyDecoder, decodeBody, describeDecoding, nodeToText, treeLines, type DecodedBody } from '../body/index.js';
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue } from '../decoder/types.js';
 import { undecodedSize, type FrameInsight, type SpyEvent } from '../events.js';
@@ -28,11 +29,14 @@ export interface EventLink {
   readonly seq: number;
 }
 
-export type BodyMode = 'json' | 'text' | 'hex';
+/** tree: the decoded body folded; pretty: it as indented text; text: its bytes as UTF-8; hex: the bytes as they came */
+export type BodyMode = 'tree' | 'pretty' | 'text' | 'hex';
 
 export interface DetailOptions {
   /** preferred body rendering; falls back to the best available one */
   readonly bodyMode?: BodyMode;
+  /** levels of a body's tree shown open (DEFAULT_BODY_DEPTH) */
+  readonly bodyDepth?: number;
   readonly showRaw?: boolean;
   /** width available for hex dumps and wrapped text */
   readonly width?: number;
@@ -90,15 +94,20 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
   let bodyMode: BodyMode | undefined;
   let bodyModes: readonly BodyMode[] = [];
   const body = (bytes: Uint8Array) => {
-    const rendering = renderBody(bytes, options.bodyMode, width);
+    // decoded once per event (the decoder keeps recent ones): redraws and mode changes are free
+    const decoded = bodyDecoder().decodeEvent(event) ?? decodeBody({ properties: {}, body: bytes });
+    const rendering = renderBody(bytes, options.bodyMode, width, decoded, options.bodyDepth);
     bodyMode = rendering.mode;
     bodyModes = rendering.modes;
+    const keys = [rendering.modes.length > 1 ? `b: ${rendering.modes.join('/')}` : '', rendering.mode === 'tree' ? '+/- fold' : ''].filter(Boolean).join('  ');
     lines.push({
       indent: 0,
-      value: `Body  ${formatSize(bytes.length)}  as ${rendering.mode}${rendering.modes.length > 1 ? `  (b: ${rendering.modes.join('/')})` : ''}`,
+      value: `Body  ${formatSize(bytes.length)}  as ${rendering.mode}${keys ? `  (${keys})` : ''}`,
       tone: 'heading',
       path: 'body',
     });
+    if (decoded.format !== 'empty')
+      lines.push({ indent: 1, label: 'read as', value: describeDecoding(decoded, bytes.length), tone: decoded.notes.length ? 'error' : 'dim' });
     lines.push(...rendering.lines);
   };
 
@@ -423,24 +432,13 @@ function lastCharBoundary(bytes: Uint8Array, limit: number): number {
   return at;
 }
 
-/** The renderings a body supports, best first: json (when it parses), text (UTF-8), hex. */
-export function bodyModes(bytes: Uint8Array): BodyMode[] {
-  const text = bodyAsText(bytes);
+/** The renderings a body supports, best first: a folded tree and pretty text (structured bodies), text (UTF-8), hex. */
+export function bodyModes(bytes: Uint8Array, decoded: DecodedBody = decodeBody({ properties: {}, body: bytes })): BodyMode[] {
   const modes: BodyMode[] = [];
-  if (text !== undefined && bytes.length <= MAX_BODY_BYTES && parseJson(text) !== undefined) modes.push('json');
-  if (text !== undefined) modes.push('text');
+  if (decoded.root !== undefined) modes.push('tree', 'pretty');
+  if (decoded.format === 'text' || (decoded.format !== 'empty' && bodyAsText(decoded.bytes) !== undefined)) modes.push('text');
   modes.push('hex');
   return modes;
-}
-
-function parseJson(text: string): { value: unknown } | undefined {
-  const trimmed = text.trim();
-  if (trimmed === '') return undefined;
-  try {
-    return { value: JSON.parse(trimmed) };
-  } catch {
-    return undefined;
-  }
 }
 
 /** The next body rendering after `current` among the ones this body supports. */
@@ -449,8 +447,21 @@ export function nextBodyMode(modes: readonly BodyMode[], current: BodyMode | und
   return modes[(at + 1) % modes.length] ?? 'hex';
 }
 
-export function renderBody(bytes: Uint8Array, preferred: BodyMode | undefined, width: number): { mode: BodyMode; modes: BodyMode[]; lines: DetailLine[] } {
-  const modes = bodyModes(bytes);
+/** Levels of a body's tree open at first: the root and its keys. */
+export const DEFAULT_BODY_DEPTH = 2;
+
+/**
+ * A body's lines in the mode asked for (or the best one it has). Only what is shown is made:
+ * the tree is walked to MAX_BODY_LINES open lines, pretty text to MAX_BODY_BYTES characters.
+ */
+export function renderBody(
+  bytes: Uint8Array,
+  preferred: BodyMode | undefined,
+  width: number,
+  decoded: DecodedBody = decodeBody({ properties: {}, body: bytes }),
+  depth = DEFAULT_BODY_DEPTH,
+): { mode: BodyMode; modes: BodyMode[]; lines: DetailLine[] } {
+  const modes = bodyModes(bytes, decoded);
   const mode = preferred !== undefined && modes.includes(preferred) ? preferred : modes[0]!;
   const lines: DetailLine[] = [];
   if (bytes.length === 0) {
@@ -461,13 +472,29 @@ export function renderBody(bytes: Uint8Array, preferred: BodyMode | undefined, w
     for (const line of hexDump(bytes, width)) lines.push({ indent: 1, value: line });
     return { mode, modes, lines };
   }
-  const text = bodyAsText(bytes) ?? '';
-  const shownText = mode === 'json' ? JSON.stringify(parseJson(text)!.value, null, 2) : text;
+  if (mode === 'tree' && decoded.root !== undefined) {
+    const tree = treeLines(decoded.root, { openDepth: depth, maxLines: MAX_BODY_LINES });
+    for (const line of tree.lines) {
+      const marker = line.open === undefined ? '' : line.open ? '▾ ' : '▸ ';
+      lines.push({
+        indent: 1 + line.depth,
+        ...(line.key !== undefined ? { label: line.key } : {}),
+        value: `${marker}${line.value}`,
+        ...(line.tag !== undefined ? { tag: line.tag } : {}),
+        path: `body${line.path}`,
+      });
+    }
+    if (tree.more) lines.push({ indent: 1, value: `… more lines: fold with - to see the rest`, tone: 'dim' });
+    return { mode, modes, lines };
+  }
+  let shownText: string;
+  if (mode === 'pretty' && decoded.root !== undefined) shownText = nodeToText(decoded.root, { indent: 2, maxChars: MAX_BODY_BYTES }).text;
+  else shownText = decoded.text?.slice(0, MAX_BODY_BYTES) ?? bodyAsText(decoded.bytes) ?? '';
   const all = shownText.split('\n');
   for (const line of all.slice(0, MAX_BODY_LINES)) lines.push({ indent: 1, value: line.replace(/\t/g, '  ').replace(/\r$/, '') });
   if (all.length > MAX_BODY_LINES) lines.push({ indent: 1, value: `… ${all.length - MAX_BODY_LINES} more lines`, tone: 'dim' });
-  if (bytes.length > MAX_BODY_BYTES)
-    lines.push({ indent: 1, value: `… body cut at ${formatSize(MAX_BODY_BYTES)} of ${formatSize(bytes.length)}`, tone: 'dim' });
+  if (mode === 'text' && decoded.bytes.length > MAX_BODY_BYTES)
+    lines.push({ indent: 1, value: `… body cut at ${formatSize(MAX_BODY_BYTES)} of ${formatSize(decoded.bytes.length)}`, tone: 'dim' });
   return { mode, modes, lines };
 }
 

@@ -12,6 +12,7 @@ import type { EventSink, SpyEvent } from '../events.js';
 import { stringifyEvent } from '../output/event-json.js';
 import { LineBuffers } from '../output/line-buffers.js';
 import type { OverloadableSink } from '../tap/tap-observer.js';
+import { decodedJsonMember, messageBodyPreview } from './body-preview.js';
 import { writeEventLine } from './line-bytes.js';
 import { formatDuration, formatValue } from './format.js';
 import { RpcPairing } from './later-facts.js';
@@ -54,6 +55,8 @@ export interface HeadlessPrinterOptions {
   readonly highWaterBytes?: number;
   /** with 'drop': the lines dropped, told once the output takes lines again (or on flush) */
   readonly onDropped?: (lines: number) => void;
+  /** a body preview on message lines, the decoded body in --json (default true) */
+  readonly bodies?: boolean;
 }
 
 /** A sink that also writes out what it holds on `flush()` (call it before exiting). */
@@ -76,6 +79,7 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
   const mode = options.mode ?? 'messages';
   const lineOptions = { color: options.color ?? false, position: options.position ?? 'clock' };
   const hideHeartbeats = options.hideHeartbeats ?? false;
+  const bodies = options.bodies ?? true;
   const output = options.output;
   const dropping = options.whenBehind === 'drop';
   const highWater = options.highWaterBytes ?? DEFAULT_HIGH_WATER;
@@ -130,9 +134,14 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
     }
     lines++;
     out.beginLine();
-    if (options.json) out.utf8(stringifyEvent(event));
-    else {
+    if (options.json) {
+      const line = stringifyEvent(event);
+      // the decoded body goes beside the raw one, inside the event's object
+      out.utf8(event.kind === 'message' && event.body.length > 0 && bodies ? `${line.slice(0, -1)}${decodedJsonMember(event)}}` : line);
+    } else {
       writeEventLine(out, event, lineOptions);
+      const preview = event.kind === 'message' && bodies ? messageBodyPreview(event) : undefined;
+      if (preview !== undefined) out.utf8(`  ${cleanPreview(preview)}`);
       if (reply !== undefined)
         out.utf8(`  [RPC reply to correlation-id ${formatValue(reply.correlationId)}, ${formatDuration(reply.rttMicros)} after its request]`);
     }
@@ -158,6 +167,11 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
   // a getter (Object.assign would copy its value once): with 'hold', a source of ours stops
   // reading while the reader is behind
   return Object.defineProperty(printer, 'overloaded', { get: () => behind && !dropping, enumerable: true }) as HeadlessPrinter;
+}
+
+/** A body's text from the wire: no escape sequence reaches the terminal. */
+function cleanPreview(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, ' ');
 }
 
 function shouldPrint(event: SpyEvent, mode: 'frames' | 'messages', hideHeartbeats: boolean): boolean {

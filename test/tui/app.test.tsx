@@ -142,7 +142,9 @@ describe('App', () => {
     const t = start();
     await until(() => t.screen().includes('rows: messages'), 'first draw');
     await t.press('g', 's', ...'rk:order.created dir:c2s', KEYS.enter);
-    await until(() => t.detail().includes('as json'), 'json body');
+    await until(() => t.detail().includes('as tree'), 'json body as a tree');
+    await t.press('b');
+    await until(() => t.detail().includes('as pretty'), 'pretty json');
     await t.press('b');
     await until(() => t.detail().includes('as text'), 'text body');
     await t.press('b');

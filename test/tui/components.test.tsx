@@ -94,7 +94,7 @@ describe('DetailPane', () => {
   const store = storeWith(events);
   const lookup = (seq: number) => store.findBySeq(seq);
   const messageWithKey = (rk: string) => findEvent(events, (e) => e.kind === 'message' && e.method.args['routing-key'] === rk && e.dir === 'c2s');
-  const draw = (event: SpyEvent, options: { bodyMode?: 'json' | 'text' | 'hex'; showRaw?: boolean; height?: number } = {}) => {
+  const draw = (event: SpyEvent, options: { bodyMode?: 'tree' | 'pretty' | 'text' | 'hex'; showRaw?: boolean; height?: number } = {}) => {
     const { lastFrame, unmount } = render(
       <DetailPane
         event={event}
@@ -111,11 +111,14 @@ describe('DetailPane', () => {
     return text;
   };
 
-  it('renders a JSON body as pretty JSON, with the properties and arguments', () => {
+  it('renders a JSON body as a folded tree (pretty JSON on b), with the properties and arguments', () => {
     const text = draw(messageWithKey('order.created'));
-    expect(text).toContain('Body  40 B  as json  (b: json/text/hex)');
-    expect(text).toContain(JSON.stringify(JSON.parse(JSON_BODY), null, 2).split('\n')[1]!);
-    expect(text).toContain('    "item": "book",');
+    expect(text).toContain('Body  40 B  as tree  (b: tree/pretty/text/hex  +/- fold)');
+    expect(text).toContain('read as: json');
+    expect(text).toMatch(/ {4}item: "book"/);
+    const pretty = draw(messageWithKey('order.created'), { bodyMode: 'pretty' });
+    expect(pretty).toContain(JSON.stringify(JSON.parse(JSON_BODY), null, 2).split('\n')[1]!);
+    expect(pretty).toContain('    "item": "book",');
     expect(text).toMatch(/content-type: "application\/json"/);
     expect(text).toMatch(/x-trace: "abc" {2}S longstr/);
     expect(text).toMatch(/routing-key: "order\.created" {2}shortstr/);

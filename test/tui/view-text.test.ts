@@ -90,19 +90,37 @@ describe('row text', () => {
 describe('body and dump text', () => {
   const utf8 = (s: string) => new TextEncoder().encode(s);
 
-  it('offers json only when the body parses, text when it is UTF-8, hex always', () => {
-    expect(bodyModes(utf8('{"a":1}'))).toEqual(['json', 'text', 'hex']);
+  it('offers a tree and pretty text only when the body parses, text when it is UTF-8, hex always', () => {
+    expect(bodyModes(utf8('{"a":1}'))).toEqual(['tree', 'pretty', 'text', 'hex']);
     expect(bodyModes(utf8('plain words'))).toEqual(['text', 'hex']);
     expect(bodyModes(new Uint8Array([0xc3, 0x28]))).toEqual(['hex']);
     expect(bodyModes(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toEqual(['hex']);
-    expect(nextBodyMode(['json', 'text', 'hex'], 'hex')).toBe('json');
+    expect(nextBodyMode(['tree', 'pretty', 'text', 'hex'], 'hex')).toBe('tree');
     expect(nextBodyMode(['text', 'hex'], undefined)).toBe('text');
     expect(bodyAsText(utf8('ünïcødé ✓'))).toBe('ünïcødé ✓');
   });
 
   it('renders an empty body as such and falls back when the preferred mode does not apply', () => {
-    expect(renderBody(new Uint8Array(), 'json', 80).lines.map(detailLineText)).toEqual(['  (empty)']);
-    expect(renderBody(utf8('not json'), 'json', 80).mode).toBe('text');
+    expect(renderBody(new Uint8Array(), 'tree', 80).lines.map(detailLineText)).toEqual(['  (empty)']);
+    expect(renderBody(utf8('not json'), 'tree', 80).mode).toBe('text');
+    expect(renderBody(utf8('{"a":{"b":[1,2]},"c":"d"}'), 'tree', 80).lines.map(detailLineText)).toEqual([
+      '  ▾ {2}',
+      '    a: ▾ {1}',
+      '      b: ▸ [2]',
+      '    c: "d"',
+    ]);
+    expect(renderBody(utf8('{"a":{"b":[1,2]},"c":"d"}'), 'tree', 80, undefined, 3).lines.map(detailLineText)).toContain('        [1]: 2');
+    expect(renderBody(utf8('{"a":{"b":[1,2]},"c":"d"}'), 'tree', 80, undefined, 1).lines.map(detailLineText)).toContain('    a: ▸ {1}');
+    expect(renderBody(utf8('{"a":{"b":[1,2]}}'), 'pretty', 80).lines.map(detailLineText)).toEqual([
+      '  {',
+      '    "a": {',
+      '      "b": [',
+      '        1,',
+      '        2',
+      '      ]',
+      '    }',
+      '  }',
+    ]);
   });
 
   it('dumps 16 bytes a line on wide panes and 8 on narrow ones', () => {

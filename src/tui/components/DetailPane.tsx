@@ -13,6 +13,8 @@ export interface DetailPaneProps {
   /** lines in all, the title bar included */
   readonly height: number;
   readonly bodyMode: BodyMode | undefined;
+  /** levels of a body's tree shown open (DEFAULT_BODY_DEPTH when absent) */
+  readonly bodyDepth?: number;
   readonly showRaw: boolean;
   readonly scroll: number;
   readonly lookup: (seq: number) => SpyEvent | undefined;
@@ -28,6 +30,7 @@ export const DetailPane = memo(function DetailPane({
   width,
   height,
   bodyMode,
+  bodyDepth,
   showRaw,
   scroll,
   lookup,
@@ -38,16 +41,25 @@ export const DetailPane = memo(function DetailPane({
   const detail = useMemo(
     () =>
       event
-        ? describeEventDetail(event, { ...(bodyMode ? { bodyMode } : {}), showRaw, width: width - 2, lookup, later: { facts: laterFacts, pending } })
+        ? describeEventDetail(event, {
+            ...(bodyMode ? { bodyMode } : {}),
+            ...(bodyDepth !== undefined ? { bodyDepth } : {}),
+            showRaw,
+            width: width - 2,
+            lookup,
+            later: { facts: laterFacts, pending },
+          })
         : undefined,
-    [event, bodyMode, showRaw, width, lookup, laterFacts, pending],
+    [event, bodyMode, bodyDepth, showRaw, width, lookup, laterFacts, pending],
   );
   const rows = Math.max(0, height - 1);
   const lines = detail?.lines ?? [];
   const first = Math.max(0, Math.min(scroll, lines.length - rows));
   const shown = lines.slice(first, first + rows);
   const position = lines.length > rows ? `lines ${first + 1}-${first + shown.length} of ${lines.length} (J/K scroll)` : '';
-  const hints = detail ? `${detail.links.length ? 'Enter link  ' : ''}${detail.bodyModes.length > 1 ? 'b body  ' : ''}x raw` : '';
+  const hints = detail
+    ? `${detail.links.length ? 'Enter link  ' : ''}${detail.bodyModes.length > 1 ? 'b body  ' : ''}${detail.bodyMode === 'tree' ? '+/- fold  ' : ''}x raw`
+    : '';
   const title = `─ Detail ${event ? `event ${event.seq} ` : ''}`;
   const right = [position, hints].filter(Boolean).join('  ');
   const fill = Math.max(1, width - title.length - right.length - 2);

@@ -1,9 +1,13 @@
 // What the terminal UI's thread and the session's thread say to each other.
 
+import type { BodyOptions } from '../../body/shared-decoder.js';
+
 /** Given to the UI's thread when it starts. */
 export interface TuiWorkerData {
   readonly bufferSize: number | undefined;
   readonly showSecrets: boolean;
+  /** --proto and --proto-type: the UI's thread loads the schemas again for itself */
+  readonly bodies?: BodyOptions;
 }
 
 /** Session thread → UI thread. */

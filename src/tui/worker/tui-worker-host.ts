@@ -3,6 +3,7 @@
 // tees the source's observer calls into batches for it, lends it the terminal (keys in,
 // screen out), and runs the session's stop when the user quits.
 
+import type { BodyOptions } from '../../body/shared-decoder.js';
 import { Worker } from 'node:worker_threads';
 import type { ByteObserver } from '../../source/byte-observer.js';
 import type { TuiDrawOptions } from '../draw-options.js';
@@ -39,13 +40,15 @@ export interface TuiWorkerOptions {
   /** events the UI keeps (its store's `--buffer`) */
   readonly bufferSize?: number;
   readonly showSecrets: boolean;
+  /** how bodies are decoded (--proto, --proto-type) */
+  readonly bodies?: BodyOptions;
   /** see DEFAULT_BEHIND_BUDGET */
   readonly behindBudget?: number;
 }
 
 /** Starts the UI's thread (it loads ink meanwhile); give `observer` to the source before it starts. */
 export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
-  const workerData: TuiWorkerData = { bufferSize: options.bufferSize, showSecrets: options.showSecrets };
+  const workerData: TuiWorkerData = { bufferSize: options.bufferSize, showSecrets: options.showSecrets, ...(options.bodies ? { bodies: options.bodies } : {}) };
   // a smaller young generation than V8's default: the UI's heap under a flood went from 60-74 MB
   // to 38-48 MB, its garbage being short-lived render strings
   const worker = new Worker(new URL('./tui-worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 12 } });

@@ -11,6 +11,7 @@ import { readObserverBatch } from '../../tap/observer-batch.js';
 import { createTapObserver } from '../../tap/tap-observer.js';
 import { LineFeed, NoticeRouter } from '../draw-options.js';
 import { openTui } from '../run-tui.js';
+import { configureBodies } from '../../body/shared-decoder.js';
 import type { FromTui, ToTui, TuiWorkerData } from './messages.js';
 
 /**
@@ -84,6 +85,8 @@ let recording: { path: string; bytes: number } | undefined;
 let quitDone: (() => void) | undefined;
 const abort = new AbortController();
 
+// the session's thread checked these options already: loading them again cannot fail anew
+if (data.bodies !== undefined) configureBodies(data.bodies);
 const tui = openTui(data.bufferSize);
 const bus = new EventBus([tui.sink], sinkFailureNotices(notices.notice, ['the terminal UI']));
 const taps = createTapObserver(bus, { showSecrets: data.showSecrets, keepSecrets: false, keepUndecoded: true });
