@@ -13,7 +13,8 @@ import { isFieldTable } from '../decoder/field-table.js';
 import type { ArgumentValue, FieldTable, FieldValue } from '../decoder/types.js';
 import { undecodedSize, type SpyEvent } from '../events.js';
 import { AmqpSpyError } from '../errors.js';
-import { bodyAsJson, decodedBody, NOT_JSON } from './filter-body.js';
+import type { BodyNode } from '../body/index.js';
+import { bodyTree, decodedBody, nodeAt, NOT_STRUCTURED } from './filter-body.js';
 import { formatEventLine, formatValue, isBlockedEvent, needsAttention } from './format.js';
 import type { LaterFacts } from './later-facts.js';
 import { bodyOf, bodyTextIncludes, findInFields } from './search-fields.js';
@@ -119,15 +120,15 @@ class MatchContext {
   facts: MatchFacts | undefined;
   #line: string | undefined;
   #body: Uint8Array | undefined | null = null;
-  #json: unknown = NOT_JSON;
-  #jsonDone = false;
+  #tree: BodyNode | typeof NOT_STRUCTURED = NOT_STRUCTURED;
+  #treeDone = false;
 
   reset(event: SpyEvent, facts: MatchFacts | undefined): this {
     this.event = event;
     this.facts = facts;
     this.#line = undefined;
     this.#body = null;
-    this.#jsonDone = false;
+    this.#treeDone = false;
     return this;
   }
 
@@ -148,14 +149,13 @@ class MatchContext {
     return this.#body;
   }
 
-  /** The decoded body as JSON (NOT_JSON when it is not), once per event. */
-  json(): unknown {
-    if (!this.#jsonDone) {
-      this.#jsonDone = true;
-      const body = this.body();
-      this.#json = body === undefined ? NOT_JSON : bodyAsJson(body);
+  /** The body decoded as its content-type says, as a tree (NOT_STRUCTURED for text or binary), once per event. */
+  tree(): BodyNode | typeof NOT_STRUCTURED {
+    if (!this.#treeDone) {
+      this.#treeDone = true;
+      this.#tree = bodyTree(this.event);
     }
-    return this.#json;
+    return this.#tree;
   }
 }
 
@@ -715,39 +715,50 @@ function descend(value: FieldValue, path: string, from: number): FieldValue | un
   return i === path.length ? item : descend(item, path, i + 1);
 }
 
-/** A JSON literal as written: quoted: a string; true, false, null, a number; else a string. */
-function jsonLiteral(value: string, quoted: boolean): string | number | boolean | null {
+/** A literal as written: quoted: a string; true, false, null, a number (an integer past 2^53 exactly, as a bigint); else a string. */
+function jsonLiteral(value: string, quoted: boolean): string | number | bigint | boolean | null {
   if (quoted) return value;
   if (value === 'true') return true;
   if (value === 'false') return false;
   if (value === 'null') return null;
+  if (/^-?\d+$/.test(value) && !Number.isSafeInteger(Number(value))) return BigInt(value);
   if (/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value)) return Number(value);
   return value;
 }
 
 function jsonTest(path: readonly string[], op: Exclude<Op, ':'>, value: string, quoted: boolean, notNumber: () => never): Predicate {
   const want = jsonLiteral(value, quoted);
-  if (op !== '=' && op !== '!=' && typeof want !== 'number') notNumber();
-  const cmp = typeof want === 'number' ? comparator(op) : undefined;
-  const n = path.length;
+  if (op !== '=' && op !== '!=' && typeof want !== 'number' && typeof want !== 'bigint') notNumber();
+  const cmp = typeof want === 'number' || typeof want === 'bigint' ? comparator(op) : undefined;
+  const limit = Number(want);
   return (c) => {
-    let node = c.json();
-    if (node === NOT_JSON) return false;
-    for (let i = 0; i < n; i++) {
-      if (typeof node !== 'object' || node === null) return false;
-      const key = path[i]!;
-      if (Array.isArray(node)) {
-        const index = Number(key);
-        if (!Number.isInteger(index) || index < 0 || index >= node.length) return false;
-        node = node[index];
-      } else {
-        if (!Object.hasOwn(node, key)) return false;
-        node = (node as Record<string, unknown>)[key];
-      }
-    }
-    if (cmp !== undefined) return typeof node === 'number' && cmp(node, want as number);
-    return op === '=' ? node === want : node !== want && node !== undefined;
+    const root = c.tree();
+    if (root === NOT_STRUCTURED) return false;
+    const node = nodeAt(root, path);
+    if (node === undefined || node.children !== undefined) return false;
+    if (cmp !== undefined && op !== '=' && op !== '!=') return node.kind === 'number' && cmp(Number(node.value), limit);
+    const equal = sameValue(node, want);
+    return op === '=' ? equal : !equal;
   };
+}
+
+/** A decoded scalar equals a literal: numbers by value (a bigint exactly), strings, booleans, null. */
+function sameValue(node: BodyNode, want: string | number | bigint | boolean | null): boolean {
+  const v = node.value;
+  switch (node.kind) {
+    case 'number':
+      if (typeof want === 'bigint') return typeof v === 'bigint' ? v === want : typeof v === 'number' && Number.isInteger(v) && BigInt(v) === want;
+      if (typeof want !== 'number') return false;
+      return typeof v === 'bigint' ? Number.isInteger(want) && v === BigInt(want) : v === want;
+    case 'string':
+      return typeof want === 'string' && v === want;
+    case 'boolean':
+      return v === want;
+    case 'null':
+      return want === null;
+    default:
+      return false;
+  }
 }
 
 function globMatcher(pattern: string): (value: string) => boolean {

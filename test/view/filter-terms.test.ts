@@ -3,6 +3,7 @@
 // their column, and the cost of matching.
 
 import zlib from 'node:zlib';
+import { encode as msgpackEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { fieldTable } from '../../src/decoder/field-table.js';
@@ -35,6 +36,7 @@ function richConversation(): SpyEvent[] {
     'content-encoding': 'gzip',
   });
   publish('big', new Uint8Array(20_000).fill(0x61), { 'content-type': 'text/plain', 'app-id': 'bulk' });
+  publish('packed', msgpackEncode({ order: { id: 44, big: 2n ** 60n } }, { useBigInt64: true }), { 'content-type': 'application/msgpack' });
   d.send('c2s', m(1, 'basic.consume', { queue: 'q', 'consumer-tag': 'c1' }));
   d.send('s2c', m(1, 'basic.consume-ok', { 'consumer-tag': 'c1' }));
   d.send(
@@ -58,10 +60,10 @@ const matching = (text: string, list: readonly SpyEvent[] = messages) => list.fi
 
 describe('each term', () => {
   it('method:', () => expect(matching('method:basic.deliver')).toEqual(['order.created', 'order.note', 'again', 'first']));
-  it('conn:', () => expect(matching('conn:2')).toEqual(['rpc.req', 'zipped', 'big', 'again', 'first']));
-  it('ch:', () => expect(matching('ch:1 conn:2 method:basic.publish')).toEqual(['rpc.req', 'zipped', 'big']));
+  it('conn:', () => expect(matching('conn:2')).toEqual(['rpc.req', 'zipped', 'big', 'packed', 'again', 'first']));
+  it('ch:', () => expect(matching('ch:1 conn:2 method:basic.publish')).toEqual(['rpc.req', 'zipped', 'big', 'packed']));
   it('dir:', () => expect(matching('dir:s2c conn:2')).toEqual(['again', 'first']));
-  it('exchange:', () => expect(matching('exchange:sh*')).toEqual(['rpc.req', 'zipped', 'big', 'again', 'first']));
+  it('exchange:', () => expect(matching('exchange:sh*')).toEqual(['rpc.req', 'zipped', 'big', 'packed', 'again', 'first']));
   it('queue:', () => expect(matching('queue:q', events)).toEqual(['basic.consume']));
   it('rk:', () => expect(matching('rk:order.*')).toEqual(['order.created', 'order.note', 'order.blob', 'order.created', 'order.note']));
   it('prop.NAME:', () => {
@@ -95,9 +97,13 @@ describe('each term', () => {
     expect(matching('json.order.note=null')).toEqual(['rpc.req']);
     expect(matching('json.order.total>12')).toEqual(['rpc.req']);
     expect(matching('json.order.total<=12')).toEqual([]);
-    expect(matching('json.order.id!=42')).toEqual(['zipped']);
+    expect(matching('json.order.id!=42')).toEqual(['zipped', 'packed']);
     expect(matching('json.id:42')).toEqual(['order.created', 'order.created']);
     expect(matching('json.constructor=1')).toEqual([]);
+    // any structured body the decoding chain reads: msgpack here, a 64-bit integer exactly
+    expect(matching('json.order.id=44')).toEqual(['packed']);
+    expect(matching(`json.order.big=${2n ** 60n}`)).toEqual(['packed']);
+    expect(matching(`json.order.big=${2n ** 60n + 1n}`)).toEqual([]);
   });
   it('size', () => {
     expect(matching('size>10KB')).toEqual(['big']);
@@ -154,7 +160,7 @@ describe('combining terms', () => {
   });
   it('parentheses group', () => {
     expect(matching('(app-id:bulk or redelivered) dir:s2c')).toEqual(['again']);
-    expect(matching('((conn:2))')).toEqual(['rpc.req', 'zipped', 'big', 'again', 'first']);
+    expect(matching('((conn:2))')).toEqual(['rpc.req', 'zipped', 'big', 'packed', 'again', 'first']);
   });
   it('negation of terms and groups: -term, -(…), not (…), not term, !', () => {
     expect(matching('conn:2 -method:basic.publish')).toEqual(['again', 'first']);
