@@ -204,6 +204,11 @@ program
   .option('--to <address>', 're-send the client side to this broker (host:port or amqp://user:pass@host:port) and report where its answers differ')
   .option('--timeout <ms>', 'with --to: how long to wait for each awaited server frame', '5000')
   .option('--insecure', 'with an amqps:// --to: accept any certificate')
+  .option(
+    '--export-bodies <dir>',
+    'write each message body (with --filter: each matching one) to DIR as c<conn>-ch<channel>-<event>.<ext>, with a .meta.json of its properties and routing',
+  )
+  .option('--force', 'with --export-bodies: write into a directory that is not empty')
   .option('--proto <dir>', PROTO_HELP)
   .option('--proto-type <rule>', PROTO_TYPE_HELP, collect, [])
   .action(
@@ -221,8 +226,13 @@ program
         to?: string;
         timeout: string;
         insecure?: boolean;
+        exportBodies?: string;
+        force?: boolean;
       },
     ) => {
+      if (opts.force && opts.exportBodies === undefined) throw new UsageError('--force applies with --export-bodies <dir> only');
+      if (opts.exportBodies !== undefined && opts.to !== undefined)
+        throw new UsageError('--export-bodies and --to exclude each other: export the bodies, or re-send the clients');
       const speed = opts.speed === undefined ? undefined : Number(opts.speed);
       if (speed !== undefined && !(speed > 0 && Number.isFinite(speed)))
         throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
@@ -244,6 +254,7 @@ program
           ...(opts.to !== undefined ? { to: opts.to } : {}),
           timeoutMs,
           insecure: opts.insecure ?? false,
+          ...(opts.exportBodies !== undefined ? { exportBodies: opts.exportBodies, force: opts.force ?? false } : {}),
         },
         await terminalIo(),
       );

@@ -199,3 +199,42 @@ describe('--record-bodies', () => {
     expect(runCli(['replay', file, '--no-tui']).stdout).toContain('(body not recorded after 16 B (1,084 bytes))');
   });
 });
+
+describe('replay --export-bodies', () => {
+  it('one file per message named by connection, channel and event, a .meta.json beside it; refuses a non-empty directory unless --force', async () => {
+    const file = path.join(dir, 'for-export.jsonl');
+    const { port, cli } = await standalone(['--record', file]);
+    await traffic(port);
+    await stop(cli);
+    const out = path.join(dir, 'bodies');
+    const result = runCli(['replay', file, '--export-bodies', out]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`exported 11 message bodies from ${file} to ${out}`);
+    const files = fs.readdirSync(out).sort();
+    expect(files).toHaveLength(22);
+    for (const name of files) expect(name).toMatch(/^c[12]-ch[12]-\d{6}\.(json|json\.gz|txt|meta\.json)$/);
+    expect(fs.statSync(path.join(out, files[0]!)).mode & 0o777).toBe(0o600);
+    const metas = files.filter((f) => f.endsWith('.meta.json')).map((f) => JSON.parse(fs.readFileSync(path.join(out, f), 'utf8')) as Record<string, unknown>);
+    const first = metas.find((m) => (m['properties'] as Record<string, unknown>)['correlation-id'] === 'c-1' && m['method'] === 'basic.publish')!;
+    expect(first).toMatchObject({ conn: 1, channel: 1, dir: 'c2s', exchange: '', routingKey: 'orders', bodySize: 36 });
+    expect((first['properties'] as Record<string, unknown>)['content-type']).toBe('application/json');
+    expect(JSON.parse(fs.readFileSync(path.join(out, String(first['bodyFile'])), 'utf8'))).toEqual({ order: { id: 41, customer: 'ada' } });
+    const zipped = metas.find((m) => String(m['bodyFile']).endsWith('.json.gz') && m['method'] === 'basic.deliver')!;
+    expect(zipped['routingKey']).toBe('orders');
+    expect(JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(out, String(zipped['bodyFile'])))).toString())).toEqual({
+      order: { id: 99 },
+      note: 'zipped order',
+    });
+    expect(metas.filter((m) => String(m['bodyFile']).endsWith('.txt'))).toHaveLength(3);
+
+    const again = runCli(['replay', file, '--export-bodies', out]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toBe(`amqp-spy: ${out} is not empty: give an empty or new directory, or --force to write into it\n`);
+    const forced = runCli(['replay', file, '--export-bodies', out, '--force', '--filter', 'rk:logs']);
+    expect(forced.status).toBe(0);
+    expect(forced.stderr).toContain('exported 3 message bodies');
+    expect(fs.readdirSync(out)).toHaveLength(22);
+    expect(runCli(['replay', file, '--force']).stderr).toBe('amqp-spy: --force applies with --export-bodies <dir> only\n');
+  });
+});
