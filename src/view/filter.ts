@@ -47,8 +47,7 @@ export const FILTER_KEYS: readonly FilterKey[] = [
     help: 'errors only: error closes (reply code 300 and up), returns, nacks, decode errors; and connection.blocked/unblocked',
   },
   { key: 'blocked', example: 'blocked', help: 'connection.blocked, connection.unblocked and the publishes sent while blocked' },
-  { key: 'redelivered', example: 'redelivered', help: 'deliveries (basic.deliver, basic.get-ok) with redelivered set' },
-  { key: 'unacked', example: 'unacked', help: 'deliveries that need an ack and were not settled when the filter looked' },
+  { key: 'redelivered', example: 'redelivered unacked', help: 'deliveries redelivered; deliveries not settled (yet) when the filter looked' },
   { key: 'text', example: 'timeout', help: 'free text in the row, properties, headers or a text body' },
 ];
 
@@ -59,8 +58,7 @@ export const NEGATE = '-';
 export const FILTER_SYNTAX: readonly { readonly example: string; readonly help: string }[] = [
   { example: 'ch:1 error', help: 'terms are ANDed (all match); and is optional' },
   { example: 'a or (b c)', help: 'or: either matches; and binds tighter; ( ) group' },
-  { example: `${NEGATE}method:basic.ack`, help: `${NEGATE}term negates a term` },
-  { example: `${NEGATE}(a or b)`, help: 'negates a group (so does not)' },
+  { example: `${NEGATE}method:basic.ack`, help: `${NEGATE}term negates a term; ${NEGATE}(a or b) and not (…) a group` },
   { example: '"no route"', help: 'quotes keep spaces; \\" and \\\\ inside' },
 ];
 
