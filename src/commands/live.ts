@@ -97,7 +97,10 @@ export async function runLive(options: LiveOptions): Promise<number> {
   if (options.readyFile !== undefined) clearReadyFile(options.readyFile);
   // every sink exists before the source starts: the TUI's store too (its ink loads later);
   // --ready's line comes first on stdout, so the TUI does not draw there
-  const tui = wantsTui(options) && !recordToStdout && !options.ready ? await prepareLiveTui(bufferSize, options.showSecrets, options.bodies) : undefined;
+  const tui =
+    wantsTui(options) && !recordToStdout && !options.ready
+      ? await prepareLiveTui(bufferSize, options.showSecrets, options.bodies, options.filter?.source)
+      : undefined;
   // with --ready, output waits until the ready line is out: it must be stdout's first line
   let heldOutput: (string | Uint8Array)[] | undefined = options.ready ? [] : undefined;
   const write = (output: string | Uint8Array) => (heldOutput ? heldOutput.push(output) : writeStdout(output));

@@ -4,6 +4,7 @@
 // Ctrl+C), then runs the session's stop and resolves once the terminal is restored.
 
 import type { EventSink } from '../events.js';
+import { parseFilter } from '../view/filter.js';
 import { EventStore } from './event-store.js';
 
 export interface OpenTui {
@@ -15,12 +16,17 @@ export interface OpenTui {
   setBacklog(bytes: number): void;
 }
 
-/** The store and its sink, ready before any source emits; `bufferSize`: events kept (default 100,000). */
-export function openTui(bufferSize = 100_000): OpenTui {
+/**
+ * The store and its sink, ready before any source emits; `bufferSize`: events kept (default
+ * 100,000); `filter`: the list starts filtered by it (live `--filter`; the session checked it).
+ */
+export function openTui(bufferSize = 100_000, filter?: string): OpenTui {
   const store = new EventStore(bufferSize);
+  const initialFilter = filter !== undefined && filter.trim() !== '' ? parseFilter(filter) : undefined;
+  if (initialFilter) store.setView({ ...store.options, filter: initialFilter });
   return {
     sink: (event) => store.push(event),
-    draw: (options) => runTui(store, options),
+    draw: (options) => runTui(store, options, initialFilter ? filter!.trim() : undefined),
     setBacklog: (bytes) => {
       store.backlogBytes = bytes;
     },
@@ -51,7 +57,7 @@ export interface DrawTuiOptions {
 const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALT_SCREEN = '\x1b[?1049l';
 
-async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void> {
+async function runTui(store: EventStore, options: DrawTuiOptions, filterText?: string): Promise<void> {
   // React picks its build when first loaded: the development one is several times slower and
   // checks things a user cannot act on
   process.env['NODE_ENV'] ??= 'production';
@@ -82,6 +88,7 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
       recording: options.recording,
       onQuit,
       renderCost,
+      ...(filterText !== undefined ? { initialState: { filterText } } : {}),
       ...(options.notices ? { notices: options.notices } : {}),
       ...(options.progress ? { progress: options.progress } : {}),
     }),

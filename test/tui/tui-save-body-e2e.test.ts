@@ -21,7 +21,8 @@ function statusLine(screen: string): string {
   const screen = new TmuxScreen();
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'amqp-spy-save-'));
   beforeAll(async () => {
-    screen.start(['--standalone'], 160, 30, cwd);
+    // live --filter: the list starts filtered
+    screen.start(['--standalone', '--filter', 'method:basic.publish'], 160, 30, cwd);
     await screen.waitFor('amqp-spy  standalone', 'the header');
     const conn = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${screen.port()}`);
     const ch = await conn.createConfirmChannel();
@@ -29,19 +30,21 @@ function statusLine(screen: string): string {
     ch.sendToQueue('save-body', Buffer.from(BODY), { contentType: 'application/json' });
     await ch.waitForConfirms();
     await conn.close();
-    await screen.waitFor('connection closed', 'the client to finish');
+    await until(() => /basic\.publish .*routing-key=save-body/.test(screen.capture()), `the publish listed\n${screen.capture()}`, 15_000);
   });
   afterAll(() => {
     screen.stop();
     fs.rmSync(cwd, { recursive: true, force: true });
   });
 
+  it('the list starts with the live --filter in force', async () => {
+    const shown = await screen.waitFor('filter: method:basic.publish', 'the filter in the header');
+    const rows = shown.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3} /.test(l));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain('basic.publish');
+  });
+
   it('writes c<conn>-ch<channel>-<event>.json into the current directory and says so', async () => {
-    screen.keys('/');
-    await screen.waitFor('Enter keeps', 'the filter prompt');
-    screen.type('method:basic.publish');
-    screen.keys('Enter');
-    await screen.waitFor('filter: method:basic.publish', 'the filter applied');
     screen.keys('w');
     const shown = await screen.waitFor('saved the body', 'the save on the status line');
     const saved = fs.readdirSync(cwd);

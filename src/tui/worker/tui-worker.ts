@@ -87,7 +87,7 @@ const abort = new AbortController();
 
 // the session's thread checked these options already: loading them again cannot fail anew
 if (data.bodies !== undefined) configureBodies(data.bodies);
-const tui = openTui(data.bufferSize);
+const tui = openTui(data.bufferSize, data.filter);
 const bus = new EventBus([tui.sink], sinkFailureNotices(notices.notice, ['the terminal UI']));
 const taps = createTapObserver(bus, { showSecrets: data.showSecrets, keepSecrets: false, keepUndecoded: true });
 
