@@ -4,7 +4,6 @@
 // Ctrl+C), then runs the session's stop and resolves once the terminal is restored.
 
 import type { EventSink } from '../events.js';
-import { parseFilter } from '../view/filter.js';
 import { EventStore } from './event-store.js';
 
 export interface OpenTui {
@@ -22,11 +21,12 @@ export interface OpenTui {
  */
 export function openTui(bufferSize = 100_000, filter?: string): OpenTui {
   const store = new EventStore(bufferSize);
-  const initialFilter = filter !== undefined && filter.trim() !== '' ? parseFilter(filter) : undefined;
-  if (initialFilter) store.setView({ ...store.options, filter: initialFilter });
+  const filterText = filter !== undefined && filter.trim() !== '' ? filter.trim() : undefined;
   return {
     sink: (event) => store.push(event),
-    draw: (options) => runTui(store, options, initialFilter ? filter!.trim() : undefined),
+    // the filter is applied when the UI draws (the view is worked out again from every kept
+    // event then): its module loads chalk, which must come after ink's CI-free import below
+    draw: (options) => runTui(store, options, filterText),
     setBacklog: (bytes) => {
       store.backlogBytes = bytes;
     },
@@ -61,9 +61,10 @@ async function runTui(store: EventStore, options: DrawTuiOptions, filterText?: s
   // React picks its build when first loaded: the development one is several times slower and
   // checks things a user cannot act on
   process.env['NODE_ENV'] ??= 'production';
-  const [{ render }, { createElement }, { App }, { RenderCost }] = await withoutCiDetection(() =>
-    Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js')]),
+  const [{ render }, { createElement }, { App }, { RenderCost }, { parseFilter }] = await withoutCiDetection(() =>
+    Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'), import('../view/filter.js')]),
   );
+  if (filterText !== undefined) store.setView({ ...store.options, filter: parseFilter(filterText) });
   const renderCost = new RenderCost();
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;

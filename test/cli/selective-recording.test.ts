@@ -8,6 +8,7 @@ import amqplib from 'amqplib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli, startCli, waitFor } from '../support/cli.js';
 import { freePort } from '../support/net.js';
+import { describeWithRabbitMQ, rabbitAddress } from '../support/rabbitmq.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -32,21 +33,23 @@ async function standalone(args: string[]): Promise<{ port: number; cli: ReturnTy
  * Two connections: an order service publishing on two channels (orders with confirms, audit
  * logs), and a worker consuming the orders and acking them.
  */
-async function traffic(port: number): Promise<void> {
+async function traffic(port: number, prefix = ''): Promise<void> {
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
+  const orderQueue = `${prefix}orders`;
+  const logQueue = `${prefix}logs`;
   const publisher = await amqplib.connect(url);
   const orders = await publisher.createConfirmChannel();
-  await orders.assertQueue('orders', { durable: false });
+  await orders.assertQueue(orderQueue, { durable: false });
   const logs = await publisher.createChannel();
-  await logs.assertQueue('logs', { durable: false });
+  await logs.assertQueue(logQueue, { durable: false });
   for (let i = 1; i <= 3; i++) {
-    orders.sendToQueue('orders', Buffer.from(JSON.stringify({ order: { id: 40 + i, customer: 'ada' } })), {
+    orders.sendToQueue(orderQueue, Buffer.from(JSON.stringify({ order: { id: 40 + i, customer: 'ada' } })), {
       contentType: 'application/json',
       correlationId: `c-${i}`,
     });
-    logs.sendToQueue('logs', Buffer.from(`log line ${i} `.repeat(100)), { contentType: 'text/plain' });
+    logs.sendToQueue(logQueue, Buffer.from(`log line ${i} `.repeat(100)), { contentType: 'text/plain' });
   }
-  orders.sendToQueue('orders', zlib.gzipSync(Buffer.from(JSON.stringify({ order: { id: 99 }, note: 'zipped order' }))), {
+  orders.sendToQueue(orderQueue, zlib.gzipSync(Buffer.from(JSON.stringify({ order: { id: 99 }, note: 'zipped order' }))), {
     contentType: 'application/json',
     contentEncoding: 'gzip',
   });
@@ -55,7 +58,7 @@ async function traffic(port: number): Promise<void> {
   const ch = await worker.createChannel();
   let got = 0;
   const done = new Promise<void>((resolve) => {
-    void ch.consume('orders', (msg) => {
+    void ch.consume(orderQueue, (msg) => {
       if (!msg) return;
       ch.ack(msg);
       if (++got === 4) resolve();
@@ -64,6 +67,11 @@ async function traffic(port: number): Promise<void> {
   await done;
   await new Promise((r) => setTimeout(r, 100));
   await worker.close();
+  // a shared broker keeps queues: leave none behind
+  if (prefix !== '') {
+    await orders.deleteQueue(orderQueue);
+    await logs.deleteQueue(logQueue);
+  }
   await publisher.close();
 }
 
@@ -236,5 +244,46 @@ describe('replay --export-bodies', () => {
     expect(forced.stderr).toContain('exported 3 message bodies');
     expect(fs.readdirSync(out)).toHaveLength(22);
     expect(runCli(['replay', file, '--force']).stderr).toBe('amqp-spy: --force applies with --export-bodies <dir> only\n');
+  });
+});
+
+describeWithRabbitMQ('--record-filter and --record-bodies through the proxy', () => {
+  it('records matching messages of a real broker cut to their head; replay of the file works', async () => {
+    const file = path.join(dir, 'proxy-selective.jsonl');
+    const { host, port: upstreamPort } = rabbitAddress();
+    const port = await freePort();
+    const prefix = `sel-${process.pid}-`;
+    const cli = startCli([
+      '--upstream',
+      `${host}:${upstreamPort}`,
+      '--listen',
+      String(port),
+      '--no-tui',
+      '--record',
+      file,
+      '--record-filter',
+      `rk:${prefix}sel-orders`,
+      '--record-bodies',
+      'head:8',
+    ]);
+    cleanups.push(() => {
+      cli.child.kill('SIGKILL');
+    });
+    await waitFor(() => cli.stderr().includes('proxying') || cli.child.exitCode !== null, 'the proxy to listen');
+    await traffic(port, `${prefix}sel-`);
+    await stop(cli);
+    const replayed = runCli(['replay', file, '--json']);
+    expect(replayed.status).toBe(0);
+    expect(replayed.stderr).not.toContain('warning');
+    const messages = lines(replayed.stdout)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e['kind'] === 'message');
+    // 4 publishes and 4 deliveries of the orders queue; no log message
+    expect(messages).toHaveLength(8);
+    for (const m of messages) {
+      expect((m['method'] as { args: Record<string, unknown> }).args['routing-key']).toBe(`${prefix}sel-orders`);
+      expect(Buffer.from(String(m['body']), 'base64').length).toBe(8);
+      expect(m['bodyOmitted']).toBeGreaterThan(0);
+    }
   });
 });
