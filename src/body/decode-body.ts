@@ -227,13 +227,20 @@ export function bodyInputOf(event: SpyEvent): BodyInput | undefined {
 }
 
 const CACHE_ENTRIES = 32;
-/** Decoded bytes the cache keeps at most (a decoded body can be 64 MiB inflated). */
-const CACHE_BYTES = 128 * 1024 * 1024;
+/**
+ * What the cache may hold, in bytes of decoded body weighted by what decoding made of them: a
+ * parsed tree takes several times its text on the heap (JSON.parse of 10 MB: ~60 MB), so a
+ * structured body counts 8 times its bytes. The body being shown is always kept.
+ */
+const CACHE_COST = 256 * 1024 * 1024;
+const TREE_WEIGHT = 8;
+
+const costOf = (decoded: DecodedBody) => decoded.bytes.length * (decoded.root !== undefined ? TREE_WEIGHT : 1);
 
 /** Decodes events' bodies with one set of options, keeping the last few (by event identity). */
 export class BodyDecoder {
   private readonly cache = new Map<SpyEvent, DecodedBody>();
-  private cachedBytes = 0;
+  private cachedCost = 0;
 
   constructor(readonly options: BodyDecodeOptions = {}) {}
 
@@ -247,15 +254,24 @@ export class BodyDecoder {
     }
     const input = bodyInputOf(event);
     if (input === undefined) return undefined;
-    const decoded = decodeBody(input, this.options);
+    const decoded = safeDecode(input, this.options);
     this.cache.set(event, decoded);
-    this.cachedBytes += decoded.bytes.length;
+    this.cachedCost += costOf(decoded);
     for (const [old, value] of this.cache) {
-      if (this.cache.size <= CACHE_ENTRIES && this.cachedBytes <= CACHE_BYTES) break;
+      if (this.cache.size <= CACHE_ENTRIES && this.cachedCost <= CACHE_COST) break;
       if (old === event) break;
       this.cache.delete(old);
-      this.cachedBytes -= value.bytes.length;
+      this.cachedCost -= costOf(value);
     }
     return decoded;
+  }
+}
+
+/** decodeBody, and should it ever throw (a bug, not a body), hex with the reason: a view must not fall over. */
+function safeDecode(input: BodyInput, options: BodyDecodeOptions): DecodedBody {
+  try {
+    return decodeBody(input, options);
+  } catch (error) {
+    return { format: 'hex', bytes: input.body, encodings: [], sniffed: false, notes: [`decoding failed: ${errorText(error)}`] };
   }
 }

@@ -162,7 +162,9 @@ function messageNode(type: protobuf.Type, message: protobuf.Message, key: string
   const present = type.fieldsArray.filter((field) => {
     if (!Object.hasOwn(record, field.name)) return false;
     const value = record[field.name];
-    return !(Array.isArray(value) && value.length === 0) && value !== null;
+    if (value === null || (Array.isArray(value) && value.length === 0)) return false;
+    // protobufjs gives every map field an object: an empty one was not on the wire
+    return !(field.map && typeof value === 'object' && Object.keys(value as object).length === 0);
   });
   return containerNode('object', present.length, () => present.map((field) => fieldNode(field, record[field.name], field.name)), {
     key,
@@ -174,7 +176,10 @@ function messageNode(type: protobuf.Type, message: protobuf.Message, key: string
 function fieldNode(field: protobuf.Field, value: unknown, key: string): BodyNode {
   if (field.map) {
     const entries = Object.entries(value as Record<string, unknown>);
-    return containerNode('object', entries.length, () => entries.map(([k, v]) => elementNode(field, v, k)), { key, tag: `map<${field.type}>` });
+    return containerNode('object', entries.length, () => entries.map(([k, v]) => elementNode(field, v, k)), {
+      key,
+      tag: `map<${(field as unknown as protobuf.MapField).keyType}, ${field.type}>`,
+    });
   }
   if (field.repeated && Array.isArray(value)) {
     const items = value as unknown[];

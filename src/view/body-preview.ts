@@ -28,15 +28,65 @@ export function messageBodyPreview(event: MessageEvent, maxChars = PREVIEW_CHARS
   const format = typeof type === 'string' ? formatOfMediaType(parseContentType(type).mediaType) : undefined;
   if ((encoding === undefined || encoding === '' || encoding === 'identity') && (format === undefined || format === 'json')) {
     const head = plainHead(body, maxChars);
-    if (head !== undefined) return head;
+    if (head !== undefined) return head === '' ? undefined : head;
     if (format === 'json') return undefined;
   }
   if (body.length > PREVIEW_DECODE_BYTES) return undefined;
   return previewBody(bodyDecoder().decodeEvent(event)!, maxChars) || undefined;
 }
 
-/** The first characters of a UTF-8 text body, whitespace runs as one space; undefined when binary. */
+/**
+ * The first characters of a UTF-8 text body, whitespace runs as one space; undefined when
+ * binary. Plain ASCII (most JSON and text) is read byte by byte, without a decoder: this runs
+ * for every message a busy proxy prints.
+ */
 function plainHead(body: Uint8Array, maxChars: number): string | undefined {
+  const ascii = asciiHead(body, maxChars);
+  return ascii === null ? utf8Head(body, maxChars) : ascii;
+}
+
+type Slicer = (this: Uint8Array, start: number, end: number) => string;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: Slicer }).latin1Slice;
+
+/** null when a non-ASCII byte comes before the preview is complete. */
+function asciiHead(body: Uint8Array, maxChars: number): string | undefined | null {
+  // the common case, compact JSON or a line of text: printable ASCII with single spaces
+  const end = Math.min(body.length, maxChars);
+  let plain = body.length > 0 && body[0] !== 0x20;
+  for (let i = 0; plain && i < end; i++) {
+    const b = body[i]!;
+    plain = b > 0x20 ? b < 0x7f : b === 0x20 && body[i + 1] !== 0x20;
+  }
+  if (plain && body[end - 1] !== 0x20) {
+    if (body.length <= maxChars) return latin1Slice.call(body, 0, end);
+    return `${latin1Slice.call(body, 0, maxChars - 1)}…`;
+  }
+  const codes: number[] = [];
+  let space = false;
+  let i = 0;
+  // leading whitespace is dropped, runs become one space
+  for (; i < body.length && codes.length < maxChars; i++) {
+    const b = body[i]!;
+    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) {
+      space = codes.length > 0;
+      continue;
+    }
+    if (b >= 0x80) return null;
+    if (b < 0x20 || b === 0x7f) return undefined;
+    if (space) {
+      codes.push(0x20);
+      space = false;
+      if (codes.length === maxChars) break;
+    }
+    codes.push(b);
+  }
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (i >= body.length) return String.fromCharCode(...codes);
+  // more follows: cut, with room for the ellipsis
+  return `${String.fromCharCode(...codes.slice(0, maxChars - 1))}…`;
+}
+
+function utf8Head(body: Uint8Array, maxChars: number): string | undefined {
   // 4 bytes per character at most, and room to drop a character cut at the end
   const slice = body.subarray(0, maxChars * 4 + 4);
   let text: string | undefined;

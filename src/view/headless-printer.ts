@@ -169,10 +169,12 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
   return Object.defineProperty(printer, 'overloaded', { get: () => behind && !dropping, enumerable: true }) as HeadlessPrinter;
 }
 
-/** A body's text from the wire: no escape sequence reaches the terminal. */
+/** A body's text from the wire: no escape sequence reaches the terminal (ASCII previews have none). */
 function cleanPreview(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, ' ');
+  return CONTROLS.test(text) ? text.replace(CONTROLS_ALL, ' ') : text;
 }
+const CONTROLS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+const CONTROLS_ALL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
 
 function shouldPrint(event: SpyEvent, mode: 'frames' | 'messages', hideHeartbeats: boolean): boolean {
   if (event.kind === 'message') return mode === 'messages';

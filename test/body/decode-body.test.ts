@@ -306,6 +306,28 @@ describe('views of the tree', () => {
   });
 });
 
+describe('hostile bytes', () => {
+  it('never throw, whatever the content-type and encoding claim', () => {
+    const types = ['application/json', 'application/msgpack', 'application/cbor', 'application/x-protobuf', 'text/plain; charset=utf-16le', undefined];
+    const encodings = ['gzip', 'deflate', 'br', 'gzip, br', undefined];
+    let seed = 7;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    for (let round = 0; round < 300; round++) {
+      const bytes = Uint8Array.from({ length: 1 + (round % 97) }, next);
+      const type = types[round % types.length];
+      const encoding = encodings[Math.floor(round / types.length) % encodings.length];
+      const properties = { ...(type ? { 'content-type': type } : {}), ...(encoding ? { 'content-encoding': encoding } : {}) };
+      const decoded = decode(bytes, properties);
+      // every view of it works too
+      previewBody(decoded);
+      if (decoded.root) treeLines(decoded.root, { openDepth: 99, maxLines: 1000 });
+    }
+  });
+});
+
 describe('BodyDecoder', () => {
   it('decodes an event once and keeps a bounded number', () => {
     const decoder = new BodyDecoder();

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import type { MessageEvent } from '../../src/events.js';
+import { messageBodyPreview } from '../../src/view/body-preview.js';
 import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
 import { Conversation } from '../tui/conversation.js';
 
@@ -52,6 +53,17 @@ describe('headless body previews', () => {
     // no escape sequence from a body reaches the terminal
     expect(lines[3]!.endsWith('  plain words [31m red')).toBe(true);
     expect(lines[4]!.endsWith('  <hex 000102ff>')).toBe(true);
+  });
+
+  it('previews plain text from its first bytes: whitespace runs as one space, cut at 80', () => {
+    const preview = (text: string) => messageBodyPreview(messages([[utf8(text), {}]])[0]!);
+    expect(preview('a'.repeat(80))).toBe('a'.repeat(80));
+    expect(preview('a'.repeat(81))).toBe(`${'a'.repeat(79)}…`);
+    expect(preview('  two  words\n\tand a line  \n')).toBe('two words and a line');
+    expect(preview('trailing ')).toBe('trailing');
+    expect(preview(`${'word '.repeat(20)}`)).toBe(`${'word '.repeat(16).slice(0, 79)}…`);
+    expect(preview('ünïcødé ✓ text')).toBe('ünïcødé ✓ text');
+    expect(preview(' ')).toBeUndefined();
   });
 
   it('--json: the decoded body beside the raw one, with what was done to it', () => {
