@@ -363,6 +363,12 @@ async function runSniff(opts: RootOptions, target: string): Promise<number> {
   ] as const) {
     if (given) throw new UsageError(`--sniff watches traffic without a proxy or broker: ${name} does not apply`);
   }
+  for (const [given, name] of [
+    [opts.recordFilter !== undefined, '--record-filter'],
+    [opts.recordBodies !== undefined, '--record-bodies'],
+  ] as const) {
+    if (given) throw new UsageError(`${name} applies to live --upstream and --standalone sessions, not to --sniff`);
+  }
   const { parseSniffTarget, runSniffCommand } = await import('./commands/sniff.js');
   return runSniffCommand(
     parseSniffTarget(target),

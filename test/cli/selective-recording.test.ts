@@ -121,6 +121,9 @@ describe('live --filter', () => {
       /^amqp-spy: --record-bodies takes none, head:N/,
     );
     expect(fs.existsSync(path.join(dir, 'x.jsonl'))).toBe(false);
+    expect(runCli(['--sniff', 'lo:5672', '--record', path.join(dir, 'x.jsonl'), '--record-filter', 'error']).stderr).toBe(
+      'amqp-spy: --record-filter applies to live --upstream and --standalone sessions, not to --sniff\n',
+    );
   });
 });
 
