@@ -31,6 +31,9 @@ interface RootOptions {
   showSecrets?: boolean;
   record?: string;
   recordSecrets?: boolean;
+  filter?: string;
+  recordFilter?: string;
+  recordBodies?: string;
   tui?: boolean;
   buffer?: string;
   standalone?: boolean;
@@ -146,6 +149,15 @@ const program = new Command()
   .option('--record <file>', 'record the session to a file, a FIFO, or - for stdout (JSON lines; replay it with amqp-spy replay <file>)')
   .option('--record-secrets', 'keep credentials in the recording (masked by default)')
   .option(
+    '--filter <expr>',
+    'show and record only matching events, e.g. "rk:order.* (size>10KB or redelivered)" (see docs/filters.md); the terminal UI starts with it',
+  )
+  .option(
+    '--record-filter <expr>',
+    'with --record: record only matching events, with the connection and channel setup replay needs (instead of --filter for the recording)',
+  )
+  .option('--record-bodies <how>', 'with --record: none or head:N (bytes of each body kept, e.g. head:256); the recording says what it left out')
+  .option(
     '--ready',
     'once listening, print one JSON line first on stdout: {"url":"amqp://guest:guest@127.0.0.1:PORT","host","port","mode","pid"} (for a test harness; the terminal UI is not opened)',
   )
@@ -198,6 +210,11 @@ program
   .option('--to <address>', 're-send the client side to this broker (host:port or amqp://user:pass@host:port) and report where its answers differ')
   .option('--timeout <ms>', 'with --to: how long to wait for each awaited server frame', '5000')
   .option('--insecure', 'with an amqps:// --to: accept any certificate')
+  .option(
+    '--export-bodies <dir>',
+    'write each message body (with --filter: each matching one) to DIR as c<conn>-ch<channel>-<event>.<ext>, with a .meta.json of its properties and routing',
+  )
+  .option('--force', 'with --export-bodies: write into a directory that is not empty')
   .option('--proto <dir>', PROTO_HELP)
   .option('--proto-type <rule>', PROTO_TYPE_HELP, collect, [])
   .action(
@@ -215,8 +232,13 @@ program
         to?: string;
         timeout: string;
         insecure?: boolean;
+        exportBodies?: string;
+        force?: boolean;
       },
     ) => {
+      if (opts.force && opts.exportBodies === undefined) throw new UsageError('--force applies with --export-bodies <dir> only');
+      if (opts.exportBodies !== undefined && opts.to !== undefined)
+        throw new UsageError('--export-bodies and --to exclude each other: export the bodies, or re-send the clients');
       const speed = opts.speed === undefined ? undefined : Number(opts.speed);
       if (speed !== undefined && !(speed > 0 && Number.isFinite(speed)))
         throw new UsageError(`--speed takes a positive number (e.g. 1 for real time, 10 for ten times faster), got "${opts.speed}"`);
@@ -238,6 +260,7 @@ program
           ...(opts.to !== undefined ? { to: opts.to } : {}),
           timeoutMs,
           insecure: opts.insecure ?? false,
+          ...(opts.exportBodies !== undefined ? { exportBodies: opts.exportBodies, force: opts.force ?? false } : {}),
         },
         await terminalIo(),
       );
@@ -346,6 +369,12 @@ async function runSniff(opts: RootOptions, target: string): Promise<number> {
   ] as const) {
     if (given) throw new UsageError(`--sniff watches traffic without a proxy or broker: ${name} does not apply`);
   }
+  for (const [given, name] of [
+    [opts.recordFilter !== undefined, '--record-filter'],
+    [opts.recordBodies !== undefined, '--record-bodies'],
+  ] as const) {
+    if (given) throw new UsageError(`${name} applies to live --upstream and --standalone sessions, not to --sniff`);
+  }
   const { parseSniffTarget, runSniffCommand } = await import('./commands/sniff.js');
   return runSniffCommand(
     parseSniffTarget(target),
@@ -356,6 +385,7 @@ async function runSniff(opts: RootOptions, target: string): Promise<number> {
       buffer: opts.buffer ?? '100000',
       port: [],
       ...(opts.record !== undefined ? { record: opts.record } : {}),
+      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
       recordSecrets: opts.recordSecrets ?? false,
       showSecrets: opts.showSecrets ?? false,
     }),
@@ -468,6 +498,17 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
   const bufferSize = parseBufferSize(opts.buffer ?? '100000');
   if (opts.recordSecrets && opts.record === undefined) throw new UsageError('--record-secrets applies with --record <file> only');
   if (opts.ready && opts.record === '-') throw new UsageError('--ready prints on stdout, where --record - puts the recording: use --ready-file <file> instead');
+  for (const [given, name] of [
+    [opts.recordFilter !== undefined, '--record-filter'],
+    [opts.recordBodies !== undefined, '--record-bodies'],
+  ] as const) {
+    if (given && opts.record === undefined) throw new UsageError(`${name} applies with --record <file> only`);
+  }
+  // filters are checked before anything listens: a bad one is one line with its column, exit 2
+  const { parseFilter } = await import('./view/filter.js');
+  const filter = opts.filter !== undefined ? parseFilter(opts.filter) : undefined;
+  const recordFilter = opts.recordFilter !== undefined ? parseFilter(opts.recordFilter) : undefined;
+  const recordBodies = opts.recordBodies !== undefined ? (await import('./record/record-selection.js')).parseRecordBodies(opts.recordBodies) : undefined;
   // every rule is checked before the session starts: one bad rule arms none
   const faults: FaultRule[] = [];
   if (opts.fault.length > 0 || opts.faults !== undefined) {
@@ -499,6 +540,9 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     bufferSize,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
     recordSecrets: opts.recordSecrets ?? false,
+    ...(filter !== undefined && !filter.empty ? { filter } : {}),
+    ...(recordFilter !== undefined ? { recordFilter } : {}),
+    ...(recordBodies !== undefined ? { recordBodies } : {}),
     showSecrets: opts.showSecrets ?? false,
     json: opts.json ?? false,
     frames: opts.frames ?? false,

@@ -160,6 +160,8 @@ export interface FrameEvent extends EventBase {
   readonly insight?: FrameInsight;
   /** made or swallowed by a fault rule (see FaultMark) */
   readonly fault?: FaultMark;
+  /** a body frame whose bytes a recording partly left out (--record-bodies): how many */
+  readonly bodyOmitted?: number;
 }
 
 export interface MessageEvent extends EventBase {
@@ -183,6 +185,8 @@ export interface MessageEvent extends EventBase {
   readonly incomplete?: string;
   /** its method frame was made or swallowed by a fault rule */
   readonly fault?: FaultMark;
+  /** body bytes a recording left out (--record-bodies): `body` holds the rest, if any */
+  readonly bodyOmitted?: number;
 }
 
 export interface DecodeErrorEvent extends EventBase {

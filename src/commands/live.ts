@@ -5,6 +5,7 @@ import type { BodyOptions } from '../body/shared-decoder.js';
 import type { BrokerUser } from '../broker/broker.js';
 import { UsageError } from '../errors.js';
 import type { EventSink } from '../events.js';
+import type { Filter } from '../view/filter.js';
 import type { FaultRule } from '../fault/fault-rule.js';
 import { formatHostPort, isLoopbackAddress, type ListenAddress, type UpstreamAddress } from '../source/address.js';
 import { readTlsListen } from '../source/tls-listener.js';
@@ -56,6 +57,12 @@ export interface LiveOptions {
   /** a file, a FIFO, or - for stdout */
   readonly record?: string;
   readonly recordSecrets: boolean;
+  /** --filter: the output, the terminal UI and the recording show only matching events */
+  readonly filter?: Filter;
+  /** --record-filter: the recording keeps only these (instead of --filter) */
+  readonly recordFilter?: Filter;
+  /** --record-bodies: body bytes kept per message (0: none) */
+  readonly recordBodies?: number;
   readonly showSecrets: boolean;
   readonly json: boolean;
   readonly frames: boolean;
@@ -93,7 +100,10 @@ export async function runLive(options: LiveOptions): Promise<number> {
   if (options.readyFile !== undefined) clearReadyFile(options.readyFile);
   // every sink exists before the source starts: the TUI's store too (its ink loads later);
   // --ready's line comes first on stdout, so the TUI does not draw there
-  const tui = wantsTui(options) && !recordToStdout && !options.ready ? await prepareLiveTui(bufferSize, options.showSecrets, options.bodies) : undefined;
+  const tui =
+    wantsTui(options) && !recordToStdout && !options.ready
+      ? await prepareLiveTui(bufferSize, options.showSecrets, options.bodies, options.filter?.source)
+      : undefined;
   // with --ready, output waits until the ready line is out: it must be stdout's first line
   let heldOutput: (string | Uint8Array)[] | undefined = options.ready ? [] : undefined;
   const write = (output: string | Uint8Array) => (heldOutput ? heldOutput.push(output) : writeStdout(output));
@@ -116,7 +126,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
             notice(`${n} line${n === 1 ? '' : 's'} of output dropped: stdout was not read fast enough, and the proxy forwards rather than wait`),
         });
   if (printer) {
-    sinks.push(printer);
+    const filter = options.filter;
+    sinks.push(filter ? (e) => (filter.matches(e) ? printer(e) : undefined) : printer);
     sinkNames.push('the output');
   }
   // metrics count on the session's own thread, from every event, whatever the views drop
@@ -161,7 +172,16 @@ export async function runLive(options: LiveOptions): Promise<number> {
           ...(tlsListen ? { tlsListen } : {}),
           ...(options.faults.length > 0 ? { faults: options.faults } : {}),
         },
-    ...(options.record !== undefined ? { record: { path: options.record, keepSecrets: options.recordSecrets, tool: `amqp-spy ${VERSION}` } } : {}),
+    ...(options.record !== undefined
+      ? {
+          record: {
+            path: options.record,
+            keepSecrets: options.recordSecrets,
+            tool: `amqp-spy ${VERSION}`,
+            ...recordSelection(options),
+          },
+        }
+      : {}),
     showSecrets: options.showSecrets,
     sinks,
     sinkNames,
@@ -262,6 +282,15 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const lost = session.lossReport();
   if (lost !== undefined) notice(lost);
   return lost === undefined ? 0 : 1;
+}
+
+/** What the recording keeps: --record-filter (else --filter) and --record-bodies. */
+function recordSelection(options: LiveOptions): { filter?: Filter; bodyHead?: number } {
+  const filter = options.recordFilter ?? options.filter;
+  return {
+    ...(filter !== undefined && !filter.empty ? { filter } : {}),
+    ...(options.recordBodies !== undefined ? { bodyHead: options.recordBodies } : {}),
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

@@ -3,7 +3,8 @@
 
 import { LineFeed, NoticeRouter, prepareTui } from './tui-launch.js';
 import { parseUpstreamAddress } from '../source/address.js';
-import { parseFilter } from '../view/filter.js';
+import { createBodyExporter, prepareExportDir } from '../output/body-files.js';
+import { parseFilter, type Filter } from '../view/filter.js';
 import { createHeadlessPrinter, type PrinterOutput } from '../view/headless-printer.js';
 import { createSummary, plural } from '../view/summary.js';
 import { replayRecording, type ReplayProgress } from '../record/replay.js';
@@ -23,6 +24,10 @@ export interface ReplayCommandOptions {
   readonly to?: string;
   readonly timeoutMs?: number;
   readonly insecure?: boolean;
+  /** write each (matching) message's body and a sidecar into this directory, instead of showing them */
+  readonly exportBodies?: string;
+  /** --force: the directory may hold files already */
+  readonly force?: boolean;
 }
 
 export interface ReplayCommandIo {
@@ -43,6 +48,7 @@ export interface ReplayCommandIo {
 export async function runReplayCommand(file: string, options: ReplayCommandOptions, io: ReplayCommandIo): Promise<number> {
   if (options.to !== undefined) return runReplayTo(file, options, io);
   const filter = options.filter !== undefined ? parseFilter(options.filter) : undefined;
+  if (options.exportBodies !== undefined) return runExportBodies(file, options.exportBodies, options, filter, io);
   const summary = createSummary();
   const replayOptions = {
     path: file,
@@ -105,6 +111,37 @@ export async function runReplayCommand(file: string, options: ReplayCommandOptio
     `${summary.text()}${filter && !filter.empty ? `; ${result.matched} of ${plural(result.events, 'event')} matched the filter, ${plural(printer.lines(), 'line')} printed` : ''}`,
   );
   return result.sinkFailures > 0 ? 1 : 0;
+}
+
+/** `replay FILE --export-bodies DIR`: every (matching) message's body to a file, nothing shown. */
+async function runExportBodies(file: string, dir: string, options: ReplayCommandOptions, filter: Filter | undefined, io: ReplayCommandIo): Promise<number> {
+  prepareExportDir(dir, options.force ?? false);
+  const exporter = createBodyExporter(dir, options.force ?? false);
+  let failure: unknown;
+  const result = await replayRecording({
+    path: file,
+    ...(filter ? { filter } : {}),
+    lenient: options.lenient ?? false,
+    showSecrets: options.showSecrets ?? false,
+    onWarning: (line: string) => io.notice(`warning: ${line}`),
+    // a failed write stops the export with its one line, rather than one notice per message
+    sinks: [
+      (e) => {
+        if (failure !== undefined) return;
+        try {
+          exporter.sink(e);
+        } catch (error) {
+          failure = error;
+        }
+      },
+    ],
+    sinkNames: ['the export'],
+  });
+  if (failure !== undefined) throw failure;
+  io.notice(
+    `exported ${plural(exporter.count, 'message body', 'message bodies')} from ${file} to ${dir}${filter && !filter.empty ? ` (${result.matched} of ${plural(result.events, 'event')} matched the filter)` : ''}`,
+  );
+  return 0;
 }
 
 /** `123/553 events, next in 2.1 s` (the total once counted; `?` until then). */

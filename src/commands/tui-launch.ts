@@ -61,8 +61,13 @@ export interface PreparedLiveTui {
  * there from copies of the bytes, so forwarding never waits for the screen. Its thread starts
  * (and loads ink) now; bytes that come while it loads wait for it.
  */
-export async function prepareLiveTui(bufferSize: number | undefined, showSecrets: boolean, bodies?: BodyOptions): Promise<PreparedLiveTui> {
+export async function prepareLiveTui(bufferSize: number | undefined, showSecrets: boolean, bodies?: BodyOptions, filter?: string): Promise<PreparedLiveTui> {
   const { startTuiWorker } = await import('../tui/worker/tui-worker-host.js');
-  const worker = startTuiWorker({ ...(bufferSize !== undefined ? { bufferSize } : {}), showSecrets, ...(bodies !== undefined ? { bodies } : {}) });
+  const worker = startTuiWorker({
+    ...(bufferSize !== undefined ? { bufferSize } : {}),
+    showSecrets,
+    ...(bodies !== undefined ? { bodies } : {}),
+    ...(filter !== undefined ? { filter } : {}),
+  });
   return { observer: worker.observer, draw: (options) => worker.draw(options) };
 }

@@ -123,7 +123,7 @@ export class MessageAssembler {
           if (active !== undefined) this.reset(active);
           return this.unexpected(`body frame on channel ${channel} without a content header before it`, offset, frame);
         }
-        active.received += frame.body.length;
+        active.received += frame.body.length + (frame.omitted ?? 0);
         if (active.received > active.bodySize) {
           this.reset(active);
           return this.unexpected(

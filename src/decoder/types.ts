@@ -125,7 +125,13 @@ export interface RawFrame {
 export type DecodedFrame =
   | { readonly type: 'method'; readonly channel: number; readonly method: DecodedMethod }
   | { readonly type: 'header'; readonly channel: number; readonly header: DecodedContentHeader }
-  | { readonly type: 'body'; readonly channel: number; readonly body: Uint8Array }
+  | {
+      readonly type: 'body';
+      readonly channel: number;
+      readonly body: Uint8Array;
+      /** bytes of this body frame a recording left out (--record-bodies): the body stands for them */
+      readonly omitted?: number;
+    }
   | { readonly type: 'heartbeat'; readonly channel: number };
 
 export type ProtocolName = 'AMQP 0-9-1' | 'AMQP 0-9' | 'AMQP 0-8' | 'AMQP 1.0' | 'AMQP 1.0 SASL' | 'AMQP 1.0 TLS' | 'unknown AMQP';

@@ -91,6 +91,7 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
         frame: frameToJson(event.frame),
         ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
         ...(event.fault !== undefined ? { fault: event.fault } : {}),
+        ...(event.bodyOmitted !== undefined ? { bodyOmitted: event.bodyOmitted } : {}),
       };
     case 'message':
       return {
@@ -105,6 +106,7 @@ export function eventToJson(event: SpyEvent): { [key: string]: Json } {
         ...(event.insight ? { insight: event.insight as unknown as Json } : {}),
         ...(event.incomplete !== undefined ? { incomplete: event.incomplete } : {}),
         ...(event.fault !== undefined ? { fault: event.fault } : {}),
+        ...(event.bodyOmitted !== undefined ? { bodyOmitted: event.bodyOmitted } : {}),
       };
     case 'decode.error':
       return { ...base, dir: event.dir, error: { ...event.error }, stopped: event.stopped, ...(event.raw ? { raw: base64(event.raw) } : {}) };

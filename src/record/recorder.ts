@@ -478,6 +478,9 @@ export interface SessionRecordingOptions {
   readonly notice: (line: string) => void;
   /** when the session started (µs), asked when the file is opened; default: now (a capture: its first packet) */
   readonly startedMicros?: () => number;
+  /** the header says what was left out: --record-filter's expression, --record-bodies */
+  readonly recordFilter?: string;
+  readonly bodies?: string;
 }
 
 /**
@@ -500,6 +503,8 @@ export function createSessionRecorder(options: SessionRecordingOptions): Recorde
         listen: typeof options.listen === 'function' ? options.listen() : options.listen,
         ...(options.upstream !== undefined ? { upstream: options.upstream } : {}),
         secrets: options.keepSecrets ? 'kept' : 'masked',
+        ...(options.recordFilter !== undefined ? { recordFilter: options.recordFilter } : {}),
+        ...(options.bodies !== undefined ? { bodies: options.bodies } : {}),
       }),
     onError: (error) => options.notice(`${error.message}; recording stopped`),
   });

@@ -28,6 +28,10 @@ export interface RecordingHeader {
   readonly upstream?: string;
   /** whether credentials are in the raw bytes (`--record-secrets`) or masked */
   readonly secrets: 'masked' | 'kept';
+  /** --record-filter: only the events it matched are recorded (with their connection and channel setup) */
+  readonly recordFilter?: string;
+  /** --record-bodies: `none` or `head:N`; absent when bodies are whole */
+  readonly bodies?: string;
 }
 
 export function makeRecordingHeader(
@@ -43,6 +47,8 @@ export function makeRecordingHeader(
     listen: fields.listen,
     ...(fields.upstream !== undefined ? { upstream: fields.upstream } : {}),
     secrets: fields.secrets,
+    ...(fields.recordFilter !== undefined ? { recordFilter: fields.recordFilter } : {}),
+    ...(fields.bodies !== undefined ? { bodies: fields.bodies } : {}),
   };
 }
 
@@ -87,7 +93,7 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
     case 'body':
       out.bytes(PIECE.body);
       out.integer(frame.body.length);
-      if (event.insight === undefined && event.fault === undefined) {
+      if (event.insight === undefined && event.fault === undefined && event.bodyOmitted === undefined) {
         out.bytes(PIECE.closeTwo); // the usual body line ends here
         out.endLine();
         return;
@@ -123,6 +129,10 @@ export function writeFrameLine(out: LineBuffers, event: FrameEvent, keepSecrets:
     writeJson(out, event.insight as unknown as Json);
   }
   if (event.fault !== undefined) out.bytes(event.fault === 'injected' ? PIECE.injected : PIECE.suppressed);
+  if (event.bodyOmitted !== undefined) {
+    out.bytes(PIECE.bodyOmitted);
+    out.integer(event.bodyOmitted);
+  }
   out.byte(CLOSE_BRACE);
   out.endLine();
 }
@@ -167,6 +177,7 @@ const PIECE = {
   insight: asciiBytes(',"insight":'),
   injected: asciiBytes(',"fault":"injected"'),
   suppressed: asciiBytes(',"fault":"suppressed"'),
+  bodyOmitted: asciiBytes(',"bodyOmitted":'),
   emptyObject: asciiBytes('{}'),
   true: asciiBytes('true'),
   false: asciiBytes('false'),

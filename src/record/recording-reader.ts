@@ -35,6 +35,8 @@ export interface RecordedBytes {
   readonly raw: Buffer;
   /** a frame a fault rule injected or suppressed */
   readonly fault?: FaultMark;
+  /** a body frame the recording cut short (--record-bodies): the bytes left out */
+  readonly omitted?: number;
 }
 
 export interface RecordedOpen {
@@ -149,6 +151,8 @@ function checkHeader(path: string, text: string): ReadRecordingHeader {
   const listen = stringField('listen');
   const upstream = stringField('upstream');
   const mode = stringField('mode');
+  const recordFilter = stringField('recordFilter');
+  const bodies = stringField('bodies');
   return {
     format: RECORDING_FORMAT,
     version,
@@ -159,6 +163,8 @@ function checkHeader(path: string, text: string): ReadRecordingHeader {
     ...(listen !== undefined ? { listen } : {}),
     ...(upstream !== undefined ? { upstream } : {}),
     secrets: header['secrets'] === 'kept' ? 'kept' : 'masked',
+    ...(recordFilter !== undefined ? { recordFilter } : {}),
+    ...(bodies !== undefined ? { bodies } : {}),
   };
 }
 
@@ -208,7 +214,19 @@ function toEntry(json: unknown, line: number): RecordedEntry | undefined | strin
       const raw = Buffer.from(b64, 'base64');
       const channel = e['channel'];
       const fault = kind === 'frame' && (e['fault'] === 'injected' || e['fault'] === 'suppressed') ? e['fault'] : undefined;
-      return { kind: 'bytes', source: kind, line, ts, conn, dir, raw, ...(isInt(channel) ? { channel } : {}), ...(fault ? { fault } : {}) };
+      const omitted = kind === 'frame' && isInt(e['bodyOmitted']) && e['bodyOmitted'] > 0 ? e['bodyOmitted'] : undefined;
+      return {
+        kind: 'bytes',
+        source: kind,
+        line,
+        ts,
+        conn,
+        dir,
+        raw,
+        ...(isInt(channel) ? { channel } : {}),
+        ...(fault ? { fault } : {}),
+        ...(omitted !== undefined ? { omitted } : {}),
+      };
     }
     case 'message':
       return undefined; // derived; replay assembles messages again

@@ -214,7 +214,7 @@ export class RecordingDecoder {
         this.#taps.delete(entry.conn);
         break;
       case 'bytes':
-        this.#tapFor(entry).feed(entry.dir, entry.raw, entry.ts, entry.fault);
+        this.#tapFor(entry).feed(entry.dir, entry.raw, entry.ts, entry.fault, entry.omitted);
         break;
       case 'decode.stop':
         this.#stops.set(`${entry.conn} ${entry.dir}`, entry.error);

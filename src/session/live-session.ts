@@ -16,6 +16,7 @@ import type { ByteObserver } from '../source/byte-observer.js';
 import { anyOverloaded, createTapObserver, teeObservers, type OverloadableSink } from '../tap/tap-observer.js';
 import { AmqpSpyError } from '../errors.js';
 import { createSessionRecorder, type Recorder } from '../record/recorder.js';
+import { describeBodies, selectForRecording, type RecordSelection } from '../record/record-selection.js';
 import { formatHostPort } from '../source/address.js';
 import { FaultEngine } from '../fault/fault-engine.js';
 import type { FaultRule } from '../fault/fault-rule.js';
@@ -323,7 +324,7 @@ async function readDefinitionsFile(path: string): Promise<unknown> {
 export interface LiveSessionOptions {
   readonly source: LiveSource;
   /** record every event to this file, FIFO or `-` (stdout) */
-  readonly record?: { readonly path: string; readonly keepSecrets: boolean; readonly tool: string };
+  readonly record?: { readonly path: string; readonly keepSecrets: boolean; readonly tool: string } & RecordSelection;
   readonly showSecrets?: boolean;
   readonly sinks: readonly EventSink[];
   readonly sinkNames?: readonly string[];
@@ -381,9 +382,14 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
         notice,
         listen: () => (address ? formatHostPort(address.address, address.port) : formatHostPort(source.listen.host, source.listen.port)),
         ...(source.kind === 'proxy' ? { upstream: [source.upstream, ...(source.alternates ?? [])].map(describeUpstream).join(',') } : {}),
+        ...(options.record.filter !== undefined ? { recordFilter: options.record.filter.source } : {}),
+        ...(options.record.bodyHead !== undefined ? { bodies: describeBodies(options.record.bodyHead) } : {}),
       })
     : undefined;
-  const sinks = [...options.sinks, ...(recorder ? [recorder.sink] : [])];
+  // with --record-filter or --record-bodies, what the recorder gets is chosen first
+  const selecting = options.record !== undefined && (options.record.filter !== undefined || options.record.bodyHead !== undefined);
+  const recordSink = recorder && selecting ? selectForRecording(options.record!, recorder.sink) : recorder?.sink;
+  const sinks = [...options.sinks, ...(recordSink ? [recordSink] : [])];
   const shared = {
     sinks,
     sinkNames: [...(options.sinkNames ?? []), ...(recorder ? ['the recorder'] : [])],

@@ -83,6 +83,10 @@ interface DirectionState {
   readonly contentMark: Map<number, FaultMark>;
   /** the mark of the frames being fed (fault rules feed whole frames), undefined for bytes as sent */
   mark: FaultMark | undefined;
+  /** replay: body bytes the recording left out of the frame being fed (--record-bodies) */
+  omitted: number;
+  /** some were: messages may be shorter than their headers say (never live) */
+  sawOmitted: boolean;
   stopped: boolean;
   /** stream offset of the next byte fed */
   offset: number;
@@ -114,6 +118,8 @@ export class ConnectionTap {
       contentInsight: new Map(),
       contentMark: new Map(),
       mark: undefined,
+      omitted: 0,
+      sawOmitted: false,
       stopped: false,
       offset: 0,
     });
@@ -124,8 +130,19 @@ export class ConnectionTap {
    * Feeds bytes as they were forwarded. `ts` (µs) defaults to now; replay passes the recorded
    * time. `mark`: whole frames a fault rule injected or suppressed (see FaultMark).
    */
-  feed(dir: Direction, chunk: Uint8Array, ts: number = nowMicros(), mark?: FaultMark): void {
+  feed(dir: Direction, chunk: Uint8Array, ts: number = nowMicros(), mark?: FaultMark, omitted?: number): void {
     const state = this.directions[dir];
+    if (omitted !== undefined) {
+      // replay of a body frame a recording cut short: the frame stands for `omitted` more bytes
+      state.omitted = omitted;
+      state.sawOmitted = true;
+      try {
+        this.feed(dir, chunk, ts, mark);
+      } finally {
+        state.omitted = 0;
+      }
+      return;
+    }
     if (mark !== undefined) {
       state.mark = mark;
       try {
@@ -325,6 +342,7 @@ export class ConnectionTap {
     let decoded: DecodedFrame;
     try {
       decoded = decodeFrame(source);
+      if (state.omitted > 0 && decoded.type === 'body') decoded = { ...decoded, omitted: state.omitted };
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       // the frame's bounds are sound, so the stream goes on decoding after it
@@ -361,6 +379,7 @@ export class ConnectionTap {
     if (insight) event.insight = insight;
     if (secretRaw) event.secretRaw = secretRaw;
     if (mark !== undefined) event.fault = mark;
+    if (decoded.type === 'body' && decoded.omitted !== undefined) event.bodyOmitted = decoded.omitted;
     this.bus.emit(event);
     const assembled = state.assembler.push(decoded, seq, frame.offset);
     if (assembled === undefined) return;
@@ -388,6 +407,8 @@ export class ConnectionTap {
     if (methodInsight) messageEvent.insight = methodInsight;
     const messageMark = state.contentMark.size > 0 ? state.contentMark.get(message.channel) : undefined;
     if (messageMark !== undefined) messageEvent.fault = messageMark;
+    // only a replayed recording made with --record-bodies has a body shorter than its header says
+    if (state.sawOmitted && message.body.length < message.header.bodySize) messageEvent.bodyOmitted = Number(message.header.bodySize) - message.body.length;
     this.bus.emit(messageEvent);
   }
 

@@ -232,7 +232,7 @@ export class EventStore {
         return false;
       }
     }
-    return filter === undefined || filter.empty || filter.matches(event);
+    return filter === undefined || filter.empty || filter.matches(event, this.later);
   }
 
   /** Rows in the view among the events before `end` (an absolute index: a frozen snapshot). */
@@ -279,7 +279,7 @@ export class EventStore {
   findInView(filter: Filter, fromPosition: number, step: 1 | -1, length = this.viewLength()): number | undefined {
     for (let pos = fromPosition + step; pos >= 0 && pos < length; pos += step) {
       const event = this.at(this.viewAt(pos)!);
-      if (event && filter.matches(event)) return pos;
+      if (event && filter.matches(event, this.later)) return pos;
     }
     return undefined;
   }

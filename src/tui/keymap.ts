@@ -39,6 +39,7 @@ export type ActionId =
   | 'body-unfold'
   | 'body-fold'
   | 'toggle-raw'
+  | 'save-body'
   | 'detail-down'
   | 'detail-up'
   | 'toggle-detail'
@@ -83,6 +84,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { group: 'Detail', action: 'body-unfold', keys: [{ char: '+' }], description: "open one more level of the body's tree" },
   { group: 'Detail', action: 'body-fold', keys: [{ char: '-' }], description: "fold the body's tree one level" },
   { group: 'Detail', action: 'toggle-raw', keys: [{ char: 'x' }], description: 'raw frame as hex dump' },
+  { group: 'Detail', action: 'save-body', keys: [{ char: 'w' }], description: "write the message's body to a file here" },
   { group: 'Detail', action: 'detail-down', keys: [{ char: 'J' }], description: 'scroll the detail down' },
   { group: 'Detail', action: 'detail-up', keys: [{ char: 'K' }], description: 'scroll the detail up' },
   { group: 'Detail', action: 'toggle-detail', keys: [{ char: 'd' }], description: 'hide / show the detail pane' },

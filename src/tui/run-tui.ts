@@ -16,12 +16,18 @@ export interface OpenTui {
   setBacklog(bytes: number): void;
 }
 
-/** The store and its sink, ready before any source emits; `bufferSize`: events kept (default 100,000). */
-export function openTui(bufferSize = 100_000): OpenTui {
+/**
+ * The store and its sink, ready before any source emits; `bufferSize`: events kept (default
+ * 100,000); `filter`: the list starts filtered by it (live `--filter`; the session checked it).
+ */
+export function openTui(bufferSize = 100_000, filter?: string): OpenTui {
   const store = new EventStore(bufferSize);
+  const filterText = filter !== undefined && filter.trim() !== '' ? filter.trim() : undefined;
   return {
     sink: (event) => store.push(event),
-    draw: (options) => runTui(store, options),
+    // the filter is applied when the UI draws (the view is worked out again from every kept
+    // event then): its module loads chalk, which must come after ink's CI-free import below
+    draw: (options) => runTui(store, options, filterText),
     setBacklog: (bytes) => {
       store.backlogBytes = bytes;
     },
@@ -54,13 +60,14 @@ export interface DrawTuiOptions {
 const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALT_SCREEN = '\x1b[?1049l';
 
-async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void> {
+async function runTui(store: EventStore, options: DrawTuiOptions, filterText?: string): Promise<void> {
   // React picks its build when first loaded: the development one is several times slower and
   // checks things a user cannot act on
   process.env['NODE_ENV'] ??= 'production';
-  const [{ render }, { createElement }, { App }, { RenderCost }] = await withoutCiDetection(() =>
-    Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js')]),
+  const [{ render }, { createElement }, { App }, { RenderCost }, { parseFilter }] = await withoutCiDetection(() =>
+    Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'), import('../view/filter.js')]),
   );
+  if (filterText !== undefined) store.setView({ ...store.options, filter: parseFilter(filterText) });
   const renderCost = new RenderCost();
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
@@ -85,6 +92,7 @@ async function runTui(store: EventStore, options: DrawTuiOptions): Promise<void>
       recording: options.recording,
       onQuit,
       renderCost,
+      ...(filterText !== undefined ? { initialState: { filterText } } : {}),
       ...(options.notices ? { notices: options.notices } : {}),
       ...(options.progress ? { progress: options.progress } : {}),
       ...(options.faults ? { faults: options.faults } : {}),

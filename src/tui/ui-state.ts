@@ -5,7 +5,8 @@
 import type { SpyEvent } from '../events.js';
 import { DEFAULT_BODY_DEPTH, describeEventDetail, nextBodyMode, type BodyMode } from '../view/event-detail.js';
 import { FilterSyntaxError, parseFilter, type Filter } from '../view/filter.js';
-import { isErrorEvent } from '../view/format.js';
+import { formatSize, isErrorEvent } from '../view/format.js';
+import { saveBody } from '../output/body-files.js';
 import { connectionLinesOf } from './connection-lines.js';
 import type { EventStore, ListMode } from './event-store.js';
 import type { ActionId } from './keymap.js';
@@ -236,6 +237,24 @@ export function applyAction(state: UiState, action: ActionId, ctx: ActionContext
     }
     case 'toggle-raw':
       return { ...cleared, showRaw: !state.showRaw };
+    case 'save-body': {
+      const event = view.selectedEvent;
+      if (event?.kind !== 'message')
+        return {
+          ...cleared,
+          status: {
+            text: state.mode === 'frames' ? 'select a message to save its body (m lists messages)' : 'the selected row is not a message',
+            tone: 'info',
+          },
+        };
+      try {
+        const path = saveBody(event, process.cwd());
+        const omitted = event.bodyOmitted !== undefined ? `; ${event.bodyOmitted} bytes were not recorded` : '';
+        return { ...cleared, status: { text: `saved the body (${formatSize(event.body.length)}) to ${path}${omitted}`, tone: 'info' } };
+      } catch (error) {
+        return { ...cleared, status: { text: error instanceof Error ? error.message : String(error), tone: 'error' } };
+      }
+    }
     case 'toggle-detail':
       return { ...cleared, showDetail: !state.showDetail };
     case 'detail-down':

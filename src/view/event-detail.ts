@@ -6,7 +6,7 @@ import { bodyDecoder, decodeBody, describeDecoding, nodeToText, treeLines, type 
 import { describeProtocolHeader } from '../decoder/protocol-header.js';
 import type { ArgumentValue, DecodedMethod, FieldTable, FieldTypeTag, FieldValue } from '../decoder/types.js';
 import { undecodedSize, type FrameInsight, type SpyEvent } from '../events.js';
-import { ARROWS, describeIncomplete, describeLeft, formatClock, formatDuration, formatSize, formatValue } from './format.js';
+import { ARROWS, describeIncomplete, describeLeft, describeOmitted, formatClock, formatDuration, formatSize, formatValue } from './format.js';
 import { isFieldTable } from '../decoder/field-table.js';
 import type { LaterFacts } from './later-facts.js';
 
@@ -171,6 +171,7 @@ export function describeEventDetail(event: SpyEvent, options: DetailOptions = {}
     case 'message': {
       heading(`${event.method.name} message  ${where(event.dir, event.channel)}`);
       if (event.incomplete !== undefined) field('incomplete', describeIncomplete(event).slice(1, -1), undefined, 1, 'error');
+      if (event.bodyOmitted !== undefined) field('recording', describeOmitted(event).slice(1, -1), undefined, 1, 'dim');
       field('frames', `events ${event.frames.join(' ')}`, undefined, 1, 'dim');
       insightLines(event.insight, lines, links);
       laterLines(event, options.later, lines, links);

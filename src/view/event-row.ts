@@ -7,6 +7,7 @@ import type { LaterText } from './later-facts.js';
 import {
   describeFrame,
   describeIncomplete,
+  describeOmitted,
   describeInsight,
   describeLeft,
   describePrefetchFull,
@@ -129,7 +130,7 @@ function ownRowCells(event: SpyEvent): RowCells {
     case 'message': {
       const contentType = event.properties['content-type'];
       const args = formatArguments(event.method);
-      const lead = joinText(event.incomplete !== undefined ? describeIncomplete(event) : '', leadText(event.insight));
+      const lead = joinText(joinText(event.incomplete !== undefined ? describeIncomplete(event) : '', describeOmitted(event)), leadText(event.insight));
       const detail = joinText(lead, joinText(joinText(args, contentType !== undefined ? formatValue(contentType) : ''), insightText(event)));
       return { ...base, dir: event.dir, channel: `ch${event.channel}`, name: event.method.name, detail, size: formatSize(event.body.length) };
     }

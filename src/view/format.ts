@@ -222,6 +222,16 @@ export function describeIncomplete(event: {
   return `(incomplete: ${of}${event.incomplete ?? ''})`;
 }
 
+/**
+ * `(body not recorded (1,229 bytes))`, `(body not recorded after 256 B (973 bytes))` for a
+ * message replayed from a recording made with --record-bodies; '' otherwise.
+ */
+export function describeOmitted(event: { readonly bodyOmitted?: number; readonly body: Uint8Array }): string {
+  if (event.bodyOmitted === undefined) return '';
+  const n = `${event.bodyOmitted.toLocaleString('en-US')} byte${event.bodyOmitted === 1 ? '' : 's'}`;
+  return event.body.length === 0 ? `(body not recorded (${n}))` : `(body not recorded after ${formatSize(event.body.length)} (${n}))`;
+}
+
 /** `left 3 deliveries unacked, 2 publishes unconfirmed` at a close, or '' when nothing was left. */
 export function describeLeft(event: { readonly unacked: number; readonly unconfirmed: number }): string {
   const parts: string[] = [];
@@ -325,6 +335,7 @@ export function formatEventLine(event: SpyEvent, options: LineOptions = {}): str
       let text = args === '' ? event.method.name : `${event.method.name} ${args}`;
       text += ` ${formatSize(event.body.length)}`;
       if (event.incomplete !== undefined) text += ` ${describeIncomplete(event)}`;
+      if (event.bodyOmitted !== undefined) text += ` ${describeOmitted(event)}`;
       if (contentType !== undefined) text += ` ${formatValue(contentType)}`;
       if (event.insight) text += describeInsight(event.insight);
       return `${start}${arrows[event.dir]} ch${event.channel} ${isErrorEvent(event) ? c.red(text) : isBlockedEvent(event) ? c.yellow(text) : text}${faultNote(event.fault, c)}`;

@@ -61,7 +61,7 @@ let clockBytes: Buffer = Buffer.alloc(0);
 /** Writes the event's line (without the newline), as formatEventLine would give it, UTF-8. */
 export function writeEventLine(out: LineBuffers, event: SpyEvent, options: LineOptions): void {
   const fast = options.color !== true && options.position !== 'offset';
-  if (fast && event.kind === 'message' && event.incomplete === undefined && event.fault === undefined) {
+  if (fast && event.kind === 'message' && event.incomplete === undefined && event.fault === undefined && event.bodyOmitted === undefined) {
     writeStart(out, event.ts, event.conn, event.dir, event.channel);
     writeMethod(out, event.method);
     writeSize(out, event.body.length);

@@ -28,7 +28,7 @@ describe('amqp-spy --fault / --faults', () => {
     ],
     [
       ['--fault', 'delay=1s when colour:red'],
-      `amqp-spy: --fault 'delay=1s when colour:red': filter "colour:red": unknown key "colour:" (keys: method: conn: ch: dir: exchange: queue: rk:)`,
+      `amqp-spy: --fault 'delay=1s when colour:red': filter "colour:red": unknown key "colour:" (keys: method: conn: ch: dir: exchange: queue: rk: body: content-type: type: app-id: prop.NAME: header.NAME: json.PATH= size> rtt>) at column 1`,
     ],
     [['--faults', '/nonexistent/rules.yaml'], 'amqp-spy: --faults /nonexistent/rules.yaml: no such file'],
   ])('a bad rule %j: one line, exit 2, no stack, nothing started', (args, line) => {

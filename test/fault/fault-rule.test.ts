@@ -82,7 +82,10 @@ describe('fault rules', () => {
     ['cut=mid-frame after-bytes=5', 'cut=mid-frame and after-bytes= exclude each other: give one'],
     ['reset after-bytes=0', 'after-bytes= takes a whole number of bytes from 1, got "0"'],
     ['nack when', '"when" needs a filter, e.g. when method:basic.publish exchange:orders'],
-    ['nack when colour:red', 'filter "colour:red": unknown key "colour:" (keys: method: conn: ch: dir: exchange: queue: rk:)'],
+    [
+      'nack when colour:red',
+      'filter "colour:red": unknown key "colour:" (keys: method: conn: ch: dir: exchange: queue: rk: body: content-type: type: app-id: prop.NAME: header.NAME: json.PATH= size> rtt>) at column 1',
+    ],
   ])('refuse %j in one line naming it', (rule, reason) => {
     const error = (() => {
       try {

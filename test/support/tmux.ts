@@ -23,14 +23,14 @@ export class TmuxScreen {
 
   private listenPort = 0;
 
-  /** Runs the CLI with `args`; live modes (not `replay`) get `--listen` on a free port. */
-  start(args: readonly string[], width = 120, height = 30): void {
+  /** Runs the CLI with `args` (in `cwd`, the repository unless given); live modes (not `replay`) get `--listen` on a free port. */
+  start(args: readonly string[], width = 120, height = 30, cwd = REPO_ROOT): void {
     const live = args[0] !== 'replay';
     if (live) this.listenPort = freePortSync();
     const argv = [...(live ? ['--listen', String(this.listenPort)] : []), ...args].map(shellQuote).join(' ');
     // the exit status lands in readyFile once the CLI has quit
     const command = `${process.execPath} ${CLI} ${argv}; echo "quit done, exit $?" > ${this.readyFile}; sleep 5`;
-    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(width), '-y', String(height), command], { cwd: REPO_ROOT });
+    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(width), '-y', String(height), command], { cwd });
   }
 
   capture(): string {

@@ -88,20 +88,19 @@ async function publishOrders(port: number): Promise<void> {
     screen.keys('Escape');
   });
 
-  it('a filter with OR is refused in the prompt with a hint; the help says how terms combine', async () => {
+  it('a filter with a dangling OR is refused in the prompt with its column; the help says how terms combine', async () => {
     screen.keys('/');
     await screen.waitFor('Enter keeps', 'the filter prompt');
-    screen.type('corr-1 OR corr-2');
-    await screen.waitFor('✗ "OR": terms are ANDed; OR is not supported yet — use two filters', 'the OR hint');
+    screen.type('corr-1 OR');
+    await screen.waitFor('✗ "OR" needs a term after it at column 8', 'the OR error');
     screen.keys('Escape');
     await until(() => !screen.capture().includes('✗'), `the prompt closed\n${screen.capture()}`, 15_000);
     screen.keys('?');
     await screen.waitFor('Keys  (? or Esc closes this help', 'the help screen');
     for (let i = 0; i < 6; i++) screen.keys('PageDown');
     // the page downs are drawn one by one: wait for the screen they end on
-    const combined = (text: string) =>
-      text.includes('terms are ANDed (all match)') && text.includes('-term negates a term') && /OR +not supported yet/.test(text);
-    await until(() => combined(screen.capture()), `the AND rule, negation and OR in the help\n${screen.capture()}`, 15_000);
+    const combined = (text: string) => text.includes('terms are ANDed (all match)') && text.includes('-term negates a term') && /or: either matches/.test(text);
+    await until(() => combined(screen.capture()), `the AND rule, negation and or in the help\n${screen.capture()}`, 15_000);
     screen.keys('Escape');
     await screen.waitFor('─ Detail', 'back to the list');
   });

@@ -8,7 +8,7 @@
 // replay-channel.ts), rewrites client frames (client-frame-rewriter.ts) and compares server
 // frames (replay-compare.ts) and publisher confirms (confirm-log.ts).
 
-import { openRecording } from '../../record/recording-reader.js';
+import { openRecording, RecordingError } from '../../record/recording-reader.js';
 import type { ReplayTarget } from './replay-connection.js';
 import { ReplaySession, type ReplayDifference, type ReplayToResult } from './replay-session.js';
 
@@ -41,6 +41,19 @@ export function formatDifference(d: ReplayDifference): string {
 export async function replayTo(options: ReplayToOptions): Promise<ReplayToResult> {
   const warn = options.onWarning ?? (() => {});
   const recording = await openRecording(options.path, { lenient: options.lenient ?? false, onWarning: warn });
+  // a selective recording lacks frames the clients sent (or their bodies): re-sending it would
+  // make a different conversation, and every difference found would be the recording's own
+  const { recordFilter, bodies } = recording.header;
+  if (recordFilter !== undefined || bodies !== undefined) {
+    const what = [recordFilter !== undefined ? `--record-filter '${recordFilter}'` : undefined, bodies !== undefined ? `--record-bodies ${bodies}` : undefined]
+      .filter((w) => w !== undefined)
+      .join(' and ');
+    throw new RecordingError(
+      options.path,
+      undefined,
+      `${options.path} was recorded with ${what}: it does not hold everything the clients sent, so replay --to cannot re-send it (replay it without --to to see it)`,
+    );
+  }
   const session = new ReplaySession({
     path: options.path,
     target: options.target,

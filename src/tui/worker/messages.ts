@@ -9,6 +9,8 @@ export interface TuiWorkerData {
   readonly showSecrets: boolean;
   /** --proto and --proto-type: the UI's thread loads the schemas again for itself */
   readonly bodies?: BodyOptions;
+  /** live --filter: the list starts filtered by it */
+  readonly filter?: string;
 }
 
 /** Session thread → UI thread. */

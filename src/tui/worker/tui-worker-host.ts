@@ -43,13 +43,20 @@ export interface TuiWorkerOptions {
   readonly showSecrets: boolean;
   /** how bodies are decoded (--proto, --proto-type) */
   readonly bodies?: BodyOptions;
+  /** live --filter: the list starts filtered by it */
+  readonly filter?: string;
   /** see DEFAULT_BEHIND_BUDGET */
   readonly behindBudget?: number;
 }
 
 /** Starts the UI's thread (it loads ink meanwhile); give `observer` to the source before it starts. */
 export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
-  const workerData: TuiWorkerData = { bufferSize: options.bufferSize, showSecrets: options.showSecrets, ...(options.bodies ? { bodies: options.bodies } : {}) };
+  const workerData: TuiWorkerData = {
+    bufferSize: options.bufferSize,
+    showSecrets: options.showSecrets,
+    ...(options.bodies ? { bodies: options.bodies } : {}),
+    ...(options.filter !== undefined ? { filter: options.filter } : {}),
+  };
   // a smaller young generation than V8's default: the UI's heap under a flood went from 60-74 MB
   // to 38-48 MB, its garbage being short-lived render strings
   const worker = new Worker(new URL('./tui-worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 12 } });

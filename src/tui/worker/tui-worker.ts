@@ -88,7 +88,7 @@ const abort = new AbortController();
 
 // the session's thread checked these options already: loading them again cannot fail anew
 if (data.bodies !== undefined) configureBodies(data.bodies);
-const tui = openTui(data.bufferSize);
+const tui = openTui(data.bufferSize, data.filter);
 
 /** The fault panel's requests, answered by the session's thread. */
 const faultReplies = new Map<number, (reply: FaultReply) => void>();
