@@ -89,7 +89,7 @@ describeWithRabbitMQTls('the proxy in front of RabbitMQ that requires a client c
     expect(seen).toEqual({ ssl: true, subject: 'CN=amqp-spy-client' });
     await connection.close();
 
-    await waitFor(() => / C→S ch\d+ basic\.publish .* 15 B$/m.test(proxy.stdout()), `the publish in the output\n${proxy.stdout()}`);
+    await waitFor(() => / C→S ch\d+ basic\.publish .* 15 B {2}encrypted twice$/m.test(proxy.stdout()), `the publish in the output\n${proxy.stdout()}`);
     await waitFor(() => / S→C ch\d+ basic\.deliver /.test(proxy.stdout()), `the delivery in the output\n${proxy.stdout()}`);
     // the recording is flushed as the session goes; its lines are the decoded frames
     await waitFor(() => fs.existsSync(recording) && fs.readFileSync(recording, 'utf8').includes('both-legs'), 'the publish in the recording');
