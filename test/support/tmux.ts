@@ -12,6 +12,22 @@ const shellQuote = (arg: string): string => (/^[\w@%+=:,./-]+$/.test(arg) ? arg 
 export const HAVE_TMUX = spawnSync('tmux', ['-V']).status === 0;
 const CLI = path.join(REPO_ROOT, 'dist/cli.js');
 
+/**
+ * `tmux new-session -d …`. When another test kills the last session, the tmux server exits;
+ * a new-session that reaches it meanwhile fails with "server exited unexpectedly". That race
+ * is the harness's, not the CLI's: start again (a new server) a few times.
+ */
+export function newTmuxSession(args: readonly string[], options: { cwd?: string } = {}): void {
+  for (let attempt = 1; ; attempt++) {
+    const result = spawnSync('tmux', ['new-session', '-d', ...args], { encoding: 'utf8', ...options });
+    if (result.status === 0) return;
+    if (attempt >= 5 || !/server exited unexpectedly|lost server|no server running/.test(result.stderr ?? '')) {
+      throw new Error(`tmux new-session failed: ${(result.stderr ?? '').trim() || `status ${result.status}`}`);
+    }
+    spawnSync('sleep', ['0.2']);
+  }
+}
+
 function freePortSync(): number {
   const script = "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})";
   return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
@@ -30,7 +46,7 @@ export class TmuxScreen {
     const argv = [...(live ? ['--listen', String(this.listenPort)] : []), ...args].map(shellQuote).join(' ');
     // the exit status lands in readyFile once the CLI has quit
     const command = `${process.execPath} ${CLI} ${argv}; echo "quit done, exit $?" > ${this.readyFile}; sleep 5`;
-    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(width), '-y', String(height), command], { cwd });
+    newTmuxSession(['-s', this.name, '-x', String(width), '-y', String(height), command], { cwd });
   }
 
   capture(): string {

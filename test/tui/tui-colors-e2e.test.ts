@@ -1,11 +1,11 @@
 // The real TUI in a real terminal draws in colour, also where CI is set in the environment:
 // hiding CI from ink by setting it to 'false' once left chalk (which only asks whether CI
 // is present) colourless on every terminal.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/fixtures.js';
-import { HAVE_TMUX } from '../support/tmux.js';
+import { HAVE_TMUX, newTmuxSession } from '../support/tmux.js';
 import { until } from './helpers.js';
 
 const CLI = path.join(REPO_ROOT, 'dist/cli.js');
@@ -18,7 +18,7 @@ const CLI = path.join(REPO_ROOT, 'dist/cli.js');
     const name = `amqp-spy-colors-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const capture = () => spawnSync('tmux', ['capture-pane', '-e', '-p', '-t', name], { encoding: 'utf8' }).stdout ?? '';
     try {
-      execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', '100', '-y', '12', ...env, `${process.execPath} ${CLI} --standalone --listen 0; sleep 5`]);
+      newTmuxSession(['-s', name, '-x', '100', '-y', '12', ...env, `${process.execPath} ${CLI} --standalone --listen 0; sleep 5`]);
       await until(() => capture().includes('FOLLOWING'), `the header on the screen\n${capture()}`, 15_000);
       // the header bar: bold white on blue
       expect(capture()).toMatch(/\x1b\[1m(\x1b\[[0-9;]*m)*\x1b\[44m amqp-spy/);
