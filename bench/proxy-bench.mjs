@@ -20,6 +20,7 @@
 // a broker over TLS: RabbitMQ's listener at AMQP_SPY_RABBITMQ_TLS_URL (with the client
 // certificate in AMQP_SPY_RABBITMQ_TLS_DIR, as CI sets up), else the built-in broker's
 // --listen-tls with certificates from `amqp-spy certs`. BENCH_TLS=0 leaves them out.
+// BENCH_NO_TUI=1 leaves the TUI targets out (a quicker headless A/B), as in bench:broker.
 // Options (env): BENCH_MESSAGES (100000), BENCH_RPC (5000), BENCH_ROUNDS (3), BENCH_WARMUP (20000).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -201,11 +202,14 @@ async function startTargets() {
   if (process.env.BENCH_BASE) {
     // another build, headless, for a same-run A/B of the forwarding path
     const basePort = await freePort();
+    // its headless output goes to a file too: writing it is part of what is compared
+    const baseOutFile = path.join(os.tmpdir(), `amqp-spy-bench-${process.pid}.base.log`);
+    const baseOut = fs.openSync(baseOutFile, 'w');
     const baseChild = spawn(
       process.execPath,
       [path.resolve(process.env.BENCH_BASE), '--listen', String(basePort), '--upstream', `${brokerHost}:${brokerPort}`],
       {
-        stdio: ['ignore', 'ignore', 'ignore'],
+        stdio: ['ignore', baseOut, 'ignore'],
       },
     );
     await waitForPort(basePort);
@@ -216,6 +220,8 @@ async function startTargets() {
       stop: async () => {
         baseChild.kill('SIGINT');
         await new Promise((r) => baseChild.on('exit', r));
+        fs.closeSync(baseOut);
+        fs.rmSync(baseOutFile, { force: true });
       },
     });
   }
@@ -243,7 +249,9 @@ async function startTargets() {
     },
   });
   if (tlsSetup) targets.push(...(await startTlsTargets()));
-  if (hasTmux()) {
+  if (process.env.BENCH_NO_TUI !== undefined) {
+    console.log('BENCH_NO_TUI: the TUI is not measured');
+  } else if (hasTmux()) {
     targets.push(await startTuiTarget('amqp-spy TUI', path.join(root, 'dist/cli.js')));
     if (process.env.BENCH_TUI_BASE) targets.push(await startTuiTarget('amqp-spy TUI base', path.resolve(process.env.BENCH_TUI_BASE)));
   } else {
