@@ -136,7 +136,7 @@ const program = new Command()
   .option('--faults <file>', 'fault rules from a JSON or YAML file, for the proxy or --standalone (see docs/faults.md)')
   .option(
     '--control [address]',
-    `with --upstream: an HTTP JSON API to arm, list and remove fault rules and act on connections while traffic flows (port or host:port, default 127.0.0.1:${CONTROL_PORT}; see docs/faults.md)`,
+    `an HTTP JSON API to arm, list and remove fault rules and act on connections while traffic flows (the proxy's or the built-in broker's) (port or host:port, default 127.0.0.1:${CONTROL_PORT}; see docs/faults.md)`,
   )
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
@@ -374,8 +374,6 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
-    if (opts.control !== undefined)
-      throw new UsageError('--control applies with --upstream only for now: the built-in broker does not act fault rules out yet');
   }
   const { parseListenAddress, parseUpstreamAddress } = await import('./source/address.js');
   const upstreams = opts.upstream !== undefined ? opts.upstream.split(',').map((text) => parseUpstreamAddress(text.trim())) : [];
