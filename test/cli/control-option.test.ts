@@ -222,3 +222,84 @@ describe('amqp-spy --control: the HTTP edges', () => {
     expect(controlPort).toBeGreaterThan(0);
   });
 });
+
+describe('amqp-spy --control: --standalone acts on its own connections', () => {
+  it('close-channel=406 on channel 1: the client gets 406 and the unacked delivery is back in its queue', async () => {
+    const { port, api } = await proxyWithControl('standalone');
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+    cleanups.push(() => connection.close().catch(() => {}));
+    const channel = await connection.createChannel();
+    let code: number | undefined;
+    channel.on('error', (error: { code?: number }) => {
+      code = error.code;
+    });
+    const { queue } = await channel.assertQueue('held');
+    channel.sendToQueue(queue, Buffer.from('unacked'));
+    let delivered = 0;
+    await channel.consume(queue, () => {
+      delivered++;
+    });
+    await waitFor(() => delivered === 1, 'the delivery');
+    const other = await connection.createChannel(); // channel 2
+    expect(await api('/connections/1/actions', { method: 'POST', body: '{"action": "close-channel=406", "channel": 1}' })).toMatchObject({
+      status: 200,
+      body: { done: 'connection 1: channel.close 406 PRECONDITION_FAILED sent on channel 1 (its unacked deliveries requeued)' },
+    });
+    await waitFor(() => code !== undefined, 'the channel error');
+    expect(code).toBe(406);
+    expect((await other.checkQueue(queue)).messageCount).toBe(1);
+    // the channel is gone: a second close is refused
+    expect(await api('/connections/1/actions', { method: 'POST', body: '{"action": "close-channel=406", "channel": 1}' })).toEqual({
+      status: 409,
+      headers: expect.anything(),
+      body: { error: 'conflict', reason: 'connection 1 has no open channel 1' },
+    });
+  });
+
+  it.each([
+    ['cut', 'connection 1: cut (FIN to the client)'],
+    ['reset', 'connection 1: reset (RST to the client)'],
+  ])('%s: the client loses its connection at once', async (action, done) => {
+    const { port, api } = await proxyWithControl('standalone');
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+    connection.on('error', () => {});
+    const closed = new Promise<unknown>((resolve) => connection.on('close', resolve));
+    await connection.createChannel();
+    expect((await api('/connections/1/actions', { method: 'POST', body: JSON.stringify({ action }) })).body).toEqual({ done });
+    expect(String(await closed)).toMatch(/Unexpected close|ECONNRESET|socket/i);
+    // a second one while the socket ends is refused; once it is gone the connection is unknown
+    let status = 0;
+    let reasons: unknown[] = [];
+    const deadline = Date.now() + 5000;
+    while (status !== 404 && Date.now() < deadline) {
+      const again = await api('/connections/1/actions', { method: 'POST', body: JSON.stringify({ action }) });
+      status = again.status;
+      reasons.push(again.body['reason']);
+    }
+    expect(status).toBe(404);
+    reasons = reasons.slice(0, -1);
+    for (const reason of reasons) expect(reason).toBe('connection 1 is being cut');
+  });
+
+  it('removing a delay rule sends what it holds now', async () => {
+    const { port, api } = await proxyWithControl('standalone');
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+    cleanups.push(() => connection.close().catch(() => {}));
+    const channel = await connection.createConfirmChannel();
+    const { queue } = await channel.assertQueue('slow');
+    const added = await api('/faults', { method: 'POST', body: 'delay=60s when method:basic.publish' });
+    const id = (added.body['added'] as { id: number }[])[0]!.id;
+    let confirmed = false;
+    channel.sendToQueue(queue, Buffer.from('late'));
+    const confirms = channel.waitForConfirms().then(() => {
+      confirmed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(confirmed).toBe(false);
+    const started = Date.now();
+    expect((await api(`/faults/${id}`, { method: 'DELETE' })).status).toBe(200);
+    await confirms;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((await channel.checkQueue(queue)).messageCount).toBe(1);
+  });
+});
