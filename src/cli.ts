@@ -136,7 +136,7 @@ const program = new Command()
   .option('--faults <file>', 'fault rules from a JSON or YAML file, for the proxy or --standalone (see docs/faults.md)')
   .option(
     '--control [address]',
-    `an HTTP JSON API to arm, list and remove fault rules and act on connections while traffic flows (the proxy's or the built-in broker's) (port or host:port, default 127.0.0.1:${CONTROL_PORT}; see docs/faults.md)`,
+    `an HTTP JSON API to arm, list and remove fault rules and act on connections while traffic flows, for the proxy or --standalone (port or host:port, default 127.0.0.1:${CONTROL_PORT}; see docs/faults.md)`,
   )
   .option('--no-tui', 'print one line per frame or message instead of the terminal UI (the default when stdout is not a terminal)')
   .option(
