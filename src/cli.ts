@@ -171,7 +171,7 @@ const program = new Command()
   .option('--faults <file>', 'fault rules from a JSON or YAML file, for the proxy or --standalone (see docs/faults.md)')
   .option(
     '--control [address]',
-    `with --upstream: an HTTP JSON API to arm, list and remove fault rules and act on connections while traffic flows (port or host:port, default 127.0.0.1:${CONTROL_PORT}; see docs/faults.md)`,
+    `an HTTP JSON API to arm, list and remove fault rules and act on connections while traffic flows, for the proxy or --standalone (port or host:port, default 127.0.0.1:${CONTROL_PORT}; see docs/faults.md)`,
   )
   .option('--proto <dir>', PROTO_HELP)
   .option('--proto-type <rule>', PROTO_TYPE_HELP, collect, [])
@@ -436,8 +436,6 @@ async function liveOptions(opts: RootOptions): Promise<LiveOptions> {
     ] as const) {
       if (given) throw new UsageError(`${name} applies with --upstream only`);
     }
-    if (opts.control !== undefined)
-      throw new UsageError('--control applies with --upstream only for now: the built-in broker does not act fault rules out yet');
   }
   const { parseListenAddress, parseUpstreamAddress } = await import('./source/address.js');
   const upstreams = opts.upstream !== undefined ? opts.upstream.split(',').map((text) => parseUpstreamAddress(text.trim())) : [];

@@ -29,7 +29,6 @@ export type { ReadRecordingHeader } from './record/recording-reader.js';
 export { RecordingWriteError } from './record/recorder.js';
 export { FilterSyntaxError, parseFilter } from './view/filter.js';
 export { FaultRuleError } from './fault/fault-rule.js';
-export type { FaultEntry } from './fault/fault-set.js';
 export type { Filter } from './view/filter.js';
 /** One line of text for an event, as the headless output prints it. */
 export { formatEventLine as formatEvent } from './view/format.js';

@@ -1,8 +1,7 @@
-// `session.faults` of startProxy's session: fault rules armed, listed and removed from test
-// code while traffic flows, the package API's twin of `--control`.
+// `session.faults` of startProxy's and startBroker's sessions: fault rules armed, listed and
+// removed from test code while traffic flows, the package API's twin of `--control`.
 
-import type { FaultEngine } from '../fault/fault-engine.js';
-import { parseConnectionAction, parseRuleEntries, type FaultRuleInfo } from '../fault/fault-control.js';
+import { parseConnectionAction, parseRuleEntries, type FaultControl, type FaultRuleInfo } from '../fault/fault-control.js';
 
 /** A rule: the one-line grammar (docs/faults.md), or the rule files' object form. */
 export type FaultRuleInput =
@@ -41,8 +40,8 @@ export interface SessionFaults {
   act(connection: number, action: string, options?: { readonly channel?: number }): string;
 }
 
-/** The session's faults over its engine, made when first needed (see startProxy's `faults`). */
-export function sessionFaults(engine: () => FaultEngine): SessionFaults {
+/** The session's faults over its control (the proxy's engine is made when first needed, see startProxy's `faults`). */
+export function sessionFaults(engine: () => FaultControl): SessionFaults {
   return {
     add: (rules) => engine().add(parseRuleEntries(rules)),
     remove: (id) => engine().remove(id),

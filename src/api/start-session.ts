@@ -1,7 +1,6 @@
 // startBroker() and startProxy(): the live sessions of the CLI (src/session/), started from
 // code, with their events kept for assertions instead of drawn on a terminal.
 
-import type { FaultEntry } from '../fault/fault-set.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from '../broker/broker.js';
 import type { DefinitionsJson } from '../broker/definitions.js';
 import { AmqpSpyError } from '../errors.js';
@@ -125,16 +124,12 @@ export interface ProxySession extends SpySession {
   readonly faults: SessionFaults;
 }
 
-/** The built-in broker's session: a SpySession, and its topology. */
+/** The built-in broker's session: a SpySession, its topology, and fault rules armed while it runs (as the proxy's). */
 export interface BrokerSession extends SpySession {
   /** everything the broker holds now (of one vhost, if named) in RabbitMQ's definitions format */
   definitions(vhost?: string): DefinitionsJson;
-  /** the fault rules armed now, with their ids and counts */
-  listFaults(): FaultEntry[];
-  /** arms a rule (`--fault`'s form) from the next frame on; returns its id; a bad rule throws FaultRuleError */
-  addFault(rule: string): number;
-  /** disarms a rule; false when no rule has that id */
-  removeFault(id: number): boolean;
+  /** the same as startProxy's `session.faults`: the broker acts the rules and actions out itself */
+  readonly faults: SessionFaults;
 }
 
 const BROKER_OPTIONS = [
@@ -201,13 +196,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   };
   const { session, live } = await startSpySession(source, options, (address, standalone) => amqpUrl(address, standalone?.login ?? {}));
   const standalone = live.standalone!;
-  const control = live.brokerFaults!;
+  const control = live.faultControl;
+  if (control === undefined) throw new Error('a broker session has a fault control');
   return {
     ...session,
     definitions: (vhost) => standalone.definitions(vhost),
-    listFaults: () => control.listFaults(),
-    addFault: (rule) => control.addFault(parseFaultRule(rule, 'addFault')),
-    removeFault: (id) => control.removeFault(id),
+    faults: sessionFaults(() => control),
   };
 }
 

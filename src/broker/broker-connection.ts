@@ -21,6 +21,8 @@ import { isLoopbackAddress } from '../source/address.js';
 import { FRAME_MIN_SIZE, type AlarmListener, type Broker } from './broker.js';
 import { BrokerChannel } from './broker-channel.js';
 import { ConnectionFaults, type FaultedConnection } from './broker-faults.js';
+import type { ArmedRule } from '../fault/armed-rule.js';
+import { ConnectionActionError, type ConnectionAction } from '../fault/fault-control.js';
 import type { ChannelHost, ClientCapabilities, ConnectionState } from './channel-host.js';
 import { FrameOutput } from './frame-output.js';
 import type { VirtualHost } from './vhost.js';
@@ -148,6 +150,18 @@ export class BrokerConnection implements AlarmListener, ChannelHost, FaultedConn
     if (this.faults !== undefined || this.state === 'closed') return;
     this.faults = new ConnectionFaults(this, this.broker.faults);
     this.output.stage = this.faults;
+  }
+
+  /** A rule was removed or disarmed: what it holds here is let go. */
+  releaseFault(rule: ArmedRule): void {
+    this.faults?.release(rule);
+  }
+
+  /** A one-shot action of the live control, now (the connection watches its frames from then on). */
+  actFault(action: ConnectionAction): string {
+    this.watchFaults();
+    if (this.faults === undefined) throw new ConnectionActionError(`connection ${this.id} is closed`, 409);
+    return this.faults.act(action);
   }
 
   // ---- what the management API lists ----

@@ -15,8 +15,10 @@ import { decodeMethod } from '../decoder/method-codec.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, type DecodedMethod, type RawFrame } from '../decoder/types.js';
 import type { Direction, FaultMark, FrameEvent } from '../events.js';
 import type { FaultAction } from '../fault/fault-rule.js';
-import type { ArmedRule, FaultSet } from '../fault/fault-set.js';
-import { channelCloseText, connectionCloseText } from '../fault/wording.js';
+import type { ArmedRule } from '../fault/armed-rule.js';
+import { ConnectionActionError, type ConnectionAction } from '../fault/fault-control.js';
+import type { FaultSet } from '../fault/fault-set.js';
+import { channelCloseText, connectionCloseText, replyCodeName } from '../fault/wording.js';
 import { AmqpError } from './amqp-error.js';
 import type { BrokerChannel } from './broker-channel.js';
 import type { ConnectionState } from './channel-host.js';
@@ -55,13 +57,14 @@ const ITEM_COST = 96;
 const CANCEL_AFTER_CONSUME_OK_MS = 20;
 
 interface InputItem {
-  readonly at: number;
+  /** when it may run (0 once a removed rule let it go) */
+  at: number;
   readonly bytes: number;
   readonly run: () => void;
 }
 
 interface OutputItem {
-  readonly at: number;
+  at: number;
   readonly bytes: Uint8Array;
   /** undefined: written as made; `cut-*`: the socket ends here */
   readonly op: FaultMark | 'write' | 'cut-fin' | 'cut-reset';
@@ -73,6 +76,16 @@ interface BlockState {
   /** a publish came: the client's input is held, and it is not read */
   holding: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** the rule that blocked it (its removal lifts the block); undefined: the control's act */
+  readonly by: ArmedRule | undefined;
+}
+
+/** An after-bytes cut not reached yet: where, and the rule that asked for it. */
+interface CutAt {
+  readonly offset: number;
+  readonly how: 'fin' | 'reset';
+  readonly rule: string;
+  readonly by: ArmedRule;
 }
 
 interface DirectionRates {
@@ -97,7 +110,7 @@ export class ConnectionFaults implements OutputStage {
   /** a block rule held the client's input from its first publish on */
   #gated = false;
   /** an after-bytes cut in the client's stream: frames reaching past this offset are not handled */
-  #inputCutAt: { readonly offset: number; readonly how: 'fin' | 'reset'; readonly rule: string } | undefined;
+  #inputCutAt: CutAt | undefined;
   // ---- output ----
   readonly #output: OutputItem[] = [];
   #outputHead = 0;
@@ -110,7 +123,7 @@ export class ConnectionFaults implements OutputStage {
   #taking = false;
   /** bytes of output judged so far (after-bytes cuts count from a frame's start) */
   #outputOffset = 0;
-  #outputCutAt: { readonly offset: number; readonly how: 'fin' | 'reset'; readonly rule: string } | undefined;
+  #outputCutAt: CutAt | undefined;
   /** a close-connection rule fired on output: the broker's own frames are dropped until its close */
   #closingOutput = false;
   // ---- both ----
@@ -239,7 +252,7 @@ export class ConnectionFaults implements OutputStage {
           case 'reset': {
             const how = action.kind === 'cut' ? 'fin' : 'reset';
             if (action.afterBytes !== undefined) {
-              this.#inputCutAt ??= { offset: frame.offset + action.afterBytes, how, rule: rule.rule.source };
+              this.#inputCutAt ??= { offset: frame.offset + action.afterBytes, how, rule: rule.rule.source, by: rule };
               if (frame.raw.length <= action.afterBytes) break;
             }
             // the broker has the whole frame either way: mid-frame too ends before handling it
@@ -449,7 +462,7 @@ export class ConnectionFaults implements OutputStage {
           case 'reset': {
             const how = action.kind === 'cut' ? 'fin' : 'reset';
             if (action.afterBytes !== undefined) {
-              this.#outputCutAt ??= { offset: frame.offset + action.afterBytes, how, rule: rule.rule.source };
+              this.#outputCutAt ??= { offset: frame.offset + action.afterBytes, how, rule: rule.rule.source, by: rule };
               if (frame.raw.length <= action.afterBytes) break;
               this.#push('write', frame.raw.subarray(0, action.afterBytes), notBefore);
             } else if (action.midFrame) this.#push('write', frame.raw.subarray(0, frame.raw.length >> 1), notBefore);
@@ -603,15 +616,15 @@ export class ConnectionFaults implements OutputStage {
     else this.#conn.output.sendMarked(frame);
   }
 
-  #block(ms: number | undefined, rule: ArmedRule, onOutput = false): void {
+  #block(ms: number | undefined, rule: ArmedRule | undefined, onOutput = false): void {
     const told = this.#conn.capabilities.connectionBlocked;
     // RabbitMQ's memory alarm words it so
     if (told) this.#inject(encodeMethodFrame(0, 'connection.blocked', { reason: 'low on memory' }), onOutput);
     else
       this.#conn.notice(
-        `${this.#conn.who} did not announce the connection.blocked capability: fault rule '${rule.rule.source}' blocks it without telling it (its publishes are held all the same)`,
+        `${this.#conn.who} did not announce the connection.blocked capability: ${rule === undefined ? 'the control' : `fault rule '${rule.rule.source}'`} blocks it without telling it (its publishes are held all the same)`,
       );
-    const blocked: BlockState = { told, holding: false, timer: undefined };
+    const blocked: BlockState = { told, holding: false, timer: undefined, by: rule };
     if (ms !== undefined) {
       blocked.timer = setTimeout(() => this.#unblock(), ms);
       blocked.timer.unref();
@@ -675,6 +688,95 @@ export class ConnectionFaults implements OutputStage {
     const done = Math.max(now, free.get(rule) ?? 0) + (bytes * 1000) / rule.action.bytesPerSecond;
     free.set(rule, done);
     return done;
+  }
+
+  /**
+   * A rule was removed or disarmed: what it holds on this connection is let go, as the proxy
+   * does. A block it made is lifted (connection.unblocked); what waits for a delay or a rate
+   * is handled or written now, in order (what another timed rule holds too); an after-bytes
+   * cut not yet reached is called off.
+   */
+  release(rule: ArmedRule): void {
+    if (this.#cut) return;
+    if (this.#blocked !== undefined && this.#blocked.by === rule) this.#unblock();
+    if (rule.action.kind === 'delay' || rule.action.kind === 'rate') {
+      for (const rates of [this.#rates.c2s, this.#rates.s2c]) {
+        rates.free.delete(rule);
+        for (const [channelNo, rules] of rates.content)
+          if (rules.includes(rule)) {
+            const rest = rules.filter((r) => r !== rule);
+            if (rest.length > 0) rates.content.set(channelNo, rest);
+            else rates.content.delete(channelNo);
+          }
+      }
+      for (let i = this.#inputHead; i < this.#input.length; i++) this.#input[i]!.at = 0;
+      clearTimeout(this.#inputTimer);
+      this.#inputTimer = undefined;
+      this.#releaseInput();
+      for (let i = this.#outputHead; i < this.#output.length; i++) this.#output[i]!.at = 0;
+      clearTimeout(this.#outputTimer);
+      this.#outputTimer = undefined;
+      this.#releaseOutput();
+    }
+    if (this.#inputCutAt?.by === rule) this.#inputCutAt = undefined;
+    if (this.#outputCutAt?.by === rule) this.#outputCutAt = undefined;
+  }
+
+  /**
+   * A one-shot action from the control API, the TUI or `session.faults.act`, now: the broker
+   * does it itself, as it does a rule's action. Throws ConnectionActionError (409) when it
+   * cannot be done now.
+   */
+  act(action: ConnectionAction): string {
+    const who = `connection ${this.#conn.id}`;
+    const refuse = (why: string): never => {
+      throw new ConnectionActionError(`${who} ${why}`, 409);
+    };
+    if (this.#cut) refuse('is being cut');
+    const state = this.#conn.state;
+    if (state === 'closing' || state === 'closed' || this.#closingOutput) refuse('is closing');
+    const open = state === 'running';
+    const source = `control: ${action.kind}`;
+    let done: string;
+    switch (action.kind) {
+      case 'close-connection':
+        if (!open) refuse('is not open yet (no connection.open-ok)');
+        this.#closeConnection(new AmqpError(action.code, connectionCloseText(action.code)));
+        done = `connection.close ${action.code} ${replyCodeName(action.code)} sent to the client`;
+        break;
+      case 'close-channel': {
+        const channel = this.#conn.channel(action.channel);
+        if (channel === undefined || channel.closing) return refuse(`has no open channel ${action.channel}`);
+        this.#rates.c2s.content.delete(action.channel);
+        this.#rates.s2c.content.delete(action.channel);
+        const error = new AmqpError(action.code, `${replyCodeName(action.code)} - injected by amqp-spy`);
+        // as any channel.close: its consumers are cancelled and its unacked deliveries requeued
+        this.#conn.output.injecting(() => channel.closeWithError(error));
+        done = `channel.close ${action.code} ${replyCodeName(action.code)} sent on channel ${action.channel} (its unacked deliveries requeued)`;
+        break;
+      }
+      case 'block':
+        if (!open) refuse('is not open yet (no connection.open-ok)');
+        if (this.#blocked !== undefined) refuse('is blocked already');
+        this.#block(action.ms, undefined);
+        done = `blocked${action.ms === undefined ? '' : ` for ${action.ms} ms`}${this.#blocked!.told ? ' (connection.blocked sent)' : ' (the client did not announce connection.blocked: not told)'}`;
+        break;
+      case 'unblock':
+        if (this.#blocked === undefined) refuse('is not blocked');
+        this.#unblock();
+        done = 'unblocked';
+        break;
+      case 'cut':
+      case 'reset': {
+        const how = action.kind === 'cut' ? 'fin' : 'reset';
+        this.#flushPending();
+        this.#cut = true;
+        this.#conn.cut(how, `fault rule ${action.kind} the connection (${source})`);
+        done = how === 'fin' ? 'cut (FIN to the client)' : 'reset (RST to the client)';
+        break;
+      }
+    }
+    return `${who}: ${done}`;
   }
 
   /** The connection is gone: timers and what is held are dropped. */

@@ -8,11 +8,12 @@ import { listenTls } from '../source/tls-listener.js';
 import { ListenError } from '../source/listen-error.js';
 import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConnection } from './broker-connection.js';
-import type { FaultControl } from '../fault/fault-set.js';
+import { ConnectionActionError, type FaultControl } from '../fault/fault-control.js';
 
 /**
- * The running broker. As a FaultControl it lists, arms and disarms fault rules while clients
- * are connected (a rule armed later applies from the next frame of every connection).
+ * The running broker. As a FaultControl (the same as the proxy's fault engine) it lists, arms,
+ * disarms and removes fault rules while clients are connected (a rule armed later applies from
+ * the next frame of every connection), and acts on one connection at once.
  */
 export interface RunningBroker extends FaultControl {
   /** where it listens (the real port when 0 was asked for) */
@@ -43,6 +44,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // the first rule armed while clients are connected: they start watching their frames
   broker.faults.onArmed = () => {
     for (const c of connections) c.watchFaults();
+  };
+  broker.faults.onReleased = (rule) => {
+    for (const c of connections) c.releaseFault(rule);
   };
   let nextId = 1;
   let held = false;
@@ -129,9 +133,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       return connections.size;
     },
     connections: () => connections.values(),
-    listFaults: () => broker.faults.listFaults(),
-    addFault: (rule) => broker.faults.addFault(rule),
-    removeFault: (id) => broker.faults.removeFault(id),
+    list: () => broker.faults.list(),
+    add: (rules) => broker.faults.add(rules),
+    remove: (id) => broker.faults.remove(id),
+    removeAll: () => broker.faults.removeAll(),
+    setArmed: (id, armed) => broker.faults.setArmed(id, armed),
+    act(id, action) {
+      let target: BrokerConnection | undefined;
+      for (const c of connections) if (c.id === id) target = c;
+      if (target === undefined) throw new ConnectionActionError(`no connection ${id} is open (on the built-in broker)`, 404);
+      return target.actFault(action);
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(memoryTimer);

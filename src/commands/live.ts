@@ -70,7 +70,7 @@ export interface LiveOptions {
   readonly tui: boolean;
   /** fault rules (--fault, --faults), checked: the proxy's engine or the built-in broker acts them out */
   readonly faults: readonly FaultRule[];
-  /** where the fault control API listens (--control); proxy only */
+  /** where the fault control API listens (--control), for the proxy and the built-in broker */
   readonly control?: ListenAddress;
   /** print the ready line first on stdout once listening (--ready); no TUI then */
   readonly ready: boolean;
@@ -214,7 +214,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     const at = formatHostPort(controlServer.address.host, controlServer.address.port);
     notice(`fault control on http://${at}/faults`);
     if (!isLoopbackAddress(options.control.host))
-      notice(`warning: the fault control API listens on ${at} without authentication: whoever reaches it can break this proxy's traffic`);
+      notice(`warning: the fault control API listens on ${at} without authentication: whoever reaches it can break this session's traffic`);
   }
   // who may log in where: users by name only, never their passwords
   const management = standalone?.management;

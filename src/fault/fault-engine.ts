@@ -12,7 +12,8 @@ import { FrameParser } from '../decoder/frame-parser.js';
 import { FRAME_BODY, FRAME_HEADER, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_OVERHEAD, type DecodedMethod, type RawFrame } from '../decoder/types.js';
 import type { Direction, FrameEvent } from '../events.js';
 import type { InterposedConnection, InterposedSide, Interposer, RelayControl } from '../proxy/interposer.js';
-import { ConnectionActionError, FaultInputError, type ConnectionAction, type FaultControl, type FaultRuleInfo, type FaultRuleState } from './fault-control.js';
+import { ArmedRule, checkRoom, MAX_RULES } from './armed-rule.js';
+import { ConnectionActionError, type ConnectionAction, type FaultControl, type FaultRuleInfo } from './fault-control.js';
 import type { FaultAction, FaultRule } from './fault-rule.js';
 import { channelCloseText, connectionCloseText, replyCodeName, type LoginContext } from './wording.js';
 
@@ -21,60 +22,6 @@ export interface FaultEngineOptions {
   readonly notice?: (line: string) => void;
   /** for tests: the chance draw (default Math.random) */
   readonly random?: () => number;
-}
-
-/** A rule and what it did so far, shared by every connection. */
-class ArmedRule {
-  matches = 0;
-  fired = 0;
-  /** switched off by hand (it may be re-armed) */
-  disarmed = false;
-  constructor(
-    readonly id: number,
-    readonly rule: FaultRule,
-    /** when it was armed: its duration counts from then */
-    public armedAt: number,
-  ) {}
-
-  get action(): FaultAction {
-    return this.rule.action;
-  }
-
-  /** Whether the rule is still armed (not disarmed, times left, within its duration). */
-  armed(now: number): boolean {
-    return this.state(now) === 'armed';
-  }
-
-  state(now: number): FaultRuleState {
-    const { times, durationMs } = this.rule;
-    if (this.disarmed) return 'disarmed';
-    if (times !== undefined && this.fired >= times) return 'spent';
-    if (durationMs !== undefined && now - this.armedAt >= durationMs) return 'expired';
-    return 'armed';
-  }
-
-  info(now: number): FaultRuleInfo {
-    const times = this.rule.times;
-    return {
-      id: this.id,
-      rule: this.rule.source,
-      state: this.state(now),
-      matches: this.matches,
-      fired: this.fired,
-      timesLeft: times === undefined ? null : Math.max(0, times - this.fired),
-    };
-  }
-
-  /** Counts a frame the action applies to; true when the rule fires on it. */
-  fires(event: () => FrameEvent, random: () => number): boolean {
-    const rule = this.rule;
-    if (rule.when !== undefined && !rule.when.matches(event())) return false;
-    this.matches++;
-    if (this.matches <= rule.after) return false;
-    if (rule.probability < 1 && random() >= rule.probability) return false;
-    this.fired++;
-    return true;
-  }
 }
 
 /**
@@ -118,12 +65,7 @@ export class FaultEngine implements Interposer, FaultControl {
   }
 
   add(rules: readonly FaultRule[]): FaultRuleInfo[] {
-    // every frame runs the armed rules: their number is bounded, whoever adds them
-    if (this.#set.rules.length + rules.length > MAX_RULES)
-      throw new FaultInputError(
-        undefined,
-        `at most ${MAX_RULES} rules may be armed at once (${this.#set.rules.length} are, ${rules.length} more asked): remove some first`,
-      );
+    checkRoom(this.#set.rules.length, rules.length);
     const now = Date.now();
     const armed = rules.map((rule) => new ArmedRule(this.#nextId++, rule, now));
     this.#set.rules = [...this.#set.rules, ...armed];
@@ -178,8 +120,7 @@ export class FaultEngine implements Interposer, FaultControl {
   }
 }
 
-/** Rules armed at once at most (every frame runs them), and removed rules kept for the summary. */
-export const MAX_RULES = 1000;
+export { MAX_RULES } from './armed-rule.js';
 /** Frames as large as RabbitMQ's largest message in one frame; past it a direction passes undecoded. */
 const FRAME_CAP = 128 * 1024 * 1024 + FRAME_OVERHEAD;
 /** Bytes an Outlet may hold before its sender is no longer read, and below which it is again. */

@@ -1,88 +1,89 @@
-// The rules armed in a session, with ids so a live control can list, add and remove them
-// while traffic runs. Both the proxy's fault engine and the built-in broker read theirs from
-// one of these; counting (times=, after=, probability=) is per rule over every connection.
+// The rules armed on the built-in broker, with ids so a live control (--control, the TUI's
+// fault panel, the package API's `session.faults`) can list, add, disarm and remove them while
+// traffic runs. Connections read `rules`; counting (times=, after=, probability=) is per rule
+// over every connection, as in the proxy's fault engine.
 
-import type { FrameEvent } from '../events.js';
+import { ArmedRule, checkRoom, MAX_RULES } from './armed-rule.js';
+import type { FaultRuleInfo } from './fault-control.js';
 import type { FaultAction, FaultRule } from './fault-rule.js';
-
-/** A rule and what it did so far, shared by every connection. */
-export class ArmedRule {
-  matches = 0;
-  fired = 0;
-  constructor(
-    readonly rule: FaultRule,
-    private readonly armedAt: number,
-    /** the rule's id in its FaultSet (0 outside one) */
-    readonly id = 0,
-  ) {}
-
-  get action(): FaultAction {
-    return this.rule.action;
-  }
-
-  /** Whether the rule is still armed (times left, within its duration). */
-  armed(now: number): boolean {
-    const { times, durationMs } = this.rule;
-    return (times === undefined || this.fired < times) && (durationMs === undefined || now - this.armedAt < durationMs);
-  }
-
-  /** Counts a frame the action applies to; true when the rule fires on it. */
-  fires(event: () => FrameEvent, random: () => number): boolean {
-    const rule = this.rule;
-    if (rule.when !== undefined && !rule.when.matches(event())) return false;
-    this.matches++;
-    if (this.matches <= rule.after) return false;
-    if (rule.probability < 1 && random() >= rule.probability) return false;
-    this.fired++;
-    return true;
-  }
-}
-
-/** One rule as a control lists it. */
-export interface FaultEntry {
-  readonly id: number;
-  /** the rule's text */
-  readonly rule: string;
-  readonly matches: number;
-  readonly fired: number;
-  /** false once times= is used up or duration= is over */
-  readonly armed: boolean;
-}
 
 /** How often each rule matched and fired, for the summary at exit. */
 export interface FaultStats {
   stats(): { readonly rule: string; readonly matches: number; readonly fired: number }[];
 }
 
-/** What a live control needs of a source that acts rules out (the broker implements it). */
-export interface FaultControl {
-  listFaults(): FaultEntry[];
-  /** Arms a checked rule (parseFaultRule); returns its id. */
-  addFault(rule: FaultRule): number;
-  /** Disarms a rule; false when no rule has that id. */
-  removeFault(id: number): boolean;
-}
-
-export class FaultSet implements FaultControl, FaultStats {
+export class FaultSet implements FaultStats {
   /** replaced, never changed in place: a connection iterating it is not disturbed */
   #rules: readonly ArmedRule[] = [];
+  /** rules removed since the start, still counted in the summary (the last MAX_RULES) */
+  readonly #removed: ArmedRule[] = [];
   #nextId = 1;
   readonly #now: () => number;
-  /** told when the set goes from empty to armed (connections then start watching) */
+  /** told when the set goes from empty to holding rules (connections then start watching) */
   onArmed: (() => void) | undefined = undefined;
+  /** told when a rule is removed or disarmed: what it holds on a connection is let go */
+  onReleased: ((rule: ArmedRule) => void) | undefined = undefined;
 
   constructor(rules: readonly FaultRule[] = [], now: () => number = Date.now) {
     this.#now = now;
-    for (const rule of rules) this.addFault(rule);
+    // as the proxy's engine: rules given at the start (--fault, --faults) are not bounded here
+    const at = now();
+    this.#rules = rules.map((rule) => new ArmedRule(this.#nextId++, rule, at));
   }
 
   get rules(): readonly ArmedRule[] {
     return this.#rules;
   }
 
-  /** Whether any rule is in the set (armed or used up). */
+  /** Whether any rule is in the set (armed, disarmed or used up). */
   get active(): boolean {
     return this.#rules.length > 0;
+  }
+
+  list(): FaultRuleInfo[] {
+    const now = this.#now();
+    return this.#rules.map((r) => r.info(now));
+  }
+
+  /** Arms every rule or none (more than MAX_RULES throws FaultInputError). */
+  add(rules: readonly FaultRule[]): FaultRuleInfo[] {
+    checkRoom(this.#rules.length, rules.length);
+    const now = this.#now();
+    const armed = rules.map((rule) => new ArmedRule(this.#nextId++, rule, now));
+    const was = this.#rules.length;
+    this.#rules = [...this.#rules, ...armed];
+    if (was === 0 && armed.length > 0) this.onArmed?.();
+    return armed.map((r) => r.info(now));
+  }
+
+  remove(id: number): boolean {
+    const rule = this.#rules.find((r) => r.id === id);
+    if (rule === undefined) return false;
+    this.#rules = this.#rules.filter((r) => r !== rule);
+    this.#keepRemoved([rule]);
+    this.onReleased?.(rule);
+    return true;
+  }
+
+  removeAll(): number {
+    const rules = this.#rules;
+    this.#rules = [];
+    this.#keepRemoved(rules);
+    for (const rule of rules) this.onReleased?.(rule);
+    return rules.length;
+  }
+
+  setArmed(id: number, armed: boolean): FaultRuleInfo | undefined {
+    const rule = this.#rules.find((r) => r.id === id);
+    if (rule === undefined) return undefined;
+    if (armed && rule.disarmed) {
+      rule.disarmed = false;
+      rule.armedAt = this.#now(); // its duration counts from now
+    } else if (!armed && !rule.disarmed) {
+      rule.disarmed = true;
+      this.onReleased?.(rule);
+    }
+    return rule.info(this.#now());
   }
 
   /** Whether a rule of this kind is in the set. */
@@ -90,28 +91,13 @@ export class FaultSet implements FaultControl, FaultStats {
     return this.#rules.some((r) => r.action.kind === kind);
   }
 
-  listFaults(): FaultEntry[] {
-    const now = this.#now();
-    return this.#rules.map((r) => ({ id: r.id, rule: r.rule.source, matches: r.matches, fired: r.fired, armed: r.armed(now) }));
-  }
-
-  addFault(rule: FaultRule): number {
-    const armed = new ArmedRule(rule, this.#now(), this.#nextId++);
-    const was = this.#rules.length;
-    this.#rules = [...this.#rules, armed];
-    if (was === 0) this.onArmed?.();
-    return armed.id;
-  }
-
-  removeFault(id: number): boolean {
-    const rules = this.#rules.filter((r) => r.id !== id);
-    if (rules.length === this.#rules.length) return false;
-    this.#rules = rules;
-    return true;
-  }
-
-  /** Each rule's matches and firings so far, for the summary at exit. */
+  /** Each rule's matches and firings so far (removed ones too), for the summary at exit. */
   stats(): { readonly rule: string; readonly matches: number; readonly fired: number }[] {
-    return this.#rules.map((r) => ({ rule: r.rule.source, matches: r.matches, fired: r.fired }));
+    return [...this.#removed, ...this.#rules].sort((a, b) => a.id - b.id).map((r) => ({ rule: r.rule.source, matches: r.matches, fired: r.fired }));
+  }
+
+  #keepRemoved(rules: readonly ArmedRule[]): void {
+    this.#removed.push(...rules);
+    if (this.#removed.length > MAX_RULES) this.#removed.splice(0, this.#removed.length - MAX_RULES);
   }
 }

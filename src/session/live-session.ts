@@ -21,7 +21,7 @@ import { formatHostPort } from '../source/address.js';
 import { FaultEngine } from '../fault/fault-engine.js';
 import type { FaultRule } from '../fault/fault-rule.js';
 import type { FaultControl } from '../fault/fault-control.js';
-import type { FaultControl as BrokerFaultControl, FaultStats } from '../fault/fault-set.js';
+import type { FaultStats } from '../fault/fault-set.js';
 import type { UrlLogin } from './session-url.js';
 
 export interface ProxySessionOptions {
@@ -90,15 +90,16 @@ export interface RunningSession {
   stop(): Promise<void>;
   /** the rules' counts, when rules are armed (the proxy's fault engine, the broker's rules) */
   readonly faults?: FaultStats;
-  /** the proxy's fault engine as a live control (--control, the TUI's fault panel, session.faults), when it may act */
+  /**
+   * The live control of fault rules (--control, the TUI's fault panel, session.faults): the
+   * proxy's fault engine, when it may act, or the built-in broker itself (always).
+   */
   readonly faultControl?: FaultControl;
   /**
    * The fault engine, made now if there is none yet: it acts on connections opened from now on
    * (the package API's `session.faults` before its first rule). Proxy only.
    */
   readonly faultEngine?: () => FaultEngine;
-  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
-  readonly brokerFaults?: BrokerFaultControl;
 }
 
 export async function startProxySession(options: ProxySessionOptions): Promise<RunningSession> {
@@ -286,7 +287,7 @@ export async function startStandaloneSession(options: StandaloneSessionOptions):
     ...(management !== undefined ? { management: management.address } : {}),
     login: brokerLogin(broker.broker, options.users),
     faults: broker.broker.faults,
-    brokerFaults: broker,
+    faultControl: broker,
     definitions: (vhost) => broker.broker.definitions(vhost),
   };
 }
@@ -349,12 +350,10 @@ export interface LiveSession {
   readonly recorder?: Recorder;
   /** the rules' counts, when rules are armed */
   readonly faults?: FaultStats;
-  /** see RunningSession.faultControl (proxy) */
+  /** see RunningSession.faultControl */
   readonly faultControl?: FaultControl;
   /** see RunningSession.faultEngine (proxy) */
   readonly faultEngine?: () => FaultEngine;
-  /** the built-in broker's rules, to list, arm and disarm while it runs (absent for the proxy) */
-  readonly brokerFaults?: BrokerFaultControl;
   /** stops accepting, closes every connection, then flushes and closes the recording; once */
   stop(): Promise<void>;
   /** what the session failed to keep, as one line, or undefined when nothing was lost */
@@ -432,7 +431,6 @@ export async function startLiveSession(options: LiveSessionOptions): Promise<Liv
     ...(session.faults ? { faults: session.faults } : {}),
     ...(session.faultControl ? { faultControl: session.faultControl } : {}),
     ...(session.faultEngine ? { faultEngine: session.faultEngine } : {}),
-    ...(session.brokerFaults ? { brokerFaults: session.brokerFaults } : {}),
     // every forwarded frame is in the recording before it closes
     stop: () =>
       (stopping ??= (async () => {

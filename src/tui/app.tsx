@@ -184,7 +184,7 @@ export function App({
       say(`${question} y/n`);
     };
     const needTarget = (): boolean => {
-      if (!faults) say('fault rules act on a proxy session only (--upstream)', 'error');
+      if (!faults) say('fault rules act on a live session only (--upstream or --standalone)', 'error');
       else if (!target) say('select an event of the connection to act on first', 'error');
       return faults !== undefined && target !== undefined;
     };
@@ -197,7 +197,7 @@ export function App({
         setPanel((q) => ({ ...q, selected: Math.max(0, Math.min(q.rules.length - 1, q.selected + (action === 'up' ? -1 : 1))) }));
         return;
       case 'arm':
-        if (!faults) say('fault rules act on a proxy session only (--upstream)', 'error');
+        if (!faults) say('fault rules act on a live session only (--upstream or --standalone)', 'error');
         else setPanel((q) => ({ ...q, typing: { draft: '', error: undefined } }));
         return;
       case 'toggle':
@@ -306,7 +306,7 @@ export function App({
     rules: panel.current.rules,
     selected: panel.current.selected,
     target: selected ? { conn: selected.conn, channel: 'channel' in selected ? selected.channel : undefined } : undefined,
-    unavailable: faults ? undefined : 'fault rules act on a live proxy session only (--upstream)',
+    unavailable: faults ? undefined : 'fault rules act on a live session only (--upstream or --standalone)',
     width: layout.width,
     height,
   });

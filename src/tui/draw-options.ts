@@ -5,7 +5,7 @@ import type { FaultControl } from '../fault/fault-control.js';
 
 export interface TuiDrawOptions {
   readonly mode: string;
-  /** the session's fault rules, for the fault panel (a proxy session) */
+  /** the session's fault rules, for the fault panel (a live session: the proxy or the built-in broker) */
   readonly faults?: FaultControl;
   readonly recording?: () => { path: string; bytes: number } | undefined;
   readonly notices: NoticeRouter;

@@ -96,7 +96,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { group: 'Find', action: 'escape', keys: [{ special: 'escape' }], description: 'clear filter and search' },
   { group: 'Session', action: 'pause', keys: [{ char: 'p' }], description: 'pause display (capture goes on)' },
   { group: 'Session', action: 'clear', keys: [{ char: 'c' }], description: 'clear the list' },
-  { group: 'Session', action: 'faults', keys: [{ char: 'F' }], description: 'fault panel: arm and disarm rules, act on the selected connection (proxy)' },
+  { group: 'Session', action: 'faults', keys: [{ char: 'F' }], description: 'fault panel: arm and disarm rules, act on the selected connection' },
   { group: 'Session', action: 'help', keys: [{ char: '?' }], description: 'this help' },
   { group: 'Session', action: 'quit', keys: [{ char: 'q' }, { char: 'c', ctrl: true }], description: 'quit, flushing the recording' },
 ];

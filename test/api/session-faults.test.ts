@@ -1,5 +1,6 @@
-// startProxy's `session.faults`: rules armed, disarmed and removed from test code while an
-// amqplib client's connection stays open through the proxy (the built-in broker upstream).
+// `session.faults` of startProxy and startBroker: rules armed, disarmed and removed from test
+// code while an amqplib client's connection stays open, through the proxy (the built-in broker
+// upstream) or to the built-in broker itself.
 
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -90,5 +91,38 @@ describe('session.faults', () => {
     expect(outcomes).toEqual(['nacked', 'acked']);
     expect(proxy.faults.list()[0]).toMatchObject({ state: 'spent', fired: 1, timesLeft: 0 });
     await connection.close();
+  });
+
+  it('startBroker: the same session.faults, acted out by the broker itself', async () => {
+    const broker = await startBroker({ onNotice: () => {} });
+    sessions.push(broker);
+    const connection = await amqp.connect(broker.url);
+    const events: string[] = [];
+    connection.on('blocked', () => events.push('blocked'));
+    connection.on('unblocked', () => events.push('unblocked'));
+    const closed = new Promise<unknown>((resolve) => connection.on('close', resolve));
+    connection.on('error', () => {});
+    await (await connection.createChannel()).assertQueue('jobs');
+    const [rule] = broker.faults.add({ action: 'close-channel=404', when: 'method:basic.publish rk:jobs' });
+    expect(rule).toMatchObject({ id: 1, rule: 'close-channel=404 when method:basic.publish rk:jobs', state: 'armed' });
+    expect(await publishes(connection, 'jobs')).toBe(404);
+    expect(broker.faults.disarm(1)).toMatchObject({ state: 'disarmed', fired: 1 });
+    expect(await publishes(connection, 'jobs')).toBe('ok');
+    expect(broker.faults.arm(1)).toMatchObject({ state: 'armed' });
+    expect(await publishes(connection, 'jobs')).toBe(404);
+    expect(broker.faults.disarm(9)).toBeUndefined();
+    expect(() => broker.faults.add(['nack', 'close-channel=1'])).toThrow(FaultInputError);
+    expect(broker.faults.list().map((r) => r.id)).toEqual([1]);
+    expect(broker.faults.clear()).toBe(1);
+    expect(await publishes(connection, 'jobs')).toBe('ok');
+    expect(broker.faults.act(1, 'block')).toBe('connection 1: blocked (connection.blocked sent)');
+    expect(() => broker.faults.act(1, 'block')).toThrow('connection 1 is blocked already');
+    expect(broker.faults.act(1, 'unblock')).toBe('connection 1: unblocked');
+    expect(() => broker.faults.act(7, 'cut')).toThrow(expect.objectContaining({ name: 'ConnectionActionError', status: 404 }));
+    expect(() => broker.faults.act(1, 'close-channel=406')).toThrow(FaultInputError);
+    while (events.length < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(events).toEqual(['blocked', 'unblocked']);
+    expect(broker.faults.act(1, 'close-connection=320')).toBe('connection 1: connection.close 320 CONNECTION_FORCED sent to the client');
+    expect(String(await closed)).toContain('CONNECTION_FORCED - Closed via management plugin');
   });
 });

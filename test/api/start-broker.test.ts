@@ -263,7 +263,7 @@ describe('startBroker: fault rules', () => {
     expect((await channel.checkQueue(queue)).messageCount).toBe(1);
     const nack = await session.waitFor((e) => e.kind === 'frame' && e.frame.type === 'method' && e.frame.method.name === 'basic.nack');
     expect(nack.kind === 'frame' && nack.fault).toBe('injected');
-    expect(session.listFaults()).toEqual([{ id: 1, rule: 'nack when method:basic.publish times=1', matches: 1, fired: 1, armed: false }]);
+    expect(session.faults.list()).toEqual([{ id: 1, rule: 'nack when method:basic.publish times=1', state: 'spent', matches: 1, fired: 1, timesLeft: 0 }]);
     await connection.close();
     await expect(startBroker({ faults: ['explode when method:basic.publish'] })).rejects.toMatchObject({
       name: 'FaultRuleError',
@@ -271,23 +271,24 @@ describe('startBroker: fault rules', () => {
     });
   });
 
-  it('addFault / removeFault / listFaults while a client runs: a rule armed later applies from its next frame', async () => {
+  it('session.faults.add / remove / list while a client runs: a rule armed later applies from its next frame', async () => {
     const session = await broker();
     const client = await new AMQPClient(session.url).connect();
     const channel = await client.channel();
     const { name } = await channel.queueDeclare('', { exclusive: true });
     await channel.basicPublish('', name, 'before');
-    expect(() => session.addFault('close-channel=200 when method:basic.get')).toThrow(
-      'addFault \'close-channel=200 when method:basic.get\': close-channel: needs a reply code: 403, 404, 405, 406 (got "200")',
+    expect(() => session.faults.add(['nack', 'close-channel=200 when method:basic.get'])).toThrow(
+      'rule 2 \'close-channel=200 when method:basic.get\': close-channel: needs a reply code: 403, 404, 405, 406 (got "200")',
     );
-    expect(session.listFaults()).toEqual([]);
-    const id = session.addFault(`close-channel=404 when method:basic.get queue:${name}`);
+    expect(session.faults.list()).toEqual([]);
+    const [rule] = session.faults.add(`close-channel=404 when method:basic.get queue:${name}`);
+    const id = rule!.id;
     await expect(channel.basicGet(name)).rejects.toThrow(`NOT_FOUND - no queue '${name}' in vhost '/'`);
-    expect(session.removeFault(id)).toBe(true);
+    expect(session.faults.remove(id)).toBe(true);
     const again = await client.channel();
     const got = await again.basicGet(name, { noAck: true });
     expect(got?.bodyToString()).toBe('before');
-    expect(session.listFaults()).toEqual([]);
+    expect(session.faults.list()).toEqual([]);
     await client.close();
   });
 });

@@ -1,6 +1,7 @@
 // --control through the real CLI: rules armed and removed over HTTP (Node's fetch) while an
-// amqplib client's connection to RabbitMQ stays open through the proxy; a bad rule changes
-// nothing; one-shot actions on the live connection; the HTTP edges (404, 405, 413).
+// amqplib client's connection stays open, through the proxy to RabbitMQ and to the built-in
+// broker (--standalone) alike; a bad rule changes nothing; one-shot actions on the live
+// connection; the HTTP edges (404, 405, 413).
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startCli, waitFor } from '../support/cli.js';
@@ -12,13 +13,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** The CLI as a proxy to `upstream` with --control on a free port; `api(path, init)` calls it. */
-async function proxyWithControl(upstream: string) {
+/** The CLI as a proxy to `upstream` (or the built-in broker) with --control on a free port; `api(path, init)` calls it. */
+async function proxyWithControl(upstream: string | 'standalone') {
   const port = await freePort();
   const controlPort = await freePort();
-  const cli = startCli(['--upstream', upstream, '--listen', String(port), '--no-tui', '--control', String(controlPort)]);
+  const source = upstream === 'standalone' ? ['--standalone'] : ['--upstream', upstream];
+  const cli = startCli([...source, '--listen', String(port), '--no-tui', '--control', String(controlPort)]);
   cleanups.push(() => cli.child.kill('SIGKILL'));
-  await waitFor(() => cli.stderr().includes('proxying'), `the proxy to listen\n${cli.stderr()}`);
+  await waitFor(() => cli.stderr().includes(upstream === 'standalone' ? 'built-in broker listening' : 'proxying'), `the spy to listen\n${cli.stderr()}`);
   expect(cli.stderr()).toContain(`amqp-spy: fault control on http://127.0.0.1:${controlPort}/faults\n`);
   const api = async (path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) => {
     const response = await fetch(`http://127.0.0.1:${controlPort}${path}`, init);
@@ -28,12 +30,6 @@ async function proxyWithControl(upstream: string) {
 }
 
 describe('amqp-spy --control: usage', () => {
-  it('with --standalone: refused in one line, exit 2', () => {
-    const out = runCli(['--standalone', '--listen', '0', '--no-tui', '--control']);
-    expect(out.status).toBe(2);
-    expect(out.stderr.trim()).toBe('amqp-spy: --control applies with --upstream only for now: the built-in broker does not act fault rules out yet');
-  });
-
   it('a bad address: one line, exit 2', () => {
     const out = runCli(['--upstream', '127.0.0.1:1', '--listen', '0', '--no-tui', '--control', 'localhost:99999']);
     expect(out.status).toBe(2);
@@ -47,15 +43,41 @@ describe('amqp-spy --control: usage', () => {
     cleanups.push(() => cli.child.kill('SIGKILL'));
     await waitFor(() => cli.stderr().includes('proxying'), 'the proxy to listen');
     expect(cli.stderr()).toContain(
-      `amqp-spy: warning: the fault control API listens on 0.0.0.0:${controlPort} without authentication: whoever reaches it can break this proxy's traffic`,
+      `amqp-spy: warning: the fault control API listens on 0.0.0.0:${controlPort} without authentication: whoever reaches it can break this session's traffic`,
     );
   });
 });
 
-describeWithRabbitMQ('amqp-spy --control', () => {
-  it('a rule armed mid-test acts on the open connection; removed, publishes succeed again; a bad rule changes nothing', async () => {
+interface Target {
+  readonly name: string;
+  /** the spy with --control, and the login its clients use */
+  start(): Promise<{ port: number; api: Awaited<ReturnType<typeof proxyWithControl>>['api']; username: string; password: string }>;
+  /** how the spy words a close-connection it acted out */
+  readonly closedText: string;
+}
+
+const proxyTarget: Target = {
+  name: 'the proxy to RabbitMQ',
+  async start() {
     const { host, port: rabbitPort, username, password } = rabbitAddress();
     const { port, api } = await proxyWithControl(`${host}:${rabbitPort}`);
+    return { port, api, username, password };
+  },
+  closedText: 'connection 1: connection.close 320 CONNECTION_FORCED sent to the client, the connection closed upstream',
+};
+
+const standaloneTarget: Target = {
+  name: 'the built-in broker (--standalone)',
+  async start() {
+    const { port, api } = await proxyWithControl('standalone');
+    return { port, api, username: 'guest', password: 'guest' };
+  },
+  closedText: 'connection 1: connection.close 320 CONNECTION_FORCED sent to the client',
+};
+
+function controlScenarios(target: Target): void {
+  it('a rule armed mid-test acts on the open connection; removed, publishes succeed again; a bad rule changes nothing', async () => {
+    const { port, api, username, password } = await target.start();
     const connection = await amqp.connect({ hostname: '127.0.0.1', port, username, password });
     cleanups.push(() => connection.close().catch(() => {}));
     const queue = `control-${process.pid}-${Date.now()}`;
@@ -119,8 +141,7 @@ describeWithRabbitMQ('amqp-spy --control', () => {
   });
 
   it('removing a block rule lifts the block: the client is told, and its held publish reaches the queue', async () => {
-    const { host, port: rabbitPort, username, password } = rabbitAddress();
-    const { port, api } = await proxyWithControl(`${host}:${rabbitPort}`);
+    const { port, api, username, password } = await target.start();
     const connection = await amqp.connect({ hostname: '127.0.0.1', port, username, password });
     cleanups.push(() => connection.close().catch(() => {}));
     const events: string[] = [];
@@ -146,8 +167,7 @@ describeWithRabbitMQ('amqp-spy --control', () => {
   });
 
   it('one-shot actions on the live connection: block and unblock, then close it with 320', async () => {
-    const { host, port: rabbitPort, username, password } = rabbitAddress();
-    const { port, api } = await proxyWithControl(`${host}:${rabbitPort}`);
+    const { port, api, username, password } = await target.start();
     const connection = await amqp.connect({ hostname: '127.0.0.1', port, username, password });
     const events: string[] = [];
     connection.on('blocked', (reason: string) => events.push(`blocked ${reason}`));
@@ -168,14 +188,17 @@ describeWithRabbitMQ('amqp-spy --control', () => {
     await waitFor(() => events.length === 2, 'the unblocked event');
     expect(events).toEqual(['blocked low on memory', 'unblocked']);
     expect((await api('/connections/1/actions', { method: 'POST', body: '{"action": "close-connection=320"}' })).body).toEqual({
-      done: 'connection 1: connection.close 320 CONNECTION_FORCED sent to the client, the connection closed upstream',
+      done: target.closedText,
     });
     const error = await closed;
     expect(String(error)).toContain('CONNECTION_FORCED - Closed via management plugin');
     expect((await api('/connections/9/actions', { method: 'POST', body: '{"action": "cut"}' })).status).toBe(404);
     expect((await api('/connections/1/actions', { method: 'POST', body: '{"action": "nack"}' })).status).toBe(400);
   });
-});
+}
+
+describeWithRabbitMQ('amqp-spy --control: the proxy', () => controlScenarios(proxyTarget));
+describe('amqp-spy --control: --standalone', () => controlScenarios(standaloneTarget));
 
 describe('amqp-spy --control: the HTTP edges', () => {
   it('unknown routes 404, wrong methods 405 with Allow, bodies over 64 KiB 413, bad JSON 400', async () => {
@@ -197,5 +220,86 @@ describe('amqp-spy --control: the HTTP edges', () => {
     expect((two.body['added'] as unknown[]).length).toBe(2);
     expect((await api('/faults', { method: 'DELETE' })).body).toEqual({ removed: 2, faults: [] });
     expect(controlPort).toBeGreaterThan(0);
+  });
+});
+
+describe('amqp-spy --control: --standalone acts on its own connections', () => {
+  it('close-channel=406 on channel 1: the client gets 406 and the unacked delivery is back in its queue', async () => {
+    const { port, api } = await proxyWithControl('standalone');
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+    cleanups.push(() => connection.close().catch(() => {}));
+    const channel = await connection.createChannel();
+    let code: number | undefined;
+    channel.on('error', (error: { code?: number }) => {
+      code = error.code;
+    });
+    const { queue } = await channel.assertQueue('held');
+    channel.sendToQueue(queue, Buffer.from('unacked'));
+    let delivered = 0;
+    await channel.consume(queue, () => {
+      delivered++;
+    });
+    await waitFor(() => delivered === 1, 'the delivery');
+    const other = await connection.createChannel(); // channel 2
+    expect(await api('/connections/1/actions', { method: 'POST', body: '{"action": "close-channel=406", "channel": 1}' })).toMatchObject({
+      status: 200,
+      body: { done: 'connection 1: channel.close 406 PRECONDITION_FAILED sent on channel 1 (its unacked deliveries requeued)' },
+    });
+    await waitFor(() => code !== undefined, 'the channel error');
+    expect(code).toBe(406);
+    expect((await other.checkQueue(queue)).messageCount).toBe(1);
+    // the channel is gone: a second close is refused
+    expect(await api('/connections/1/actions', { method: 'POST', body: '{"action": "close-channel=406", "channel": 1}' })).toEqual({
+      status: 409,
+      headers: expect.anything(),
+      body: { error: 'conflict', reason: 'connection 1 has no open channel 1' },
+    });
+  });
+
+  it.each([
+    ['cut', 'connection 1: cut (FIN to the client)'],
+    ['reset', 'connection 1: reset (RST to the client)'],
+  ])('%s: the client loses its connection at once', async (action, done) => {
+    const { port, api } = await proxyWithControl('standalone');
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+    connection.on('error', () => {});
+    const closed = new Promise<unknown>((resolve) => connection.on('close', resolve));
+    await connection.createChannel();
+    expect((await api('/connections/1/actions', { method: 'POST', body: JSON.stringify({ action }) })).body).toEqual({ done });
+    expect(String(await closed)).toMatch(/Unexpected close|ECONNRESET|socket/i);
+    // a second one while the socket ends is refused; once it is gone the connection is unknown
+    let status = 0;
+    let reasons: unknown[] = [];
+    const deadline = Date.now() + 5000;
+    while (status !== 404 && Date.now() < deadline) {
+      const again = await api('/connections/1/actions', { method: 'POST', body: JSON.stringify({ action }) });
+      status = again.status;
+      reasons.push(again.body['reason']);
+    }
+    expect(status).toBe(404);
+    reasons = reasons.slice(0, -1);
+    for (const reason of reasons) expect(reason).toBe('connection 1 is being cut');
+  });
+
+  it('removing a delay rule sends what it holds now', async () => {
+    const { port, api } = await proxyWithControl('standalone');
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+    cleanups.push(() => connection.close().catch(() => {}));
+    const channel = await connection.createConfirmChannel();
+    const { queue } = await channel.assertQueue('slow');
+    const added = await api('/faults', { method: 'POST', body: 'delay=60s when method:basic.publish' });
+    const id = (added.body['added'] as { id: number }[])[0]!.id;
+    let confirmed = false;
+    channel.sendToQueue(queue, Buffer.from('late'));
+    const confirms = channel.waitForConfirms().then(() => {
+      confirmed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(confirmed).toBe(false);
+    const started = Date.now();
+    expect((await api(`/faults/${id}`, { method: 'DELETE' })).status).toBe(200);
+    await confirms;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((await channel.checkQueue(queue)).messageCount).toBe(1);
   });
 });

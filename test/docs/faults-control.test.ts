@@ -1,6 +1,7 @@
 // The curl examples of docs/faults.md's control API section, run as written (localhost:8474
-// swapped for the test's port) against the real CLI proxying the built-in broker, with an
-// amqplib connection open through it: each must answer what the doc says it does.
+// swapped for the test's port) against the real CLI proxying the built-in broker, and against
+// the real CLI as the built-in broker (--standalone), with an amqplib connection open to it:
+// each must answer what the doc says it does.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,18 +26,22 @@ afterAll(async () => {
 });
 
 describe('docs/faults.md: the control API with curl', () => {
-  it('every curl line runs against the real CLI and answers as the doc says', async () => {
+  it.each(['proxy', 'standalone'] as const)('%s: every curl line runs against the real CLI and answers as the doc says', async (mode) => {
     expect(section.length).toBeGreaterThan(100);
     const [start, curls, bad] = blocks();
-    const broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
-    cleanups.push(() => broker.close());
     const port = await freePort();
     const controlPort = await freePort();
-    // the doc's command, its broker's port swapped, on free ports
-    expect(start!.trim()).toBe('amqp-spy --upstream 127.0.0.1:5672 --control');
-    const cli = startCli(['--upstream', `127.0.0.1:${broker.address.port}`, '--control', String(controlPort), '--listen', String(port), '--no-tui']);
+    // the doc's commands, the broker's port swapped, on free ports
+    expect(start!.trim().split('\n')).toEqual(['amqp-spy --upstream 127.0.0.1:5672 --control', 'amqp-spy --standalone --control']);
+    let source = ['--standalone'];
+    if (mode === 'proxy') {
+      const broker = await startBroker({ listen: { host: '127.0.0.1', port: 0 } });
+      cleanups.push(() => broker.close());
+      source = ['--upstream', `127.0.0.1:${broker.address.port}`];
+    }
+    const cli = startCli([...source, '--control', String(controlPort), '--listen', String(port), '--no-tui']);
     cleanups.push(() => cli.child.kill('SIGKILL'));
-    await waitFor(() => cli.stderr().includes('proxying'), `the proxy to listen\n${cli.stderr()}`);
+    await waitFor(() => cli.stderr().includes(mode === 'proxy' ? 'proxying' : 'built-in broker listening'), `the spy to listen\n${cli.stderr()}`);
     const connection = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${port}`);
     connection.on('error', () => {});
     const channel = await connection.createChannel();
@@ -67,8 +72,16 @@ describe('docs/faults.md: the control API with curl', () => {
     expect(disarmed!['rule']).toMatchObject({ id: 2, state: 'disarmed' });
     expect(removed!['removed']).toMatchObject({ id: 1 });
     expect(removedAll).toEqual({ removed: 2, faults: [] });
-    expect(closedChannel!['done']).toBe('connection 1: channel.close 406 PRECONDITION_FAILED sent on channel 1, the channel closed upstream');
-    expect(closedConnection!['done']).toBe('connection 1: connection.close 320 CONNECTION_FORCED sent to the client, the connection closed upstream');
+    expect(closedChannel!['done']).toBe(
+      mode === 'proxy'
+        ? 'connection 1: channel.close 406 PRECONDITION_FAILED sent on channel 1, the channel closed upstream'
+        : 'connection 1: channel.close 406 PRECONDITION_FAILED sent on channel 1 (its unacked deliveries requeued)',
+    );
+    expect(closedConnection!['done']).toBe(
+      mode === 'proxy'
+        ? 'connection 1: connection.close 320 CONNECTION_FORCED sent to the client, the connection closed upstream'
+        : 'connection 1: connection.close 320 CONNECTION_FORCED sent to the client',
+    );
     await waitFor(() => closes.includes('connection'), 'the client to see its connection closed');
     expect(closes).toEqual(['channel', 'connection']);
     // the bad rule: the answer exactly as shown

@@ -39,7 +39,7 @@ async function brokerWith(rules: readonly string[]): Promise<Spy> {
   });
   cleanups.push(() => session.stop());
   // the session's fault control is the running broker itself
-  const broker = session.brokerFaults as RunningBroker;
+  const broker = session.faultControl as RunningBroker;
   return { events, notices, session, broker, url: `amqp://guest:guest@127.0.0.1:${session.address.port}` };
 }
 
@@ -480,15 +480,16 @@ describe('fault rules acted out by the built-in broker', () => {
     expect(await send()).toBe('ack');
     const watched = () => [...spy.broker.connections()].map((c) => c.output.stage !== undefined);
     expect(watched()).toEqual([false]);
-    const id = spy.broker.addFault(parseFaultRule(`nack when rk:${queue}`));
+    const [added] = spy.broker.add([parseFaultRule(`nack when rk:${queue}`)]);
+    const id = added!.id;
     // the connections open now watch their frames from the next one on
     expect(watched()).toEqual([true]);
     expect(await send()).toBe('nack');
-    expect(spy.broker.listFaults()).toEqual([{ id, rule: `nack when rk:${queue}`, matches: 1, fired: 1, armed: true }]);
-    expect(spy.broker.removeFault(id)).toBe(true);
-    expect(spy.broker.removeFault(id)).toBe(false);
+    expect(spy.broker.list()).toEqual([{ id, rule: `nack when rk:${queue}`, state: 'armed', matches: 1, fired: 1, timesLeft: null }]);
+    expect(spy.broker.remove(id)).toBe(true);
+    expect(spy.broker.remove(id)).toBe(false);
     expect(await send()).toBe('ack');
-    expect(spy.broker.listFaults()).toEqual([]);
+    expect(spy.broker.list()).toEqual([]);
     // with no rule left and nothing held, the connection is back on its usual paths
     expect(watched()).toEqual([false]);
     expect((await channel.checkQueue(queue)).messageCount).toBe(2);

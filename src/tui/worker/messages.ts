@@ -16,7 +16,7 @@ export interface TuiWorkerData {
 /** Session thread → UI thread. */
 export type ToTui =
   | { readonly type: 'batch'; readonly batch: Uint8Array }
-  /** `faults`: the session takes the fault panel's requests (a proxy) */
+  /** `faults`: the session takes the fault panel's requests (the proxy or the built-in broker) */
   | { readonly type: 'draw'; readonly mode: string; readonly columns: number; readonly rows: number; readonly faults: boolean }
   /** the answer to the fault panel's request `id` */
   | { readonly type: 'fault-reply'; readonly id: number; readonly reply: FaultReply }

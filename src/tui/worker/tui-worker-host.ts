@@ -165,7 +165,7 @@ export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
               const faults = draw.faults;
               const reply = faults
                 ? applyFaultRequest(faults, message.request, draw.notices.notice)
-                : { faults: [], error: 'fault rules act on a proxy session only (--upstream)' };
+                : { faults: [], error: 'fault rules act on a live session only (--upstream or --standalone)' };
               post({ type: 'fault-reply', id: message.id, reply });
               break;
             }
