@@ -19,6 +19,27 @@ const JSON_VALUE_CHARS = 64 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The common case without a string: a body shown as it is (no content-encoding, JSON or no
+ * content-type) whose first `maxChars` bytes are printable ASCII with single spaces. Returns
+ * how many of its bytes the preview is (the rest cut, with "…" after) and whether it is cut;
+ * undefined when the preview must be made by messageBodyPreview.
+ */
+export function plainPreviewBytes(event: MessageEvent, maxChars = PREVIEW_CHARS): { bytes: number; cut: boolean } | undefined {
+  const body = event.body;
+  const encoding = event.properties['content-encoding'];
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') return undefined;
+  const type = event.properties['content-type'];
+  if (type !== undefined && (typeof type !== 'string' || formatOfMediaType(parseContentType(type).mediaType) !== 'json')) return undefined;
+  const end = Math.min(body.length, maxChars);
+  if (end === 0 || body[0] === 0x20 || body[end - 1] === 0x20) return undefined;
+  for (let i = 0; i < end; i++) {
+    const b = body[i]!;
+    if (b > 0x20 ? b >= 0x7f : b !== 0x20 || body[i + 1] === 0x20) return undefined;
+  }
+  return body.length <= maxChars ? { bytes: end, cut: false } : { bytes: maxChars - 1, cut: true };
+}
+
 /** `{"order":{"id":42,"items":[…` — or undefined when there is nothing to show. */
 export function messageBodyPreview(event: MessageEvent, maxChars = PREVIEW_CHARS): string | undefined {
   const body = event.body;

@@ -12,7 +12,7 @@ import type { EventSink, SpyEvent } from '../events.js';
 import { stringifyEvent } from '../output/event-json.js';
 import { LineBuffers } from '../output/line-buffers.js';
 import type { OverloadableSink } from '../tap/tap-observer.js';
-import { decodedJsonMember, messageBodyPreview } from './body-preview.js';
+import { decodedJsonMember, messageBodyPreview, plainPreviewBytes } from './body-preview.js';
 import { writeEventLine } from './line-bytes.js';
 import { formatDuration, formatValue } from './format.js';
 import { RpcPairing } from './later-facts.js';
@@ -140,8 +140,18 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
       out.utf8(event.kind === 'message' && event.body.length > 0 && bodies ? `${line.slice(0, -1)}${decodedJsonMember(event)}}` : line);
     } else {
       writeEventLine(out, event, lineOptions);
-      const preview = event.kind === 'message' && bodies ? messageBodyPreview(event) : undefined;
-      if (preview !== undefined) out.utf8(`  ${cleanPreview(preview)}`);
+      if (event.kind === 'message' && bodies) {
+        // most bodies are shown as their first bytes: copied, not made into a string
+        const plain = plainPreviewBytes(event);
+        if (plain !== undefined) {
+          out.bytes(PREVIEW_GAP);
+          out.bytes(event.body.subarray(0, plain.bytes));
+          if (plain.cut) out.bytes(ELLIPSIS);
+        } else {
+          const preview = messageBodyPreview(event);
+          if (preview !== undefined) out.utf8(`  ${cleanPreview(preview)}`);
+        }
+      }
       if (reply !== undefined)
         out.utf8(`  [RPC reply to correlation-id ${formatValue(reply.correlationId)}, ${formatDuration(reply.rttMicros)} after its request]`);
     }
@@ -173,6 +183,8 @@ export function createHeadlessPrinter(options: HeadlessPrinterOptions): Headless
 function cleanPreview(text: string): string {
   return CONTROLS.test(text) ? text.replace(CONTROLS_ALL, ' ') : text;
 }
+const PREVIEW_GAP = Buffer.from('  ');
+const ELLIPSIS = Buffer.from('…');
 const CONTROLS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
 const CONTROLS_ALL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeContentFrames, encodeMethodFrame } from '../../src/decoder/frame-codec.js';
 import { encodeProtocolHeader } from '../../src/decoder/protocol-header.js';
 import type { MessageEvent } from '../../src/events.js';
-import { messageBodyPreview } from '../../src/view/body-preview.js';
+import { messageBodyPreview, plainPreviewBytes } from '../../src/view/body-preview.js';
 import { createHeadlessPrinter } from '../../src/view/headless-printer.js';
 import { Conversation } from '../tui/conversation.js';
 
@@ -80,5 +80,39 @@ describe('headless body previews', () => {
   it('--json keeps integers beyond 2^53 exact as JSON numbers', () => {
     const [line] = print(messages([[utf8('{"id":9007199254740993}'), { 'content-type': 'application/json' }]]), true);
     expect(line).toContain('"decoded":{"format":"json","value":{"id":9007199254740993}');
+  });
+});
+
+describe('the headless line copies plain bodies as bytes', () => {
+  it('and says the same as the preview made as a string, for bodies plain or not', () => {
+    const fc = (bytes: number[]) => new Uint8Array(bytes);
+    const alphabet = [0x20, 0x20, 0x0a, 0x09, 0x1b, 0x41, 0x7a, 0x7b, 0x7d, 0x22, 0x7e, 0x7f, 0xc3, 0xa9, 0x80];
+    let random = 12345;
+    const next = () => {
+      random = (random * 1103515245 + 12345) % 2 ** 31;
+      return random;
+    };
+    const bodies: [Uint8Array, Record<string, unknown>][] = [];
+    for (let i = 0; i < 400; i++) {
+      const length = next() % 120;
+      // mostly printable ASCII, sometimes a space run, a control or a UTF-8 byte
+      const bytes = Array.from({ length }, () => (next() % 60 === 0 ? alphabet[next() % alphabet.length]! : 0x21 + (next() % 94)));
+      const properties = [{}, { 'content-type': 'application/json' }, { 'content-type': 'text/plain' }][i % 3]!;
+      bodies.push([fc(bytes), properties]);
+    }
+    const events = messages(bodies);
+    const lines = print(events);
+    let fast = 0;
+    for (const [i, event] of events.entries()) {
+      const preview = messageBodyPreview(event);
+      const plain = plainPreviewBytes(event);
+      if (plain !== undefined) fast++;
+      const line = lines[i]!;
+      if (preview === undefined) expect(line, `body ${i}`).not.toMatch(/ B {2}/);
+      else expect(line.endsWith(`  ${preview.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, ' ')}`), `body ${i}: ${line}`).toBe(true);
+    }
+    // both paths were taken
+    expect(fast).toBeGreaterThan(20);
+    expect(fast).toBeLessThan(events.length);
   });
 });
