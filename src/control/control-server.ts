@@ -12,8 +12,7 @@
 // No authentication: loopback unless an address is given (the CLI warns then).
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ListenError } from '../source/listen-error.js';
+import { listenHttp, type RunningHttp } from '../source/http-listen.js';
 import {
   ConnectionActionError,
   FaultInputError,
@@ -26,10 +25,7 @@ import {
 /** A request body larger than this is refused (413) without being read. */
 export const CONTROL_BODY_LIMIT = 64 * 1024;
 
-export interface RunningControl {
-  readonly address: { readonly host: string; readonly port: number };
-  close(): Promise<void>;
-}
+export type RunningControl = RunningHttp;
 
 export interface ControlServerOptions {
   readonly listen: { readonly host: string; readonly port: number };
@@ -72,29 +68,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   });
   // a local client that opens connections and never finishes a request holds little, not long
   server.maxConnections = 64;
-  server.keepAliveTimeout = 5_000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => reject(ListenError.fromErrno(listen.host, listen.port, e));
-    server.once('error', onError);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  let closing: Promise<void> | undefined;
-  return {
-    address: { host: address.address, port: address.port },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  return listenHttp(server, listen);
 }
 
 const ROUTES = 'GET/POST/DELETE /faults, GET/DELETE /faults/:id, POST /faults/:id/disarm or /arm, POST /connections/:n/actions';
