@@ -226,6 +226,10 @@ export async function runLive(options: LiveOptions): Promise<number> {
     formatHostPort(session.address.address, session.address.port) + (tlsAddress ? ` and amqps://${formatHostPort(tlsAddress.address, tlsAddress.port)}` : '');
   for (const rule of options.faults) notice(`fault rule armed: ${rule.source}`);
   const mode = standalone ? `standalone broker ${listening} · ${logins}` : `proxy ${listening} → ${target}`;
+  // Ctrl-C (or a harness's SIGTERM) is handled before the ready line or the banner tells
+  // anyone the session is up: a signal sent on seeing them stops it cleanly, where the default
+  // action would kill it (the TUI handles its own keys and signals)
+  const signalled = tui ? undefined : untilSignal();
   if (options.ready || options.readyFile !== undefined) {
     const { address: host, port } = session.address;
     const url = amqpUrl({ host, port }, upstream ? upstreamLogin(options.upstreamText ?? '') : (standalone?.login ?? {}));
@@ -272,7 +276,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     await stop();
   } else {
     notice(standalone ? `built-in broker listening on ${listening}; ${logins} (Ctrl-C to stop)` : `proxying ${listening} → ${target} (Ctrl-C to stop)`);
-    await untilSignal();
+    await signalled;
     await stop();
   }
   printer?.flush();
