@@ -197,7 +197,7 @@ console.log(
 console.log(`  ink output      ${(inkRenderMs / Math.max(1, inkFrames)).toFixed(1)} ms per render on average (layout and text of the whole screen)`);
 console.log(`  output          ${writes} writes, ${mb(bytesWritten)} to the null terminal`);
 console.log(
-  `  store           ${store.size.toLocaleString('en-US')} events kept, ${store.dropped.toLocaleString('en-US')} dropped, ${store.viewLength().toLocaleString('en-US')} rows in view`,
+  `  store           ${store.size.toLocaleString('en-US')} events kept, ${store.evicted.toLocaleString('en-US')} evicted (older, not kept), ${store.viewLength().toLocaleString('en-US')} rows in view`,
 );
 console.log(
   `  paced           ${pacedFed.toLocaleString('en-US')} events at ${Math.round(pacedFed / pacedElapsed).toLocaleString('en-US')}/s for ${pacedElapsed.toFixed(1)} s: ${(pacedRenders / pacedElapsed).toFixed(1)} renders/s, event-loop delay p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms max ${(delay.max / 1e6).toFixed(1)} ms`,

@@ -13,7 +13,7 @@ export interface TuiDrawOptions {
   readonly progress?: LineFeed;
   readonly onQuit: () => Promise<void>;
   readonly signal?: AbortSignal;
-  /** the terminal (process.stdin/stdout unless given) */
+  /** the terminal (process.stdin/stdout unless given; a live session's UI thread always uses the process's) */
   readonly stdin?: NodeJS.ReadStream;
   readonly stdout?: NodeJS.WriteStream;
 }

@@ -20,7 +20,6 @@ export type ToTui =
   | { readonly type: 'draw'; readonly mode: string; readonly columns: number; readonly rows: number; readonly faults: boolean }
   /** the answer to the fault panel's request `id` */
   | { readonly type: 'fault-reply'; readonly id: number; readonly reply: FaultReply }
-  | { readonly type: 'stdin'; readonly data: Uint8Array }
   | { readonly type: 'resize'; readonly columns: number; readonly rows: number }
   | { readonly type: 'notice'; readonly line: string }
   | { readonly type: 'progress'; readonly line: string | undefined }
@@ -33,7 +32,6 @@ export type ToTui =
 /** UI thread → session thread. */
 export type FromTui =
   | { readonly type: 'ack'; readonly length: number }
-  | { readonly type: 'stdout'; readonly data: string }
   | { readonly type: 'raw-mode'; readonly on: boolean }
   /** the fault panel asks: apply it to the session's rules, then answer fault-reply */
   | { readonly type: 'fault-request'; readonly id: number; readonly request: FaultRequest }

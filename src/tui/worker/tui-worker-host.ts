@@ -1,7 +1,8 @@
 // The session's side of the terminal UI on its own thread: the UI decodes and draws there, so
 // forwarding (and the broker's socket work) never waits for a frame to be drawn. This side
-// tees the source's observer calls into batches for it, lends it the terminal (keys in,
-// screen out), and runs the session's stop when the user quits.
+// tees the source's observer calls into batches for it, sets the terminal's mode for it (that
+// thread reads the keys and writes the screen on the process's terminal itself), and runs the
+// session's stop when the user quits.
 
 import type { BodyOptions } from '../../body/shared-decoder.js';
 import { Worker } from 'node:worker_threads';
@@ -88,24 +89,19 @@ export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
     notShown: () => feed.notShown,
     draw: (draw) =>
       new Promise<void>((resolve, reject) => {
-        const stdin = draw.stdin ?? process.stdin;
-        const stdout = draw.stdout ?? process.stdout;
+        // the process's terminal: the UI's thread opens it too (fds 0 and 1)
+        const stdin = process.stdin;
+        const stdout = process.stdout;
         let quitRan: Promise<void> | undefined;
         let quitError: unknown;
         const runQuit = (): Promise<void> =>
           (quitRan ??= draw.onQuit().catch((error: unknown) => {
             quitError ??= error;
           }));
-        const onKeys = (chunk: Buffer): void => post({ type: 'stdin', data: chunk });
+        // the UI's thread reads the keys and writes the screen itself; the terminal's mode stays
+        // here, so it is restored however that thread ends
         const setRawMode = (on: boolean): void => {
           if (stdin.isTTY) stdin.setRawMode(on);
-          if (on) {
-            stdin.on('data', onKeys);
-            stdin.resume();
-          } else {
-            stdin.off('data', onKeys);
-            stdin.pause();
-          }
         };
         const onResize = (): void => post({ type: 'resize', columns: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
         const sendRecording = (): void => post({ type: 'recording', recording: draw.recording?.() });
@@ -142,9 +138,6 @@ export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
         };
         const onMessage = (message: FromTui): void => {
           switch (message.type) {
-            case 'stdout':
-              stdout.write(message.data);
-              break;
             case 'raw-mode':
               setRawMode(message.on);
               break;

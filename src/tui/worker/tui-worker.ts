@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { Readable, Writable } from 'node:stream';
+import tty from 'node:tty';
 import { parentPort, workerData } from 'node:worker_threads';
 import { EventBus, sinkFailureNotices } from '../../events.js';
 import { readObserverBatch } from '../../tap/observer-batch.js';
@@ -35,50 +35,52 @@ lowerThreadPriority();
 
 /** Until when decoding waits for the screen to answer a key (performance.now() ms; 0: not). */
 let keyHeldUntil = 0;
+const KEY_HOLD_MS = 150;
 
 const port = parentPort!;
 const data = workerData as TuiWorkerData;
 const send = (message: FromTui): void => port.postMessage(message);
 
-/** The terminal's screen, written through the session's thread. */
-class LentStdout extends Writable {
-  readonly isTTY = true;
-  columns = 80;
-  rows = 24;
-  constructor() {
-    super({ decodeStrings: false });
-  }
-  override _write(chunk: string | Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    send({ type: 'stdout', data: typeof chunk === 'string' ? chunk : chunk.toString('utf8') });
+/**
+ * The terminal's screen, written by this thread itself: a key's answer never waits for the
+ * session's thread, whose event loop a flood keeps busy (a key took up to 1.7 s to be read
+ * there), and the session's thread never spends time writing frames. Writes to a terminal
+ * block (Node makes them so): only this thread waits for a slow terminal.
+ */
+class ScreenStream extends tty.WriteStream {
+  override _write(chunk: unknown, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     // the screen has answered the last key: decoding may go on
     keyHeldUntil = 0;
-    callback();
+    super._write(chunk, encoding, callback);
   }
+  /** SIGWINCH reaches the session's thread only: it sends the new size */
   resize(columns: number, rows: number): void {
+    if (columns === this.columns && rows === this.rows) return;
     this.columns = columns;
     this.rows = rows;
     this.emit('resize');
   }
 }
 
-/** The terminal's keys, read on the session's thread and passed on. */
-class LentStdin extends Readable {
-  readonly isTTY = true;
-  override _read(): void {}
-  setRawMode(on: boolean): this {
+/**
+ * The terminal's keys, read by this thread itself. Raw mode stays with the session's thread,
+ * which restores the terminal however this thread ends.
+ */
+class KeyStream extends tty.ReadStream {
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    // a key: decoding waits until the screen has answered it
+    if (chunk !== null) keyHeldUntil = performance.now() + KEY_HOLD_MS;
+    return super.push(chunk, encoding);
+  }
+  override setRawMode(on: boolean): this {
     send({ type: 'raw-mode', on });
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
     return this;
   }
 }
 
-const stdout = new LentStdout();
-const stdin = new LentStdin();
+// the session's thread opened this UI only on a terminal (stdin and stdout both)
+const stdout = new ScreenStream(1);
+const stdin = new KeyStream(0);
 const notices = new NoticeRouter((line) => send({ type: 'stderr', line }));
 notices.holdForTui();
 const progress = new LineFeed();
@@ -116,7 +118,6 @@ let waitingHead = 0;
 let waitingBytes = 0;
 let decodeScheduled = false;
 const SLICE_MS = 8;
-const KEY_HOLD_MS = 150;
 
 /**
  * Decoding (and the store work it drives) may take this many ms of each second: a flood costs
@@ -194,17 +195,12 @@ port.on('message', (message: ToTui) => {
       scheduleDecode();
       break;
     case 'draw':
-      stdout.columns = message.columns;
-      stdout.rows = message.rows;
+      stdout.resize(message.columns, message.rows);
       void draw(message.mode, message.faults);
       break;
     case 'fault-reply':
       faultReplies.get(message.id)?.(message.reply);
       faultReplies.delete(message.id);
-      break;
-    case 'stdin':
-      keyHeldUntil = performance.now() + KEY_HOLD_MS;
-      stdin.push(Buffer.from(message.data));
       break;
     case 'resize':
       stdout.resize(message.columns, message.rows);
