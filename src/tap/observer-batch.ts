@@ -99,7 +99,11 @@ export class ObserverBatchWriter {
   private header(type: number, dir: Direction, connId: number, ts: number, length: number): number {
     const needed = this.used + RECORD_HEADER + length;
     if (needed > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(needed, this.buffer.length * 2));
+      // The first growth past the initial size is to what the record needs: the owner sends a
+      // batch once it is that big, and doubling left up to half of each sent batch unused (memory
+      // the UI's thread held while the batch waited). Later growths double, so a writer nobody
+      // empties still costs linear time.
+      const grown = new Uint8Array(this.used < this.initialSize ? needed : Math.max(needed, this.buffer.length * 2));
       grown.set(this.buffer.subarray(0, this.used));
       this.buffer = grown;
       this.view = new DataView(grown.buffer);

@@ -58,4 +58,25 @@ describe('observer batches', () => {
     batch.fill(0);
     expect([...chunk!]).toEqual([9, 9]);
   });
+
+  it('a batch sent once past its initial size carries no unused memory; one never emptied grows linearly', () => {
+    const writer = new ObserverBatchWriter(64 * 1024);
+    writer.data(1, 'c2s', new Uint8Array(40 * 1024), 1);
+    writer.data(1, 'c2s', new Uint8Array(40 * 1024), 2);
+    const batch = writer.take()!;
+    // two records: 80 KiB and two 18-byte headers, in a buffer exactly that big (doubling made 128 KiB)
+    expect(batch.length).toBe(80 * 1024 + 36);
+    expect(batch.buffer.byteLength).toBe(batch.length);
+    let grows = 0;
+    let size = 0;
+    for (let i = 0; i < 10_000; i++) {
+      writer.data(1, 's2c', new Uint8Array(100), i);
+      const now = (writer as unknown as { buffer: Uint8Array }).buffer.length;
+      if (now !== size) grows++;
+      size = now;
+    }
+    // 1.2 MB written without a take: a few doublings, not a copy per record
+    expect(writer.size).toBe(10_000 * 118);
+    expect(grows).toBeLessThan(10);
+  });
 });
