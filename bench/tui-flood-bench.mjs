@@ -2,8 +2,9 @@
 // The TUI under a flood, through the real CLI in a real terminal (a 150x40 tmux pane): the
 // proxy with its UI open while 300 connections push 200 messages each (16 B..64 KB bodies)
 // through it. Measures what a user meets:
-// - key-to-screen latency: `m` (frames/messages) is sent every ~250 ms and the pane is read
-//   every 5 ms until its third line says the other mode; p50/p95/max, idle and under the flood;
+// - key-to-screen latency: `m` (frames/messages) is sent every ~250 ms through a tmux control-mode
+//   client, timed until the UI's output reaching the pane says the other mode; p50/p95/max, idle
+//   and under the flood;
 // - the whole process's peak RSS (VmHWM) with the default --buffer;
 // - the flood's duration with the TUI open beside the same flood through a headless proxy.
 // Upstream: AMQP_SPY_RABBITMQ_URL when set, else the built-in broker in a child process.
@@ -52,17 +53,72 @@ function runLoad(port) {
   });
 }
 
-/** Presses `m` and waits until the screen shows the other mode; resolves with the ms it took. */
+/**
+ * A tmux control-mode client on the session: keys go in as commands and the pane's output comes
+ * back as it arrives, so a key's answer is seen the moment the UI writes it, without polling
+ * (spawning `tmux capture-pane` every few ms loaded the very cores the flood and the UI share).
+ */
+function controlClient(session) {
+  const child = spawn('tmux', ['-C', 'attach-session', '-t', session], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let pending = '';
+  /** the pane's recent text, escapes removed (a mode word may be split across outputs) */
+  let recent = '';
+  let waiter;
+  child.stdout.setEncoding('latin1');
+  child.stdout.on('data', (data) => {
+    pending += data;
+    let newline = pending.indexOf('\n');
+    while (newline >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      newline = pending.indexOf('\n');
+      if (!line.startsWith('%output ')) continue;
+      // %output %PANE DATA: DATA has characters below 32 and backslashes as \ooo
+      const raw = line.slice(line.indexOf(' ', 8) + 1).replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
+      recent = (recent + raw.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, '')).slice(-4096);
+      if (waiter !== undefined && waiter.test(recent)) {
+        const done = waiter;
+        waiter = undefined;
+        done.resolve(performance.now());
+      }
+    }
+  });
+  return {
+    /** sends `key` and resolves with the ms until the pane's output shows `expected` */
+    press(key, expected, timeoutMs = 30_000) {
+      recent = '';
+      const started = performance.now();
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          waiter = undefined;
+          resolve(Infinity);
+        }, timeoutMs);
+        waiter = {
+          test: (text) => expected.test(text),
+          resolve: (at) => {
+            clearTimeout(timer);
+            resolve(at - started);
+          },
+        };
+        child.stdin.write(`send-keys -t ${session} ${key}\n`);
+      });
+    },
+    close() {
+      child.stdin.end();
+      child.kill();
+    },
+  };
+}
+
+let control;
+/** Presses `m` and waits until the UI writes the other mode; resolves with the ms it took. */
 async function keyLatency(session) {
   const before = modeOf(pane(session));
-  const started = performance.now();
-  spawnSync('tmux', ['send-keys', '-t', session, 'm']);
-  for (;;) {
-    const mode = modeOf(pane(session));
-    if (mode !== undefined && mode !== before) return performance.now() - started;
-    if (performance.now() - started > 30_000) return Infinity;
-    await sleep(5);
-  }
+  const other = before === 'frames' ? 'messages' : 'frames';
+  const ms = await control.press('m', new RegExp(`rows: ${other}`));
+  // let the pane settle so the next key starts from the mode just drawn
+  for (let i = 0; i < 100 && modeOf(pane(session)) !== other; i++) await sleep(10);
+  return ms;
 }
 
 const quantile = (xs, q) => {
@@ -99,6 +155,7 @@ await waitForPort(port);
 // the UI's thread starts drawing a little after the port opens
 for (let i = 0; i < 200 && modeOf(pane(session)) === undefined; i++) await sleep(25);
 await sleep(500);
+control = controlClient(session);
 
 const idle = [];
 for (let i = 0; i < 10; i++) {
@@ -130,6 +187,7 @@ for (let i = 0; i < 10; i++) {
   await sleep(100);
 }
 const hwm = status(pid, 'VmHWM');
+control.close();
 const header = pane(session).split('\n').slice(0, 3).join('\n');
 spawnSync('tmux', ['send-keys', '-t', session, 'q']);
 await sleep(1500);
