@@ -1,0 +1,98 @@
+// Bounds ink's two text caches. ink (6.8) keeps every distinct text it ever measured or wrapped
+// in module-level caches that never evict (vadimdemedes/ink#986); a TUI whose rows change
+// (seqs, times, rates) grows by tens of MB an hour. A module hook (./ink-text-caches-hook.js)
+// rewrites those two ink files as they load so their caches are made here, bounded.
+
+import { register } from 'node:module';
+
+/** Where the caches' sizes are found, for tests and diagnostics only. */
+export const INK_TEXT_CACHES = Symbol.for('amqp-spy.inkTextCaches');
+
+/** Entries per generation: two generations are kept, so at most twice this many. */
+export const TEXT_CACHE_ENTRIES = 1000;
+/** Characters (keys and string values) per generation: a few huge texts cannot hold much either. */
+export const TEXT_CACHE_CHARS = 512 * 1024;
+
+/**
+ * A cache of two generations: entries go into the current one; when it is full it becomes the
+ * previous one (the older one is dropped). A hit in the previous generation moves back into
+ * the current one, so the texts on screen survive a turnover and are not all measured again.
+ */
+export class TextCache<V> {
+  #current = new Map<string, V>();
+  #previous = new Map<string, V>();
+  #chars = 0;
+  #previousChars = 0;
+
+  constructor(
+    readonly maxEntries = TEXT_CACHE_ENTRIES,
+    readonly maxChars = TEXT_CACHE_CHARS,
+  ) {}
+
+  get(key: string): V | undefined {
+    const hit = this.#current.get(key);
+    if (hit !== undefined) return hit;
+    const old = this.#previous.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, value: V): this {
+    const cost = key.length + (typeof value === 'string' ? value.length : 0);
+    // larger than a whole generation: measured again each time rather than kept
+    if (cost > this.maxChars) return this;
+    if (this.#current.size >= this.maxEntries || this.#chars + cost > this.maxChars) {
+      this.#previous = this.#current;
+      this.#previousChars = this.#chars;
+      this.#current = new Map();
+      this.#chars = 0;
+    }
+    this.#current.set(key, value);
+    this.#chars += cost;
+    return this;
+  }
+
+  /** entries held, both generations */
+  get size(): number {
+    return this.#current.size + this.#previous.size;
+  }
+
+  /** characters held (keys and string values), both generations */
+  get chars(): number {
+    return this.#chars + this.#previousChars;
+  }
+}
+
+type CacheRegistry = Record<string, TextCache<unknown>>;
+
+/** The caches made so far in this thread, by name (`measureText`, `wrapText`). */
+export function inkTextCaches(): Readonly<CacheRegistry> {
+  return ((globalThis as Record<symbol, unknown>)[INK_TEXT_CACHES] as CacheRegistry | undefined) ?? {};
+}
+
+/** Called by ink's rewritten modules (see the hook) in place of their unbounded caches. */
+export function inkTextCache(name: string): TextCache<unknown> {
+  const global = globalThis as Record<symbol, unknown>;
+  const registry = (global[INK_TEXT_CACHES] ??= {}) as CacheRegistry;
+  const cache = new TextCache<unknown>();
+  registry[name] = cache;
+  return cache;
+}
+
+let registered: boolean | undefined;
+
+/**
+ * Registers the hook in this thread (once; hooks are per thread), before ink is first imported.
+ * False if it cannot be (run from the TypeScript sources, where the hook is not compiled): ink
+ * then works as it always did, with its unbounded caches.
+ */
+export function boundInkTextCaches(): boolean {
+  if (registered !== undefined) return registered;
+  try {
+    register('./ink-text-caches-hook.js', { parentURL: import.meta.url, data: { cacheModule: import.meta.url } });
+    registered = true;
+  } catch {
+    registered = false;
+  }
+  return registered;
+}
