@@ -3,7 +3,7 @@
 // (seqs, times, rates) grows by tens of MB an hour. A module hook (./ink-text-caches-hook.js)
 // rewrites those two ink files as they load so their caches are made here, bounded.
 
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 
 /** Where the caches' sizes are found, for tests and diagnostics only. */
 export const INK_TEXT_CACHES = Symbol.for('amqp-spy.inkTextCaches');
@@ -79,20 +79,44 @@ export function inkTextCache(name: string): TextCache<unknown> {
   return cache;
 }
 
-let registered: boolean | undefined;
+/**
+ * ink's dependencies made of many modules (es-toolkit/compat: 415 of the ~580 modules the TUI
+ * loads). Every module loaded after the hook is registered costs a round trip to the hooks
+ * thread (ink took ~2x as long to load on a busy machine), so these are loaded before it.
+ */
+const INK_HEAVY_DEPENDENCIES = ['es-toolkit/compat'];
+
+/** Whether `pkg` resolves from here to the copy ink itself uses (not one nested under ink). */
+function sameCopyAsInk(pkg: string): boolean {
+  try {
+    const ours = createRequire(import.meta.url);
+    const inks = createRequire(ours.resolve('ink'));
+    return inks.resolve(`${pkg}/package.json`) === ours.resolve(`${pkg}/package.json`);
+  } catch {
+    return false;
+  }
+}
+
+let registered: Promise<boolean> | undefined;
 
 /**
  * Registers the hook in this thread (once; hooks are per thread), before ink is first imported.
  * False if it cannot be (run from the TypeScript sources, where the hook is not compiled): ink
  * then works as it always did, with its unbounded caches.
  */
-export function boundInkTextCaches(): boolean {
-  if (registered !== undefined) return registered;
-  try {
-    register('./ink-text-caches-hook.js', { parentURL: import.meta.url, data: { cacheModule: import.meta.url } });
-    registered = true;
-  } catch {
-    registered = false;
-  }
+export function boundInkTextCaches(): Promise<boolean> {
+  registered ??= (async () => {
+    for (const dependency of INK_HEAVY_DEPENDENCIES) {
+      if (!sameCopyAsInk(dependency.split('/')[0]!)) continue;
+      // not found or failing: ink loads it through the hook, only slower
+      await import(dependency).catch(() => undefined);
+    }
+    try {
+      register('./ink-text-caches-hook.js', { parentURL: import.meta.url, data: { cacheModule: import.meta.url } });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
   return registered;
 }

@@ -67,10 +67,10 @@ async function runTui(store: EventStore, options: DrawTuiOptions, filterText?: s
   process.env['NODE_ENV'] ??= 'production';
   // before ink's first import in this thread (the UI's own, or the main one for replay): ink's
   // text caches would otherwise keep every row text ever drawn
-  boundInkTextCaches();
-  const [{ render }, { createElement }, { App }, { RenderCost }, { parseFilter }] = await withoutCiDetection(() =>
-    Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'), import('../view/filter.js')]),
-  );
+  const [{ render }, { createElement }, { App }, { RenderCost }, { parseFilter }] = await withoutCiDetection(async () => {
+    await boundInkTextCaches();
+    return Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'), import('../view/filter.js')]);
+  });
   if (filterText !== undefined) store.setView({ ...store.options, filter: parseFilter(filterText) });
   const renderCost = new RenderCost();
   const stdout = options.stdout ?? process.stdout;

@@ -43,7 +43,7 @@ if (isMainThread) {
     abort.abort();
     await drawn;
     // already registered by run-tui: this answers whether it could be
-    registered = boundInkTextCaches();
+    registered = await boundInkTextCaches();
   }
   const { createElement: h } = await import('react');
   const { render, Box, Text } = await import('ink');
