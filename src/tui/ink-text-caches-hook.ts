@@ -1,5 +1,5 @@
-// The module hook registered by ./ink-text-caches.ts (it runs on Node's hooks thread). It
-// rewrites two of ink's files as they load, so that their caches come from
+// The module hook registered by ./ink-text-caches.ts (on Node's hooks thread with
+// module.register, or in-thread with module.registerHooks where Node has it). It rewrites two of ink's files as they load, so that their caches come from
 // `inkTextCache()`, which bounds them; every other module is left to the next hook as is.
 // When ink's source no longer holds the exact text replaced (another ink), the file is left
 // as it is: ink works, unbounded, and test/tui/ink-text-caches.test.ts fails.
@@ -52,6 +52,29 @@ export function rewriteInkSource(url: string, source: string, cacheModule: strin
   return text;
 }
 
+/** What a load hook gets from the next one (the fields used here). */
+interface Loaded {
+  readonly format?: string | null | undefined;
+  readonly source?: string | ArrayBuffer | NodeJS.TypedArray | null | undefined;
+}
+
+/** `loaded` with ink's cache bounded when it is one of the two files as expected, else `loaded` itself. */
+export function rewriteLoaded<L extends Loaded>(url: string, loaded: L, cacheModule: string): L {
+  if (loaded.format !== 'module' || !INK_PATCHES.some((p) => url.endsWith(p.file))) return loaded;
+  const { source } = loaded;
+  if (source === undefined || source === null) return loaded;
+  const text = typeof source === 'string' ? source : new TextDecoder().decode(source);
+  const rewritten = rewriteInkSource(url, text, cacheModule);
+  return rewritten === undefined ? loaded : { ...loaded, source: rewritten };
+}
+
+/** The same hook, synchronous and in-thread, for module.registerHooks (Node 22.15+). */
+export function syncLoadHook(cacheModule: string) {
+  return <L extends Loaded>(url: string, context: unknown, nextLoad: (url: string, context?: unknown) => L): L =>
+    rewriteLoaded(url, nextLoad(url, context), cacheModule);
+}
+
+// module.register's hook, on Node's hooks thread
 let cacheModule: string | undefined;
 
 export const initialize: InitializeHook<InkTextCachesHookData> = (data) => {
@@ -60,10 +83,5 @@ export const initialize: InitializeHook<InkTextCachesHookData> = (data) => {
 
 export const load: LoadHook = async (url, context, nextLoad) => {
   const loaded = await nextLoad(url, context);
-  if (cacheModule === undefined || loaded.format !== 'module' || !INK_PATCHES.some((p) => url.endsWith(p.file))) return loaded;
-  const { source } = loaded;
-  if (source === undefined) return loaded;
-  const text = typeof source === 'string' ? source : new TextDecoder().decode(source);
-  const rewritten = rewriteInkSource(url, text, cacheModule);
-  return rewritten === undefined ? loaded : { ...loaded, source: rewritten };
+  return cacheModule === undefined ? loaded : rewriteLoaded(url, loaded, cacheModule);
 };

@@ -3,6 +3,7 @@
 // (seqs, times, rates) grows by tens of MB an hour. A module hook (./ink-text-caches-hook.js)
 // rewrites those two ink files as they load so their caches are made here, bounded.
 
+import * as nodeModule from 'node:module';
 import { createRequire, register } from 'node:module';
 
 /** Where the caches' sizes are found, for tests and diagnostics only. */
@@ -97,21 +98,33 @@ function sameCopyAsInk(pkg: string): boolean {
   }
 }
 
+type SyncLoadHook = ReturnType<typeof import('./ink-text-caches-hook.js').syncLoadHook>;
+/** Node 22.15+: in-thread synchronous hooks (module.register prints a deprecation warning from 25.9 on) */
+const registerHooks = (nodeModule as unknown as { registerHooks?: (hooks: { load: SyncLoadHook }) => unknown }).registerHooks;
+
 let registered: Promise<boolean> | undefined;
 
 /**
  * Registers the hook in this thread (once; hooks are per thread), before ink is first imported.
- * False if it cannot be (run from the TypeScript sources, where the hook is not compiled): ink
- * then works as it always did, with its unbounded caches.
+ * False if it cannot be (run from the TypeScript sources): ink then works as it always did,
+ * with its unbounded caches.
  */
 export function boundInkTextCaches(): Promise<boolean> {
   registered ??= (async () => {
-    for (const dependency of INK_HEAVY_DEPENDENCIES) {
-      if (!sameCopyAsInk(dependency.split('/')[0]!)) continue;
-      // not found or failing: ink loads it through the hook, only slower
-      await import(dependency).catch(() => undefined);
-    }
+    // from the TypeScript sources (tests), ink would import the cache from a .ts file itself
+    if (!import.meta.url.endsWith('.js')) return false;
     try {
+      if (registerHooks !== undefined) {
+        // in-thread: no round trip per module, nothing to load first
+        const { syncLoadHook } = await import('./ink-text-caches-hook.js');
+        registerHooks({ load: syncLoadHook(import.meta.url) });
+        return true;
+      }
+      for (const dependency of INK_HEAVY_DEPENDENCIES) {
+        if (!sameCopyAsInk(dependency.split('/')[0]!)) continue;
+        // not found or failing: ink loads it through the hook, only slower
+        await import(dependency).catch(() => undefined);
+      }
       register('./ink-text-caches-hook.js', { parentURL: import.meta.url, data: { cacheModule: import.meta.url } });
       return true;
     } catch {

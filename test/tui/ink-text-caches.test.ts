@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { INK_PATCHES, rewriteInkSource } from '../../src/tui/ink-text-caches-hook.js';
+import { INK_PATCHES, rewriteInkSource, syncLoadHook } from '../../src/tui/ink-text-caches-hook.js';
 import { TEXT_CACHE_CHARS, TEXT_CACHE_ENTRIES, TextCache } from '../../src/tui/ink-text-caches.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 
@@ -70,6 +70,29 @@ describe('the hook rewrites the installed ink', () => {
     expect(rewriteInkSource(url, twice, cacheModule)).toBeUndefined();
     expect(rewriteInkSource('file:///x/node_modules/other/build/measure-text.js', 'const cache = new Map();', cacheModule)).toBeUndefined();
     expect(rewriteInkSource('file:///x/node_modules/ink/build/measure-text.js', 'const cache = new Map();', cacheModule)).toBeDefined();
+  });
+});
+
+describe('the synchronous hook (module.registerHooks, Node 22.15+)', () => {
+  const cacheModule = 'file:///somewhere/ink-text-caches.js';
+  const load = syncLoadHook(cacheModule);
+
+  it("rewrites ink's files given as bytes, as the next hook gives them, and passes every other module through", () => {
+    const file = path.join(INK_BUILD, 'wrap-text.js');
+    const url = pathToFileURL(file).href;
+    const bytes = fs.readFileSync(file);
+    const seen: unknown[] = [];
+    const rewritten = load(url, { conditions: [] }, (u, context) => {
+      seen.push(u, context);
+      return { format: 'module', source: bytes };
+    });
+    expect(seen).toEqual([url, { conditions: [] }]);
+    expect(String(rewritten.source)).toContain("const cache = inkTextCache('wrapText');");
+    const other = { format: 'module', source: bytes };
+    expect(load('file:///x/node_modules/react/index.js', {}, () => other)).toBe(other);
+    // ink as CommonJS (not what this ink ships): an import cannot be put into it
+    const commonjs = { format: 'commonjs', source: bytes };
+    expect(load(url, {}, () => commonjs)).toBe(commonjs);
   });
 });
 
