@@ -1,6 +1,7 @@
 // The module hook registered by ./ink-text-caches.ts (on Node's hooks thread with
-// module.register, or in-thread with module.registerHooks where Node has it). It rewrites two of ink's files as they load, so that their caches come from
-// `inkTextCache()`, which bounds them; every other module is left to the next hook as is.
+// module.register, or in-thread with module.registerHooks where Node has it). It rewrites two
+// of ink's files as they load, so that their caches come from `inkTextCache()`, which bounds
+// them; every other module is left to the next hook as is.
 // When ink's source no longer holds the exact text replaced (another ink), the file is left
 // as it is: ink works, unbounded, and test/tui/ink-text-caches.test.ts fails.
 
