@@ -10,7 +10,7 @@
 // the feed then replays those events with fresh seqs (shallow copies sharing their bytes, as
 // events from a busy connection would). Events are pushed in batches, yielding to the event
 // loop between batches so the render throttle's timers run as they would under load.
-// Prints events/s ingested, renders/s (throttle-triggered and ink frames), and peak RSS.
+// Prints events/s ingested, renders/s (throttle-triggered and ink frames), peak RSS, and ink's text caches.
 // Targets: ingestion >= 200,000 events/s, RSS < 300 MB. Numbers only; no assertions.
 
 import { Writable, Readable } from 'node:stream';
@@ -18,6 +18,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 // React's production build, as `runTui` selects it (the development build is several times slower)
 process.env.NODE_ENV ??= 'production';
+// ink's text caches bounded as `runTui` bounds them (BENCH_INK_CACHES=plain: ink's own, unbounded)
+const { boundInkTextCaches, inkTextCaches } = await import('../dist/tui/ink-text-caches.js');
+if (process.env.BENCH_INK_CACHES !== 'plain') await boundInkTextCaches();
 const { createElement } = await import('react');
 const { render } = await import('ink');
 const { EventBus } = await import('../dist/events.js');
@@ -203,4 +206,6 @@ console.log(
   `  paced           ${pacedFed.toLocaleString('en-US')} events at ${Math.round(pacedFed / pacedElapsed).toLocaleString('en-US')}/s for ${pacedElapsed.toFixed(1)} s: ${(pacedRenders / pacedElapsed).toFixed(1)} renders/s, event-loop delay p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms max ${(delay.max / 1e6).toFixed(1)} ms`,
 );
 console.log(`  peak RSS        ${mb(peakRss)} (target < 300 MB)`);
+const caches = Object.entries(inkTextCaches()).map(([name, cache]) => `${name} ${cache.size} texts (${cache.chars.toLocaleString('en-US')} chars)`);
+console.log(`  ink caches      ${caches.length > 0 ? caches.join(', ') : "ink's own (unbounded)"}`);
 process.exit(0);

@@ -6,6 +6,7 @@
 import type { EventSink } from '../events.js';
 import type { FaultClient } from './fault-client.js';
 import { EventStore } from './event-store.js';
+import { boundInkTextCaches } from './ink-text-caches.js';
 
 export interface OpenTui {
   /** give this to the session's bus with the other sinks, before the source starts */
@@ -64,9 +65,12 @@ async function runTui(store: EventStore, options: DrawTuiOptions, filterText?: s
   // React picks its build when first loaded: the development one is several times slower and
   // checks things a user cannot act on
   process.env['NODE_ENV'] ??= 'production';
-  const [{ render }, { createElement }, { App }, { RenderCost }, { parseFilter }] = await withoutCiDetection(() =>
-    Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'), import('../view/filter.js')]),
-  );
+  // before ink's first import in this thread (the UI's own, or the main one for replay): ink's
+  // text caches would otherwise keep every row text ever drawn
+  const [{ render }, { createElement }, { App }, { RenderCost }, { parseFilter }] = await withoutCiDetection(async () => {
+    await boundInkTextCaches();
+    return Promise.all([import('ink'), import('react'), import('./app.js'), import('./hooks/use-store-snapshot.js'), import('../view/filter.js')]);
+  });
   if (filterText !== undefined) store.setView({ ...store.options, filter: parseFilter(filterText) });
   const renderCost = new RenderCost();
   const stdout = options.stdout ?? process.stdout;
