@@ -28,7 +28,7 @@ import {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 import type { StreamGap } from '../source/byte-observer.js';
-import { closeReason, legacySocketEnd } from './close-reason.js';
+import { closeReason, describeSocketEnd, legacySocketEnd } from './close-reason.js';
 import { ProtocolInsight } from './protocol-insight.js';
 import { mayHoldSecret, redactFrame } from './redact.js';
 
@@ -92,10 +92,15 @@ interface DirectionState {
   offset: number;
 }
 
+/** Said at a close when frames of the connection were not shown (the UI fell behind the traffic). */
+export const NOT_SHOWN_AT_CLOSE = 'some of its frames were not shown (the screen fell behind), so what it left open is not known';
+
 export class ConnectionTap {
   private readonly directions: Record<Direction, DirectionState>;
   private readonly insight = new ProtocolInsight();
   private closed = false;
+  /** bytes of whole frames not given to this tap (see `skip`), both directions */
+  private notShown = 0;
   private readonly onTuneOk: (negotiated: number) => number;
 
   constructor(
@@ -222,6 +227,7 @@ export class ConnectionTap {
     const state = this.directions[dir];
     const offset = state.offset;
     state.offset += length;
+    this.notShown += length;
     if (state.stopped) return;
     if (!state.parser.skip(length)) {
       // not at a frame boundary (the source cuts only there): the rest cannot be decoded
@@ -290,6 +296,24 @@ export class ConnectionTap {
     this.closed = true;
     this.endOfStreams(ts);
     const socket = typeof end === 'string' ? legacySocketEnd(end) : end;
+    if (this.notShown > 0) {
+      // Frames this tap never saw may hold the close handshake, the replies and the acks: the
+      // reason says only how the sockets ended, and nothing is claimed left open.
+      const sockets = socket ? describeSocketEnd(socket) : typeof end === 'string' ? end : describeSocketEnd(end);
+      const handshake = this.insight.closeHandshake;
+      this.bus.emit({
+        kind: 'conn.close',
+        seq: this.bus.nextSeq(),
+        ts,
+        conn: this.conn,
+        reason: `${handshake ? closeReason(handshake, socket ?? end) : sockets}; ${NOT_SHOWN_AT_CLOSE}`,
+        ...(socket ? { socket } : {}),
+        unanswered: [],
+        unacked: 0,
+        unconfirmed: 0,
+      });
+      return;
+    }
     const { unacked, unconfirmed } = this.insight.outstanding();
     this.bus.emit({
       kind: 'conn.close',

@@ -792,4 +792,45 @@ describe('ConnectionTap bounds what it buffers', () => {
     expect(events.filter((e) => e.kind === 'decode.error')).toEqual([]);
     expect(events.filter((e) => e.kind === 'message')).toHaveLength(1);
   });
+
+  it('at a close after frames it was not given, claims neither a missing connection.close nor what was left open', () => {
+    const events: SpyEvent[] = [];
+    const tap = new ConnectionTap(1, new EventBus([(e) => events.push(e)]), { showSecrets: false, keepUndecoded: true });
+    let ts = 1_000_000;
+    for (const [dir, bytes] of handshake) tap.feed(dir, bytes as Uint8Array, (ts += 500));
+    tap.feed('c2s', m(1, 'confirm.select', {}), (ts += 500));
+    tap.feed('s2c', m(1, 'confirm.select-ok', {}), (ts += 500));
+    tap.feed(
+      'c2s',
+      Buffer.concat([m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.from('hi'), 4096)]),
+      (ts += 500),
+    );
+    // the ack, connection.close and close-ok went by while the UI was behind
+    const close = m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'bye', 'class-id': 0, 'method-id': 0 });
+    tap.skip('c2s', close.length, (ts += 500));
+    tap.skip('s2c', 21 + 12, (ts += 500));
+    tap.close({ by: 'server', how: 'closed' }, (ts += 500));
+    const closed = events.at(-1) as ConnCloseEvent;
+    expect(closed.kind).toBe('conn.close');
+    expect(closed.reason).not.toContain('without connection.close');
+    expect(closed.reason).toBe('server closed the socket; some of its frames were not shown (the screen fell behind), so what it left open is not known');
+    expect(closed).toMatchObject({ unanswered: [], unacked: 0, unconfirmed: 0 });
+    expect(formatEventLine(closed)).not.toContain('unconfirmed');
+  });
+
+  it('with every frame seen, a close without the handshake still says so, with what was left open', () => {
+    const events: SpyEvent[] = [];
+    const tap = new ConnectionTap(1, new EventBus([(e) => events.push(e)]), { showSecrets: false, keepUndecoded: true });
+    let ts = 1_000_000;
+    for (const [dir, bytes] of handshake) tap.feed(dir, bytes as Uint8Array, (ts += 500));
+    tap.feed('c2s', m(1, 'confirm.select', {}), (ts += 500));
+    tap.feed('s2c', m(1, 'confirm.select-ok', {}), (ts += 500));
+    tap.feed(
+      'c2s',
+      Buffer.concat([m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.from('hi'), 4096)]),
+      (ts += 500),
+    );
+    tap.close({ by: 'server', how: 'closed' }, (ts += 500));
+    expect(events.at(-1)).toMatchObject({ kind: 'conn.close', reason: 'server closed the socket without connection.close', unconfirmed: 1 });
+  });
 });
