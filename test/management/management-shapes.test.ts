@@ -109,10 +109,13 @@ describeWithRabbitMQ('management API shapes vs RabbitMQ', () => {
     for (;;) {
       const q = (await get(theirs, `/api/queues/${V}/shape-q`)) as { [key: string]: Json };
       const channels = (await get(theirs, `/api/vhosts/${V}/channels`)) as Json[];
+      // each count comes with its own statistics event: the queue's consumers may come later
       if (
         q['messages_unacknowledged'] === 2 &&
         q['messages_ready'] === 1 &&
+        typeof q['consumers'] === 'number' &&
         channels.length > 0 &&
+        channels.every((c) => typeof (c as { [key: string]: Json })['consumer_count'] === 'number') &&
         ((await get(theirs, '/api/overview')) as { [key: string]: Json })['queue_totals'] !== undefined
       )
         break;
