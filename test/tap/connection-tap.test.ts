@@ -48,6 +48,21 @@ const handshake: Step[] = [
   ['s2c', m(1, 'channel.open-ok', {})],
 ];
 
+/** A tap past the handshake with one publish in confirm mode not confirmed yet, and its events. */
+function withUnconfirmedPublish(): { events: SpyEvent[]; tap: ConnectionTap } {
+  const events: SpyEvent[] = [];
+  const tap = new ConnectionTap(1, new EventBus([(e) => events.push(e)]), { showSecrets: false, keepUndecoded: true });
+  const steps: Step[] = [
+    ...handshake,
+    ['c2s', m(1, 'confirm.select', {})],
+    ['s2c', m(1, 'confirm.select-ok', {})],
+    ['c2s', [m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.from('hi'), 4096)]],
+  ];
+  let ts = 1_000_000;
+  for (const [dir, bytes] of steps) tap.feed(dir, Buffer.concat(Array.isArray(bytes) ? bytes : [bytes]), (ts += 500));
+  return { events, tap };
+}
+
 describe('ConnectionTap', () => {
   it('pairs each synchronous request with its reply and its round trip', () => {
     const events = run(handshake);
@@ -794,17 +809,8 @@ describe('ConnectionTap bounds what it buffers', () => {
   });
 
   it('at a close after frames it was not given, claims neither a missing connection.close nor what was left open', () => {
-    const events: SpyEvent[] = [];
-    const tap = new ConnectionTap(1, new EventBus([(e) => events.push(e)]), { showSecrets: false, keepUndecoded: true });
-    let ts = 1_000_000;
-    for (const [dir, bytes] of handshake) tap.feed(dir, bytes as Uint8Array, (ts += 500));
-    tap.feed('c2s', m(1, 'confirm.select', {}), (ts += 500));
-    tap.feed('s2c', m(1, 'confirm.select-ok', {}), (ts += 500));
-    tap.feed(
-      'c2s',
-      Buffer.concat([m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.from('hi'), 4096)]),
-      (ts += 500),
-    );
+    const { events, tap } = withUnconfirmedPublish();
+    let ts = 2_000_000;
     // the ack, connection.close and close-ok went by while the UI was behind
     const close = m(0, 'connection.close', { 'reply-code': 200, 'reply-text': 'bye', 'class-id': 0, 'method-id': 0 });
     tap.skip('c2s', close.length, (ts += 500));
@@ -819,17 +825,8 @@ describe('ConnectionTap bounds what it buffers', () => {
   });
 
   it('with every frame seen, a close without the handshake still says so, with what was left open', () => {
-    const events: SpyEvent[] = [];
-    const tap = new ConnectionTap(1, new EventBus([(e) => events.push(e)]), { showSecrets: false, keepUndecoded: true });
-    let ts = 1_000_000;
-    for (const [dir, bytes] of handshake) tap.feed(dir, bytes as Uint8Array, (ts += 500));
-    tap.feed('c2s', m(1, 'confirm.select', {}), (ts += 500));
-    tap.feed('s2c', m(1, 'confirm.select-ok', {}), (ts += 500));
-    tap.feed(
-      'c2s',
-      Buffer.concat([m(1, 'basic.publish', { exchange: '', 'routing-key': 'q' }), ...encodeContentFrames(1, 60, {}, Buffer.from('hi'), 4096)]),
-      (ts += 500),
-    );
+    const { events, tap } = withUnconfirmedPublish();
+    let ts = 2_000_000;
     tap.close({ by: 'server', how: 'closed' }, (ts += 500));
     expect(events.at(-1)).toMatchObject({ kind: 'conn.close', reason: 'server closed the socket without connection.close', unconfirmed: 1 });
   });
