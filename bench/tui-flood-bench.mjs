@@ -75,8 +75,8 @@ function controlClient(session) {
       if (!line.startsWith('%output ')) continue;
       // %output %PANE DATA: DATA has characters below 32 and backslashes as \ooo
       const raw = line.slice(line.indexOf(' ', 8) + 1).replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
-      recent = (recent + raw.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, '')).slice(-4096);
-      if (waiter !== undefined && waiter.test(recent)) {
+      recent = (recent + raw.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')).slice(-4096);
+      if (waiter?.test(recent)) {
         const done = waiter;
         waiter = undefined;
         done.resolve(performance.now());
