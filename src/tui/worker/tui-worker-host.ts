@@ -17,8 +17,6 @@ import { UiFeed } from './ui-feed.js';
  * 8 MiB: what waits is memory too, and under a flood a screen that far behind is stale anyway.
  */
 const DEFAULT_BEHIND_BUDGET = 8 * 1024 * 1024;
-/** The UI thread's old generation limit (MB); see where the thread starts. */
-const UI_OLD_GENERATION_MB = 256;
 /** How often the recording's size is sent to the UI's header. */
 const RECORDING_INFO_MS = 250;
 const LEAVE_ALT_SCREEN = '\x1b[?1049l';
@@ -62,16 +60,11 @@ export function startTuiWorker(options: TuiWorkerOptions): TuiWorker {
   };
   // A smaller young generation than V8's default: the UI's heap under a flood went from 60-74 MB
   // to 38-48 MB, its garbage being short-lived render strings.
-  // An old generation of at most 256 MB: at that size V8 lets the heap grow only 1.3x past what
-  // the last collection kept before collecting again (up to 4x with the default limit). The
-  // store churns (old events out, new in), and its thread's heap reached 98 MB committed for
-  // 24 MB in use: peak RSS with 16 B messages at ~18k/s went from 376 to 256 MB, under the
-  // flood from 318-345 to 300 MB. What the thread keeps is bounded far below it (the store's
-  // 32 MiB); past it the UI fails with an error, the session stops, nothing is lost silently.
-  const worker = new Worker(new URL('./tui-worker.js', import.meta.url), {
-    workerData,
-    resourceLimits: { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: UI_OLD_GENERATION_MB },
-  });
+  // No old generation limit: at 256 MB V8 lets the heap grow only 1.3x between collections, and
+  // the peak RSS under tui-flood-bench fell from 318-378 to 277-311 MB, but this thread's GC
+  // time doubled (3.8 -> 8.1 s over the flood), keys took ~50 ms longer at p95 and 4 KB traffic
+  // cost 15-20 us/msg more CPU: the traffic's cores pay for it.
+  const worker = new Worker(new URL('./tui-worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 12 } });
   // the session's life is the draw's: a UI thread never keeps the process up by itself
   worker.unref();
   const post = (message: ToTui, transfer?: ArrayBuffer[]): void => worker.postMessage(message, transfer);
