@@ -34,8 +34,19 @@ export function describeSocketEnd(end: SocketEnd): string {
   }
 }
 
-/** The close reason: what the handshake says, else how the sockets ended (or the source's words). */
-export function closeReason(handshake: CloseHandshake | undefined, end: SocketEnd | string): string {
+/** Said at a close when frames of the connection were not seen (the UI fell behind the traffic). */
+export const FRAMES_NOT_SEEN_AT_CLOSE = 'some of its frames were not shown (the screen fell behind), so what it left open is not known';
+
+/**
+ * The close reason: what the handshake says, else how the sockets ended (or the source's words).
+ * `framesNotSeen`: frames of the connection never reached the tap, so a handshake missing from
+ * what it saw may have happened: that is not claimed, and the reason says frames were not seen.
+ */
+export function closeReason(handshake: CloseHandshake | undefined, end: SocketEnd | string, framesNotSeen = false): string {
+  if (framesNotSeen) {
+    const seen = handshake !== undefined ? closeReason(handshake, end) : typeof end === 'string' ? end : describeSocketEnd(end);
+    return `${seen}; ${FRAMES_NOT_SEEN_AT_CLOSE}`;
+  }
   // a closed socket's detail is said once, after what the handshake tells
   const socket = typeof end === 'string' ? end : end.how === 'closed' ? `${end.by} closed the socket` : describeSocketEnd(end);
   // a closed socket's own reason (missed heartbeats) follows what happened

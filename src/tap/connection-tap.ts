@@ -28,7 +28,7 @@ import {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 import type { StreamGap } from '../source/byte-observer.js';
-import { closeReason, describeSocketEnd, legacySocketEnd } from './close-reason.js';
+import { closeReason, legacySocketEnd } from './close-reason.js';
 import { ProtocolInsight } from './protocol-insight.js';
 import { mayHoldSecret, redactFrame } from './redact.js';
 
@@ -91,9 +91,6 @@ interface DirectionState {
   /** stream offset of the next byte fed */
   offset: number;
 }
-
-/** Said at a close when frames of the connection were not shown (the UI fell behind the traffic). */
-export const NOT_SHOWN_AT_CLOSE = 'some of its frames were not shown (the screen fell behind), so what it left open is not known';
 
 export class ConnectionTap {
   private readonly directions: Record<Direction, DirectionState>;
@@ -296,33 +293,17 @@ export class ConnectionTap {
     this.closed = true;
     this.endOfStreams(ts);
     const socket = typeof end === 'string' ? legacySocketEnd(end) : end;
-    if (this.notShown > 0) {
-      // Frames this tap never saw may hold the close handshake, the replies and the acks: the
-      // reason says only how the sockets ended, and nothing is claimed left open.
-      const sockets = socket ? describeSocketEnd(socket) : typeof end === 'string' ? end : describeSocketEnd(end);
-      const handshake = this.insight.closeHandshake;
-      this.bus.emit({
-        kind: 'conn.close',
-        seq: this.bus.nextSeq(),
-        ts,
-        conn: this.conn,
-        reason: `${handshake ? closeReason(handshake, socket ?? end) : sockets}; ${NOT_SHOWN_AT_CLOSE}`,
-        ...(socket ? { socket } : {}),
-        unanswered: [],
-        unacked: 0,
-        unconfirmed: 0,
-      });
-      return;
-    }
-    const { unacked, unconfirmed } = this.insight.outstanding();
+    // frames this tap never saw may hold the replies and the acks: nothing is claimed left open
+    const framesNotSeen = this.notShown > 0;
+    const { unacked, unconfirmed } = framesNotSeen ? { unacked: 0, unconfirmed: 0 } : this.insight.outstanding();
     this.bus.emit({
       kind: 'conn.close',
       seq: this.bus.nextSeq(),
       ts,
       conn: this.conn,
-      reason: closeReason(this.insight.closeHandshake, socket ?? end),
+      reason: closeReason(this.insight.closeHandshake, socket ?? end, framesNotSeen),
       ...(socket ? { socket } : {}),
-      unanswered: this.insight.unanswered(),
+      unanswered: framesNotSeen ? [] : this.insight.unanswered(),
       unacked,
       unconfirmed,
     });
